@@ -1,0 +1,341 @@
+"""Prepare a user's digit the way MNIST's digits were prepared.
+
+The networks learned from MNIST, where every digit is bright ink (activation near 1) on a
+black background (activation 0), scaled so its longer side is 20 pixels, and placed in a
+28x28 field so that its centre of mass (the intensity-weighted mean pixel position) sits at
+the centre. A digit photographed on paper or drawn on a big canvas looks nothing like that,
+so it is put through the same steps before the network sees it (`prepare_digit`).
+
+Entry points: `decode_image` / `load_image_file` for uploaded files (the CLI ``predict`` and
+the REST API), `prepare_pixels` for the JSON grid the drawing pad sends.
+
+This module imports only NumPy and Pillow.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "SIZE",
+    "ImageError",
+    "decode_image",
+    "load_image_file",
+    "prepare_digit",
+    "prepare_pixels",
+]
+
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+MAX_IMAGE_PIXELS = 25_000_000
+
+SIZE = 28  # the network's input field, SIZE x SIZE
+FIT = 20  # MNIST fitted each digit into a FIT x FIT box inside the field
+CENTRE = SIZE / 2  # (14, 14) in array-index coordinates: MNIST's mean centre of mass
+
+# Pillow formats accepted for uploads: the common raster formats, nothing exotic (a smaller
+# attack surface for bytes that arrive over HTTP).
+_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+
+# After background removal, contrast below this (on a 0..1 scale) is not ink: a blank or
+# uniformly grey image is "empty".
+_MIN_CONTRAST = 0.1
+# A pixel is ink when it is brighter than this fraction of the brightest ink.
+_INK_THRESHOLD = 0.1
+# A digit needs more than a speck of ink: at least this many ink pixels, and at least this
+# fraction of the longer side (strokes grow with the canvas).
+_MIN_INK_PIXELS = 3
+_MIN_INK_FRACTION_OF_SIDE = 0.01
+
+
+class ImageError(ValueError):
+    """An uploaded image is empty, too large, not an image, or corrupt.
+
+    The message starts with the image's name and says what is wrong.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Decoding uploads
+# --------------------------------------------------------------------------------------
+
+
+def _allowed_formats() -> tuple[str, ...]:
+    Image.init()  # register the plugins so Image.OPEN lists what this Pillow can read
+    return tuple(f for f in _FORMATS if f in Image.OPEN)
+
+
+def _to_gray(img: Image.Image) -> np.ndarray:
+    """A decoded Pillow image -> (H, W) float32 grayscale in [0, 1].
+
+    Transparency is composited onto white, the right answer for the common cases: dark ink
+    on a transparent canvas, or an opaque picture with some transparent margin. The one
+    exception: when the opaque pixels are a minority (strokes on a transparent canvas) and
+    light, white would swallow them, so they go onto black instead. Either way the ink
+    contrasts with the background and `prepare_digit`'s polarity step takes it from there.
+    """
+    mode = img.mode
+    if mode.startswith("I;16"):
+        gray = np.asarray(img, dtype=np.float64) / 65535.0
+    elif mode in {"I", "F"}:
+        # 32-bit integer (old Pillow's 16-bit PNG) or float images: guess the range.
+        gray = np.asarray(img, dtype=np.float64)
+        top = float(np.nanmax(gray)) if gray.size else 0.0
+        gray = gray / (65535.0 if top > 255 else 255.0 if top > 1 else 1.0)
+    elif "A" in mode or "a" in mode or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
+        lum = np.asarray(rgba.convert("L"), dtype=np.float64) / 255.0
+        opaque = alpha > 0.5
+        light_strokes = opaque.any() and opaque.mean() < 0.5 and float(np.median(lum[opaque])) > 0.5
+        backdrop = 0.0 if light_strokes else 1.0
+        gray = lum * alpha + backdrop * (1.0 - alpha)  # "over" compositing
+    else:
+        gray = np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+    gray = np.nan_to_num(gray, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(gray, 0.0, 1.0).astype(np.float32)
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode an uploaded image to grayscale.
+
+    Args:
+        data: the file's bytes: PNG or JPEG (GIF, BMP and WebP are accepted too; for
+            animations the first frame). Alpha is composited onto white; a JPEG's EXIF
+            orientation is applied.
+        name: how error messages refer to the image (e.g. the upload's file name).
+
+    Returns:
+        (H, W) float32 grayscale in [0, 1] (0 = black, 1 = white), as the image shows it.
+
+    Raises:
+        ImageError: empty data, more than MAX_IMAGE_BYTES, not an image, a truncated or
+            corrupt image, or more than MAX_IMAGE_PIXELS pixels.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageError(f"{name}: expected bytes, got {type(data).__name__}")
+    size = len(data)
+    if size == 0:
+        raise ImageError(f"{name}: empty file")
+    if size > MAX_IMAGE_BYTES:
+        raise ImageError(
+            f"{name}: {size} bytes is over the limit of {MAX_IMAGE_BYTES} bytes "
+            f"({MAX_IMAGE_BYTES // (1024 * 1024)} MiB)"
+        )
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (and past twice its limit raises) on decompression bombs; make
+            # the warning an error too, so nothing huge is ever decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=_allowed_formats()) as img:
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ImageError(
+                        f"{name}: {width}x{height} is {width * height} pixels, over the "
+                        f"limit of {MAX_IMAGE_PIXELS}"
+                    )
+                if width == 0 or height == 0:
+                    raise ImageError(f"{name}: image has no pixels ({width}x{height})")
+                img.load()  # decode now, inside the try: truncation shows up here
+                oriented = ImageOps.exif_transpose(img)
+                return _to_gray(oriented)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{name}: image is too large (over {MAX_IMAGE_PIXELS} pixels): {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name}: not a PNG or JPEG image") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        # Pillow reports truncated or corrupt data as OSError ("image file is truncated"),
+        # SyntaxError (broken chunks) or struct.error.
+        raise ImageError(f"{name}: truncated or corrupt image ({exc})") from exc
+
+
+def load_image_file(path: str | Path) -> np.ndarray:
+    """Read an image file and `decode_image` it; (H, W) float32 grayscale in [0, 1].
+
+    Raises:
+        ImageError: the file cannot be read, or any `decode_image` error (named by path).
+    """
+    path = Path(path)
+    try:
+        # Read at most one byte past the limit: enough to tell it is too big.
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise ImageError(f"{path}: file not found") from exc
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read file ({exc})") from exc
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ImageError(f"{path}: file is over the limit of {MAX_IMAGE_BYTES} bytes")
+    return decode_image(data, name=str(path))
+
+
+# --------------------------------------------------------------------------------------
+# MNIST-style preparation
+# --------------------------------------------------------------------------------------
+
+
+def _as_unit_float(image: np.ndarray) -> np.ndarray:
+    """Validate a 2-D image and return it as float64 in [0, 1].
+
+    Integer images are read as 0..255 pixels, float images as 0..1 activations.
+    """
+    if image.ndim != 2:
+        raise ValueError(f"image must be a 2-D grayscale array (H, W), got shape {image.shape}")
+    if image.size == 0:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    kind = image.dtype.kind
+    if kind == "b":
+        return image.astype(np.float64)
+    if kind in "iu":
+        lo, hi = int(image.min()), int(image.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"integer image values must lie in 0..255, got range {lo}..{hi}")
+        return image.astype(np.float64) / 255.0
+    if kind == "f":
+        x = image.astype(np.float64)
+        if not np.isfinite(x).all():
+            raise ValueError("image contains NaN or Infinity")
+        lo, hi = float(x.min()), float(x.max())
+        # Allow float rounding error at the ends, nothing more.
+        if lo < -1e-6 or hi > 1 + 1e-6:
+            raise ValueError(f"float image values must lie in [0, 1], got range [{lo}, {hi}]")
+        return np.clip(x, 0.0, 1.0)
+    raise ValueError(f"image must hold numbers, got dtype {image.dtype}")
+
+
+def _border(x: np.ndarray) -> np.ndarray:
+    """The pixels on the image's outer edge, (2H + 2W - 4,) or fewer for tiny images."""
+    if x.shape[0] <= 2 or x.shape[1] <= 2:
+        return x.ravel()
+    return np.concatenate([x[0], x[-1], x[1:-1, 0], x[1:-1, -1]])
+
+
+def _centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    """Intensity-weighted mean (row, col) of a non-negative (H, W) array with positive sum."""
+    total = x.sum()
+    rows = np.arange(x.shape[0], dtype=np.float64)
+    cols = np.arange(x.shape[1], dtype=np.float64)
+    return float(x.sum(axis=1) @ rows / total), float(x.sum(axis=0) @ cols / total)
+
+
+def prepare_digit(image: np.ndarray) -> np.ndarray | None:
+    """Turn an image of one handwritten digit into an MNIST-like 28x28 input.
+
+    Steps, as MNIST was made:
+
+    a. Read the (H, W) image as grayscale in [0, 1] (uint8 / 255, floats as they are).
+    b. Polarity: MNIST is light ink on a dark background. If the background (the median of
+       the border pixels) is light (> 0.5), invert.
+    c. Remove the background level (subtract that median) and stretch so the brightest ink
+       is 1. Pixels fainter than 10% of it are background, set to 0. If the contrast was
+       under 0.1, or there are only a few ink pixels (a speck), there is no digit: None.
+    d. Crop to the ink's bounding box.
+    e. Resize so the longer side is 20 px, keeping the aspect ratio (Lanczos resampling of
+       a float image, which antialiases when shrinking; the ringing is clipped to [0, 1];
+       then the brightest pixel is stretched back to 1, since shrinking a thin stroke
+       dims it).
+    f. Paste into a 28x28 black field so the digit's centre of mass lands on (14, 14)
+       (rounded to whole pixels), keeping the whole digit inside the field.
+
+    Args:
+        image: (H, W) uint8 in 0..255 or float in [0, 1], any H, W >= 1.
+
+    Returns:
+        (28, 28) float32 activations in [0, 1], ink bright; or None if there is no ink.
+
+    Raises:
+        ValueError: wrong rank, empty, NaN/Inf, or values out of range (naming which).
+    """
+    x = _as_unit_float(np.asarray(image))
+
+    # (b) polarity.
+    if np.median(_border(x)) > 0.5:
+        x = 1.0 - x
+
+    # (c) background removal and ink detection.
+    background = float(np.median(_border(x)))
+    x = np.clip(x - background, 0.0, None)
+    peak = float(x.max())
+    if peak < _MIN_CONTRAST:
+        return None
+    x /= peak
+    ink = x > _INK_THRESHOLD
+    min_ink = max(_MIN_INK_PIXELS, math.ceil(_MIN_INK_FRACTION_OF_SIDE * max(x.shape)))
+    if int(ink.sum()) < min_ink:
+        return None
+    x[~ink] = 0.0
+
+    # (d) crop to the bounding box of the ink.
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    x = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+    # (e) fit the longer side to FIT pixels, keeping the aspect ratio.
+    h, w = x.shape
+    scale = FIT / max(h, w)
+    new_h = max(1, min(FIT, round(h * scale)))
+    new_w = max(1, min(FIT, round(w * scale)))
+    fitted_img = Image.fromarray(x.astype(np.float32))  # float32 -> mode "F"
+    fitted_img = fitted_img.resize((new_w, new_h), resample=Image.Resampling.LANCZOS)
+    fitted = np.clip(np.asarray(fitted_img, dtype=np.float64), 0.0, 1.0)
+    top_value = float(fitted.max())
+    if top_value <= 0.0:
+        return None  # cannot happen for real ink, but never divide by zero
+    fitted /= top_value
+
+    # (f) centre of mass onto the centre of the 28x28 field.
+    com_row, com_col = _centre_of_mass(fitted)
+    top = int(np.clip(round(CENTRE - com_row), 0, SIZE - new_h))
+    left = int(np.clip(round(CENTRE - com_col), 0, SIZE - new_w))
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[top : top + new_h, left : left + new_w] = fitted
+    return out
+
+
+def prepare_pixels(
+    pixels: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
+) -> np.ndarray | None:
+    """Validate a JSON pixel grid (from the drawing pad or a REST client) and prepare it.
+
+    Args:
+        pixels: 784 numbers (a flattened 28x28 image, row-major) or a 2-D grid of any
+            H x W (the pad may send its own resolution), each a finite number in [0, 1].
+            Either polarity works: `prepare_digit` detects it.
+
+    Returns:
+        (28, 28) float32 in [0, 1], or None if the grid holds no ink.
+
+    Raises:
+        ValueError: wrong shape ("pixels must be 784 numbers or a 28x28 grid, got shape
+            (3,)"), non-numbers, NaN/Infinity, values outside [0, 1], or too many pixels.
+    """
+    expected = f"pixels must be {SIZE * SIZE} numbers or a {SIZE}x{SIZE} grid"
+    try:
+        arr = np.asarray(pixels)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{expected}, with rows of equal length") from exc
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{expected} (numbers only), got {arr.dtype} values")
+    if arr.ndim == 1 and arr.shape[0] == SIZE * SIZE:
+        arr = arr.reshape(SIZE, SIZE)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"{expected}, got shape {arr.shape}")
+    if arr.size > MAX_IMAGE_PIXELS:
+        raise ValueError(f"pixels: {arr.size} values is over the limit of {MAX_IMAGE_PIXELS}")
+    arr = arr.astype(np.float64)  # 0/1 integers are activations here, not 0..255 pixels
+    if not np.isfinite(arr).all():
+        raise ValueError("pixels contain NaN or Infinity")
+    if arr.min() < 0.0 or arr.max() > 1.0:
+        raise ValueError(f"pixels must lie in [0, 1], got range [{float(arr.min())}, {float(arr.max())}]")
+    return prepare_digit(arr)

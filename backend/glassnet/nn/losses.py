@@ -1,0 +1,81 @@
+"""The cost: one number that says how badly the network did on a batch.
+
+Both costs return ``(cost, dcost/doutput)`` so the trainer can start backpropagation right away.
+Shapes: output (N, K), labels (N,) integers in 0..K-1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers.activations import softmax
+
+LOSSES = ("cross_entropy", "mse")
+
+
+def _check(output: np.ndarray, labels: np.ndarray) -> None:
+    if output.ndim != 2:
+        raise ValueError(f"loss: expected network output of shape (N, K), got {output.shape}")
+    if labels.shape != (output.shape[0],):
+        raise ValueError(
+            f"loss: expected {output.shape[0]} labels of shape ({output.shape[0]},), got {labels.shape}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= output.shape[1]):
+        raise ValueError(f"loss: labels must lie in 0..{output.shape[1] - 1}")
+
+
+def one_hot(labels: np.ndarray, k: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """Labels (N,) -> (N, K) with a single 1 per row: the activations we *want* at the output."""
+    y = np.zeros((labels.shape[0], k), dtype=dtype)
+    y[np.arange(labels.shape[0]), labels] = 1
+    return y
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean of -log p(correct digit), with p = softmax(logits).
+
+    The gradient with respect to the logits is simply (p - y) / N: the output's "wish" is to raise
+    the correct digit's score and lower the others in proportion to their probability.
+    """
+    _check(logits, labels)
+    n = logits.shape[0]
+    p = softmax(logits)
+    correct = p[np.arange(n), labels]
+    cost = float(-np.log(np.maximum(correct, 1e-12)).mean())
+    grad = p
+    grad[np.arange(n), labels] -= 1
+    return cost, grad / n
+
+
+def mean_squared_error(output: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """The notes' cost: the sum over the ten outputs of (activation - desired)², averaged over the
+    samples. Its gradient is 2 (a - y) / N."""
+    _check(output, labels)
+    n = output.shape[0]
+    diff = output - one_hot(labels, output.shape[1], output.dtype)
+    cost = float((diff * diff).sum() / n)
+    return cost, diff * (2 / n)
+
+
+def compute_loss(name: str, output: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """Dispatch on the spec's ``"loss"``."""
+    if name == "cross_entropy":
+        return softmax_cross_entropy(output, labels)
+    if name == "mse":
+        return mean_squared_error(output, labels)
+    raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+
+
+def probabilities(name: str, output: np.ndarray) -> np.ndarray:
+    """What the output layer says as probabilities (N, K).
+
+    With cross-entropy the outputs are scores and the softmax turns them into probabilities. With
+    the squared-error cost the outputs are already activations in 0..1 (sigmoid or softmax); they
+    are normalised to sum to one so both kinds of network can be shown the same way.
+    """
+    if name == "cross_entropy":
+        return softmax(output)
+    a = np.clip(output, 0, None)
+    total = a.sum(axis=1, keepdims=True)
+    uniform = np.full_like(a, 1 / a.shape[1])
+    return np.where(total > 0, a / np.where(total > 0, total, 1), uniform)

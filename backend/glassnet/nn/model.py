@@ -1,0 +1,198 @@
+"""Sequential: a network as a list of layers, built from a plain JSON-able spec.
+
+A spec is data a user can read, copy and edit::
+
+    {"input_shape": [1, 28, 28],
+     "layers": [{"type": "conv2d", "filters": 8, "kernel": 5}, {"type": "relu"}, ...],
+     "loss": "cross_entropy"}
+
+``Sequential.from_spec`` infers every layer's output shape in order, so an architecture that does
+not fit fails before training with a message naming the layer. Parameters are named
+``"<layer index>.<param>"`` (``"0.W"``), the names used in checkpoints and optimizer state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .layers import Layer, Shape, format_shape, layer_from_spec
+from .losses import LOSSES
+
+MAX_LAYERS = 64
+MAX_PARAMS = 20_000_000
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of the model summary: what a layer turns its input into and what it costs."""
+
+    index: int
+    type: str
+    output_shape: Shape
+    params: int
+    formula: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "type": self.type,
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "formula": self.formula,
+        }
+
+
+def _shape(value: Any) -> Shape:
+    if (
+        not isinstance(value, list | tuple)
+        or not 1 <= len(value) <= 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 4096 for d in value)
+    ):
+        raise ValueError(f"input_shape must be 1 to 3 positive integers like [1, 28, 28], got {value!r}")
+    return tuple(value)
+
+
+class Sequential:
+    """Layers applied one after the other: x -> layer 0 -> layer 1 -> ... -> output."""
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        input_shape: Shape,
+        rng: np.random.Generator | None = None,
+        loss: str = "cross_entropy",
+    ) -> None:
+        if not layers:
+            raise ValueError("a network needs at least one layer")
+        if len(layers) > MAX_LAYERS:
+            raise ValueError(f"at most {MAX_LAYERS} layers, got {len(layers)}")
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.layers = layers
+        self.input_shape = tuple(input_shape)
+        self.loss = loss
+        shape = self.input_shape
+        for i, layer in enumerate(layers):
+            layer.label = f"layer {i} ({layer.kind})"
+            shape = layer.build(shape, rng)
+            if any(d < 1 for d in shape):
+                raise layer.fail(f"output shape {shape} is empty")
+        layers[0].needs_input_grad = False
+        self.output_shape = shape
+        if len(shape) != 1:
+            raise ValueError(
+                f"the last layer must output a vector of class scores, got shape {shape}; "
+                "end with flatten and dense layers"
+            )
+        if loss == "cross_entropy" and layers[-1].kind in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"layer {len(layers) - 1} ({layers[-1].kind}): the cross-entropy cost applies the "
+                "softmax itself and expects raw scores; remove this layer or use the 'mse' cost"
+            )
+        total = self.param_count()
+        if total > MAX_PARAMS:
+            raise ValueError(f"the network has {total:,} parameters; the limit is {MAX_PARAMS:,}")
+
+    # -- building ----------------------------------------------------------------------------
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any], rng: np.random.Generator | None = None) -> Sequential:
+        """Build from ``{"input_shape": [...], "layers": [...], "loss": ...}`` (other keys ignored)."""
+        if not isinstance(spec, Mapping):
+            raise ValueError("a model spec must be an object with 'input_shape' and 'layers'")
+        layers_spec = spec.get("layers")
+        if not isinstance(layers_spec, list) or not layers_spec:
+            raise ValueError("spec: 'layers' must be a non-empty list of layer objects")
+        if len(layers_spec) > MAX_LAYERS:
+            raise ValueError(f"spec: at most {MAX_LAYERS} layers, got {len(layers_spec)}")
+        input_shape = _shape(spec.get("input_shape", [1, 28, 28]))
+        layers = [layer_from_spec(entry, i) for i, entry in enumerate(layers_spec)]
+        return cls(layers, input_shape, rng, spec.get("loss", "cross_entropy"))
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [layer.spec() for layer in self.layers],
+            "loss": self.loss,
+        }
+
+    # -- description -------------------------------------------------------------------------
+    def summary(self) -> list[LayerInfo]:
+        return [
+            LayerInfo(i, layer.kind, layer.out_shape or (), layer.param_count(), layer.param_formula())
+            for i, layer in enumerate(self.layers)
+        ]
+
+    def param_count(self) -> int:
+        return sum(layer.param_count() for layer in self.layers)
+
+    def describe(self) -> str:
+        """A printable table: index, type, output shape, parameters and how they add up."""
+        lines = [f"input {format_shape(self.input_shape)}"]
+        for info in self.summary():
+            formula = f" = {info.formula}" if info.params else ""
+            lines.append(
+                f"{info.index:>2} {info.type:<10} -> {format_shape(info.output_shape):<18}"
+                f" {info.params:>9,} params{formula}"
+            )
+        lines.append(f"total {self.param_count():,} parameters")
+        return "\n".join(lines)
+
+    # -- computing ---------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, *input_shape) -> output (N, K)."""
+        for layer in self.layers:
+            x = layer.forward(x, train)
+        return x
+
+    def forward_record(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Forward in prediction mode, keeping every layer's activation (its output)."""
+        acts = []
+        for layer in self.layers:
+            x = layer.forward(x, False)
+            acts.append(x)
+        return x, acts
+
+    def backward(self, dout: np.ndarray) -> None:
+        """Backpropagation: the output's wishes (dCost/doutput) flow back layer by layer, each
+        layer turning the error of its output into gradients of its own parameters and the error
+        of its input."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+
+    # -- parameters --------------------------------------------------------------------------
+    def named_params(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(``"i.W"``, parameter, gradient) for every parameter, in layer order."""
+        for i, layer in enumerate(self.layers):
+            for key, p in layer.params.items():
+                yield f"{i}.{key}", p, layer.grads[key]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {name: p for name, p, _ in self.named_params()}
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy arrays into the parameters; missing, extra or mis-shaped arrays raise ValueError."""
+        expected = {name: p for name, p, _ in self.named_params()}
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            raise ValueError(f"parameters do not match the spec: missing {missing}, unexpected {extra}")
+        for name, p in expected.items():
+            value = np.asarray(state[name])
+            if value.shape != p.shape:
+                raise ValueError(f"parameter {name}: expected shape {p.shape}, got {value.shape}")
+            if not np.issubdtype(value.dtype, np.floating) or not np.all(np.isfinite(value)):
+                raise ValueError(f"parameter {name}: expected finite floating-point numbers")
+            p[...] = value
+
+    def astype(self, dtype: np.dtype | type) -> Sequential:
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def copy_weights_from(self, other: Sequential) -> None:
+        self.load_state_dict(other.state_dict())

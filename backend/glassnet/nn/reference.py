@@ -1,0 +1,84 @@
+"""The convolution exactly as the teaching notes describe it, with explicit loops.
+
+Slow on purpose: every line is one sentence of the notes. It is the oracle the fast im2col layer
+(:mod:`glassnet.nn.layers.conv`) is tested against, and the text to read when learning how a CNN
+learns. Stride 1, no padding ("valid"), one bias per kernel.
+
+Shapes: x (C, H, W) for one sample; kernels K (F, C, k, k); biases b (F,);
+output / error maps (F, H - k + 1, W - k + 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def correlate_valid(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Valid cross-correlation of one 2-D map with one 2-D kernel.
+
+    x (Mx, Nx), w (Mw, Nw) -> (Mx - Mw + 1, Nx - Nw + 1): slide the kernel over every position
+    where it fits entirely inside the image and take the sum of the element-wise products.
+    """
+    mx, nx = x.shape
+    mw, nw = w.shape
+    out = np.zeros((mx - mw + 1, nx - nw + 1), dtype=np.result_type(x, w))
+    for i in range(mx - mw + 1):
+        for j in range(nx - nw + 1):
+            total = 0.0
+            for u in range(mw):
+                for v in range(nw):
+                    total += x[i + u, j + v] * w[u, v]
+            out[i, j] = total
+    return out
+
+
+def rotate180(w: np.ndarray) -> np.ndarray:
+    """The kernel turned upside down and left to right (flipped along both axes)."""
+    return w[::-1, ::-1]
+
+
+def convolve_full(e: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Full convolution: pad the error map with k - 1 zeros on every side, then correlate it with
+    the kernel rotated 180°. e (OH, OW), w (k, k) -> (OH + k - 1, OW + k - 1), the input's size."""
+    kh, kw = w.shape
+    padded = np.zeros((e.shape[0] + 2 * (kh - 1), e.shape[1] + 2 * (kw - 1)), dtype=e.dtype)
+    padded[kh - 1 : kh - 1 + e.shape[0], kw - 1 : kw - 1 + e.shape[1]] = e
+    return correlate_valid(padded, rotate180(w))
+
+
+def conv_forward(x: np.ndarray, kernels: np.ndarray, biases: np.ndarray) -> np.ndarray:
+    """Forward pass of a multi-channel conv layer for one sample.
+
+    Feature map f = sum over input channels c of (x_c ⋆ K_f,c) + b_f: each kernel has one slice per
+    input channel and a single bias. x (C, H, W) -> (F, H - k + 1, W - k + 1).
+    """
+    f_count, c_count = kernels.shape[:2]
+    maps = []
+    for f in range(f_count):
+        total = sum(correlate_valid(x[c], kernels[f, c]) for c in range(c_count))
+        maps.append(total + biases[f])
+    return np.stack(maps)
+
+
+def conv_backward(
+    x: np.ndarray, kernels: np.ndarray, error: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward pass for one sample, given the error dC/d(output) of shape (F, OH, OW).
+
+    Returns (dC/dx, dC/dK, dC/db):
+    * the input's error is the sum over kernels of the *full convolution* of that kernel's error
+      map with the kernel rotated 180° — each input pixel collects blame from every output it fed;
+    * the kernel's gradient is the valid correlation of the input channel with the error map —
+      "a convolution of the input and the error";
+    * the bias's gradient is the sum of its error map (the bias was added at every position).
+    """
+    f_count, c_count = kernels.shape[:2]
+    dx = np.zeros_like(x, dtype=np.result_type(x, error))
+    dk = np.zeros_like(kernels, dtype=np.result_type(x, error))
+    db = np.zeros(f_count, dtype=np.result_type(x, error))
+    for f in range(f_count):
+        db[f] = error[f].sum()
+        for c in range(c_count):
+            dx[c] += convolve_full(error[f], kernels[f, c])
+            dk[f, c] = correlate_valid(x[c], error[f])
+    return dx, dk, db

@@ -1,0 +1,1 @@
+"""Training: the synchronous loop (trainer.py) and what it reports. Knows nothing of HTTP."""
