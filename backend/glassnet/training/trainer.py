@@ -175,8 +175,10 @@ class Trainer:
         bs = self.config.batch_size
         idx = self.order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
         x, y = self.data.train.x[idx], self.data.train.y[idx]
-        out = self.model.forward(x, train=True)
-        loss, dout = compute_loss(self.model.loss, out, y)
+        # Overflow is not an error here: a diverging run is detected and reported just below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.model.forward(x, train=True)
+            loss, dout = compute_loss(self.model.loss, out, y)
         if not math.isfinite(loss) or not np.all(np.isfinite(out)):
             raise DivergedError(f"the cost became {loss} at step {self.step}; lower the learning rate")
         self.model.backward(dout)

@@ -63,11 +63,13 @@ class MaxPool2D(_Pool2D):
         self._x = x
         slices = self._slices()
         y = x[:, :, slices[0][0], slices[0][1]].copy(order="K")
-        arg = np.zeros_like(y, dtype=np.int8)  # which offset won each window, for backward
+        # Which offset won each window, for backward. Small integer arithmetic instead of masked
+        # assignment: arg <- arg + better·(t - arg) sets arg to t exactly where v beats the max.
+        arg = np.zeros_like(y, dtype=np.int8 if len(slices) <= 127 else np.int32)
         for t, (si, sj) in enumerate(slices[1:], start=1):
             v = x[:, :, si, sj]
-            better = v > y  # strict: on a tie the first offset keeps the window
-            np.copyto(arg, t, where=better)
+            better = (v > y).view(np.int8)  # strict: on a tie the first offset keeps the window
+            arg += better * (arg.dtype.type(t) - arg)
             np.maximum(y, v, out=y)
         self._arg = arg
         return y

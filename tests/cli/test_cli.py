@@ -1,0 +1,119 @@
+"""The glassnet command: train -> checkpoint -> evaluate -> predict, and its error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from glassnet.cli import main
+from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+from glassnet.nn import load_checkpoint
+
+TINY = {
+    "name": "tiny",
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "flatten"},
+        {"type": "dense", "units": 32},
+        {"type": "relu"},
+        {"type": "dense", "units": 10},
+    ],
+    "loss": "cross_entropy",
+    "train": {"optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 2, "seed": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    spec = folder / "tiny.json"
+    spec.write_text(json.dumps(TINY))
+    out = folder / "tiny.npz"
+    assert (
+        main(
+            [
+                "train",
+                "--spec",
+                str(spec),
+                "--dataset",
+                str(small_mnist),
+                "--validation",
+                "200",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_train_writes_a_checkpoint_with_metadata(trained: Path, capsys) -> None:
+    ckpt = load_checkpoint(trained)
+    assert ckpt.meta["preset"] == "tiny" and ckpt.meta["seed"] == 1 and ckpt.meta["epochs"] == 2
+    assert 0.6 < ckpt.meta["test_accuracy"] <= 1.0
+    assert ckpt.spec["train"]["optimizer"] == "adam" and "date" in ckpt.meta
+
+
+def test_evaluate_json(trained: Path, small_mnist: Path, capsys) -> None:
+    assert main(["evaluate", str(trained), "--dataset", str(small_mnist), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    confusion = np.array(report["confusion"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 400
+    assert report["accuracy"] == pytest.approx(np.trace(confusion) / 400)
+    assert report["accuracy"] == pytest.approx(load_checkpoint(trained).meta["test_accuracy"])
+    assert main(["evaluate", str(trained), "--dataset", str(small_mnist)]) == 0
+    assert "confusion matrix" in capsys.readouterr().out
+
+
+def _digit_png(path: Path, digit: np.ndarray, dark_on_light: bool, scale: int = 6) -> Path:
+    img = digit if not dark_on_light else 255 - digit
+    Image.fromarray(img.astype(np.uint8)).resize((28 * scale, 28 * scale)).save(path)
+    return path
+
+
+def test_predict_reads_digit_images(tmp_path: Path, capsys) -> None:
+    images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:6]
+    labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:6]
+    files = [_digit_png(tmp_path / f"d{i}.png", im, dark_on_light=i % 2 == 0) for i, im in enumerate(images)]
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 60), 255).save(blank)
+    model = Path(__file__).resolve().parents[2] / "models" / "cnn.npz"
+    assert main(["predict", str(model), *map(str, files), str(blank), "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["digit"] for r in results[:6]] == labels.tolist()
+    assert all(abs(sum(r["probabilities"]) - 1) < 1e-4 for r in results[:6])
+    assert results[6]["empty"] is True and results[6]["digit"] is None
+    assert main(["predict", str(model), str(blank)]) == 0
+    assert "empty" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["evaluate", "nope.npz"], "nope.npz: no such file"),
+        (["predict", "models/cnn.npz", "missing.png"], "missing.png"),
+        (["train", "--spec", "missing.json"], "missing.json"),
+        (["train", "--preset", "mlp", "--lr", "-1"], "learning rate must be in (0, 10]"),
+        (["train", "--preset", "mlp", "--dataset", "/nonexistent"], "/nonexistent"),
+    ],
+)
+def test_errors_are_one_readable_line(argv: list[str], needle: str, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+
+
+def test_bad_spec_file_names_the_layer(tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "bad.json"
+    spec.write_text(json.dumps({**TINY, "layers": [{"type": "dense", "units": 10}]}))
+    assert main(["train", "--spec", str(spec)]) == 2
+    assert "layer 0 (dense)" in capsys.readouterr().err
+    spec.write_text("{not json")
+    assert main(["train", "--spec", str(spec)]) == 2
+    assert "cannot read the spec as JSON" in capsys.readouterr().err
