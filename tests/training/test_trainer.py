@@ -121,3 +121,15 @@ def test_dataset_shape_must_fit_the_network(small_mnist: Path) -> None:
 def test_preset_train_sections_are_valid() -> None:
     for name in ("cnn", "mlp", "notes"):
         TrainConfig.from_dict(load_preset(name)["train"])
+
+
+def test_allocator_tuning_is_accepted_on_this_c_library() -> None:
+    import platform
+
+    from glassnet.training.allocator import keep_freed_buffers
+
+    result = keep_freed_buffers()
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert result is True
+    else:
+        assert result in (True, False)

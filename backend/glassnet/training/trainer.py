@@ -25,6 +25,7 @@ from ..nn.losses import compute_loss, probabilities
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, make_optimizer
 from ..nn.schedules import Schedule
+from .allocator import keep_freed_buffers
 from .config import TrainConfig
 
 EVAL_BATCH = 1000
@@ -119,6 +120,7 @@ class Trainer:
         data: Splits,
         callback: Callback | None = None,
     ) -> None:
+        keep_freed_buffers()  # a fifth faster per step on big conv buffers; see allocator.py
         self.model = model
         self.config = config
         self.data = data
