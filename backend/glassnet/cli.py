@@ -1,5 +1,5 @@
-"""The ``glassnet`` command: ``train``, ``evaluate``, ``predict`` (and ``serve`` once the service
-exists). Every failure the user can cause ends in one readable line on stderr and exit code 2."""
+"""The ``glassnet`` command: ``serve``, ``train``, ``evaluate``, ``predict``. Every failure the user
+can cause ends in one readable line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -191,9 +191,71 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCAL_BINDS = ("127.0.0.1", "localhost", "::1")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise (warned).
+
+    SIGTERM / Ctrl-C: viewers are closed with 1001 and running runs checkpointed before uvicorn
+    closes its sockets; the process exits within a few seconds."""
+    import uvicorn
+
+    from .service.app import create_app, shutdown_service
+    from .service.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.data_dir is not None:
+        overrides["data_dir"] = Path(args.data_dir)
+    if args.dataset is not None:
+        overrides["dataset"] = Path(args.dataset)
+    settings = Settings(**overrides)
+    if settings.host not in LOCAL_BINDS:
+        print(
+            f"glassnet serve: warning: binding {settings.host}: the service is reachable from other "
+            "machines and has no authentication",
+            file=sys.stderr,
+        )
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            await shutdown_service(app)  # 1001 to viewers, checkpoints, before uvicorn's 1012
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        ws_max_size=settings.max_ws_message_bytes + 1024,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
+        timeout_graceful_shutdown=3,
+    )
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
+    Server(config).run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glassnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the training service and the dashboard")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1; $GLASSNET_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8000; $GLASSNET_PORT)")
+    serve.add_argument("--data-dir", help="where runs live (database and checkpoints; default runs/)")
+    serve.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
+    serve.add_argument(
+        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+    )
+    serve.set_defaults(func=cmd_serve)
 
     train = sub.add_parser("train", help="train a network headless and write a checkpoint")
     src = train.add_mutually_exclusive_group()

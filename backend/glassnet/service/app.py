@@ -1,0 +1,165 @@
+"""The FastAPI application: ``create_app(settings)`` and its lifespan.
+
+Start-up: open the run store (marking runs that were active when the last process ended as
+``interrupted``), check the dataset, load the default model into the registry, start the hub
+and the run manager. Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): close every
+WebSocket with 1001, checkpoint and stop every training process — within a few seconds.
+
+Routes: ``/healthz`` ``/readyz`` ``/api/runs…`` ``/api/architecture`` ``/api/protocol``
+``/api/stats`` ``/ws``, the predict and models routes (``/api/predict``, ``/api/models``), the
+OpenAPI docs at ``/docs``, and the dashboard (``frontend/``) as static files at ``/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import logging
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..data.mnist import FILE_STEMS, resolve_dataset_dir
+from .errors import BodySizeLimit, install_error_handlers
+from .hub import Hub
+from .inference import ModelRegistry
+from .routes import health, models, predict, runs, ws
+from .schemas import Readiness
+from .settings import Settings, get_settings
+from .store import RunStore
+from .worker import RunManager
+
+log = logging.getLogger("glassnet.app")
+
+PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>glassnet</title>
+<h1>glassnet</h1><p>The dashboard is not built yet. The API is at <a href="/docs">/docs</a>.</p>"""
+
+
+def idx_shape(path: Path) -> tuple[int, ...]:
+    """The shape in an IDX file's header (gzip or not), without reading the data."""
+    with path.open("rb") as raw:
+        magic = raw.read(2)
+    opener = gzip.open if magic == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:  # type: ignore[operator]
+        head = f.read(4)
+        if len(head) < 4 or head[:2] != b"\x00\x00" or not 1 <= head[3] <= 4:
+            raise ValueError(f"{path}: not an IDX file")
+        dims = f.read(4 * head[3])
+        return struct.unpack(f">{head[3]}I", dims)
+
+
+def check_dataset(directory: Path | None) -> tuple[Path, list[int], int]:
+    """(folder, image shape [1, H, W], training images) from the IDX headers; ValueError if not."""
+    root = resolve_dataset_dir(directory)
+    shapes = {}
+    for key, stem in FILE_STEMS.items():
+        path = next((p for p in (root / stem, root / f"{stem}.gz") if p.is_file()), None)
+        if path is None:
+            raise ValueError(f"{root / stem}: file not found (neither {stem} nor {stem}.gz)")
+        try:
+            shapes[key] = idx_shape(path)
+        except (OSError, EOFError, struct.error) as exc:
+            raise ValueError(f"{path}: unreadable ({exc})") from None
+    train = shapes["train_images"]
+    if len(train) != 3:
+        raise ValueError(f"{root}: training images must be N x H x W, got {train}")
+    return root, [1, train[1], train[2]], train[0]
+
+
+def _ready(app: FastAPI, settings: Settings) -> None:
+    """Fill ``app.state.readiness`` (and the dataset facts the runs routes check against)."""
+    problems: list[str] = []
+    dataset, image_shape, n_train = None, None, None
+    try:
+        root, image_shape, n_train = check_dataset(settings.dataset)
+        dataset = str(root)
+        if not 0 <= settings.validation < n_train:
+            problems.append(f"validation {settings.validation} must be below the {n_train} training images")
+    except ValueError as exc:
+        problems.append(f"dataset: {exc}")
+    default_model = None
+    try:
+        model_id, _, _ = app.state.registry.load(settings.default_model)
+        default_model = model_id
+    except Exception as exc:  # any reason the default model cannot serve
+        problems.append(f"default model {settings.default_model!r}: {exc}")
+    app.state.image_shape = image_shape
+    app.state.train_size = n_train
+    app.state.readiness = Readiness(
+        ready=not problems,
+        dataset=dataset,
+        image_shape=image_shape,
+        default_model=default_model,
+        problems=problems,
+    )
+    for problem in problems:
+        log.warning("not ready: %s", problem)
+
+
+async def shutdown_service(app: FastAPI) -> None:
+    """Close viewers (1001) and checkpoint/stop training. Idempotent; called by the lifespan and,
+    under ``glassnet serve``, before uvicorn closes the sockets itself (it would use 1012)."""
+    state = app.state
+    if getattr(state, "closing", True):
+        return
+    state.closing = True
+    await state.hub.close_all(1001, "server shutting down")
+    await state.manager.shutdown()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = RunStore(settings.database_path)
+        interrupted = store.mark_interrupted()
+        if interrupted:
+            log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
+        hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s)
+        manager = RunManager(settings, store, hub)
+        registry = ModelRegistry(
+            models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
+        )
+        registry.set_run_resolver(manager.checkpoint_for)
+        app.state.settings = settings
+        app.state.store = store
+        app.state.hub = hub
+        app.state.manager = manager
+        app.state.registry = registry
+        app.state.closing = False
+        await asyncio.to_thread(_ready, app, settings)
+        try:
+            yield
+        finally:
+            await shutdown_service(app)
+            store.close()
+
+    app = FastAPI(
+        title="glassnet",
+        version="0.1.0",
+        summary="Watch a neural network learn: NumPy networks trained live, streamed over WebSockets.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    for module in (health, runs, ws, predict, models):
+        app.include_router(module.router)
+    frontend = Path(settings.frontend_dir)
+    if (frontend / "index.html").is_file():
+        # Mounted last: /api, /ws, /healthz, /readyz and /docs are matched first.
+        app.mount("/", StaticFiles(directory=frontend, html=True), name="frontend")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        async def placeholder() -> HTMLResponse:
+            return HTMLResponse(PLACEHOLDER)
+
+    return app

@@ -1,0 +1,132 @@
+"""Errors in one JSON shape, ``{"detail": "<one human sentence>", ...}``, and the body-size cap.
+
+* validation errors (422): ``detail`` names the first problem ("body.lr: Input should be greater
+  than 0"), ``errors`` lists them all (location and message only, never the input echoed back);
+* ``HTTPException``: ``{"detail": ...}`` as FastAPI does;
+* anything unexpected: logged with its traceback, answered ``{"detail": "internal error"}`` (500)
+  — a safety net; the tests check that no request reaches it;
+* :class:`BodySizeLimit`: a request body over ``max_body_bytes`` is refused with 413 before any
+  route reads it (declared Content-Length or counted while streaming).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("glassnet.errors")
+
+
+def _where(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body" and len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """A sentence for the first error and a compact list of all (no input values echoed)."""
+    compact = []
+    for err in errors:
+        kind = err.get("type", "")
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if kind == "json_invalid":
+            msg = f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+        elif kind == "missing" and tuple(err.get("loc", ())) == ("body",):
+            msg = "the request body is empty; send a JSON object"
+        compact.append({"loc": _where(err.get("loc", ())), "msg": msg, "type": kind})
+    if not compact:
+        return "invalid request", []
+    first = compact[0]
+    if first["type"] in ("json_invalid",) or first["msg"].startswith("the request body"):
+        return first["msg"], compact
+    extra = f" (and {len(compact) - 1} more)" if len(compact) > 1 else ""
+    return f"{first['loc']}: {first['msg']}{extra}", compact
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail, errors = describe_validation(list(exc.errors()))
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _internal_handler)
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes, for every route."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        # Read the body up front (it is at most `limit` bytes), then replay it to the app.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # http.disconnect, when the client goes away
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {"detail": f"request body is over the limit of {self.limit} bytes ({self.limit / 2**20:.1f} MiB)"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,200 @@
+"""Fan-out: every published frame goes to every interested viewer, each through its own bounded
+queue, so one slow browser never slows training or the other viewers.
+
+A frame is serialised to JSON once and the same text is queued for every viewer. Each viewer
+has one sender task draining its queue. When a queue is full the oldest *heavy* frame
+(activations, kernels, gradients) is dropped — and a new heavy frame replaces a queued one of
+the same type and run outright (latest wins); then the oldest ``metrics`` frame; status, epoch,
+prediction and error frames are never dropped. A viewer whose queue still overflows (four times
+the bound), or whose socket does not take a frame within ``send_timeout`` seconds, is
+disconnected (1008) — it has stopped reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.websockets import WebSocket, WebSocketState
+
+from .protocol import HEAVY_EVENTS, PROTOCOL_VERSION, EventType
+
+log = logging.getLogger("glassnet.hub")
+
+HEAVY, METRICS, KEEP = 0, 1, 2  # drop priority: heavy first, then metrics, never the rest
+
+
+@dataclass(slots=True)
+class Frame:
+    text: str
+    type: EventType
+    run: str | None
+    priority: int
+
+
+def envelope_json(type_: EventType, run: str | None, seq: int, data: BaseModel) -> str:
+    """``{"v", "type", "run", "seq", "data"}`` as text; ``data`` serialised by its model (so
+    non-finite floats come out as null)."""
+    run_json = "null" if run is None else f'"{run}"'
+    return (
+        f'{{"v":{PROTOCOL_VERSION},"type":"{type_.value}","run":{run_json},"seq":{seq},'
+        f'"data":{data.model_dump_json()}}}'
+    )
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One browser socket: what it is subscribed to and its queue of frames to send."""
+
+    ws: WebSocket
+    maxlen: int
+    runs: set[str] = field(default_factory=set)
+    queue: deque[Frame] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    follow: bool = True  # until the client subscribes or unsubscribes itself
+    dropped: int = 0
+    overflow: bool = False
+    closed: bool = False
+
+    def push(self, frame: Frame) -> None:
+        if self.closed:
+            return
+        if frame.priority == HEAVY:
+            # Latest wins: an older frame of the same kind still waiting is now useless.
+            for i, queued in enumerate(self.queue):
+                if queued.priority == HEAVY and queued.type == frame.type and queued.run == frame.run:
+                    del self.queue[i]
+                    self.dropped += 1
+                    break
+        self.queue.append(frame)
+        while len(self.queue) > self.maxlen and self._drop_one():
+            pass
+        if len(self.queue) > 4 * self.maxlen:
+            self.overflow = True  # nothing left to drop: this viewer is not reading
+        self.wake.set()
+
+    def _drop_one(self) -> bool:
+        for priority in (HEAVY, METRICS):
+            for i, queued in enumerate(self.queue):
+                if queued.priority == priority:
+                    del self.queue[i]
+                    self.dropped += 1
+                    return True
+        return False
+
+
+class Hub:
+    """All connected viewers, the frame counter and each run's latest heavy frames (sent to a
+    viewer as soon as it subscribes, so a paused run is visible at once)."""
+
+    def __init__(self, queue_size: int = 64, send_timeout: float = 10.0) -> None:
+        self.queue_size = queue_size
+        self.send_timeout = send_timeout
+        self.viewers: set[Viewer] = set()
+        self.seq = 0
+        self.latest: dict[str, dict[EventType, Frame]] = {}
+        self.dropped_total = 0
+        self.disconnected_slow = 0
+
+    # -- publishing -----------------------------------------------------------------------------
+    def frame(self, type_: EventType, run: str | None, data: BaseModel) -> Frame:
+        self.seq += 1
+        if type_ in HEAVY_EVENTS:
+            priority = HEAVY
+        elif type_ == EventType.METRICS:
+            priority = METRICS
+        else:
+            priority = KEEP
+        return Frame(envelope_json(type_, run, self.seq, data), type_, run, priority)
+
+    def publish(self, type_: EventType, run: str | None, data: BaseModel, everyone: bool = False) -> None:
+        """Queue a frame for the run's subscribers (``everyone``: for every viewer). Never
+        blocks: the sender tasks do the writing."""
+        frame = self.frame(type_, run, data)
+        if frame.priority == HEAVY and run is not None:
+            self.latest.setdefault(run, {})[type_] = frame
+        for viewer in list(self.viewers):
+            if everyone or (run is not None and run in viewer.runs):
+                viewer.push(frame)
+                if viewer.overflow:
+                    self._kick(viewer)
+
+    def follow(self, run: str) -> None:
+        """A run starts training: sockets in follow mode now watch it (instead of the last one)."""
+        for viewer in self.viewers:
+            if viewer.follow:
+                viewer.runs = {run}
+
+    def send_to(self, viewer: Viewer, type_: EventType, run: str | None, data: BaseModel) -> None:
+        viewer.push(self.frame(type_, run, data))
+
+    def replay_latest(self, viewer: Viewer, run: str) -> None:
+        for frame in self.latest.get(run, {}).values():
+            viewer.push(frame)
+
+    def forget(self, run: str) -> None:
+        self.latest.pop(run, None)
+
+    # -- viewers --------------------------------------------------------------------------------
+    def add(self, ws: WebSocket) -> Viewer:
+        viewer = Viewer(ws, self.queue_size)
+        self.viewers.add(viewer)
+        return viewer
+
+    def remove(self, viewer: Viewer) -> None:
+        viewer.closed = True
+        viewer.wake.set()
+        self.dropped_total += viewer.dropped
+        viewer.dropped = 0
+        self.viewers.discard(viewer)
+
+    def _kick(self, viewer: Viewer) -> None:
+        log.warning("disconnecting a viewer that stopped reading (%d frames queued)", len(viewer.queue))
+        self.disconnected_slow += 1
+        viewer.queue.clear()
+        self.remove(viewer)
+        asyncio.get_running_loop().create_task(close_quietly(viewer.ws, 1008, "too slow"))
+
+    async def pump(self, viewer: Viewer) -> None:
+        """The viewer's sender task: write queued frames in order until it closes."""
+        while not viewer.closed:
+            await viewer.wake.wait()
+            viewer.wake.clear()
+            while viewer.queue and not viewer.closed:
+                frame = viewer.queue.popleft()
+                try:
+                    await asyncio.wait_for(viewer.ws.send_text(frame.text), self.send_timeout)
+                except TimeoutError:
+                    self._kick(viewer)
+                    return
+                except Exception:  # the socket went away; the receive loop notices too
+                    self.remove(viewer)
+                    return
+
+    async def close_all(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        viewers = list(self.viewers)
+        for viewer in viewers:
+            self.remove(viewer)
+        await asyncio.gather(*(close_quietly(v.ws, code, reason) for v in viewers))
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "viewers": len(self.viewers),
+            "queued_frames": sum(len(v.queue) for v in self.viewers),
+            "dropped_frames": self.dropped_total + sum(v.dropped for v in self.viewers),
+            "disconnected_slow": self.disconnected_slow,
+            "published_frames": self.seq,
+        }
+
+
+async def close_quietly(ws: WebSocket, code: int, reason: str = "") -> None:
+    """Close without waiting long for a peer that may not answer."""
+    if ws.application_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code, reason), 2.0)

@@ -1,0 +1,540 @@
+"""Which network answers a prediction, loaded once and kept warm: the :class:`ModelRegistry`.
+
+Model ids:
+
+* bundled checkpoints: every ``models_dir/*.npz``, id = the file stem (``"cnn"``, ``"mlp"``);
+  ``"cnn"`` answers when no id is given;
+* run checkpoints: every ``runs_dir/**/*.npz``, id = the path relative to ``runs_dir`` without
+  ``.npz``, with ``/`` written as ``:`` (``runs_dir/run-3/epoch-2.npz`` -> ``"run-3:epoch-2"``);
+  uploads live in ``runs_dir/uploads/`` and so have ids ``"uploads:<name>"``;
+* ids added with :meth:`ModelRegistry.register`, and whatever the run resolver
+  (:meth:`ModelRegistry.set_run_resolver`) maps to a file, e.g. a bare run id ``"3"`` to that
+  run's latest checkpoint.
+
+An id is never turned into a path by string concatenation alone: every segment must be a plain
+name (letters, digits, ``._-``, not starting with a dot), so ``..`` cannot escape the folders.
+
+Loaded networks sit in a small LRU cache keyed by (path, mtime, size): a checkpoint rewritten
+in place by a training run is reloaded on the next request. A network's layers keep caches
+from their last forward pass, so each loaded network is used by one thread at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import tempfile
+import threading
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from glassnet.data.preprocess import (
+    SIZE,
+    decode_image,
+    prepare_digit,
+    prepare_pixels,
+)
+from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, META_KEY, SPEC_KEY, CheckpointError, read_checkpoint
+from glassnet.nn.losses import probabilities
+from glassnet.nn.model import Sequential
+
+from .encoding import EncodedArray, LayerActivation, encode_activations, encode_image28
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "IncompatibleModelError",
+    "LayerSummary",
+    "ModelRegistry",
+    "ModelSummary",
+    "PredictResult",
+    "UnknownModelError",
+    "UploadTooLargeError",
+    "check_compatible",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "cnn"
+UPLOADS = "uploads"  # sub-folder of runs_dir that holds uploaded checkpoints
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+_MAX_ID = 512
+_TEXT = 200  # longest spec/meta string echoed back in a summary
+ModelKind = Literal["bundled", "run", "upload"]
+
+
+class UnknownModelError(KeyError):
+    """No model has this id (the routes answer 404)."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(model_id)
+        self.model_id = model_id
+
+    def __str__(self) -> str:
+        return f"unknown model {self.model_id[:_MAX_ID]!r}; GET /api/models lists the available ones"
+
+
+class IncompatibleModelError(ValueError):
+    """A valid network that cannot read 28x28 digits (wrong input size or not 10 outputs)."""
+
+
+class UploadTooLargeError(ValueError):
+    """An uploaded checkpoint over the size limit (the routes answer 413)."""
+
+
+# -- response models ------------------------------------------------------------------------
+
+
+class LayerSummary(BaseModel):
+    index: int
+    type: str
+    output_shape: list[int] = Field(description="Per-sample output shape, e.g. [16, 24, 24].")
+    params: int
+    formula: str = Field(description="How the parameter count adds up, e.g. '1·(5·5)·16 + 16'.")
+
+
+class ModelSummary(BaseModel):
+    """What a checkpoint holds, without its weights."""
+
+    id: str = Field(description="Pass as ?model= to /api/predict; download at /api/models/{id}.")
+    kind: ModelKind
+    default: bool = Field(description="Whether /api/predict uses it when no model is named.")
+    preset: str | None = None
+    name: str | None = None
+    description: str | None = None
+    input_shape: list[int]
+    loss: str
+    layers: list[LayerSummary]
+    params: int = Field(description="Total number of weights and biases.")
+    test_accuracy: float | None = Field(None, description="Fraction of the MNIST test set read right.")
+    val_accuracy: float | None = None
+    epochs: int | None = None
+    size: int = Field(description="Checkpoint file size in bytes.")
+    created: str = Field(description="ISO 8601 time the checkpoint was written.")
+
+
+class PredictResult(BaseModel):
+    """The network's reading of one digit."""
+
+    model: str = Field(description="Id of the network that answered.")
+    digit: int | None = Field(description="The most probable digit; null when there was no ink.")
+    probabilities: list[float] | None = Field(description="Ten probabilities summing to 1, digit 0 first.")
+    prepared: EncodedArray | None = Field(
+        description="The 28x28 input the network saw after MNIST-style preparation (range fixed 0..1)."
+    )
+    activations: list[LayerActivation] | None = Field(
+        None, description="Every layer's output for this digit (only with ?activations=true)."
+    )
+    empty: bool = Field(description="True when the input held no ink: no digit, not a guess.")
+    message: str
+
+
+# -- the registry -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    model: Sequential
+    lock: threading.Lock
+
+
+def _finite_fraction(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
+
+
+def _text(value: Any) -> str | None:
+    return value[:_TEXT] if isinstance(value, str) else None
+
+
+def _slug(filename: str | None) -> str:
+    """A safe name stem from an uploaded file name: ``"../My Net!.npz"`` -> ``"my-net"``."""
+    stem = Path((filename or "").replace("\\", "/")).name
+    stem = stem[:-4] if stem.lower().endswith(".npz") else stem
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40].strip("-")
+    return slug or "model"
+
+
+def check_compatible(model: Sequential, where: str) -> None:
+    """Raise :class:`IncompatibleModelError` unless ``model`` maps 784 inputs to 10 outputs."""
+    if math.prod(model.input_shape) != SIZE * SIZE:
+        raise IncompatibleModelError(
+            f"{where}: the network expects input shape {list(model.input_shape)}, "
+            f"not a {SIZE}x{SIZE} digit ({SIZE * SIZE} inputs)"
+        )
+    if model.output_shape != (10,):
+        raise IncompatibleModelError(
+            f"{where}: the network has {list(model.output_shape)} outputs, a digit reader needs 10"
+        )
+
+
+class ModelRegistry:
+    """Finds, loads, caches and runs the networks that answer predictions.
+
+    Thread-safe: the routes call it from the threadpool.
+    """
+
+    def __init__(
+        self,
+        models_dir: Path,
+        runs_dir: Path,
+        cache_size: int = 8,
+        max_upload_bytes: int = MAX_CHECKPOINT_BYTES,
+        default_id: str = DEFAULT_MODEL,
+    ) -> None:
+        self.models_dir = Path(models_dir)
+        self.runs_dir = Path(runs_dir)
+        self.cache_size = max(1, cache_size)
+        self.max_upload_bytes = min(max_upload_bytes, MAX_CHECKPOINT_BYTES)
+        self.default_id = default_id
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, int, int], _Loaded] = OrderedDict()
+        self._summaries: dict[tuple[str, int, int], ModelSummary] = {}
+        self._registered: dict[str, Path] = {}
+        self._resolver: Callable[[str], Path | None] | None = None
+
+    # -- ids and paths ---------------------------------------------------------------------
+    def register(self, model_id: str, path: Path) -> None:
+        """Make ``path`` answer to ``model_id`` (overrides bundled and run ids)."""
+        if not model_id or len(model_id) > _MAX_ID:
+            raise ValueError(f"model id must be 1 to {_MAX_ID} characters")
+        with self._lock:
+            self._registered[model_id] = Path(path)
+
+    def set_run_resolver(self, fn: Callable[[str], Path | None] | None) -> None:
+        """``fn(id)`` -> checkpoint path or None; asked for ids that no file name matches."""
+        with self._lock:
+            self._resolver = fn
+
+    def _kind(self, path: Path) -> ModelKind:
+        try:
+            rel = path.relative_to(self.runs_dir)
+        except ValueError:
+            return "bundled" if path.parent == self.models_dir else "run"
+        return "upload" if rel.parts[:1] == (UPLOADS,) else "run"
+
+    def _id_of(self, path: Path) -> str | None:
+        """The id a file found by listing answers to, or None if its name is not a plain id."""
+        if path.parent == self.models_dir:
+            segments: Sequence[str] = (path.stem,)
+        else:
+            try:
+                segments = path.relative_to(self.runs_dir).with_suffix("").parts
+            except ValueError:
+                return None
+        if not all(_SEGMENT.fullmatch(s) for s in segments):
+            return None
+        return ":".join(segments)
+
+    def path_of(self, model_id: str | None) -> Path:
+        """The checkpoint file behind an id (None or "" -> the default model).
+
+        Raises:
+            UnknownModelError: no such model.
+        """
+        model_id = model_id or self.default_id
+        with self._lock:
+            registered = self._registered.get(model_id)
+            resolver = self._resolver
+        if registered is not None:
+            if registered.is_file():
+                return registered
+            raise UnknownModelError(model_id)
+        if len(model_id) <= _MAX_ID:
+            segments = model_id.split(":")
+            if all(_SEGMENT.fullmatch(s) for s in segments):
+                if len(segments) == 1:
+                    bundled = self.models_dir / f"{model_id}.npz"
+                    if bundled.is_file():
+                        return bundled
+                run = self.runs_dir.joinpath(*segments[:-1], f"{segments[-1]}.npz")
+                if run.is_file():
+                    return run
+            if resolver is not None:
+                try:
+                    found = resolver(model_id)
+                except (LookupError, ValueError, OSError) as exc:  # the resolver's "no such run"
+                    log.debug("run resolver refused %r: %s", model_id, exc)
+                    found = None
+                if found is not None and Path(found).is_file():
+                    return Path(found)
+        raise UnknownModelError(model_id)
+
+    def _files(self) -> list[tuple[str, Path]]:
+        """(id, path) of every checkpoint: bundled, then runs (uploads included), then registered."""
+        found: dict[str, Path] = {}
+        if self.models_dir.is_dir():
+            for path in sorted(self.models_dir.glob("*.npz")):
+                model_id = self._id_of(path)
+                if model_id is not None and path.is_file():
+                    found.setdefault(model_id, path)
+        if self.runs_dir.is_dir():
+            for path in sorted(self.runs_dir.glob("**/*.npz")):
+                model_id = self._id_of(path)
+                if model_id is not None and path.is_file():
+                    found.setdefault(model_id, path)
+        with self._lock:
+            registered = dict(self._registered)
+        found.update({k: p for k, p in registered.items() if p.is_file()})
+        return list(found.items())
+
+    # -- loading -----------------------------------------------------------------------------
+    @staticmethod
+    def _key(path: Path) -> tuple[str, int, int]:
+        st = path.stat()
+        return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+    def load(self, model_id: str | None = None) -> tuple[str, Sequential, threading.Lock]:
+        """(id, network, its lock) for an id, from the cache or freshly read and validated.
+
+        Raises:
+            UnknownModelError: no such model.
+            CheckpointError: the file is not a valid checkpoint.
+            IncompatibleModelError: the network cannot read 28x28 digits.
+        """
+        model_id = model_id or self.default_id
+        path = self.path_of(model_id)
+        try:
+            key = self._key(path)
+        except FileNotFoundError:  # removed between lookup and stat
+            raise UnknownModelError(model_id) from None
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return model_id, hit.model, hit.lock
+        # Read outside the lock: a slow load must not hold up predictions on other models.
+        try:
+            checkpoint = read_checkpoint(path, name=model_id)
+        except CheckpointError:
+            if not path.is_file():  # deleted meanwhile (a run cleaning up old epochs)
+                raise UnknownModelError(model_id) from None
+            raise
+        model = checkpoint.model.astype(np.float32)
+        check_compatible(model, model_id)
+        loaded = _Loaded(model, threading.Lock())
+        with self._lock:
+            loaded = self._cache.setdefault(key, loaded)  # another thread may have won the race
+            self._cache.move_to_end(key)
+            # Drop older versions of the same file, then the least recently used.
+            for stale in [k for k in self._cache if k[0] == key[0] and k != key]:
+                del self._cache[stale]
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return model_id, loaded.model, loaded.lock
+
+    def cached_count(self) -> int:
+        with self._lock:
+            return len(self._cache)
+
+    # -- predicting --------------------------------------------------------------------------
+    def predict(
+        self,
+        pixels: Any = None,
+        image: bytes | None = None,
+        model_id: str | None = None,
+        activations: bool = False,
+        image_name: str = "image",
+    ) -> PredictResult:
+        """Read one digit.
+
+        Args:
+            pixels: a grid of numbers in [0, 1]: 784 values, or H x W rows (e.g. 28x28), either
+                polarity (see ``prepare_pixels``).
+            image: instead of pixels, a PNG/JPEG file's bytes (dark ink on light paper works).
+            model_id: which network; None -> the default (bundled cnn).
+            activations: also return every layer's output (encoded per map).
+            image_name: how error messages name the image.
+
+        Returns:
+            :class:`PredictResult`; ``empty=True`` and no digit when there is no ink.
+
+        Raises:
+            ValueError: bad pixels (shape, NaN, range) or both/neither input given.
+            ImageError: not an image, corrupt, or too large.
+            UnknownModelError, CheckpointError, IncompatibleModelError: see :meth:`load`.
+        """
+        if (pixels is None) == (image is None):
+            raise ValueError("give either pixels or an image, not both or neither")
+        model_id, model, lock = self.load(model_id)
+        if image is not None:
+            digit = prepare_digit(decode_image(image, name=image_name))
+        else:
+            digit = prepare_pixels(pixels)
+        if digit is None:
+            return PredictResult(
+                model=model_id,
+                digit=None,
+                probabilities=None,
+                prepared=None,
+                empty=True,
+                message="no ink found: draw or upload a digit (nothing was guessed)",
+            )
+        x = digit.reshape(1, *model.input_shape).astype(np.float32)
+        with lock:  # layers keep per-call caches; one forward pass at a time per network
+            if activations:
+                out, acts = model.forward_record(x)
+                layers = encode_activations(model, acts)
+            else:
+                out, layers = model.forward(x), None
+            probs = probabilities(model.loss, out)[0].astype(np.float64)
+        if not np.all(np.isfinite(probs)):  # cannot come from finite weights, but never send NaN
+            probs = np.full(probs.shape, 1.0 / probs.size)
+        best = int(np.argmax(probs))
+        return PredictResult(
+            model=model_id,
+            digit=best,
+            probabilities=probs.tolist(),
+            prepared=EncodedArray(**encode_image28(digit)),
+            activations=[LayerActivation(**a) for a in layers] if layers is not None else None,
+            empty=False,
+            message=f"the {model_id} network reads a {best} ({probs[best]:.0%} sure)",
+        )
+
+    # -- listing -----------------------------------------------------------------------------
+    def _summary(self, model_id: str, path: Path) -> ModelSummary:
+        """Spec and metadata of a checkpoint, cached by (path, mtime, size); weights not loaded."""
+        key = self._key(path)
+        with self._lock:
+            cached = self._summaries.get(key)
+        if cached is not None and cached.id == model_id:
+            return cached
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                spec = _json_entry(arrays, SPEC_KEY, model_id)
+                meta = _json_entry(arrays, META_KEY, model_id)
+        except CheckpointError:
+            raise
+        except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
+            raise CheckpointError(f"{model_id}: not a valid .npz archive ({exc})") from None
+        try:
+            model = Sequential.from_spec(spec)
+        except ValueError as exc:
+            raise CheckpointError(f"{model_id}: stored spec does not build a network: {exc}") from None
+        created = meta.get("date") if isinstance(meta.get("date"), str) else None
+        if created is None:
+            created = datetime.fromtimestamp(key[1] / 1e9, tz=UTC).isoformat(timespec="seconds")
+        epochs = meta.get("epochs")
+        summary = ModelSummary(
+            id=model_id,
+            kind=self._kind(path),
+            default=model_id == self.default_id,
+            preset=_text(meta.get("preset")),
+            name=_text(spec.get("name")),
+            description=_text(spec.get("description")),
+            input_shape=list(model.input_shape),
+            loss=model.loss,
+            layers=[LayerSummary(**info.as_dict()) for info in model.summary()],
+            params=model.param_count(),
+            test_accuracy=_finite_fraction(meta.get("test_accuracy")),
+            val_accuracy=_finite_fraction(meta.get("val_accuracy")),
+            epochs=epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
+            size=key[2],
+            created=created[:_TEXT],
+        )
+        with self._lock:
+            self._summaries[key] = summary
+        return summary
+
+    def describe(self, model_id: str | None) -> ModelSummary:
+        """The summary of one model. Raises :class:`UnknownModelError` or ``CheckpointError``."""
+        model_id = model_id or self.default_id
+        return self._summary(model_id, self.path_of(model_id))
+
+    def list_models(self) -> list[ModelSummary]:
+        """Summaries of every readable checkpoint: bundled first, then runs and uploads."""
+        out = []
+        seen = set()
+        for model_id, path in self._files():
+            try:
+                out.append(self._summary(model_id, path))
+                seen.add(self._key(path))
+            except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+                log.warning("skipping unreadable checkpoint %s: %s", path, exc)
+        with self._lock:  # forget summaries of files that are gone or rewritten
+            for key in [k for k in self._summaries if k not in seen]:
+                del self._summaries[key]
+        return out
+
+    # -- uploads -----------------------------------------------------------------------------
+    def add_uploaded(self, data: bytes, filename: str | None = None) -> ModelSummary:
+        """Validate an uploaded checkpoint like a library load and store it under a new id.
+
+        The file lands in ``runs_dir/uploads/<slug>-<random>.npz`` (id
+        ``"uploads:<slug>-<random>"``), written atomically and never over an existing file.
+
+        Raises:
+            UploadTooLargeError: over ``max_upload_bytes``.
+            CheckpointError: not a valid glassnet checkpoint (pickle refused).
+            IncompatibleModelError: valid, but not a 784 -> 10 digit reader.
+        """
+        if len(data) > self.max_upload_bytes:
+            raise UploadTooLargeError(
+                f"{filename or 'upload'}: {len(data)} bytes is over the upload limit "
+                f"of {self.max_upload_bytes} bytes"
+            )
+        if not data:
+            raise CheckpointError(f"{filename or 'upload'}: empty file")
+        where = _slug(filename) + ".npz"
+        checkpoint = read_checkpoint(io.BytesIO(data), name=where)
+        check_compatible(checkpoint.model, where)
+        folder = self.runs_dir / UPLOADS
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _write_new(folder, _slug(filename), data)
+        return self._summary(f"{UPLOADS}:{path.stem}", path)
+
+
+def _json_entry(arrays: Any, key: str, where: str) -> dict[str, Any]:
+    if key not in arrays.files:
+        raise CheckpointError(f"{where}: not a glassnet checkpoint (no {key} entry)")
+    raw = arrays[key]
+    try:
+        value = json.loads(raw.tobytes().decode("utf-8"))
+    except (ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{where}: {key} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{where}: {key} must be a JSON object")
+    return value
+
+
+def _write_new(folder: Path, stem: str, data: bytes) -> Path:
+    """Write ``data`` to a new ``folder/<stem>-<random>.npz``; never replaces an existing file.
+
+    The bytes go to a temporary file first (fsynced), which is then hard-linked to the final
+    name: ``link`` fails rather than overwrite, so a name clash just draws another name.
+    """
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        for _ in range(16):
+            path = folder / f"{stem}-{secrets.token_hex(4)}.npz"
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                continue
+            except OSError:  # a filesystem without hard links: check, then rename
+                if path.exists():
+                    continue
+                os.replace(tmp, path)
+            return path
+        raise OSError(f"could not find a free file name in {folder}")
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,277 @@
+"""The live stream's protocol: one envelope, an event-type enum and one pydantic model per event.
+
+Every server message is ``{"v": 1, "type": <EventType>, "run": <run id or null>, "seq": n,
+"data": {...}}``. ``seq`` counts every frame the server publishes (one counter for the whole
+server), so a viewer that sees a gap knows frames were dropped for it (only heavy frames —
+``activations``, ``kernels``, ``gradients`` — and, as a last resort, ``metrics`` ever are).
+
+Client messages are ``subscribe``, ``unsubscribe`` and ``predict`` (see :data:`ClientMessage`).
+A socket that has sent neither ``subscribe`` nor ``unsubscribe`` follows the run that trains
+now (each new run replaces the previous one); ``status`` frames go to every socket.
+
+Arrays travel as :class:`EncodedArray`: uint8 per-map min-max, base64, with shape and the
+min/max needed to undo the scaling. NaN and Infinity never appear: non-finite floats are
+sent as ``null``. :func:`protocol_schema` is the exported JSON schema (``GET /api/protocol``),
+which ``frontend/js/protocol.js`` mirrors.
+
+Bump :data:`PROTOCOL_VERSION` on any incompatible change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .encoding import EncodedArray, LayerActivation
+from .inference import PredictResult
+
+PROTOCOL_VERSION = 1
+
+
+class EventType(StrEnum):
+    """Server -> client event types."""
+
+    HELLO = "hello"  # once, on connect
+    STATUS = "status"  # a run changed state (sent to every viewer, about every run)
+    METRICS = "metrics"  # mini-batch points, coalesced (subscribers of the run)
+    EPOCH = "epoch"  # an epoch ended: train/validation figures, confusion, misclassified digits
+    ACTIVATIONS = "activations"  # every layer's output for the eight probe digits (heavy)
+    KERNELS = "kernels"  # conv kernels and the first dense layer's weights (heavy)
+    GRADIENTS = "gradients"  # per-layer gradient norms and conv kernel gradients (heavy)
+    PREDICTION = "prediction"  # answer to a client's predict message
+    ERROR = "error"  # a malformed client message, or a run that diverged / failed
+
+
+HEAVY_EVENTS = frozenset({EventType.ACTIVATIONS, EventType.KERNELS, EventType.GRADIENTS})
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"  # waiting for the worker slot
+    RUNNING = "running"
+    PAUSED = "paused"  # its process waits; `step` runs one mini-batch
+    FINISHED = "finished"  # all epochs done
+    STOPPED = "stopped"  # a user stopped it
+    DIVERGED = "diverged"  # the cost became NaN/Inf; the last good checkpoint is kept
+    INTERRUPTED = "interrupted"  # the server stopped or died while it was active; resumable
+    FAILED = "failed"  # an unexpected error in its process
+
+
+ACTIVE_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
+RESUMABLE_STATUSES = frozenset({RunStatus.PAUSED, RunStatus.INTERRUPTED})
+
+
+class _Model(BaseModel):
+    # Outbound: non-finite floats become null (never NaN/Infinity in JSON).
+    model_config = ConfigDict(ser_json_inf_nan="null")
+
+
+# -- shared pieces ----------------------------------------------------------------------------
+# EncodedArray (uint8 base64 per map, with shape and per-map min/max) and LayerActivation (one
+# layer's output for one digit) are defined with the encoder in :mod:`.encoding`.
+
+
+class RunSummary(_Model):
+    """A run as lists show it."""
+
+    id: str
+    name: str
+    status: RunStatus
+    preset: str | None = Field(None, description="preset name, or null for a custom spec")
+    created: float = Field(description="Unix time")
+    updated: float
+    epoch: int = Field(description="completed epochs")
+    epochs: int
+    step: int = Field(description="completed mini-batches")
+    total_steps: int | None = None
+    lr: float
+    momentum: float
+    weight_decay: float
+    val_accuracy: float | None = None
+    message: str | None = Field(None, description="why it ended (diverged, failed, ...)")
+
+
+# -- events -----------------------------------------------------------------------------------
+class HelloData(_Model):
+    version: int = PROTOCOL_VERSION
+    runs: list[RunSummary]
+    current: str | None = Field(description="the run that trains now, if any")
+    subscribed: list[str] = Field(description="runs this socket receives frames for")
+    max_message_bytes: int
+    heavy_events: list[EventType] = sorted(HEAVY_EVENTS)
+
+
+class StatusData(RunSummary):
+    """The run's summary after a change."""
+
+
+class MetricsData(_Model):
+    """Mini-batch points since the previous frame (columns of equal length) — every step's loss,
+    so the chart is dense."""
+
+    step: list[int]
+    epoch: list[int]
+    loss: list[float | None]
+    accuracy: list[float | None]
+    lr: list[float | None]
+    samples_per_s: float | None = Field(description="training speed over this frame's steps")
+    total_steps: int | None = None
+
+
+class Misclassified(_Model):
+    index: int = Field(description="index in the validation split")
+    label: int
+    predicted: int
+    probabilities: list[float | None]
+    image: EncodedArray = Field(description="(28, 28)")
+
+
+class EpochData(_Model):
+    epoch: int
+    step: int
+    train_loss: float | None
+    train_accuracy: float | None
+    val_loss: float | None
+    val_accuracy: float | None
+    confusion: list[list[int]] | None = Field(description="10x10, rows: true digit, cols: predicted")
+    seconds: float
+    misclassified: list[Misclassified]
+
+
+class ProbeActivations(_Model):
+    label: int = Field(description="the probe digit's true label")
+    probabilities: list[float | None] = Field(description="ten, digit 0 first")
+    layers: list[LayerActivation] = Field(description="every layer's output for this digit")
+
+
+class ActivationsData(_Model):
+    """Every layer's output for the fixed probe set (eight test digits, the same every run)."""
+
+    step: int
+    inputs: EncodedArray = Field(description="(8, 28, 28) the probe digits")
+    probes: list[ProbeActivations]
+
+
+class ConvKernels(_Model):
+    index: int
+    kernels: EncodedArray = Field(description="(F, C, kh, kw), each kh x kw scaled on its own")
+    bias: list[float | None]
+
+
+class DenseImages(_Model):
+    index: int
+    weights: EncodedArray = Field(description="(units, 28, 28): each unit's incoming weights")
+
+
+class KernelsData(_Model):
+    step: int
+    conv: list[ConvKernels]
+    dense: DenseImages | None = Field(description="first dense layer, when it reads the image")
+
+
+class GradientNorm(_Model):
+    index: int
+    type: str
+    param: str
+    norm: float | None
+
+
+class KernelGradient(_Model):
+    index: int
+    grad: EncodedArray = Field(description="(F, C, kh, kw) dCost/dW of the last mini-batch")
+
+
+class GradientsData(_Model):
+    step: int
+    norms: list[GradientNorm]
+    conv: list[KernelGradient]
+
+
+class PredictionData(PredictResult):
+    """The answer to a ``predict`` message (the same fields as ``POST /api/predict``)."""
+
+    model_config = ConfigDict(ser_json_inf_nan="null")
+    id: str | int | None = Field(None, description="echo of the request's id")
+    ms: float | None = Field(None, description="server time for the answer, milliseconds")
+
+
+class ErrorData(_Model):
+    code: str = Field(
+        description="bad_json | bad_message | too_large | not_found | unavailable | "
+        "diverged | failed | internal"
+    )
+    message: str
+    id: str | int | None = None
+
+
+EVENT_MODELS: dict[EventType, type[BaseModel]] = {
+    EventType.HELLO: HelloData,
+    EventType.STATUS: StatusData,
+    EventType.METRICS: MetricsData,
+    EventType.EPOCH: EpochData,
+    EventType.ACTIVATIONS: ActivationsData,
+    EventType.KERNELS: KernelsData,
+    EventType.GRADIENTS: GradientsData,
+    EventType.PREDICTION: PredictionData,
+    EventType.ERROR: ErrorData,
+}
+
+
+class Envelope(_Model):
+    v: int = PROTOCOL_VERSION
+    type: EventType
+    run: str | None = None
+    seq: int
+    data: dict[str, Any]
+
+
+# -- client messages --------------------------------------------------------------------------
+class _ClientModel(BaseModel):
+    # Strict: "0.5" is not a number, NaN/Infinity are refused, unknown keys are mistakes.
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class SubscribeMessage(_ClientModel):
+    """Receive a run's frames (the run's current state is sent at once)."""
+
+    type: Literal["subscribe"]
+    run: str = Field(min_length=1, max_length=64)
+
+
+class UnsubscribeMessage(_ClientModel):
+    type: Literal["unsubscribe"]
+    run: str = Field(min_length=1, max_length=64)
+
+
+class PredictMessage(_ClientModel):
+    """Read a drawn digit. ``pixels``: 784 numbers or an H x W grid in [0, 1]. ``model``: a
+    bundled model name, a run id (its latest weights) or ``<run id>/<checkpoint>``; default:
+    the run this socket watches, else the bundled default model."""
+
+    type: Literal["predict"]
+    pixels: list[float] | list[list[float]]
+    model: str | None = Field(None, min_length=1, max_length=128)
+    id: str | int | None = None
+
+
+ClientMessage = Annotated[SubscribeMessage | UnsubscribeMessage | PredictMessage, Field(discriminator="type")]
+CLIENT_MESSAGE = TypeAdapter(ClientMessage)
+
+
+def protocol_schema() -> dict[str, Any]:
+    """The stable, documented JSON schema of the protocol (served at ``/api/protocol``)."""
+    return {
+        "version": PROTOCOL_VERSION,
+        "event_types": [e.value for e in EventType],
+        "heavy_events": sorted(e.value for e in HEAVY_EVENTS),
+        "run_statuses": [s.value for s in RunStatus],
+        "envelope": Envelope.model_json_schema(),
+        "events": {e.value: m.model_json_schema() for e, m in EVENT_MODELS.items()},
+        "client_types": ["subscribe", "unsubscribe", "predict"],
+        "client": {
+            "subscribe": SubscribeMessage.model_json_schema(),
+            "unsubscribe": UnsubscribeMessage.model_json_schema(),
+            "predict": PredictMessage.model_json_schema(),
+        },
+    }

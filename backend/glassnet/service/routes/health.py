@@ -1,0 +1,32 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (dataset readable, default model loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ..schemas import Health, HubStats, Readiness
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the server answers")
+async def healthz(request: Request) -> Health:
+    state = request.app.state
+    return Health(viewers=len(state.hub.viewers), active_runs=len(state.manager.workers))
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness: the dataset is readable and the default model is loaded",
+    responses={503: {"model": Readiness, "description": "not ready (problems listed)"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    readiness: Readiness = request.app.state.readiness
+    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
+
+
+@router.get("/api/stats", response_model=HubStats, summary="Viewers, queued and dropped frames")
+async def stats(request: Request) -> HubStats:
+    return HubStats(**request.app.state.hub.stats())

@@ -1,0 +1,129 @@
+"""``/api/models``: list the networks, download one as ``.npz``, upload a checkpoint.
+
+An upload is validated exactly as the library loads a checkpoint (``allow_pickle=False``, the
+spec rebuilt, every array's name, dtype and shape checked), must read 28x28 digits into ten
+classes, and is stored under a fresh id: it never replaces a bundled or earlier model.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from glassnet.nn.checkpoint import CheckpointError
+
+from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
+from .bodies import (
+    MULTIPART_OVERHEAD,
+    PlainErrorRoute,
+    media_type,
+    not_a_file,
+    read_body,
+    read_form,
+    registry_of,
+)
+
+__all__ = ["ModelList", "router"]
+
+router = APIRouter(tags=["models"], route_class=PlainErrorRoute)
+
+ModelId = Annotated[str, Path(max_length=512, description="A model id from GET /api/models.")]
+
+
+class ModelList(BaseModel):
+    default: str = Field(description="The model /api/predict uses when none is named.")
+    models: list[ModelSummary] = Field(description="Bundled models first, then run checkpoints and uploads.")
+
+
+@router.get("/api/models", response_model=ModelList, summary="List the available networks")
+async def list_models(request: Request) -> ModelList:
+    """Every bundled and run checkpoint with its layers, parameter count and test accuracy."""
+    registry = registry_of(request)
+    models = await run_in_threadpool(registry.list_models)
+    return ModelList(default=registry.default_id, models=models)
+
+
+@router.get(
+    "/api/models/{model_id}",
+    summary="Download a network as .npz",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The checkpoint file."},
+        404: {"description": "No model has this id."},
+    },
+)
+async def download_model(request: Request, model_id: ModelId) -> FileResponse:
+    """The checkpoint (spec, weights and metadata; ``np.load(f, allow_pickle=False)`` reads it)."""
+    registry = registry_of(request)
+    try:
+        path = await run_in_threadpool(registry.path_of, model_id)
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    filename = model_id.replace(":", "-") + ".npz"
+    return FileResponse(path, media_type="application/octet-stream", filename=filename)
+
+
+@router.post(
+    "/api/models",
+    status_code=201,
+    response_model=ModelSummary,
+    summary="Upload a checkpoint",
+    responses={
+        413: {"description": "Larger than the upload limit."},
+        415: {"description": "Not multipart/form-data or application/octet-stream."},
+        422: {"description": "Not a valid glassnet checkpoint, or not a 28x28 -> 10 digit reader."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def upload_model(
+    request: Request,
+    filename: Annotated[str | None, Query(max_length=200, description="Name for a raw upload.")] = None,
+) -> ModelSummary:
+    """Store a ``.npz`` made by ``glassnet train`` (or the library) under a new id."""
+    registry = registry_of(request)
+    limit = registry.max_upload_bytes
+    ctype = media_type(request)
+    if ctype == "multipart/form-data":
+        body = await read_body(request, limit + MULTIPART_OVERHEAD, "upload")
+        form = await read_form(request, body)
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPException(422, not_a_file("file", form))
+            data = await upload.read(limit + 1)
+            filename = upload.filename
+        finally:
+            await form.close()
+    elif ctype == "application/octet-stream":
+        data = await read_body(request, limit, "upload")
+    else:
+        raise HTTPException(
+            415,
+            f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data with a 'file' "
+            "field, or application/octet-stream",
+        )
+    try:
+        return await run_in_threadpool(registry.add_uploaded, data, filename)
+    except UploadTooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
+    except (CheckpointError, IncompatibleModelError) as exc:
+        raise HTTPException(422, str(exc)) from None

@@ -1,0 +1,228 @@
+"""``POST /api/predict``: a digit in, the network's reading (and, on request, its insides) out.
+
+The body is either JSON ``{"pixels": [...]}`` (784 numbers or a grid of rows, each in [0, 1]),
+a multipart form with an ``image`` file (PNG or JPEG up to 2 MiB), or a raw ``image/*`` body.
+Every problem with the input is a 4xx ``{"detail": "..."}`` naming it; the network runs in
+the threadpool so the event loop keeps serving WebSockets meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.datastructures import UploadFile
+
+from glassnet.data.preprocess import MAX_IMAGE_BYTES, SIZE, ImageError
+from glassnet.nn.checkpoint import CheckpointError
+
+from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
+from .bodies import (
+    MULTIPART_OVERHEAD,
+    PlainErrorRoute,
+    describe_errors,
+    media_type,
+    not_a_file,
+    read_body,
+    read_form,
+    registry_of,
+)
+
+__all__ = ["MAX_JSON_BYTES", "PredictRequest", "router"]
+
+MAX_JSON_BYTES = 4 * 1024 * 1024  # a 512x512 pad as JSON numbers is ~1.5 MiB; 28x28 is ~4 KiB
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+    for code, text in {
+        404: "unknown model 'x'; GET /api/models lists the available ones",
+        413: "image is over the limit of 2097152 bytes (2.0 MiB)",
+        415: "send application/json {'pixels': [...]} or multipart/form-data with an 'image' file",
+        422: "pixels must be 784 numbers or a 28x28 grid, got shape (3,)",
+    }.items()
+}
+
+router = APIRouter(tags=["predict"], route_class=PlainErrorRoute)
+
+
+_JSON_KINDS = {
+    "NoneType": "null",
+    "str": "a string",
+    "bool": "a boolean",
+    "dict": "an object",
+    "list": "an array",
+}
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, in the request's own terms: "a string", "null", ..."""
+    name = type(value).__name__
+    return _JSON_KINDS.get(name, name)
+
+
+def _check_numbers(values: list[Any], where: str) -> None:
+    for i, v in enumerate(values):
+        # type() rather than isinstance: True is an int in Python, but not a pixel.
+        if type(v) is not float and type(v) is not int:
+            raise ValueError(f"{where}[{i}]: expected a number in [0, 1], got {_kind(v)}")
+        if type(v) is float and not math.isfinite(v):
+            raise ValueError(f"{where}[{i}]: NaN and Infinity are not allowed")
+
+
+class PredictRequest(BaseModel):
+    """A digit as a grid of activations (0 = background, 1 = ink, or the other way round)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"pixels": [[0.0] * 28] * 28}]},
+    )
+
+    pixels: list[float] | list[list[float]] = Field(
+        description="784 numbers (a 28x28 image, row by row) or H rows of W numbers, each in [0, 1]. "
+        "Any H x W is centred and scaled like MNIST; either polarity works."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict(cls, data: Any) -> Any:
+        """Plain-language errors for what pydantic's union would report as a list of guesses."""
+        if not isinstance(data, dict):
+            raise ValueError(f'the body must be a JSON object like {{"pixels": [...]}}, got {_kind(data)}')
+        extra = sorted(set(data) - {"pixels"})
+        if extra:
+            names = ", ".join(map(repr, extra))
+            raise ValueError(f'unexpected field(s) {names}; the body is {{"pixels": [...]}}')
+        if "pixels" not in data:
+            raise ValueError('missing field "pixels": 784 numbers or a 28x28 grid')
+        pixels = data["pixels"]
+        if not isinstance(pixels, list):
+            raise ValueError(f"pixels must be a list of numbers or of rows, got {_kind(pixels)}")
+        if not pixels:
+            raise ValueError("pixels is empty: send 784 numbers or a 28x28 grid")
+        if isinstance(pixels[0], list):
+            for i, row in enumerate(pixels):
+                if not isinstance(row, list):
+                    raise ValueError(f"pixels[{i}]: expected a row (a list of numbers), got {_kind(row)}")
+                if len(row) != len(pixels[0]):
+                    raise ValueError(
+                        f"pixels: rows must have equal length; row {i} has {len(row)} numbers, "
+                        f"row 0 has {len(pixels[0])}"
+                    )
+                _check_numbers(row, f"pixels[{i}]")
+        else:
+            if len(pixels) != SIZE * SIZE:  # refuse early: a long flat list has no shape to guess
+                raise ValueError(
+                    f"pixels must be {SIZE * SIZE} numbers or a grid of rows, got {len(pixels)} numbers"
+                )
+            _check_numbers(pixels, "pixels")
+        return data
+
+
+def _loads(body: bytes) -> Any:
+    """JSON that refuses NaN and Infinity (Python's json accepts them by default)."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a number in JSON; pixels must be finite numbers in [0, 1]")
+
+    try:
+        return json.loads(body, parse_constant=no_constants)
+    except RecursionError:
+        raise HTTPException(422, "the JSON body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise HTTPException(422, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def _inputs(request: Request) -> dict[str, Any]:
+    """Keyword arguments for ``ModelRegistry.predict`` from whichever body was sent."""
+    ctype = media_type(request)
+    if ctype == "application/json" or ctype.endswith("+json"):
+        body = await read_body(request, MAX_JSON_BYTES, "JSON body")
+        if not body.strip():
+            raise HTTPException(422, 'empty body: send {"pixels": [...]} or a multipart "image" file')
+        try:
+            req = PredictRequest.model_validate(_loads(body))
+        except ValidationError as exc:
+            raise HTTPException(422, describe_errors(exc.errors())) from None
+        return {"pixels": req.pixels}
+    if ctype == "multipart/form-data":
+        body = await read_body(request, MAX_IMAGE_BYTES + MULTIPART_OVERHEAD, "upload")
+        form = await read_form(request, body)
+        try:
+            upload = form.get("image")
+            if not isinstance(upload, UploadFile):
+                raise HTTPException(422, not_a_file("image", form))
+            data = await upload.read(MAX_IMAGE_BYTES + 1)
+        finally:
+            await form.close()
+        if len(data) > MAX_IMAGE_BYTES:
+            raise HTTPException(413, f"image is over the limit of {MAX_IMAGE_BYTES} bytes (2 MiB)")
+        return {"image": data, "image_name": (upload.filename or "image")[:100]}
+    if ctype.startswith("image/"):
+        data = await read_body(request, MAX_IMAGE_BYTES, "image")
+        return {"image": data}
+    raise HTTPException(
+        415,
+        f"unsupported content type {ctype or '(none)'!r}: send application/json "
+        '{"pixels": [...]} or multipart/form-data with an "image" file',
+    )
+
+
+@router.post(
+    "/api/predict",
+    response_model=PredictResult,
+    response_model_exclude_none=False,
+    summary="Read a handwritten digit",
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": PredictRequest.model_json_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "image": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "PNG or JPEG of one digit, up to 2 MiB, any size; "
+                                "dark ink on light paper or light on dark.",
+                            }
+                        },
+                        "required": ["image"],
+                    }
+                },
+            },
+        }
+    },
+)
+async def predict(
+    request: Request,
+    model: Annotated[
+        str | None,
+        Query(max_length=512, description="A model id from GET /api/models or a run id; default: cnn."),
+    ] = None,
+    activations: Annotated[bool, Query(description="Also return every layer's output.")] = False,
+) -> PredictResult:
+    """The digit, ten probabilities and the 28x28 input the network saw (prepared like MNIST:
+    ink bright, fitted into 20x20, centred by mass). With ``?activations=true`` every layer's
+    output too, each map as base64 uint8 with its min/max. No ink -> ``empty: true``, no digit."""
+    registry = registry_of(request)
+    kwargs = await _inputs(request)
+    try:
+        return await run_in_threadpool(registry.predict, model_id=model, activations=activations, **kwargs)
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except ImageError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except (CheckpointError, IncompatibleModelError) as exc:
+        raise HTTPException(422, f"model cannot be used: {exc}") from None
+    except ValueError as exc:  # pixels: shape, range, NaN (prepare_pixels' messages)
+        raise HTTPException(422, str(exc)) from None

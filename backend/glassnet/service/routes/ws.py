@@ -1,0 +1,195 @@
+"""``/ws``: the live stream (one socket per browser) and ``/api/protocol`` (its JSON schema).
+
+On connect the server checks the ``Origin`` (before accepting: a foreign page cannot open a
+socket to a local server), then sends ``hello`` and subscribes the socket to the run that
+trains now, if any. Until the client sends its own ``subscribe``/``unsubscribe``, the socket
+*follows*: each run that starts training replaces what it watches. Client messages: ``subscribe`` / ``unsubscribe`` a run (its latest heavy
+frames and status come at once), ``predict`` a drawn digit. A malformed message is answered with
+an ``error`` event and the socket stays open; a message over ``max_ws_message_bytes`` closes it
+with 1009. Everything the server sends goes through the viewer's queue in :mod:`..hub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from ...nn.checkpoint import CheckpointError
+from ..errors import describe_validation
+from ..hub import Hub, Viewer, close_quietly
+from ..inference import UnknownModelError
+from ..protocol import (
+    CLIENT_MESSAGE,
+    ErrorData,
+    EventType,
+    HelloData,
+    PredictionData,
+    PredictMessage,
+    StatusData,
+    SubscribeMessage,
+    UnsubscribeMessage,
+    protocol_schema,
+)
+from ..worker import RunManager, summary
+
+router = APIRouter(tags=["live stream"])
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+@router.get("/api/protocol", summary="The WebSocket protocol's JSON schema (versioned)")
+async def protocol() -> dict[str, Any]:
+    return protocol_schema()
+
+
+def origin_allowed(ws: WebSocket, extra: list[str]) -> bool:
+    """No Origin (not a browser), a local origin, or the same host the socket was opened on."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in extra:
+        return True
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host in LOCAL_HOSTS:
+        return True
+    own = ws.headers.get("host", "")
+    own_host = urlsplit(f"//{own}").hostname if own else None
+    return own_host is not None and host == own_host
+
+
+def _error(hub: Hub, viewer: Viewer, code: str, message: str, id_: Any = None) -> None:
+    hub.send_to(viewer, EventType.ERROR, None, ErrorData(code=code, message=message, id=id_))
+
+
+def _subscribe(hub: Hub, manager: RunManager, viewer: Viewer, run_id: str) -> bool:
+    run = manager.store.get(run_id)
+    if run is None:
+        return False
+    viewer.runs.add(run_id)
+    hub.send_to(viewer, EventType.STATUS, run_id, StatusData(**summary(run).model_dump()))
+    hub.replay_latest(viewer, run_id)
+    return True
+
+
+async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> None:
+    state = ws.app.state
+    hub: Hub = state.hub
+    registry = getattr(state, "registry", None)
+    if registry is None:
+        _error(hub, viewer, "unavailable", "predictions are not available yet", message.id)
+        return
+    # Default: the run this socket watches (its latest weights), else the bundled default model.
+    model_id = message.model
+    if model_id is None and viewer.runs:
+        model_id = next(iter(sorted(viewer.runs, key=lambda r: r != state.manager.current())))
+    started = time.perf_counter()
+    try:
+        result = await asyncio.to_thread(
+            registry.predict, pixels=message.pixels, model_id=model_id, activations=True
+        )
+    except UnknownModelError as exc:
+        _error(hub, viewer, "not_found", str(exc), message.id)
+        return
+    except (ValueError, CheckpointError) as exc:
+        _error(hub, viewer, "bad_message", str(exc), message.id)
+        return
+    data = PredictionData(**result.model_dump(), id=message.id, ms=(time.perf_counter() - started) * 1000)
+    hub.send_to(viewer, EventType.PREDICTION, None, data)
+
+
+async def _handle(ws: WebSocket, viewer: Viewer, text: str) -> None:
+    state = ws.app.state
+    hub: Hub = state.hub
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        _error(hub, viewer, "bad_json", f"the message is not valid JSON: {exc}")
+        return
+    try:
+        message = CLIENT_MESSAGE.validate_python(raw)
+    except ValidationError as exc:
+        if not isinstance(raw, dict) or raw.get("type") not in ("subscribe", "unsubscribe", "predict"):
+            found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
+            text_ = f"unknown message type {found!r}; send subscribe, unsubscribe or predict"
+        else:
+            text_, _ = describe_validation(list(exc.errors(include_input=False)))
+        rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
+        _error(hub, viewer, "bad_message", text_, rid)
+        return
+    if isinstance(message, SubscribeMessage | UnsubscribeMessage):
+        viewer.follow = False  # the client chooses from now on
+    if isinstance(message, SubscribeMessage):
+        if not _subscribe(hub, state.manager, viewer, message.run):
+            _error(hub, viewer, "not_found", f"no run with id {message.run!r}")
+    elif isinstance(message, UnsubscribeMessage):
+        viewer.runs.discard(message.run)
+    else:
+        await _predict(ws, viewer, message)
+
+
+@router.websocket("/ws")
+async def live(ws: WebSocket) -> None:
+    state = ws.app.state
+    settings = state.settings
+    if not origin_allowed(ws, settings.allowed_origins):
+        await ws.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
+        return
+    if state.closing:
+        await ws.close(code=1001)
+        return
+    await ws.accept()
+    hub: Hub = state.hub
+    manager: RunManager = state.manager
+    viewer = hub.add(ws)
+    pump = asyncio.create_task(hub.pump(viewer))
+    current = manager.current()
+    if current is not None:
+        viewer.runs.add(current)
+    hello = HelloData(
+        runs=[summary(r) for r in manager.store.list()],
+        current=current,
+        subscribed=sorted(viewer.runs),
+        max_message_bytes=settings.max_ws_message_bytes,
+    )
+    hub.send_to(viewer, EventType.HELLO, current, hello)
+    if current is not None:
+        hub.replay_latest(viewer, current)
+    try:
+        while not viewer.closed:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                data = message.get("bytes") or b""
+                if len(data) > settings.max_ws_message_bytes:
+                    await close_quietly(ws, 1009, "message too big")
+                    break
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    _error(hub, viewer, "bad_json", "binary messages must be UTF-8 JSON")
+                    continue
+            if len(text) > settings.max_ws_message_bytes:
+                await close_quietly(ws, 1009, "message too big")
+                break
+            await _handle(ws, viewer, text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.remove(viewer)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump

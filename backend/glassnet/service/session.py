@@ -1,0 +1,389 @@
+"""The training process: one run, driven step by step, reporting over a pipe.
+
+:func:`session_main` is the target of the worker process (spawned by :mod:`.worker`). It loads
+the dataset, builds (or restores) the network and trains it with :class:`Trainer`, checking for
+commands between mini-batches. Everything it sends is a plain dict of numbers, strings and lists
+(arrays already encoded as uint8 base64), so what reaches a browser never depends on pickle.
+
+Messages sent (``kind``): ``started``, ``replay`` (on resume: the figures stored in the
+checkpoint, in case the service never stored them), ``metrics`` (coalesced points), ``heavy`` (activations,
+kernels, gradients), ``epoch``, ``checkpoint``, ``ack`` (answer to a command) and finally one
+``end`` (status finished | stopped | diverged | interrupted | failed). Commands received
+(``cmd``): ``pause``, ``resume``, ``step``, ``stop``, ``shutdown``, ``set``.
+
+Checkpoints (``<data dir>/<run id>/``): ``last.npz`` — weights, optimizer state and
+``trainer.state()`` in the meta, written every epoch and on pause/stop/shutdown (the resume
+point); ``epoch-NNN.npz`` — a copy per epoch; ``live.npz`` — the latest weights only, every
+``live_interval`` seconds, for live predictions while the run trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import time
+import traceback
+from collections import deque
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.mnist import load_splits
+from ..nn.checkpoint import atomic_write_bytes, checkpoint_bytes, read_checkpoint, save_checkpoint
+from ..nn.losses import probabilities
+from ..nn.model import Sequential
+from ..nn.optim import check_hyperparameters
+from ..training import probes
+from ..training.config import TrainConfig
+from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer
+from .encoding import encode_activations, encode_array
+
+MISCLASSIFIED_SHOWN = 8
+POINT_KEYS = ("step", "epoch", "loss", "accuracy", "lr")
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN/Inf never leave the server."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _finite_list(values: np.ndarray | list[float]) -> list[float | None]:
+    return [_finite(v) for v in np.asarray(values, dtype=np.float64).ravel().tolist()]
+
+
+class _EndOfRun(Exception):  # noqa: N818 - control flow, not an error
+    """Leave the training loop with a final status."""
+
+    def __init__(self, status: str, message: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class TrainingSession:
+    """One run inside the worker process. ``job``: run_id, spec, config, dataset, validation,
+    run_dir, resume, metrics_interval, heavy_interval, live_interval (all plain values)."""
+
+    def __init__(self, job: dict[str, Any], events: Connection, commands: Connection) -> None:
+        self.job = job
+        self.events = events
+        self.commands = commands
+        self.run_id: str = job["run_id"]
+        self.run_dir = Path(job["run_dir"])
+        self.spec: dict[str, Any] = job["spec"]
+        self.config = TrainConfig.from_dict(job["config"])
+        self.paused = False
+        self.points: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
+        # Recent figures, kept in each checkpoint: after a SIGKILL the service may not have stored
+        # the last ones it was sent, and a resume replays them so the history has no gap.
+        self.recent_points: deque[tuple[Any, ...]] = deque()
+        self.recent_epochs: deque[dict[str, Any]] = deque(maxlen=2)
+        self.frame_started = time.monotonic()
+        self.frame_samples = 0
+        now = time.monotonic()
+        self.next_metrics = now
+        self.next_heavy = now
+        self.next_live = now + job["live_interval"]
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        self.events.send(message)
+
+    def setup(self) -> None:
+        self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
+        model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
+        self.trainer = Trainer(model, self.config, self.data, self.on_event)
+        self.model = model
+        self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)
+        resumed_from, replay = None, None
+        last = self.run_dir / "last.npz"
+        if self.job["resume"] and last.is_file():
+            ckpt = read_checkpoint(last)
+            model.load_state_dict(ckpt.model.state_dict())
+            self.trainer.restore(ckpt.meta["trainer"], ckpt.optimizer_state)
+            resumed_from = {"step": self.trainer.step, "epoch": self.trainer.epoch}
+            replay = ckpt.meta.get("history")
+            if replay:
+                self.recent_points.extend(zip(*(replay["points"][k] for k in POINT_KEYS), strict=True))
+                self.recent_epochs.extend(replay["epochs"])
+        self.probe_x, self.probe_y = probes.pick_probes(self.data.test)
+        self.send(
+            {
+                "kind": "started",
+                "step": self.trainer.step,
+                "epoch": self.trainer.epoch,
+                "total_steps": self.trainer.total_steps,
+                "steps_per_epoch": self.trainer.steps_per_epoch,
+                "resumed_from": resumed_from,
+                "pid": os.getpid(),
+            }
+        )
+        if replay:
+            self.send({"kind": "replay", **replay})
+
+    # -- trainer events -------------------------------------------------------------------------
+    def on_event(self, event: str, payload: Any) -> None:
+        if event == "batch":
+            m: BatchMetrics = payload
+            self.points["step"].append(m.step)
+            self.points["epoch"].append(m.epoch)
+            self.points["loss"].append(_finite(m.loss))
+            self.points["accuracy"].append(_finite(m.accuracy))
+            self.points["lr"].append(_finite(m.lr))
+            self.recent_points.append(tuple(self.points[k][-1] for k in POINT_KEYS))
+            self.frame_samples += self.config.batch_size
+        elif event == "epoch":
+            metrics, evaluation = payload
+            self.flush_metrics()
+            self.on_epoch(metrics, evaluation)
+
+    def on_epoch(self, m: EpochMetrics, val: Evaluation | None) -> None:
+        wrong = []
+        if val is not None:
+            idx = probes.misclassified(val.predictions, self.data.val.y, MISCLASSIFIED_SHOWN)
+            if idx.size:
+                probs = probabilities(self.model.loss, self.model.forward(self.data.val.x[idx]))
+                for row, i in enumerate(idx.tolist()):
+                    wrong.append(
+                        {
+                            "index": i,
+                            "label": int(self.data.val.y[i]),
+                            "predicted": int(val.predictions[i]),
+                            "probabilities": _finite_list(probs[row]),
+                            "image": encode_array(self.data.val.x[i, 0], per_map_axes=2),
+                        }
+                    )
+        data = {
+            "epoch": m.epoch,
+            "step": m.step,
+            "train_loss": _finite(m.train_loss),
+            "train_accuracy": _finite(m.train_accuracy),
+            "val_loss": _finite(m.val_loss),
+            "val_accuracy": _finite(m.val_accuracy),
+            "confusion": m.confusion,
+            "seconds": _finite(m.seconds) or 0.0,
+            "misclassified": wrong,
+        }
+        self.recent_epochs.append({k: v for k, v in data.items() if k != "misclassified"})
+        # The checkpoint first: once viewers see the epoch, it is on disk.
+        self.checkpoint(epoch_copy=True)
+        self.send({"kind": "epoch", "data": data})
+
+    # -- outputs --------------------------------------------------------------------------------
+    def flush_metrics(self) -> None:
+        if not self.points["step"]:
+            return
+        elapsed = max(time.monotonic() - self.frame_started, 1e-9)
+        self.send(
+            {
+                "kind": "metrics",
+                "data": {
+                    **self.points,
+                    "samples_per_s": self.frame_samples / elapsed,
+                    "total_steps": self.trainer.total_steps,
+                },
+            }
+        )
+        self.points = {key: [] for key in self.points}
+        self.frame_started = time.monotonic()
+        self.frame_samples = 0
+
+    def heavy(self) -> None:
+        """Activations of the probe digits, kernels and gradients, encoded for the wire."""
+        model, step = self.model, self.trainer.step
+        out, acts = model.forward_record(self.probe_x)
+        probs = probabilities(model.loss, out)
+        activations = {
+            "step": step,
+            "inputs": encode_array(self.probe_x[:, 0], per_map_axes=2),
+            "probes": [
+                {
+                    "label": int(label),
+                    "probabilities": _finite_list(probs[i]),
+                    "layers": encode_activations(model, acts, sample=i),
+                }
+                for i, label in enumerate(self.probe_y.tolist())
+            ],
+        }
+        conv = [
+            {
+                "index": i,
+                "kernels": encode_array(layer.params["W"], per_map_axes=2),
+                "bias": _finite_list(layer.params["b"]),
+            }
+            for i, layer in probes.conv_layers(model)
+        ]
+        dense = probes.first_dense_on_pixels(model)
+        kernels = {
+            "step": step,
+            "conv": conv,
+            "dense": None if dense is None else {"index": dense[0], "weights": encode_array(dense[1], 2)},
+        }
+        gradients = {
+            "step": step,
+            "norms": [
+                {"index": i, "type": kind, "param": name, "norm": _finite(norm)}
+                for i, kind, name, norm in probes.gradient_norms(model)
+            ],
+            "conv": [
+                {"index": i, "grad": encode_array(layer.grads["W"], per_map_axes=2)}
+                for i, layer in probes.conv_layers(model)
+            ],
+        }
+        self.send({"kind": "heavy", "activations": activations, "kernels": kernels, "gradients": gradients})
+
+    def checkpoint(self, epoch_copy: bool = False) -> None:
+        """``last.npz`` (the resume point; optionally also ``epoch-NNN.npz``), atomically."""
+        t = self.trainer
+        meta = {
+            "run": self.run_id,
+            "trainer": t.state(),
+            "train": self.config.as_dict(),
+            "epoch": t.epoch,
+            "step": t.step,
+            "history": {
+                "points": {k: [p[i] for p in self.recent_points] for i, k in enumerate(POINT_KEYS)},
+                "epochs": list(self.recent_epochs),
+            },
+        }
+        data = checkpoint_bytes(self.model, meta, self.spec, t.optimizer.state_dict())
+        last = self.run_dir / "last.npz"
+        atomic_write_bytes(last, data)
+        if epoch_copy:
+            atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        self.write_live()
+        self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
+
+    def write_live(self) -> None:
+        """Latest weights for live predictions (no optimizer state: small and quick)."""
+        meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
+        save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
+        self.next_live = time.monotonic() + self.job["live_interval"]
+
+    def tick(self) -> None:
+        """After a training step: send what is due."""
+        now = time.monotonic()
+        if now >= self.next_metrics:
+            self.flush_metrics()
+            self.next_metrics = now + self.job["metrics_interval"]
+        if now >= self.next_heavy:
+            self.heavy()
+            self.next_heavy = time.monotonic() + self.job["heavy_interval"]
+        if now >= self.next_live:
+            self.write_live()
+
+    # -- commands -------------------------------------------------------------------------------
+    def train_one(self) -> None:
+        try:
+            self.trainer.train_step()
+        except DivergedError as exc:
+            self.flush_metrics()
+            # The last good checkpoint stays as it is; the weights now are not trusted.
+            raise _EndOfRun("diverged", str(exc)) from None
+
+    def handle(self, command: dict[str, Any]) -> None:
+        cmd, reply = command.get("cmd"), {"kind": "ack", "id": command.get("id"), "ok": True}
+        if cmd == "pause":
+            if not self.paused:
+                self.paused = True
+                self.flush_metrics()
+                self.checkpoint()
+                self.heavy()  # a paused run sends its state once
+        elif cmd == "resume":
+            self.paused = False
+            self.frame_started, self.frame_samples = time.monotonic(), 0
+        elif cmd == "step":
+            if not self.paused:
+                reply.update(ok=False, error="the run is not paused")
+            else:
+                self.train_one()
+                self.flush_metrics()
+                self.heavy()
+                self.write_live()
+        elif cmd == "set":
+            values = command["values"]
+            opt = self.trainer.optimizer
+            lr = values.get("lr", opt.lr)
+            momentum = values.get("momentum", opt.momentum)
+            weight_decay = values.get("weight_decay", opt.weight_decay)
+            try:
+                check_hyperparameters(lr, momentum, weight_decay)
+            except ValueError as exc:
+                reply.update(ok=False, error=str(exc))
+            else:
+                opt.lr, opt.momentum, opt.weight_decay = lr, momentum, weight_decay
+        elif cmd in ("stop", "shutdown"):
+            self.flush_metrics()
+            self.checkpoint()
+            reply["state"] = {"step": self.trainer.step, "epoch": self.trainer.epoch}
+            self.send(reply)
+            raise _EndOfRun("stopped" if cmd == "stop" else "interrupted")
+        else:
+            reply.update(ok=False, error=f"unknown command {cmd!r}")
+        reply["state"] = {"step": self.trainer.step, "epoch": self.trainer.epoch, "paused": self.paused}
+        self.send(reply)
+        if self.trainer.finished:
+            raise _EndOfRun("finished")
+
+    def poll(self) -> None:
+        """Handle waiting commands; while paused, block until one comes (EOF = parent gone)."""
+        while self.paused or self.commands.poll():
+            self.handle(self.commands.recv())
+
+    def run(self) -> None:
+        self.setup()
+        self.heavy()
+        try:
+            while True:
+                self.poll()
+                if self.trainer.finished:
+                    raise _EndOfRun("finished")
+                self.train_one()
+                self.tick()
+        except _EndOfRun as end:
+            self.finish(end.status, end.message)
+
+    def finish(self, status: str, message: str | None) -> None:
+        if status == "finished":
+            self.flush_metrics()
+            self.heavy()
+            self.write_live()
+        self.send(
+            {
+                "kind": "end",
+                "status": status,
+                "message": message,
+                "step": self.trainer.step,
+                "epoch": self.trainer.epoch,
+            }
+        )
+
+
+def session_main(job: dict[str, Any], events: Connection, commands: Connection) -> None:
+    """Process entry point. Ctrl-C in a terminal reaches the whole process group: the parent
+    decides when this process checkpoints and exits, so SIGINT is ignored here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    session = TrainingSession(job, events, commands)
+    try:
+        session.run()
+    except (BrokenPipeError, EOFError, ConnectionResetError):
+        os._exit(0)  # the service is gone (e.g. SIGKILL): nobody to report to
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            events.send(
+                {
+                    "kind": "end",
+                    "status": "failed",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc(limit=5),
+                }
+            )
+    finally:
+        events.close()

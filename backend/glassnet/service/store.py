@@ -1,0 +1,185 @@
+"""Runs in SQLite: one file (``<data dir>/runs.sqlite3``), stdlib ``sqlite3``, WAL mode.
+
+Tables: ``runs`` (one row per run: config, spec, status, progress, last checkpoint),
+``batch_metrics`` (one row per mini-batch: step, epoch, loss, accuracy, learning rate) and
+``epoch_metrics`` (one JSON row per epoch). Checkpoints live beside it as ``.npz`` files in
+``<data dir>/<run id>/``. Only the service's main process writes here (the training process
+sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from .protocol import RunStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    preset TEXT,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    spec TEXT NOT NULL,
+    config TEXT NOT NULL,
+    validation INTEGER NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    total_steps INTEGER,
+    checkpoint TEXT,
+    checkpoint_step INTEGER,
+    val_accuracy REAL,
+    message TEXT
+);
+CREATE TABLE IF NOT EXISTS batch_metrics (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss REAL,
+    accuracy REAL,
+    lr REAL,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS epoch_metrics (
+    run_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+"""
+
+_RUN_COLUMNS = (
+    "id, name, preset, status, created, updated, spec, config, validation, epoch, step, "
+    "total_steps, checkpoint, checkpoint_step, val_accuracy, message"
+)
+
+
+def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
+    run = dict(row)
+    run["spec"] = json.loads(run["spec"])
+    run["config"] = json.loads(run["config"])
+    return run
+
+
+class RunStore:
+    """CRUD for runs and their metric history."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        # WAL + NORMAL: a commit is an append to the log, no fsync per metrics frame; a crash
+        # loses at most the last frames, never the database.
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- runs ---------------------------------------------------------------------------------
+    def create(self, run: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        self.db.execute(
+            "INSERT INTO runs (id, name, preset, status, created, updated, spec, config, validation, "
+            "total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run["id"],
+                run["name"],
+                run.get("preset"),
+                RunStatus.QUEUED.value,
+                now,
+                now,
+                json.dumps(run["spec"]),
+                json.dumps(run["config"]),
+                run["validation"],
+                run.get("total_steps"),
+            ),
+        )
+        return self.get(run["id"])  # type: ignore[return-value]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _row_to_run(row) if row else None
+
+    def list(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
+        return [_row_to_run(r) for r in rows]
+
+    def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Set columns (``config``/``spec`` given as dicts); returns the updated run."""
+        if "config" in fields:
+            fields["config"] = json.dumps(fields["config"])
+        if "status" in fields:
+            fields["status"] = RunStatus(fields["status"]).value
+        fields["updated"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+        return self.get(run_id)  # type: ignore[return-value]
+
+    def mark_interrupted(self) -> list[str]:
+        """On start-up: runs that were active when the last process ended are ``interrupted``."""
+        active = ("queued", "running", "paused")
+        ids = [
+            r["id"]
+            for r in self.db.execute(
+                f"SELECT id FROM runs WHERE status IN ({', '.join('?' * len(active))})", active
+            )
+        ]
+        for run_id in ids:
+            self.update(
+                run_id,
+                status=RunStatus.INTERRUPTED,
+                message="the server stopped while this run was active; resume continues "
+                "from its last checkpoint",
+            )
+        return ids
+
+    # -- metrics ------------------------------------------------------------------------------
+    def add_points(self, run_id: str, points: dict[str, list[Any]]) -> None:
+        """Columns step, epoch, loss, accuracy, lr of equal length."""
+        rows = zip(
+            [run_id] * len(points["step"]),
+            points["step"],
+            points["epoch"],
+            points["loss"],
+            points["accuracy"],
+            points["lr"],
+            strict=True,
+        )
+        self.db.executemany("INSERT OR REPLACE INTO batch_metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def add_epoch(self, run_id: str, epoch: int, data: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO epoch_metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(data))
+        )
+
+    def truncate_history(self, run_id: str, step: int, epoch: int) -> None:
+        """Forget figures after a checkpoint (step, epoch) before resuming from it: the replayed
+        steps will write them again."""
+        self.db.execute("DELETE FROM batch_metrics WHERE run_id = ? AND step > ?", (run_id, step))
+        self.db.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+
+    def history(self, run_id: str) -> dict[str, Any]:
+        """The full history for charts: columnar batch points and the epoch rows."""
+        rows = self.db.execute(
+            "SELECT step, epoch, loss, accuracy, lr FROM batch_metrics WHERE run_id = ? ORDER BY step",
+            (run_id,),
+        ).fetchall()
+        columns: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
+        for row in rows:
+            for key in columns:
+                columns[key].append(row[key])
+        epochs = [
+            json.loads(r["data"])
+            for r in self.db.execute(
+                "SELECT data FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
+            )
+        ]
+        return {"batches": columns, "epochs": epochs}

@@ -1,0 +1,435 @@
+"""Training off the event loop: one spawned process per active run, and the manager that
+schedules runs, relays their reports to the store and the hub, and forwards commands.
+
+Why a process: with two cores and NumPy holding the GIL between BLAS calls, a training thread
+would starve the event loop; a separate process trains at full speed while the loop answers
+requests. The ``spawn`` context gives the child a clean interpreter (no inherited threads or
+sockets). Messages are plain dicts both ways over two one-way pipes (our own processes only;
+everything a browser gets is re-validated by :mod:`.protocol` models). A reader thread per run
+turns the child's messages into calls on the event loop.
+
+Scheduling (``max_active_runs``, default 1): a run started while the slots are taken is
+**queued** (status ``queued``) and starts when a slot frees up — first come, first served; a
+paused run keeps its slot. Up to ``max_queued_runs`` wait; one more is refused with 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing as mp
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..nn.optim import check_hyperparameters
+from .hub import Hub
+from .protocol import (
+    ActivationsData,
+    EpochData,
+    ErrorData,
+    EventType,
+    GradientsData,
+    KernelsData,
+    MetricsData,
+    RunStatus,
+    RunSummary,
+    StatusData,
+)
+from .session import session_main
+from .settings import Settings
+from .store import RunStore
+
+log = logging.getLogger("glassnet.worker")
+
+_BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class RunConflictError(Exception):
+    """The run is not in a state that allows this (-> 409)."""
+
+
+class RunNotFoundError(LookupError):
+    """No run with this id (-> 404)."""
+
+
+def summary(run: dict[str, Any]) -> RunSummary:
+    c = run["config"]
+    return RunSummary(
+        id=run["id"],
+        name=run["name"],
+        status=run["status"],
+        preset=run["preset"],
+        created=run["created"],
+        updated=run["updated"],
+        epoch=run["epoch"],
+        epochs=c["epochs"],
+        step=run["step"],
+        total_steps=run["total_steps"],
+        lr=c["lr"],
+        momentum=c["momentum"],
+        weight_decay=c["weight_decay"],
+        val_accuracy=run["val_accuracy"],
+        message=run["message"],
+    )
+
+
+class RunWorker:
+    """The process training one run, seen from the service."""
+
+    def __init__(self, run_id: str, job: dict[str, Any], blas_threads: int | None) -> None:
+        self.run_id = run_id
+        self.job = job
+        self.blas_threads = blas_threads
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self.ended = False
+        self.exited = asyncio.Event()
+
+    def start(self, on_message: Callable[[RunWorker, dict[str, Any]], None]) -> None:
+        ctx = mp.get_context("spawn")
+        events_r, events_w = ctx.Pipe(duplex=False)
+        commands_r, commands_w = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(
+            target=session_main,
+            args=(self.job, events_w, commands_r),
+            name=f"glassnet-run-{self.run_id}",
+            daemon=True,
+        )
+        # The child reads its BLAS thread count from the environment when it imports NumPy.
+        saved = {k: os.environ.get(k) for k in _BLAS_VARS}
+        try:
+            if self.blas_threads:
+                for k in _BLAS_VARS:
+                    os.environ[k] = str(self.blas_threads)
+            self.process.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        # Close our copies of the child's ends: EOF then means the child is gone.
+        events_w.close()
+        commands_r.close()
+        self.events, self.commands = events_r, commands_w
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            while True:
+                try:
+                    message = self.events.recv()
+                except (EOFError, OSError):
+                    break
+                loop.call_soon_threadsafe(on_message, self, message)
+            loop.call_soon_threadsafe(on_message, self, {"kind": "exit"})
+
+        threading.Thread(target=read, name=f"glassnet-reader-{self.run_id}", daemon=True).start()
+
+    async def command(self, cmd: str, timeout: float, **fields: Any) -> dict[str, Any]:
+        """Send a command and wait for its acknowledgement (the child answers between batches)."""
+        if self.ended:
+            raise RunConflictError("the run's process has ended")
+        command_id = next(self.ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[command_id] = future
+        try:
+            self.commands.send({"cmd": cmd, "id": command_id, **fields})
+            return await asyncio.wait_for(future, timeout)
+        except (BrokenPipeError, OSError) as exc:
+            raise RunConflictError("the run's process has ended") from exc
+        finally:
+            self.pending.pop(command_id, None)
+
+    def acknowledge(self, message: dict[str, Any]) -> None:
+        future = self.pending.get(message.get("id"))  # type: ignore[arg-type]
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    def release_waiters(self, status: str) -> None:
+        """The run ended: commands in flight are answered with the final state."""
+        for future in self.pending.values():
+            if not future.done():
+                future.set_result({"kind": "ack", "ok": True, "ended": status})
+
+    async def wait_exit(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.exited.wait(), timeout)
+        if self.process.pid is None:  # never started
+            return
+        await asyncio.to_thread(self.process.join, 0.5)
+        if self.process.is_alive():
+            log.warning("run %s: the training process did not exit; killing it", self.run_id)
+            self.process.kill()
+            await asyncio.to_thread(self.process.join, 2.0)
+
+
+class RunManager:
+    """Starts, queues, commands and watches runs; keeps the store and the viewers up to date."""
+
+    def __init__(self, settings: Settings, store: RunStore, hub: Hub) -> None:
+        self.settings = settings
+        self.store = store
+        self.hub = hub
+        self.workers: dict[str, RunWorker] = {}
+        self.queue: deque[str] = deque()
+        self.shutting_down = False
+
+    # -- helpers --------------------------------------------------------------------------------
+    def get(self, run_id: str) -> dict[str, Any]:
+        run = self.store.get(run_id)
+        if run is None:
+            raise RunNotFoundError(f"no run with id {run_id!r}")
+        return run
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.settings.data_dir / run_id
+
+    def checkpoint_for(self, run_id: str) -> Path | None:
+        """A bare run id's weights for predictions: the live file while it trains, else the last
+        checkpoint (the registry reloads a file when its mtime changes)."""
+        if len(run_id) > 64 or "/" in run_id or run_id.startswith("."):
+            return None
+        folder = self.run_dir(run_id)
+        for name in ("live.npz", "last.npz"):
+            if (folder / name).is_file():
+                return folder / name
+        return None
+
+    def current(self) -> str | None:
+        """The run that trains now (the most recently started, when several do)."""
+        return next(reversed(self.workers), None) if self.workers else None
+
+    def publish_status(self, run: dict[str, Any]) -> None:
+        self.hub.publish(EventType.STATUS, run["id"], StatusData(**summary(run).model_dump()), everyone=True)
+
+    def set_status(self, run_id: str, status: RunStatus, **fields: Any) -> dict[str, Any]:
+        run = self.store.update(run_id, status=status, **fields)
+        self.publish_status(run)
+        return run
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def enqueue(self, run_id: str) -> dict[str, Any]:
+        if (
+            len(self.queue) >= self.settings.max_queued_runs
+            and len(self.workers) >= self.settings.max_active_runs
+        ):
+            raise RunConflictError(f"{len(self.queue)} runs are already waiting (the limit); stop one")
+        self.queue.append(run_id)
+        run = self.set_status(run_id, RunStatus.QUEUED)
+        self.schedule()
+        return self.store.get(run_id) or run
+
+    def schedule(self) -> None:
+        while not self.shutting_down and self.queue and len(self.workers) < self.settings.max_active_runs:
+            self.launch(self.queue.popleft())
+
+    def launch(self, run_id: str) -> None:
+        run = self.get(run_id)
+        s = self.settings
+        job = {
+            "run_id": run_id,
+            "spec": run["spec"],
+            "config": run["config"],
+            "dataset": None if s.dataset is None else str(s.dataset),
+            "validation": run["validation"],
+            "run_dir": str(self.run_dir(run_id)),
+            "resume": True,  # from last.npz when there is one
+            "metrics_interval": s.metrics_interval_s,
+            "heavy_interval": s.heavy_interval_s,
+            "live_interval": s.live_checkpoint_s,
+        }
+        worker = RunWorker(run_id, job, s.worker_blas_threads)
+        self.workers[run_id] = worker
+        self.hub.follow(run_id)
+        self.set_status(run_id, RunStatus.RUNNING, message=None)
+        try:
+            worker.start(self.on_message)
+        except Exception as exc:  # could not even start a process (resources, permissions)
+            log.exception("run %s: cannot start the training process", run_id)
+            worker.exited.set()
+            self.end(run_id, RunStatus.FAILED, f"cannot start the training process: {exc}")
+
+    def on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
+        """A report from a training process (on the event loop)."""
+        try:
+            self._on_message(worker, message)
+        except Exception:  # one malformed report must not take the service down
+            log.exception("run %s: could not handle a %s message", worker.run_id, message.get("kind"))
+
+    def _on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
+        kind, run_id = message.get("kind"), worker.run_id
+        if kind == "exit":
+            worker.exited.set()
+            if not worker.ended and self.workers.get(run_id) is worker:  # died without a word
+                code = worker.process.exitcode
+                self.end(run_id, RunStatus.FAILED, f"the training process exited unexpectedly (code {code})")
+            return
+        if worker.ended or self.workers.get(run_id) is not worker:
+            return  # a late word from a process that has already ended
+        if kind == "metrics":
+            data = message["data"]
+            self.store.add_points(run_id, data)
+            self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
+            self.hub.publish(EventType.METRICS, run_id, MetricsData(**data))
+        elif kind == "heavy":
+            self.hub.publish(EventType.GRADIENTS, run_id, GradientsData(**message["gradients"]))
+            self.hub.publish(EventType.KERNELS, run_id, KernelsData(**message["kernels"]))
+            self.hub.publish(EventType.ACTIVATIONS, run_id, ActivationsData(**message["activations"]))
+        elif kind == "epoch":
+            data = message["data"]
+            self.store.add_epoch(
+                run_id, data["epoch"], {k: v for k, v in data.items() if k != "misclassified"}
+            )
+            self.store.update(
+                run_id, epoch=data["epoch"], step=data["step"], val_accuracy=data["val_accuracy"]
+            )
+            self.hub.publish(EventType.EPOCH, run_id, EpochData(**data))
+        elif kind == "checkpoint":
+            self.store.update(run_id, checkpoint=Path(message["path"]).name, checkpoint_step=message["step"])
+        elif kind == "ack":
+            worker.acknowledge(message)
+        elif kind == "started":
+            resumed = message.get("resumed_from") or {"step": 0, "epoch": 0}
+            self.store.truncate_history(run_id, resumed["step"], resumed["epoch"])
+            run = self.store.update(
+                run_id,
+                step=message["step"],
+                epoch=message["epoch"],
+                total_steps=message["total_steps"],
+            )
+            self.publish_status(run)
+        elif kind == "replay":  # figures the last process sent but may not have been stored
+            if message["points"]["step"]:
+                self.store.add_points(run_id, message["points"])
+            for epoch in message["epochs"]:
+                self.store.add_epoch(run_id, epoch["epoch"], epoch)
+        elif kind == "end":
+            message_text = message.get("message")
+            if message["status"] == RunStatus.INTERRUPTED and not message_text:
+                message_text = "the server stopped; resume continues from the last checkpoint"
+            self.end(run_id, message["status"], message_text)
+
+    def end(self, run_id: str, status: str, message: str | None) -> None:
+        worker = self.workers.pop(run_id, None)
+        if worker:
+            worker.ended = True
+            worker.release_waiters(status)
+        status = RunStatus(status)
+        if status == RunStatus.FAILED:
+            log.error("run %s failed: %s", run_id, message)
+        self.set_status(run_id, status, message=message)
+        if status in (RunStatus.DIVERGED, RunStatus.FAILED):
+            self.hub.publish(
+                EventType.ERROR, run_id, ErrorData(code=status.value, message=message or status.value)
+            )
+        self.schedule()
+
+    # -- commands -------------------------------------------------------------------------------
+    def _live(self, run_id: str, action: str) -> RunWorker:
+        run = self.get(run_id)
+        worker = self.workers.get(run_id)
+        if worker is None:
+            raise RunConflictError(f"cannot {action} run {run_id}: it is {run['status']}")
+        return worker
+
+    async def _command(self, run_id: str, cmd: str, **fields: Any) -> dict[str, Any]:
+        worker = self._live(run_id, cmd)
+        try:
+            reply = await worker.command(cmd, self.settings.command_timeout_s, **fields)
+        except TimeoutError:
+            raise RunConflictError(f"run {run_id} did not answer the {cmd} command in time") from None
+        if not reply.get("ok", True):
+            raise RunConflictError(f"cannot {cmd} run {run_id}: {reply.get('error')}")
+        return reply
+
+    async def pause(self, run_id: str) -> dict[str, Any]:
+        run = self.get(run_id)
+        if run["status"] == RunStatus.PAUSED:
+            return run
+        if run["status"] != RunStatus.RUNNING:
+            raise RunConflictError(f"cannot pause run {run_id}: it is {run['status']}")
+        reply = await self._command(run_id, "pause")
+        if "ended" in reply:
+            return self.get(run_id)
+        return self.set_status(
+            run_id, RunStatus.PAUSED, step=reply["state"]["step"], epoch=reply["state"]["epoch"]
+        )
+
+    async def resume(self, run_id: str) -> dict[str, Any]:
+        run = self.get(run_id)
+        status = run["status"]
+        if status == RunStatus.RUNNING:
+            return run
+        if status == RunStatus.PAUSED and run_id in self.workers:
+            reply = await self._command(run_id, "resume")
+            return self.get(run_id) if "ended" in reply else self.set_status(run_id, RunStatus.RUNNING)
+        if status in (RunStatus.INTERRUPTED, RunStatus.PAUSED):
+            return self.enqueue(run_id)  # a new process, from the last checkpoint
+        raise RunConflictError(f"cannot resume run {run_id}: it is {status}")
+
+    async def step(self, run_id: str) -> dict[str, Any]:
+        run = self.get(run_id)
+        if run["status"] != RunStatus.PAUSED or run_id not in self.workers:
+            raise RunConflictError(f"cannot step run {run_id}: it is {run['status']}; pause it first")
+        reply = await self._command(run_id, "step")
+        if "ended" in reply:
+            return self.get(run_id)
+        return self.store.update(run_id, step=reply["state"]["step"], epoch=reply["state"]["epoch"])
+
+    async def stop(self, run_id: str) -> dict[str, Any]:
+        run = self.get(run_id)
+        status = run["status"]
+        if status == RunStatus.QUEUED:
+            with contextlib.suppress(ValueError):
+                self.queue.remove(run_id)
+            return self.set_status(run_id, RunStatus.STOPPED, message="stopped before it started")
+        if status == RunStatus.INTERRUPTED:
+            return self.set_status(run_id, RunStatus.STOPPED)
+        if run_id not in self.workers:
+            raise RunConflictError(f"cannot stop run {run_id}: it is {status}")
+        worker = self.workers[run_id]
+        await self._command(run_id, "stop")
+        await worker.wait_exit(self.settings.command_timeout_s)
+        return self.get(run_id)
+
+    async def patch(self, run_id: str, values: dict[str, float]) -> dict[str, Any]:
+        run = self.get(run_id)
+        if run["status"] in (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED):
+            raise RunConflictError(f"cannot change run {run_id}: it is {run['status']}")
+        config = {**run["config"], **values}
+        check_hyperparameters(config["lr"], config["momentum"], config["weight_decay"])
+        if run_id in self.workers:
+            await self._command(run_id, "set", values=values)
+        run = self.store.update(run_id, config=config)
+        self.publish_status(run)
+        return run
+
+    def queue_position(self, run_id: str) -> int | None:
+        try:
+            return self.queue.index(run_id) + 1
+        except ValueError:
+            return None
+
+    async def shutdown(self, timeout: float = 6.0) -> None:
+        """Checkpoint every active run and stop its process (status ``interrupted``)."""
+        self.shutting_down = True
+        workers = list(self.workers.values())
+
+        async def close(worker: RunWorker) -> None:
+            with contextlib.suppress(Exception):
+                await worker.command("shutdown", timeout)
+            await worker.wait_exit(2.0)
+
+        await asyncio.gather(*(close(w) for w in workers))
+        for worker in workers:  # whatever did not report: still resumable from its checkpoint
+            if worker.run_id in self.workers:
+                self.end(worker.run_id, RunStatus.INTERRUPTED, "the server stopped")
+        for run_id in list(self.queue):
+            self.set_status(run_id, RunStatus.INTERRUPTED, message="the server stopped before it started")
+        self.queue.clear()

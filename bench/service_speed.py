@@ -1,0 +1,158 @@
+"""Responsiveness while the service trains ``cnn`` at full speed (prints, asserts nothing).
+
+Measured in one go on the same machine and data:
+
+1. headless ``glassnet train --preset cnn --epochs 1`` on a subset of MNIST: seconds per epoch;
+2. ``glassnet serve`` training the same preset and settings for one epoch while a dashboard-like
+   viewer reads every frame over ``/ws`` and asks for a live prediction of a test digit ten times
+   a second, and another client polls ``/healthz`` fifty times a second.
+
+Prints the service's epoch time and the ratio to headless (bar: >= 90 %), ``/healthz`` latency
+percentiles (bar: p99 < 50 ms) and live-prediction latency over the WebSocket, as seen by the
+client and inside the server (bar: <= 30 ms).
+
+Usage: ``python bench/service_speed.py [--train-images 21000] [--preset cnn] [--repeats 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from _serving import ServerProcess, headless_epoch_seconds, make_subset, percentile, wait_run
+from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+
+
+def service_run(args: argparse.Namespace, tmp: Path, dataset: Path, images, index: int) -> dict:
+    """One epoch in the service with a viewer asking for predictions and a /healthz poller."""
+    server = ServerProcess(tmp / f"runs-{index}", dataset, {"GLASSNET_VALIDATION": str(args.validation)})
+    out: dict = {"health_ms": [], "rtt_ms": [], "server_ms": [], "frames": 0, "bytes": 0}
+    training = threading.Event()
+    done = threading.Event()
+
+    def poll_health() -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as http:
+            while not done.is_set():
+                started = time.perf_counter()
+                http.get("/healthz").raise_for_status()
+                if training.is_set():
+                    out["health_ms"].append((time.perf_counter() - started) * 1000)
+                time.sleep(0.02)
+
+    def viewer() -> None:
+        sent: dict[int, float] = {}
+        with connect(server.url.replace("http", "ws") + "/ws", max_size=None) as ws:
+
+            def ask() -> None:
+                i = 0
+                while not done.is_set():
+                    if training.is_set():
+                        sent[i] = time.perf_counter()
+                        pixels = images[i % len(images)].ravel().round(3).tolist()
+                        with contextlib.suppress(ConnectionClosed):
+                            ws.send(json.dumps({"type": "predict", "pixels": pixels, "id": i}))
+                        i += 1
+                    time.sleep(0.1)
+
+            threading.Thread(target=ask, daemon=True).start()
+            while not done.is_set():
+                try:
+                    text = ws.recv(timeout=1)
+                except TimeoutError:
+                    continue
+                except ConnectionClosed:
+                    return
+                out["frames"] += 1
+                out["bytes"] += len(text)
+                if text.startswith('{"v":1,"type":"prediction"'):
+                    data = json.loads(text)["data"]
+                    out["rtt_ms"].append((time.perf_counter() - sent.pop(data["id"])) * 1000)
+                    out["server_ms"].append(data["ms"])
+
+    threads = [
+        threading.Thread(target=poll_health, daemon=True),
+        threading.Thread(target=viewer, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            time.sleep(1.0)
+            run = http.post("/api/runs", json={"preset": args.preset, "epochs": 1}).json()
+            training.set()
+            started = time.monotonic()
+            out["status"] = wait_run(http, run["id"])["status"]
+            out["wall"] = time.monotonic() - started
+            training.clear()
+            out["seconds"] = http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"][0]["seconds"]
+    finally:
+        done.set()
+        server.stop()
+        for t in threads:
+            t.join(5)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-images", type=int, default=21_000)
+    parser.add_argument("--validation", type=int, default=1000)
+    parser.add_argument("--preset", default="cnn")
+    parser.add_argument("--repeats", type=int, default=2, help="alternate headless/service this often")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="glassnet-bench-"))
+    dataset = make_subset(tmp / "data", args.train_images)
+    n = args.train_images - args.validation
+    print(
+        f"{args.preset}, one epoch of {n:,} images (+{args.validation:,} validation), preset settings; "
+        f"headless and service alternate {args.repeats}x on the same machine"
+    )
+    images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:50] / 255.0
+    headless, service = [], []
+    health, rtt, inside = [], [], []
+    for i in range(args.repeats):
+        headless.append(headless_epoch_seconds(dataset, args.validation, args.preset, tmp / "headless.npz"))
+        result = service_run(args, tmp, dataset, images, i)
+        service.append(result["seconds"])
+        health += result["health_ms"]
+        rtt += result["rtt_ms"]
+        inside += result["server_ms"]
+        print(
+            f"  round {i + 1}: headless {headless[-1]:6.2f} s/epoch, service {service[-1]:6.2f} s/epoch "
+            f"({result['status']}), ratio {headless[-1] / service[-1]:.1%}; viewer got {result['frames']} "
+            f"frames, {result['bytes'] / 2**20 / max(result['wall'], 1e-9):.2f} MiB/s"
+        )
+    h, s = statistics.median(headless), statistics.median(service)
+    print(f"headless train: median {h:6.2f} s/epoch ({n / h:,.0f} samples/s), best {min(headless):.2f}")
+    print(f"service, 1 viewer: median {s:6.2f} s/epoch ({n / s:,.0f} samples/s), best {min(service):.2f}")
+    print(
+        f"throughput service/headless: median {h / s:.1%}, best-vs-best {min(headless) / min(service):.1%}"
+        "  (bar >= 90%)"
+    )
+    print(
+        f"/healthz while training: n={len(health)}  p50 {percentile(health, 50):.1f} ms  "
+        f"p99 {percentile(health, 99):.1f} ms  max {max(health, default=float('nan')):.1f} ms"
+        "  (bar p99 < 50 ms)"
+    )
+    print(
+        f"live WS prediction, round trip at the client: n={len(rtt)}  p50 {percentile(rtt, 50):.1f} ms  "
+        f"p95 {percentile(rtt, 95):.1f} ms  p99 {percentile(rtt, 99):.1f} ms  (bar <= 30 ms)"
+    )
+    print(
+        f"  of which inside the server: p50 {percentile(inside, 50):.1f} ms"
+        f"  p95 {percentile(inside, 95):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

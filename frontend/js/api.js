@@ -1,0 +1,53 @@
+// @ts-check
+/**
+ * The REST API, with every failure turned into a readable Error (the server's `detail` sentence
+ * when it sends one), never swallowed.
+ */
+
+export class ApiError extends Error {
+  /** @param {string} message @param {number} status */
+  constructor(message, status) { super(message); this.status = status; }
+}
+
+/**
+ * @param {string} path @param {{method?: string, body?: any, signal?: AbortSignal}} [opt]
+ * @returns {Promise<any>}
+ */
+export async function api(path, opt = {}) {
+  /** @type {RequestInit} */
+  const init = { method: opt.method ?? "GET", headers: {}, signal: opt.signal };
+  if (opt.body !== undefined) {
+    init.body = JSON.stringify(opt.body);
+    init.headers = { "content-type": "application/json" };
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(`cannot reach the server (${init.method} ${path}): ${/** @type {Error} */ (e).message}`, 0);
+  }
+  const text = await res.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = null; }
+  if (!res.ok) {
+    let detail = body?.detail ?? text ?? res.statusText;
+    if (Array.isArray(detail)) detail = detail.map((d) => d.msg ?? JSON.stringify(d)).join("; ");
+    throw new ApiError(`${detail || res.statusText} (${res.status})`, res.status);
+  }
+  return body;
+}
+
+export const getRuns = () => api("/api/runs");
+/** @param {string} id */
+export const getRun = (id) => api(`/api/runs/${encodeURIComponent(id)}`);
+/** @param {string} id */
+export const getMetrics = (id) => api(`/api/runs/${encodeURIComponent(id)}/metrics`);
+/** @param {any} body */
+export const startRun = (body) => api("/api/runs", { method: "POST", body });
+/** @param {string} id @param {"pause"|"resume"|"step"|"stop"} action */
+export const control = (id, action) => api(`/api/runs/${encodeURIComponent(id)}/${action}`, { method: "POST" });
+/** @param {string} id @param {{lr?: number, momentum?: number, weight_decay?: number}} values */
+export const patchRun = (id, values) => api(`/api/runs/${encodeURIComponent(id)}`, { method: "PATCH", body: values });
+/** @param {any} spec */
+export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec });
+export const getModels = () => api("/api/models");

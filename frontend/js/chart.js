@@ -1,0 +1,200 @@
+// @ts-check
+/**
+ * Line charts on <canvas>: axes with round ticks, linear or log y, a legend, and hover to read
+ * values. Long series are decimated per pixel column (chartmath.decimate), so tens of thousands of
+ * points cost no more to draw than a few hundred.
+ */
+import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber } from "./chartmath.js";
+
+/**
+ * @typedef {{id: string, label: string, color: string, xs: Column, ys: Column, kind: "band"|"line"|"points", dash?: number[], width?: number, visible?: boolean, fmt?: (v: number) => string}} Series
+ */
+
+/** @type {Map<string, string>} */
+let colorCache = new Map();
+/** Forget resolved CSS colours (after a theme change). */
+export function refreshColors() { colorCache = new Map(); }
+/** @param {string} c a CSS colour or a custom property name ("--chart-1") */
+export function cssVar(c) {
+  if (!c.startsWith("--")) return c;
+  let v = colorCache.get(c);
+  if (!v) { v = getComputedStyle(document.documentElement).getPropertyValue(c).trim() || "#888"; colorCache.set(c, v); }
+  return v;
+}
+
+export class LineChart {
+  /**
+   * @param {HTMLCanvasElement} canvas
+   * @param {{xLabel: string, yLabel: string, yDomain?: [number, number], onHover?: () => void, empty?: string}} opt
+   */
+  constructor(canvas, opt) {
+    this.canvas = canvas;
+    this.opt = opt;
+    /** @type {Series[]} */
+    this.series = [];
+    this.log = false;
+    /** @type {number|null} */
+    this.hoverPx = null;
+    this.empty = opt.empty ?? "no data yet";
+    const hover = (/** @type {PointerEvent} */ e) => {
+      const r = canvas.getBoundingClientRect();
+      this.hoverPx = e.clientX - r.left;
+      opt.onHover?.();
+    };
+    canvas.addEventListener("pointermove", hover);
+    canvas.addEventListener("pointerdown", hover);
+    canvas.addEventListener("pointerleave", () => { this.hoverPx = null; opt.onHover?.(); });
+  }
+
+  /** @param {Omit<Series, "xs"|"ys"> & {xs?: Column, ys?: Column}} s @returns {Series} */
+  add(s) {
+    const full = /** @type {Series} */ ({ visible: true, xs: new Column(), ys: new Column(), ...s });
+    this.series.push(full);
+    return full;
+  }
+  /** @param {string} id */
+  get(id) { return this.series.find((s) => s.id === id); }
+  /** @param {string} id */
+  remove(id) { this.series = this.series.filter((s) => s.id !== id); }
+
+  draw() {
+    const c = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const cw = c.clientWidth, ch = c.clientHeight;
+    if (!cw || !ch) return;
+    if (c.width !== Math.round(cw * dpr) || c.height !== Math.round(ch * dpr)) { c.width = Math.round(cw * dpr); c.height = Math.round(ch * dpr); }
+    const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, cw, ch);
+    const text = cssVar("--text"), muted = cssVar("--muted"), grid = cssVar("--grid");
+    ctx.font = "11px system-ui, sans-serif";
+    const L = 52, R = 12, T = 26, B = 34;
+    const pw = cw - L - R, ph = ch - T - B;
+    const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
+
+    // Domains: x from 0 to the last step; y from the visible data (or fixed).
+    let x1 = 1;
+    for (const s of vis) x1 = Math.max(x1, s.xs.data[s.xs.length - 1]);
+    const x0 = 0;
+    let [y0, y1] = this.opt.yDomain ?? [Infinity, -Infinity];
+    if (!this.opt.yDomain) {
+      for (const s of vis) { const [a, b] = extent(s.ys.data, s.ys.length); if (a < y0) y0 = a; if (b > y1) y1 = b; }
+      [y0, y1] = padRange(y0, y1, this.log);
+    } else if (this.log) {
+      [y0, y1] = padRange(Math.max(1e-3, y0), y1, true);
+    }
+    const sx = makeScale(x0, x1, L, L + pw), sy = makeScale(y0, y1, T + ph, T, this.log);
+
+    // Grid and ticks.
+    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.lineWidth = 1;
+    ctx.textAlign = "right"; ctx.textBaseline = "middle";
+    const yt = this.log ? logTicks(y0, y1) : niceTicks(y0, y1, Math.max(2, Math.floor(ph / 45)));
+    for (const v of yt) {
+      const y = Math.round(sy(v)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke();
+      ctx.fillText(formatNumber(v), L - 6, y);
+    }
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    for (const v of niceTicks(x0, x1, Math.max(2, Math.floor(pw / 90)))) {
+      const x = Math.round(sx(v)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(x, T); ctx.lineTo(x, T + ph); ctx.stroke();
+      ctx.fillText(formatNumber(v), x, T + ph + 5);
+    }
+    ctx.strokeStyle = muted;
+    ctx.beginPath(); ctx.moveTo(L + 0.5, T); ctx.lineTo(L + 0.5, T + ph + 0.5); ctx.lineTo(L + pw, T + ph + 0.5); ctx.stroke();
+    // Axis labels.
+    ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    ctx.fillText(this.opt.xLabel, L + pw / 2, ch - 2);
+    ctx.save(); ctx.translate(11, T + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = "middle";
+    ctx.fillText(this.opt.yLabel + (this.log ? " (log)" : ""), 0, 0); ctx.restore();
+
+    if (!vis.length) {
+      ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "13px system-ui, sans-serif";
+      ctx.fillText(this.empty, L + pw / 2, T + ph / 2);
+    }
+
+    // Series, clipped to the plot.
+    ctx.save();
+    ctx.beginPath(); ctx.rect(L, T - 2, pw + 1, ph + 4); ctx.clip();
+    for (const s of vis) {
+      const color = cssVar(s.color);
+      ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = s.width ?? 1.6;
+      ctx.setLineDash(s.dash ?? []);
+      if (s.kind === "points") {
+        ctx.beginPath();
+        for (let i = 0; i < s.xs.length; i++) {
+          const y = s.ys.data[i]; if (!Number.isFinite(y)) continue;
+          const X = sx(s.xs.data[i]), Y = sy(y);
+          if (i === 0) ctx.moveTo(X, Y); else ctx.lineTo(X, Y);
+        }
+        ctx.stroke();
+        ctx.setLineDash([]);
+        for (let i = 0; i < s.xs.length; i++) {
+          const y = s.ys.data[i]; if (!Number.isFinite(y)) continue;
+          ctx.beginPath(); ctx.arc(sx(s.xs.data[i]), sy(y), 3.5, 0, Math.PI * 2); ctx.fill();
+        }
+        continue;
+      }
+      const d = decimate(s.xs.data, s.ys.data, x0, x1, pw, s.xs.length);
+      const px = (/** @type {number} */ col) => L + ((col + 0.5) / pw) * pw;
+      ctx.beginPath();
+      for (let i = 0; i < d.count; i++) {
+        const X = px(d.px[i]);
+        if (s.kind === "band") {
+          if (i === 0) ctx.moveTo(X, sy(d.first[i])); else ctx.lineTo(X, sy(d.first[i]));
+          ctx.lineTo(X, sy(d.min[i])); ctx.lineTo(X, sy(d.max[i])); ctx.lineTo(X, sy(d.last[i]));
+        } else {
+          if (i === 0) ctx.moveTo(X, sy(d.first[i])); else ctx.lineTo(X, sy(d.first[i]));
+          if (d.last[i] !== d.first[i]) ctx.lineTo(X, sy(d.last[i]));
+        }
+      }
+      ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    ctx.restore();
+
+    // Legend.
+    let lx = L + 4;
+    ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.font = "11px system-ui, sans-serif";
+    for (const s of this.series) {
+      if (s.visible === false) continue;
+      ctx.fillStyle = cssVar(s.color);
+      ctx.fillRect(lx, 8, 12, 4);
+      ctx.fillStyle = text;
+      ctx.fillText(s.label, lx + 16, 10);
+      lx += 16 + ctx.measureText(s.label).width + 14;
+      if (lx > cw - 60) break;
+    }
+
+    // Hover: a crosshair and every series' value at the nearest step.
+    if (this.hoverPx !== null && vis.length && this.hoverPx >= L && this.hoverPx <= L + pw) {
+      const xv = invertScale(x0, x1, L, L + pw)(this.hoverPx);
+      ctx.strokeStyle = muted; ctx.setLineDash([3, 3]);
+      ctx.beginPath(); ctx.moveTo(this.hoverPx + 0.5, T); ctx.lineTo(this.hoverPx + 0.5, T + ph); ctx.stroke(); ctx.setLineDash([]);
+      const lines = [];
+      let step = NaN;
+      for (const s of vis) {
+        const i = nearestIndex(s.xs.data, xv, s.xs.length);
+        if (i < 0) continue;
+        const y = s.ys.data[i];
+        if (!Number.isFinite(y)) continue;
+        if (Math.abs(s.xs.data[i] - xv) > (x1 - x0) * 0.08 && s.kind !== "points") continue;
+        if (!Number.isFinite(step)) step = s.xs.data[i];
+        ctx.fillStyle = cssVar(s.color);
+        ctx.beginPath(); ctx.arc(sx(s.xs.data[i]), sy(y), 3, 0, Math.PI * 2); ctx.fill();
+        lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  (step ${formatNumber(s.xs.data[i])})` });
+      }
+      if (lines.length) {
+        const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;
+        let bx = this.hoverPx + 10; if (bx + w > cw - 2) bx = this.hoverPx - w - 10;
+        const by = T + 4;
+        ctx.fillStyle = cssVar("--panel"); ctx.strokeStyle = cssVar("--line");
+        ctx.beginPath(); ctx.rect(bx, by, w, h); ctx.fill(); ctx.stroke();
+        lines.forEach((l, i) => {
+          ctx.fillStyle = l.color; ctx.fillRect(bx + 6, by + 10 + i * 16, 8, 3);
+          ctx.fillStyle = text; ctx.fillText(l.text, bx + 18, by + 12 + i * 16);
+        });
+      }
+    }
+  }
+}

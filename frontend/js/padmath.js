@@ -1,0 +1,91 @@
+// @ts-check
+/**
+ * The drawing pad's arithmetic: stroke smoothing, and the pad's pixels downsampled to the grid
+ * sent to the server (ink bright = 1 on dark = 0, values in [0, 1]); the server then prepares it
+ * the way MNIST was made (crop to the ink, fit 20×20, centre of mass at the centre of 28×28).
+ * Pure module: no DOM.
+ */
+
+/** @typedef {{x: number, y: number}} Point */
+
+/**
+ * Average `factor`×`factor` blocks of one RGBA channel into an (h/factor)×(w/factor) grid in [0, 1].
+ * @param {Uint8ClampedArray|Uint8Array} rgba ImageData.data of the pad (ink bright)
+ * @param {number} w @param {number} h pad size in pixels
+ * @param {number} out grid size (e.g. 56)
+ * @param {number} [channel] 0 = red
+ * @returns {number[][]} rows, rounded to 3 decimals (short JSON)
+ */
+export function downsample(rgba, w, h, out, channel = 0) {
+  const fx = w / out, fy = h / out;
+  /** @type {number[][]} */
+  const rows = [];
+  for (let gy = 0; gy < out; gy++) {
+    const y0 = Math.floor(gy * fy), y1 = Math.max(y0 + 1, Math.floor((gy + 1) * fy));
+    const row = new Array(out);
+    for (let gx = 0; gx < out; gx++) {
+      const x0 = Math.floor(gx * fx), x1 = Math.max(x0 + 1, Math.floor((gx + 1) * fx));
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += rgba[(y * w + x) * 4 + channel];
+      const v = sum / ((y1 - y0) * (x1 - x0) * 255);
+      row[gx] = Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Whether any cell holds ink. @param {number[][]} grid @param {number} [threshold] */
+export const hasInk = (grid, threshold = 0.05) => grid.some((r) => r.some((v) => v > threshold));
+
+/**
+ * The path a stroke is drawn along: quadratic curves through the midpoints of successive points
+ * (a smooth curve that passes near every sampled point, like a pen). Returns segments
+ * [start, control, end] for ctx.moveTo/quadraticCurveTo.
+ * @param {Point[]} pts
+ * @returns {{start: Point, curves: Array<[Point, Point]>}} curves: [control, end]
+ */
+export function smoothPath(pts) {
+  if (pts.length === 0) return { start: { x: 0, y: 0 }, curves: [] };
+  if (pts.length < 3) return { start: pts[0], curves: pts.slice(1).map((p) => /** @type {[Point, Point]} */ ([p, p])) };
+  /** @type {Array<[Point, Point]>} */
+  const curves = [];
+  for (let i = 1; i < pts.length - 1; i++) {
+    const mid = { x: (pts[i].x + pts[i + 1].x) / 2, y: (pts[i].y + pts[i + 1].y) / 2 };
+    curves.push([pts[i], mid]);
+  }
+  const last = pts[pts.length - 1];
+  curves.push([last, last]);
+  return { start: pts[0], curves };
+}
+
+/**
+ * Light input smoothing: each new pointer position moves the pen part of the way (a low-pass
+ * filter that removes mouse/touch jitter without lag you can see).
+ * @param {Point|null} prev @param {Point} next @param {number} [k] 0..1, 1 = no smoothing
+ * @returns {Point}
+ */
+export function follow(prev, next, k = 0.6) {
+  if (!prev) return next;
+  return { x: prev.x + (next.x - prev.x) * k, y: prev.y + (next.y - prev.y) * k };
+}
+
+/**
+ * Throttle with at most one request in flight: `want()` marks new input; `next(now)` says whether
+ * to send now (nothing in flight and at least `minMs` since the last send); `done()` when the answer
+ * arrives. Pure state machine so it can be tested without timers.
+ */
+export class InFlightThrottle {
+  /** @param {number} minMs */
+  constructor(minMs = 40) { this.minMs = minMs; this.pending = false; this.inFlight = false; this.lastSent = -Infinity; this.sentAt = 0; }
+  want() { this.pending = true; }
+  /** @param {number} now ms */
+  next(now) {
+    if (!this.pending || now - this.lastSent < this.minMs) return false;
+    // A lost answer must not block the pad for ever: give up waiting after 2 s.
+    if (this.inFlight && now - this.sentAt < 2000) return false;
+    this.pending = false; this.inFlight = true; this.lastSent = now; this.sentAt = now;
+    return true;
+  }
+  done() { this.inFlight = false; }
+}

@@ -1,0 +1,204 @@
+// @ts-check
+/**
+ * The architecture editor (add, remove, reorder layers, edit their options; shapes and parameter
+ * counts update as you type, computed by arch.js and confirmed by POST /api/architecture) and the
+ * training settings form.
+ */
+import { inferShapes, presetSpec, newLayer, moveLayer, PRESETS, shapeLabel } from "../arch.js";
+import { esc } from "../heatmap.js";
+
+const ACT = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax"];
+const POOL = ["maxpool2d", "avgpool2d"];
+const NAMES = /** @type {Record<string, string>} */ ({
+  conv2d: "conv2d", maxpool2d: "max pooling", avgpool2d: "mean pooling", flatten: "flatten", dense: "dense",
+  relu: "ReLU", leaky_relu: "leaky ReLU", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", dropout: "dropout",
+});
+/** Options each type shows: [key, label, kind]. */
+const FIELDS = /** @type {Record<string, [string, string, string][]>} */ ({
+  conv2d: [["filters", "kernels", "int"], ["kernel", "size", "int"], ["stride", "stride", "int"], ["padding", "padding", "pad"]],
+  maxpool2d: [["size", "size", "int"], ["stride", "stride", "int"]],
+  avgpool2d: [["size", "size", "int"], ["stride", "stride", "int"]],
+  dense: [["units", "units", "int"]],
+  leaky_relu: [["alpha", "slope", "float"]],
+  dropout: [["rate", "rate", "float"]],
+});
+
+export class Editor {
+  /**
+   * @param {{table: HTMLTableElement, total: HTMLElement, error: HTMLElement, preset: HTMLSelectElement, desc: HTMLElement,
+   *   addType: HTMLSelectElement, addButton: HTMLButtonElement, form: HTMLFormElement}} els
+   * @param {{check: (spec: any) => Promise<any>, onValidity: (ok: boolean) => void}} hooks
+   */
+  constructor(els, hooks) {
+    this.els = els;
+    this.hooks = hooks;
+    this.presetName = "cnn";
+    this.spec = presetSpec("cnn");
+    this.serverError = "";
+    this.checkTimer = 0;
+    this.checkSeq = 0;
+    els.preset.addEventListener("change", () => { if (els.preset.value !== "custom") this.loadPreset(/** @type {any} */ (els.preset.value)); });
+    els.addButton.addEventListener("click", () => {
+      const layers = this.spec.layers.slice();
+      // Insert before the output head when it exists, so the network stays a digit reader.
+      const at = Math.max(0, layers.length - 1);
+      layers.splice(at, 0, newLayer(els.addType.value));
+      this.spec.layers = layers;
+      this.edited();
+      this.build();
+    });
+    this.loadPreset("cnn");
+  }
+
+  /** @param {keyof typeof PRESETS} name */
+  loadPreset(name) {
+    this.presetName = name;
+    this.spec = presetSpec(name);
+    this.els.preset.value = name;
+    this.els.desc.textContent = PRESETS[name].description;
+    const f = this.els.form;
+    const t = /** @type {Record<string, any>} */ (PRESETS[name].train);
+    for (const key of Object.keys(t)) { const el = /** @type {HTMLInputElement|null} */ (f.elements.namedItem(key)); if (el) el.value = String(t[key]); }
+    /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value = this.spec.loss ?? "cross_entropy";
+    this.build();
+  }
+
+  edited() {
+    if (this.presetName !== "custom") { this.presetName = "custom"; this.els.preset.value = "custom"; this.els.desc.textContent = "Your own network: edit the layers below."; }
+  }
+
+  build() {
+    const tbody = /** @type {HTMLElement} */ (this.els.table.tBodies[0]);
+    tbody.replaceChildren();
+    this.spec.layers.forEach((layer, i) => {
+      const tr = document.createElement("tr");
+      if (ACT.includes(layer.type) || layer.type === "flatten" || layer.type === "dropout") tr.className = "act";
+      const typeCell = document.createElement("td");
+      const group = ACT.includes(layer.type) ? ACT : POOL.includes(layer.type) ? POOL : null;
+      if (group) {
+        const sel = document.createElement("select");
+        sel.setAttribute("aria-label", `layer ${i} type`);
+        for (const t of group) sel.add(new Option(NAMES[t], t, false, t === layer.type));
+        sel.addEventListener("change", () => {
+          const keep = POOL.includes(sel.value) ? { size: layer.size, stride: layer.stride } : {};
+          this.spec.layers[i] = { ...newLayer(sel.value), ...keep };
+          this.edited(); this.build();
+        });
+        typeCell.append(sel);
+      } else typeCell.textContent = NAMES[layer.type] ?? layer.type;
+      const opts = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "opts";
+      for (const [key, label, kind] of FIELDS[layer.type] ?? []) {
+        const lab = document.createElement("label");
+        lab.append(label + " ");
+        let input;
+        if (kind === "pad") {
+          input = document.createElement("select");
+          input.add(new Option("valid", "valid")); input.add(new Option("same", "same"));
+          input.value = layer[key] ?? "valid";
+        } else {
+          input = document.createElement("input");
+          input.type = "number";
+          input.step = kind === "int" ? "1" : "any";
+          input.min = kind === "int" ? "1" : "0";
+          input.value = String(layer[key] ?? "");
+        }
+        input.setAttribute("aria-label", `layer ${i} ${label}`);
+        input.dataset.key = key;
+        input.addEventListener("input", () => {
+          const raw = /** @type {HTMLInputElement} */ (input).value;
+          layer[key] = kind === "pad" ? raw : raw === "" ? null : kind === "int" ? (Number.isInteger(Number(raw)) ? Number(raw) : raw) : Number(raw);
+          this.edited();
+          this.update();
+        });
+        lab.append(input);
+        box.append(lab);
+      }
+      opts.append(box);
+      const shape = document.createElement("td"); shape.className = "shape";
+      const params = document.createElement("td"); params.className = "num";
+      const act = document.createElement("td");
+      const mk = (/** @type {string} */ text, /** @type {string} */ label, /** @type {() => void} */ fn, /** @type {boolean} */ disabled) => {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", label); b.title = label; b.disabled = disabled;
+        b.addEventListener("click", () => { fn(); this.edited(); this.build(); });
+        return b;
+      };
+      const n = this.spec.layers.length;
+      act.append(
+        mk("↑", `move layer ${i} up`, () => { this.spec.layers = moveLayer(this.spec.layers, i, -1); }, i === 0),
+        mk("↓", `move layer ${i} down`, () => { this.spec.layers = moveLayer(this.spec.layers, i, 1); }, i === n - 1),
+        mk("✕", `remove layer ${i}`, () => { this.spec.layers = this.spec.layers.filter((_, j) => j !== i); }, n <= 1),
+      );
+      const idx = document.createElement("td"); idx.textContent = String(i);
+      tr.append(idx, typeCell, opts, shape, params, act);
+      tbody.append(tr);
+    });
+    this.update();
+  }
+
+  /** Recompute shapes and counts (no DOM rebuild, so typing keeps focus). */
+  update() {
+    this.spec.loss = /** @type {HTMLSelectElement} */ (this.els.form.elements.namedItem("loss")).value;
+    const r = inferShapes(this.spec);
+    const rows = this.els.table.tBodies[0].rows;
+    for (let i = 0; i < rows.length; i++) {
+      const row = r.rows[i];
+      const tr = rows[i];
+      tr.classList.toggle("bad", r.error?.index === i);
+      tr.cells[3].textContent = row ? shapeLabel(row.outShape) : r.error?.index === i ? "does not fit" : "–";
+      tr.cells[4].innerHTML = row ? (row.params ? `${row.params.toLocaleString("en-US")}<span class="formula">${esc(row.formula)}</span>` : "0") : "–";
+    }
+    this.els.total.textContent = r.error && !r.rows.length ? "–" : `${r.total.toLocaleString("en-US")} parameters`;
+    this.localError = r.error ? r.error.message : "";
+    this.serverError = "";
+    this.showError();
+    this.hooks.onValidity(!r.error);
+    // Confirm with the server (it builds the real network): debounced, latest answer wins.
+    clearTimeout(this.checkTimer);
+    if (!r.error) {
+      const seq = ++this.checkSeq;
+      const spec = this.modelSpec();
+      this.checkTimer = window.setTimeout(async () => {
+        try { await this.hooks.check(spec); if (seq === this.checkSeq) { this.serverError = ""; this.showError(); this.hooks.onValidity(true); } }
+        catch (e) {
+          if (seq !== this.checkSeq) return;
+          const err = /** @type {any} */ (e);
+          if (err.status === 422) { this.serverError = err.message.replace(/ \(422\)$/, ""); this.showError(); this.hooks.onValidity(false); }
+        }
+      }, 250);
+    }
+    return r;
+  }
+
+  showError() {
+    const msg = this.localError || this.serverError;
+    this.els.error.hidden = !msg;
+    this.els.error.textContent = msg ? `This network does not fit — ${msg}` : "";
+  }
+
+  modelSpec() {
+    return { input_shape: this.spec.input_shape ?? [1, 28, 28], layers: this.spec.layers, loss: this.spec.loss ?? "cross_entropy" };
+  }
+
+  /** The body of POST /api/runs. */
+  runBody() {
+    const f = this.els.form;
+    /** @type {Record<string, any>} */
+    const body = {};
+    const num = (/** @type {string} */ k, /** @type {boolean} */ int) => {
+      const v = /** @type {HTMLInputElement} */ (f.elements.namedItem(k)).value.trim();
+      if (v === "") return;
+      body[k] = int ? parseInt(v, 10) : parseFloat(v);
+    };
+    body.optimizer = /** @type {HTMLSelectElement} */ (f.elements.namedItem("optimizer")).value;
+    body.schedule = /** @type {HTMLSelectElement} */ (f.elements.namedItem("schedule")).value;
+    num("lr", false); num("momentum", false); num("weight_decay", false);
+    num("batch_size", true); num("epochs", true); num("seed", true);
+    body.loss = /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value;
+    if (this.presetName !== "custom") body.preset = this.presetName;
+    else body.spec = this.modelSpec();
+    return body;
+  }
+}

@@ -1,0 +1,140 @@
+// @ts-check
+/**
+ * Each epoch's confusion matrix (click or Enter on a cell to see those digits) and the gallery of
+ * misclassified validation digits with what the network said.
+ */
+import { decodeArray } from "../encoding.js";
+import { paintImage, esc } from "../heatmap.js";
+import { cssColor } from "../colormap.js";
+import { cssVar } from "../chart.js";
+
+export class EpochView {
+  /**
+   * @param {HTMLCanvasElement} canvas @param {HTMLElement} gallery @param {HTMLElement} filterLabel
+   * @param {HTMLButtonElement} allButton @param {HTMLElement} epochLabel
+   */
+  constructor(canvas, gallery, filterLabel, allButton, epochLabel) {
+    Object.assign(this, { canvas, gallery, filterLabel, allButton, epochLabel });
+    this.canvas = canvas; this.gallery = gallery; this.filterLabel = filterLabel; this.allButton = allButton; this.epochLabel = epochLabel;
+    /** @type {any} */
+    this.epoch = null;
+    /** @type {[number, number]|null} */
+    this.filter = null;
+    /** @type {[number, number]} */
+    this.cursor = [0, 0];
+    canvas.addEventListener("click", (e) => {
+      const cell = this.cellAt(e.clientX, e.clientY);
+      if (cell) { this.cursor = cell; this.select(cell); }
+    });
+    canvas.addEventListener("keydown", (e) => {
+      const [r, c] = this.cursor;
+      const moves = /** @type {Record<string, [number, number]>} */ ({ ArrowUp: [r - 1, c], ArrowDown: [r + 1, c], ArrowLeft: [r, c - 1], ArrowRight: [r, c + 1] });
+      if (moves[e.key]) { e.preventDefault(); this.cursor = [Math.max(0, Math.min(9, moves[e.key][0])), Math.max(0, Math.min(9, moves[e.key][1]))]; this.drawMatrix(); }
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.select(this.cursor); }
+    });
+    allButton.addEventListener("click", () => this.select(null));
+  }
+
+  geometry() {
+    const size = this.canvas.clientWidth || 330;
+    const L = 34, T = 34, cell = (size - L - 6) / 10;
+    return { size, L, T, cell };
+  }
+
+  /** @param {number} x @param {number} y @returns {[number, number]|null} */
+  cellAt(x, y) {
+    const r = this.canvas.getBoundingClientRect();
+    const { L, T, cell } = this.geometry();
+    const col = Math.floor((x - r.left - L) / cell), row = Math.floor((y - r.top - T) / cell);
+    return row >= 0 && row < 10 && col >= 0 && col < 10 ? [row, col] : null;
+  }
+
+  /** @param {any} epoch EpochData */
+  show(epoch) {
+    this.epoch = epoch;
+    this.epochLabel.textContent = epoch ? `· epoch ${epoch.epoch}` : "";
+    this.drawMatrix();
+    this.drawGallery();
+  }
+
+  clear() { this.epoch = null; this.filter = null; this.show(null); }
+
+  drawMatrix() {
+    const c = this.canvas;
+    const dpr = window.devicePixelRatio || 1;
+    const { size, L, T, cell } = this.geometry();
+    if (c.width !== Math.round(size * dpr)) { c.width = Math.round(size * dpr); c.height = Math.round(size * dpr); }
+    const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, size, size);
+    const m = this.epoch?.confusion;
+    ctx.fillStyle = cssVar("--muted"); ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+    ctx.fillText("what the network said →", L + cell * 5, 9);
+    ctx.save(); ctx.translate(9, T + cell * 5); ctx.rotate(-Math.PI / 2); ctx.fillText("true digit →", 0, 0); ctx.restore();
+    for (let d = 0; d < 10; d++) {
+      ctx.fillText(String(d), L + cell * (d + 0.5), T - 9);
+      ctx.fillText(String(d), L - 10, T + cell * (d + 0.5));
+    }
+    if (!m) {
+      ctx.fillText("after the first epoch", L + cell * 5, T + cell * 5);
+      return;
+    }
+    for (let r = 0; r < 10; r++) {
+      const total = m[r].reduce((a, b) => a + b, 0) || 1;
+      for (let k = 0; k < 10; k++) {
+        const frac = m[r][k] / total;
+        // sqrt: the few errors off the diagonal stay visible next to the large diagonal.
+        const t = Math.sqrt(frac);
+        ctx.fillStyle = cssColor("viridis", t);
+        ctx.fillRect(L + k * cell + 0.5, T + r * cell + 0.5, cell - 1, cell - 1);
+        if (m[r][k]) {
+          ctx.fillStyle = t > 0.6 ? "#111" : "#fff";
+          ctx.fillText(String(m[r][k]), L + (k + 0.5) * cell, T + (r + 0.5) * cell);
+        }
+      }
+    }
+    const mark = (/** @type {[number, number]} */ [r, k], /** @type {string} */ color, w = 2) => {
+      ctx.strokeStyle = color; ctx.lineWidth = w;
+      ctx.strokeRect(L + k * cell + 1, T + r * cell + 1, cell - 2, cell - 2);
+    };
+    if (document.activeElement === this.canvas) mark(this.cursor, cssVar("--accent"));
+    if (this.filter) mark(this.filter, cssVar("--chart-2"), 3);
+  }
+
+  /** @param {[number, number]|null} cell */
+  select(cell) {
+    this.filter = cell;
+    this.drawMatrix();
+    this.drawGallery();
+  }
+
+  drawGallery() {
+    const g = this.gallery;
+    const list = this.epoch?.misclassified ?? [];
+    const shown = this.filter ? list.filter((/** @type {any} */ x) => x.label === this.filter?.[0] && x.predicted === this.filter?.[1]) : list;
+    this.allButton.hidden = !this.filter;
+    this.filterLabel.textContent = this.filter ? `· true ${this.filter[0]}, said ${this.filter[1]}: ${shown.length} shown` : list.length ? `· ${list.length} from epoch ${this.epoch.epoch}` : "";
+    g.replaceChildren();
+    if (!this.epoch) { g.innerHTML = `<p class="muted">After the first epoch, digits it got wrong appear here.</p>`; return; }
+    if (!shown.length) {
+      const n = this.filter && this.epoch.confusion ? this.epoch.confusion[this.filter[0]][this.filter[1]] : 0;
+      g.innerHTML = `<p class="muted">${this.filter ? (this.filter[0] === this.filter[1] ? `${n} digits read right — only mistakes are sent as images.` : `${n} such digit${n === 1 ? "" : "s"}; none among the examples the server sent.`) : "No misclassified digits."}</p>`;
+      return;
+    }
+    for (const x of shown) {
+      const el = document.createElement("figure");
+      el.className = "mis";
+      el.style.margin = "0";
+      const canvas = document.createElement("canvas");
+      try { const d = decodeArray(x.image); paintImage(canvas, d.bytes, 0, d.shape[1], d.shape[0]); } catch { /* shown empty */ }
+      const p = x.probabilities?.[x.predicted];
+      const cap = document.createElement("figcaption");
+      cap.innerHTML = `said <b>${x.predicted}</b>${p != null ? ` (${Math.round(p * 100)}%)` : ""}<br>true ${x.label}`;
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `a ${x.label} the network read as ${x.predicted}`);
+      el.append(canvas, cap);
+      g.append(el);
+    }
+  }
+}
+export { esc };

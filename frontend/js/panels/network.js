@@ -1,0 +1,157 @@
+// @ts-check
+/**
+ * A network's insides for one digit: one row per layer — conv and pooling layers as grids of
+ * feature maps, dense and activation layers as grids of neurons whose brightness is the
+ * activation, the output as the ten digits. Rows are built once per architecture and only
+ * repainted afterwards (one putImageData per layer).
+ */
+import { paintGrid, hitGrid, showTip, hideTip, esc } from "../heatmap.js";
+import { tileLayout, cssColor } from "../colormap.js";
+import { mapValue, neuronValues, ACTIVATION_TYPES } from "../layerdata.js";
+import { formatNumber } from "../chartmath.js";
+
+/** @typedef {import("../layerdata.js").LayerView} LayerView */
+
+const CAPTIONS = {
+  conv2d: "feature maps: each kernel slid over its input",
+  maxpool2d: "max pooling: the largest value of each window",
+  avgpool2d: "mean pooling: the mean of each window",
+  flatten: "the maps laid out as one vector of neurons",
+  dense: "weighted sums z = Σ w·a + b, one per neuron",
+  relu: "activation max(0, z)",
+  leaky_relu: "activation: z, or 0.01·z below zero",
+  sigmoid: "activation σ(z) = 1 / (1 + e^−z), 0..1",
+  tanh: "activation tanh(z), −1..1",
+  softmax: "probabilities: e^z / Σ e^z",
+  dropout: "dropout (off when reading a digit)",
+};
+
+export class NetworkView {
+  /**
+   * @param {HTMLElement} root
+   * @param {{bias?: (layerIndex: number, unit: number) => (number|null|undefined)}} [opt]
+   */
+  constructor(root, opt = {}) {
+    this.root = root;
+    this.opt = opt;
+    this.signature = "";
+    /** @type {LayerView[]} */
+    this.layers = [];
+    /** @type {{canvas: HTMLCanvasElement, grid: import("../heatmap.js").Grid|null}[]} */
+    this.rows = [];
+    /** @type {HTMLElement|null} */
+    this.digits = null;
+    this.width = 0;
+  }
+
+  /**
+   * @param {LayerView[]} layers
+   * @param {(number|null)[]|null} probabilities the ten digits' probabilities
+   */
+  show(layers, probabilities) {
+    const width = Math.max(200, this.root.clientWidth);
+    const sig = layers.map((l) => `${l.type}:${l.shape.join("x")}`).join("|") + `@${width > 720 ? "w" : "n"}`;
+    if (sig !== this.signature || Math.abs(width - this.width) > 40) this.build(layers, width, sig);
+    this.layers = layers;
+    const avail = this.width > 720 ? this.width - 13 * 16 - 40 : this.width - 30;
+    layers.forEach((l, i) => {
+      const row = this.rows[i];
+      if (l.kind === "maps") {
+        const lay = tileLayout(l.set.maps, l.set.mapW, l.set.mapH, avail, { maxScale: l.set.mapW <= 8 ? 6 : 4, minScale: 1, gap: 2, maxRows: Math.max(1, Math.ceil(l.set.maps / 16)) });
+        row.grid = paintGrid(row.canvas, l.set, { cols: lay.cols, cssScale: lay.scale, gap: 1, scale: "viridis", maxCssWidth: avail });
+      } else {
+        const n = l.set.maps;
+        const cell = n <= 16 ? 22 : n <= 128 ? 14 : n <= 512 ? 9 : 6;
+        const cols = Math.max(1, Math.min(n, Math.floor(avail / (cell + 1))));
+        row.grid = paintGrid(row.canvas, l.set, { cols, up: 4, gap: 1, cssScale: cell / 4, scale: "viridis", maxCssWidth: avail });
+      }
+    });
+    if (this.digits) {
+      const kids = this.digits.children;
+      for (let d = 0; d < 10; d++) {
+        const p = probabilities?.[d] ?? 0;
+        const el = /** @type {HTMLElement} */ (kids[d]);
+        el.style.background = cssColor("viridis", p);
+        el.style.color = p > 0.55 ? "#111" : "#fff";
+        /** @type {HTMLElement} */ (el.lastElementChild).textContent = `${Math.round(p * 100)}%`;
+      }
+    }
+  }
+
+  /** @param {LayerView[]} layers @param {number} width @param {string} sig */
+  build(layers, width, sig) {
+    this.signature = sig;
+    this.width = width;
+    this.root.replaceChildren();
+    this.rows = [];
+    layers.forEach((l, i) => {
+      const row = document.createElement("div");
+      row.className = "layer";
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      const what = l.kind === "maps" ? `${l.shape.length === 3 ? l.shape[0] : 1} map${l.shape[0] === 1 ? "" : "s"} of ${l.shape.slice(-2).join("×")}` : `${l.shape[0]} neurons`;
+      meta.innerHTML = `<b>${l.index} · ${esc(l.type)}</b><br>${what}<br><span>${esc(/** @type {any} */ (CAPTIONS)[l.type] ?? "")}</span>`;
+      const canvas = document.createElement("canvas");
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `layer ${l.index} ${l.type}, output shape ${l.shape.join(" by ")}`);
+      canvas.dataset.layer = String(l.index);
+      canvas.addEventListener("pointermove", (e) => this.hover(i, e));
+      canvas.addEventListener("pointerleave", hideTip);
+      row.append(meta, canvas);
+      this.root.append(row);
+      this.rows.push({ canvas, grid: null });
+    });
+    const out = document.createElement("div");
+    out.className = "layer";
+    out.innerHTML = `<div class="meta"><b>output</b><br>the ten digits<br><span>brightness = probability</span></div>`;
+    this.digits = document.createElement("div");
+    this.digits.className = "digits";
+    this.digits.dataset.testid = "output-digits";
+    for (let d = 0; d < 10; d++) {
+      const c = document.createElement("div");
+      c.innerHTML = `${d}<small>–</small>`;
+      this.digits.append(c);
+    }
+    out.append(this.digits);
+    this.root.append(out);
+  }
+
+  /** @param {number} i @param {PointerEvent} e */
+  hover(i, e) {
+    const row = this.rows[i], l = this.layers[i];
+    if (!row?.grid || !l) return;
+    const hit = hitGrid(row.canvas, row.grid, e.clientX, e.clientY);
+    if (!hit || hit.map >= l.set.maps) { hideTip(); return; }
+    let html;
+    if (l.kind === "maps") {
+      const v = mapValue(l.set, hit.map, hit.y, hit.x);
+      html = `<b>layer ${l.index} · ${esc(l.type)}</b> · feature map ${hit.map + 1} of ${l.set.maps}<br>` +
+        `position (row ${hit.y}, col ${hit.x}) of ${l.set.mapH}×${l.set.mapW}<br>` +
+        `activation <b>${formatNumber(v)}</b><br>layer output shape (${l.shape.join(", ")})`;
+    } else {
+      const unit = hit.map;
+      const n = neuronValues(this.layers, i, unit);
+      html = `<b>layer ${l.index} · ${esc(l.type)}</b> · neuron ${unit} of ${l.set.maps}<br>`;
+      if (n) {
+        const dense = this.layers[n.dense];
+        const b = this.opt.bias?.(dense.index, unit);
+        html += `weighted sum z = Σw·a + b = <b>${formatNumber(n.z)}</b><br>`;
+        if (b !== undefined && b !== null) html += `bias b = <b>${formatNumber(b)}</b>, so Σw·a = ${formatNumber(n.z - b)}<br>`;
+        else html += `bias b: loading the weights…<br>`;
+        html += n.activation !== null ? `activation ${esc(n.fn ?? "")}(z) = <b>${formatNumber(n.activation)}</b>` : `(no activation after it: the raw score)`;
+      } else {
+        html += `activation <b>${formatNumber(mapValue(l.set, unit))}</b>`;
+        if (ACTIVATION_TYPES.includes(l.type)) html += "";
+      }
+      html += `<br>layer output shape (${l.shape.join(", ")})`;
+    }
+    showTip(e.clientX, e.clientY, html);
+  }
+
+  clear(message = "") {
+    this.signature = "";
+    this.root.innerHTML = message ? `<p class="muted">${esc(message)}</p>` : "";
+    this.rows = [];
+    this.digits = null;
+  }
+}

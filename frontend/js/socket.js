@@ -1,0 +1,85 @@
+// @ts-check
+/**
+ * The live socket: parses envelopes (protocol.js), reconnects by itself with exponential backoff
+ * (0.5 s, 1 s, 2 s … up to 15 s, with jitter) after a server restart, and reports its state.
+ */
+import { parseMessage, SeqTracker } from "./protocol.js";
+
+/** @typedef {"connecting"|"open"|"reconnecting"|"closed"} SocketState */
+
+/**
+ * Delay before reconnect attempt n (0-based). Pure; exported for tests.
+ * @param {number} attempt @param {number} [random] in [0, 1)
+ */
+export function backoff(attempt, random = Math.random()) {
+  const base = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
+  return Math.round(base * (0.8 + 0.4 * random));
+}
+
+export class LiveSocket {
+  /**
+   * @param {string} url
+   * @param {{onEvent: (e: import("./protocol.js").Envelope) => void, onState: (s: SocketState, info: string) => void, onProblem: (msg: string) => void}} handlers
+   */
+  constructor(url, handlers) {
+    this.url = url;
+    this.h = handlers;
+    /** @type {WebSocket|null} */
+    this.ws = null;
+    this.attempt = 0;
+    this.seq = new SeqTracker();
+    /** @type {SocketState} */
+    this.state = "connecting";
+    this.timer = 0;
+    this.countdown = 0;
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.set(this.attempt ? "reconnecting" : "connecting", this.attempt ? `reconnecting (attempt ${this.attempt + 1})…` : "connecting…");
+    let ws;
+    try { ws = new WebSocket(this.url); } catch (e) { this.h.onProblem(`cannot open the live connection: ${e}`); this.retry(); return; }
+    this.ws = ws;
+    ws.onopen = () => { this.attempt = 0; this.seq.reset(); this.set("open", "live"); };
+    ws.onmessage = (m) => {
+      if (typeof m.data !== "string") return;
+      const r = parseMessage(m.data);
+      if (!r.ok) { this.h.onProblem(r.error); return; }
+      this.seq.see(r.envelope.seq);
+      this.h.onEvent(r.envelope);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (ev.code === 1009) this.h.onProblem("the server closed the connection: a message was too big");
+      if (ev.code === 1008) this.h.onProblem("the server refused the connection (origin not allowed)");
+      this.retry();
+    };
+    ws.onerror = () => { /* onclose follows and schedules the retry */ };
+  }
+
+  retry() {
+    const delay = backoff(this.attempt++);
+    const until = Date.now() + delay;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      this.set("reconnecting", `offline — retrying in ${left} s`);
+      if (Date.now() < until) this.countdown = window.setTimeout(tick, 1000);
+    };
+    clearTimeout(this.countdown);
+    tick();
+    this.timer = window.setTimeout(() => { clearTimeout(this.countdown); this.connect(); }, delay);
+  }
+
+  /** @param {SocketState} s @param {string} info */
+  set(s, info) { this.state = s; this.h.onState(s, info); }
+
+  /** @param {any} msg @returns {boolean} sent */
+  send(msg) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  get open() { return !!this.ws && this.ws.readyState === WebSocket.OPEN; }
+}

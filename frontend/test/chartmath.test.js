@@ -1,0 +1,75 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber } from "../js/chartmath.js";
+
+test("linear and log scales map and invert", () => {
+  const s = makeScale(0, 10, 0, 100);
+  assert.equal(s(5), 50);
+  assert.equal(invertScale(0, 10, 0, 100)(25), 2.5);
+  const l = makeScale(0.01, 1, 0, 200, true);
+  assert.ok(Math.abs(l(0.1) - 100) < 1e-9);
+  assert.ok(Math.abs(invertScale(0.01, 1, 0, 200, true)(100) - 0.1) < 1e-12);
+  // inverted pixel range (y axes grow upwards)
+  assert.equal(makeScale(0, 1, 100, 0)(1), 0);
+});
+
+test("nice ticks are round numbers covering the range", () => {
+  assert.deepEqual(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.deepEqual(niceTicks(0, 2.3, 4), [0, 0.5, 1, 1.5, 2]);
+  assert.deepEqual(niceTicks(0, 8000, 4), [0, 2000, 4000, 6000, 8000]);
+  assert.deepEqual(logTicks(0.05, 3), [0.05, 0.1, 0.2, 0.5, 1, 2]);
+  assert.deepEqual(logTicks(0.001, 10), [0.001, 0.01, 0.1, 1, 10]);
+});
+
+test("smoothing: 0 is raw, bias-corrected start, NaN skipped", () => {
+  assert.deepEqual([...smooth([1, 2, 3], 0)], [1, 2, 3]);
+  const s = smooth([2, 2, 2, 2], 0.9);
+  for (const v of s) assert.ok(Math.abs(v - 2) < 1e-12); // no pull towards 0
+  const t = smooth([1, NaN, 3], 0.5);
+  assert.equal(t[1], 1);
+  const inc = new Smoother(0.6);
+  const batch = smooth([5, 1, 4, 2], 0.6);
+  [5, 1, 4, 2].forEach((y, i) => assert.ok(Math.abs(inc.push(y) - batch[i]) < 1e-12));
+});
+
+test("decimation keeps min and max per pixel column", () => {
+  const n = 100000;
+  const xs = new Float64Array(n), ys = new Float64Array(n);
+  for (let i = 0; i < n; i++) { xs[i] = i; ys[i] = Math.sin(i / 1000) + (i % 2 ? 0.5 : -0.5); }
+  ys[54321] = 10; // a spike must survive
+  const d = decimate(xs, ys, 0, n - 1, 500);
+  assert.ok(d.count <= 500);
+  assert.ok(d.count >= 499);
+  let spike = -Infinity, low = Infinity;
+  for (let i = 0; i < d.count; i++) { spike = Math.max(spike, d.max[i]); low = Math.min(low, d.min[i]); }
+  assert.equal(spike, 10);
+  assert.ok(low < -1.4);
+});
+
+test("decimation of a visible window and of sparse data", () => {
+  const xs = [0, 10, 20, 30], ys = [1, 2, NaN, 4];
+  const d = decimate(xs, ys, 5, 25, 100);
+  // the point before the window and the one after keep the line reaching the edges
+  assert.deepEqual([...d.min.slice(0, d.count)], [1, 2, 4]);
+  assert.equal(d.px[d.count - 1], 100);
+});
+
+test("nearest index, extent, padding", () => {
+  assert.equal(nearestIndex([0, 10, 20], 14), 1);
+  assert.equal(nearestIndex([0, 10, 20], 16), 2);
+  assert.equal(nearestIndex([], 3), -1);
+  assert.deepEqual(extent([3, NaN, -1, 7]), [-1, 7]);
+  assert.deepEqual(extent([3, 5, 9], 3, [0, 1, 2], 1, 2), [5, 9]);
+  assert.deepEqual(padRange(1, 1), [0.9, 1.1]);
+  const [lo] = padRange(0, 2, true);
+  assert.ok(lo > 0);
+});
+
+test("column grows and formats read well", () => {
+  const c = new Column(2);
+  for (let i = 0; i < 5; i++) c.push(i);
+  assert.deepEqual([...c.view()], [0, 1, 2, 3, 4]);
+  assert.equal(formatDuration(65), "1 min 05 s");
+  assert.equal(formatNumber(0.012345), "0.0123");
+  assert.equal(formatNumber(NaN), "–");
+});

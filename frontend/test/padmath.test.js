@@ -1,0 +1,59 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { downsample, hasInk, smoothPath, InFlightThrottle, follow } from "../js/padmath.js";
+import { FrameHistory } from "../js/history.js";
+
+test("downsample averages blocks into [0, 1]", () => {
+  const w = 4, h = 4, rgba = new Uint8ClampedArray(w * h * 4);
+  // top-left 2x2 block fully white, one pixel of the top-right block white
+  for (const [x, y] of [[0, 0], [1, 0], [0, 1], [1, 1], [3, 0]]) rgba[(y * w + x) * 4] = 255;
+  const g = downsample(rgba, w, h, 2);
+  assert.deepEqual(g, [[1, 0.25], [0, 0]]);
+  assert.equal(hasInk(g), true);
+  assert.equal(hasInk([[0, 0.01]]), false);
+});
+
+test("a 280 pad to 56 cells", () => {
+  const rgba = new Uint8ClampedArray(280 * 280 * 4);
+  const g = downsample(rgba, 280, 280, 56);
+  assert.equal(g.length, 56);
+  assert.equal(g[0].length, 56);
+});
+
+test("smooth path passes through midpoints and ends at the last point", () => {
+  const p = smoothPath([{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 10, y: 10 }]);
+  assert.deepEqual(p.start, { x: 0, y: 0 });
+  assert.deepEqual(p.curves[0], [{ x: 10, y: 0 }, { x: 10, y: 5 }]);
+  assert.deepEqual(p.curves[p.curves.length - 1][1], { x: 10, y: 10 });
+  assert.equal(smoothPath([{ x: 1, y: 1 }]).curves.length, 0);
+  assert.deepEqual(follow(null, { x: 5, y: 5 }), { x: 5, y: 5 });
+  assert.deepEqual(follow({ x: 0, y: 0 }, { x: 10, y: 0 }, 0.5), { x: 5, y: 0 });
+});
+
+test("throttle: at most one request in flight, at most one per interval", () => {
+  const t = new InFlightThrottle(50);
+  assert.equal(t.next(0), false); // nothing wanted
+  t.want();
+  assert.equal(t.next(0), true);
+  t.want();
+  assert.equal(t.next(100), false); // still in flight
+  t.done();
+  assert.equal(t.next(100), true);
+  t.done(); t.want();
+  assert.equal(t.next(120), false); // too soon
+  assert.equal(t.next(150), true);
+  t.want();
+  assert.equal(t.next(2500), true); // a lost answer stops blocking after 2 s
+});
+
+test("frame history stays bounded and spans the run", () => {
+  const h = new FrameHistory(10);
+  for (let s = 0; s < 1000; s += 10) h.push(s, { s });
+  assert.ok(h.length <= 10);
+  assert.equal(h.items[0].step, 0);
+  assert.equal(h.latest().step, 990);
+  assert.ok(h.at(500).step <= 500);
+  assert.equal(h.at(-5).step, 0);
+  h.push(0, { s: 0 }); // a new run starts over
+  assert.equal(h.length, 1);
+});

@@ -1,0 +1,40 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseMessage, SeqTracker, EVENT_TYPES, EVENT_FIELDS, REQUIRED_FIELDS, predictMessage, PROTOCOL_VERSION } from "../js/protocol.js";
+
+test("every event type has its field list and required fields inside it", () => {
+  for (const t of EVENT_TYPES) {
+    assert.ok(EVENT_FIELDS[t], t);
+    for (const f of REQUIRED_FIELDS[t]) assert.ok(EVENT_FIELDS[t].includes(f), `${t}.${f}`);
+  }
+});
+
+test("a well-formed envelope parses", () => {
+  const msg = { v: PROTOCOL_VERSION, type: "error", run: null, seq: 3, data: { code: "bad_json", message: "x" } };
+  const r = parseMessage(JSON.stringify(msg));
+  assert.equal(r.ok, true);
+  assert.equal(r.envelope.type, "error");
+  assert.equal(r.envelope.data.message, "x");
+});
+
+test("bad messages give readable errors", () => {
+  assert.match(parseMessage("{nope").error, /not JSON/);
+  assert.match(parseMessage(JSON.stringify({ v: 2, type: "hello", seq: 0, data: {} })).error, /version 2/);
+  assert.match(parseMessage(JSON.stringify({ v: 1, type: "gossip", seq: 0, data: {} })).error, /unknown event type/);
+  assert.match(parseMessage(JSON.stringify({ v: 1, type: "error", seq: 0, data: { code: "x" } })).error, /missing field\(s\) message/);
+  assert.match(parseMessage("[]").error, /must be an object/);
+});
+
+test("seq gaps count dropped frames", () => {
+  const s = new SeqTracker();
+  assert.equal(s.see(5), 0);
+  assert.equal(s.see(6), 0);
+  assert.equal(s.see(9), 2);
+  assert.equal(s.dropped, 2);
+  assert.equal(s.see(7), 0); // late or duplicate: no gap
+});
+
+test("predict message leaves model out when following the watched run", () => {
+  assert.deepEqual(predictMessage([[0]], null, 1), { type: "predict", pixels: [[0]], id: 1 });
+  assert.equal(predictMessage([[0]], "cnn", 2).model, "cnn");
+});

@@ -1,0 +1,119 @@
+"""The fan-out hub on its own: bounded queues, what is dropped (oldest heavy frames first, never
+status or epoch), latest-wins for heavy frames, and a stalled viewer kicked without slowing the
+others."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from glassnet.service.hub import Hub
+from glassnet.service.protocol import ErrorData, EventType, MetricsData
+
+
+class FakeSocket:
+    """Records frames; ``stall`` makes every send hang (a browser that stopped reading)."""
+
+    def __init__(self, stall: bool = False) -> None:
+        self.sent: list[dict] = []
+        self.stall = stall
+        self.closed_with: int | None = None
+        self.application_state = None
+
+    async def send_text(self, text: str) -> None:
+        if self.stall:
+            await asyncio.sleep(3600)
+        self.sent.append(json.loads(text))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed_with = code
+
+
+def metrics(step: int) -> MetricsData:
+    return MetricsData(step=[step], epoch=[0], loss=[1.0], accuracy=[0.5], lr=[0.1], samples_per_s=1.0)
+
+
+def heavy(step: int) -> ErrorData:  # any model will do as the payload of a heavy frame here
+    return ErrorData(code="x", message=str(step))
+
+
+def test_full_queue_drops_heavy_first_then_metrics_never_status() -> None:
+    hub = Hub(queue_size=7, send_timeout=1.0)
+    viewer = hub.add(FakeSocket())  # no pump: nothing is sent, the queue only fills
+    viewer.runs.add("r")
+    hub.publish(EventType.STATUS, "r", heavy(0), everyone=True)
+    for step in range(1, 4):
+        hub.publish(EventType.ACTIVATIONS, "r", heavy(step))
+        hub.publish(EventType.KERNELS, "r", heavy(step))
+        hub.publish(EventType.METRICS, "r", metrics(step))
+    hub.publish(EventType.EPOCH, "r", heavy(9))
+    types = [f.type for f in viewer.queue]
+    # Latest wins: one activations and one kernels frame (the newest), all metrics, status, epoch.
+    assert types.count(EventType.ACTIVATIONS) == 1 and types.count(EventType.KERNELS) == 1
+    assert EventType.STATUS in types and EventType.EPOCH in types
+    assert len(viewer.queue) == 7
+    newest = next(f for f in viewer.queue if f.type == EventType.ACTIVATIONS)
+    assert '"message":"3"' in newest.text
+    hub.publish(EventType.METRICS, "r", metrics(4))  # full: the oldest heavy frame goes first
+    types = [f.type for f in viewer.queue]
+    assert EventType.ACTIVATIONS not in types and EventType.KERNELS in types
+    for step in range(5, 20):  # then the oldest metrics; status and epoch stay
+        hub.publish(EventType.METRICS, "r", metrics(step))
+    types = [f.type for f in viewer.queue]
+    assert EventType.STATUS in types and EventType.EPOCH in types and len(types) == 7
+    assert EventType.KERNELS not in types
+    kept = [json.loads(f.text)["data"]["step"][0] for f in viewer.queue if f.type == EventType.METRICS]
+    assert kept == list(range(15, 20))  # the newest metrics
+    assert viewer.dropped > 0
+
+
+def test_stalled_viewer_is_kicked_and_others_keep_receiving() -> None:
+    async def scenario() -> tuple[FakeSocket, FakeSocket, Hub]:
+        hub = Hub(queue_size=8, send_timeout=0.3)
+        good, stalled = FakeSocket(), FakeSocket(stall=True)
+        pumps = []
+        for ws in (good, stalled):
+            viewer = hub.add(ws)
+            viewer.runs.add("r")
+            pumps.append(asyncio.create_task(hub.pump(viewer)))
+        for step in range(1, 201):  # publishing never waits for a viewer
+            hub.publish(EventType.METRICS, "r", metrics(step))
+            hub.publish(EventType.ACTIVATIONS, "r", heavy(step))
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)
+        for task in pumps:
+            task.cancel()
+        return good, stalled, hub
+
+    good, stalled, hub = asyncio.run(scenario())
+    steps = [m["data"]["step"][0] for m in good.sent if m["type"] == "metrics"]
+    assert steps == list(range(1, 201))  # the reading viewer got every metrics frame, in order
+    assert stalled.closed_with == 1008
+    assert hub.stats()["viewers"] == 1 and hub.stats()["disconnected_slow"] == 1
+
+
+def test_overflow_of_undroppable_frames_disconnects() -> None:
+    async def scenario() -> tuple[FakeSocket, Hub]:
+        hub = Hub(queue_size=4, send_timeout=100)
+        ws = FakeSocket(stall=True)
+        viewer = hub.add(ws)
+        viewer.runs.add("r")
+        for step in range(20):
+            hub.publish(EventType.STATUS, "r", heavy(step), everyone=True)
+        await asyncio.sleep(0.05)
+        return ws, hub
+
+    ws, hub = asyncio.run(scenario())
+    assert ws.closed_with == 1008 and hub.stats()["viewers"] == 0
+
+
+def test_seq_increases_and_envelope_shape() -> None:
+    hub = Hub()
+    viewer = hub.add(FakeSocket())
+    viewer.runs.add("r")
+    hub.publish(EventType.METRICS, "r", metrics(1))
+    hub.publish(EventType.STATUS, None, heavy(1), everyone=True)
+    frames = [json.loads(f.text) for f in viewer.queue]
+    assert [f["seq"] for f in frames] == [1, 2]
+    assert frames[0]["v"] == 1 and frames[0]["type"] == "metrics" and frames[0]["run"] == "r"
+    assert frames[1]["run"] is None

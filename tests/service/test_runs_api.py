@@ -1,0 +1,149 @@
+"""Runs through the HTTP API with real training processes: the lifecycle (start, pause, step,
+change the learning rate, resume, stop, finish), the queue, divergence, and the checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from service_helpers import TINY_CNN, TINY_MLP, make_settings, wait_for, wait_status
+
+from glassnet.nn.checkpoint import read_checkpoint
+from glassnet.service.app import create_app
+
+LINEAR_MSE = {  # no activation: a high learning rate makes it blow up within two steps
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "flatten"},
+        {"type": "dense", "units": 32},
+        {"type": "dense", "units": 32},
+        {"type": "dense", "units": 10},
+    ],
+    "loss": "mse",
+}
+
+
+def start(client: TestClient, **body: object) -> dict:
+    r = client.post("/api/runs", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_run_trains_to_the_end_with_history_and_checkpoints(client: TestClient, settings) -> None:
+    run = start(client, spec=TINY_CNN, epochs=2, batch_size=50, name="tiny")
+    assert run["status"] in ("running", "queued") and run["name"] == "tiny"
+    assert run["total_steps"] == 2 * 10  # (600 - 100) / 50 per epoch
+    done = wait_status(client, run["id"], "finished")
+    assert done["step"] == 20 and done["epoch"] == 2 and 0 <= done["val_accuracy"] <= 1
+    history = client.get(f"/api/runs/{run['id']}/metrics").json()
+    assert history["batches"]["step"] == list(range(1, 21))  # every step's loss, for the chart
+    assert all(isinstance(v, float) for v in history["batches"]["loss"])
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2]
+    assert len(history["epochs"][0]["confusion"]) == 10
+    assert done["checkpoints"] == ["epoch-001.npz", "epoch-002.npz", "last.npz", "live.npz"]
+    ckpt = read_checkpoint(settings.data_dir / run["id"] / "last.npz")
+    assert ckpt.meta["trainer"]["step"] == 20 and ckpt.optimizer_state
+    listed = client.get("/api/runs").json()
+    assert [r["id"] for r in listed] == [run["id"]]
+    # A finished run cannot be paused, stepped or resumed.
+    for action in ("pause", "step", "resume"):
+        r = client.post(f"/api/runs/{run['id']}/{action}")
+        assert r.status_code == 409 and "finished" in r.json()["detail"]
+    r = client.patch(f"/api/runs/{run['id']}", json={"lr": 0.1})
+    assert r.status_code == 409
+
+
+def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
+    run = start(client, spec=TINY_MLP, epochs=200, batch_size=20, optimizer="sgd", lr=0.05)
+    rid = run["id"]
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > 3, what="some steps")
+    r = client.post(f"/api/runs/{rid}/step")
+    assert r.status_code == 409 and "pause it first" in r.json()["detail"]
+    paused = client.post(f"/api/runs/{rid}/pause").json()
+    assert paused["status"] == "paused" and paused["checkpoint"] == "last.npz"
+    ckpt = read_checkpoint(settings.data_dir / rid / "last.npz")
+    assert ckpt.meta["trainer"]["step"] == paused["step"]
+    # Exactly one mini-batch per step.
+    s0 = paused["step"]
+    assert client.post(f"/api/runs/{rid}/step").json()["step"] == s0 + 1
+    assert client.post(f"/api/runs/{rid}/step").json()["step"] == s0 + 2
+    assert client.get(f"/api/runs/{rid}").json()["status"] == "paused"
+    history = client.get(f"/api/runs/{rid}/metrics").json()["batches"]
+    assert history["step"][-1] == s0 + 2
+    # Change the learning rate while paused; the next steps use it.
+    patched = client.patch(f"/api/runs/{rid}", json={"lr": 0.01, "momentum": 0.5})
+    assert patched.status_code == 200 and patched.json()["lr"] == 0.01
+    client.post(f"/api/runs/{rid}/step")
+    lrs = client.get(f"/api/runs/{rid}/metrics").json()["batches"]["lr"]
+    assert lrs[-1] == 0.01 and lrs[-2] == 0.05
+    assert client.post(f"/api/runs/{rid}/pause").json()["status"] == "paused"  # idempotent
+    resumed = client.post(f"/api/runs/{rid}/resume").json()
+    assert resumed["status"] == "running"
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > s0 + 5, what="training again")
+    client.patch(f"/api/runs/{rid}", json={"lr": 0.02})  # while it runs
+    wait_for(lambda: client.get(f"/api/runs/{rid}/metrics").json()["batches"]["lr"][-1] == 0.02, what="new lr")
+    stopped = client.post(f"/api/runs/{rid}/stop").json()
+    assert stopped["status"] == "stopped"
+    ckpt = read_checkpoint(settings.data_dir / rid / "last.npz")
+    assert ckpt.meta["trainer"]["step"] == stopped["step"]
+    assert ckpt.meta["trainer"]["lr"] == 0.02
+    assert client.post(f"/api/runs/{rid}/stop").status_code == 409
+    assert client.get("/healthz").json()["active_runs"] == 0
+
+
+def test_second_run_is_queued_until_the_first_ends(client: TestClient) -> None:
+    first = start(client, spec=TINY_MLP, epochs=500, batch_size=20)
+    second = start(client, spec=TINY_MLP, epochs=1, batch_size=50)
+    assert second["status"] == "queued" and second["queue_position"] == 1
+    third = start(client, preset="mlp", epochs=1)
+    assert third["queue_position"] == 2
+    assert client.post(f"/api/runs/{second['id']}/pause").status_code == 409
+    stopped = client.post(f"/api/runs/{third['id']}/stop").json()
+    assert stopped["status"] == "stopped" and stopped["step"] == 0
+    assert client.get(f"/api/runs/{first['id']}").json()["status"] == "running"
+    client.post(f"/api/runs/{first['id']}/stop")
+    wait_status(client, second["id"], "finished")
+    assert client.get(f"/api/runs/{third['id']}").json()["status"] == "stopped"
+
+
+def test_queue_limit_is_409(tmp_path: Path, tiny_dataset: Path) -> None:
+    settings = make_settings(tmp_path / "runs", tiny_dataset, max_queued_runs=1)
+    with TestClient(create_app(settings)) as client:
+        first = start(client, spec=TINY_MLP, epochs=500, batch_size=20)
+        start(client, spec=TINY_MLP, epochs=1)
+        r = client.post("/api/runs", json={"spec": TINY_MLP})
+        assert r.status_code == 409 and "waiting" in r.json()["detail"]
+        client.post(f"/api/runs/{first['id']}/stop")
+
+
+def test_divergence_keeps_the_last_good_checkpoint(client: TestClient, settings) -> None:
+    run = start(client, spec=LINEAR_MSE, epochs=100, batch_size=50, optimizer="sgd", lr=0.001)
+    rid = run["id"]
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["epoch"] >= 1, what="a first epoch")
+    client.post(f"/api/runs/{rid}/pause")
+    good = read_checkpoint(settings.data_dir / rid / "last.npz")
+    client.patch(f"/api/runs/{rid}", json={"lr": 10.0})
+    client.post(f"/api/runs/{rid}/resume")
+    ended = wait_status(client, rid, {"diverged", "failed"})
+    assert ended["status"] == "diverged" and "lower the learning rate" in ended["message"]
+    after = read_checkpoint(settings.data_dir / rid / "last.npz")
+    assert after.meta["trainer"]["step"] == good.meta["trainer"]["step"]
+    for name, p in after.model.state_dict().items():
+        assert (p == good.model.state_dict()[name]).all()
+    assert client.post(f"/api/runs/{rid}/resume").status_code == 409
+
+
+def test_bad_requests_do_not_change_a_run(client: TestClient) -> None:
+    run = start(client, spec=TINY_MLP, epochs=300, batch_size=20)
+    rid = run["id"]
+    client.post(f"/api/runs/{rid}/pause")
+    before = client.get(f"/api/runs/{rid}").json()
+    for body in ({"lr": -1}, {"lr": "x"}, {"momentum": 2}, {}, {"weight_decay": None, "extra": 1}):
+        assert client.patch(f"/api/runs/{rid}", json=body).status_code == 422
+    r = client.patch(f"/api/runs/{rid}", content=b"{oops", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    after = client.get(f"/api/runs/{rid}").json()
+    assert {k: after[k] for k in ("lr", "momentum", "weight_decay", "step", "status", "config")} == {
+        k: before[k] for k in ("lr", "momentum", "weight_decay", "step", "status", "config")
+    }
+    client.post(f"/api/runs/{rid}/stop")

@@ -1,0 +1,103 @@
+"""A real ``glassnet serve`` in a subprocess: SIGKILL mid-epoch and restart (the run is
+``interrupted`` with its history and resumes from its last checkpoint), and SIGTERM (viewers
+closed with 1001, a final checkpoint, exit within 10 seconds)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from service_helpers import TINY_MLP, Server, alive, child_pids, wait_for, wait_status
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from glassnet.nn.checkpoint import read_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset: Path) -> None:
+    data_dir = tmp_path / "runs"
+    server = Server(data_dir, tiny_dataset)
+    try:
+        with server.http() as http:
+            # 500 training images / batch 10 = 50 steps per epoch.
+            body = {"spec": TINY_MLP, "epochs": 100, "batch_size": 10, "optimizer": "sgd", "lr": 0.05}
+            run = http.post("/api/runs", json=body).json()
+            rid = run["id"]
+
+            def mid_epoch() -> dict | None:
+                r = http.get(f"/api/runs/{rid}").json()
+                return r if r["epoch"] >= 2 and 10 <= r["step"] % 50 <= 40 else None
+
+            before = wait_for(mid_epoch, 60, 0.02, "mid-epoch of epoch 3")
+            workers = child_pids(server.proc.pid)
+            assert workers
+            server.stop(signal.SIGKILL)
+    finally:
+        server.stop(signal.SIGKILL)
+    # The orphaned training process notices and exits by itself.
+    wait_for(lambda: not any(alive(p) for p in workers), 10, 0.1, "the orphaned trainer to exit")
+    for path in (data_dir / rid).glob("*.npz"):  # every checkpoint readable
+        read_checkpoint(path)
+    ckpt_step = read_checkpoint(data_dir / rid / "last.npz").meta["trainer"]["step"]
+    assert ckpt_step % 50 == 0 and ckpt_step >= 100  # the last epoch's checkpoint
+
+    server = Server(data_dir, tiny_dataset)
+    try:
+        with server.http() as http:
+            run = http.get(f"/api/runs/{rid}").json()
+            assert run["status"] == "interrupted" and "resume" in run["message"]
+            history = http.get(f"/api/runs/{rid}/metrics").json()
+            assert len(history["epochs"]) >= 2 and history["batches"]["step"][0] == 1
+            assert history["batches"]["step"][-1] >= before["step"] - 5
+            resumed = http.post(f"/api/runs/{rid}/resume").json()
+            assert resumed["status"] == "running"
+            wait_for(lambda: http.get(f"/api/runs/{rid}").json()["step"] > ckpt_step + 5, 60, 0.05, "steps")
+            history = http.get(f"/api/runs/{rid}/metrics").json()["batches"]["step"]
+            # Continues from the checkpoint: one point per step, no gap and no duplicate.
+            assert history == list(range(1, len(history) + 1))
+            paused = http.post(f"/api/runs/{rid}/pause").json()
+            assert paused["status"] == "paused" and paused["step"] > ckpt_step
+            stopped = http.post(f"/api/runs/{rid}/stop").json()
+            assert stopped["status"] == "stopped"
+    finally:
+        server.stop()
+
+
+def test_sigterm_closes_viewers_checkpoints_and_exits_quickly(tmp_path: Path, tiny_dataset: Path) -> None:
+    data_dir = tmp_path / "runs"
+    server = Server(data_dir, tiny_dataset)
+    try:
+        with server.http() as http:
+            run = http.post("/api/runs", json={"spec": TINY_MLP, "epochs": 500, "batch_size": 10}).json()
+            rid = run["id"]
+            wait_for(lambda: http.get(f"/api/runs/{rid}").json()["step"] > 20, 60, 0.05, "training")
+            with connect(server.ws_url) as ws:
+                ws.recv(timeout=10)
+                seconds = server.stop(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed):
+                    for _ in range(10_000):
+                        ws.recv(timeout=10)
+                assert ws.close_code == 1001
+            # uvicorn re-raises the signal after its graceful shutdown: -15 is a clean exit here.
+            assert server.proc.returncode in (0, -signal.SIGTERM)
+            assert "Application shutdown complete" in server.log.read_text()
+            assert seconds < 10
+    finally:
+        server.stop(signal.SIGKILL)
+    last = read_checkpoint(data_dir / rid / "last.npz")
+    step = last.meta["trainer"]["step"]
+    assert step > 20  # the final checkpoint written at shutdown
+    server = Server(data_dir, tiny_dataset)
+    try:
+        with server.http() as http:
+            run = http.get(f"/api/runs/{rid}").json()
+            assert run["status"] == "interrupted"
+            assert run["checkpoint_step"] == step
+            history = http.get(f"/api/runs/{rid}/metrics").json()["batches"]["step"]
+            assert history[-1] == step  # nothing lost: the shutdown flushed the last points
+    finally:
+        server.stop()

@@ -1,0 +1,269 @@
+"""The WebSocket ``/ws`` through TestClient: hello, every event type while a run trains, the
+paused state, subscribing, live predictions, divergence, and every kind of bad message."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from service_helpers import TINY_CNN, TINY_MLP, wait_status
+from starlette.websockets import WebSocketDisconnect
+
+from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope, EventType
+
+
+def strict_json(text: str) -> dict[str, Any]:
+    """Parse a frame, failing on NaN/Infinity (which are not JSON)."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in a frame")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def receive(ws: Any) -> dict[str, Any]:
+    message = strict_json(ws.receive_text())
+    env = Envelope.model_validate(message)
+    assert env.v == PROTOCOL_VERSION
+    EVENT_MODELS[env.type].model_validate(message["data"])  # every frame matches its model
+    return message
+
+
+def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
+    for _ in range(limit):
+        message = receive(ws)
+        if message["type"] == wanted:
+            return message
+    raise AssertionError(f"no {wanted} frame")
+
+
+def decode(encoded: dict[str, Any]) -> np.ndarray:
+    data = np.frombuffer(base64.b64decode(encoded["data"]), dtype=np.uint8)
+    assert data.size == int(np.prod(encoded["shape"]))
+    return data.reshape(encoded["shape"])
+
+
+@pytest.fixture(scope="module")
+def test_digits() -> tuple[np.ndarray, np.ndarray]:
+    images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:20]
+    labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:20]
+    return images.astype(np.float64) / 255.0, labels
+
+
+def test_hello_on_connect(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        hello = receive(ws)
+        assert hello["type"] == "hello" and hello["seq"] >= 1
+        assert hello["data"]["version"] == PROTOCOL_VERSION
+        assert hello["data"]["runs"] == [] and hello["data"]["current"] is None
+        assert client.get("/healthz").json()["viewers"] == 1
+
+
+def test_every_event_type_while_a_run_trains(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        run = client.post("/api/runs", json={"spec": TINY_CNN, "epochs": 3, "batch_size": 25}).json()
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        seen: dict[str, list[dict[str, Any]]] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            message = receive(ws)
+            seen.setdefault(message["type"], []).append(message)
+            if message["type"] == "status" and message["data"]["status"] == "finished":
+                break
+        assert {"status", "metrics", "epoch", "activations", "kernels", "gradients"} <= set(seen)
+        assert all(m["run"] == run["id"] for m in seen["metrics"])
+        # Every step's loss arrives (coalesced into frames), in order.
+        steps = [s for m in seen["metrics"] for s in m["data"]["step"]]
+        assert steps == list(range(1, 61))
+        epoch = seen["epoch"][-1]["data"]
+        assert epoch["epoch"] == 3 and len(epoch["confusion"]) == 10
+        assert sum(map(sum, epoch["confusion"])) == 100
+        for wrong in epoch["misclassified"]:
+            assert wrong["label"] != wrong["predicted"] and decode(wrong["image"]).shape == (28, 28)
+        acts = seen["activations"][-1]["data"]
+        assert decode(acts["inputs"]).shape == (8, 28, 28)
+        assert [p["label"] for p in acts["probes"]] == list(range(8))
+        layers = acts["probes"][0]["layers"]
+        assert [layer["type"] for layer in layers] == ["conv2d", "relu", "maxpool2d", "flatten", "dense"]
+        assert layers[0]["kind"] == "maps" and layers[0]["shape"] == [2, 24, 24]
+        assert layers[-1]["kind"] == "vector" and layers[-1]["shape"] == [10]
+        kernels = seen["kernels"][-1]["data"]
+        assert decode(kernels["conv"][0]["kernels"]).shape == (2, 1, 5, 5)
+        assert kernels["dense"] is None  # the dense layer reads feature maps, not pixels
+        grads = seen["gradients"][-1]["data"]
+        assert {(g["index"], g["param"]) for g in grads["norms"]} == {(0, "W"), (0, "b"), (4, "W"), (4, "b")}
+        assert decode(grads["conv"][0]["grad"]).shape == (2, 1, 5, 5)
+        seqs = [m["seq"] for ms in seen.values() for m in ms]
+        assert len(seqs) == len(set(seqs))
+
+
+def test_dense_weights_as_images_for_an_mlp(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 1}).json()
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        kernels = receive_until(ws, "kernels")["data"]
+        assert kernels["conv"] == [] and decode(kernels["dense"]["weights"]).shape == (16, 28, 28)
+        wait_status(client, run["id"], "finished")
+
+
+def test_paused_run_state_is_sent_to_new_subscribers(client: TestClient) -> None:
+    run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 20}).json()
+    time.sleep(0.3)
+    paused = client.post(f"/api/runs/{run['id']}/pause").json()
+    with client.websocket_connect("/ws") as ws:
+        hello = receive(ws)
+        assert hello["data"]["current"] == run["id"] and hello["data"]["subscribed"] == [run["id"]]
+        types = {receive(ws)["type"] for _ in range(3)}
+        assert types == {"activations", "kernels", "gradients"}
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        status = receive_until(ws, "status")
+        assert status["data"]["status"] == "paused" and status["data"]["step"] == paused["step"]
+        acts = receive_until(ws, "activations")
+        assert acts["data"]["step"] == paused["step"]
+        client.post(f"/api/runs/{run['id']}/stop")
+        stopped = receive_until(ws, "status")
+        assert stopped["data"]["status"] == "stopped"
+
+
+def test_divergence_is_announced(client: TestClient) -> None:
+    spec = {
+        "input_shape": [1, 28, 28],
+        "layers": [{"type": "flatten"}, {"type": "dense", "units": 32}, {"type": "dense", "units": 10}],
+        "loss": "mse",
+    }
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        run = client.post("/api/runs", json={"spec": spec, "optimizer": "sgd", "lr": 10.0}).json()
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        error = receive_until(ws, "error")
+        assert error["run"] == run["id"] and error["data"]["code"] == "diverged"
+        assert client.get(f"/api/runs/{run['id']}").json()["status"] == "diverged"
+
+
+def test_live_prediction_with_the_bundled_model(client: TestClient, test_digits) -> None:
+    images, labels = test_digits
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        correct = 0
+        for image, label in zip(images[:10], labels[:10], strict=True):
+            ws.send_json({"type": "predict", "pixels": image.ravel().tolist(), "id": int(label)})
+            answer = receive_until(ws, "prediction")["data"]
+            assert answer["model"] == "cnn" and answer["id"] == int(label) and not answer["empty"]
+            assert abs(sum(answer["probabilities"]) - 1) < 1e-6
+            assert [a["type"] for a in answer["activations"]][0] == "conv2d"
+            assert decode(answer["prepared"]).shape == (28, 28)
+            correct += answer["digit"] == label
+        assert correct >= 9
+        ws.send_json({"type": "predict", "pixels": [[0.0] * 28] * 28})
+        empty = receive_until(ws, "prediction")["data"]
+        assert empty["empty"] is True and empty["digit"] is None
+
+
+def test_live_prediction_from_the_watched_run(client: TestClient, test_digits) -> None:
+    images, _ = test_digits
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 20}).json()
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        receive_until(ws, "metrics")
+        time.sleep(0.3)  # the live weights file is written every 0.2 s
+        ws.send_json({"type": "predict", "pixels": images[0].ravel().tolist()})
+        answer = receive_until(ws, "prediction")["data"]
+        assert answer["model"] == run["id"]
+        assert [a["type"] for a in answer["activations"]] == ["flatten", "dense", "relu", "dense"]
+        ws.send_json({"type": "predict", "pixels": images[0].ravel().tolist(), "model": "mlp"})
+        assert receive_until(ws, "prediction")["data"]["model"] == "mlp"
+        client.post(f"/api/runs/{run['id']}/stop")
+        ws.send_json({"type": "predict", "pixels": images[0].ravel().tolist(), "model": f"{run['id']}:last"})
+        assert receive_until(ws, "prediction")["data"]["model"] == f"{run['id']}:last"
+
+
+BAD_MESSAGES = [
+    ("{not json", "bad_json", "not valid JSON"),
+    ("[1, 2]", "bad_message", "unknown message type"),
+    ('{"type": "dance"}', "bad_message", "unknown message type 'dance'"),
+    ('{"type": "subscribe"}', "bad_message", "run"),
+    ('{"type": "subscribe", "run": "nope"}', "not_found", "nope"),
+    ('{"type": "predict"}', "bad_message", "pixels"),
+    ('{"type": "predict", "pixels": [NaN, 0.5]}', "bad_message", "finite"),
+    ('{"type": "predict", "pixels": [Infinity]}', "bad_message", "finite"),
+    ('{"type": "predict", "pixels": ["0.5", 1]}', "bad_message", "number"),
+    ('{"type": "predict", "pixels": [0.5, 0.5, 0.5]}', "bad_message", "784"),
+    ('{"type": "predict", "pixels": [[0.5, 2.0], [0.1, 0.1]]}', "bad_message", "[0, 1]"),
+    ('{"type": "predict", "pixels": [[0.5], [0.1, 0.1]]}', "bad_message", "pixels"),
+    ('{"type": "predict", "pixels": [0.5], "colour": 1}', "bad_message", "colour"),
+    ('{"type": "predict", "pixels": [0.0], "model": "no-such-model", "id": 7}', "not_found", "no-such-model"),
+    ('{"type": "predict", "pixels": [0.0], "model": "../../etc/passwd"}', "not_found", "unknown model"),
+]
+
+
+def test_bad_messages_get_errors_and_the_socket_stays_open(client: TestClient, test_digits) -> None:
+    images, labels = test_digits
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        for text, code, needle in BAD_MESSAGES:
+            if '"pixels": [0.0]' in text:  # a valid grid for the unknown-model cases
+                text = text.replace("[0.0]", json.dumps(images[0].ravel().tolist()))
+            ws.send_text(text)
+            error = receive_until(ws, "error")["data"]
+            assert error["code"] == code, (text, error)
+            assert needle in error["message"], (text, error)
+        ws.send_bytes(b"\xff\xfe")
+        assert receive_until(ws, "error")["data"]["code"] == "bad_json"
+        ws.send_json({"type": "predict", "pixels": images[1].ravel().tolist(), "id": "after"})
+        answer = receive_until(ws, "prediction")["data"]
+        assert answer["id"] == "after" and answer["digit"] == labels[1]
+
+
+def test_oversized_message_closes_with_1009(client: TestClient) -> None:
+    cap = client.app.state.settings.max_ws_message_bytes
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        ws.send_text('{"type": "predict", "pixels": [' + "0," * (cap // 2) + "0]}")
+        with pytest.raises(WebSocketDisconnect) as exc:
+            for _ in range(10):
+                ws.receive_text()
+        assert exc.value.code == 1009
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://localhost.evil.example"])
+def test_foreign_origin_is_refused_before_accept(client: TestClient, origin: str) -> None:
+    with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect("/ws", headers={"origin": origin}):
+        pass
+    assert exc.value.code == 1008
+    assert client.get("/healthz").json()["viewers"] == 0
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:8000", "http://127.0.0.1:5173", "http://testserver"])
+def test_local_and_same_host_origins_are_accepted(client: TestClient, origin: str) -> None:
+    with client.websocket_connect("/ws", headers={"origin": origin}) as ws:
+        assert receive(ws)["type"] == EventType.HELLO
+
+
+def test_unsubscribe_stops_frames(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        receive(ws)
+        run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 20}).json()
+        ws.send_json({"type": "subscribe", "run": run["id"]})
+        receive_until(ws, "metrics")
+        ws.send_json({"type": "unsubscribe", "run": run["id"]})
+        time.sleep(0.3)
+        client.post(f"/api/runs/{run['id']}/stop")
+        # Only status frames (sent to everyone) may still come; then a prediction answer.
+        ws.send_json({"type": "predict", "pixels": [[0.0] * 28] * 28})
+        types = []
+        while True:
+            message = receive(ws)
+            types.append(message["type"])
+            if message["type"] == "prediction":
+                break
+        late = types[types.index("status") :] if "status" in types else []
+        assert set(late) <= {"status", "prediction"}
