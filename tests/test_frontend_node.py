@@ -24,5 +24,7 @@ def test_node_unit_tests_pass() -> None:
         timeout=120,
     )
     summary = "\n".join(line for line in proc.stdout.splitlines() if line.startswith(("# ", "not ok")))
-    assert proc.returncode == 0, f"node --test failed:\n{summary}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    assert proc.returncode == 0, (
+        f"node --test failed:\n{summary}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+    )
     assert "# fail 0" in proc.stdout, summary

@@ -68,7 +68,17 @@ export class LineChart {
     ctx.clearRect(0, 0, cw, ch);
     const text = cssVar("--text"), muted = cssVar("--muted"), grid = cssVar("--grid");
     ctx.font = "11px system-ui, sans-serif";
-    const L = 52, R = 12, T = 26, B = 34;
+    // Legend entries laid out first: they wrap onto more lines on a narrow chart.
+    const legend = [];
+    let lx = 56, ly = 10;
+    for (const s of this.series) {
+      if (s.visible === false) continue;
+      const w = 16 + ctx.measureText(s.label).width + 14;
+      if (lx + w > cw - 4 && lx > 56) { lx = 56; ly += 15; }
+      legend.push({ s, x: lx, y: ly });
+      lx += w;
+    }
+    const L = 52, R = 12, T = ly + 16, B = 34;
     const pw = cw - L - R, ph = ch - T - B;
     const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
 
@@ -154,16 +164,12 @@ export class LineChart {
     ctx.restore();
 
     // Legend.
-    let lx = L + 4;
     ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.font = "11px system-ui, sans-serif";
-    for (const s of this.series) {
-      if (s.visible === false) continue;
+    for (const { s, x, y } of legend) {
       ctx.fillStyle = cssVar(s.color);
-      ctx.fillRect(lx, 8, 12, 4);
+      ctx.fillRect(x, y - 2, 12, 4);
       ctx.fillStyle = text;
-      ctx.fillText(s.label, lx + 16, 10);
-      lx += 16 + ctx.measureText(s.label).width + 14;
-      if (lx > cw - 60) break;
+      ctx.fillText(s.label, x + 16, y);
     }
 
     // Hover: a crosshair and every series' value at the nearest step.

@@ -45,6 +45,9 @@ const S = {
   predictId: 0,
   shownId: 0,
   archOk: true,
+  /** The watched run has no weights yet (queued, just started): read with the default model. */
+  fallback: false,
+  defaultModel: "cnn",
 };
 window.glassnet = { S }; // for the console and the e2e tests
 
@@ -64,6 +67,35 @@ function toast(message, kind = "error") {
 }
 /** @param {Promise<any>} p @param {string} what */
 const attempt = (p, what) => p.catch((e) => { toast(`${what}: ${e.message}`); return null; });
+
+// -- biases for the neuron inspector: read from the model's checkpoint (.npz) --------------------
+/** @type {Map<string, {at: number, arrays: Map<string, any>|null, loading: boolean}>} */
+const biasCache = new Map();
+/** @param {string} model */
+function prefetchBias(model) {
+  const hit = biasCache.get(model);
+  const stale = hit && S.runs.has(model.split(":")[0]) && Date.now() - hit.at > 15000;
+  if (hit && (hit.loading || !stale)) return;
+  biasCache.set(model, { at: Date.now(), arrays: hit?.arrays ?? null, loading: true });
+  fetch(`/api/models/${encodeURIComponent(model)}`)
+    .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status}`))))
+    .then((buf) => biasCache.set(model, { at: Date.now(), arrays: readNpz(buf, (k) => k.endsWith(".b")), loading: false }))
+    .catch(() => biasCache.set(model, { at: Date.now(), arrays: null, loading: false }));
+}
+/**
+ * A bias from a model's checkpoint: a number, undefined while loading, null when unavailable.
+ * @param {string|null|undefined} model @param {number} layer @param {number} unit
+ */
+function biasFrom(model, layer, unit) {
+  if (!model) return null;
+  const hit = biasCache.get(model);
+  if (!hit || hit.loading) { prefetchBias(model); return undefined; }
+  prefetchBias(model); // refreshes a live run's weights now and then
+  const b = hit.arrays?.get(`${layer}.b`);
+  return b ? b.data[unit] : null;
+}
+/** @param {number} layer @param {number} unit */
+function biasOf(layer, unit) { return biasFrom(S.prediction?.model, layer, unit); }
 
 // -- theme --------------------------------------------------------------------------------------
 const root = document.documentElement;
@@ -99,7 +131,7 @@ function paintStatus() {
     const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
     if (run.status === "running" && S.speed && bs && run.total_steps) {
       eta.textContent = `${formatDuration(((run.total_steps - run.step) * bs) / S.speed)} left`;
-    } else eta.textContent = run.status === "finished" ? "done" : "";
+    } else eta.textContent = "";
   }
   // Controls follow the watched run's state.
   const st = run?.status;
@@ -140,7 +172,6 @@ function handleEvent(e) {
       else if (d.runs.length && !S.watched) watch(d.runs[d.runs.length - 1].id, true);
       markDirty("runs"); markDirty("status");
       loadModels();
-      if (socket.seq.dropped) $("dropped").textContent = "";
       predictSoon();
       break;
     }
@@ -168,6 +199,8 @@ function handleEvent(e) {
       break;
     }
     case "epoch": {
+      const er = e.run ? S.runs.get(e.run) : null;
+      if (er) { er.epoch = Math.max(er.epoch, d.epoch); if (d.val_accuracy != null) er.val_accuracy = d.val_accuracy; markDirty("runs"); markDirty("status"); }
       if (e.run !== S.watched) break;
       addEpoch(d);
       markDirty("loss"); markDirty("acc");
@@ -177,6 +210,7 @@ function handleEvent(e) {
     case "kernels": {
       if (e.run !== S.watched) break;
       S.kernels.push(d.step, d);
+      S.fallback = false;
       markDirty("timeline");
       if (S.live) markDirty("kernels");
       predictSoon(); // the weights moved: read the drawing again with the new ones
@@ -197,7 +231,15 @@ function handleEvent(e) {
     }
     case "prediction": showPrediction(d); break;
     case "error": {
-      if (d.id != null && d.id === S.predictId) throttle.done();
+      if (d.id != null && d.id === S.predictId) {
+        throttle.done();
+        // The watched run has no checkpoint yet: read with the default model until it has.
+        if (d.code === "not_found" && !$("model").value && !S.fallback) {
+          S.fallback = true;
+          predictSoon();
+          break;
+        }
+      }
       toast(`server: ${d.message}`);
       break;
     }
@@ -211,6 +253,7 @@ async function watch(id, force = false) {
   if (S.watched === id && !force) return;
   if (S.watched && S.watched !== id) socket.send(unsubscribeMessage(S.watched));
   const changed = S.watched !== id;
+  if (changed) S.fallback = false;
   S.watched = id;
   socket.send(subscribeMessage(id));
   if (changed) {
@@ -252,6 +295,7 @@ const aVal = accChart.add({ id: "aval", label: "epoch (validation)", color: "--c
 register("loss", () => lossChart.draw());
 window.glassnet.charts = { loss: lossChart, acc: accChart };
 window.glassnet.paintTimes = paintTimes;
+window.glassnet.socket = socket;
 register("acc", () => accChart.draw());
 
 /** @param {{step: number[], loss: (number|null)[], accuracy: (number|null)[]}} d */
@@ -342,11 +386,13 @@ register("grad", () => {
   if (!norms.length) { ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.fillText("gradient norms appear while a run trains", w / 2, h / 2); gradKernels.show([]); return; }
   const vals = norms.map((/** @type {any} */ n) => Math.log10(Math.max(1e-8, n.norm ?? 1e-8)));
   const lo = Math.floor(Math.min(...vals)), hi = Math.ceil(Math.max(...vals)) + (Math.max(...vals) === Math.ceil(Math.max(...vals)) ? 1 : 0);
-  const L = 96, R = 56, rowH = Math.min(18, (h - 18) / norms.length);
+  const label = (/** @type {any} */ n) => `layer ${n.index} ${n.type} ${n.param === "W" ? "weights" : "biases"}`;
+  const L = Math.ceil(Math.max(...norms.map((/** @type {any} */ n) => ctx.measureText(label(n)).width))) + 10;
+  const R = 56, rowH = Math.min(18, (h - 18) / norms.length);
   norms.forEach((/** @type {any} */ n, /** @type {number} */ i) => {
     const y = 4 + i * rowH;
     ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "right";
-    ctx.fillText(`layer ${n.index} ${n.type} ${n.param}`, L - 6, y + rowH / 2);
+    ctx.fillText(label(n), L - 6, y + rowH / 2);
     const t = (vals[i] - lo) / Math.max(1e-9, hi - lo);
     ctx.fillStyle = cssVar(n.param === "W" ? "--chart-1" : "--chart-3");
     ctx.fillRect(L, y + 2, Math.max(1, t * (w - L - R)), rowH - 4);
@@ -365,7 +411,8 @@ register("kernels", () => {
   const f = S.live ? S.kernels.latest() : S.kernels.get(S.timelineIndex);
   kernels.show(kernelItems(f?.frame));
 });
-const probeView = new NetworkView($("probe-layers"), { bias: () => null });
+// The probes' biases: the watched run's latest checkpoint (its id resolves to it).
+const probeView = new NetworkView($("probe-layers"), { bias: (layer, unit) => biasFrom(S.watched, layer, unit) });
 register("probes", () => {
   const step = shownStep();
   const item = step === Infinity ? S.probes.latest() : S.probes.at(step);
@@ -383,7 +430,7 @@ register("probes", () => {
       box.append(b);
     });
   }
-  const n = p.inputs.shape.length === 4 ? p.inputs.shape.slice(-2) : p.inputs.shape.slice(-2);
+  const n = p.inputs.shape.slice(-2); // (8, 28, 28): each probe is one map
   p.labels.forEach((label, i) => {
     const b = /** @type {HTMLElement} */ (box.children[i]);
     b.setAttribute("aria-selected", String(i === S.selectedProbe));
@@ -470,12 +517,16 @@ $("live-lr").addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => { i
 async function loadModels() {
   const list = await attempt(api.getModels(), "listing the models");
   if (!list) return;
+  S.defaultModel = list.default ?? S.defaultModel;
   const sel = /** @type {HTMLSelectElement} */ ($("model"));
   const keep = sel.value;
   sel.length = 1;
   for (const m of list.models) {
     const acc = m.test_accuracy != null ? ` — ${(m.test_accuracy * 100).toFixed(1)}%` : "";
-    sel.add(new Option(`${m.id}${m.kind === "bundled" ? "" : ` (${m.kind})`}${acc}`, m.id));
+    const [runId, ckpt] = m.id.split(":");
+    const run = ckpt ? S.runs.get(runId) : null;
+    const label = run ? `${run.name} · ${ckpt}` : `${m.id}${m.kind === "bundled" ? "" : ` (${m.kind})`}`;
+    sel.add(new Option(`${label}${acc}`, m.id));
   }
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
 }
@@ -507,7 +558,12 @@ function pump() {
     if (!hasInk(pixels, 0.02)) { throttle.done(); clearPrediction(); }
     else {
       S.predictId += 1;
-      if (!socket.send(predictMessage(pixels, $("model").value || null, S.predictId))) throttle.done();
+      // Auto: the run training now (null lets the server use the watched run's latest weights),
+      // else the default model.
+      const run = S.watched ? S.runs.get(S.watched) : null;
+      const live = run && ACTIVE_STATUSES.includes(run.status) && !S.fallback;
+      const model = $("model").value || (live ? null : S.defaultModel);
+      if (!socket.send(predictMessage(pixels, model, S.predictId))) throttle.done();
     }
   }
   if (throttle.pending) requestAnimationFrame(pump); else pumping = false;
@@ -543,7 +599,7 @@ register("prediction", () => {
   if (!d) return;
   const out = $("prediction");
   if (d.empty || d.digit == null) {
-    out.textContent = "?"; $("confidence").textContent = "no ink yet"; $("predict-model").textContent = "";
+    out.textContent = "?"; $("confidence").textContent = d.message ?? "no ink yet"; $("predict-model").textContent = "";
   } else {
     out.textContent = String(d.digit);
     const p = d.probabilities[d.digit] ?? 0;
@@ -583,28 +639,6 @@ function clearPrediction() {
   }
   $("seen").getContext("2d").clearRect(0, 0, 28, 28);
   netView.clear("Draw a digit to see it pass through the network.");
-}
-
-// -- biases for the neuron inspector: read from the model's checkpoint (.npz) --------------------
-/** @type {Map<string, {at: number, arrays: Map<string, any>|null, loading: boolean}>} */
-const biasCache = new Map();
-/** @param {string} model */
-function prefetchBias(model) {
-  const hit = biasCache.get(model);
-  const stale = hit && S.runs.has(model.split(":")[0]) && Date.now() - hit.at > 15000;
-  if (hit && (hit.loading || !stale)) return;
-  biasCache.set(model, { at: Date.now(), arrays: hit?.arrays ?? null, loading: true });
-  fetch(`/api/models/${encodeURIComponent(model)}`)
-    .then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`HTTP ${r.status}`))))
-    .then((buf) => biasCache.set(model, { at: Date.now(), arrays: readNpz(buf, (k) => k.endsWith(".b")), loading: false }))
-    .catch(() => biasCache.set(model, { at: Date.now(), arrays: null, loading: false }));
-}
-/** @param {number} layer @param {number} unit */
-function biasOf(layer, unit) {
-  const model = S.prediction?.model;
-  const arrays = model ? biasCache.get(model)?.arrays : null;
-  const b = arrays?.get(`${layer}.b`);
-  return b ? b.data[unit] : undefined;
 }
 
 // -- resize: redraw what depends on the width ----------------------------------------------------

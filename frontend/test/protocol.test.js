@@ -38,3 +38,12 @@ test("predict message leaves model out when following the watched run", () => {
   assert.deepEqual(predictMessage([[0]], null, 1), { type: "predict", pixels: [[0]], id: 1 });
   assert.equal(predictMessage([[0]], "cnn", 2).model, "cnn");
 });
+
+test("reconnect backoff doubles up to 15 s, with jitter", async () => {
+  const { backoff } = await import("../js/socket.js");
+  assert.equal(backoff(0, 0.5), 500);
+  assert.equal(backoff(1, 0.5), 1000);
+  assert.equal(backoff(3, 0.5), 4000);
+  assert.equal(backoff(20, 0.5), 15000);
+  assert.ok(backoff(2, 0) >= 1600 && backoff(2, 0.999) <= 2400);
+});

@@ -37,6 +37,7 @@ export class Editor {
     this.serverError = "";
     this.checkTimer = 0;
     this.checkSeq = 0;
+    els.form.addEventListener("change", () => this.showScheduleOptions());
     els.preset.addEventListener("change", () => { if (els.preset.value !== "custom") this.loadPreset(/** @type {any} */ (els.preset.value)); });
     els.addButton.addEventListener("click", () => {
       const layers = this.spec.layers.slice();
@@ -60,7 +61,14 @@ export class Editor {
     const t = /** @type {Record<string, any>} */ (PRESETS[name].train);
     for (const key of Object.keys(t)) { const el = /** @type {HTMLInputElement|null} */ (f.elements.namedItem(key)); if (el) el.value = String(t[key]); }
     /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value = this.spec.loss ?? "cross_entropy";
+    this.showScheduleOptions();
     this.build();
+  }
+
+  /** The step schedule's two settings show only when it is chosen. */
+  showScheduleOptions() {
+    const step = /** @type {HTMLSelectElement} */ (this.els.form.elements.namedItem("schedule")).value === "step";
+    for (const el of this.els.form.querySelectorAll(".step-only")) /** @type {HTMLElement} */ (el).hidden = !step;
   }
 
   edited() {
@@ -196,6 +204,7 @@ export class Editor {
     body.schedule = /** @type {HTMLSelectElement} */ (f.elements.namedItem("schedule")).value;
     num("lr", false); num("momentum", false); num("weight_decay", false);
     num("batch_size", true); num("epochs", true); num("seed", true);
+    if (body.schedule === "step") { num("step_epochs", true); num("gamma", false); }
     body.loss = /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value;
     if (this.presetName !== "custom") body.preset = this.presetName;
     else body.spec = this.modelSpec();

@@ -4,7 +4,7 @@
  * misclassified validation digits with what the network said.
  */
 import { decodeArray } from "../encoding.js";
-import { paintImage, esc } from "../heatmap.js";
+import { paintImage } from "../heatmap.js";
 import { cssColor } from "../colormap.js";
 import { cssVar } from "../chart.js";
 
@@ -14,7 +14,6 @@ export class EpochView {
    * @param {HTMLButtonElement} allButton @param {HTMLElement} epochLabel
    */
   constructor(canvas, gallery, filterLabel, allButton, epochLabel) {
-    Object.assign(this, { canvas, gallery, filterLabel, allButton, epochLabel });
     this.canvas = canvas; this.gallery = gallery; this.filterLabel = filterLabel; this.allButton = allButton; this.epochLabel = epochLabel;
     /** @type {any} */
     this.epoch = null;
@@ -118,7 +117,10 @@ export class EpochView {
     if (!this.epoch) { g.innerHTML = `<p class="muted">After the first epoch, digits it got wrong appear here.</p>`; return; }
     if (!shown.length) {
       const n = this.filter && this.epoch.confusion ? this.epoch.confusion[this.filter[0]][this.filter[1]] : 0;
-      g.innerHTML = `<p class="muted">${this.filter ? (this.filter[0] === this.filter[1] ? `${n} digits read right — only mistakes are sent as images.` : `${n} such digit${n === 1 ? "" : "s"}; none among the examples the server sent.`) : "No misclassified digits."}</p>`;
+      const none = !("misclassified" in this.epoch)
+        ? "The misclassified digits' images come live at the end of each epoch; the stored history of a run keeps only its figures."
+        : "No misclassified digits.";
+      g.innerHTML = `<p class="muted">${this.filter ? (this.filter[0] === this.filter[1] ? `${n} digits read right — only mistakes are sent as images.` : `${n} such digit${n === 1 ? "" : "s"}; none among the examples the server sent.`) : none}</p>`;
       return;
     }
     for (const x of shown) {
@@ -137,4 +139,3 @@ export class EpochView {
     }
   }
 }
-export { esc };

@@ -56,7 +56,9 @@ export class KernelGrids {
         // Each kernel is a row of its input channels; several kernels share a grid row when the
         // width allows. A layer reading one image wraps its kernels in a plain grid.
         if (c > 1) {
-          css = Math.max(1, Math.min(3, Math.floor(avail / (c * (kw + 1)))));
+          // Two kernels per row where the width allows it at 2× or more; else one per row, larger.
+          css = Math.min(3, Math.floor(avail / (2 * c * (kw + 1))));
+          if (css < 2) css = Math.max(1, Math.min(2, Math.floor(avail / (c * (kw + 1)))));
           const perRow = Math.max(1, Math.min(f, Math.floor((avail / css + 2) / (c * (kw + 1) + 2))));
           cols = c * perRow;
         } else {

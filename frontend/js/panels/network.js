@@ -7,7 +7,7 @@
  */
 import { paintGrid, hitGrid, showTip, hideTip, esc } from "../heatmap.js";
 import { tileLayout, cssColor } from "../colormap.js";
-import { mapValue, neuronValues, ACTIVATION_TYPES } from "../layerdata.js";
+import { mapValue, neuronValues } from "../layerdata.js";
 import { formatNumber } from "../chartmath.js";
 
 /** @typedef {import("../layerdata.js").LayerView} LayerView */
@@ -61,8 +61,10 @@ export class NetworkView {
         row.grid = paintGrid(row.canvas, l.set, { cols: lay.cols, cssScale: lay.scale, gap: 1, scale: "viridis", maxCssWidth: avail });
       } else {
         const n = l.set.maps;
-        const cell = n <= 16 ? 22 : n <= 128 ? 14 : n <= 512 ? 9 : 6;
-        const cols = Math.max(1, Math.min(n, Math.floor(avail / (cell + 1))));
+        const cell = n <= 16 ? 22 : n <= 128 ? 14 : n <= 512 ? 9 : n === 784 ? 7 : 6;
+        let cols = Math.max(1, Math.min(n, Math.floor(avail / (cell + 1))));
+        // 784 input neurons laid out as the 28×28 image they are (the notes' "pixels are neurons").
+        if (n === 784) cols = 28;
         row.grid = paintGrid(row.canvas, l.set, { cols, up: 4, gap: 1, cssScale: cell / 4, scale: "viridis", maxCssWidth: avail });
       }
     });
@@ -136,12 +138,11 @@ export class NetworkView {
         const dense = this.layers[n.dense];
         const b = this.opt.bias?.(dense.index, unit);
         html += `weighted sum z = Σw·a + b = <b>${formatNumber(n.z)}</b><br>`;
-        if (b !== undefined && b !== null) html += `bias b = <b>${formatNumber(b)}</b>, so Σw·a = ${formatNumber(n.z - b)}<br>`;
-        else html += `bias b: loading the weights…<br>`;
+        if (typeof b === "number") html += `bias b = <b>${formatNumber(b)}</b>, so Σw·a = ${formatNumber(n.z - b)}<br>`;
+        else html += b === undefined ? `bias b: loading the weights…<br>` : `bias b: not available for this model<br>`;
         html += n.activation !== null ? `activation ${esc(n.fn ?? "")}(z) = <b>${formatNumber(n.activation)}</b>` : `(no activation after it: the raw score)`;
       } else {
         html += `activation <b>${formatNumber(mapValue(l.set, unit))}</b>`;
-        if (ACTIVATION_TYPES.includes(l.type)) html += "";
       }
       html += `<br>layer output shape (${l.shape.join(", ")})`;
     }

@@ -1,0 +1,180 @@
+"""End-to-end fixtures: a REAL uvicorn subprocess (tmp data dir, small IDX dataset) and Debian's
+Chromium driven by Playwright (python, sync API). One server and one browser per module.
+
+Playwright's own browser download does not work here, so the system Chromium is launched.
+Screenshots go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # pragma: no cover
+    sync_playwright = None
+
+pytestmark = pytest.mark.e2e
+
+
+def _skip_reason() -> str | None:
+    if sync_playwright is None:
+        return "playwright is not installed"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m uvicorn glassnet.service.app:create_app --factory` on a free port."""
+
+    def __init__(
+        self, data_dir: Path, dataset: Path | None, validation: int, port: int | None = None
+    ) -> None:
+        self.data_dir, self.dataset, self.validation = data_dir, dataset, validation
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self) -> Server:
+        env = {
+            **os.environ,
+            "GLASSNET_DATA_DIR": str(self.data_dir),
+            "GLASSNET_VALIDATION": str(self.validation),
+        }
+        if self.dataset is not None:
+            env["GLASSNET_DATASET"] = str(self.dataset)
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "glassnet.service.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the server did not start in 30 s: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) -> Iterator[Server]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    srv = Server(tmp_path_factory.mktemp("e2e") / "data", small_mnist, validation=200).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class PageErrors:
+    """Console errors and uncaught exceptions of a page: the dashboard must have none."""
+
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def check(self, allow: tuple[str, ...] = ()) -> None:
+        bad = [e for e in self.errors if not any(a in e for a in allow)]
+        assert not bad, f"console errors: {bad}"
+
+
+def open_page(
+    browser: Browser, url: str, width: int = 1366, height: int = 900, scheme: str = "light"
+) -> tuple[Page, PageErrors]:
+    page = browser.new_page(viewport={"width": width, "height": height}, color_scheme=scheme)
+    errors = PageErrors(page)
+    page.goto(url)
+    deadline = time.monotonic() + 15
+    while page.get_attribute('[data-testid="connection"]', "data-state") != "open":
+        uncaught = [e for e in errors.errors if e.startswith("uncaught")]
+        assert not uncaught, f"the page failed to start: {uncaught}"
+        assert time.monotonic() < deadline, "the page did not connect to the server in 15 s"
+        page.wait_for_timeout(100)
+    return page, errors
+
+
+def shoot(page: Page, name: str, full_page: bool = True, locator=None) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if locator is not None:
+        # The sticky header would sit on top of a tall section: unstick it for the picture.
+        page.add_style_tag(content=".top { position: relative !important; } .toasts { display: none; }")
+        locator.screenshot(path=path)
+    else:
+        page.screenshot(path=path, full_page=full_page)
+    return path
+
+
+def publish(path: Path, name: str) -> None:
+    """Copy a screenshot to docs/screenshots/ for the README, when GLASSNET_PUBLISH_SCREENSHOTS=1
+    (so an ordinary test run leaves the repository's files alone)."""
+    if os.environ.get("GLASSNET_PUBLISH_SCREENSHOTS") != "1":
+        return
+    docs = ROOT / "docs" / "screenshots"
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, docs / f"{name}.png")

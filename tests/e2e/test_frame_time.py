@@ -1,0 +1,98 @@
+"""Bar 3: the page stays smooth (frame time < 50 ms) while a `cnn`-preset run trains at full
+speed on the full bundled MNIST and the charts, kernels, probe activations and the drawn digit's
+layers update live. Frame time = the gap between requestAnimationFrame callbacks over ~10 s."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import urllib.request
+
+import pytest
+
+from .conftest import Server, _skip_reason, open_page, publish, shoot
+from .digits import DIGITS, draw
+
+pytestmark = pytest.mark.e2e
+
+MEASURE = """async (ms) => {
+  const gaps = [];
+  let last = performance.now();
+  const t0 = last;
+  await new Promise((done) => {
+    const tick = () => {
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+      if (now - t0 < ms) requestAnimationFrame(tick); else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  return gaps.slice(1);
+}"""
+
+
+@pytest.fixture(scope="module")
+def full_server(tmp_path_factory: pytest.TempPathFactory):
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    srv = Server(tmp_path_factory.mktemp("e2e-full") / "data", dataset=None, validation=5000).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def post(url: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(
+        url, data=json.dumps(body or {}).encode(), method="POST", headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def test_bar3_frame_time_while_the_cnn_trains(full_server, browser) -> None:
+    page, errors = open_page(browser, full_server.url)
+    page.select_option("#preset", "cnn")
+    page.get_by_test_id("start").click()
+    run_id = None
+    try:
+        page.wait_for_selector('[data-testid="kernels"] canvas', timeout=60000)
+        page.wait_for_function("() => window.glassnet.S.probes.length > 0", timeout=60000)
+        run_id = page.evaluate("() => window.glassnet.S.watched")
+        draw(page, DIGITS[8])  # the drawn digit is re-read with the new weights as they arrive
+        page.locator("#train").scroll_into_view_if_needed()
+        before = page.evaluate(
+            "() => [window.glassnet.charts.loss.series[0].xs.length, window.glassnet.S.kernels.length]"
+        )
+        page.evaluate("() => window.glassnet.paintTimes.splice(0)")
+        gaps = page.evaluate(MEASURE, 10000)
+        after = page.evaluate(
+            "() => [window.glassnet.charts.loss.series[0].xs.length, window.glassnet.S.kernels.length]"
+        )
+        paint = page.evaluate("() => window.glassnet.paintTimes.slice()")
+        shoot(page, "bar3-training-full-mnist", full_page=False)
+        publish(
+            shoot(page, "bar3-learned", full_page=False, locator=page.locator("#learned")),
+            "learned-full-mnist",
+        )
+    finally:
+        if run_id:
+            post(f"{full_server.url}/api/runs/{run_id}/stop")
+    gaps.sort()
+    mean = statistics.fmean(gaps)
+    p95 = gaps[int(0.95 * (len(gaps) - 1))]
+    paint.sort()
+    print(
+        f"\nbar 3 — {len(gaps)} frames in 10 s while the cnn trained: mean {mean:.1f} ms, median "
+        f"{statistics.median(gaps):.1f} ms, p95 {p95:.1f} ms, max {gaps[-1]:.1f} ms; "
+        f"painting per frame: median {statistics.median(paint):.2f} ms, max {paint[-1]:.1f} ms; "
+        f"loss points {before[0]} -> {after[0]}, kernel frames {before[1]} -> {after[1]}"
+    )
+    assert after[0] > before[0], "the loss chart did not update while measuring"
+    assert after[1] > before[1] or after[1] >= 100, "the kernels did not update while measuring"
+    assert p95 < 50, f"p95 frame time {p95:.1f} ms"
+    assert mean < 50
+    errors.check()
+    page.close()
