@@ -1,5 +1,5 @@
 # glassnet — the two commands of the README, and a few helpers.
-#   make run    set up .venv and start glassnet
+#   make run    set up .venv and start the glassnet server (dashboard at the printed address)
 #   make test   set up .venv and run every check (ruff, pytest, node --test)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/glassnet train --preset cnn --out runs/cnn-headless.npz
+	$(BIN)/glassnet serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check backend tests bench

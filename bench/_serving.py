@@ -34,8 +34,14 @@ def make_subset(folder: Path, n_train: int, n_test: int = 10_000) -> Path:
     return folder
 
 
-def headless_epoch_seconds(dataset: Path, validation: int, preset: str, out: Path) -> float:
-    """``glassnet train`` for one epoch; its own "epoch 1 done in X s" figure."""
+def headless_epoch_seconds(
+    dataset: Path, validation: int, preset: str, out: Path, blas_threads: int | None = None
+) -> float:
+    """``glassnet train`` for one epoch; its own "epoch 1 done in X s" figure. ``blas_threads``:
+    pin OpenBLAS to that many threads (None: the library's default, one per core)."""
+    env = dict(os.environ)
+    if blas_threads:
+        env.update(OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(blas_threads))
     cmd = [
         sys.executable,
         "-m",
@@ -52,7 +58,7 @@ def headless_epoch_seconds(dataset: Path, validation: int, preset: str, out: Pat
         "--out",
         str(out),
     ]
-    text = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO).stdout
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO, env=env).stdout
     match = re.search(r"epoch 1 done in ([0-9.]+)s", text)
     if not match:
         raise RuntimeError(f"cannot read the epoch time from:\n{text}")
@@ -111,6 +117,21 @@ class ServerProcess:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
         return total / 1024
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User+system CPU seconds so far: the main process and each live training process."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {}
+        pids = {"main": self.proc.pid}
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                for p in (task / "children").read_text().split():
+                    pids[f"child {p}"] = int(p)
+        for name, pid in pids.items():
+            with contextlib.suppress(OSError, IndexError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                out[name] = (int(fields[11]) + int(fields[12])) / tick
+        return out
 
     def main_rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

@@ -27,3 +27,5 @@ def settings(tmp_path: Path, tiny_dataset: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+        # The catch-all handler is a safety net: no request in the tests may reach it.
+        assert getattr(c.app.state, "internal_errors", 0) == 0

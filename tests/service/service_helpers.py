@@ -87,17 +87,21 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, what
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
 
 
 def wait_status(client: Any, run_id: str, statuses: set[str] | str, timeout: float = 60.0) -> dict[str, Any]:
     wanted = {statuses} if isinstance(statuses, str) else statuses
+    last: dict[str, Any] = {}
 
     def check() -> dict[str, Any] | None:
-        run = client.get(f"/api/runs/{run_id}").json()
-        return run if run["status"] in wanted else None
+        last.update(client.get(f"/api/runs/{run_id}").json())
+        return dict(last) if last["status"] in wanted else None
 
-    return wait_for(check, timeout, 0.05, f"run {run_id} to become {wanted}")
+    try:
+        return wait_for(check, timeout, 0.05, f"run {run_id} to become {wanted}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the run: {last}") from None
 
 
 # -- a real server -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ on. (bench/fanout.py measures the same with 20 + 2 viewers and the cnn preset.)"
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -62,7 +63,7 @@ def test_stalled_viewers_do_not_hold_back_training_or_readers(tmp_path: Path, ti
             for i, stamps in received.items():
                 later = [s for s in stamps if s > checking]
                 assert len(later) >= 10, f"reader {i} stopped receiving metrics ({len(later)} frames)"
-                gaps = [b - a for a, b in zip(later, later[1:], strict=False)]
+                gaps = [b - a for a, b in itertools.pairwise(later)]
                 assert max(gaps) < 1.0, (i, max(gaps))
             stats = http.get("/api/stats").json()
             assert stats["viewers"] <= 5

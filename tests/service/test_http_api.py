@@ -104,7 +104,10 @@ def test_architecture_summary(client: TestClient) -> None:
         ({"layers": [{"type": "conv2d", "filters": 4, "kernel": 30}, {"type": "flatten"}]}, "layer 0"),
         ({"layers": [{"type": "flatten"}, {"type": "dense", "units": 7}]}, "10 class scores"),
         ({"layers": [{"type": "flatten"}, {"type": "dense", "units": "10"}]}, "layer 1"),
-        ({"input_shape": [1, 32, 32], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]}, "data"),
+        (
+            {"input_shape": [1, 32, 32], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]},
+            "data",
+        ),
         ({"layers": []}, "layers"),
         ({"layers": [{"type": "flatten"}, {"type": "dense", "units": 10}], "loss": "hinge"}, "loss"),
     ],
@@ -169,8 +172,7 @@ def test_raw_bad_bodies(client: TestClient, raw: bytes, needle: str) -> None:
 
 def test_non_finite_numbers_inside_a_spec(client: TestClient) -> None:
     raw = (
-        b'{"layers": [{"type": "flatten"}, {"type": "dropout", "rate": NaN},'
-        b' {"type": "dense", "units": 10}]}'
+        b'{"layers": [{"type": "flatten"}, {"type": "dropout", "rate": NaN}, {"type": "dense", "units": 10}]}'
     )
     for path, body in (("/api/architecture", raw), ("/api/runs", b'{"spec": ' + raw + b"}")):
         r = client.post(path, content=body, headers={"content-type": "application/json"})

@@ -81,7 +81,9 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     assert resumed["status"] == "running"
     wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > s0 + 5, what="training again")
     client.patch(f"/api/runs/{rid}", json={"lr": 0.02})  # while it runs
-    wait_for(lambda: client.get(f"/api/runs/{rid}/metrics").json()["batches"]["lr"][-1] == 0.02, what="new lr")
+    wait_for(
+        lambda: client.get(f"/api/runs/{rid}/metrics").json()["batches"]["lr"][-1] == 0.02, what="new lr"
+    )
     stopped = client.post(f"/api/runs/{rid}/stop").json()
     assert stopped["status"] == "stopped"
     ckpt = read_checkpoint(settings.data_dir / rid / "last.npz")
@@ -147,3 +149,46 @@ def test_bad_requests_do_not_change_a_run(client: TestClient) -> None:
         k: before[k] for k in ("lr", "momentum", "weight_decay", "step", "status", "config")
     }
     client.post(f"/api/runs/{rid}/stop")
+
+
+def test_two_runs_at_once_when_the_setting_allows(tmp_path: Path, tiny_dataset: Path) -> None:
+    settings = make_settings(tmp_path / "runs", tiny_dataset, max_active_runs=2)
+    with TestClient(create_app(settings)) as client:
+        a = start(client, spec=TINY_MLP, epochs=300, batch_size=20)
+        b = start(client, spec=TINY_MLP, epochs=300, batch_size=20)
+        assert a["status"] == "running" and b["status"] == "running"
+        assert client.get("/healthz").json()["active_runs"] == 2
+        for run in (a, b):
+            wait_for(lambda r=run: client.get(f"/api/runs/{r['id']}").json()["step"] > 0, what="both train")
+            assert client.post(f"/api/runs/{run['id']}/stop").json()["status"] == "stopped"
+
+
+def test_resume_after_a_restart_is_exact(tmp_path: Path, tiny_dataset: Path) -> None:
+    """Interrupted mid-epoch by a shutdown, resumed by a new process from its checkpoint: the
+    final weights equal those of the same run trained without a break."""
+    body = {"spec": TINY_MLP, "epochs": 40, "batch_size": 20, "optimizer": "adam", "lr": 0.01}
+    straight = make_settings(tmp_path / "straight", tiny_dataset)
+    with TestClient(create_app(straight)) as client:
+        reference = start(client, **body)
+        wait_status(client, reference["id"], "finished")
+    broken = make_settings(tmp_path / "broken", tiny_dataset)
+    with TestClient(create_app(broken)) as client:
+        run = start(client, **body)
+        wait_for(lambda: client.get(f"/api/runs/{run['id']}").json()["step"] >= 30, what="step 30")
+        paused = client.post(f"/api/runs/{run['id']}/pause").json()
+        assert paused["status"] == "paused"
+        while paused["step"] % 25 == 0:  # mid-epoch (25 steps per epoch)
+            paused = client.post(f"/api/runs/{run['id']}/step").json()
+    # The shutdown wrote a final checkpoint and left the run interrupted.
+    with TestClient(create_app(broken)) as client:
+        interrupted = client.get(f"/api/runs/{run['id']}").json()
+        assert interrupted["status"] == "interrupted" and interrupted["step"] % 25 != 0
+        assert client.post(f"/api/runs/{run['id']}/resume").json()["status"] == "running"
+        done = wait_status(client, run["id"], "finished")
+        assert done["step"] == 1000
+        history = client.get(f"/api/runs/{run['id']}/metrics").json()["batches"]["step"]
+        assert history == list(range(1, 1001))
+    a = read_checkpoint(tmp_path / "straight" / reference["id"] / "last.npz").model.state_dict()
+    b = read_checkpoint(tmp_path / "broken" / run["id"] / "last.npz").model.state_dict()
+    for name in a:
+        assert (a[name] == b[name]).all(), name

@@ -5,11 +5,10 @@ closed with 1001, a final checkpoint, exit within 10 seconds)."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import pytest
-from service_helpers import TINY_MLP, Server, alive, child_pids, wait_for, wait_status
+from service_helpers import TINY_MLP, Server, alive, child_pids, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

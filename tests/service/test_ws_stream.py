@@ -158,7 +158,7 @@ def test_live_prediction_with_the_bundled_model(client: TestClient, test_digits)
             answer = receive_until(ws, "prediction")["data"]
             assert answer["model"] == "cnn" and answer["id"] == int(label) and not answer["empty"]
             assert abs(sum(answer["probabilities"]) - 1) < 1e-6
-            assert [a["type"] for a in answer["activations"]][0] == "conv2d"
+            assert answer["activations"][0]["type"] == "conv2d"
             assert decode(answer["prepared"]).shape == (28, 28)
             correct += answer["digit"] == label
         assert correct >= 9
@@ -236,7 +236,10 @@ def test_oversized_message_closes_with_1009(client: TestClient) -> None:
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://localhost.evil.example"])
 def test_foreign_origin_is_refused_before_accept(client: TestClient, origin: str) -> None:
-    with pytest.raises(WebSocketDisconnect) as exc, client.websocket_connect("/ws", headers={"origin": origin}):
+    with (
+        pytest.raises(WebSocketDisconnect) as exc,
+        client.websocket_connect("/ws", headers={"origin": origin}),
+    ):
         pass
     assert exc.value.code == 1008
     assert client.get("/healthz").json()["viewers"] == 0

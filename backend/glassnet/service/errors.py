@@ -64,6 +64,7 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
+    request.app.state.internal_errors = getattr(request.app.state, "internal_errors", 0) + 1
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 

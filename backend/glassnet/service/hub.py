@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from .protocol import HEAVY_EVENTS, PROTOCOL_VERSION, EventType
 
 log = logging.getLogger("glassnet.hub")
 
+LATEST_RUNS = 16  # runs whose latest heavy frames are kept for new subscribers
 HEAVY, METRICS, KEEP = 0, 1, 2  # drop priority: heavy first, then metrics, never the rest
 
 
@@ -97,7 +98,8 @@ class Hub:
         self.send_timeout = send_timeout
         self.viewers: set[Viewer] = set()
         self.seq = 0
-        self.latest: dict[str, dict[EventType, Frame]] = {}
+        # Latest heavy frames of the most recently active runs (bounded: ~0.4 MB per cnn run).
+        self.latest: OrderedDict[str, dict[EventType, Frame]] = OrderedDict()
         self.dropped_total = 0
         self.disconnected_slow = 0
 
@@ -118,6 +120,9 @@ class Hub:
         frame = self.frame(type_, run, data)
         if frame.priority == HEAVY and run is not None:
             self.latest.setdefault(run, {})[type_] = frame
+            self.latest.move_to_end(run)
+            while len(self.latest) > LATEST_RUNS:
+                self.latest.popitem(last=False)
         for viewer in list(self.viewers):
             if everyone or (run is not None and run in viewer.runs):
                 viewer.push(frame)

@@ -259,6 +259,19 @@ ClientMessage = Annotated[SubscribeMessage | UnsubscribeMessage | PredictMessage
 CLIENT_MESSAGE = TypeAdapter(ClientMessage)
 
 
+class ProtocolSchema(BaseModel):
+    """What ``GET /api/protocol`` serves: the version, the enums and one JSON schema per model."""
+
+    version: int
+    event_types: list[str]
+    heavy_events: list[str]
+    run_statuses: list[str]
+    envelope: dict[str, Any] = Field(description="JSON schema of the envelope")
+    events: dict[str, dict[str, Any]] = Field(description="event type -> JSON schema of its data")
+    client_types: list[str]
+    client: dict[str, dict[str, Any]] = Field(description="client message type -> JSON schema")
+
+
 def protocol_schema() -> dict[str, Any]:
     """The stable, documented JSON schema of the protocol (served at ``/api/protocol``)."""
     return {

@@ -21,6 +21,7 @@ import itertools
 import logging
 import multiprocessing as mp
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from .store import RunStore
 
 log = logging.getLogger("glassnet.worker")
 
+RUN_ID = re.compile(r"[0-9a-f]{1,64}")
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -193,7 +195,7 @@ class RunManager:
     def checkpoint_for(self, run_id: str) -> Path | None:
         """A bare run id's weights for predictions: the live file while it trains, else the last
         checkpoint (the registry reloads a file when its mtime changes)."""
-        if len(run_id) > 64 or "/" in run_id or run_id.startswith("."):
+        if not RUN_ID.fullmatch(run_id):  # only ids this service makes: never a path
             return None
         folder = self.run_dir(run_id)
         for name in ("live.npz", "last.npz"):
@@ -346,6 +348,10 @@ class RunManager:
             raise RunConflictError(f"run {run_id} did not answer the {cmd} command in time") from None
         if not reply.get("ok", True):
             raise RunConflictError(f"cannot {cmd} run {run_id}: {reply.get('error')}")
+        if worker.ended:
+            # The run ended right after answering (e.g. diverged on the next step): its final
+            # status is already stored and must not be overwritten by this command's.
+            reply = {**reply, "ended": True}
         return reply
 
     async def pause(self, run_id: str) -> dict[str, Any]:

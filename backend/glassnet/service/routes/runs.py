@@ -122,7 +122,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     model = build_checked(full_spec, state.image_shape, config.seed)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
-    run_id = secrets.token_hex(6)
+    run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
     total = (
         None

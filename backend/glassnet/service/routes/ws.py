@@ -3,10 +3,12 @@
 On connect the server checks the ``Origin`` (before accepting: a foreign page cannot open a
 socket to a local server), then sends ``hello`` and subscribes the socket to the run that
 trains now, if any. Until the client sends its own ``subscribe``/``unsubscribe``, the socket
-*follows*: each run that starts training replaces what it watches. Client messages: ``subscribe`` / ``unsubscribe`` a run (its latest heavy
-frames and status come at once), ``predict`` a drawn digit. A malformed message is answered with
-an ``error`` event and the socket stays open; a message over ``max_ws_message_bytes`` closes it
-with 1009. Everything the server sends goes through the viewer's queue in :mod:`..hub`.
+*follows*: each run that starts training replaces what it watches.
+
+Client messages: ``subscribe`` / ``unsubscribe`` a run (its status and latest heavy frames
+come at once), ``predict`` a drawn digit. A malformed message is answered with an ``error``
+event and the socket stays open; a message over ``max_ws_message_bytes`` closes it with 1009.
+Everything the server sends goes through the viewer's queue in :mod:`..hub`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..protocol import (
     HelloData,
     PredictionData,
     PredictMessage,
+    ProtocolSchema,
     StatusData,
     SubscribeMessage,
     UnsubscribeMessage,
@@ -44,7 +47,9 @@ router = APIRouter(tags=["live stream"])
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-@router.get("/api/protocol", summary="The WebSocket protocol's JSON schema (versioned)")
+@router.get(
+    "/api/protocol", response_model=ProtocolSchema, summary="The WebSocket protocol's JSON schema (versioned)"
+)
 async def protocol() -> dict[str, Any]:
     return protocol_schema()
 
@@ -90,10 +95,15 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
     if registry is None:
         _error(hub, viewer, "unavailable", "predictions are not available yet", message.id)
         return
-    # Default: the run this socket watches (its latest weights), else the bundled default model.
+    # Default: the run this socket watches (its latest weights; the one training now first),
+    # else — or while that run has no weights yet — the bundled default model.
     model_id = message.model
-    if model_id is None and viewer.runs:
-        model_id = next(iter(sorted(viewer.runs, key=lambda r: r != state.manager.current())))
+    if model_id is None:
+        manager: RunManager = state.manager
+        for run_id in sorted(viewer.runs, key=lambda r: r != manager.current()):
+            if manager.checkpoint_for(run_id) is not None:
+                model_id = run_id
+                break
     started = time.perf_counter()
     try:
         result = await asyncio.to_thread(

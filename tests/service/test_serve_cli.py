@@ -1,0 +1,77 @@
+"""``glassnet serve`` itself: settings from the environment, the bind warning, and a predict
+with the bundled model through a real server (curl-style)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from service_helpers import REPO, Server, free_port, wait_for
+
+from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+from glassnet.service.settings import Settings, get_settings
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GLASSNET_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("GLASSNET_MAX_ACTIVE_RUNS", "2")
+    monkeypatch.setenv("GLASSNET_METRICS_INTERVAL_S", "0.25")
+    s = Settings()
+    assert s.data_dir == tmp_path / "elsewhere" and s.max_active_runs == 2 and s.metrics_interval_s == 0.25
+    assert s.host == "127.0.0.1" and s.database_path == tmp_path / "elsewhere" / "runs.sqlite3"
+    get_settings.cache_clear()
+    assert get_settings().max_active_runs == 2
+    get_settings.cache_clear()
+    monkeypatch.setenv("GLASSNET_MAX_ACTIVE_RUNS", "0")
+    with pytest.raises(ValueError, match="max_active_runs"):
+        Settings()
+
+
+@pytest.mark.slow
+def test_predict_through_a_real_server_with_the_bundled_model(tmp_path: Path, tiny_dataset: Path) -> None:
+    images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:5]
+    labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:5]
+    server = Server(tmp_path / "runs", tiny_dataset)
+    try:
+        assert httpx.get(server.url + "/readyz").json()["default_model"] == "cnn"
+        for image, label in zip(images, labels, strict=True):
+            pixels = (image.astype(np.float64) / 255).round(4).ravel().tolist()
+            r = httpx.post(server.url + "/api/predict", json={"pixels": pixels}, timeout=10)
+            assert r.status_code == 200, r.text
+            assert r.json()["digit"] == label
+        r = httpx.post(
+            server.url + "/api/predict", content=b"{", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 422
+    finally:
+        server.stop()
+    assert (tmp_path / "runs" / "runs.sqlite3").is_file()  # created on first start
+
+
+@pytest.mark.slow
+def test_binding_beyond_localhost_warns(tmp_path: Path, tiny_dataset: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet.cli", "serve", "--host", "127.0.0.2", "--port", str(port),
+         "--data-dir", str(tmp_path / "runs"), "--dataset", str(tiny_dataset)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _up(f"http://127.0.0.2:{port}/healthz"), 30, 0.1, "the server")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert "warning: binding 127.0.0.2" in err
+    assert f"open http://127.0.0.2:{port}/" in out
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
