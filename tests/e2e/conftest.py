@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a REAL uvicorn subprocess (tmp data dir, small IDX dataset) and Debian's
+"""End-to-end fixtures: a REAL `glassnet serve` subprocess (tmp data dir, small IDX dataset) and Debian's
 Chromium driven by Playwright (python, sync API). One server and one browser per module.
 
 Playwright's own browser download does not work here, so the system Chromium is launched.
@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m uvicorn glassnet.service.app:create_app --factory` on a free port."""
+    """`glassnet serve` (uvicorn, as `make run` starts it) on a free port."""
 
     def __init__(
         self, data_dir: Path, dataset: Path | None, validation: int, port: int | None = None
@@ -66,19 +66,7 @@ class Server:
         }
         if self.dataset is not None:
             env["GLASSNET_DATASET"] = str(self.dataset)
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "glassnet.service.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
+        cmd = [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
         )

@@ -10,6 +10,7 @@ import json
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import open_page, publish, shoot
 from .digits import DIGITS, draw
@@ -113,20 +114,19 @@ def test_impossible_architecture_names_the_layer(server, browser) -> None:
     # The second conv layer (index 3) gets a 13x13 kernel: its input is only 12x12.
     page.get_by_label("layer 3 size").fill("13")
     err = page.get_by_test_id("arch-error")
-    err.wait_for(state="visible")
-    assert "layer 3 (conv2d)" in err.inner_text()
-    assert "kernel 13×13 is larger than its 12×12 input" in err.inner_text()
-    assert page.get_by_test_id("start").is_disabled()
+    # expect() retries until the page has re-checked the edited network (or 5 s pass).
+    expect(err).to_contain_text("layer 3 (conv2d)")
+    expect(err).to_contain_text("kernel 13×13 is larger than its 12×12 input")
+    expect(page.get_by_test_id("start")).to_be_disabled()
     shoot(page, "architecture-error", full_page=False, locator=page.locator(".editor-card"))
     # A dense layer straight on the image: the page says to flatten first.
     page.select_option("#preset", "mlp")
     page.get_by_label("remove layer 0").click()
-    assert "layer 0 (dense): expects a flat vector per sample" in err.inner_text()
+    expect(err).to_contain_text("layer 0 (dense): expects a flat vector per sample")
     # Back to a valid network, and the server agrees.
     page.select_option("#preset", "cnn")
-    page.wait_for_timeout(400)
-    assert err.is_hidden()
-    assert page.get_by_test_id("start").is_enabled()
+    expect(err).to_be_hidden()
+    expect(page.get_by_test_id("start")).to_be_enabled()
     # The parameter count with its formula (the notes' C_in·k·k·C_out + C_out).
     assert "16·(5·5)·32 + 32" in page.locator("#arch").inner_text()
     assert "80,202 parameters" in page.locator("#arch-total").inner_text()
