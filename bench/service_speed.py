@@ -38,7 +38,8 @@ from glassnet.service.settings import Settings
 
 
 def service_run(args: argparse.Namespace, tmp: Path, dataset: Path, images, index: int) -> dict:
-    """One epoch in the service with a viewer asking for predictions and a /healthz poller."""
+    """One epoch in the service with a viewer reading every frame (and asking for ``--predict-hz``
+    predictions a second) and a /healthz poller."""
     server = ServerProcess(tmp / f"runs-{index}", dataset, {"GLASSNET_VALIDATION": str(args.validation)})
     out: dict = {"health_ms": [], "rtt_ms": [], "server_ms": [], "frames": 0, "bytes": 0}
     training = threading.Event()
@@ -59,14 +60,14 @@ def service_run(args: argparse.Namespace, tmp: Path, dataset: Path, images, inde
 
             def ask() -> None:
                 i = 0
-                while not done.is_set():
+                while args.predict_hz > 0 and not done.is_set():
                     if training.is_set():
                         sent[i] = time.perf_counter()
                         pixels = images[i % len(images)].ravel().round(3).tolist()
                         with contextlib.suppress(ConnectionClosed):
                             ws.send(json.dumps({"type": "predict", "pixels": pixels, "id": i}))
                         i += 1
-                    time.sleep(0.1)
+                    time.sleep(1 / args.predict_hz)
 
             threading.Thread(target=ask, daemon=True).start()
             while not done.is_set():
@@ -113,13 +114,20 @@ def main() -> None:
     parser.add_argument("--validation", type=int, default=1000)
     parser.add_argument("--preset", default="cnn")
     parser.add_argument("--repeats", type=int, default=3, help="alternate headless/service this often")
+    parser.add_argument(
+        "--predict-hz",
+        type=float,
+        default=10,
+        help="live predictions a second from the viewer (0: none)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="glassnet-bench-"))
     dataset = make_subset(tmp / "data", args.train_images)
     n = args.train_images - args.validation
     print(
         f"{args.preset}, one epoch of {n:,} images (+{args.validation:,} validation), preset settings; "
-        f"headless and service alternate {args.repeats}x on the same machine"
+        f"headless and service alternate {args.repeats}x on the same machine; the viewer asks for "
+        f"{args.predict_hz:g} predictions/s"
     )
     images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:50] / 255.0
     threads = Settings().worker_blas_threads

@@ -22,14 +22,15 @@ def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset:
     server = Server(data_dir, tiny_dataset)
     try:
         with server.http() as http:
-            # 500 training images / batch 10 = 50 steps per epoch.
-            body = {"spec": TINY_MLP, "epochs": 100, "batch_size": 10, "optimizer": "sgd", "lr": 0.05}
+            # 500 training images / batch 2 = 250 steps per epoch; 1000 epochs, so the run is still
+            # going (minutes of work) whenever the test pauses it, however fast the machine is.
+            body = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 2, "optimizer": "sgd", "lr": 0.05}
             run = http.post("/api/runs", json=body).json()
             rid = run["id"]
 
             def mid_epoch() -> dict | None:
                 r = http.get(f"/api/runs/{rid}").json()
-                return r if r["epoch"] >= 2 and 10 <= r["step"] % 50 <= 40 else None
+                return r if r["epoch"] >= 2 and 25 <= r["step"] % 250 <= 225 else None
 
             before = wait_for(mid_epoch, 60, 0.02, "mid-epoch of epoch 3")
             workers = child_pids(server.proc.pid)
@@ -42,7 +43,7 @@ def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset:
     for path in (data_dir / rid).glob("*.npz"):  # every checkpoint readable
         read_checkpoint(path)
     ckpt_step = read_checkpoint(data_dir / rid / "last.npz").meta["trainer"]["step"]
-    assert ckpt_step % 50 == 0 and ckpt_step >= 100  # the last epoch's checkpoint
+    assert ckpt_step % 250 == 0 and ckpt_step >= 500  # the last epoch's checkpoint
 
     server = Server(data_dir, tiny_dataset)
     try:

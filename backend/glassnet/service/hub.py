@@ -26,7 +26,7 @@ from .protocol import HEAVY_EVENTS, PROTOCOL_VERSION, EventType
 
 log = logging.getLogger("glassnet.hub")
 
-LATEST_RUNS = 16  # runs whose latest heavy frames are kept for new subscribers
+LATEST_RUNS = 16  # runs whose latest heavy and epoch frames are kept for new subscribers
 HEAVY, METRICS, KEEP = 0, 1, 2  # drop priority: heavy first, then metrics, never the rest
 
 
@@ -90,15 +90,17 @@ class Viewer:
 
 
 class Hub:
-    """All connected viewers, the frame counter and each run's latest heavy frames (sent to a
-    viewer as soon as it subscribes, so a paused run is visible at once)."""
+    """All connected viewers, the frame counter and each run's latest heavy frames and latest
+    ``epoch`` frame (sent to a viewer as soon as it subscribes, so a paused run is visible at
+    once and a late viewer sees the last confusion matrix and misclassified digits)."""
 
     def __init__(self, queue_size: int = 64, send_timeout: float = 10.0) -> None:
         self.queue_size = queue_size
         self.send_timeout = send_timeout
         self.viewers: set[Viewer] = set()
         self.seq = 0
-        # Latest heavy frames of the most recently active runs (bounded: ~0.4 MB per cnn run).
+        # Latest heavy and epoch frames of the most recently active runs (bounded: ~0.4 MB per
+        # cnn run).
         self.latest: OrderedDict[str, dict[EventType, Frame]] = OrderedDict()
         self.dropped_total = 0
         self.disconnected_slow = 0
@@ -118,7 +120,7 @@ class Hub:
         """Queue a frame for the run's subscribers (``everyone``: for every viewer). Never
         blocks: the sender tasks do the writing."""
         frame = self.frame(type_, run, data)
-        if frame.priority == HEAVY and run is not None:
+        if run is not None and (frame.priority == HEAVY or type_ == EventType.EPOCH):
             self.latest.setdefault(run, {})[type_] = frame
             self.latest.move_to_end(run)
             while len(self.latest) > LATEST_RUNS:
@@ -139,8 +141,17 @@ class Hub:
         viewer.push(self.frame(type_, run, data))
 
     def replay_latest(self, viewer: Viewer, run: str) -> None:
-        for frame in self.latest.get(run, {}).values():
-            viewer.push(frame)
+        """The run's latest epoch summary, then its latest heavy frames."""
+        frames = self.latest.get(run, {})
+        epoch = frames.get(EventType.EPOCH)
+        if epoch is not None:
+            viewer.push(epoch)
+        for frame in frames.values():
+            if frame is not epoch:
+                viewer.push(frame)
+
+    def has_latest(self, run: str, type_: EventType) -> bool:
+        return type_ in self.latest.get(run, {})
 
     def forget(self, run: str) -> None:
         self.latest.pop(run, None)

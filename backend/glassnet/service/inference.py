@@ -349,6 +349,7 @@ class ModelRegistry:
         model_id: str | None = None,
         activations: bool = False,
         image_name: str = "image",
+        fallback: bool = False,
     ) -> PredictResult:
         """Read one digit.
 
@@ -359,6 +360,9 @@ class ModelRegistry:
             model_id: which network; None -> the default (bundled cnn).
             activations: also return every layer's output (encoded per map).
             image_name: how error messages name the image.
+            fallback: when ``model_id`` (a run's id) has no weights yet (the run is queued),
+                answer with the default model instead; ``model`` and ``message`` then name the
+                one that answered.
 
         Returns:
             :class:`PredictResult`; ``empty=True`` and no digit when there is no ink.
@@ -370,7 +374,15 @@ class ModelRegistry:
         """
         if (pixels is None) == (image is None):
             raise ValueError("give either pixels or an image, not both or neither")
-        model_id, model, lock = self.load(model_id)
+        requested = model_id or self.default_id
+        try:
+            model_id, model, lock = self.load(model_id)
+            note = ""
+        except UnknownModelError:
+            if not fallback or requested == self.default_id:
+                raise
+            model_id, model, lock = self.load(None)
+            note = f"run {requested} has no weights yet, so the bundled {model_id} network answered: "
         if image is not None:
             digit = prepare_digit(decode_image(image, name=image_name))
         else:
@@ -382,7 +394,7 @@ class ModelRegistry:
                 probabilities=None,
                 prepared=None,
                 empty=True,
-                message="no ink found: draw or upload a digit (nothing was guessed)",
+                message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
             )
         x = digit.reshape(1, *model.input_shape).astype(np.float32)
         with lock:  # layers keep per-call caches; one forward pass at a time per network
@@ -402,7 +414,7 @@ class ModelRegistry:
             prepared=EncodedArray(**encode_image28(digit)),
             activations=[LayerActivation(**a) for a in layers] if layers is not None else None,
             empty=False,
-            message=f"the {model_id} network reads a {best} ({probs[best]:.0%} sure)",
+            message=f"{note}the {model_id} network reads a {best} ({probs[best]:.0%} sure)",
         )
 
     # -- listing -----------------------------------------------------------------------------

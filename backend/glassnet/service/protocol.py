@@ -34,7 +34,7 @@ class EventType(StrEnum):
     """Server -> client event types."""
 
     HELLO = "hello"  # once, on connect
-    STATUS = "status"  # a run changed state (sent to every viewer, about every run)
+    STATUS = "status"  # a run changed state (to every viewer), or ended an epoch (its subscribers)
     METRICS = "metrics"  # mini-batch points, coalesced (subscribers of the run)
     EPOCH = "epoch"  # an epoch ended: train/validation figures, confusion, misclassified digits
     ACTIVATIONS = "activations"  # every layer's output for the eight probe digits (heavy)

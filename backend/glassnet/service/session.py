@@ -13,8 +13,9 @@ kernels, gradients), ``epoch``, ``checkpoint``, ``ack`` (answer to a command) an
 
 Checkpoints (``<data dir>/<run id>/``): ``last.npz`` — weights, optimizer state and
 ``trainer.state()`` in the meta, written every epoch and on pause/stop/shutdown (the resume
-point); ``epoch-NNN.npz`` — a copy per epoch; ``live.npz`` — the latest weights only, every
-``live_interval`` seconds, for live predictions while the run trains.
+point); ``epoch-NNN.npz`` — a copy per epoch; ``live.npz`` — the latest weights only, once
+before the first mini-batch and then every ``live_interval`` seconds, for live predictions
+while the run trains.
 """
 
 from __future__ import annotations
@@ -339,6 +340,7 @@ class TrainingSession:
 
     def run(self) -> None:
         self.setup()
+        self.write_live()  # live predictions read the initial (or restored) weights at once
         self.heavy()
         try:
             while True:

@@ -2,7 +2,8 @@
 
 Tables: ``runs`` (one row per run: config, spec, status, progress, last checkpoint),
 ``batch_metrics`` (one row per mini-batch: step, epoch, loss, accuracy, learning rate) and
-``epoch_metrics`` (one JSON row per epoch). Checkpoints live beside it as ``.npz`` files in
+``epoch_metrics`` (one JSON row per epoch: its figures, confusion matrix and the few
+misclassified validation digits shown for it, ~1 KB each). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
 sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
 """
@@ -64,6 +65,12 @@ def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
     run["spec"] = json.loads(run["spec"])
     run["config"] = json.loads(run["config"])
     return run
+
+
+def _epoch_row(text: str) -> dict[str, Any]:
+    data = json.loads(text)
+    data.setdefault("misclassified", [])  # rows replayed from a checkpoint have none
+    return data
 
 
 class RunStore:
@@ -155,10 +162,18 @@ class RunStore:
         )
         self.db.executemany("INSERT OR REPLACE INTO batch_metrics VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def add_epoch(self, run_id: str, epoch: int, data: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO epoch_metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(data))
-        )
+    def add_epoch(self, run_id: str, epoch: int, data: dict[str, Any], replace: bool = True) -> None:
+        """Store an epoch's row; ``replace=False`` keeps a row already there (a resume replays
+        figures without the misclassified digits the stored row may hold)."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self.db.execute(f"{verb} INTO epoch_metrics VALUES (?, ?, ?)", (run_id, epoch, json.dumps(data)))
+
+    def last_epoch(self, run_id: str) -> dict[str, Any] | None:
+        """The most recent epoch's row (``misclassified`` always present), or None."""
+        row = self.db.execute(
+            "SELECT data FROM epoch_metrics WHERE run_id = ? ORDER BY epoch DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return _epoch_row(row["data"]) if row else None
 
     def truncate_history(self, run_id: str, step: int, epoch: int) -> None:
         """Forget figures after a checkpoint (step, epoch) before resuming from it: the replayed
@@ -177,7 +192,7 @@ class RunStore:
             for key in columns:
                 columns[key].append(row[key])
         epochs = [
-            json.loads(r["data"])
+            _epoch_row(r["data"])
             for r in self.db.execute(
                 "SELECT data FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
             )

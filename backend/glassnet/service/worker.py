@@ -203,12 +203,19 @@ class RunManager:
                 return folder / name
         return None
 
+    def is_run(self, run_id: str) -> bool:
+        """Whether an id names a run of this service (with or without weights yet)."""
+        return bool(RUN_ID.fullmatch(run_id)) and self.store.get(run_id) is not None
+
     def current(self) -> str | None:
         """The run that trains now (the most recently started, when several do)."""
         return next(reversed(self.workers), None) if self.workers else None
 
-    def publish_status(self, run: dict[str, Any]) -> None:
-        self.hub.publish(EventType.STATUS, run["id"], StatusData(**summary(run).model_dump()), everyone=True)
+    def publish_status(self, run: dict[str, Any], everyone: bool = True) -> None:
+        """A run's status for every viewer (a change of state), or only for the run's
+        subscribers (progress: its latest epoch and step)."""
+        data = StatusData(**summary(run).model_dump())
+        self.hub.publish(EventType.STATUS, run["id"], data, everyone=everyone)
 
     def set_status(self, run_id: str, status: RunStatus, **fields: Any) -> dict[str, Any]:
         run = self.store.update(run_id, status=status, **fields)
@@ -285,13 +292,15 @@ class RunManager:
             self.hub.publish(EventType.ACTIVATIONS, run_id, ActivationsData(**message["activations"]))
         elif kind == "epoch":
             data = message["data"]
-            self.store.add_epoch(
-                run_id, data["epoch"], {k: v for k, v in data.items() if k != "misclassified"}
-            )
-            self.store.update(
+            # The row keeps the handful of misclassified digits (~1 KB each) for late viewers.
+            self.store.add_epoch(run_id, data["epoch"], data)
+            run = self.store.update(
                 run_id, epoch=data["epoch"], step=data["step"], val_accuracy=data["val_accuracy"]
             )
             self.hub.publish(EventType.EPOCH, run_id, EpochData(**data))
+            # Progress, not a change of state: the run's viewers see its new epoch and step at
+            # once (only they: the dashboard follows a *running* run it hears about).
+            self.publish_status(run, everyone=False)
         elif kind == "checkpoint":
             self.store.update(run_id, checkpoint=Path(message["path"]).name, checkpoint_step=message["step"])
         elif kind == "ack":
@@ -310,7 +319,7 @@ class RunManager:
             if message["points"]["step"]:
                 self.store.add_points(run_id, message["points"])
             for epoch in message["epochs"]:
-                self.store.add_epoch(run_id, epoch["epoch"], epoch)
+                self.store.add_epoch(run_id, epoch["epoch"], epoch, replace=False)
         elif kind == "end":
             message_text = message.get("message")
             if message["status"] == RunStatus.INTERRUPTED and not message_text:
@@ -386,7 +395,9 @@ class RunManager:
         reply = await self._command(run_id, "step")
         if "ended" in reply:
             return self.get(run_id)
-        return self.store.update(run_id, step=reply["state"]["step"], epoch=reply["state"]["epoch"])
+        run = self.store.update(run_id, step=reply["state"]["step"], epoch=reply["state"]["epoch"])
+        self.publish_status(run, everyone=False)
+        return run
 
     async def stop(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)

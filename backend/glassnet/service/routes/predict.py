@@ -216,8 +216,14 @@ async def predict(
     output too, each map as base64 uint8 with its min/max. No ink -> ``empty: true``, no digit."""
     registry = registry_of(request)
     kwargs = await _inputs(request)
+    # A run that exists but has no weights yet (queued, just started) is answered by the
+    # default model, which the answer names; an id that is no run stays a 404.
+    manager = getattr(request.app.state, "manager", None)
+    fallback = bool(model) and manager is not None and manager.is_run(model)
     try:
-        return await run_in_threadpool(registry.predict, model_id=model, activations=activations, **kwargs)
+        return await run_in_threadpool(
+            registry.predict, model_id=model, activations=activations, fallback=fallback, **kwargs
+        )
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except ImageError as exc:

@@ -5,9 +5,9 @@ socket to a local server), then sends ``hello`` and subscribes the socket to the
 trains now, if any. Until the client sends its own ``subscribe``/``unsubscribe``, the socket
 *follows*: each run that starts training replaces what it watches.
 
-Client messages: ``subscribe`` / ``unsubscribe`` a run (its status and latest heavy frames
-come at once), ``predict`` a drawn digit. A malformed message is answered with an ``error``
-event and the socket stays open; a message over ``max_ws_message_bytes`` closes it with 1009.
+Client messages: ``subscribe`` / ``unsubscribe`` a run (its status, latest ``epoch`` and latest
+heavy frames come at once), ``predict`` a drawn digit. A malformed message is answered with an
+``error`` event and the socket stays open; a message over ``max_ws_message_bytes`` closes it with 1009.
 Everything the server sends goes through the viewer's queue in :mod:`..hub`.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
 from ..protocol import (
     CLIENT_MESSAGE,
+    EpochData,
     ErrorData,
     EventType,
     HelloData,
@@ -42,6 +44,7 @@ from ..protocol import (
 )
 from ..worker import RunManager, summary
 
+log = logging.getLogger("glassnet.ws")
 router = APIRouter(tags=["live stream"])
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -84,8 +87,21 @@ def _subscribe(hub: Hub, manager: RunManager, viewer: Viewer, run_id: str) -> bo
         return False
     viewer.runs.add(run_id)
     hub.send_to(viewer, EventType.STATUS, run_id, StatusData(**summary(run).model_dump()))
-    hub.replay_latest(viewer, run_id)
+    _replay(hub, manager, viewer, run_id)
     return True
+
+
+def _replay(hub: Hub, manager: RunManager, viewer: Viewer, run_id: str) -> None:
+    """A new subscriber's catch-up: the run's latest epoch summary and heavy frames."""
+    if not hub.has_latest(run_id, EventType.EPOCH):
+        # No epoch ended since the server started (e.g. a finished run): the last stored one.
+        last = manager.store.last_epoch(run_id)
+        if last is not None:
+            try:
+                hub.send_to(viewer, EventType.EPOCH, run_id, EpochData(**last))
+            except ValidationError:
+                log.warning("run %s: stored epoch %s does not fit the protocol", run_id, last.get("epoch"))
+    hub.replay_latest(viewer, run_id)
 
 
 async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> None:
@@ -107,7 +123,12 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
     started = time.perf_counter()
     try:
         result = await asyncio.to_thread(
-            registry.predict, pixels=message.pixels, model_id=model_id, activations=True
+            registry.predict,
+            pixels=message.pixels,
+            model_id=model_id,
+            activations=True,
+            # A run without weights yet (queued, just started): the default model answers.
+            fallback=model_id is not None and state.manager.is_run(model_id),
         )
     except UnknownModelError as exc:
         _error(hub, viewer, "not_found", str(exc), message.id)
@@ -175,7 +196,7 @@ async def live(ws: WebSocket) -> None:
     )
     hub.send_to(viewer, EventType.HELLO, current, hello)
     if current is not None:
-        hub.replay_latest(viewer, current)
+        _replay(hub, manager, viewer, current)
     try:
         while not viewer.closed:
             message = await ws.receive()
