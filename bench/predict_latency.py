@@ -5,8 +5,7 @@ phase) and the server subprocess is always stopped.
 
     .venv/bin/python bench/predict_latency.py [--requests 2000] [--clients 32] [--model cnn]
 
-The HTTP phase serves ``glassnet.service.app:create_app`` (factory) with uvicorn when that module
-exists, else a minimal app of the predict and models routers (``--serve-minimal``).
+The HTTP phase runs a real ``glassnet serve`` (as ``make run`` does) in a subprocess.
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +23,7 @@ import httpx
 import numpy as np
 
 from glassnet.data.mnist import read_idx
+from glassnet.service.devserver import ServeProcess
 from glassnet.service.inference import ModelRegistry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,53 +53,6 @@ def bench_registry(model: str, pixels: list, n: int) -> None:
                 f"registry.predict {model} activations={activations!s:<5}: "
                 f"median {statistics.median(times):.2f} ms, p99 {percentile(times, 99):.2f} ms ({n} calls)"
             )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve_minimal(port: int) -> None:
-    """Run a bare app with the predict and models routers (used when app.py does not exist)."""
-    import uvicorn
-    from fastapi import FastAPI
-
-    from glassnet.service.routes import models, predict
-
-    app = FastAPI()
-    app.state.registry = ModelRegistry(REPO / "models", Path(tempfile.mkdtemp(prefix="glassnet-bench-")))
-    app.include_router(predict.router)
-    app.include_router(models.router)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-def start_server(port: int, data_dir: str) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "GLASSNET_DATA_DIR": data_dir, "GLASSNET_MODELS_DIR": str(REPO / "models")}
-    if (REPO / "backend" / "glassnet" / "service" / "app.py").exists():
-        cmd = [sys.executable, "-m", "uvicorn", "glassnet.service.app:create_app", "--factory"]
-        cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        what = "glassnet.service.app:create_app"
-    else:
-        cmd = [sys.executable, __file__, "--serve-minimal", str(port)]
-        what = "minimal app (predict + models routers)"
-    return subprocess.Popen(cmd, env=env, cwd=REPO), what
-
-
-async def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with code {proc.returncode}")
-            try:
-                if (await client.get("/api/models")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise TimeoutError(f"server not ready after {timeout:.0f} s")
 
 
 async def load(base: str, url: str, bodies: list[dict], total: int, clients: int, budget: float) -> None:
@@ -139,25 +90,19 @@ async def load(base: str, url: str, bodies: list[dict], total: int, clients: int
 
 
 async def bench_http(args: argparse.Namespace, pixels: list) -> None:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="glassnet-bench-") as data_dir:
-        proc, what = start_server(port, data_dir)
+        server = ServeProcess(Path(data_dir), cwd=REPO, args=["--log-level", "warning"]).start()
         try:
-            await wait_ready(base, proc)
-            print(f"server: uvicorn {what} on {base} (1 process)")
+            print(f"server: glassnet serve on {server.url} (1 process)")
             bodies = [{"pixels": p} for p in pixels]
             url = f"/api/predict?model={args.model}"
-            await load(base, url, bodies[:4], 64, args.clients, args.budget)  # warm-up
-            await load(base, url, bodies, args.requests, args.clients, args.budget)
-            await load(base, url + "&activations=true", bodies, args.requests // 4, args.clients, args.budget)
+            await load(server.url, url, bodies[:4], 64, args.clients, args.budget)  # warm-up
+            await load(server.url, url, bodies, args.requests, args.clients, args.budget)
+            await load(
+                server.url, url + "&activations=true", bodies, args.requests // 4, args.clients, args.budget
+            )
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            server.stop()
 
 
 def main() -> None:
@@ -169,11 +114,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="HTTP requests (without activations)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--budget", type=float, default=90.0, help="seconds at most per HTTP phase")
-    parser.add_argument("--serve-minimal", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_minimal:
-        serve_minimal(args.serve_minimal)
-        return
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs")
     pixels = digits(100)
     bench_registry(args.model, pixels, args.calls)

@@ -401,3 +401,18 @@ def test_split_checks_its_arrays() -> None:
         Split(x[:, 0], y)
     with pytest.raises(ValueError, match="labels"):
         Split(x, y[:2])
+
+
+def test_write_idx_round_trips_and_subsets_are_real_mnist(tmp_path: Path) -> None:
+    from glassnet.data.mnist import write_idx, write_subset
+
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    for name in ("a-idx3-ubyte", "a-idx3-ubyte.gz"):
+        assert np.array_equal(read_idx(write_idx(tmp_path / name, array)), array)
+    with pytest.raises(ValueError, match="uint8"):
+        write_idx(tmp_path / "bad", np.zeros(3, np.float32))
+    subset = load_idx_dataset(write_subset(tmp_path / "small", 30, 10, gz=True))
+    full = load_idx_dataset()
+    assert subset.train_images.shape == (30, 28, 28) and subset.test_labels.shape == (10,)
+    assert np.array_equal(subset.train_images, full.train_images[:30])
+    assert np.array_equal(subset.test_labels, full.test_labels[:10])

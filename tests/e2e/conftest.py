@@ -6,18 +6,15 @@ Screenshots go to test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from glassnet.service.devserver import ServeProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,72 +29,32 @@ except ImportError:  # pragma: no cover
 pytestmark = pytest.mark.e2e
 
 
-def _skip_reason() -> str | None:
+def _require_browser() -> None:
+    """The end-to-end tests are part of the test command: a missing browser fails them, loudly."""
     if sync_playwright is None:
-        return "playwright is not installed"
+        pytest.fail("playwright is not installed (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    return None
+        pytest.fail(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
 
 
-def free_port() -> int:
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Server(ServeProcess):
+    """`glassnet serve` (uvicorn, as `make run` starts it) on a free port, logging to a file."""
 
-
-class Server:
-    """`glassnet serve` (uvicorn, as `make run` starts it) on a free port."""
-
-    def __init__(
-        self, data_dir: Path, dataset: Path | None, validation: int, port: int | None = None
-    ) -> None:
-        self.data_dir, self.dataset, self.validation = data_dir, dataset, validation
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"server-{self.port}.log"
-
-    def start(self) -> Server:
-        env = {
-            **os.environ,
-            "GLASSNET_DATA_DIR": str(self.data_dir),
-            "GLASSNET_VALIDATION": str(self.validation),
-        }
-        if self.dataset is not None:
-            env["GLASSNET_DATASET"] = str(self.dataset)
-        cmd = [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(self.port)]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
+    def __init__(self, data_dir: Path, dataset: Path | None, validation: int) -> None:
+        port = free_port()
+        super().__init__(
+            data_dir,
+            dataset,
+            env={"GLASSNET_VALIDATION": str(validation)},
+            port=port,
+            log=data_dir.parent / f"server-{port}.log",
+            cwd=ROOT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"the server did not start in 30 s: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) -> Iterator[Server]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
+    _require_browser()
     srv = Server(tmp_path_factory.mktemp("e2e") / "data", small_mnist, validation=200).start()
     try:
         yield srv
@@ -107,9 +64,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) -> Itera
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
+    _require_browser()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

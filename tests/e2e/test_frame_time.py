@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from .conftest import Server, _skip_reason, open_page, publish, shoot
+from .conftest import Server, _require_browser, open_page, publish, shoot
 from .digits import DIGITS, draw
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,7 @@ MEASURE = """async (ms) => {
 
 @pytest.fixture(scope="module")
 def full_server(tmp_path_factory: pytest.TempPathFactory):
-    reason = _skip_reason()
-    if reason:
-        pytest.skip(reason)
+    _require_browser()
     srv = Server(tmp_path_factory.mktemp("e2e-full") / "data", dataset=None, validation=5000).start()
     try:
         yield srv

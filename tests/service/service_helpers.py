@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
-import struct
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
-from glassnet.data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, read_idx
+from glassnet.data.mnist import write_subset
+from glassnet.service.devserver import ServeProcess, free_port
 from glassnet.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,19 +46,9 @@ TINY_CNN = {
 }
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
 def make_dataset(folder: Path, n_train: int = 600, n_test: int = 200) -> Path:
     """The first images of the bundled MNIST, written back as uncompressed IDX files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    sizes = {"train_images": n_train, "train_labels": n_train, "test_images": n_test, "test_labels": n_test}
-    for key, stem in FILE_STEMS.items():
-        source = DEFAULT_DATASET_DIR / f"{stem}.gz"
-        write_idx(folder / stem, read_idx(source)[: sizes[key]])
-    return folder
+    return write_subset(folder, n_train, n_test)
 
 
 def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
@@ -105,70 +91,24 @@ def wait_status(client: Any, run_id: str, statuses: set[str] | str, timeout: flo
 
 
 # -- a real server -------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``glassnet serve`` in a subprocess on a free port."""
+class Server(ServeProcess):
+    """``glassnet serve`` in a subprocess on a free port, started at once, with fast stream rates."""
 
     def __init__(self, data_dir: Path, dataset: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
-        self.log = data_dir.parent / f"server-{self.port}.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        full_env = {
-            **os.environ,
+        port = free_port()
+        fast = {
             "GLASSNET_VALIDATION": "100",
             "GLASSNET_METRICS_INTERVAL_S": "0.05",
             "GLASSNET_HEAVY_INTERVAL_S": "0.2",
             "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
-            **(env or {}),
         }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "glassnet.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(data_dir),
-                "--dataset",
-                str(dataset),
-            ],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=REPO,
+        super().__init__(
+            data_dir, dataset, {**fast, **(env or {})}, port, data_dir.parent / f"server-{port}.log", cwd=REPO
         )
-        wait_for(self._up, 30.0, 0.1, "the server to start")
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200
-        return False
+        self.start(timeout=30)
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30.0)
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> float:
-        """Send ``sig``; returns seconds until exit."""
-        started = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return time.monotonic() - started
 
 
 def stalled_viewer(port: int) -> socket.socket:
@@ -180,15 +120,6 @@ def stalled_viewer(port: int) -> socket.socket:
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     return sock
-
-
-def child_pids(pid: int) -> list[int]:
-    """Direct children of a process (Linux /proc)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            found += [int(p) for p in (task / "children").read_text().split()]
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from service_helpers import TINY_MLP, Server, alive, child_pids, wait_for
+from service_helpers import TINY_MLP, Server, alive, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -33,7 +33,7 @@ def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset:
                 return r if r["epoch"] >= 2 and 25 <= r["step"] % 250 <= 225 else None
 
             before = wait_for(mid_epoch, 60, 0.02, "mid-epoch of epoch 3")
-            workers = child_pids(server.proc.pid)
+            workers = server.child_pids()
             assert workers
             server.stop(signal.SIGKILL)
     finally:

@@ -49,6 +49,8 @@ __all__ = [
     "read_idx",
     "resolve_dataset_dir",
     "verify_checksums",
+    "write_idx",
+    "write_subset",
 ]
 
 # backend/glassnet/data/mnist.py -> parents[3] is the repository root.
@@ -475,3 +477,33 @@ def load_splits(directory: str | Path | None = None, validation: int = 5000) -> 
         ),
         source=str(root),
     )
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write a uint8 array (1 to 4 dimensions) as an IDX file; gzip-compressed when the name ends
+    in ``.gz``. The inverse of :func:`read_idx`."""
+    path = Path(path)
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or not 1 <= array.ndim <= 4:
+        raise ValueError(
+            f"{path}: IDX holds uint8 arrays of 1 to 4 dimensions, got {array.dtype} {array.shape}"
+        )
+    data = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    data += np.ascontiguousarray(array).tobytes()
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return path
+
+
+def write_subset(
+    folder: str | Path, n_train: int, n_test: int, source: str | Path | None = None, gz: bool = False
+) -> Path:
+    """The first ``n_train`` training and ``n_test`` test images (and labels) of an IDX set (default:
+    the bundled MNIST), written to ``folder`` under the standard names: a small real dataset for
+    tests and benchmarks."""
+    folder, source_dir = Path(folder), resolve_dataset_dir(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {"train_images": n_train, "train_labels": n_train, "test_images": n_test, "test_labels": n_test}
+    for key, stem in FILE_STEMS.items():
+        array = read_idx(_find_file(source_dir, stem))[: counts[key]]
+        write_idx(folder / (stem + (".gz" if gz else "")), array)
+    return folder
