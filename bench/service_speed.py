@@ -142,8 +142,9 @@ def main() -> None:
         rtt += result["rtt_ms"]
         inside += result["server_ms"]
         print(
-            f"  round {i + 1}: headless {same[-1]:5.2f} s/epoch ({threads} BLAS thread, as the service's "
-            f"worker), {default[-1]:5.2f} s/epoch (default threads); service {service[-1]:5.2f} s/epoch "
+            f"  round {i + 1}: headless {same[-1]:5.2f} s/epoch ({threads or 'default'} BLAS threads, "
+            f"as the service's worker), {default[-1]:5.2f} s/epoch (default threads); "
+            f"service {service[-1]:5.2f} s/epoch "
             f"({result['status']}); viewer got {result['frames']} frames, "
             f"{result['bytes'] / 2**20 / max(result['wall'], 1e-9):.2f} MiB/s"
         )
@@ -154,7 +155,8 @@ def main() -> None:
     print(f"service, 1 viewer: median {s:5.2f} s/epoch ({n / s:,.0f} samples/s)")
     print(
         f"throughput service/headless, median of the rounds: {paired_same:.1%} against headless with "
-        f"{threads} BLAS thread (the same settings), {paired_default:.1%} against the default threads"
+        f"{threads or 'default'} BLAS threads (the same settings), "
+        f"{paired_default:.1%} against the default threads"
         "  (bar >= 90%)"
     )
     print(

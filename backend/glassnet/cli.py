@@ -6,10 +6,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+# Before NumPy loads OpenBLAS: idle BLAS threads go to sleep after a short spin (2^4 cycles)
+# instead of the default long one. On two cores shared by a trainer and a server that is what lets
+# two BLAS threads work well (measured in bench/service_speed.py; the service's training processes
+# get the same, service/worker.py); headless training gains too.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
 

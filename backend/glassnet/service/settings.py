@@ -35,7 +35,10 @@ class Settings(BaseSettings):
     max_active_runs: int = Field(1, ge=1, le=8)
     max_queued_runs: int = Field(16, ge=0, le=1000)
     worker_blas_threads: int | None = Field(
-        1, ge=1, description="OpenBLAS/OMP threads in a training process (1 beat 2 for these GEMMs)"
+        None,
+        ge=1,
+        description="OpenBLAS/OMP threads in a training process; None = BLAS's default (all cores), "
+        "which with OPENBLAS_THREAD_TIMEOUT=4 (service/worker.py) trains as fast as headless",
     )
 
     # Streaming rates, seconds between frames (while training).

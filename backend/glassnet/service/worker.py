@@ -50,6 +50,10 @@ log = logging.getLogger("glassnet.worker")
 
 RUN_ID = re.compile(r"[0-9a-f]{1,64}")
 _BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Idle OpenBLAS threads sleep after a short spin instead of a long one: with a server on the same
+# two cores, two BLAS threads then beat one (bench/service_speed.py). The glassnet command sets the
+# same default for headless training (cli.py).
+BLAS_THREAD_TIMEOUT = ("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 class RunConflictError(Exception):
@@ -104,11 +108,12 @@ class RunWorker:
             daemon=True,
         )
         # The child reads its BLAS thread count from the environment when it imports NumPy.
-        saved = {k: os.environ.get(k) for k in _BLAS_VARS}
+        saved = {k: os.environ.get(k) for k in (*_BLAS_VARS, BLAS_THREAD_TIMEOUT[0])}
         try:
             if self.blas_threads:
                 for k in _BLAS_VARS:
                     os.environ[k] = str(self.blas_threads)
+            os.environ.setdefault(*BLAS_THREAD_TIMEOUT)
             self.process.start()
         finally:
             for k, v in saved.items():
