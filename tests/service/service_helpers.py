@@ -8,6 +8,7 @@ a run takes a second or two on two cores.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import time
@@ -18,6 +19,7 @@ import httpx
 
 from glassnet.data.mnist import write_subset
 from glassnet.service.devserver import ServeProcess, free_port
+from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope
 from glassnet.service.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +90,34 @@ def wait_status(client: Any, run_id: str, statuses: set[str] | str, timeout: flo
         return wait_for(check, timeout, 0.05, f"run {run_id} to become {wanted}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the run: {last}") from None
+
+
+# -- WebSocket frames ----------------------------------------------------------------------------
+def strict_json(text: str) -> dict[str, Any]:
+    """Parse a frame, failing on NaN/Infinity (which are not JSON)."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in a frame")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def receive(ws: Any) -> dict[str, Any]:
+    """The next frame from a TestClient WebSocket, checked against the protocol's envelope and its
+    event's model."""
+    message = strict_json(ws.receive_text())
+    env = Envelope.model_validate(message)
+    assert env.v == PROTOCOL_VERSION
+    EVENT_MODELS[env.type].model_validate(message["data"])  # every frame matches its model
+    return message
+
+
+def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
+    for _ in range(limit):
+        message = receive(ws)
+        if message["type"] == wanted:
+            return message
+    raise AssertionError(f"no {wanted} frame")
 
 
 # -- a real server -------------------------------------------------------------------------------

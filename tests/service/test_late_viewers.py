@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 from fastapi.testclient import TestClient
-from service_helpers import TINY_MLP, make_settings, wait_for, wait_status
+from service_helpers import TINY_MLP, make_settings, receive, receive_until, wait_for, wait_status
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
 from glassnet.service.app import create_app
 from glassnet.service.hub import Hub
-from glassnet.service.protocol import EVENT_MODELS, EpochData, ErrorData, EventType
+from glassnet.service.protocol import EpochData, ErrorData, EventType
 
 
 class FakeSocket:
@@ -26,20 +26,6 @@ class FakeSocket:
 
     async def send_text(self, text: str) -> None:
         self.sent.append(json.loads(text))
-
-
-def receive(ws: Any) -> dict[str, Any]:
-    message = json.loads(ws.receive_text())
-    EVENT_MODELS[EventType(message["type"])].model_validate(message["data"])
-    return message
-
-
-def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
-    for _ in range(limit):
-        message = receive(ws)
-        if message["type"] == wanted:
-            return message
-    raise AssertionError(f"no {wanted} frame")
 
 
 def epoch_data(epoch: int) -> EpochData:

@@ -11,36 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import TINY_CNN, TINY_MLP, wait_status
+from service_helpers import TINY_CNN, TINY_MLP, receive, receive_until, wait_status
 from starlette.websockets import WebSocketDisconnect
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
-from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope, EventType
-
-
-def strict_json(text: str) -> dict[str, Any]:
-    """Parse a frame, failing on NaN/Infinity (which are not JSON)."""
-
-    def refuse(name: str) -> None:
-        raise AssertionError(f"{name} in a frame")
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def receive(ws: Any) -> dict[str, Any]:
-    message = strict_json(ws.receive_text())
-    env = Envelope.model_validate(message)
-    assert env.v == PROTOCOL_VERSION
-    EVENT_MODELS[env.type].model_validate(message["data"])  # every frame matches its model
-    return message
-
-
-def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
-    for _ in range(limit):
-        message = receive(ws)
-        if message["type"] == wanted:
-            return message
-    raise AssertionError(f"no {wanted} frame")
+from glassnet.service.protocol import PROTOCOL_VERSION, EventType
 
 
 def decode(encoded: dict[str, Any]) -> np.ndarray:
