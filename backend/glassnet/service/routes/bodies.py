@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
 __all__ = [
@@ -77,6 +77,20 @@ def not_a_file(field: str, form: FormData) -> str:
         return f"multipart: the field '{field}' must be a file upload with a filename, not text"
     fields = ", ".join(repr(k) for k in form) or "none"
     return f"multipart: expected a file in the field '{field}' (fields sent: {fields})"
+
+
+async def read_form_file(request: Request, field: str, limit: int) -> tuple[bytes, str | None]:
+    """The file in multipart ``field`` (at most ``limit + 1`` bytes read, so a caller can tell
+    "over the limit") and its filename. Missing or text field -> 422; malformed form -> 400."""
+    body = await read_body(request, limit + MULTIPART_OVERHEAD, "upload")
+    form = await read_form(request, body)
+    try:
+        upload = form.get(field)
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, not_a_file(field, form))
+        return await upload.read(limit + 1), upload.filename
+    finally:
+        await form.close()
 
 
 def registry_of(request: Request) -> Any:

@@ -13,18 +13,15 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
 
 from glassnet.nn.checkpoint import CheckpointError
 
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
 from .bodies import (
-    MULTIPART_OVERHEAD,
     PlainErrorRoute,
     media_type,
-    not_a_file,
     read_body,
-    read_form,
+    read_form_file,
     registry_of,
 )
 
@@ -103,16 +100,7 @@ async def upload_model(
     limit = registry.max_upload_bytes
     ctype = media_type(request)
     if ctype == "multipart/form-data":
-        body = await read_body(request, limit + MULTIPART_OVERHEAD, "upload")
-        form = await read_form(request, body)
-        try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise HTTPException(422, not_a_file("file", form))
-            data = await upload.read(limit + 1)
-            filename = upload.filename
-        finally:
-            await form.close()
+        data, filename = await read_form_file(request, "file", limit)
     elif ctype == "application/octet-stream":
         data = await read_body(request, limit, "upload")
     else:

@@ -15,20 +15,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from starlette.datastructures import UploadFile
 
 from glassnet.data.preprocess import MAX_IMAGE_BYTES, SIZE, ImageError
 from glassnet.nn.checkpoint import CheckpointError
 
 from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
 from .bodies import (
-    MULTIPART_OVERHEAD,
     PlainErrorRoute,
     describe_errors,
     media_type,
-    not_a_file,
     read_body,
-    read_form,
+    read_form_file,
     registry_of,
 )
 
@@ -152,18 +149,10 @@ async def _inputs(request: Request) -> dict[str, Any]:
             raise HTTPException(422, describe_errors(exc.errors())) from None
         return {"pixels": req.pixels}
     if ctype == "multipart/form-data":
-        body = await read_body(request, MAX_IMAGE_BYTES + MULTIPART_OVERHEAD, "upload")
-        form = await read_form(request, body)
-        try:
-            upload = form.get("image")
-            if not isinstance(upload, UploadFile):
-                raise HTTPException(422, not_a_file("image", form))
-            data = await upload.read(MAX_IMAGE_BYTES + 1)
-        finally:
-            await form.close()
+        data, filename = await read_form_file(request, "image", MAX_IMAGE_BYTES)
         if len(data) > MAX_IMAGE_BYTES:
             raise HTTPException(413, f"image is over the limit of {MAX_IMAGE_BYTES} bytes (2 MiB)")
-        return {"image": data, "image_name": (upload.filename or "image")[:100]}
+        return {"image": data, "image_name": (filename or "image")[:100]}
     if ctype.startswith("image/"):
         data = await read_body(request, MAX_IMAGE_BYTES, "image")
         return {"image": data}
