@@ -45,6 +45,7 @@ __all__ = [
     "Split",
     "Splits",
     "load_idx_dataset",
+    "load_split_images",
     "load_splits",
     "read_idx",
     "resolve_dataset_dir",
@@ -323,6 +324,29 @@ def load_idx_dataset(directory: str | Path | None = None) -> MnistArrays:
             f"images are {train_hw[0]}x{train_hw[1]}"
         )
     return MnistArrays(**arrays)
+
+
+def load_split_images(
+    directory: str | Path | None = None, split: str = "test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read only one split's two IDX files: (images (N, H, W) uint8, labels (N,) uint8).
+
+    For a server that looks up single digits (a test digit to explain) without holding the
+    whole training set in memory. ``split`` is ``"train"`` or ``"test"``.
+
+    Raises:
+        ValueError: an unknown split name.
+        IdxFormatError: as :func:`load_idx_dataset`, for these two files.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = resolve_dataset_dir(directory)
+    _require_dir(root)
+    image_path = _find_file(root, FILE_STEMS[f"{split}_images"])
+    label_path = _find_file(root, FILE_STEMS[f"{split}_labels"])
+    images, labels = read_idx(image_path), read_idx(label_path)
+    _check_pair(images, labels, image_path, label_path)
+    return images, labels
 
 
 def _sha256_decompressed(path: Path) -> str:

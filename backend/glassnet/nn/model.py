@@ -157,6 +157,18 @@ class Sequential:
             acts.append(x)
         return x, acts
 
+    def backward_record(self, dout: np.ndarray) -> list[np.ndarray]:
+        """Backward like :meth:`backward`, keeping every error on the way.
+
+        Returns ``grads`` with ``grads[i + 1]`` = dCost/d(output of layer i) and ``grads[0]`` =
+        dCost/d(input) (empty when the first layer skips its input gradient).
+        """
+        grads = [dout]
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+            grads.append(dout)
+        return grads[::-1]
+
     def backward(self, dout: np.ndarray) -> None:
         """Backpropagation: the output's wishes (dCost/doutput) flow back layer by layer, each
         layer turning the error of its output into gradients of its own parameters and the error

@@ -24,11 +24,8 @@ def correlate_valid(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     out = np.zeros((mx - mw + 1, nx - nw + 1), dtype=np.result_type(x, w))
     for i in range(mx - mw + 1):
         for j in range(nx - nw + 1):
-            total = 0.0
-            for u in range(mw):
-                for v in range(nw):
-                    total += x[i + u, j + v] * w[u, v]
-            out[i, j] = total
+            # The kernel laid over the patch at (i, j): multiply overlapping values, add them up.
+            out[i, j] = np.sum(x[i : i + mw, j : j + nw] * w)
     return out
 
 
@@ -82,3 +79,53 @@ def conv_backward(
             dx[c] += convolve_full(error[f], kernels[f, c])
             dk[f, c] = correlate_valid(x[c], error[f])
     return dx, dk, db
+
+
+def pool_forward(x: np.ndarray, size: int, stride: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pooling of one map, window by window: x (H, W) -> (y (OH, OW), winners (OH, OW, 2)).
+
+    ``mode="max"`` keeps each window's largest value and remembers where it was (the first one on
+    a tie); ``mode="mean"`` keeps the window's average (winners are then -1).
+    OH = (H - size) // stride + 1.
+    """
+    if mode not in ("max", "mean"):
+        raise ValueError(f"mode must be 'max' or 'mean', got {mode!r}")
+    oh, ow = (x.shape[0] - size) // stride + 1, (x.shape[1] - size) // stride + 1
+    y = np.zeros((oh, ow), dtype=x.dtype)
+    winners = np.full((oh, ow, 2), -1, dtype=np.int64)
+    for i in range(oh):
+        for j in range(ow):
+            window = x[i * stride : i * stride + size, j * stride : j * stride + size]
+            if mode == "mean":
+                y[i, j] = window.sum() / (size * size)
+                continue
+            best = (0, 0)
+            for u in range(size):
+                for v in range(size):
+                    if window[u, v] > window[best]:
+                        best = (u, v)
+            y[i, j] = window[best]
+            winners[i, j] = (i * stride + best[0], j * stride + best[1])
+    return y, winners
+
+
+def pool_backward(
+    error: np.ndarray, winners: np.ndarray, in_shape: tuple[int, int], size: int, stride: int, mode: str
+) -> np.ndarray:
+    """The error of a pooled map handed back to its input, window by window: (OH, OW) -> in_shape.
+
+    Max: only the winner of each window influenced the output, so it alone gets the window's
+    error. Mean: every input of the window contributed 1/size² of the output, so each gets that
+    share of the error. Overlapping windows add up.
+    """
+    dx = np.zeros(in_shape, dtype=error.dtype)
+    for i in range(error.shape[0]):
+        for j in range(error.shape[1]):
+            if mode == "max":
+                r, c = winners[i, j]
+                dx[r, c] += error[i, j]
+            else:
+                dx[i * stride : i * stride + size, j * stride : j * stride + size] += error[i, j] / (
+                    size * size
+                )
+    return dx

@@ -6,7 +6,8 @@ and the run manager. Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): clo
 WebSocket with 1001, checkpoint and stop every training process — within a few seconds.
 
 Routes: ``/healthz`` ``/readyz`` ``/api/runs…`` ``/api/architecture`` ``/api/protocol``
-``/api/stats`` ``/ws``, the predict and models routes (``/api/predict``, ``/api/models``), the
+``/api/stats`` ``/ws``, the predict, models and explain routes (``/api/predict``, ``/api/models``,
+``/api/explain…``), the
 OpenAPI docs at ``/docs``, and the dashboard (``frontend/``) as static files at ``/``.
 """
 
@@ -26,9 +27,10 @@ from fastapi.staticfiles import StaticFiles
 
 from ..data.mnist import FILE_STEMS, resolve_dataset_dir
 from .errors import BodySizeLimit, install_error_handlers
+from .explain import DigitBank, Explainer
 from .hub import Hub
 from .inference import ModelRegistry
-from .routes import health, models, predict, runs, ws
+from .routes import explain, health, models, predict, runs, ws
 from .schemas import Readiness
 from .settings import Settings, get_settings
 from .store import RunStore
@@ -128,6 +130,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
         )
         registry.set_run_resolver(manager.checkpoint_for)
+        app.state.explainer = Explainer(
+            registry, DigitBank(settings.dataset, settings.validation), is_run=manager.is_run
+        )
         app.state.settings = settings
         app.state.store = store
         app.state.hub = hub
@@ -150,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, runs, ws, predict, models):
+    for module in (health, runs, ws, predict, models, explain):
         app.include_router(module.router)
     frontend = Path(settings.frontend_dir)
     if (frontend / "index.html").is_file():

@@ -19,20 +19,26 @@ from ..nn.model import Sequential
 PROBE_DIGITS = (0, 1, 2, 3, 4, 5, 6, 7)
 
 
-def pick_probes(split: Split, digits: tuple[int, ...] = PROBE_DIGITS) -> tuple[np.ndarray, np.ndarray]:
-    """The first image of each digit in ``digits`` (falling back to the first images when a digit
-    is missing). Returns x (8, 1, H, W) float32 and labels (8,) int64; the same for every run."""
+def probe_indices(labels: np.ndarray, digits: tuple[int, ...] = PROBE_DIGITS) -> np.ndarray:
+    """Indices of the probe digits in a split with these ``labels`` (N,): the first image of
+    each digit in ``digits``, falling back to the first images when a digit is missing."""
     chosen: list[int] = []
     for d in digits:
-        hits = np.flatnonzero(split.y == d)
+        hits = np.flatnonzero(labels == d)
         if hits.size:
             chosen.append(int(hits[0]))
-    for i in range(len(split.y)):
+    for i in range(len(labels)):
         if len(chosen) >= len(digits):
             break
         if i not in chosen:
             chosen.append(i)
-    idx = np.array(chosen[: len(digits)], dtype=np.int64)
+    return np.array(chosen[: len(digits)], dtype=np.int64)
+
+
+def pick_probes(split: Split, digits: tuple[int, ...] = PROBE_DIGITS) -> tuple[np.ndarray, np.ndarray]:
+    """The probe digits of ``split`` (see :func:`probe_indices`): x (8, 1, H, W) float32 and
+    labels (8,) int64; the same for every run."""
+    idx = probe_indices(split.y, digits)
     return split.x[idx], split.y[idx]
 
 

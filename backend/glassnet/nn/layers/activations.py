@@ -28,6 +28,10 @@ class Activation(Layer):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         return dy * self.df(self._x, self._y)
 
+    def slope(self) -> np.ndarray:
+        """f′ at the last forward pass's input (σ′(z) for a sigmoid), the input's shape."""
+        return self.df(self._x, self._y).astype(self._x.dtype)
+
     def f(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 

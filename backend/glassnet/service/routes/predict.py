@@ -29,7 +29,7 @@ from .bodies import (
     registry_of,
 )
 
-__all__ = ["MAX_JSON_BYTES", "PredictRequest", "router"]
+__all__ = ["MAX_JSON_BYTES", "PredictRequest", "check_pixels", "router"]
 
 MAX_JSON_BYTES = 4 * 1024 * 1024  # a 512x512 pad as JSON numbers is ~1.5 MiB; 28x28 is ~4 KiB
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -94,28 +94,33 @@ class PredictRequest(BaseModel):
             raise ValueError(f'unexpected field(s) {names}; the body is {{"pixels": [...]}}')
         if "pixels" not in data:
             raise ValueError('missing field "pixels": 784 numbers or a 28x28 grid')
-        pixels = data["pixels"]
-        if not isinstance(pixels, list):
-            raise ValueError(f"pixels must be a list of numbers or of rows, got {_kind(pixels)}")
-        if not pixels:
-            raise ValueError("pixels is empty: send 784 numbers or a 28x28 grid")
-        if isinstance(pixels[0], list):
-            for i, row in enumerate(pixels):
-                if not isinstance(row, list):
-                    raise ValueError(f"pixels[{i}]: expected a row (a list of numbers), got {_kind(row)}")
-                if len(row) != len(pixels[0]):
-                    raise ValueError(
-                        f"pixels: rows must have equal length; row {i} has {len(row)} numbers, "
-                        f"row 0 has {len(pixels[0])}"
-                    )
-                _check_numbers(row, f"pixels[{i}]")
-        else:
-            if len(pixels) != SIZE * SIZE:  # refuse early: a long flat list has no shape to guess
-                raise ValueError(
-                    f"pixels must be {SIZE * SIZE} numbers or a grid of rows, got {len(pixels)} numbers"
-                )
-            _check_numbers(pixels, "pixels")
+        check_pixels(data["pixels"])
         return data
+
+
+def check_pixels(pixels: Any) -> None:
+    """Raise ``ValueError`` naming the problem unless ``pixels`` is 784 finite numbers or a grid
+    of equal rows of finite numbers (the JSON a digit travels as, before its range is checked)."""
+    if not isinstance(pixels, list):
+        raise ValueError(f"pixels must be a list of numbers or of rows, got {_kind(pixels)}")
+    if not pixels:
+        raise ValueError("pixels is empty: send 784 numbers or a 28x28 grid")
+    if isinstance(pixels[0], list):
+        for i, row in enumerate(pixels):
+            if not isinstance(row, list):
+                raise ValueError(f"pixels[{i}]: expected a row (a list of numbers), got {_kind(row)}")
+            if len(row) != len(pixels[0]):
+                raise ValueError(
+                    f"pixels: rows must have equal length; row {i} has {len(row)} numbers, "
+                    f"row 0 has {len(pixels[0])}"
+                )
+            _check_numbers(row, f"pixels[{i}]")
+    else:
+        if len(pixels) != SIZE * SIZE:  # refuse early: a long flat list has no shape to guess
+            raise ValueError(
+                f"pixels must be {SIZE * SIZE} numbers or a grid of rows, got {len(pixels)} numbers"
+            )
+        _check_numbers(pixels, "pixels")
 
 
 def _loads(body: bytes) -> Any:

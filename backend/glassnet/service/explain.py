@@ -1,0 +1,449 @@
+"""The service side of the "Learn" view: which digit, which network, and numbers on the wire.
+
+:class:`Explainer` answers ``/api/explain``, ``/api/explain/conv`` and ``/api/explain/step``
+(routes in ``routes/explain.py``) with plain JSON-ready dicts, from the maths in
+:mod:`glassnet.nn.explain` and :mod:`glassnet.nn.explain_maps`:
+
+* a digit comes as pixels (prepared like a prediction), a test-set index, a validation index (the
+  misclassified digits of an epoch) or a probe id (the dashboard's probe digits);
+* a network is any id ``/api/predict`` takes (bundled, a run's latest weights, a checkpoint) or a
+  ``scratch:<id>`` network — a copy that ``/api/explain/step`` moved by one step and kept, so a
+  learner can take several steps; scratch copies live in memory only (a few, for an hour), and
+  nothing here ever writes a run, a checkpoint or a bundled file;
+* numbers travel as JSON numbers: the float64 results of the library's own forward and backward
+  pass on the network's float32 weights (exact to far better than the float32 the networks run
+  at), checked finite, with ``{"shape": [...], "values": [...]}`` for arrays.
+
+Everything raises ``ValueError`` for bad input (the routes answer 422), :class:`UnknownModelError`
+or :class:`UnknownScratchError` for unknown ids (404).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.mnist import load_split_images
+from ..data.preprocess import prepare_pixels
+from ..nn.explain import LayerTrace, gradient_step, per_example_gradients, trace
+from ..nn.explain_maps import explain_conv, explain_pool
+from ..nn.model import Sequential
+from ..training.probes import probe_indices
+from .inference import ModelRegistry, UnknownModelError
+
+__all__ = [
+    "DEFAULT_STEP_LR",
+    "MAX_BATCH",
+    "MAX_NUMBERS",
+    "Explainer",
+    "NoWeightsYetError",
+    "UnknownScratchError",
+    "tensor",
+]
+
+#: The learning rate a step starts from: the notes network's own (squared error, sigmoid) and a
+#: rate at which one plain gradient step lowers one digit's cross-entropy without overshooting.
+DEFAULT_STEP_LR = {"mse": 1.5, "cross_entropy": 0.1}
+MAX_BATCH = 32  # examples in one explained mini-batch step
+MAX_NUMBERS = 1_500_000  # numbers in one /api/explain answer (~30 MB of JSON)
+SCRATCH_PREFIX = "scratch:"
+SOURCES = ("pixels", "test_index", "validation_index", "probe")  # where a digit can come from
+MAP_LAYERS = ("conv2d", "maxpool2d", "avgpool2d")  # what explain/conv takes
+
+
+class NoWeightsYetError(LookupError):
+    """A run that exists but has not written weights yet (queued, just started): 409."""
+
+
+class UnknownScratchError(KeyError):
+    """A ``scratch:<id>`` network that does not exist (any more): 404."""
+
+    def __str__(self) -> str:
+        return (
+            f"unknown scratch network {self.args[0]!r}: it expired or the server restarted; "
+            "take the step again from the original network"
+        )
+
+
+def tensor(a: np.ndarray) -> dict[str, Any]:
+    """An array as ``{"shape": [...], "values": [flat, row-major numbers]}``."""
+    a = np.asarray(a)
+    return {"shape": list(a.shape), "values": _floats(a)}
+
+
+def _floats(a: np.ndarray) -> list[float]:
+    """Flat float64 numbers (a float32 number converts exactly; JSON has no shorter exact form)."""
+    return np.asarray(a, dtype=np.float64).ravel().tolist()
+
+
+# -- digits ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One example ready for a network: x (1, H, W) float32 in [0, 1], where it came from."""
+
+    x: np.ndarray
+    kind: str  # "pixels", "test", "validation" or "probe"
+    index: int | None
+    label: int | None
+
+    def source(self) -> dict[str, Any]:
+        return {"kind": self.kind, "index": self.index, "label": self.label}
+
+
+class DigitBank:
+    """The dataset's test and validation digits, read on first use and kept (uint8)."""
+
+    def __init__(self, dataset: Path | None, validation: int) -> None:
+        self.dataset = dataset
+        self.validation = validation
+        self._lock = threading.Lock()
+        self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        with self._lock:
+            if name not in self._splits:
+                images, labels = load_split_images(self.dataset, "test" if name == "test" else "train")
+                if name == "validation":  # the last `validation` training images, as the trainer splits
+                    cut = len(labels) - self.validation
+                    images, labels = images[cut:], labels[cut:]
+                self._splits[name] = (images, labels)
+            return self._splits[name]
+
+    def get(self, name: str, index: int) -> tuple[np.ndarray, int]:
+        """(image (1, H, W) float32 in [0, 1], label) of digit ``index`` of split ``name``."""
+        images, labels = self._split(name)
+        if not 0 <= index < len(labels):
+            raise ValueError(f"{name}_index must be in 0..{len(labels) - 1}, got {index}")
+        return (images[index].astype(np.float32) / np.float32(255))[None], int(labels[index])
+
+    def probe(self, probe: int) -> tuple[np.ndarray, int, int]:
+        """(image, label, test index) of the dashboard's probe digit number ``probe``."""
+        _, labels = self._split("test")
+        ids = probe_indices(labels.astype(np.int64))
+        if not 0 <= probe < len(ids):
+            raise ValueError(f"probe must be in 0..{len(ids) - 1}, got {probe}")
+        x, label = self.get("test", int(ids[probe]))
+        return x, label, int(ids[probe])
+
+    def resolve(self, source: dict[str, Any]) -> Digit:
+        """A digit from exactly one of ``pixels``, ``test_index``, ``validation_index``, ``probe``."""
+        given = [k for k in SOURCES if source.get(k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of pixels, test_index, validation_index or probe"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        kind = given[0]
+        if kind == "pixels":
+            prepared = prepare_pixels(source["pixels"])
+            if prepared is None:
+                raise ValueError("the pixels hold no ink: draw a digit first")
+            return Digit(prepared[None], "pixels", None, None)
+        if kind == "probe":
+            x, label, _ = self.probe(int(source["probe"]))
+            return Digit(x, "probe", int(source["probe"]), label)
+        split = "test" if kind == "test_index" else "validation"
+        x, label = self.get(split, int(source[kind]))
+        return Digit(x, split, int(source[kind]), label)
+
+
+# -- scratch networks -----------------------------------------------------------------------------
+
+
+class ScratchModels:
+    """A few stepped float64 copies, by id, for an hour; the oldest go first. Memory only."""
+
+    def __init__(self, capacity: int = 16, ttl_s: float = 3600.0, max_params: int = 2_000_000) -> None:
+        self.capacity, self.ttl_s, self.max_params = capacity, ttl_s, max_params
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, tuple[float, Sequential, str]] = OrderedDict()
+
+    def add(self, model: Sequential, origin: str) -> str | None:
+        """Keep ``model`` (stepped from ``origin``); None when it is too large to keep."""
+        if model.param_count() > self.max_params:
+            return None
+        key = secrets.token_hex(6)
+        with self._lock:
+            self._expire()
+            self._items[key] = (time.monotonic(), model, origin)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return SCRATCH_PREFIX + key
+
+    def get(self, model_id: str) -> tuple[Sequential, str]:
+        """(network, the id it was first stepped from). Raises :class:`UnknownScratchError`."""
+        key = model_id.removeprefix(SCRATCH_PREFIX)
+        with self._lock:
+            self._expire()
+            hit = self._items.get(key)
+            if hit is None:
+                raise UnknownScratchError(model_id)
+            self._items.move_to_end(key)
+            return hit[1], hit[2]
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (t, _, _) in self._items.items() if now - t > self.ttl_s]:
+            del self._items[key]
+
+
+# -- the explainer --------------------------------------------------------------------------------
+
+
+def _last_param_layer(model: Sequential) -> int:
+    for i in range(len(model.layers) - 1, -1, -1):
+        if model.layers[i].params:
+            return i
+    raise ValueError("the network has no weights to step")
+
+
+class Explainer:
+    """Answers the explain endpoints; thread-safe (the routes call it from worker threads)."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        digits: DigitBank,
+        is_run: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.digits = digits
+        self.scratch = ScratchModels()
+        self.is_run = is_run or (lambda _id: False)
+
+    def model(self, model_id: str | None) -> tuple[str, Sequential]:
+        """(id, network) for any id predict takes, or a scratch id. The network is shared: the
+        maths copies it before computing."""
+        if model_id and model_id.startswith(SCRATCH_PREFIX):
+            return model_id, self.scratch.get(model_id)[0]
+        try:
+            resolved, model, lock = self.registry.load(model_id)
+        except UnknownModelError:
+            if model_id and self.is_run(model_id):
+                message = f"run {model_id} has no weights yet; wait for its first steps"
+                raise NoWeightsYetError(message) from None
+            raise
+        with lock:  # a consistent snapshot of the weights while a prediction may be running
+            return resolved, _snapshot(model)
+
+    # -- /api/explain ---------------------------------------------------------------------------
+    def explain(self, request: dict[str, Any]) -> dict[str, Any]:
+        model_id, model = self.model(request.get("model"))
+        digit = self.digits.resolve(request)
+        wanted = request.get("layers")
+        if wanted is not None:
+            bad = [i for i in wanted if not 0 <= i < len(model.layers)]
+            if bad:
+                last = len(model.layers) - 1
+                raise ValueError(f"layers: no layer {bad[0]}; the network has layers 0..{last}")
+        chosen = set(range(len(model.layers)) if wanted is None else wanted)
+        with_params = request.get("params", True)
+        _check_size(model, chosen, with_params)
+        target = request.get("target")
+        if target is None:
+            target = digit.label
+        t = trace(model, digit.x, target)
+        return {
+            "model": model_id,
+            "loss": t.loss,
+            "source": digit.source(),
+            "target": t.target,
+            "target_was_given": request.get("target") is not None,
+            "prediction": t.prediction,
+            "probabilities": _floats(t.probabilities),
+            "cost": t.cost,
+            "terms": _floats(t.terms),
+            "wishes": _floats(-t.layers[-1].grad_output),
+            "step_lr": DEFAULT_STEP_LR.get(t.loss, 0.1),
+            "input": tensor(t.input),
+            "input_grad": tensor(t.grad_input),
+            "layers": [_layer(lt, lt.index in chosen, with_params) for lt in t.layers],
+        }
+
+    # -- /api/explain/conv ----------------------------------------------------------------------
+    def explain_map(self, request: dict[str, Any]) -> dict[str, Any]:
+        model_id, model = self.model(request.get("model"))
+        index = request["layer"]
+        if not 0 <= index < len(model.layers):
+            raise ValueError(f"layer: no layer {index}; the network has layers 0..{len(model.layers) - 1}")
+        spec = model.layers[index].spec()
+        if spec["type"] not in MAP_LAYERS:
+            kinds = [
+                f"{i} ({layer.kind})" for i, layer in enumerate(model.layers) if layer.kind in MAP_LAYERS
+            ]
+            raise ValueError(
+                f"layer {index} is a {spec['type']} layer; explain/conv takes a conv or pooling layer"
+                + (f": {', '.join(kinds)}" if kinds else " and this network has none")
+            )
+        digit = self.digits.resolve(request)
+        target = request.get("target")
+        t = trace(model, digit.x, digit.label if target is None else target)
+        head = {
+            "model": model_id,
+            "source": digit.source(),
+            "target": t.target,
+            "prediction": t.prediction,
+            "cost": t.cost,
+            "layer": index,
+            "type": spec["type"],
+        }
+        if spec["type"] == "conv2d":
+            e = explain_conv(t, index, spec, request.get("kernel", 0), request.get("channel", 0))
+            return {
+                **head,
+                "kernel": e.kernel_index,
+                "channel": e.channel,
+                "kernels": int(model.layers[index].params["W"].shape[0]),
+                "channels": int(model.layers[index].params["W"].shape[1]),
+                "stride": e.stride,
+                "padding": list(e.padding),
+                "bias": e.bias,
+                "bias_grad": e.bias_grad,
+                "maps": {
+                    name: tensor(getattr(e, name))
+                    for name in (
+                        "input",
+                        "padded_input",
+                        "kernel",
+                        "partial",
+                        "output",
+                        "error",
+                        "dilated_error",
+                        "padded_error",
+                        "rotated",
+                        "input_grad_part",
+                        "input_grad",
+                        "kernel_grad",
+                    )
+                },
+                "checks": e.checks,
+            }
+        p = explain_pool(t, index, spec, request.get("channel", 0))
+        return {
+            **head,
+            "channel": p.channel,
+            "channels": int(t.layers[index].output.shape[0]),
+            "mode": p.mode,
+            "size": p.size,
+            "stride": p.stride,
+            "winners": {"shape": list(p.winners.shape), "values": p.winners.ravel().tolist()},
+            "maps": {name: tensor(getattr(p, name)) for name in ("input", "output", "error", "input_grad")},
+            "checks": p.checks,
+        }
+
+    # -- /api/explain/step ----------------------------------------------------------------------
+    def step(self, request: dict[str, Any]) -> dict[str, Any]:
+        model_id, model = self.model(request.get("model"))
+        examples = request["examples"]
+        if not 1 <= len(examples) <= MAX_BATCH:
+            raise ValueError(f"examples: give 1 to {MAX_BATCH} digits, got {len(examples)}")
+        digits = [self.digits.resolve(e) for e in examples]
+        x = np.stack([d.x for d in digits])
+        if x.shape[1:] != model.input_shape:
+            shape, got = list(model.input_shape), list(x.shape[1:])
+            raise ValueError(f"the network reads inputs of shape {shape}, not {got}")
+        targets = []
+        for e, d in zip(examples, digits, strict=True):
+            target = e.get("target")
+            target = d.label if target is None else target
+            if target is None:  # drawn digit, no target: the network's own reading
+                target = trace(model, d.x).target
+            targets.append(int(target))
+        labels = np.array(targets)
+        lr = float(request["lr"])
+        etas = np.linspace(0.0, 3.0 * lr, int(request.get("points", 31)))
+        result = gradient_step(model, x, labels, lr, etas)
+        last = _last_param_layer(model)
+        singles = per_example_gradients(model, x, labels)
+        mean = {name: np.mean([g[name] for g in singles], axis=0) for name in singles[0]}
+        # The mini-batch gradient is the average of the single examples' (the batch cost is their mean).
+        agreement = max(float(np.abs(mean[name] - result.gradient[name]).max()) for name in mean)
+        kept = self.scratch.add(result.model, model_id) if request.get("keep") else None
+        origin = self.scratch.get(model_id)[1] if model_id.startswith(SCRATCH_PREFIX) else model_id
+        return {
+            "model": model_id,
+            "origin": origin,
+            "scratch": kept,
+            "lr": result.lr,
+            "cost_before": result.cost_before,
+            "cost_after": result.cost_after,
+            "curve": {"lr": _floats(result.etas), "cost": _floats(result.curve)},
+            "layer": last,
+            "examples": [
+                {
+                    "source": d.source(),
+                    "target": int(labels[i]),
+                    "cost_before": float(result.costs_before[i]),
+                    "cost_after": float(result.costs_after[i]),
+                    "probabilities_before": _floats(result.probabilities_before[i]),
+                    "probabilities_after": _floats(result.probabilities_after[i]),
+                    "prediction_before": int(np.argmax(result.probabilities_before[i])),
+                    "prediction_after": int(np.argmax(result.probabilities_after[i])),
+                    "weight_grad": tensor(singles[i][f"{last}.W"]),
+                    "input": tensor(d.x),
+                }
+                for i, d in enumerate(digits)
+            ],
+            "mean_weight_grad": tensor(mean[f"{last}.W"]),
+            "batch_weight_grad": tensor(result.gradient[f"{last}.W"]),
+            "average_matches_batch": agreement,
+        }
+
+
+def _snapshot(model: Sequential) -> Sequential:
+    """A float32 copy of a shared network (same spec and weights), safe to use without its lock."""
+    copy = Sequential.from_spec(model.spec())
+    copy.load_state_dict(model.state_dict())
+    return copy
+
+
+def _check_size(model: Sequential, chosen: set[int], with_params: bool) -> None:
+    """Refuse, before computing, an answer over :data:`MAX_NUMBERS` numbers."""
+    count = 2 * int(np.prod(model.input_shape))
+    for i, layer in enumerate(model.layers):
+        if i in chosen:
+            count += 3 * int(np.prod(layer.out_shape or ()))  # output, its error, the slope
+            count += layer.param_count() * (2 if with_params else 1)
+    if count > MAX_NUMBERS:
+        raise ValueError(
+            f"the explanation would hold {count:,} numbers, over the limit of {MAX_NUMBERS:,}: ask for "
+            'fewer layers ("layers": [...]) or leave the weights out ("params": false)'
+        )
+
+
+def _layer(lt: LayerTrace, full: bool, with_params: bool) -> dict[str, Any]:
+    """One layer of a trace as JSON: always its type, role and shape; values when ``full``."""
+    out: dict[str, Any] = {
+        "index": lt.index,
+        "type": lt.kind,
+        "role": lt.role,
+        "shape": list(lt.output.shape),
+        "output": None,
+        "grad_output": None,
+        "slope": None,
+        "params": {},
+    }
+    if not full:
+        return out
+    out["output"] = tensor(lt.output)
+    out["grad_output"] = tensor(lt.grad_output)
+    out["slope"] = tensor(lt.slope) if lt.slope is not None else None
+    out["params"] = {
+        name: {
+            "shape": list(value.shape),
+            "values": _floats(value) if with_params else None,
+            "grad": _floats(lt.grads[name]),
+        }
+        for name, value in lt.params.items()
+    }
+    return out

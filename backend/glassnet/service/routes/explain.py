@@ -1,0 +1,259 @@
+"""``/api/explain…``: backpropagation for one digit, in exact numbers (the dashboard's Learn view).
+
+* ``POST /api/explain`` — every layer's output (z or a), its error ∂C/∂output (the "wishes"),
+  activation slopes, ∂C/∂W and ∂C/∂b, the cost and its per-output terms;
+* ``POST /api/explain/conv`` — one kernel on one input channel of a conv layer, the notes'
+  backward convolution map by map (or one channel of a pooling layer), by ``nn/reference.py``
+  and checked against the fast path;
+* ``POST /api/explain/step`` — one gradient-descent step on a scratch copy for one digit or a
+  mini-batch of up to 32, with the cost along the step.
+
+The maths runs in worker threads, at most two at a time, so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ...data.mnist import IdxFormatError
+from ..explain import MAX_BATCH, Explainer, NoWeightsYetError, UnknownScratchError
+from ..inference import IncompatibleModelError, UnknownModelError
+from ..schemas import ErrorBody
+from .predict import check_pixels
+
+router = APIRouter(prefix="/api/explain", tags=["explain"])
+
+_LIMITER = anyio.CapacityLimiter(2)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "unknown model, run or scratch network"},
+    409: {"model": ErrorBody, "description": "the run has no weights yet"},
+    413: {"model": ErrorBody, "description": "request body too large"},
+    422: {"model": ErrorBody, "description": "invalid digit, target, layer, kernel or learning rate"},
+}
+ModelId = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=512,
+        description="Any id /api/predict takes (bundled, a run's latest weights, a run checkpoint), "
+        "or a scratch network from /api/explain/step; default: the bundled cnn.",
+    ),
+]
+
+
+class Source(BaseModel):
+    """One digit: exactly one of pixels, test_index, validation_index, probe; and a target."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    pixels: list[float] | list[list[float]] | None = Field(
+        None, description="A drawing: 784 numbers or H rows of W numbers in [0, 1], prepared like MNIST."
+    )
+    test_index: int | None = Field(None, ge=0, le=10_000_000, description="A digit of the test set.")
+    validation_index: int | None = Field(
+        None, ge=0, le=10_000_000, description="A digit of the validation split (an epoch's misclassified)."
+    )
+    probe: int | None = Field(None, ge=0, le=63, description="One of the dashboard's probe digits.")
+    target: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="The digit the cost wants (y = one-hot). Default: the true label when known, "
+        "else the network's top prediction.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_digit(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            given = [
+                k for k in ("pixels", "test_index", "validation_index", "probe") if data.get(k) is not None
+            ]
+            if len(given) != 1:
+                got = f" (got {', '.join(given)})" if given else ""
+                raise ValueError(f"give exactly one of pixels, test_index, validation_index or probe{got}")
+            if data.get("pixels") is not None:
+                check_pixels(data["pixels"])
+        return data
+
+
+class ExplainRequest(Source):
+    model: ModelId
+    layers: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(
+        None, max_length=64, description="Layers whose values to include (default: all)."
+    )
+    params: bool = Field(True, description="Include the weights and biases themselves (gradients always).")
+
+
+class MapRequest(Source):
+    model: ModelId
+    layer: int = Field(ge=0, le=63, description="Index of a conv2d, maxpool2d or avgpool2d layer.")
+    kernel: int = Field(0, ge=0, le=100_000, description="Conv: which kernel (output channel) f.")
+    channel: int = Field(0, ge=0, le=100_000, description="Which input channel c (pooling: which map).")
+
+
+class StepRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    model: ModelId
+    examples: list[Source] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} digits; the step follows the average of their gradients.",
+    )
+    lr: float = Field(gt=0, le=100, description="Learning rate η of the step θ ← θ − η·∇C.")
+    points: int = Field(31, ge=3, le=101, description="Points of the cost curve C(θ − η·∇C), η in [0, 3·lr].")
+    keep: bool = Field(
+        False, description="Keep the stepped network as scratch:<id> to explain or step again."
+    )
+
+
+class Tensor(BaseModel):
+    shape: list[int]
+    values: list[float] = Field(description="Row-major, float32 precision.")
+
+
+class ParamGrad(BaseModel):
+    shape: list[int]
+    values: list[float] | None = Field(description="The parameter (null with params: false).")
+    grad: list[float] = Field(description="∂C/∂parameter.")
+
+
+class LayerExplanation(BaseModel):
+    index: int
+    type: str
+    role: str = Field(description="weighted_sum (z), activation (a), pooling, reshape or dropout")
+    shape: list[int]
+    output: Tensor | None
+    grad_output: Tensor | None = Field(description="∂C/∂output: the wishes (for z: the error δ).")
+    slope: Tensor | None = Field(description="The activation's derivative at this point, e.g. σ′(z).")
+    params: dict[str, ParamGrad]
+
+
+class DigitSourceInfo(BaseModel):
+    kind: str
+    index: int | None
+    label: int | None
+
+
+class ExplainResult(BaseModel):
+    model: str
+    loss: str
+    source: DigitSourceInfo
+    target: int
+    target_was_given: bool
+    prediction: int
+    probabilities: list[float]
+    cost: float
+    terms: list[float] = Field(description="Per-output terms of the cost, summing to it.")
+    wishes: list[float] = Field(
+        description="−∂C/∂output of the last layer: which way each output should move."
+    )
+    step_lr: float = Field(description="A learning rate to start the step from.")
+    input: Tensor
+    input_grad: Tensor
+    layers: list[LayerExplanation]
+
+
+class MapResult(BaseModel):
+    model: str
+    source: DigitSourceInfo
+    target: int
+    prediction: int
+    cost: float
+    layer: int
+    type: str
+    maps: dict[str, Tensor] = Field(
+        description="conv: input, padded_input, kernel, partial, output, error, dilated_error, padded_error, "
+        "rotated, input_grad_part, input_grad, kernel_grad; pooling: input, output, error, input_grad"
+    )
+    checks: dict[str, float] = Field(description="Largest |reference − fast path| per quantity.")
+    model_config = ConfigDict(extra="allow")
+
+
+class StepExample(BaseModel):
+    source: DigitSourceInfo
+    target: int
+    cost_before: float
+    cost_after: float
+    probabilities_before: list[float]
+    probabilities_after: list[float]
+    prediction_before: int
+    prediction_after: int
+    weight_grad: Tensor = Field(description="This example's gradient of the last weight layer.")
+    input: Tensor
+
+
+class Curve(BaseModel):
+    lr: list[float]
+    cost: list[float]
+
+
+class StepResult(BaseModel):
+    model: str
+    origin: str = Field(description="The network the first step started from.")
+    scratch: str | None = Field(description="scratch:<id> of the stepped network when keep was true.")
+    lr: float
+    cost_before: float
+    cost_after: float
+    curve: Curve
+    layer: int = Field(description="Index of the last layer with weights (weight_grad's layer).")
+    examples: list[StepExample]
+    mean_weight_grad: Tensor
+    batch_weight_grad: Tensor
+    average_matches_batch: float = Field(description="max |mean of the examples' gradients − batch gradient|")
+
+
+def _explainer(request: Request) -> Explainer:
+    explainer = getattr(request.app.state, "explainer", None)
+    if explainer is None:
+        raise HTTPException(503, "the explainer is not ready")
+    return explainer
+
+
+async def _run(fn: Any, body: BaseModel) -> JSONResponse:
+    try:
+        result = await anyio.to_thread.run_sync(partial(fn, body.model_dump()), limiter=_LIMITER)
+    except (UnknownModelError, UnknownScratchError) as exc:
+        raise HTTPException(404, str(exc)) from None
+    except NoWeightsYetError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except IncompatibleModelError as exc:
+        raise HTTPException(422, f"model cannot be used: {exc}") from None
+    except IdxFormatError as exc:
+        raise HTTPException(503, f"the dataset cannot be read: {exc}") from None
+    except ValueError as exc:  # shapes, ranges, targets, kernels, non-finite numbers
+        raise HTTPException(422, str(exc)) from None
+    # Built as plain JSON: the answer can hold ~10⁵ numbers, too many to re-validate.
+    return JSONResponse(result)
+
+
+@router.post("", response_model=ExplainResult, responses=ERRORS, summary="Backpropagation for one digit")
+async def explain(body: ExplainRequest, request: Request) -> Any:
+    """One digit's forward and backward pass through a network, exact: every layer's output and
+    its error (the wishes), activation slopes, every parameter's gradient, the cost and its terms."""
+    return await _run(_explainer(request).explain, body)
+
+
+@router.post(
+    "/conv", response_model=MapResult, responses=ERRORS, summary="A conv kernel or pooling map, explained"
+)
+async def explain_conv(body: MapRequest, request: Request) -> Any:
+    """One kernel and input channel of a conv layer — input, kernel, error, padded error, kernel
+    rotated 180°, input gradient (full convolution), kernel gradient — or one channel of a pooling
+    layer (where each window's error goes), by the notes' loop code, checked against the fast path."""
+    return await _run(_explainer(request).explain_map, body)
+
+
+@router.post("/step", response_model=StepResult, responses=ERRORS, summary="One gradient-descent step")
+async def explain_step(body: StepRequest, request: Request) -> Any:
+    """One step θ ← θ − η·∇C on a scratch copy for a digit or a mini-batch: costs and predictions
+    before and after, the cost along the step, each example's last-layer gradient and their
+    average. Never touches a run, its checkpoints or the bundled models."""
+    return await _run(_explainer(request).step, body)
