@@ -51,3 +51,9 @@ export const patchRun = (id, values) => api(`/api/runs/${encodeURIComponent(id)}
 /** @param {any} spec */
 export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec });
 export const getModels = () => api("/api/models");
+/** One digit's forward and backward pass, exact (/api/explain). @param {any} body */
+export const explain = (body) => api("/api/explain", { method: "POST", body });
+/** One conv kernel or pooling map of a digit, explained (/api/explain/conv). @param {any} body */
+export const explainMap = (body) => api("/api/explain/conv", { method: "POST", body });
+/** One gradient-descent step on a scratch copy (/api/explain/step). @param {any} body */
+export const explainStep = (body) => api("/api/explain/step", { method: "POST", body });

@@ -21,6 +21,8 @@ import { KernelGrids, kernelItems, gradientItems } from "./panels/kernels.js";
 import { EpochView } from "./panels/epoch.js";
 import { Editor } from "./panels/editor.js";
 import { renderRuns } from "./panels/runs.js";
+import { Learn } from "./panels/learn.js";
+import { modelLabel } from "./models.js";
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 
@@ -518,16 +520,11 @@ async function loadModels() {
   const list = await attempt(api.getModels(), "listing the models");
   if (!list) return;
   S.defaultModel = list.default ?? S.defaultModel;
+  learn.setModels(list.models);
   const sel = /** @type {HTMLSelectElement} */ ($("model"));
   const keep = sel.value;
   sel.length = 1;
-  for (const m of list.models) {
-    const acc = m.test_accuracy != null ? ` — ${(m.test_accuracy * 100).toFixed(1)}%` : "";
-    const [runId, ckpt] = m.id.split(":");
-    const run = ckpt ? S.runs.get(runId) : null;
-    const label = run ? `${run.name} · ${ckpt}` : `${m.id}${m.kind === "bundled" ? "" : ` (${m.kind})`}`;
-    sel.add(new Option(`${label}${acc}`, m.id));
-  }
+  for (const m of list.models) sel.add(new Option(modelLabel(m, (id) => S.runs.get(id)?.name ?? null), m.id));
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
 }
 $("model").addEventListener("change", () => predictSoon());
@@ -537,10 +534,21 @@ const throttle = new InFlightThrottle(40);
 let pumping = false;
 const pad = new Pad($("pad"), {
   onChange() {
+    learn.padChanged();
     if (pad.empty) { clearPrediction(); return; }
     predictSoon();
   },
 });
+
+// -- learn: one digit's backpropagation and a step by hand ---------------------------------------
+const learn = new Learn({
+  padPixels: () => (pad.empty ? null : pad.pixels(56)),
+  watched: () => S.watched,
+  runName: (id) => S.runs.get(id)?.name ?? null,
+  misclassified: () => epochView.epoch?.misclassified ?? [],
+  toast: (m) => toast(m),
+});
+window.glassnet.learn = learn;
 $("clear").addEventListener("click", () => pad.clear());
 $("undo").addEventListener("click", () => pad.undo());
 document.addEventListener("keydown", (e) => {
@@ -648,6 +656,7 @@ new ResizeObserver(() => {
   if (Math.abs(w - lastW) < 2) return;
   lastW = w;
   for (const n of ["loss", "acc", "grad", "kernels", "probes", "layers", "confusion"]) markDirty(n);
+  learn.resize();
 }).observe(document.body);
 
 // -- go -----------------------------------------------------------------------------------------

@@ -118,6 +118,6 @@ def publish(path: Path, name: str) -> None:
     (so an ordinary test run leaves the repository's files alone)."""
     if os.environ.get("GLASSNET_PUBLISH_SCREENSHOTS") != "1":
         return
-    docs = ROOT / "docs" / "screenshots"
-    docs.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, docs / f"{name}.png")
+    target = ROOT / "docs" / "screenshots" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..data.mnist import load_split_images
 from ..data.preprocess import prepare_pixels
-from ..nn.explain import LayerTrace, gradient_step, per_example_gradients, trace
+from ..nn.explain import LayerTrace, Trace, gradient_step, per_example_gradients, trace
 from ..nn.explain_maps import explain_conv, explain_pool
 from ..nn.model import Sequential
 from ..training.probes import probe_indices
@@ -46,6 +46,7 @@ __all__ = [
     "Explainer",
     "NoWeightsYetError",
     "UnknownScratchError",
+    "explanation",
     "tensor",
 ]
 
@@ -125,6 +126,10 @@ class DigitBank:
         if not 0 <= index < len(labels):
             raise ValueError(f"{name}_index must be in 0..{len(labels) - 1}, got {index}")
         return (images[index].astype(np.float32) / np.float32(255))[None], int(labels[index])
+
+    def counts(self) -> dict[str, int]:
+        """How many test and validation digits there are to choose from."""
+        return {name: len(self._split(name)[1]) for name in ("test", "validation")}
 
     def probe(self, probe: int) -> tuple[np.ndarray, int, int]:
         """(image, label, test index) of the dashboard's probe digit number ``probe``."""
@@ -250,25 +255,10 @@ class Explainer:
         with_params = request.get("params", True)
         _check_size(model, chosen, with_params)
         target = request.get("target")
-        if target is None:
-            target = digit.label
-        t = trace(model, digit.x, target)
-        return {
-            "model": model_id,
-            "loss": t.loss,
-            "source": digit.source(),
-            "target": t.target,
-            "target_was_given": request.get("target") is not None,
-            "prediction": t.prediction,
-            "probabilities": _floats(t.probabilities),
-            "cost": t.cost,
-            "terms": _floats(t.terms),
-            "wishes": _floats(-t.layers[-1].grad_output),
-            "step_lr": DEFAULT_STEP_LR.get(t.loss, 0.1),
-            "input": tensor(t.input),
-            "input_grad": tensor(t.grad_input),
-            "layers": [_layer(lt, lt.index in chosen, with_params) for lt in t.layers],
-        }
+        t = trace(model, digit.x, digit.label if target is None else target)
+        answer = explanation(t, model_id, digit.source(), chosen, with_params, target is not None)
+        answer["digits"] = self.digits.counts()
+        return answer
 
     # -- /api/explain/conv ----------------------------------------------------------------------
     def explain_map(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -398,6 +388,34 @@ class Explainer:
             "batch_weight_grad": tensor(result.gradient[f"{last}.W"]),
             "average_matches_batch": agreement,
         }
+
+
+def explanation(
+    t: Trace,
+    model_id: str,
+    source: dict[str, Any],
+    chosen: set[int] | None = None,
+    with_params: bool = True,
+    target_given: bool = True,
+) -> dict[str, Any]:
+    """A trace as the JSON of ``/api/explain`` (``chosen``: the layers whose values to include)."""
+    chosen = set(range(len(t.layers))) if chosen is None else chosen
+    return {
+        "model": model_id,
+        "loss": t.loss,
+        "source": source,
+        "target": t.target,
+        "target_was_given": target_given,
+        "prediction": t.prediction,
+        "probabilities": _floats(t.probabilities),
+        "cost": t.cost,
+        "terms": _floats(t.terms),
+        "wishes": _floats(-t.layers[-1].grad_output),
+        "step_lr": DEFAULT_STEP_LR.get(t.loss, 0.1),
+        "input": tensor(t.input),
+        "input_grad": tensor(t.grad_input),
+        "layers": [_layer(lt, lt.index in chosen, with_params) for lt in t.layers],
+    }
 
 
 def _snapshot(model: Sequential) -> Sequential:

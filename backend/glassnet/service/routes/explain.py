@@ -156,6 +156,7 @@ class ExplainResult(BaseModel):
         description="−∂C/∂output of the last layer: which way each output should move."
     )
     step_lr: float = Field(description="A learning rate to start the step from.")
+    digits: dict[str, int] = Field(description="How many test and validation digits can be chosen.")
     input: Tensor
     input_grad: Tensor
     layers: list[LayerExplanation]

@@ -1,0 +1,15 @@
+// @ts-check
+/** How the page names a model from GET /api/models in its menus. Pure module: no DOM. */
+
+/**
+ * "cnn — 99.46%", "notes #2 · epoch-003 — 97.10%", "uploads:my-net (upload)": the id (a run's
+ * checkpoint by the run's name) and the test accuracy as stored (four digits: no rounding up).
+ * @param {{id: string, kind: string, test_accuracy?: number|null}} m
+ * @param {(runId: string) => string|null} runName the name of a run, or null if unknown
+ */
+export function modelLabel(m, runName) {
+  const acc = m.test_accuracy != null ? ` — ${(m.test_accuracy * 100).toFixed(2)}%` : "";
+  const [runId, ckpt] = m.id.split(":");
+  const name = ckpt && m.kind === "run" ? runName(runId) : null;
+  return `${name ? `${name} · ${ckpt}` : `${m.id}${m.kind === "bundled" ? "" : ` (${m.kind})`}`}${acc}`;
+}

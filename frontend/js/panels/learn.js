@@ -1,0 +1,345 @@
+// @ts-check
+/**
+ * The Learn view: one digit, one target, and everything the notes say about how a network learns
+ * from it — the cost and the output's wishes, the wishes flowing back through the neurons, a layer
+ * as a matrix with its gradient a·δ, a gradient-descent step by hand, a mini-batch, and the
+ * convolution and pooling backward passes on the digit itself. This module owns the choices
+ * (digit, network, target), asks the server (/api/explain…) and hands the answers to the panels.
+ */
+import * as api from "../api.js";
+import { fmt } from "../learnmath.js";
+import { modelLabel } from "../models.js";
+import { drawGrid } from "../numgrid.js";
+import { WishesView } from "./wishes.js";
+import { NetDiagram } from "./netdiagram.js";
+import { LayerMatrix } from "./layermatrix.js";
+import { ConvStepper, PoolView } from "./convsteps.js";
+import { StepView, BatchView } from "./stepper.js";
+
+const WATCHED = "@watched"; // the model option "the run you watch (latest weights)"
+const PROBES = 8; // the dashboard's probe digits: the first 0, 1, …, 7 of the test set
+
+/**
+ * @typedef {{padPixels: () => number[][]|null, watched: () => string|null, runName: (id: string) => string|null,
+ *   misclassified: () => {index: number, label: number, predicted: number}[], toast: (m: string) => void}} LearnContext
+ */
+
+export class Learn {
+  /** @param {LearnContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+    this.$ = $;
+    /** @type {"test"|"pad"|"probe"|"miss"} */
+    this.source = "test";
+    /** @type {number|null} */
+    this.target = null;
+    /** @type {{id: string, origin: string}|null} */
+    this.scratch = null;
+    /** @type {any} */
+    this.ex = null;
+    this.seq = 0;
+    this.mapSeq = 0;
+    /** @type {any} */
+    this.convInfo = null;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */
+    this.padTimer = undefined;
+    /** @type {number|undefined} first test digit of the mini-batch */
+    this.batchStart = undefined;
+
+    this.wishes = new WishesView($("learn-wishes"));
+    this.net = new NetDiagram({ canvas: $("learn-net"), note: $("learn-net-note"), inspector: $("learn-inspector"), mode: $("learn-net-mode"), pickColumn: $("learn-pick-col"), pickNeuron: $("learn-pick-neuron") });
+    this.matrix = new LayerMatrix({ root: $("learn-matrix-card"), pick: $("learn-matrix-layer"), what: $("learn-matrix-what"), canvas: $("learn-matrix"), strips: $("learn-matrix-strips"), text: $("learn-matrix-text"), legend: $("learn-matrix-legend") });
+    this.steppers = /** @type {const} */ ([["forward", "learn-conv-forward"], ["backward", "learn-conv-backward"], ["kernel", "learn-conv-kernel-grad"]]).map(([m, id]) => new ConvStepper($(id), m));
+    this.pool = new PoolView($("learn-pool"));
+    this.stepView = new StepView(
+      { slider: $("learn-lr-slider"), lr: $("learn-lr"), step: $("learn-step"), reset: $("learn-reset"), result: $("learn-step-result"), curve: $("learn-step-curve"), count: $("learn-step-count") },
+      { step: (lr) => this.takeStep(lr), reset: () => this.resetScratch() },
+    );
+    this.batchView = new BatchView({ draw: $("learn-batch-draw"), apply: $("learn-batch-apply"), out: $("learn-batch") }, { batch: (keep) => this.takeBatch(keep) });
+    this.stepView.clear();
+
+    // -- controls ----------------------------------------------------------------------------
+    $("learn-source").addEventListener("change", () => { this.source = $("learn-source").value; this.syncSourceControls(); this.refresh(); });
+    $("learn-test").addEventListener("change", () => this.refresh());
+    $("learn-random").addEventListener("click", () => { $("learn-test").value = String(Math.floor(Math.random() * this.testSize())); this.source = "test"; $("learn-source").value = "test"; this.syncSourceControls(); this.refresh(); });
+    $("learn-probe").replaceChildren(...Array.from({ length: PROBES }, (_, k) => new Option(`probe ${k}: the first ${k} of the test set`, String(k))));
+    $("learn-probe").addEventListener("change", () => this.refresh());
+    $("learn-miss").addEventListener("change", () => this.refresh());
+    $("learn-miss").addEventListener("focus", () => this.fillMisclassified());
+    $("learn-model").addEventListener("change", () => { this.scratch = null; this.stepView.steps = 0; this.stepView.clear(); this.refresh(); });
+    $("learn-refresh").addEventListener("click", () => this.refresh());
+    $("learn-conv-model").addEventListener("change", () => { this.convInfo = null; this.loadMaps(); });
+    for (const id of ["learn-conv-layer", "learn-conv-kernel", "learn-conv-channel"]) $(id).addEventListener("change", () => this.loadConv());
+    for (const id of ["learn-pool-layer", "learn-pool-channel"]) $(id).addEventListener("change", () => this.loadPool());
+    const targets = $("learn-targets");
+    for (let d = 0; d < 10; d++) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = String(d); b.dataset.digit = String(d);
+      b.setAttribute("aria-pressed", "false");
+      b.setAttribute("aria-label", `target ${d}`);
+      b.addEventListener("click", () => { this.target = d; this.refresh(); });
+      targets.append(b);
+    }
+    const auto = document.createElement("button");
+    auto.type = "button"; auto.textContent = "its own"; auto.className = "auto";
+    auto.title = "The true label when it is known, else what the network reads";
+    auto.addEventListener("click", () => { this.target = null; this.refresh(); });
+    targets.append(auto);
+    this.syncSourceControls();
+  }
+
+  // -- the choices ---------------------------------------------------------------------------
+  syncSourceControls() {
+    const $ = this.$;
+    $("learn-test-wrap").hidden = this.source !== "test";
+    $("learn-probe-wrap").hidden = this.source !== "probe";
+    $("learn-miss-wrap").hidden = this.source !== "miss";
+    if (this.source === "miss") this.fillMisclassified();
+  }
+
+  fillMisclassified() {
+    const sel = this.$("learn-miss");
+    const keep = sel.value;
+    const list = this.ctx.misclassified();
+    sel.replaceChildren(...(list.length ? list.map((m) => new Option(`validation #${m.index}: a ${m.label} read as ${m.predicted}`, String(m.index))) : [new Option("none yet: train a run for an epoch", "")]));
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+
+  /**
+   * The models to choose from: bundled first (the notes' network leads), then the watched run's
+   * latest weights, then checkpoints and uploads.
+   * @param {any[]} models GET /api/models entries
+   */
+  setModels(models) {
+    const sel = this.$("learn-model");
+    const conv = this.$("learn-conv-model");
+    const keep = sel.value || "notes", keepConv = conv.value || "cnn";
+    const order = (/** @type {any} */ m) => (m.id === "notes" ? 0 : m.kind === "bundled" ? 1 : 2);
+    const sorted = [...models].sort((a, b) => order(a) - order(b));
+    const label = (/** @type {any} */ m) => modelLabel(m, this.ctx.runName);
+    sel.replaceChildren(...sorted.map((m) => new Option(label(m), m.id)), new Option("the run you watch (latest weights)", WATCHED));
+    sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "notes";
+    const convs = sorted.filter((m) => m.layers?.some((/** @type {any} */ l) => l.type === "conv2d"));
+    conv.replaceChildren(...convs.map((m) => new Option(label(m), m.id)));
+    conv.value = [...conv.options].some((o) => o.value === keepConv) ? keepConv : convs[0]?.id ?? "";
+    if (!this.ex) this.refresh();
+  }
+
+  /** The model id requests use: a scratch copy after a step, else the chosen one. */
+  modelId() {
+    if (this.scratch) return this.scratch.id;
+    const v = this.$("learn-model").value;
+    if (v === WATCHED) return this.ctx.watched() ?? "cnn";
+    return v || "notes";
+  }
+
+  /** The digit part of a request, or null (with the reason shown) when there is none. */
+  digit() {
+    if (this.source === "pad") {
+      const pixels = this.ctx.padPixels();
+      if (!pixels) { this.status("Draw a digit on the pad above (or choose a test digit) to see how the network learns from it."); return null; }
+      return { pixels };
+    }
+    if (this.source === "probe") return { probe: Number(this.$("learn-probe").value) };
+    if (this.source === "miss") {
+      const v = this.$("learn-miss").value;
+      if (v === "") { this.status("No misclassified digits yet: train a run for an epoch, or choose another digit."); return null; }
+      return { validation_index: Number(v) };
+    }
+    const i = Number(this.$("learn-test").value);
+    if (!Number.isInteger(i) || i < 0 || i >= this.testSize()) {
+      this.status(`The test digit number must be a whole number from 0 to ${(this.testSize() - 1).toLocaleString("en-US")}.`, true);
+      return null;
+    }
+    return { test_index: i };
+  }
+
+  /** How many test digits the server's dataset has (10,000 for MNIST). */
+  testSize() {
+    return this.ex?.digits?.test ?? 10000;
+  }
+
+  /** The drawing changed: follow it when the drawing is the chosen digit. */
+  padChanged() {
+    if (this.source !== "pad") return;
+    clearTimeout(this.padTimer);
+    this.padTimer = setTimeout(() => this.refresh(), 250);
+  }
+
+  /** @param {string} text @param {boolean} [error] */
+  status(text, error = false) {
+    const el = this.$("learn-status");
+    el.textContent = text;
+    el.classList.toggle("err", error);
+    el.setAttribute("role", error ? "alert" : "status");
+  }
+
+  // -- asking the server ---------------------------------------------------------------------
+  async refresh() {
+    const digit = this.digit();
+    if (!digit) return;
+    const seq = ++this.seq;
+    const body = { model: this.modelId(), ...digit, ...(this.target === null ? {} : { target: this.target }) };
+    this.$("learn").setAttribute("aria-busy", "true");
+    let ex;
+    try {
+      ex = await api.explain(body);
+    } catch (e) {
+      if (seq === this.seq) this.status(`Could not explain this digit: ${/** @type {Error} */ (e).message}`, true);
+      return;
+    } finally {
+      if (seq === this.seq) this.$("learn").removeAttribute("aria-busy");
+    }
+    if (seq !== this.seq) return; // a newer choice is on its way
+    this.ex = ex;
+    this.$("learn-test").max = String(ex.digits.test - 1);
+    this.render();
+    this.loadMaps();
+  }
+
+  render() {
+    const ex = this.ex;
+    const $ = this.$;
+    const src = ex.source.kind === "pixels" ? "your drawing" : ex.source.kind === "probe" ? `probe digit ${ex.source.index}` : `${ex.source.kind} digit #${ex.source.index}`;
+    const label = ex.source.label != null ? ` (a ${ex.source.label})` : "";
+    const scratch = this.scratch ? ` after ${this.stepView.steps} step${this.stepView.steps === 1 ? "" : "s"} by hand` : "";
+    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.scratch?.origin} network${scratch}` : `${ex.model} network`} reads a ${ex.prediction} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
+    $("learn-status").dataset.prediction = String(ex.prediction);
+    for (const b of /** @type {NodeListOf<HTMLElement>} */ ($("learn-targets").querySelectorAll("button[data-digit]"))) {
+      b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === ex.target));
+    }
+    const x = { h: ex.input.shape[1], w: ex.input.shape[2], at: (/** @type {number} */ r, /** @type {number} */ c) => ex.input.values[r * ex.input.shape[2] + c] };
+    drawGrid($("learn-digit"), x, { cell: 3, scale: { scale: "viridis", lo: 0, hi: 1, absMax: 1 }, text: false });
+    this.wishes.show(ex);
+    this.net.show(ex);
+    this.matrix.show(ex);
+    this.stepView.setDefault(ex.step_lr);
+  }
+
+  // -- convolution and pooling ---------------------------------------------------------------
+  /** Which network the conv cards explain: this one when it has conv layers, else their own choice. */
+  async loadMaps() {
+    const $ = this.$;
+    const own = this.ex?.layers.some((/** @type {any} */ l) => l.type === "conv2d");
+    $("learn-conv-model-wrap").hidden = !!own;
+    const modelId = own ? this.modelId() : $("learn-conv-model").value;
+    if (!modelId) { $("learn-conv-note").textContent = "No network with convolution layers is available."; return; }
+    if (!this.convInfo || this.convInfo.model !== modelId) {
+      const digit = this.digit();
+      if (!digit) return;
+      try {
+        const info = own ? this.ex : await api.explain({ model: modelId, ...digit, layers: [] });
+        this.convInfo = { model: modelId, layers: info.layers, input: info.input.shape };
+      } catch (e) { $("learn-conv-note").textContent = `Could not read the network: ${/** @type {Error} */ (e).message}`; return; }
+      this.fillLayerSelect("learn-conv-layer", ["conv2d"]);
+      this.fillLayerSelect("learn-pool-layer", ["maxpool2d", "avgpool2d"]);
+    }
+    $("learn-conv-note").textContent = own
+      ? "The convolution layers of the network above."
+      : `The network above has no convolution layers; these cards explain ${modelId}'s on the same digit and target.`;
+    await Promise.all([this.loadConv(), this.loadPool()]);
+  }
+
+  /** @param {string} id @param {string[]} types */
+  fillLayerSelect(id, types) {
+    const sel = this.$(id);
+    const keep = sel.value;
+    const layers = this.convInfo.layers.filter((/** @type {any} */ l) => types.includes(l.type));
+    sel.replaceChildren(...layers.map((/** @type {any} */ l) => new Option(`layer ${l.index} ${l.type} → ${l.shape.join("×")}`, String(l.index))));
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+
+  /** Channels coming into layer `index` (the previous layer's maps). @param {number} index */
+  channelsInto(index) {
+    return index === 0 ? this.convInfo.input[0] : this.convInfo.layers[index - 1].shape[0];
+  }
+
+  async loadConv() {
+    const $ = this.$;
+    const digit = this.digit();
+    if (!digit || !this.convInfo || $("learn-conv-layer").value === "") return;
+    const layer = Number($("learn-conv-layer").value);
+    const F = this.convInfo.layers[layer].shape[0], C = this.channelsInto(layer);
+    $("learn-conv-kernel").max = String(F - 1); $("learn-conv-channel").max = String(C - 1);
+    const kernel = Math.min(F - 1, Math.max(0, Number($("learn-conv-kernel").value) || 0));
+    const channel = Math.min(C - 1, Math.max(0, Number($("learn-conv-channel").value) || 0));
+    $("learn-conv-kernel").value = String(kernel); $("learn-conv-channel").value = String(channel);
+    const seq = ++this.mapSeq;
+    let e;
+    try {
+      e = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, kernel, channel });
+    } catch (err) { $("learn-conv-note").textContent = `Could not explain this kernel: ${/** @type {Error} */ (err).message}`; return; }
+    if (seq !== this.mapSeq) return;
+    const k = e.maps.kernel.shape[0], inH = e.maps.input.shape[0], outH = e.maps.output.shape[0];
+    const params = C * k * k * F + F;
+    $("learn-conv-formula").innerHTML = `Layer ${layer}: <b>${F}</b> kernels, each <b>${C}</b> stacked ${k}×${k} grids (one per input channel) and <b>one</b> bias:
+      ${C}·(${k}·${k})·${F} + ${F} = <b data-testid="conv-params" data-value="${params}">${params.toLocaleString("en-US")}</b> parameters.
+      <span class="muted">(The notes' example: 4 channels, two 2×2 kernels: 4·(2·2)·2 + 2 = 34.)</span>`;
+    const pad = e.padding.some((/** @type {number} */ p) => p > 0);
+    $("learn-conv-size").innerHTML = e.stride === 1 && !pad
+      ? `Valid convolution: an input of M = ${inH} with a kernel of k = ${k} gives M − k + 1 = ${inH} − ${k} + 1 = <b data-testid="conv-out-size" data-value="${outH}">${inH - k + 1}</b> positions a side.`
+      : `This layer pads the input with zeros (${e.padding.join(", ")}) and moves ${e.stride} pixel${e.stride > 1 ? "s" : ""} at a time: ${inH} → <b data-testid="conv-out-size">${outH}</b> a side; the error is spread out with zeros between its values (the dilated error) before the full convolution.`;
+    $("learn-conv-cost").textContent = `kernel ${e.kernel} of ${e.kernels}, input channel ${e.channel} of ${e.channels}; target ${e.target}, cost ${fmt(e.cost, 4)}; largest difference from the fast path: ${fmt(Math.max(...Object.values(/** @type {Record<string, number>} */ (e.checks))), 2)}`;
+    for (const s of this.steppers) s.show(e);
+  }
+
+  async loadPool() {
+    const $ = this.$;
+    const digit = this.digit();
+    const card = $("learn-pool-card");
+    if (!digit || !this.convInfo) return;
+    if ($("learn-pool-layer").value === "") { card.querySelector(".readout")?.replaceChildren("This network has no pooling layer."); return; }
+    const layer = Number($("learn-pool-layer").value);
+    const C = this.convInfo.layers[layer].shape[0];
+    $("learn-pool-channel").max = String(C - 1);
+    const channel = Math.min(C - 1, Math.max(0, Number($("learn-pool-channel").value) || 0));
+    $("learn-pool-channel").value = String(channel);
+    try {
+      const p = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
+      this.pool.show(p);
+    } catch (err) { this.ctx.toast(`pooling: ${/** @type {Error} */ (err).message}`); }
+  }
+
+  // -- steps ---------------------------------------------------------------------------------
+  /** @param {number} lr */
+  async takeStep(lr) {
+    const digit = this.digit();
+    if (!digit) return null;
+    try {
+      const s = await api.explainStep({ model: this.modelId(), examples: [{ ...digit, ...(this.target === null ? {} : { target: this.target }) }], lr, keep: true });
+      this.scratch = { id: s.scratch, origin: s.origin };
+      this.$("learn-reset").disabled = false;
+      await this.refresh();
+      this.convInfo = null;
+      return s;
+    } catch (e) { this.status(`The step failed: ${/** @type {Error} */ (e).message}`, true); return null; }
+  }
+
+  resetScratch() {
+    this.scratch = null;
+    this.$("learn-reset").disabled = true;
+    this.convInfo = null;
+    this.refresh();
+  }
+
+  /** A mini-batch of 8 test digits from a random start. @param {boolean} keep */
+  async takeBatch(keep) {
+    const lr = Number(this.$("learn-lr").value);
+    if (!(lr > 0 && lr <= 100)) { this.status("Set a learning rate above 0 and at most 100 first.", true); return null; }
+    if (!keep || this.batchStart === undefined) this.batchStart = Math.floor(Math.random() * Math.max(1, this.testSize() - 8));
+    const examples = Array.from({ length: 8 }, (_, k) => ({ test_index: /** @type {number} */ (this.batchStart) + k }));
+    try {
+      const s = await api.explainStep({ model: this.modelId(), examples, lr, keep });
+      if (keep) { this.scratch = { id: s.scratch, origin: s.origin }; this.$("learn-reset").disabled = false; this.stepView.steps += 1; await this.refresh(); }
+      return s;
+    } catch (e) { this.status(`The mini-batch step failed: ${/** @type {Error} */ (e).message}`, true); return null; }
+  }
+
+  /** Repaint what depends on the width. */
+  resize() {
+    if (!this.ex) return;
+    this.net.draw();
+    this.matrix.draw();
+  }
+}

@@ -1,0 +1,93 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fmt, map2d, neuronColumns, forwardTerms, wishTerms, shownNeurons, activationFn, positions, windowSum, stepPlan } from "../js/learnmath.js";
+
+// An /api/explain answer for a 9-4-3 sigmoid network, made by the service (tests/frontend_fixtures.py).
+const ex = JSON.parse(readFileSync(new URL("./fixtures/explain-small.json", import.meta.url), "utf8"));
+const close = (a, b, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(a), Math.abs(b)), `${a} vs ${b}`);
+
+test("numbers read as a person writes them", () => {
+  assert.equal(fmt(0), "0");
+  assert.equal(fmt(-0.5), "−0.5");
+  assert.equal(fmt(1.99999), "2");
+  assert.equal(fmt(0.0123456), "0.01235");
+  assert.equal(fmt(-1.2e-7), "−1.2·10⁻⁷");
+  assert.equal(fmt(2.5e12, 3), "2.5·10¹²");
+  assert.equal(fmt(NaN), "–");
+  assert.equal(fmt(null), "–");
+});
+
+test("the diagram's columns regroup dense + sigmoid layers", () => {
+  const cols = neuronColumns(ex);
+  assert.deepEqual(cols.map((c) => c.size), [9, 4, 3]);
+  assert.deepEqual(cols[0].image, [3, 3]); // the input pixels, as the image they are
+  assert.equal(cols[1].zLayer, 1); assert.equal(cols[1].actLayer, 2); assert.equal(cols[1].activation, "sigmoid");
+  // the last column's wishes are the answer's output wishes
+  cols[2].wishes.forEach((w, j) => close(w, ex.wishes[j]));
+});
+
+test("z = Σ a·w + b, and the activation of it", () => {
+  const cols = neuronColumns(ex);
+  const W = ex.layers[1].params.W, b = ex.layers[1].params.b.values;
+  for (let j = 0; j < 4; j++) {
+    const f = forwardTerms(cols[0].values, W, b[j], j);
+    close(f.z, ex.layers[1].output.values[j]);
+    close(activationFn("sigmoid")(f.z), cols[1].values[j]);
+    assert.ok(Math.abs(f.terms[0].product) >= Math.abs(f.terms[1].product)); // largest first
+  }
+});
+
+test("a hidden neuron's wish is the sum of its terms (the notes' backprop)", () => {
+  const cols = neuronColumns(ex);
+  for (const [c, layer] of [[0, 1], [1, 3]]) {
+    const W = ex.layers[layer].params.W;
+    for (let i = 0; i < cols[c].size; i++) {
+      const { terms, total } = wishTerms(W, cols[c + 1], i);
+      close(total, cols[c].wishes[i]);
+      close(terms.reduce((s, t) => s + t.product, 0), total);
+    }
+  }
+});
+
+test("a weight's gradient is a · δ", () => {
+  const cols = neuronColumns(ex);
+  const W = ex.layers[3].params.W;
+  const delta = cols[2].delta;
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) close(W.grad[i * 3 + j], cols[1].values[i] * delta[j]);
+});
+
+test("wide layers are summarised by their largest values", () => {
+  assert.deepEqual(shownNeurons([0.1, -5, 3, 0, 2], 3), [1, 2, 4]);
+  assert.deepEqual(shownNeurons([1, 2], 5), [0, 1]);
+});
+
+test("windows and the three stepped convolution views", () => {
+  assert.equal(positions(2, 3).length, 6);
+  const m = map2d({ shape: [3, 3], values: [1, 2, 3, 4, 5, 6, 7, 8, 9] });
+  const k = map2d({ shape: [2, 2], values: [1, 0, 0, -1] });
+  assert.deepEqual(windowSum(m, k, 1, 1), { products: [5, 0, 0, -9], sum: -4 });
+  // a 1-channel 4×4 input, a 2×2 kernel: valid output 3×3, error 3×3 padded to 5×5
+  const e = {
+    stride: 1, padding: [0, 0, 0, 0],
+    maps: {
+      padded_input: { shape: [4, 4], values: Array.from({ length: 16 }, (_, i) => i) },
+      kernel: { shape: [2, 2], values: [1, 2, 3, 4] },
+      partial: { shape: [3, 3], values: [0, 0, 0, 0, 0, 0, 0, 0, 0] },
+      padded_error: { shape: [5, 5], values: Array(25).fill(0) },
+      input_grad_part: { shape: [4, 4], values: Array(16).fill(7) },
+      dilated_error: { shape: [3, 3], values: Array(9).fill(1) },
+      kernel_grad: { shape: [2, 2], values: [9, 8, 7, 6] },
+    },
+  };
+  const f = stepPlan(e, "forward"); assert.equal(f.rows, 3); assert.equal(f.kh, 2);
+  const b = stepPlan(e, "backward"); assert.equal(b.rows, 4); assert.equal(b.value(3, 3), 7);
+  const g = stepPlan(e, "kernel"); assert.equal(g.rows, 2); assert.equal(g.kh, 3); assert.equal(g.value(1, 0), 7);
+});
+
+test("models are named with their exact stored accuracy", async () => {
+  const { modelLabel } = await import("../js/models.js");
+  assert.equal(modelLabel({ id: "cnn", kind: "bundled", test_accuracy: 0.9946 }, () => null), "cnn — 99.46%");
+  assert.equal(modelLabel({ id: "ab12:epoch-003", kind: "run", test_accuracy: null }, () => "cnn #3"), "cnn #3 · epoch-003");
+  assert.equal(modelLabel({ id: "uploads:net-1", kind: "upload" }, () => null), "uploads:net-1 (upload)");
+});
