@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import os
 import re
@@ -44,10 +45,12 @@ __all__ = [
     "MnistArrays",
     "Split",
     "Splits",
+    "idx_bytes",
     "load_idx_dataset",
     "load_split_images",
     "load_splits",
     "read_idx",
+    "read_idx_bytes",
     "resolve_dataset_dir",
     "verify_checksums",
     "write_idx",
@@ -164,49 +167,72 @@ def read_idx(path: str | Path) -> np.ndarray:
     is_gzip: bool | None = None
     try:
         with _open_maybe_gzip(path) as (stream, is_gzip):
-            header = _read_up_to(stream, 4)
-            if len(header) < 4:
-                raise IdxFormatError(
-                    f"{name}: truncated header: {len(header)} bytes, an IDX file starts with 4"
-                )
-            if header[0] != 0 or header[1] != 0:
-                raise IdxFormatError(
-                    f"{name}: bad magic number 0x{header.hex()}: "
-                    "an IDX file starts with two zero bytes (is this an IDX file?)"
-                )
-            type_code, ndim = header[2], header[3]
-            if type_code != _UNSIGNED_BYTE:
-                type_name = _TYPE_NAMES.get(type_code, "unknown type")
-                raise IdxFormatError(
-                    f"{name}: unsupported element type 0x{type_code:02x} ({type_name}); "
-                    "only 0x08 (unsigned byte) is supported"
-                )
-            if not 1 <= ndim <= _MAX_DIMS:
-                raise IdxFormatError(f"{name}: header says {ndim} dimensions; expected 1 to {_MAX_DIMS}")
-            size_bytes = _read_up_to(stream, 4 * ndim)
-            if len(size_bytes) < 4 * ndim:
-                raise IdxFormatError(
-                    f"{name}: truncated header: {ndim} dimension sizes need {4 * ndim} bytes, "
-                    f"found {len(size_bytes)}"
-                )
-            shape = struct.unpack(f">{ndim}I", size_bytes)
-            n_bytes = math.prod(shape)
-            data = _read_up_to(stream, n_bytes)
-            if len(data) < n_bytes:
-                raise IdxFormatError(
-                    f"{name}: truncated: header says shape {shape} = {n_bytes} bytes of data, "
-                    f"found {len(data)}"
-                )
-            extra = _count_rest(stream)
-            if extra:
-                raise IdxFormatError(
-                    f"{name}: {extra} unexpected bytes after the {n_bytes} bytes of data "
-                    f"the header (shape {shape}) describes"
-                )
+            return _read_idx_stream(stream, name)
     except IdxFormatError:
         raise
     except (OSError, EOFError, zlib.error) as exc:
         raise _read_error(name, exc, is_gzip) from exc
+
+
+def read_idx_bytes(data: bytes, name: str = "upload", max_bytes: int | None = None) -> np.ndarray:
+    """:func:`read_idx` for an IDX file held in memory (raw or gzip), e.g. an upload.
+
+    ``max_bytes`` caps the data the header may declare: a larger claim is refused *before*
+    anything is decompressed or allocated (a small gzip file can claim gigabytes).
+    """
+    is_gzip = data[:2] == _GZIP_MAGIC
+    try:
+        if is_gzip:
+            with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as gz:
+                return _read_idx_stream(gz, name, max_bytes)  # type: ignore[arg-type]
+        return _read_idx_stream(io.BytesIO(data), name, max_bytes)
+    except IdxFormatError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _read_error(name, exc, is_gzip) from exc
+
+
+def _read_idx_stream(stream: BinaryIO, name: str, max_bytes: int | None = None) -> np.ndarray:
+    """Header, then exactly the data it declares (see :func:`read_idx`)."""
+    header = _read_up_to(stream, 4)
+    if len(header) < 4:
+        raise IdxFormatError(f"{name}: truncated header: {len(header)} bytes, an IDX file starts with 4")
+    if header[0] != 0 or header[1] != 0:
+        raise IdxFormatError(
+            f"{name}: bad magic number 0x{header.hex()}: "
+            "an IDX file starts with two zero bytes (is this an IDX file?)"
+        )
+    type_code, ndim = header[2], header[3]
+    if type_code != _UNSIGNED_BYTE:
+        type_name = _TYPE_NAMES.get(type_code, "unknown type")
+        raise IdxFormatError(
+            f"{name}: unsupported element type 0x{type_code:02x} ({type_name}); "
+            "only 0x08 (unsigned byte) is supported"
+        )
+    if not 1 <= ndim <= _MAX_DIMS:
+        raise IdxFormatError(f"{name}: header says {ndim} dimensions; expected 1 to {_MAX_DIMS}")
+    size_bytes = _read_up_to(stream, 4 * ndim)
+    if len(size_bytes) < 4 * ndim:
+        raise IdxFormatError(
+            f"{name}: truncated header: {ndim} dimension sizes need {4 * ndim} bytes, found {len(size_bytes)}"
+        )
+    shape = struct.unpack(f">{ndim}I", size_bytes)
+    n_bytes = math.prod(shape)
+    if max_bytes is not None and n_bytes > max_bytes:
+        raise IdxFormatError(
+            f"{name}: header declares shape {shape} = {n_bytes} bytes, over the limit of {max_bytes}"
+        )
+    data = _read_up_to(stream, n_bytes)
+    if len(data) < n_bytes:
+        raise IdxFormatError(
+            f"{name}: truncated: header says shape {shape} = {n_bytes} bytes of data, found {len(data)}"
+        )
+    extra = _count_rest(stream)
+    if extra:
+        raise IdxFormatError(
+            f"{name}: {extra} unexpected bytes after the {n_bytes} bytes of data "
+            f"the header (shape {shape}) describes"
+        )
     # A bytearray backs a writable array without a copy.
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
@@ -512,10 +538,18 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
         raise ValueError(
             f"{path}: IDX holds uint8 arrays of 1 to 4 dimensions, got {array.dtype} {array.shape}"
         )
-    data = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    data += np.ascontiguousarray(array).tobytes()
+    data = idx_bytes(array)
     path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
     return path
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """A uint8 array (1 to 4 dimensions) as the bytes of an uncompressed IDX file."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8 or not 1 <= array.ndim <= 4:
+        raise ValueError(f"IDX holds uint8 arrays of 1 to 4 dimensions, got {array.dtype} {array.shape}")
+    head = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return head + np.ascontiguousarray(array).tobytes()
 
 
 def write_subset(

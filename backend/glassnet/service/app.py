@@ -30,7 +30,8 @@ from .errors import BodySizeLimit, install_error_handlers
 from .explain import DigitBank, Explainer
 from .hub import Hub
 from .inference import ModelRegistry
-from .routes import explain, health, models, predict, runs, ws
+from .mydigits import DigitStore
+from .routes import explain, health, models, mydigits, predict, runs, ws
 from .schemas import Readiness
 from .settings import Settings, get_settings
 from .store import RunStore
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
         )
         registry.set_run_resolver(manager.checkpoint_for)
+        app.state.digits = DigitStore(settings.database_path)
         app.state.explainer = Explainer(
             registry, DigitBank(settings.dataset, settings.validation), is_run=manager.is_run
         )
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await shutdown_service(app)
+            app.state.digits.close()
             store.close()
 
     app = FastAPI(
@@ -155,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, runs, ws, predict, models, explain):
+    for module in (health, runs, ws, predict, models, explain, mydigits):
         app.include_router(module.router)
     frontend = Path(settings.frontend_dir)
     if (frontend / "index.html").is_file():

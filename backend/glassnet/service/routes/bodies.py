@@ -6,6 +6,7 @@ endpoint and so read them by hand instead of through FastAPI's body parameters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "MULTIPART_OVERHEAD",
     "PlainErrorRoute",
     "describe_errors",
+    "loads_strict",
     "media_type",
     "not_a_file",
     "read_body",
@@ -57,7 +59,26 @@ async def read_body(request: Request, limit: int, what: str = "request body") ->
     return b"".join(chunks)
 
 
-async def read_form(request: Request, body: bytes) -> FormData:
+def loads_strict(body: bytes, hint: str = "") -> Any:
+    """JSON that refuses NaN and Infinity (Python's json accepts them by default); 422 naming
+    the problem (``hint`` says what the numbers must be)."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
+
+    try:
+        return json.loads(body, parse_constant=no_constants)
+    except RecursionError:
+        raise HTTPException(422, "the JSON body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise HTTPException(422, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"the body is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+async def read_form(request: Request, body: bytes, max_files: int = 1) -> FormData:
     """Parse an already-read multipart body (Starlette's parser; malformed -> 400)."""
     sent = False
 
@@ -68,7 +89,7 @@ async def read_form(request: Request, body: bytes) -> FormData:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return await Request(request.scope, replay).form(max_files=1, max_fields=8)
+    return await Request(request.scope, replay).form(max_files=max_files, max_fields=8)
 
 
 def not_a_file(field: str, form: FormData) -> str:

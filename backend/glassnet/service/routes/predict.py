@@ -8,7 +8,6 @@ the threadpool so the event loop keeps serving WebSockets meanwhile.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Any
 
@@ -23,6 +22,7 @@ from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
 from .bodies import (
     PlainErrorRoute,
     describe_errors,
+    loads_strict,
     media_type,
     read_body,
     read_form_file,
@@ -123,24 +123,6 @@ def check_pixels(pixels: Any) -> None:
         _check_numbers(pixels, "pixels")
 
 
-def _loads(body: bytes) -> Any:
-    """JSON that refuses NaN and Infinity (Python's json accepts them by default)."""
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a number in JSON; pixels must be finite numbers in [0, 1]")
-
-    try:
-        return json.loads(body, parse_constant=no_constants)
-    except RecursionError:
-        raise HTTPException(422, "the JSON body is nested too deeply") from None
-    except UnicodeDecodeError:
-        raise HTTPException(422, "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"the body is not valid JSON: {exc}") from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
-
-
 async def _inputs(request: Request) -> dict[str, Any]:
     """Keyword arguments for ``ModelRegistry.predict`` from whichever body was sent."""
     ctype = media_type(request)
@@ -149,7 +131,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         if not body.strip():
             raise HTTPException(422, 'empty body: send {"pixels": [...]} or a multipart "image" file')
         try:
-            req = PredictRequest.model_validate(_loads(body))
+            req = PredictRequest.model_validate(loads_strict(body, "pixels must be finite numbers in [0, 1]"))
         except ValidationError as exc:
             raise HTTPException(422, describe_errors(exc.errors())) from None
         return {"pixels": req.pixels}

@@ -1,0 +1,234 @@
+"""``/api/mydigits``: label drawings, review them, export and import them, see how a network reads them.
+
+* ``POST /api/mydigits`` ``{label, pixels, strokes?, pad?}`` — a drawing labelled "this is a 3";
+* ``GET /api/mydigits`` (``?label=``) — the gallery; ``PATCH``/``DELETE /api/mydigits/{id}``;
+* ``GET /api/mydigits/idx/images`` and ``/idx/labels`` — the IDX files, as MNIST's;
+  ``POST /api/mydigits/idx`` (multipart ``images`` + ``labels``, raw or gzip) — import;
+* ``GET /api/mydigits/json`` / ``POST /api/mydigits/json`` — strokes and images as JSON;
+* ``POST /api/mydigits/evaluate`` ``{model}`` — accuracy and confusion matrix on my digits.
+
+Bad input is a 4xx naming the problem; a refused import stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.datastructures import UploadFile
+
+from ...data.mnist import IdxFormatError
+from ...nn.checkpoint import CheckpointError
+from ..inference import IncompatibleModelError, UnknownModelError
+from ..mydigits import MAX_DIGITS, DigitStore, evaluate
+from ..schemas import ErrorBody
+from .bodies import loads_strict, media_type, read_body, read_form, registry_of
+from .predict import check_pixels
+
+router = APIRouter(prefix="/api/mydigits", tags=["my digits"])
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such digit or model"},
+    413: {"model": ErrorBody, "description": "the upload is too large"},
+    422: {"model": ErrorBody, "description": "an invalid label, drawing or file"},
+}
+MAX_IMPORT_BYTES = 2 * 1024 * 1024  # the server's body limit; gzip the files for more digits
+DigitId = Annotated[int, Path(ge=1, le=2**62, description="the digit's id")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class DigitCreate(_Body):
+    label: int = Field(ge=0, le=9, description="What the drawing is: 0 to 9.")
+    pixels: list[float] | list[list[float]] = Field(
+        description="The drawing as for /api/predict: 784 numbers or H rows of W, each in [0, 1]."
+    )
+    strokes: list[list[list[float]]] | None = Field(
+        None, description="The pen strokes: a list of strokes, each a list of [x, y] in pad pixels."
+    )
+    pad: int | None = Field(None, ge=1, le=4096, description="The pad's size in pixels (the strokes' frame).")
+
+    @field_validator("pixels", mode="before")
+    @classmethod
+    def _pixels(cls, v: Any) -> Any:
+        check_pixels(v)
+        return v
+
+
+class DigitPatch(_Body):
+    label: int = Field(ge=0, le=9)
+
+
+class EvaluateRequest(_Body):
+    model: str | None = Field(None, max_length=512, description="Any model id /api/predict takes.")
+
+
+class MyDigit(BaseModel):
+    id: int
+    label: int
+    image: str = Field(description="28x28 uint8 (0 background, 255 ink), row by row, base64.")
+    strokes: bool = Field(description="Whether the pen strokes are kept.")
+    created: float
+
+
+class MyDigits(BaseModel):
+    count: int
+    limit: int = Field(description="The most digits one person can keep.")
+    digits: list[MyDigit]
+
+
+class Evaluation(BaseModel):
+    model: str
+    count: int
+    accuracy: float
+    confusion: list[list[int]] = Field(description="10x10: rows my label, columns the network's reading.")
+    digits: list[dict[str, Any]]
+
+
+def _store(request: Request) -> DigitStore:
+    store = getattr(request.app.state, "digits", None)
+    if store is None:
+        raise HTTPException(503, "my digits are not ready")
+    return store
+
+
+@router.post("", status_code=201, response_model=MyDigit, responses=ERRORS, summary="Label a drawing")
+async def add_digit(body: DigitCreate, request: Request) -> Any:
+    store = _store(request)
+    try:
+        return await run_in_threadpool(store.add, body.label, body.pixels, body.strokes, body.pad)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("", response_model=MyDigits, summary="My digits")
+async def list_digits(
+    request: Request, label: Annotated[int | None, Query(ge=0, le=9, description="Only this digit.")] = None
+) -> Any:
+    digits = await run_in_threadpool(_store(request).list, "", label)
+    return {"count": len(digits), "limit": MAX_DIGITS, "digits": digits}
+
+
+@router.patch("/{digit_id}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
+async def relabel(digit_id: DigitId, body: DigitPatch, request: Request) -> Any:
+    digit = await run_in_threadpool(_store(request).relabel, digit_id, body.label)
+    if digit is None:
+        raise HTTPException(404, f"no digit {digit_id} among my digits")
+    return digit
+
+
+@router.delete("/{digit_id}", status_code=204, responses=ERRORS, summary="Delete a digit")
+async def delete(digit_id: DigitId, request: Request) -> Response:
+    if not await run_in_threadpool(_store(request).delete, digit_id):
+        raise HTTPException(404, f"no digit {digit_id} among my digits")
+    return Response(status_code=204)
+
+
+IDX_FILES = {"images": "my-digits-images-idx3-ubyte", "labels": "my-digits-labels-idx1-ubyte"}
+
+
+@router.get(
+    "/idx/{part}",
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "an IDX file"}},
+    summary="Export as IDX (MNIST's format)",
+)
+async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], request: Request) -> Response:
+    images, labels = await run_in_threadpool(_store(request).export_idx)
+    return Response(
+        images if part == "images" else labels,
+        media_type="application/octet-stream",
+        headers={"content-disposition": f'attachment; filename="{IDX_FILES[part]}"'},
+    )
+
+
+@router.post(
+    "/idx",
+    status_code=201,
+    responses=ERRORS,
+    summary="Import IDX files",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "images": {"type": "string", "format": "binary"},
+                            "labels": {"type": "string", "format": "binary"},
+                        },
+                        "required": ["images", "labels"],
+                    }
+                }
+            },
+        }
+    },
+)
+async def import_idx(request: Request) -> dict[str, int]:
+    """Two files, ``images`` (N×28×28) and ``labels`` (N), raw or gzip, up to 2 MiB together."""
+    if media_type(request) != "multipart/form-data":
+        raise HTTPException(415, "send multipart/form-data with the files 'images' and 'labels'")
+    body = await read_body(request, MAX_IMPORT_BYTES, "upload")
+    form = await read_form(request, body, max_files=2)
+    try:
+        files = {}
+        for field in ("images", "labels"):
+            part = form.get(field)
+            if not isinstance(part, UploadFile):
+                raise HTTPException(422, f"multipart: expected a file in the field '{field}'")
+            files[field] = await part.read(MAX_IMPORT_BYTES + 1)
+    finally:
+        await form.close()
+    try:
+        added = await run_in_threadpool(_store(request).import_idx, files["images"], files["labels"])
+    except (IdxFormatError, ValueError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"added": added}
+
+
+@router.get("/json", summary="Export strokes and images as JSON")
+async def export_json(request: Request) -> Response:
+    doc = await run_in_threadpool(_store(request).export_json)
+    return Response(
+        json.dumps(doc, separators=(",", ":")),
+        media_type="application/json",
+        headers={"content-disposition": 'attachment; filename="my-digits.json"'},
+    )
+
+
+@router.post("/json", status_code=201, responses=ERRORS, summary="Import a JSON export")
+async def import_json(request: Request) -> dict[str, int]:
+    doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
+    try:
+        added = await run_in_threadpool(_store(request).import_json, doc)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"added": added}
+
+
+@router.post(
+    "/evaluate", response_model=Evaluation, responses=ERRORS, summary="How a network reads my digits"
+)
+async def evaluate_mine(body: EvaluateRequest, request: Request) -> Any:
+    store, registry = _store(request), registry_of(request)
+
+    def run() -> dict[str, Any]:
+        model_id, model, lock = registry.load(body.model)
+        ids, images, labels = store.arrays()
+        with lock:
+            result = evaluate(model, ids, images, labels)
+        return {"model": model_id, **result}
+
+    try:
+        return await run_in_threadpool(run)
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (CheckpointError, IncompatibleModelError) as exc:
+        raise HTTPException(422, f"model cannot be used: {exc}") from None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
