@@ -57,3 +57,28 @@ export const explain = (body) => api("/api/explain", { method: "POST", body });
 export const explainMap = (body) => api("/api/explain/conv", { method: "POST", body });
 /** One gradient-descent step on a scratch copy (/api/explain/step). @param {any} body */
 export const explainStep = (body) => api("/api/explain/step", { method: "POST", body });
+/** Label a drawing. @param {{label: number, pixels: number[][], strokes?: number[][][], pad?: number}} body */
+export const addMyDigit = (body) => api("/api/mydigits", { method: "POST", body });
+export const getMyDigits = () => api("/api/mydigits");
+/** @param {number} id @param {number} label */
+export const relabelMyDigit = (id, label) => api(`/api/mydigits/${id}`, { method: "PATCH", body: { label } });
+/** @param {number} id */
+export const deleteMyDigit = (id) => api(`/api/mydigits/${id}`, { method: "DELETE" });
+/** @param {string|null} model */
+export const evaluateMyDigits = (model) => api("/api/mydigits/evaluate", { method: "POST", body: { model } });
+
+/**
+ * Upload files as multipart/form-data (the body is not JSON), with the same error handling.
+ * @param {string} path @param {Record<string, Blob>} files
+ */
+export async function upload(path, files) {
+  const form = new FormData();
+  for (const [name, blob] of Object.entries(files)) form.append(name, blob, name);
+  let res;
+  try { res = await fetch(path, { method: "POST", body: form }); } catch (e) {
+    throw new ApiError(`cannot reach the server (POST ${path}): ${/** @type {Error} */ (e).message}`, 0);
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(`${body?.detail ?? res.statusText} (${res.status})`, res.status);
+  return body;
+}

@@ -23,6 +23,7 @@ import { Editor } from "./panels/editor.js";
 import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { modelLabel } from "./models.js";
+import { MyDigitsView } from "./panels/mine.js";
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 
@@ -521,6 +522,7 @@ async function loadModels() {
   if (!list) return;
   S.defaultModel = list.default ?? S.defaultModel;
   learn.setModels(list.models);
+  mine.setModels(list.models, (m) => modelLabel(m, (id) => S.runs.get(id)?.name ?? null));
   const sel = /** @type {HTMLSelectElement} */ ($("model"));
   const keep = sel.value;
   sel.length = 1;
@@ -549,6 +551,13 @@ const learn = new Learn({
   toast: (m) => toast(m),
 });
 window.glassnet.learn = learn;
+
+// -- your digits: label the drawing, the gallery, how a network reads them -----------------------
+const mine = new MyDigitsView({
+  pad: () => (pad.empty ? null : { pixels: pad.pixels(56), strokes: pad.strokes.map((s) => s.map((p) => [Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10])), size: $("pad").width }),
+  clearPad: () => pad.clear(),
+  toast: (m, kind) => toast(m, kind),
+});
 $("clear").addEventListener("click", () => pad.clear());
 $("undo").addEventListener("click", () => pad.undo());
 document.addEventListener("keydown", (e) => {

@@ -1,0 +1,166 @@
+// @ts-check
+/**
+ * Your digits: label the drawing on the pad ("this is a 3", or the digit key), review the gallery
+ * (relabel, delete), export and import them (IDX like MNIST, or JSON with the strokes), and see how
+ * any network reads them — accuracy, a confusion matrix, and the misread ones marked.
+ */
+import * as api from "../api.js";
+import { esc } from "../heatmap.js";
+import { base64ToBytes } from "../encoding.js";
+
+/**
+ * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
+ * @typedef {{pad: () => {pixels: number[][], strokes: number[][][], size: number}|null, clearPad: () => void,
+ *   toast: (m: string, kind?: "error"|"info") => void}} MineContext
+ */
+
+export class MyDigitsView {
+  /** @param {MineContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+    this.$ = $;
+    /** @type {MyDigit[]} */
+    this.digits = [];
+    /** @type {Map<number, {predicted: number, probability: number}>} */
+    this.readings = new Map();
+    const buttons = $("label-buttons");
+    for (let d = 0; d < 10; d++) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = String(d); b.dataset.testid = `label-${d}`;
+      b.setAttribute("aria-label", `this is a ${d}: keep the drawing as a ${d}`);
+      b.addEventListener("click", () => this.label(d));
+      buttons.append(b);
+    }
+    $("pad").addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
+      if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); this.label(Number(e.key)); }
+    });
+    $("mine-filter").replaceChildren(new Option("all digits", ""), ...Array.from({ length: 10 }, (_, d) => new Option(`only ${d}s`, String(d))));
+    $("mine-filter").addEventListener("change", () => this.render());
+    $("mine-import").addEventListener("click", () => this.importFiles());
+    $("mine-evaluate").addEventListener("click", () => this.evaluate());
+    this.load();
+  }
+
+  /** @param {number} d */
+  async label(d) {
+    const drawing = this.ctx.pad();
+    if (!drawing) { this.ctx.toast("Draw the digit on the pad first, then say which it is."); return; }
+    try {
+      const saved = await api.addMyDigit({ label: d, pixels: drawing.pixels, strokes: drawing.strokes, pad: drawing.size });
+      this.digits.push(saved);
+      this.stale();
+      this.ctx.clearPad();
+      this.render();
+      this.ctx.toast(`Kept as a ${d}: ${this.digits.length} of your digits (${this.digits.filter((x) => x.label === d).length} ${d}s).`, "info");
+    } catch (e) { this.ctx.toast(`Could not keep the drawing: ${/** @type {Error} */ (e).message}`); }
+  }
+
+  async load() {
+    try { this.digits = (await api.getMyDigits()).digits; } catch (e) { this.ctx.toast(`Could not load your digits: ${/** @type {Error} */ (e).message}`); }
+    this.render();
+  }
+
+  /** @param {any[]} models GET /api/models entries @param {(m: any) => string} label */
+  setModels(models, label) {
+    const sel = this.$("mine-model");
+    const keep = sel.value || "cnn";
+    sel.replaceChildren(...models.map((m) => new Option(label(m), m.id)));
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+
+  /** The digits changed: an earlier reading of them no longer describes them. */
+  stale() {
+    const out = this.$("mine-result");
+    if (this.readings.size && !out.querySelector(".stale")) {
+      out.insertAdjacentHTML("afterbegin", `<p class="stale muted">Your digits changed since this reading: read them again.</p>`);
+    }
+  }
+
+  render() {
+    const $ = this.$;
+    const filter = $("mine-filter").value;
+    const shown = filter === "" ? this.digits : this.digits.filter((d) => d.label === Number(filter));
+    $("mine-count").textContent = `${this.digits.length} digit${this.digits.length === 1 ? "" : "s"}`;
+    const counts = Array.from({ length: 10 }, (_, d) => this.digits.filter((x) => x.label === d).length);
+    $("mine-counts").innerHTML = counts.map((c, d) => `<span><b>${d}</b> ${c}</span>`).join("");
+    const gallery = $("mine-gallery");
+    if (!shown.length) {
+      gallery.innerHTML = `<p class="muted">${this.digits.length ? "None of this digit yet." : 'No digits yet: draw one on the pad and press "This is a …".'}</p>`;
+      return;
+    }
+    gallery.replaceChildren(...shown.map((d) => this.tile(d)));
+  }
+
+  /** @param {MyDigit} d */
+  tile(d) {
+    const el = document.createElement("div");
+    el.className = "mis mine";
+    el.dataset.id = String(d.id);
+    const read = this.readings.get(d.id);
+    if (read && read.predicted !== d.label) el.classList.add("misread");
+    const canvas = document.createElement("canvas");
+    canvas.width = 28; canvas.height = 28;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
+    const img = ctx.createImageData(28, 28);
+    const bytes = base64ToBytes(d.image);
+    for (let i = 0; i < 784; i++) { img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = bytes[i]; img.data[i * 4 + 3] = 255; }
+    ctx.putImageData(img, 0, 0);
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `your ${d.label}`);
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", `label of digit ${d.id}`);
+    for (let k = 0; k < 10; k++) select.add(new Option(String(k), String(k)));
+    select.value = String(d.label);
+    select.addEventListener("change", async () => {
+      try { const r = await api.relabelMyDigit(d.id, Number(select.value)); d.label = r.label; this.stale(); this.render(); }
+      catch (e) { this.ctx.toast(`Relabelling failed: ${/** @type {Error} */ (e).message}`); select.value = String(d.label); }
+    });
+    const del = document.createElement("button");
+    del.type = "button"; del.className = "small"; del.textContent = "✕";
+    del.setAttribute("aria-label", `delete this ${d.label}`);
+    del.addEventListener("click", async () => {
+      try { await api.deleteMyDigit(d.id); this.digits = this.digits.filter((x) => x.id !== d.id); this.stale(); this.render(); }
+      catch (e) { this.ctx.toast(`Deleting failed: ${/** @type {Error} */ (e).message}`); }
+    });
+    const note = document.createElement("span");
+    note.textContent = read ? (read.predicted === d.label ? `read right` : `read as ${read.predicted}`) : "";
+    const row = document.createElement("div");
+    row.className = "mine-tools";
+    row.append(select, del);
+    el.append(canvas, row, note);
+    return el;
+  }
+
+  async importFiles() {
+    const $ = this.$;
+    const images = $("mine-import-images").files?.[0], labels = $("mine-import-labels").files?.[0], json = $("mine-import-json").files?.[0];
+    try {
+      let added;
+      if (json) {
+        added = (await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) })).added;
+      } else if (images && labels) {
+        added = (await api.upload("/api/mydigits/idx", { images, labels })).added;
+      } else { this.ctx.toast("Choose an images and a labels IDX file, or a JSON export."); return; }
+      this.ctx.toast(`Imported ${added} digits.`, "info");
+      for (const id of ["mine-import-images", "mine-import-labels", "mine-import-json"]) $(id).value = "";
+      this.stale();
+      await this.load();
+    } catch (e) { this.ctx.toast(`Import failed: ${/** @type {Error} */ (e).message}`); }
+  }
+
+  async evaluate() {
+    const $ = this.$;
+    const out = $("mine-result");
+    try {
+      const r = await api.evaluateMyDigits($("mine-model").value || null);
+      this.readings = new Map(r.digits.map((/** @type {any} */ d) => [d.id, d]));
+      const head = `<tr><th scope="col">yours ↓ · read →</th>${Array.from({ length: 10 }, (_, d) => `<th scope="col">${d}</th>`).join("")}</tr>`;
+      const rows = r.confusion.map((/** @type {number[]} */ row, /** @type {number} */ t) => `<tr><th scope="row">${t}</th>${row.map((c, p) => `<td class="num${c && p !== t ? " off" : c ? " on" : ""}">${c || ""}</td>`).join("")}</tr>`).join("");
+      out.innerHTML = `<p>${esc(r.model)} reads <b data-testid="mine-accuracy" data-value="${r.accuracy}">${(r.accuracy * 100).toFixed(1)}%</b> of your ${r.count} digits right.</p>
+        <div class="table-wrap"><table class="confusion-table">${head}${rows}</table></div>
+        <p class="caption">Rows: what you said; columns: what the network read. Misread digits are marked in the gallery.</p>`;
+      this.render();
+    } catch (e) { out.innerHTML = `<p class="err">${esc(/** @type {Error} */ (e).message)}</p>`; }
+  }
+}
