@@ -81,11 +81,13 @@ def _resolve_spec(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     spec, name = _resolve_spec(args)
-    settings = dict(spec.get("train", {}))
+    overrides = {}
     for key in (
         "optimizer",
         "lr",
         "momentum",
+        "beta1",
+        "beta2",
         "weight_decay",
         "schedule",
         "batch_size",
@@ -94,10 +96,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     ):
         value = getattr(args, key)
         if value is not None:
-            settings[key] = value
+            overrides[key] = value
     if args.loss:
         spec["loss"] = args.loss
-    config = TrainConfig.from_dict(settings)
+    config = TrainConfig.merged(dict(spec.get("train", {})), overrides)
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     out = Path(args.out or f"models/{name}.npz")
     dataset_dir = resolve_dataset_dir(args.dataset)
@@ -273,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--spec", help="a JSON spec file (same format as a preset)")
     train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
     train.add_argument("--lr", type=float)
-    train.add_argument("--momentum", type=float)
+    train.add_argument("--momentum", type=float, help="SGD with momentum only")
+    train.add_argument("--beta1", type=float, help="Adam only (default 0.9)")
+    train.add_argument("--beta2", type=float, help="Adam only (default 0.999)")
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--schedule", choices=("constant", "step", "cosine"))
     train.add_argument("--batch-size", type=int)

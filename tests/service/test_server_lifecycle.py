@@ -43,7 +43,9 @@ def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset:
     for path in (data_dir / rid).glob("*.npz"):  # every checkpoint readable
         read_checkpoint(path)
     ckpt_step = read_checkpoint(data_dir / rid / "last.npz").meta["trainer"]["step"]
-    assert ckpt_step % 250 == 0 and ckpt_step >= 500  # the last epoch's checkpoint
+    # The orphaned trainer saved its progress, mid-epoch, when the service vanished: nothing lost.
+    assert ckpt_step >= before["step"]
+    assert not list((data_dir / rid).glob(".*.tmp"))
 
     server = Server(data_dir, tiny_dataset)
     try:

@@ -28,6 +28,7 @@ from ..data.mnist import FILE_STEMS, resolve_dataset_dir
 from .errors import BodySizeLimit, install_error_handlers
 from .hub import Hub
 from .inference import ModelRegistry
+from .pool import HeavyPool
 from .routes import health, models, predict, runs, ws
 from .schemas import Readiness
 from .settings import Settings, get_settings
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
         )
         registry.set_run_resolver(manager.checkpoint_for)
+        app.state.pool = HeavyPool(settings.heavy_workers, settings.heavy_queue)
         app.state.settings = settings
         app.state.store = store
         app.state.hub = hub
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await shutdown_service(app)
+            app.state.pool.shutdown()
             store.close()
 
     app = FastAPI(

@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .pool import PoolBusyError
+
 log = logging.getLogger("glassnet.errors")
 
 
@@ -69,8 +71,13 @@ async def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
 
+async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(PoolBusyError, _busy_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _internal_handler)
 

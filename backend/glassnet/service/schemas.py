@@ -36,7 +36,9 @@ class RunCreate(_Request):
     spec: ModelSpec | None = None
     optimizer: Literal["sgd", "momentum", "adam"] | None = None
     lr: float | None = Field(None, gt=0, le=10, description="learning rate")
-    momentum: float | None = Field(None, ge=0, lt=1)
+    momentum: float | None = Field(None, ge=0, lt=1, description="SGD with momentum only")
+    beta1: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.9)")
+    beta2: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.999)")
     weight_decay: float | None = Field(None, ge=0, lt=1)
     schedule: Literal["constant", "step", "cosine"] | None = None
     step_epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
@@ -48,10 +50,14 @@ class RunCreate(_Request):
 
 
 class RunPatch(_Request):
-    """Change the learning rate / momentum / weight decay of a run, also while it trains."""
+    """Change a run's hyperparameters, also while it trains: ``lr`` and ``weight_decay`` for every
+    optimizer, ``momentum`` for SGD with momentum, ``beta1``/``beta2`` for Adam (a setting the
+    run's optimizer does not have is a 422)."""
 
     lr: float | None = Field(None, gt=0, le=10)
-    momentum: float | None = Field(None, ge=0, lt=1)
+    momentum: float | None = Field(None, ge=0, lt=1, description="SGD with momentum only")
+    beta1: float | None = Field(None, ge=0, lt=1, description="Adam only")
+    beta2: float | None = Field(None, ge=0, lt=1, description="Adam only")
     weight_decay: float | None = Field(None, ge=0, lt=1)
 
 
@@ -94,6 +100,8 @@ class ArchitectureSummary(BaseModel):
     output_shape: list[int]
     layers: list[LayerRow]
     total_params: int
+    bytes_per_sample: int = Field(description="activation memory one sample keeps during a training step")
+    max_batch_size: int = Field(description="the largest batch size whose activations fit the memory cap")
     text: str = Field(description="the printable table of `glassnet train`")
 
 

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(0.1, gt=0, le=10, description="batch metrics: 10 frames/s")
     heavy_interval_s: float = Field(0.8, gt=0, le=60, description="activations/kernels/gradients")
     live_checkpoint_s: float = Field(1.0, gt=0, le=600, description="live weights for predictions")
+    checkpoint_interval_s: float = Field(
+        30.0, gt=0, le=3600, description="resume point every this often, mid-epoch too (at most this is lost)"
+    )
     command_timeout_s: float = Field(30.0, gt=0)
 
     # Viewers.
@@ -53,6 +56,10 @@ class Settings(BaseSettings):
     ws_ping_interval_s: float = Field(10.0, gt=0)
     ws_ping_timeout_s: float = Field(10.0, gt=0)
     allowed_origins: list[str] = Field(default_factory=list, description="extra WebSocket origins")
+
+    # Heavy work (spec checks, decoding, validation, predictions) off the event loop.
+    heavy_workers: int = Field(2, ge=1, le=32, description="threads of the heavy-work pool")
+    heavy_queue: int = Field(16, ge=0, le=1000, description="jobs that may wait; one more is a 503")
 
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)

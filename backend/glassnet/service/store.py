@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..training.config import TrainConfig
 from .protocol import RunStatus
 
 SCHEMA = """
@@ -63,7 +64,8 @@ _RUN_COLUMNS = (
 def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
     run["spec"] = json.loads(run["spec"])
-    run["config"] = json.loads(run["config"])
+    # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
+    run["config"] = TrainConfig.from_dict(json.loads(run["config"]), legacy=True).as_dict()
     return run
 
 

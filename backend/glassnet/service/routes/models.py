@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -20,6 +19,7 @@ from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError,
 from .bodies import (
     PlainErrorRoute,
     media_type,
+    pool_of,
     read_body,
     read_form_file,
     registry_of,
@@ -41,7 +41,7 @@ class ModelList(BaseModel):
 async def list_models(request: Request) -> ModelList:
     """Every bundled and run checkpoint with its layers, parameter count and test accuracy."""
     registry = registry_of(request)
-    models = await run_in_threadpool(registry.list_models)
+    models = await pool_of(request).run(registry.list_models)
     return ModelList(default=registry.default_id, models=models)
 
 
@@ -58,7 +58,7 @@ async def download_model(request: Request, model_id: ModelId) -> FileResponse:
     """The checkpoint (spec, weights and metadata; ``np.load(f, allow_pickle=False)`` reads it)."""
     registry = registry_of(request)
     try:
-        path = await run_in_threadpool(registry.path_of, model_id)
+        path = await pool_of(request).run(registry.path_of, model_id)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     filename = model_id.replace(":", "-") + ".npz"
@@ -110,7 +110,7 @@ async def upload_model(
             "field, or application/octet-stream",
         )
     try:
-        return await run_in_threadpool(registry.add_uploaded, data, filename)
+        return await pool_of(request).run(registry.add_uploaded, data, filename)
     except UploadTooLargeError as exc:
         raise HTTPException(413, str(exc)) from None
     except (CheckpointError, IncompatibleModelError) as exc:

@@ -9,14 +9,15 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 from __future__ import annotations
 
 import secrets
+from pathlib import Path as PathType
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import load_preset
-from ...training.config import TrainConfig
+from ...training.config import MAX_BATCH, TrainConfig
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -28,6 +29,7 @@ from ..schemas import (
     RunPatch,
 )
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
+from .bodies import pool_of
 
 router = APIRouter(tags=["runs"])
 
@@ -44,10 +46,16 @@ def _manager(request: Request) -> RunManager:
     return request.app.state.manager
 
 
-def build_checked(spec: dict[str, Any], image_shape: list[int] | None, seed: int = 0) -> Sequential:
-    """Build the network, or 422 naming the layer that does not fit."""
+def build_checked(
+    spec: dict[str, Any], image_shape: list[int] | None, batch: int | None = None
+) -> Sequential:
+    """Check the network from its shapes alone (no weight is allocated): it builds, reads the
+    dataset's images into ten scores, stays under the parameter cap and, for ``batch``, under the
+    activation-memory cap; else 422 naming the layer. Runs in the heavy pool, off the loop."""
     try:
-        model = Sequential.from_spec(spec, np.random.default_rng(seed))
+        model = Sequential.from_spec(spec, allocate=False)
+        if batch is not None:
+            model.check_batch_memory(batch)
     except ValueError as exc:
         raise HTTPException(422, f"the architecture does not build: {exc}") from None
     if image_shape is not None and list(model.input_shape) != list(image_shape):
@@ -86,11 +94,17 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
+def _readable(path: PathType) -> None:
+    read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+
+
 async def _control(request: Request, run_id: str, action: str) -> RunDetail:
     manager = _manager(request)
     _found(manager, run_id)
+    pool = pool_of(request)
+    extra = {"readable": lambda path: pool.run(_readable, path)} if action == "resume" else {}
     try:
-        run = await getattr(manager, action)(run_id)
+        run = await getattr(manager, action)(run_id, **extra)
     except RunConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     return detail(manager, run)
@@ -111,7 +125,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         settings = dict(full_spec.get("train", {}))
     overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
     try:
-        config = TrainConfig.from_dict({**settings, **overrides})
+        config = TrainConfig.merged(settings, overrides)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     if body.loss is not None:
@@ -119,9 +133,13 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     state = request.app.state
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
-    model = build_checked(full_spec, state.image_shape, config.seed)
+    model = await pool_of(request).run(build_checked, full_spec, state.image_shape, config.batch_size)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
+    try:  # no await from here until it is queued: a refusal stores nothing
+        manager.admit()
+    except RunConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
     total = (
@@ -140,12 +158,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
             "total_steps": total,
         }
     )
-    try:
-        run = manager.enqueue(run_id)
-    except RunConflictError as exc:
-        manager.store.update(run_id, status="stopped", message=str(exc))
-        raise HTTPException(409, str(exc)) from None
-    return detail(manager, run)
+    return detail(manager, manager.enqueue(run_id))
 
 
 @router.get("/api/runs", response_model=list[RunDetail], summary="Every run, oldest first")
@@ -196,10 +209,11 @@ async def stop_run(run_id: RunId, request: Request) -> RunDetail:
 
 @router.patch("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Change rates")
 async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetail:
-    """Change the learning rate, momentum or weight decay, also while the run trains."""
+    """Change the learning rate, weight decay, momentum (SGD with momentum) or beta1/beta2 (Adam),
+    also while the run trains; a setting the run's optimizer does not have is a 422."""
     values = body.model_dump(exclude_none=True)
     if not values:
-        raise HTTPException(422, "nothing to change: give lr, momentum or weight_decay")
+        raise HTTPException(422, "nothing to change: give lr, weight_decay, momentum or beta1/beta2")
     manager = _manager(request)
     _found(manager, run_id)
     try:
@@ -218,11 +232,14 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
     summary="Check a spec: shapes, parameter counts and their formulas",
 )
 async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
-    model = build_checked(body.model_dump(), request.app.state.image_shape)
+    state = request.app.state
+    model = await pool_of(request).run(build_checked, body.model_dump(), state.image_shape)
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
         layers=[LayerRow(**info.as_dict()) for info in model.summary()],
         total_params=model.param_count(),
+        bytes_per_sample=model.batch_bytes(1),
+        max_batch_size=min(model.max_batch(), MAX_BATCH),
         text=model.describe(),
     )

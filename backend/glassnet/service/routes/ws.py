@@ -28,6 +28,7 @@ from ...nn.checkpoint import CheckpointError
 from ..errors import describe_validation
 from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
+from ..pool import PoolBusyError
 from ..protocol import (
     CLIENT_MESSAGE,
     EpochData,
@@ -122,7 +123,7 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
                 break
     started = time.perf_counter()
     try:
-        result = await asyncio.to_thread(
+        result = await state.pool.run(
             registry.predict,
             pixels=message.pixels,
             model_id=model_id,
@@ -135,6 +136,9 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
         return
     except (ValueError, CheckpointError) as exc:
         _error(hub, viewer, "bad_message", str(exc), message.id)
+        return
+    except PoolBusyError as exc:
+        _error(hub, viewer, "busy", str(exc), message.id)
         return
     data = PredictionData(**result.model_dump(), id=message.id, ms=(time.perf_counter() - started) * 1000)
     hub.send_to(viewer, EventType.PREDICTION, None, data)
