@@ -211,6 +211,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .service.app import create_app, shutdown_service
+    from .service.locks import LockedError, hold_data_dir
     from .service.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -229,6 +230,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "machines and has no authentication",
             file=sys.stderr,
         )
+    try:  # before binding the port: a second server on the same data dir says who has it
+        hold_data_dir(settings.data_dir)
+    except LockedError as exc:
+        print(f"glassnet serve: error: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
 
     class Server(uvicorn.Server):

@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` and its lifespan.
 
-Start-up: open the run store (marking runs that were active when the last process ended as
-``interrupted``), check the dataset, load the default model into the registry, start the hub
+Start-up: take the data dir's lock (a second server on the same folder stops there), remove the
+temporary files a crash left, open the run store (marking runs that were active when the last
+process ended as ``interrupted``), check the dataset, load the default model into the registry, start the hub
 and the run manager. Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): close every
 WebSocket with 1001, checkpoint and stop every training process — within a few seconds.
 
@@ -28,6 +29,7 @@ from ..data.mnist import FILE_STEMS, resolve_dataset_dir
 from .errors import BodySizeLimit, install_error_handlers
 from .hub import Hub
 from .inference import ModelRegistry
+from .locks import clean_data_dir, hold_data_dir, release_data_dir
 from .pool import HeavyPool
 from .routes import health, models, predict, runs, ws
 from .schemas import Readiness
@@ -119,6 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Nothing in the data dir is touched before its lock is ours (a second server stops here).
+        hold_data_dir(settings.data_dir)
+        removed = clean_data_dir(settings.data_dir)
+        if removed:
+            log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
         interrupted = store.mark_interrupted()
         if interrupted:
@@ -143,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await shutdown_service(app)
             app.state.pool.shutdown()
             store.close()
+            release_data_dir(settings.data_dir)
 
     app = FastAPI(
         title="glassnet",

@@ -107,3 +107,39 @@ def clean_data_dir(data_dir: Path) -> list[Path]:
         finally:
             lock.release()
     return removed
+
+
+_held: dict[Path, tuple[FileLock, int]] = {}  # data dirs this process holds, with a use count
+
+
+def hold_data_dir(data_dir: Path) -> FileLock:
+    """Take (or, within this process, share) the data dir's lock; :class:`LockedError` naming
+    the holder's pid when another process has it. Pair with :func:`release_data_dir`."""
+    key = Path(data_dir).resolve()
+    if key in _held:
+        lock, count = _held[key]
+        _held[key] = (lock, count + 1)
+        return lock
+    lock = FileLock(key / DATA_DIR_LOCK)
+    try:
+        lock.acquire(write_pid=True)
+    except LockedError:
+        holder = lock.holder()
+        who = f"another glassnet serve (process {holder})" if holder else "another process"
+        raise LockedError(
+            f"the data dir {data_dir} is in use by {who}; stop it, or serve another --data-dir"
+        ) from None
+    _held[key] = (lock, 1)
+    return lock
+
+
+def release_data_dir(data_dir: Path) -> None:
+    key = Path(data_dir).resolve()
+    if key not in _held:
+        return
+    lock, count = _held[key]
+    if count > 1:
+        _held[key] = (lock, count - 1)
+    else:
+        del _held[key]
+        lock.release()

@@ -387,7 +387,10 @@ class TrainingSession:
     def run(self) -> None:
         self.setup()
         try:
-            self.write_live()  # live predictions read the initial (or restored) weights at once
+            if self.trainer.step == 0:  # a resume point from the start: a run killed at once resumes
+                self.checkpoint()
+            else:
+                self.write_live()  # live predictions read the restored weights at once
             self.heavy()
             while True:
                 self.poll()

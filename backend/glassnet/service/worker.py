@@ -17,8 +17,7 @@ Every command that changes a run (pause, resume, step, stop, patch, delete) hold
 ``asyncio.Lock``: two PATCHes at once are applied one after the other, none is lost.
 
 Crashes: a training process that dies without a word (the OOM killer, a SIGKILL) leaves its run
-``interrupted`` when it has a checkpoint (``failed`` otherwise); any run with a checkpoint can
-be resumed from it, whatever ended it.
+``interrupted``; any run with a checkpoint can be resumed from it, whatever ended it.
 """
 
 from __future__ import annotations
@@ -374,17 +373,19 @@ class RunManager:
         self.end(worker.run_id, *self.death_notice(worker.run_id, code))
 
     def death_notice(self, run_id: str, code: int | None) -> tuple[RunStatus, str]:
-        """Status and message for a run whose process died without a word: ``interrupted`` (and
-        resumable) when it has a checkpoint, else ``failed``."""
+        """Status and message for a run whose process died without a word (killed, out of
+        memory): ``interrupted`` — resumable from its last checkpoint, or from the start when it
+        died before writing one (it had trained nothing then: the first one is written at once)."""
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited (code {code})"
         run = self.store.get(run_id)
         if (self.run_dir(run_id) / "last.npz").is_file():
             step = run["checkpoint_step"] if run else None
             at = f" at step {step}" if step is not None else ""
-            return RunStatus.INTERRUPTED, (
-                f"the training process {how}; resume continues from its last checkpoint{at}"
+            return (
+                RunStatus.INTERRUPTED,
+                f"the training process {how}; resume continues from its last checkpoint{at}",
             )
-        return RunStatus.FAILED, f"the training process {how} before its first checkpoint"
+        return RunStatus.INTERRUPTED, f"the training process {how} while starting; resume starts it again"
 
     def end(self, run_id: str, status: str, message: str | None) -> None:
         worker = self.workers.pop(run_id, None)
