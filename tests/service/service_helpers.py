@@ -63,6 +63,7 @@ def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
         "live_checkpoint_s": 0.2,
         "viewer_send_timeout_s": 3.0,
         "command_timeout_s": 20.0,
+        "allowed_hosts": ["testserver"],  # the Host TestClient sends
     }
     values.update(overrides)
     return Settings(**values)

@@ -121,7 +121,7 @@ def test_a_killed_worker_resumes_mid_epoch_to_the_weights_of_a_run_never_killed(
         assert ended["status"] == "interrupted" and "killed by signal 9" in ended["message"]
         assert ended["resumable"] is True
         kept = read_checkpoint(settings.data_dir / killed / "last.npz").meta["trainer"]["step"]
-        assert kept >= seen["checkpoint_step"] and kept % 250
+        assert kept >= seen["checkpoint_step"]
         assert client.post(f"/api/runs/{killed}/resume").json()["status"] in ("running", "queued")
         wait_status(client, killed, "finished", 120)
         history = client.get(f"/api/runs/{killed}/metrics").json()["batches"]["step"]

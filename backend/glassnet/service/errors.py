@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .disk import DiskFullError, disk_full
 from .pool import PoolBusyError
+from .quotas import QuotaError
 
 log = logging.getLogger("glassnet.errors")
 
@@ -75,9 +78,36 @@ async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
 
+async def _disk_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=507)
+
+
+async def _quota_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QuotaError)
+    return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+async def _storage_handler(request: Request, exc: Exception) -> JSONResponse:
+    """OSError / sqlite3 errors: a full disk is a 507 naming it; anything else is unexpected."""
+    if disk_full(exc):
+        log.warning("%s %s: the disk is full: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "detail": "the disk holding the data dir is full; free some space (or delete runs and "
+                "uploaded models) and retry"
+            },
+            status_code=507,
+        )
+    return await _internal_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(PoolBusyError, _busy_handler)
+    app.add_exception_handler(DiskFullError, _disk_handler)
+    app.add_exception_handler(QuotaError, _quota_handler)
+    app.add_exception_handler(OSError, _storage_handler)
+    app.add_exception_handler(sqlite3.Error, _storage_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _internal_handler)
 

@@ -510,6 +510,23 @@ class ModelRegistry:
         path = _write_new(folder, _slug(filename), data)
         return self._summary(f"{UPLOADS}:{path.stem}", path)
 
+    def delete_uploaded(self, model_id: str) -> None:
+        """Delete an uploaded model. Raises :class:`UnknownModelError`, or ``PermissionError``
+        for a bundled model or a run's checkpoint (those are not uploads)."""
+        path = self.path_of(model_id)  # UnknownModelError
+        if self._kind(path) != "upload":
+            what = (
+                "a bundled model" if self._kind(path) == "bundled" else "a run's checkpoint (delete the run)"
+            )
+            raise PermissionError(f"{model_id} is {what}; only uploaded models can be deleted")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise UnknownModelError(model_id) from None
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == str(path.resolve())]:
+                del self._cache[key]
+
 
 def _write_new(folder: Path, stem: str, data: bytes) -> Path:
     """Write ``data`` to a new ``folder/<stem>-<random>.npz``; never replaces an existing file.

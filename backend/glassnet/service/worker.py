@@ -516,6 +516,22 @@ class RunManager:
             self.publish_status(run)
             return run
 
+    async def delete(self, run_id: str, remove: Callable[[Path], Any]) -> None:
+        """Forget a run that does not train (a queued one leaves the queue); ``remove(folder)``
+        deletes its files (awaited; in the heavy pool)."""
+        async with self.lock(run_id):
+            run = self.get(run_id)
+            if run_id in self.workers:
+                raise RunConflictError(f"cannot delete run {run_id}: it is {run['status']}; stop it first")
+            with contextlib.suppress(ValueError):
+                self.queue.remove(run_id)
+            self.store.delete(run_id)
+            self.hub.forget(run_id)
+            folder = self.run_dir(run_id)
+            if folder.is_dir():
+                await remove(folder)
+        self.locks.pop(run_id, None)
+
     def queue_position(self, run_id: str) -> int | None:
         try:
             return self.queue.index(run_id) + 1

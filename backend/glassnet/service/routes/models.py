@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from glassnet.nn.checkpoint import CheckpointError
 
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
+from ..schemas import ErrorBody
+from ..security import client_of
 from .bodies import (
     PlainErrorRoute,
     media_type,
@@ -65,6 +67,37 @@ async def download_model(request: Request, model_id: ModelId) -> FileResponse:
     return FileResponse(path, media_type="application/octet-stream", filename=filename)
 
 
+@router.delete(
+    "/api/models/{model_id}",
+    status_code=204,
+    summary="Delete an uploaded model",
+    response_class=Response,
+    responses={
+        403: {
+            "model": ErrorBody,
+            "description": "A bundled model or a run's checkpoint: not deletable here.",
+        },
+        404: {"model": ErrorBody, "description": "No model has this id."},
+    },
+)
+async def delete_model(request: Request, model_id: ModelId) -> Response:
+    """Delete a model uploaded with ``POST /api/models`` (ids ``uploads:…``). Bundled models stay;
+    a run's checkpoints go with the run (``DELETE /api/runs/{id}``)."""
+    registry = registry_of(request)
+    try:
+        await pool_of(request).run(registry.delete_uploaded, model_id)
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+    store = getattr(request.app.state, "store", None)
+    if store is not None:
+        store.delete_upload(model_id)
+    if getattr(request.app.state, "disk", None) is not None:
+        request.app.state.disk.forget()
+    return Response(status_code=204)
+
+
 @router.post(
     "/api/models",
     status_code=201,
@@ -109,8 +142,20 @@ async def upload_model(
             f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data with a 'file' "
             "field, or application/octet-stream",
         )
+    state = request.app.state
+    client = client_of(request)
+    quotas, store = getattr(state, "quotas", None), getattr(state, "store", None)
+    if quotas is not None and store is not None:
+        quotas.check(client, "uploads")
+        quotas.check_upload_bytes(client, store.upload_bytes(client), len(data))
+    if getattr(state, "disk", None) is not None:
+        await pool_of(request).run(state.disk.require_room, "store an upload")
     try:
-        return await pool_of(request).run(registry.add_uploaded, data, filename)
+        summary = await pool_of(request).run(registry.add_uploaded, data, filename)
+        if quotas is not None and store is not None:
+            store.add_upload(summary.id, client, summary.size)
+            quotas.count(client, "uploads")
+        return summary
     except UploadTooLargeError as exc:
         raise HTTPException(413, str(exc)) from None
     except (CheckpointError, IncompatibleModelError) as exc:

@@ -9,10 +9,11 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path as PathType
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
@@ -28,6 +29,7 @@ from ..schemas import (
     RunDetail,
     RunPatch,
 )
+from ..security import client_of
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
 from .bodies import pool_of
 
@@ -102,7 +104,10 @@ async def _control(request: Request, run_id: str, action: str) -> RunDetail:
     manager = _manager(request)
     _found(manager, run_id)
     pool = pool_of(request)
-    extra = {"readable": lambda path: pool.run(_readable, path)} if action == "resume" else {}
+    extra = {}
+    if action == "resume":
+        await pool.run(request.app.state.disk.require_room, "resume a run")
+        extra = {"readable": lambda path: pool.run(_readable, path)}
     try:
         run = await getattr(manager, action)(run_id, **extra)
     except RunConflictError as exc:
@@ -133,6 +138,9 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     state = request.app.state
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
+    client = client_of(request)
+    state.quotas.check(client, "runs")
+    await pool_of(request).run(state.disk.require_room, "start a run")
     model = await pool_of(request).run(build_checked, full_spec, state.image_shape, config.batch_size)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
@@ -156,8 +164,10 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
             "config": config.as_dict(),
             "validation": state.settings.validation,
             "total_steps": total,
+            "owner": client,
         }
     )
+    state.quotas.count(client, "runs")
     return detail(manager, manager.enqueue(run_id))
 
 
@@ -205,6 +215,26 @@ async def step_run(run_id: RunId, request: Request) -> RunDetail:
 async def stop_run(run_id: RunId, request: Request) -> RunDetail:
     """End the run for good (a checkpoint is written first); a queued run just leaves the queue."""
     return await _control(request, run_id, "stop")
+
+
+@router.delete(
+    "/api/runs/{run_id}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete a run (not while it trains)",
+    response_class=Response,
+)
+async def delete_run(run_id: RunId, request: Request) -> Response:
+    """Forget the run, its history and its checkpoints. A run that trains or is paused must be
+    stopped first (409); a queued one leaves the queue."""
+    manager = _manager(request)
+    _found(manager, run_id)
+    try:
+        await manager.delete(run_id, lambda folder: pool_of(request).run(shutil.rmtree, folder, True))
+    except RunConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    request.app.state.disk.forget()
+    return Response(status_code=204)
 
 
 @router.patch("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Change rates")
