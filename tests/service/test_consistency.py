@@ -87,7 +87,7 @@ def test_adam_has_beta1_and_beta2_never_momentum(client: TestClient) -> None:
     rid = run["id"]
     client.post(f"/api/runs/{rid}/pause")
     r = client.patch(f"/api/runs/{rid}", json={"momentum": 0.5})
-    assert r.status_code == 422 and "beta1" in r.json()["detail"]
+    assert r.status_code == 409 and "beta1" in r.json()["detail"]
     assert client.patch(f"/api/runs/{rid}", json={"beta1": 0.7, "beta2": 0.99}).status_code == 200
     client.post(f"/api/runs/{rid}/stop")
     meta = read_checkpoint(client.app.state.settings.data_dir / rid / "last.npz").meta["trainer"]
@@ -139,7 +139,7 @@ def test_a_refused_patch_changes_nothing(client: TestClient, payload: dict) -> N
     client.post(f"/api/runs/{rid}/pause")
     before = client.get(f"/api/runs/{rid}").json()
     r = client.patch(f"/api/runs/{rid}", json={**payload, "momentum": 0.5})
-    assert r.status_code == 422
+    assert r.status_code == 409
     after = client.get(f"/api/runs/{rid}").json()
     assert after["config"] == before["config"] and after["lr"] == 0.05
     client.post(f"/api/runs/{rid}/stop")

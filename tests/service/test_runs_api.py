@@ -72,7 +72,7 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     assert history["step"][-1] == s0 + 2
     # Change the learning rate while paused; the next steps use it.
     refused = client.patch(f"/api/runs/{rid}", json={"lr": 0.01, "momentum": 0.5})
-    assert refused.status_code == 422 and "sgd optimizer has no 'momentum'" in refused.json()["detail"]
+    assert refused.status_code == 409 and "sgd optimizer has no 'momentum'" in refused.json()["detail"]
     assert client.get(f"/api/runs/{rid}").json()["lr"] == 0.05  # refused: nothing changed
     patched = client.patch(f"/api/runs/{rid}", json={"lr": 0.01})
     assert patched.status_code == 200 and patched.json()["lr"] == 0.01

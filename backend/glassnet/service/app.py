@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..data.mnist import FILE_STEMS, resolve_dataset_dir
 from .disk import DiskCheck
-from .errors import BodySizeLimit, install_error_handlers
+from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
 from .hub import Hub
 from .inference import ModelRegistry
 from .locks import clean_data_dir, hold_data_dir, release_data_dir
@@ -188,6 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    document_errors(app)
+    app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
     for module in (health, runs, ws, predict, models, docs):

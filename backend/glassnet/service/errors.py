@@ -33,6 +33,14 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body" and len(parts) > 1:
         parts = parts[1:]
+    # ("layers", 1, "dense", "units") -> "layer 1 (dense) units": the editor's words for a layer.
+    for i in range(len(parts) - 1):
+        if parts[i] == "layers" and parts[i + 1].isdigit():
+            kind = f" ({parts[i + 2]})" if len(parts) > i + 3 else ""
+            rest = parts[i + 3 :] if kind else parts[i + 2 :]
+            head = ".".join(parts[:i])
+            named = f"layer {parts[i + 1]}{kind}" + (f" {'.'.join(rest)}" if rest else "")
+            return f"{head}.{named}" if head else named
     return ".".join(parts) or "body"
 
 
@@ -168,3 +176,97 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# -- the schema tells the truth -------------------------------------------------------------------
+COMMON_ERRORS = {
+    "400": "Malformed request: a Host this server does not serve, a bad Content-Length, a broken form",
+    "401": "This server needs its token (when bound beyond loopback)",
+    "403": "Cross-site request refused (foreign Origin or Referer)",
+    "405": "Method not allowed on this path (the Allow header lists those that are)",
+    "413": "Request body over the size limit",
+    "422": "Invalid request: the message names the field or the layer",
+    "429": "Over a per-client quota (Retry-After)",
+    "503": "Busy or not ready: retry shortly (Retry-After)",
+}
+WRITE_ERRORS = {"507": "No room: the disk is full or the data dir is over its cap"}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Every operation's error answers in the schema, all as :class:`ErrorBody` (one shape): the
+    422 FastAPI would describe as a list of objects, and the 400s, 401s, ... the middleware gives."""
+    from .schemas import ErrorBody
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default_openapi()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = (
+            ErrorBody.model_json_schema()
+        )
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for methods in schema.get("paths", {}).values():
+            for method, operation in methods.items():
+                responses = operation.setdefault("responses", {})
+                extra = {
+                    **COMMON_ERRORS,
+                    **(WRITE_ERRORS if method in ("post", "patch", "put", "delete") else {}),
+                }
+                for code, text in extra.items():
+                    if code not in responses or code == "422":
+                        responses[code] = {
+                            "description": responses.get(code, {}).get("description", text),
+                            "content": ref,
+                        }
+                    else:
+                        responses[code]["content"] = ref
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class AllowedMethods:
+    """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
+    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD)."""
+
+    def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
+        self.app = app
+        self.fastapi = fastapi
+        self.paths: list[tuple[Any, set[str]]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self.paths is None:  # the documented paths and their methods, once
+                from starlette.routing import compile_path
+
+                self.paths = [
+                    (compile_path(path)[0], {m.upper() for m in methods})
+                    for path, methods in self.fastapi.openapi().get("paths", {}).items()
+                ]
+            allowed = next((m for regex, m in self.paths if regex.match(scope["path"])), set())
+            if (
+                allowed
+                and scope["method"] not in allowed
+                and not (scope["method"] == "HEAD" and "GET" in allowed)
+            ):
+                body = json.dumps({"detail": f"method {scope['method']} is not allowed here"}).encode()
+                methods = ", ".join(sorted(allowed))
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 405,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"allow", methods.encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -122,7 +122,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     if body.preset is not None and body.spec is not None:
         raise HTTPException(422, "give either 'preset' or 'spec', not both")
     if body.spec is not None:
-        full_spec: dict[str, Any] = body.spec.model_dump()
+        full_spec: dict[str, Any] = body.spec.spec()
         preset, settings = None, {}
     else:
         preset = body.preset or "cnn"
@@ -241,17 +241,15 @@ async def delete_run(run_id: RunId, request: Request) -> Response:
 async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetail:
     """Change the learning rate, weight decay, momentum (SGD with momentum) or beta1/beta2 (Adam),
     also while the run trains; a setting the run's optimizer does not have is a 422."""
-    values = body.model_dump(exclude_none=True)
+    values = body.model_dump(exclude_unset=True)
     if not values:
         raise HTTPException(422, "nothing to change: give lr, weight_decay, momentum or beta1/beta2")
     manager = _manager(request)
     _found(manager, run_id)
     try:
         run = await manager.patch(run_id, values)
-    except RunConflictError as exc:
+    except (RunConflictError, ValueError) as exc:  # ValueError: not a setting of this run's optimizer
         raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
     return detail(manager, run)
 
 
@@ -263,7 +261,7 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
 )
 async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
     state = request.app.state
-    model = await pool_of(request).run(build_checked, body.model_dump(), state.image_shape)
+    model = await pool_of(request).run(build_checked, body.spec(), state.image_shape)
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
