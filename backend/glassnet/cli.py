@@ -200,11 +200,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-LOCAL_BINDS = ("127.0.0.1", "localhost", "::1")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise (warned).
+    """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise; beyond loopback
+    every request needs a token (GLASSNET_TOKEN, or one generated and printed here).
 
     SIGTERM / Ctrl-C: viewers are closed with 1001 and running runs checkpointed before uvicorn
     closes its sockets; the process exits within a few seconds."""
@@ -212,6 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .service.app import create_app, shutdown_service
     from .service.locks import LockedError, hold_data_dir
+    from .service.security import ensure_token
     from .service.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -223,12 +222,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["data_dir"] = Path(args.data_dir)
     if args.dataset is not None:
         overrides["dataset"] = Path(args.dataset)
-    settings = Settings(**overrides)
-    if settings.host not in LOCAL_BINDS:
+    if args.open_view:
+        overrides["open_view"] = True
+    configured = Settings(**overrides)
+    settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if settings.token:
+        where = "GLASSNET_TOKEN" if configured.token else "generated for this run"
         print(
-            f"glassnet serve: warning: binding {settings.host}: the service is reachable from other "
-            "machines and has no authentication",
+            f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
+            f"open http://{shown}:{settings.port}/?token={settings.token} or send 'Authorization: Bearer "
+            f"<token>'" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
             file=sys.stderr,
+            flush=True,
         )
     try:  # before binding the port: a second server on the same data dir says who has it
         hold_data_dir(settings.data_dir)
@@ -255,7 +261,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=3,
     )
-    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
     Server(config).run()
     return 0
@@ -270,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8000; $GLASSNET_PORT)")
     serve.add_argument("--data-dir", help="where runs live (database and checkpoints; default runs/)")
     serve.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
+    serve.add_argument(
+        "--open-view",
+        action="store_true",
+        help="with a token (bound beyond loopback): anyone may view, only token holders act",
+    )
     serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )

@@ -125,7 +125,9 @@ def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
 class Server(ServeProcess):
     """``glassnet serve`` in a subprocess on a free port, started at once, with fast stream rates."""
 
-    def __init__(self, data_dir: Path, dataset: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, dataset: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         port = free_port()
         fast = {
             "GLASSNET_VALIDATION": "100",
@@ -134,7 +136,13 @@ class Server(ServeProcess):
             "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
         }
         super().__init__(
-            data_dir, dataset, {**fast, **(env or {})}, port, data_dir.parent / f"server-{port}.log", cwd=REPO
+            data_dir,
+            dataset,
+            {**fast, **(env or {})},
+            port,
+            data_dir.parent / f"server-{port}.log",
+            cwd=REPO,
+            args=args,
         )
         self.start(timeout=30)
 
