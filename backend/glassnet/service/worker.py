@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..nn.optim import check_hyperparameters, check_names
+from .disk import disk_full
 from .hub import Hub
 from .protocol import (
     RESUMABLE_STATUSES,
@@ -304,7 +305,12 @@ class RunManager:
         """A report from a training process (on the event loop)."""
         try:
             self._on_message(worker, message)
-        except Exception:  # one malformed report must not take the service down
+        except Exception as exc:  # one malformed report must not take the service down
+            if disk_full(exc):  # figures lost; the checkpoint's history replays them on resume
+                log.warning(
+                    "run %s: the disk is full; a %s report was not stored", worker.run_id, message.get("kind")
+                )
+                return
             log.exception("run %s: could not handle a %s message", worker.run_id, message.get("kind"))
 
     def _on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
