@@ -14,21 +14,7 @@ import pytest
 from glassnet.nn import Sequential
 from glassnet.nn.checkpoint import CheckpointError, checkpoint_bytes, read_checkpoint, read_checkpoint_info
 from glassnet.nn.model import MAX_ACTIVATION_BYTES, MAX_PARAMS
-
-HUGE_DENSE = {
-    "input_shape": [1, 28, 28],
-    "layers": [{"type": "flatten"}, {"type": "dense", "units": 10_000_000}],
-}
-WIDE_CONV = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "conv2d", "filters": 32, "kernel": 5, "padding": "same"},
-        {"type": "relu"},
-        {"type": "flatten"},
-        {"type": "dense", "units": 10},
-    ],
-}
-SMALL = {"input_shape": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]}
+from specs import HUGE_DENSE, SMALL, WIDE_CONV
 
 
 def peak_bytes(fn) -> tuple[int, object]:

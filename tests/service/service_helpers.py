@@ -7,9 +7,7 @@ a run takes a second or two on two cores.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 import time
 from pathlib import Path
@@ -159,13 +157,3 @@ def stalled_viewer(port: int) -> socket.socket:
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     return sock
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    return False

@@ -21,23 +21,9 @@ from service_helpers import TINY_MLP, Server
 
 from glassnet.nn import Sequential
 from glassnet.nn.checkpoint import checkpoint_bytes
+from specs import HUGE_DENSE, SMALL, WIDE_CONV
 
 pytestmark = pytest.mark.slow
-
-HUGE_DENSE = {
-    "input_shape": [1, 28, 28],
-    "layers": [{"type": "flatten"}, {"type": "dense", "units": 10_000_000}],
-}
-WIDE_CONV = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "conv2d", "filters": 32, "kernel": 5, "padding": "same"},
-        {"type": "relu"},
-        {"type": "flatten"},
-        {"type": "dense", "units": 10},
-    ],
-}
-SMALL = {"input_shape": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]}
 
 
 def members(model: Sequential) -> dict[str, bytes]:

@@ -8,11 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from service_helpers import TINY_MLP, Server, alive, wait_for
+from service_helpers import TINY_MLP, Server, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from glassnet.nn.checkpoint import read_checkpoint
+from glassnet.service.chaos import alive
 
 pytestmark = pytest.mark.slow
 

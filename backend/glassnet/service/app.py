@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..data.mnist import FILE_STEMS, resolve_dataset_dir
+from ..data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, resolve_dataset_dir
 from .disk import DiskCheck
 from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
 from .hub import Hub
@@ -95,7 +95,8 @@ def _ready(app: FastAPI, settings: Settings) -> None:
     except Exception as exc:  # any reason the default model cannot serve
         problems.append(f"default model {settings.default_model!r}: {exc}")
     # Readiness is public: no absolute path of this machine in it, only folder names.
-    for folder in {p for p in (settings.dataset, dataset, settings.data_dir, settings.models_dir) if p}:
+    known = (settings.dataset, dataset, DEFAULT_DATASET_DIR, settings.data_dir, settings.models_dir)
+    for folder in {p for p in known if p}:
         folder = Path(folder)
         problems = [
             p.replace(str(folder.resolve()), folder.name).replace(str(folder), folder.name) for p in problems

@@ -120,6 +120,16 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _internal_handler)
 
 
+async def send_error(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An ``ErrorBody`` answer straight from ASGI middleware (before any route runs)."""
+    body = json.dumps({"detail": detail}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start + (headers or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodySizeLimit:
     """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes, for every route."""
 
@@ -162,20 +172,8 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body is over the limit of {self.limit} bytes ({self.limit / 2**20:.1f} MiB)"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        limit = f"{self.limit} bytes ({self.limit / 2**20:.1f} MiB)"
+        await send_error(send, 413, f"request body is over the limit of {limit}")
 
 
 # -- the schema tells the truth -------------------------------------------------------------------
@@ -254,19 +252,7 @@ class AllowedMethods:
                 and scope["method"] not in allowed
                 and not (scope["method"] == "HEAD" and "GET" in allowed)
             ):
-                body = json.dumps({"detail": f"method {scope['method']} is not allowed here"}).encode()
-                methods = ", ".join(sorted(allowed))
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 405,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"allow", methods.encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                allow = [(b"allow", ", ".join(sorted(allowed)).encode())]
+                await send_error(send, 405, f"method {scope['method']} is not allowed here", allow)
                 return
         await self.app(scope, receive, send)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-import json
 import secrets
 import socket
 from http.cookies import SimpleCookie
@@ -34,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import send_error
 from .settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -235,12 +235,8 @@ class Guard:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
             return
-        body = json.dumps({"detail": detail}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="glassnet"'))
-        await send({"type": "http.response.start", "status": status, "headers": headers + SECURITY_HEADERS})
-        await send({"type": "http.response.body", "body": body})
+        extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
+        await send_error(send, status, detail, extra + SECURITY_HEADERS)
 
     async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]]) -> None:
         """303 to the same address without the token, which now lives in a strict cookie."""
