@@ -61,7 +61,7 @@ def numpy_runner(name: str, x: np.ndarray, y: np.ndarray) -> Callable[[], float]
     """A function that trains one epoch with glassnet's NumPy code and returns its mean loss."""
     model = Sequential.from_spec(SPECS[name], np.random.default_rng(0))
     kind, lr = OPTIMIZER[name]
-    opt = make_optimizer(kind, lr, 0.9)
+    opt = make_optimizer(kind, lr, 0.9 if kind == "momentum" else None)
     rng = np.random.default_rng(0)
 
     def epoch() -> float:

@@ -81,7 +81,11 @@ def test_schema_served_by_the_app_is_the_same(tmp_path: Path, small_mnist: Path)
     from glassnet.service.app import create_app
     from glassnet.service.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path / "data", dataset=small_mnist, validation=200))
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / "data", dataset=small_mnist, validation=200, allowed_hosts=["testserver"]
+        )
+    )
     with TestClient(app) as client:
         served = client.get("/api/protocol").json()
     assert served == json.loads(json.dumps(protocol_schema()))

@@ -81,11 +81,13 @@ def _resolve_spec(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     spec, name = _resolve_spec(args)
-    settings = dict(spec.get("train", {}))
+    overrides = {}
     for key in (
         "optimizer",
         "lr",
         "momentum",
+        "beta1",
+        "beta2",
         "weight_decay",
         "schedule",
         "batch_size",
@@ -94,10 +96,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     ):
         value = getattr(args, key)
         if value is not None:
-            settings[key] = value
+            overrides[key] = value
     if args.loss:
         spec["loss"] = args.loss
-    config = TrainConfig.from_dict(settings)
+    config = TrainConfig.merged(dict(spec.get("train", {})), overrides)
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     out = Path(args.out or f"models/{name}.npz")
     dataset_dir = resolve_dataset_dir(args.dataset)
@@ -198,17 +200,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-LOCAL_BINDS = ("127.0.0.1", "localhost", "::1")
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise (warned).
+    """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise; beyond loopback
+    every request needs a token (GLASSNET_TOKEN, or one generated and printed here).
 
     SIGTERM / Ctrl-C: viewers are closed with 1001 and running runs checkpointed before uvicorn
     closes its sockets; the process exits within a few seconds."""
     import uvicorn
 
     from .service.app import create_app, shutdown_service
+    from .service.locks import LockedError, hold_data_dir
+    from .service.security import ensure_token
     from .service.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -220,13 +222,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["data_dir"] = Path(args.data_dir)
     if args.dataset is not None:
         overrides["dataset"] = Path(args.dataset)
-    settings = Settings(**overrides)
-    if settings.host not in LOCAL_BINDS:
+    if args.open_view:
+        overrides["open_view"] = True
+    configured = Settings(**overrides)
+    settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
+    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if settings.token:
+        where = "GLASSNET_TOKEN" if configured.token else "generated for this run"
         print(
-            f"glassnet serve: warning: binding {settings.host}: the service is reachable from other "
-            "machines and has no authentication",
+            f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
+            f"open http://{shown}:{settings.port}/?token={settings.token} or send 'Authorization: Bearer "
+            f"<token>'" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
             file=sys.stderr,
+            flush=True,
         )
+    try:  # before binding the port: a second server on the same data dir says who has it
+        hold_data_dir(settings.data_dir)
+    except LockedError as exc:
+        print(f"glassnet serve: error: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
 
     class Server(uvicorn.Server):
@@ -247,7 +261,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=3,
     )
-    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
     Server(config).run()
     return 0
@@ -263,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="where runs live (database and checkpoints; default runs/)")
     serve.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
     serve.add_argument(
+        "--open-view",
+        action="store_true",
+        help="with a token (bound beyond loopback): anyone may view, only token holders act",
+    )
+    serve.add_argument(
         "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
     )
     serve.set_defaults(func=cmd_serve)
@@ -273,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--spec", help="a JSON spec file (same format as a preset)")
     train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
     train.add_argument("--lr", type=float)
-    train.add_argument("--momentum", type=float)
+    train.add_argument("--momentum", type=float, help="SGD with momentum only")
+    train.add_argument("--beta1", type=float, help="Adam only (default 0.9)")
+    train.add_argument("--beta2", type=float, help="Adam only (default 0.999)")
     train.add_argument("--weight-decay", type=float)
     train.add_argument("--schedule", choices=("constant", "step", "cosine"))
     train.add_argument("--batch-size", type=int)

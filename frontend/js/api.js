@@ -46,7 +46,7 @@ export const getMetrics = (id) => api(`/api/runs/${encodeURIComponent(id)}/metri
 export const startRun = (body) => api("/api/runs", { method: "POST", body });
 /** @param {string} id @param {"pause"|"resume"|"step"|"stop"} action */
 export const control = (id, action) => api(`/api/runs/${encodeURIComponent(id)}/${action}`, { method: "POST" });
-/** @param {string} id @param {{lr?: number, momentum?: number, weight_decay?: number}} values */
+/** @param {string} id @param {{lr?: number, momentum?: number, beta1?: number, beta2?: number, weight_decay?: number}} values */
 export const patchRun = (id, values) => api(`/api/runs/${encodeURIComponent(id)}`, { method: "PATCH", body: values });
 /** @param {any} spec */
 export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec });

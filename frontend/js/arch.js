@@ -61,7 +61,7 @@ export const PRESETS = {
       { type: "dense", units: 10, init: "xavier" },
     ],
     loss: "cross_entropy",
-    train: { optimizer: "adam", lr: 0.002, momentum: 0.9, weight_decay: 0.0, schedule: "cosine", batch_size: 64, epochs: 6, seed: 0 },
+    train: { optimizer: "adam", lr: 0.002, beta1: 0.9, beta2: 0.999, weight_decay: 0.0, schedule: "cosine", batch_size: 64, epochs: 6, seed: 0 },
   },
   mlp: {
     name: "mlp",
@@ -76,7 +76,7 @@ export const PRESETS = {
       { type: "dense", units: 10, init: "xavier" },
     ],
     loss: "cross_entropy",
-    train: { optimizer: "adam", lr: 0.001, momentum: 0.9, weight_decay: 0.0001, schedule: "cosine", batch_size: 64, epochs: 12, seed: 0 },
+    train: { optimizer: "adam", lr: 0.001, beta1: 0.9, beta2: 0.999, weight_decay: 0.0001, schedule: "cosine", batch_size: 64, epochs: 12, seed: 0 },
   },
   notes: {
     name: "notes",
@@ -92,7 +92,7 @@ export const PRESETS = {
       { type: "sigmoid" },
     ],
     loss: "mse",
-    train: { optimizer: "sgd", lr: 1.5, momentum: 0.0, weight_decay: 0.0, schedule: "constant", batch_size: 10, epochs: 30, seed: 0 },
+    train: { optimizer: "sgd", lr: 1.5, weight_decay: 0.0, schedule: "constant", batch_size: 10, epochs: 30, seed: 0 },
   },
 };
 

@@ -24,8 +24,8 @@ export const RUN_STATUSES = /** @type {const} */ ([
 ]);
 /** A run that trains or waits for `step`/`resume`. */
 export const ACTIVE_STATUSES = ["running", "paused"];
-/** A run that can be resumed. */
-export const RESUMABLE_STATUSES = ["paused", "interrupted"];
+/** States a run can be resumed from, when it has a checkpoint (`resumable` in its summary). */
+export const RESUMABLE_STATUSES = ["paused", "interrupted", "failed", "diverged"];
 
 export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict"]);
 
@@ -33,7 +33,8 @@ export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "
 export const EVENT_FIELDS = {
   hello: ["version", "runs", "current", "subscribed", "max_message_bytes", "heavy_events"],
   status: ["id", "name", "status", "preset", "created", "updated", "epoch", "epochs", "step",
-    "total_steps", "lr", "momentum", "weight_decay", "val_accuracy", "message"],
+    "total_steps", "optimizer", "lr", "momentum", "beta1", "beta2", "weight_decay", "val_accuracy", "message",
+    "resumable"],
   metrics: ["step", "epoch", "loss", "accuracy", "lr", "samples_per_s", "total_steps"],
   epoch: ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "confusion",
     "seconds", "misclassified"],
@@ -47,7 +48,7 @@ export const EVENT_FIELDS = {
 /** The fields every event of a type must carry (the schema's `required`). */
 export const REQUIRED_FIELDS = {
   hello: ["runs", "current", "subscribed", "max_message_bytes"],
-  status: ["id", "name", "status", "created", "updated", "epoch", "epochs", "step", "lr", "momentum",
+  status: ["id", "name", "status", "created", "updated", "epoch", "epochs", "step", "optimizer", "lr",
     "weight_decay"],
   metrics: ["step", "epoch", "loss", "accuracy", "lr", "samples_per_s"],
   epoch: ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "confusion",

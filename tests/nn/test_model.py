@@ -158,7 +158,7 @@ def test_small_cnn_overfits_a_batch_of_32(optimizer: str) -> None:
     model = Sequential.from_spec(spec, rng)
     x = rng.random((32, 1, 12, 12), dtype=np.float32)
     y = rng.integers(0, 10, 32)
-    opt = make_optimizer(optimizer, 0.01 if optimizer == "adam" else 0.05, 0.9)
+    opt = make_optimizer(optimizer, 0.01 if optimizer == "adam" else 0.05)
     for _ in range(300):
         out = model.forward(x, train=True)
         _, d = compute_loss("cross_entropy", out, y)

@@ -11,7 +11,7 @@ from glassnet.nn import Schedule, make_optimizer
 def _quadratic_descent(kind: str, lr: float, steps: int = 200) -> float:
     """Minimise 0.5·||p - 3||²; return the final distance to the minimum."""
     p = np.zeros(5, np.float64)
-    opt = make_optimizer(kind, lr, momentum=0.9)
+    opt = make_optimizer(kind, lr)
     for _ in range(steps):
         g = p - 3.0
         opt.step([("0.b", p, g)])
@@ -78,3 +78,39 @@ def test_schedules() -> None:
     assert all(cos.factor(s) >= cos.factor(s + 1) for s in range(100))
     with pytest.raises(ValueError, match="unknown schedule"):
         Schedule("exponential")
+
+
+def test_each_optimizer_names_its_own_hyperparameters() -> None:
+    adam = make_optimizer("adam", 0.01, beta1=0.8)
+    assert adam.hyperparameters() == {"lr": 0.01, "beta1": 0.8, "beta2": 0.999, "weight_decay": 0.0}
+    momentum = make_optimizer("momentum", 0.1)
+    assert momentum.hyperparameters() == {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}
+    assert make_optimizer("sgd", 0.1).hyperparameters() == {"lr": 0.1, "weight_decay": 0.0}
+    # Adam's β1 is not "momentum": asking for it is an error, never a silent change of β1.
+    with pytest.raises(ValueError, match=r"adam optimizer has no 'momentum'.*beta1, beta2"):
+        make_optimizer("adam", 0.01, momentum=0.5)
+    with pytest.raises(ValueError, match="adam optimizer has no 'momentum'"):
+        adam.set_hyperparameters({"lr": 0.5, "momentum": 0.5})
+    assert adam.lr == 0.01 and adam.beta1 == 0.8  # a refused change changes nothing
+    with pytest.raises(ValueError, match=r"beta2 must be in \[0, 1\)"):
+        adam.set_hyperparameters({"lr": 0.5, "beta2": 1.0})
+    assert adam.lr == 0.01
+    adam.set_hyperparameters({"beta2": 0.99})
+    assert adam.beta2 == 0.99
+    with pytest.raises(ValueError, match="sgd optimizer has no 'beta1'"):
+        make_optimizer("sgd", 0.1, beta1=0.9)
+
+
+def test_adam_beta1_is_the_decay_of_the_gradient_mean() -> None:
+    """One Adam step from zero state: m = (1-β1)·g, v = (1-β2)·g², bias-corrected to g and g²,
+    so the first step is lr·sign(g) whatever β1 and β2 are; the second shows β1."""
+    for b1 in (0.5, 0.9):
+        p = np.zeros(1)
+        opt = make_optimizer("adam", 0.1, beta1=b1, beta2=0.999)
+        opt.step([("0.W", p, np.array([2.0]))])
+        np.testing.assert_allclose(p, [-0.1], rtol=1e-6)
+        opt.step([("0.W", p, np.array([-2.0]))])
+        m = b1 * (1 - b1) * 2.0 + (1 - b1) * -2.0
+        v = 0.999 * 0.001 * 4 + 0.001 * 4
+        expected = -0.1 - 0.1 * (m / (1 - b1**2)) / (np.sqrt(v / (1 - 0.999**2)) + 1e-8)
+        np.testing.assert_allclose(p, [expected], rtol=1e-6)

@@ -7,9 +7,7 @@ a run takes a second or two on two cores.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import socket
 import time
 from pathlib import Path
@@ -63,6 +61,7 @@ def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
         "live_checkpoint_s": 0.2,
         "viewer_send_timeout_s": 3.0,
         "command_timeout_s": 20.0,
+        "allowed_hosts": ["testserver"],  # the Host TestClient sends
     }
     values.update(overrides)
     return Settings(**values)
@@ -124,7 +123,9 @@ def receive_until(ws: Any, wanted: str, limit: int = 2000) -> dict[str, Any]:
 class Server(ServeProcess):
     """``glassnet serve`` in a subprocess on a free port, started at once, with fast stream rates."""
 
-    def __init__(self, data_dir: Path, dataset: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, dataset: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         port = free_port()
         fast = {
             "GLASSNET_VALIDATION": "100",
@@ -133,7 +134,13 @@ class Server(ServeProcess):
             "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
         }
         super().__init__(
-            data_dir, dataset, {**fast, **(env or {})}, port, data_dir.parent / f"server-{port}.log", cwd=REPO
+            data_dir,
+            dataset,
+            {**fast, **(env or {})},
+            port,
+            data_dir.parent / f"server-{port}.log",
+            cwd=REPO,
+            args=args,
         )
         self.start(timeout=30)
 
@@ -150,13 +157,3 @@ def stalled_viewer(port: int) -> socket.socket:
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     return sock
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    return False

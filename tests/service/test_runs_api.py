@@ -71,7 +71,10 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     history = client.get(f"/api/runs/{rid}/metrics").json()["batches"]
     assert history["step"][-1] == s0 + 2
     # Change the learning rate while paused; the next steps use it.
-    patched = client.patch(f"/api/runs/{rid}", json={"lr": 0.01, "momentum": 0.5})
+    refused = client.patch(f"/api/runs/{rid}", json={"lr": 0.01, "momentum": 0.5})
+    assert refused.status_code == 409 and "sgd optimizer has no 'momentum'" in refused.json()["detail"]
+    assert client.get(f"/api/runs/{rid}").json()["lr"] == 0.05  # refused: nothing changed
+    patched = client.patch(f"/api/runs/{rid}", json={"lr": 0.01})
     assert patched.status_code == 200 and patched.json()["lr"] == 0.01
     client.post(f"/api/runs/{rid}/step")
     lrs = client.get(f"/api/runs/{rid}/metrics").json()["batches"]["lr"]
@@ -88,7 +91,7 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     assert stopped["status"] == "stopped"
     ckpt = read_checkpoint(settings.data_dir / rid / "last.npz")
     assert ckpt.meta["trainer"]["step"] == stopped["step"]
-    assert ckpt.meta["trainer"]["lr"] == 0.02
+    assert ckpt.meta["trainer"]["hyperparameters"] == {"lr": 0.02, "weight_decay": 0.0}
     assert client.post(f"/api/runs/{rid}/stop").status_code == 409
     assert client.get("/healthz").json()["active_runs"] == 0
 
@@ -132,7 +135,19 @@ def test_divergence_keeps_the_last_good_checkpoint(client: TestClient, settings)
     assert after.meta["trainer"]["step"] == good.meta["trainer"]["step"]
     for name, p in after.model.state_dict().items():
         assert (p == good.model.state_dict()[name]).all()
-    assert client.post(f"/api/runs/{rid}/resume").status_code == 409
+    assert ended["resumable"] is True
+    # Predictions of the diverged run come from its last good checkpoint (never live.npz).
+    registry = client.app.state.registry
+    assert client.app.state.manager.checkpoint_for(rid) == settings.data_dir / rid / "last.npz"
+    answer = client.post(f"/api/predict?model={rid}", json={"pixels": [[0.0] * 28] * 10 + [[1.0] * 28] * 18})
+    assert answer.status_code == 200 and answer.json()["model"] == rid
+    assert registry.path_of(rid).name == "last.npz"
+    # A lower learning rate, then resume: it continues from the good checkpoint.
+    assert client.patch(f"/api/runs/{rid}", json={"lr": 0.001}).json()["lr"] == 0.001
+    resumed = client.post(f"/api/runs/{rid}/resume")
+    assert resumed.status_code == 200 and resumed.json()["status"] in ("running", "queued")
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > good.meta["trainer"]["step"] + 3)
+    client.post(f"/api/runs/{rid}/stop")
 
 
 def test_bad_requests_do_not_change_a_run(client: TestClient) -> None:

@@ -54,20 +54,23 @@ def test_predict_through_a_real_server_with_the_bundled_model(tmp_path: Path, ti
 
 
 @pytest.mark.slow
-def test_binding_beyond_localhost_warns(tmp_path: Path, tiny_dataset: Path) -> None:
+def test_binding_beyond_localhost_prints_and_requires_a_token(tmp_path: Path, tiny_dataset: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "glassnet.cli", "serve", "--host", "127.0.0.2", "--port", str(port),
+        [sys.executable, "-m", "glassnet.cli", "serve", "--host", "0.0.0.0", "--port", str(port),
          "--data-dir", str(tmp_path / "runs"), "--dataset", str(tiny_dataset)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: _up(f"http://127.0.0.2:{port}/healthz"), 30, 0.1, "the server")
+        wait_for(lambda: _up(f"http://127.0.0.1:{port}/healthz"), 30, 0.1, "the server")
+        assert httpx.get(f"http://127.0.0.1:{port}/api/runs").status_code == 401
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
-    assert "warning: binding 127.0.0.2" in err
-    assert f"open http://127.0.0.2:{port}/" in out
+    assert "binding 0.0.0.0: every request needs the token (generated for this run)" in err
+    token = err.split("?token=")[1].split()[0]
+    assert len(token) >= 24
+    assert f"open http://0.0.0.0:{port}/" in out
 
 
 def _up(url: str) -> bool:
@@ -75,3 +78,27 @@ def _up(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_second_server_on_the_same_data_dir_names_the_holder_and_exits_2(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    from service_helpers import TINY_MLP, Server
+
+    first = Server(tmp_path / "runs", tiny_dataset)
+    try:
+        with first.http() as http:
+            rid = http.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 10}).json()[
+                "id"
+            ]
+            second = subprocess.run(
+                [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(free_port()),
+                 "--data-dir", str(tmp_path / "runs"), "--dataset", str(tiny_dataset)],
+                capture_output=True, text=True, cwd=REPO, timeout=60,
+            )  # fmt: skip
+            assert second.returncode == 2
+            assert f"in use by another glassnet serve (process {first.proc.pid})" in second.stderr
+            assert http.get(f"/api/runs/{rid}").json()["status"] == "running"  # untouched
+            http.post(f"/api/runs/{rid}/stop")
+    finally:
+        first.stop()

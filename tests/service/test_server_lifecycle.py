@@ -8,11 +8,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from service_helpers import TINY_MLP, Server, alive, wait_for
+from service_helpers import TINY_MLP, Server, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from glassnet.nn.checkpoint import read_checkpoint
+from glassnet.service.chaos import alive
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,9 @@ def test_sigkill_mid_epoch_then_restart_and_resume(tmp_path: Path, tiny_dataset:
     for path in (data_dir / rid).glob("*.npz"):  # every checkpoint readable
         read_checkpoint(path)
     ckpt_step = read_checkpoint(data_dir / rid / "last.npz").meta["trainer"]["step"]
-    assert ckpt_step % 250 == 0 and ckpt_step >= 500  # the last epoch's checkpoint
+    # The orphaned trainer saved its progress, mid-epoch, when the service vanished: nothing lost.
+    assert ckpt_step >= before["step"]
+    assert not list((data_dir / rid).glob(".*.tmp"))
 
     server = Server(data_dir, tiny_dataset)
     try:

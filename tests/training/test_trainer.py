@@ -80,7 +80,7 @@ def test_resume_continues_exactly(small_mnist: Path) -> None:
 
 def test_divergence_is_reported_and_weights_stay_finite(small_mnist: Path) -> None:
     # Squared error on unbounded outputs with a huge step: the weights overflow within a few steps.
-    trainer = _trainer(small_mnist, loss="mse", optimizer="sgd", lr=10.0, momentum=0.0)
+    trainer = _trainer(small_mnist, loss="mse", optimizer="sgd", lr=10.0)
     with pytest.raises(DivergedError, match="lower the learning rate"):
         for _ in range(500):
             trainer.train_step()

@@ -36,7 +36,12 @@ __all__ = [
 ]
 
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
-MAX_IMAGE_PIXELS = 25_000_000
+# Decoded pixels allowed, checked from the header before decoding: a 4000x4000 photo (64 MiB as
+# RGBA) passes; a 34 KiB PNG claiming 5000x5000 does not.
+MAX_IMAGE_PIXELS = 16_000_000
+# Larger images are reduced to this side right after decoding (JPEGs are decoded reduced): the
+# digit ends up 20x20 anyway, and the float conversions then cost megabytes, not gigabytes.
+WORK_SIDE = 1024
 
 SIZE = 28  # the network's input field, SIZE x SIZE
 FIT = 20  # MNIST fitted each digit into a FIT x FIT box inside the field
@@ -105,6 +110,18 @@ def _to_gray(img: Image.Image) -> np.ndarray:
     return np.clip(gray, 0.0, 1.0).astype(np.float32)
 
 
+def _reduced(img: Image.Image) -> Image.Image:
+    """``img`` with its longer side at most WORK_SIDE (box-filtered: every pixel counts)."""
+    if max(img.size) <= WORK_SIDE:
+        return img
+    if img.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        transparent = "A" in img.mode or "transparency" in img.info
+        img = img.convert("I" if img.mode.startswith("I;16") else "RGBA" if transparent else "L")
+    img = img.copy() if img.readonly else img
+    img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+    return img
+
+
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode an uploaded image to grayscale.
 
@@ -145,8 +162,9 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
                     )
                 if width == 0 or height == 0:
                     raise ImageError(f"{name}: image has no pixels ({width}x{height})")
+                img.draft(None, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at 1/2..1/8 scale
                 img.load()  # decode now, inside the try: truncation shows up here
-                oriented = ImageOps.exif_transpose(img)
+                oriented = _reduced(ImageOps.exif_transpose(img) or img)
                 return _to_gray(oriented)
     except ImageError:
         raise

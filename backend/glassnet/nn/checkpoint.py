@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -25,9 +26,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .model import Sequential
+from .model import FLOAT_BYTES, MAX_LAYERS, MAX_PARAMS, Sequential
 
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
+# A run's own checkpoint (weights, two optimizer moments, metadata) at the parameter cap.
+MAX_RUN_CHECKPOINT_BYTES = 3 * FLOAT_BYTES * MAX_PARAMS + 64 * 1024 * 1024
+MAX_MEMBERS = 4 * 2 * MAX_LAYERS + 3  # weights and biases, two moments each, spec, meta, steps
+MAX_HEADER = 4096  # a .npy header of these arrays is ~128 bytes
 SPEC_KEY, META_KEY, OPTIM_PREFIX = "__spec__", "__meta__", "optim."
 
 
@@ -101,70 +106,175 @@ def save_checkpoint(
     return Path(path)
 
 
-def _read_json(arrays: Any, key: str, where: str) -> dict[str, Any]:
-    if key not in arrays.files:
-        raise CheckpointError(f"{where}: not a glassnet checkpoint (no {key} entry)")
-    raw = arrays[key]
-    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 1:
+def _json_value(raw: np.ndarray, key: str, where: str) -> dict[str, Any]:
+    if raw.dtype != np.uint8 or raw.ndim != 1:
         raise CheckpointError(f"{where}: {key} must be UTF-8 JSON bytes")
     try:
         value = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{where}: {key} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise CheckpointError(f"{where}: {key} must be a JSON object")
     return value
 
 
-def read_checkpoint(source: str | Path | bytes | BinaryIO, name: str | None = None) -> Checkpoint:
-    """Load and validate a checkpoint from a path, bytes or a binary file object.
+class _Archive:
+    """An ``.npz`` read member by member, every member's ``.npy`` header checked before its data.
 
-    Rebuilds the model from the stored spec, checks every array's name, dtype and shape against
-    it, and refuses object arrays (pickle) outright. Any problem -> :class:`CheckpointError`.
+    ``zipfile`` never inflates a member past the size its directory declares, so checking the
+    declared sizes (each header's shape × itemsize must account for its member exactly, and their
+    sum must stay under ``max_bytes``) bounds what reading can cost, whatever the archive claims.
     """
-    where = name or (str(source) if isinstance(source, str | Path) else "checkpoint")
+
+    def __init__(self, data: bytes, where: str, max_bytes: int) -> None:
+        self.where = where
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(data))
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise CheckpointError(f"{where}: not a valid .npz archive ({exc})") from None
+        if len(infos) > MAX_MEMBERS:
+            raise CheckpointError(f"{where}: {len(infos)} entries; a checkpoint has at most {MAX_MEMBERS}")
+        self.members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if not info.filename.endswith(".npy") or info.filename[:-4] in self.members:
+                raise CheckpointError(f"{where}: unexpected entry {info.filename[:100]!r}")
+            self.members[info.filename[:-4]] = info
+        declared = sum(info.file_size for info in infos)
+        if declared > max_bytes:
+            raise CheckpointError(
+                f"{where}: its arrays declare {declared:,} bytes uncompressed; the limit is {max_bytes:,}"
+            )
+
+    def header(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
+        """(shape, dtype) of a member, read from its header only."""
+        info = self.members[key]
+        try:
+            with self.zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER)
+                elif version in ((2, 0), (3, 0)):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER)
+                else:
+                    raise ValueError(f"unknown .npy version {version}")
+                offset = f.tell()
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError, RuntimeError) as exc:
+            raise CheckpointError(f"{self.where}: entry {key}: unreadable array header ({exc})") from None
+        if dtype.hasobject:
+            raise CheckpointError(f"{self.where}: entry {key} holds Python objects; refused")
+        if dtype.kind not in "fiub":
+            raise CheckpointError(f"{self.where}: entry {key} has dtype {dtype}, not numbers")
+        if offset + math.prod(shape) * dtype.itemsize != info.file_size:
+            raise CheckpointError(
+                f"{self.where}: entry {key}: its header declares shape {shape} of {dtype} "
+                f"({math.prod(shape) * dtype.itemsize:,} bytes), its entry holds {info.file_size - offset:,}"
+            )
+        return shape, dtype
+
+    def read(self, key: str) -> np.ndarray:
+        shape, dtype = self.header(key)
+        try:
+            with self.zip.open(self.members[key]) as f:
+                array = np.lib.format.read_array(f, allow_pickle=False, max_header_size=MAX_HEADER)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise CheckpointError(f"{self.where}: entry {key}: unreadable ({exc})") from None
+        if array.shape != shape or array.dtype != dtype:
+            raise CheckpointError(f"{self.where}: entry {key} does not match its header")
+        return array
+
+    def json(self, key: str) -> dict[str, Any]:
+        if key not in self.members:
+            raise CheckpointError(f"{self.where}: not a glassnet checkpoint (no {key} entry)")
+        return _json_value(self.read(key), key, self.where)
+
+
+def _read_bytes(source: str | Path | bytes | BinaryIO, where: str, max_bytes: int) -> bytes:
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
             raise CheckpointError(f"{where}: no such file")
-        if path.stat().st_size > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"{where}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+        if path.stat().st_size > max_bytes:
+            raise CheckpointError(f"{where}: larger than {max_bytes // 2**20} MiB")
         data = path.read_bytes()
     elif isinstance(source, bytes | bytearray):
         data = bytes(source)
     else:
-        data = source.read(MAX_CHECKPOINT_BYTES + 1)
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{where}: larger than {MAX_CHECKPOINT_BYTES // 2**20} MiB")
+        data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise CheckpointError(f"{where}: larger than {max_bytes // 2**20} MiB")
+    return data
+
+
+def _spec_model(spec: dict[str, Any], where: str, allocate: bool) -> Sequential:
     try:
-        arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        if not isinstance(arrays, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{where}: a single array, not a checkpoint archive")
-        with arrays:
-            spec = _read_json(arrays, SPEC_KEY, where)
-            meta = _read_json(arrays, META_KEY, where)
-            values = {k: arrays[k] for k in arrays.files if k not in (SPEC_KEY, META_KEY)}
-    except CheckpointError:
-        raise
-    except ValueError as exc:  # numpy refuses object arrays with allow_pickle=False
-        raise CheckpointError(f"{where}: unreadable array ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise CheckpointError(f"{where}: not a valid .npz archive ({exc})") from None
-    for key, value in values.items():
-        if not isinstance(value, np.ndarray):
-            raise CheckpointError(f"{where}: entry {key} is not a NumPy array")
-        if value.dtype.hasobject:
-            raise CheckpointError(f"{where}: entry {key} holds Python objects; refused")
-    try:
-        model = Sequential.from_spec(spec)
+        return Sequential.from_spec(spec, allocate=allocate)
     except ValueError as exc:
         raise CheckpointError(f"{where}: stored spec does not build a network: {exc}") from None
-    params = {k: v for k, v in values.items() if not k.startswith(OPTIM_PREFIX)}
-    optim = {k[len(OPTIM_PREFIX) :]: v for k, v in values.items() if k.startswith(OPTIM_PREFIX)}
+
+
+def read_checkpoint_info(
+    source: str | Path | bytes | BinaryIO, name: str | None = None, max_bytes: int = MAX_CHECKPOINT_BYTES
+) -> tuple[dict[str, Any], dict[str, Any], Sequential]:
+    """(spec, meta, shape-only model) of a checkpoint, without reading its weights."""
+    where = name or (str(source) if isinstance(source, str | Path) else "checkpoint")
+    archive = _Archive(_read_bytes(source, where, max_bytes), where, max_bytes)
+    spec, meta = archive.json(SPEC_KEY), archive.json(META_KEY)
+    return spec, meta, _spec_model(spec, where, allocate=False)
+
+
+def read_checkpoint(
+    source: str | Path | bytes | BinaryIO,
+    name: str | None = None,
+    max_bytes: int = MAX_CHECKPOINT_BYTES,
+    optimizer: bool = True,
+) -> Checkpoint:
+    """Load and validate a checkpoint from a path, bytes or a binary file object.
+
+    Order of checks, cheapest first: the archive's directory (entry names, declared sizes under
+    ``max_bytes``), the spec (built shape-only: parameter and activation caps), then every
+    array's header (dtype, shape against the spec, declared size) before its data is read;
+    weights must be finite once cast to float32. No pickle: object arrays are refused.
+    ``optimizer=False`` skips the optimizer state (checked, not read). Any problem ->
+    :class:`CheckpointError`.
+    """
+    where = name or (str(source) if isinstance(source, str | Path) else "checkpoint")
+    archive = _Archive(_read_bytes(source, where, max_bytes), where, max_bytes)
+    spec, meta = archive.json(SPEC_KEY), archive.json(META_KEY)
+    expected = _spec_model(spec, where, allocate=False).param_shapes()
+    params, optim_keys = {}, []
+    for key in archive.members:
+        if key in (SPEC_KEY, META_KEY):
+            continue
+        if key.startswith(OPTIM_PREFIX):
+            name_ = key[len(OPTIM_PREFIX) :]
+            shape, dtype = archive.header(key)
+            param = name_.rsplit(".", 1)[0] if name_ != "steps" else None
+            if param is None:
+                ok = shape == () and dtype.kind in "iu"
+            else:
+                ok = param in expected and shape == expected[param] and dtype.kind == "f"
+            if not ok:
+                raise CheckpointError(f"{where}: optimizer entry {name_!r} does not match the spec")
+            optim_keys.append(key)
+            continue
+        if key not in expected:
+            raise CheckpointError(f"{where}: parameters do not match the spec: unexpected {key!r}")
+        shape, dtype = archive.header(key)
+        if shape != expected[key]:
+            raise CheckpointError(f"{where}: parameter {key}: expected shape {expected[key]}, got {shape}")
+        if dtype.kind != "f":
+            raise CheckpointError(f"{where}: parameter {key}: expected floating-point numbers, got {dtype}")
+        params[key] = key
+    missing = sorted(set(expected) - set(params))
+    if missing:
+        raise CheckpointError(f"{where}: parameters do not match the spec: missing {missing}")
+    model = _spec_model(spec, where, allocate=True)
     try:
-        model.load_state_dict(params)
+        model.load_state_dict({key: archive.read(key) for key in params})
     except ValueError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
+    optim = {k[len(OPTIM_PREFIX) :]: archive.read(k) for k in optim_keys} if optimizer else {}
     return Checkpoint(model=model, spec=spec, meta=meta, optimizer_state=optim)
 
 

@@ -13,6 +13,7 @@ not fit fails before training with a message naming the layer. Parameters are na
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,10 @@ from .losses import LOSSES
 
 MAX_LAYERS = 64
 MAX_PARAMS = 20_000_000
+# What one mini-batch may keep alive for backpropagation (float32 activations and conv patch
+# matrices, see Sequential.batch_bytes); a training process peaks at about twice this.
+MAX_ACTIVATION_BYTES = 512 * 2**20
+FLOAT_BYTES = 4  # float32
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,10 @@ class LayerInfo:
         }
 
 
+def _mib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
 def _shape(value: Any) -> Shape:
     if (
         not isinstance(value, list | tuple)
@@ -65,7 +74,10 @@ class Sequential:
         input_shape: Shape,
         rng: np.random.Generator | None = None,
         loss: str = "cross_entropy",
+        allocate: bool = True,
     ) -> None:
+        """``allocate=False`` infers shapes and checks the caps only: no parameter exists, so the
+        summary works but forward does not (what a spec check needs, at no memory cost)."""
         if not layers:
             raise ValueError("a network needs at least one layer")
         if len(layers) > MAX_LAYERS:
@@ -76,13 +88,21 @@ class Sequential:
         self.layers = layers
         self.input_shape = tuple(input_shape)
         self.loss = loss
+        # Shapes first, from the spec alone: every cap is checked before any weight is allocated.
         shape = self.input_shape
+        total = 0
         for i, layer in enumerate(layers):
             layer.label = f"layer {i} ({layer.kind})"
-            shape = layer.build(shape, rng)
+            layer.in_shape = tuple(int(d) for d in shape)
+            shape = layer.out_shape = layer.infer_shape(layer.in_shape)
             if any(d < 1 for d in shape):
                 raise layer.fail(f"output shape {shape} is empty")
-        layers[0].needs_input_grad = False
+            total += layer.param_count()
+            if total > MAX_PARAMS:
+                raise layer.fail(
+                    f"{layer.param_count():,} parameters ({layer.param_formula()}) bring the network to "
+                    f"{total:,}; the limit is {MAX_PARAMS:,}"
+                )
         self.output_shape = shape
         if len(shape) != 1:
             raise ValueError(
@@ -94,14 +114,20 @@ class Sequential:
                 f"layer {len(layers) - 1} ({layers[-1].kind}): the cross-entropy cost applies the "
                 "softmax itself and expects raw scores; remove this layer or use the 'mse' cost"
             )
-        total = self.param_count()
-        if total > MAX_PARAMS:
-            raise ValueError(f"the network has {total:,} parameters; the limit is {MAX_PARAMS:,}")
+        self.check_batch_memory(1)
+        self.allocated = allocate
+        if allocate:
+            for layer in layers:  # the same order of draws from rng as layer.build
+                layer.init_params(rng)
+        layers[0].needs_input_grad = False
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], rng: np.random.Generator | None = None) -> Sequential:
-        """Build from ``{"input_shape": [...], "layers": [...], "loss": ...}`` (other keys ignored)."""
+    def from_spec(
+        cls, spec: Mapping[str, Any], rng: np.random.Generator | None = None, allocate: bool = True
+    ) -> Sequential:
+        """Build from ``{"input_shape": [...], "layers": [...], "loss": ...}`` (other keys ignored);
+        ``allocate=False``: shapes and caps only (see ``__init__``)."""
         if not isinstance(spec, Mapping):
             raise ValueError("a model spec must be an object with 'input_shape' and 'layers'")
         layers_spec = spec.get("layers")
@@ -111,7 +137,7 @@ class Sequential:
             raise ValueError(f"spec: at most {MAX_LAYERS} layers, got {len(layers_spec)}")
         input_shape = _shape(spec.get("input_shape", [1, 28, 28]))
         layers = [layer_from_spec(entry, i) for i, entry in enumerate(layers_spec)]
-        return cls(layers, input_shape, rng, spec.get("loss", "cross_entropy"))
+        return cls(layers, input_shape, rng, spec.get("loss", "cross_entropy"), allocate)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -129,6 +155,43 @@ class Sequential:
 
     def param_count(self) -> int:
         return sum(layer.param_count() for layer in self.layers)
+
+    def param_shapes(self) -> dict[str, Shape]:
+        """``{"0.W": (...), ...}``: every parameter's shape, known before (or without) allocation."""
+        return {f"{i}.{k}": s for i, layer in enumerate(self.layers) for k, s in layer.param_shapes().items()}
+
+    def layer_numbers(self) -> list[int]:
+        """Per sample, the numbers each layer keeps during a training step: its output and its
+        workspace (the first entry also counts the input)."""
+        sizes = [math.prod(layer.out_shape or ()) + layer.workspace_size() for layer in self.layers]
+        sizes[0] += math.prod(self.input_shape)
+        return sizes
+
+    def batch_bytes(self, batch: int) -> int:
+        """Memory a mini-batch of ``batch`` keeps alive between forward and backward (float32)."""
+        return batch * sum(self.layer_numbers()) * FLOAT_BYTES
+
+    def max_batch(self, limit: int = MAX_ACTIVATION_BYTES) -> int:
+        """The largest batch within ``limit`` bytes of activations (0 when not even one fits)."""
+        return limit // (sum(self.layer_numbers()) * FLOAT_BYTES)
+
+    def check_batch_memory(self, batch: int, limit: int = MAX_ACTIVATION_BYTES) -> None:
+        """Raise ``ValueError`` naming the layer at which a batch's activations pass ``limit``."""
+        running = 0
+        for layer, numbers in zip(self.layers, self.layer_numbers(), strict=True):
+            running += batch * numbers * FLOAT_BYTES
+            if running > limit:
+                fits = self.max_batch(limit)
+                advice = (
+                    f"use a batch size of at most {fits:,}"
+                    if fits >= 1
+                    else "even one sample does not fit: use fewer or smaller feature maps"
+                )
+                raise layer.fail(
+                    f"a batch of {batch:,} needs {_mib(self.batch_bytes(batch))} for activations "
+                    f"({_mib(batch * numbers * FLOAT_BYTES)} in this layer); the limit is "
+                    f"{_mib(limit)}: {advice}"
+                )
 
     def describe(self) -> str:
         """A printable table: index, type, output shape, parameters and how they add up."""
@@ -193,13 +256,24 @@ class Sequential:
         extra = sorted(set(state) - set(expected))
         if missing or extra:
             raise ValueError(f"parameters do not match the spec: missing {missing}, unexpected {extra}")
+        converted = {}
         for name, p in expected.items():
             value = np.asarray(state[name])
             if value.shape != p.shape:
                 raise ValueError(f"parameter {name}: expected shape {p.shape}, got {value.shape}")
-            if not np.issubdtype(value.dtype, np.floating) or not np.all(np.isfinite(value)):
+            if not np.issubdtype(value.dtype, np.floating):
                 raise ValueError(f"parameter {name}: expected finite floating-point numbers")
-            p[...] = value
+            # Check after the cast: 1e300 is finite in float64 but infinite in float32.
+            with np.errstate(over="ignore"):
+                cast = value.astype(p.dtype, copy=False)
+            if not np.all(np.isfinite(cast)):
+                raise ValueError(
+                    f"parameter {name}: expected finite floating-point numbers (in {p.dtype}, "
+                    "after conversion)"
+                )
+            converted[name] = cast
+        for name, p in expected.items():  # all checked first: a refused state changes nothing
+            p[...] = converted[name]
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         for layer in self.layers:

@@ -7,8 +7,10 @@ gradient's size. L2 weight decay adds ``weight_decay · W`` to each weight's gra
 biases), pulling weights towards zero.
 
 Optimizers update the arrays in place and hold their state in plain arrays keyed like the
-model's parameters (``"0.W"``), so the state can be checkpointed without pickle. ``lr``,
-``momentum`` and ``weight_decay`` are plain attributes: they may change between any two steps.
+model's parameters (``"0.W"``), so the state can be checkpointed without pickle. Each optimizer
+names its own hyperparameters (:data:`HYPERPARAMETERS`): ``lr`` and ``weight_decay`` for all,
+``momentum`` for SGD with momentum, ``beta1`` and ``beta2`` for Adam. They are plain attributes
+and may change between any two steps (:meth:`Optimizer.set_hyperparameters` checks the names).
 """
 
 from __future__ import annotations
@@ -18,6 +20,20 @@ from collections.abc import Iterable
 import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+#: What each optimizer can be told, by name; anything else is refused (never silently mapped).
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "sgd": ("lr", "weight_decay"),
+    "momentum": ("lr", "momentum", "weight_decay"),
+    "adam": ("lr", "beta1", "beta2", "weight_decay"),
+}
+DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0}
+_RANGES = {  # name: (words, low, high, low inclusive); all upper bounds are exclusive but lr's
+    "lr": ("learning rate", 0.0, 10.0, False),
+    "momentum": ("momentum", 0.0, 1.0, True),
+    "beta1": ("beta1", 0.0, 1.0, True),
+    "beta2": ("beta2", 0.0, 1.0, True),
+    "weight_decay": ("weight decay", 0.0, 1.0, True),
+}
 
 ParamTriple = tuple[str, np.ndarray, np.ndarray]  # (name "i.W", parameter, gradient)
 
@@ -32,13 +48,28 @@ def _decayed(name: str, p: np.ndarray, g: np.ndarray, weight_decay: float) -> np
 class Optimizer:
     kind = "optimizer"
 
-    def __init__(self, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
-        check_hyperparameters(lr, momentum, weight_decay)
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
+        check_hyperparameters({"lr": lr, "weight_decay": weight_decay})
         self.lr = float(lr)
-        self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """This optimizer's hyperparameters (a key of :data:`HYPERPARAMETERS`)."""
+        return HYPERPARAMETERS[self.kind]
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in self.names}
+
+    def set_hyperparameters(self, values: dict[str, float]) -> None:
+        """Change some hyperparameters at once: all are checked (names and ranges) before any
+        changes, so a refused set changes nothing."""
+        check_names(self.kind, values)
+        check_hyperparameters(values)
+        for name, value in values.items():
+            setattr(self, name, float(value))
 
     def step(self, params: Iterable[ParamTriple], lr: float | None = None) -> None:
         """One update of every parameter; ``lr`` overrides ``self.lr`` (the schedule's rate)."""
@@ -65,6 +96,13 @@ class SGD(Optimizer):
 
     kind = "sgd"
 
+    def __init__(self, lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
+        check_hyperparameters({"momentum": momentum})
+        self.momentum = float(momentum)
+        if self.momentum:
+            self.kind = "momentum"
+
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         if self.momentum == 0:
             p -= lr * g
@@ -79,22 +117,22 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba): m, v running means of g and g²; p <- p - lr · m̂ / (sqrt(v̂) + eps).
-
-    ``momentum`` is β1 (default 0.9); β2 = 0.999.
-    """
+    """Adam (Kingma & Ba): m, v running means of g and g² with decay rates ``beta1`` (0.9) and
+    ``beta2`` (0.999); p <- p - lr · m̂ / (sqrt(v̂) + eps)."""
 
     kind = "adam"
 
     def __init__(
-        self, lr: float, momentum: float = 0.9, weight_decay: float = 0.0, beta2: float = 0.999
+        self, lr: float, beta1: float = 0.9, beta2: float = 0.999, weight_decay: float = 0.0
     ) -> None:
-        super().__init__(lr, momentum, weight_decay)
-        self.beta2 = beta2
+        super().__init__(lr, weight_decay)
+        check_hyperparameters({"beta1": beta1, "beta2": beta2})
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
         self.eps = 1e-8
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        b1, b2 = self.momentum, self.beta2
+        b1, b2 = self.beta1, self.beta2
         m = self.state.setdefault(f"{name}.m", np.zeros_like(p))
         v = self.state.setdefault(f"{name}.v", np.zeros_like(p))
         m *= b1
@@ -106,29 +144,55 @@ class Adam(Optimizer):
         p -= (step_size * m / (np.sqrt(v) + self.eps)).astype(p.dtype, copy=False)
 
 
-def check_hyperparameters(lr: float, momentum: float, weight_decay: float) -> None:
-    """Reject values that cannot train, with a message naming the value."""
-    for value, what in (
-        (lr, "learning rate"),
-        (momentum, "momentum"),
-        (weight_decay, "weight decay"),
-    ):
+def check_names(kind: str, values: dict[str, object]) -> None:
+    """Refuse a hyperparameter the optimizer ``kind`` does not have, naming the ones it has."""
+    own = HYPERPARAMETERS.get(kind)
+    if own is None:
+        raise ValueError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
+    for name in values:
+        if name not in own:
+            hint = " (Adam's momentum-like rates are beta1 and beta2)" if name == "momentum" else ""
+            raise ValueError(
+                f"the {kind} optimizer has no {name!r}; its hyperparameters are {', '.join(own)}{hint}"
+            )
+
+
+def check_hyperparameters(values: dict[str, object]) -> None:
+    """Reject values that cannot train, with a message naming the value (known names only)."""
+    for name, value in values.items():
+        what, low, high, low_inclusive = _RANGES[name]
         if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
             raise ValueError(f"{what} must be a finite number, got {value!r}")
-    if not 0 < lr <= 10:
-        raise ValueError(f"learning rate must be in (0, 10], got {lr}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    if not 0 <= weight_decay < 1:
-        raise ValueError(f"weight decay must be in [0, 1), got {weight_decay}")
+        inside = (low <= value if low_inclusive else low < value) and (
+            value <= high if name == "lr" else value < high
+        )
+        if not inside:
+            left, right = "[" if low_inclusive else "(", "]" if name == "lr" else ")"
+            raise ValueError(f"{what} must be in {left}{low:g}, {high:g}{right}, got {value}")
 
 
-def make_optimizer(kind: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
-    """``"sgd"`` (no momentum), ``"momentum"`` (SGD with momentum) or ``"adam"``."""
+def make_optimizer(
+    kind: str,
+    lr: float,
+    momentum: float | None = None,
+    weight_decay: float = 0.0,
+    *,
+    beta1: float | None = None,
+    beta2: float | None = None,
+) -> Optimizer:
+    """``"sgd"`` (no momentum), ``"momentum"`` (SGD with momentum, default 0.9) or ``"adam"``
+    (``beta1`` 0.9, ``beta2`` 0.999 by default). A hyperparameter the optimizer does not have is
+    refused: ``make_optimizer("adam", 0.01, momentum=0.9)`` raises ``ValueError``.
+
+    >>> make_optimizer("adam", 0.001, beta1=0.8).hyperparameters()
+    {'lr': 0.001, 'beta1': 0.8, 'beta2': 0.999, 'weight_decay': 0.0}
+    """
+    given = {k: v for k, v in (("momentum", momentum), ("beta1", beta1), ("beta2", beta2)) if v is not None}
+    check_names(kind, given)
     if kind == "sgd":
         return SGD(lr, 0.0, weight_decay)
     if kind == "momentum":
-        return SGD(lr, momentum, weight_decay)
-    if kind == "adam":
-        return Adam(lr, momentum, weight_decay)
-    raise ValueError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
+        return SGD(lr, given.get("momentum", DEFAULTS["momentum"]), weight_decay)
+    return Adam(
+        lr, given.get("beta1", DEFAULTS["beta1"]), given.get("beta2", DEFAULTS["beta2"]), weight_decay
+    )

@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)`` and its lifespan.
 
-Start-up: open the run store (marking runs that were active when the last process ended as
-``interrupted``), check the dataset, load the default model into the registry, start the hub
+Start-up: take the data dir's lock (a second server on the same folder stops there), remove the
+temporary files a crash left, open the run store (marking runs that were active when the last
+process ended as ``interrupted``), check the dataset, load the default model into the registry, start the hub
 and the run manager. Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): close every
 WebSocket with 1001, checkpoint and stop every training process — within a few seconds.
 
@@ -25,14 +26,19 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..data.mnist import FILE_STEMS, resolve_dataset_dir
-from .errors import BodySizeLimit, install_error_handlers
+from ..data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, resolve_dataset_dir
+from .disk import DiskCheck
+from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
 from .explain import DigitBank, Explainer
 from .hub import Hub
 from .inference import ModelRegistry
+from .locks import clean_data_dir, hold_data_dir, release_data_dir
 from .mydigits import DigitStore
-from .routes import explain, health, models, mydigits, predict, runs, ws
+from .pool import HeavyPool
+from .quotas import Quotas
+from .routes import docs, explain, health, models, mydigits, predict, runs, ws
 from .schemas import Readiness
+from .security import Guard, ensure_token
 from .settings import Settings, get_settings
 from .store import RunStore
 from .worker import RunManager
@@ -91,6 +97,15 @@ def _ready(app: FastAPI, settings: Settings) -> None:
         default_model = model_id
     except Exception as exc:  # any reason the default model cannot serve
         problems.append(f"default model {settings.default_model!r}: {exc}")
+    # Readiness is public: no absolute path of this machine in it, only folder names.
+    known = (settings.dataset, dataset, DEFAULT_DATASET_DIR, settings.data_dir, settings.models_dir)
+    for folder in {p for p in known if p}:
+        folder = Path(folder)
+        problems = [
+            p.replace(str(folder.resolve()), folder.name).replace(str(folder), folder.name) for p in problems
+        ]
+    if dataset is not None:
+        dataset = "bundled MNIST" if settings.dataset is None else Path(dataset).name
     app.state.image_shape = image_shape
     app.state.train_size = n_train
     app.state.readiness = Readiness(
@@ -115,12 +130,26 @@ async def shutdown_service(app: FastAPI) -> None:
     await state.manager.shutdown()
 
 
+async def _flush_unsaved(store: RunStore, every: float = 2.0) -> None:
+    """Write the status changes a full disk held back, as soon as there is room again."""
+    while True:
+        await asyncio.sleep(every)
+        if store.unsaved:
+            with contextlib.suppress(Exception):
+                store.flush_unsaved()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = ensure_token(settings or get_settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Nothing in the data dir is touched before its lock is ours (a second server stops here).
+        hold_data_dir(settings.data_dir)
+        removed = clean_data_dir(settings.data_dir)
+        if removed:
+            log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
         interrupted = store.mark_interrupted()
         if interrupted:
@@ -135,6 +164,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.explainer = Explainer(
             registry, DigitBank(settings.dataset, settings.validation), is_run=manager.is_run
         )
+        app.state.pool = HeavyPool(settings.heavy_workers, settings.heavy_queue)
+        app.state.disk = DiskCheck(settings.data_dir, settings.max_data_bytes, settings.min_free_bytes)
+        app.state.quotas = Quotas(
+            settings.quota_runs_per_hour, settings.quota_uploads_per_hour, settings.quota_upload_bytes
+        )
         app.state.settings = settings
         app.state.store = store
         app.state.hub = hub
@@ -142,24 +176,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         app.state.closing = False
         await asyncio.to_thread(_ready, app, settings)
+        flusher = asyncio.create_task(_flush_unsaved(store))
         try:
             yield
         finally:
+            flusher.cancel()
             await shutdown_service(app)
+            app.state.pool.shutdown()
             app.state.digits.close()
             store.close()
+            release_data_dir(settings.data_dir)
 
     app = FastAPI(
         title="glassnet",
         version="0.1.0",
         summary="Watch a neural network learn: NumPy networks trained live, streamed over WebSockets.",
         lifespan=lifespan,
+        docs_url=None,  # served offline below, without a CDN or an inline script
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    document_errors(app)
+    app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (health, runs, ws, predict, models, explain, mydigits):
+    app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
+    for module in (health, runs, ws, predict, models, explain, mydigits, docs):
         app.include_router(module.router)
+    app.mount("/docs/assets", StaticFiles(directory=docs.ASSETS), name="docs-assets")
     frontend = Path(settings.frontend_dir)
     if (frontend / "index.html").is_file():
         # Mounted last: /api, /ws, /healthz, /readyz and /docs are matched first.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +22,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .disk import DiskFullError, disk_full
+from .pool import PoolBusyError
+from .quotas import QuotaError
+
 log = logging.getLogger("glassnet.errors")
 
 
@@ -28,6 +33,14 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] == "body" and len(parts) > 1:
         parts = parts[1:]
+    # ("layers", 1, "dense", "units") -> "layer 1 (dense) units": the editor's words for a layer.
+    for i in range(len(parts) - 1):
+        if parts[i] == "layers" and parts[i + 1].isdigit():
+            kind = f" ({parts[i + 2]})" if len(parts) > i + 3 else ""
+            rest = parts[i + 3 :] if kind else parts[i + 2 :]
+            head = ".".join(parts[:i])
+            named = f"layer {parts[i + 1]}{kind}" + (f" {'.'.join(rest)}" if rest else "")
+            return f"{head}.{named}" if head else named
     return ".".join(parts) or "body"
 
 
@@ -69,10 +82,52 @@ async def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
 
 
+async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+
+async def _disk_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=507)
+
+
+async def _quota_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QuotaError)
+    return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+
+async def _storage_handler(request: Request, exc: Exception) -> JSONResponse:
+    """OSError / sqlite3 errors: a full disk is a 507 naming it; anything else is unexpected."""
+    if disk_full(exc):
+        log.warning("%s %s: the disk is full: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {
+                "detail": "the disk holding the data dir is full; free some space (or delete runs and "
+                "uploaded models) and retry"
+            },
+            status_code=507,
+        )
+    return await _internal_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(PoolBusyError, _busy_handler)
+    app.add_exception_handler(DiskFullError, _disk_handler)
+    app.add_exception_handler(QuotaError, _quota_handler)
+    app.add_exception_handler(OSError, _storage_handler)
+    app.add_exception_handler(sqlite3.Error, _storage_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(Exception, _internal_handler)
+
+
+async def send_error(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """An ``ErrorBody`` answer straight from ASGI middleware (before any route runs)."""
+    body = json.dumps({"detail": detail}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": start + (headers or [])})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:
@@ -117,17 +172,88 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body is over the limit of {self.limit} bytes ({self.limit / 2**20:.1f} MiB)"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+        limit = f"{self.limit} bytes ({self.limit / 2**20:.1f} MiB)"
+        await send_error(send, 413, f"request body is over the limit of {limit}")
+
+
+# -- the schema tells the truth -------------------------------------------------------------------
+COMMON_ERRORS = {
+    "400": "Malformed request: a Host this server does not serve, a bad Content-Length, a broken form",
+    "401": "This server needs its token (when bound beyond loopback)",
+    "403": "Cross-site request refused (foreign Origin or Referer)",
+    "405": "Method not allowed on this path (the Allow header lists those that are)",
+    "413": "Request body over the size limit",
+    "422": "Invalid request: the message names the field or the layer",
+    "429": "Over a per-client quota (Retry-After)",
+    "503": "Busy or not ready: retry shortly (Retry-After)",
+}
+WRITE_ERRORS = {"507": "No room: the disk is full or the data dir is over its cap"}
+
+
+def document_errors(app: FastAPI) -> None:
+    """Every operation's error answers in the schema, all as :class:`ErrorBody` (one shape): the
+    422 FastAPI would describe as a list of objects, and the 400s, 401s, ... the middleware gives."""
+    from .schemas import ErrorBody
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default_openapi()
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = (
+            ErrorBody.model_json_schema()
         )
-        await send({"type": "http.response.body", "body": body})
+        ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for methods in schema.get("paths", {}).values():
+            for method, operation in methods.items():
+                responses = operation.setdefault("responses", {})
+                extra = {
+                    **COMMON_ERRORS,
+                    **(WRITE_ERRORS if method in ("post", "patch", "put", "delete") else {}),
+                }
+                for code, text in extra.items():
+                    if code not in responses or code == "422":
+                        responses[code] = {
+                            "description": responses.get(code, {}).get("description", text),
+                            "content": ref,
+                        }
+                    else:
+                        responses[code]["content"] = ref
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class AllowedMethods:
+    """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
+    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD)."""
+
+    def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
+        self.app = app
+        self.fastapi = fastapi
+        self.paths: list[tuple[Any, set[str]]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if self.paths is None:  # the documented paths and their methods, once
+                from starlette.routing import compile_path
+
+                self.paths = [
+                    (compile_path(path)[0], {m.upper() for m in methods})
+                    for path, methods in self.fastapi.openapi().get("paths", {}).items()
+                ]
+            # every documented path the request's path fits ("/x/idx" fits "/x/idx" and "/x/{id}")
+            allowed = set().union(*(m for regex, m in self.paths if regex.match(scope["path"])))
+            if (
+                allowed
+                and scope["method"] not in allowed
+                and not (scope["method"] == "HEAD" and "GET" in allowed)
+            ):
+                allow = [(b"allow", ", ".join(sorted(allowed)).encode())]
+                await send_error(send, 405, f"method {scope['method']} is not allowed here", allow)
+                return
+        await self.app(scope, receive, send)

@@ -154,7 +154,10 @@ class Hub:
         return type_ in self.latest.get(run, {})
 
     def forget(self, run: str) -> None:
+        """Drop a run's kept frames (and, for a deleted run, every viewer's subscription)."""
         self.latest.pop(run, None)
+        for viewer in self.viewers:
+            viewer.runs.discard(run)
 
     # -- viewers --------------------------------------------------------------------------------
     def add(self, ws: WebSocket) -> Viewer:

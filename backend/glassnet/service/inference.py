@@ -22,7 +22,6 @@ from their last forward pass, so each loaded network is used by one thread at a 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import math
 import os
@@ -47,7 +46,13 @@ from glassnet.data.preprocess import (
     prepare_digit,
     prepare_pixels,
 )
-from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, META_KEY, SPEC_KEY, CheckpointError, read_checkpoint
+from glassnet.nn.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    MAX_RUN_CHECKPOINT_BYTES,
+    CheckpointError,
+    read_checkpoint,
+    read_checkpoint_info,
+)
 from glassnet.nn.losses import probabilities
 from glassnet.nn.model import Sequential
 
@@ -319,7 +324,11 @@ class ModelRegistry:
                 return model_id, hit.model, hit.lock
         # Read outside the lock: a slow load must not hold up predictions on other models.
         try:
-            checkpoint = read_checkpoint(path, name=model_id)
+            # Files on the server's own disk (bundled, or written by a run): the run checkpoint
+            # cap; the optimizer state they may hold is checked, not read.
+            checkpoint = read_checkpoint(
+                path, name=model_id, max_bytes=MAX_RUN_CHECKPOINT_BYTES, optimizer=False
+            )
         except CheckpointError:
             if not path.is_file():  # deleted meanwhile (a run cleaning up old epochs)
                 raise UnknownModelError(model_id) from None
@@ -425,18 +434,10 @@ class ModelRegistry:
             cached = self._summaries.get(key)
         if cached is not None and cached.id == model_id:
             return cached
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                spec = _json_entry(arrays, SPEC_KEY, model_id)
-                meta = _json_entry(arrays, META_KEY, model_id)
-        except CheckpointError:
-            raise
-        except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile, AttributeError) as exc:
-            raise CheckpointError(f"{model_id}: not a valid .npz archive ({exc})") from None
-        try:
-            model = Sequential.from_spec(spec)
-        except ValueError as exc:
-            raise CheckpointError(f"{model_id}: stored spec does not build a network: {exc}") from None
+        try:  # spec and metadata only; the network is built from shapes, no weight allocated
+            spec, meta, model = read_checkpoint_info(path, name=model_id, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+        except OSError as exc:
+            raise CheckpointError(f"{model_id}: unreadable ({exc})") from None
         created = meta.get("date") if isinstance(meta.get("date"), str) else None
         if created is None:
             created = datetime.fromtimestamp(key[1] / 1e9, tz=UTC).isoformat(timespec="seconds")
@@ -509,18 +510,22 @@ class ModelRegistry:
         path = _write_new(folder, _slug(filename), data)
         return self._summary(f"{UPLOADS}:{path.stem}", path)
 
-
-def _json_entry(arrays: Any, key: str, where: str) -> dict[str, Any]:
-    if key not in arrays.files:
-        raise CheckpointError(f"{where}: not a glassnet checkpoint (no {key} entry)")
-    raw = arrays[key]
-    try:
-        value = json.loads(raw.tobytes().decode("utf-8"))
-    except (ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{where}: {key} is not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{where}: {key} must be a JSON object")
-    return value
+    def delete_uploaded(self, model_id: str) -> None:
+        """Delete an uploaded model. Raises :class:`UnknownModelError`, or ``PermissionError``
+        for a bundled model or a run's checkpoint (those are not uploads)."""
+        path = self.path_of(model_id)  # UnknownModelError
+        if self._kind(path) != "upload":
+            what = (
+                "a bundled model" if self._kind(path) == "bundled" else "a run's checkpoint (delete the run)"
+            )
+            raise PermissionError(f"{model_id} is {what}; only uploaded models can be deleted")
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            raise UnknownModelError(model_id) from None
+        with self._lock:
+            for key in [k for k in self._cache if k[0] == str(path.resolve())]:
+                del self._cache[key]
 
 
 def _write_new(folder: Path, stem: str, data: bytes) -> Path:

@@ -59,7 +59,10 @@ class RunStatus(StrEnum):
 
 
 ACTIVE_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
-RESUMABLE_STATUSES = frozenset({RunStatus.PAUSED, RunStatus.INTERRUPTED})
+# Whatever ended it, a run with a checkpoint can be resumed from it (``RunSummary.resumable``).
+RESUMABLE_STATUSES = frozenset(
+    {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.DIVERGED}
+)
 
 
 class _Model(BaseModel):
@@ -85,11 +88,15 @@ class RunSummary(_Model):
     epochs: int
     step: int = Field(description="completed mini-batches")
     total_steps: int | None = None
+    optimizer: Literal["sgd", "momentum", "adam"]
     lr: float
-    momentum: float
+    momentum: float | None = Field(None, description="SGD with momentum only")
+    beta1: float | None = Field(None, description="Adam only: decay of the running gradient mean")
+    beta2: float | None = Field(None, description="Adam only: decay of the running mean square")
     weight_decay: float
     val_accuracy: float | None = None
     message: str | None = Field(None, description="why it ended (diverged, failed, ...)")
+    resumable: bool = Field(False, description="it has a checkpoint and POST resume continues it")
 
 
 # -- events -----------------------------------------------------------------------------------

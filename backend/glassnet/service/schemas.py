@@ -3,11 +3,11 @@ goes, NaN/Infinity, out-of-range values and unknown keys are all 422s naming the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..nn.model import MAX_LAYERS
+from ..nn.model import MAX_LAYERS, MAX_PARAMS
 from ..training.config import MAX_BATCH, MAX_EPOCHS
 from .protocol import RunSummary
 
@@ -16,15 +16,81 @@ class _Request(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
+class _Layer(_Request):
+    def spec(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+Init = Literal["he", "xavier"]
+Side = Annotated[int, Field(ge=1, le=4096)]
+
+
+class DenseLayer(_Layer):
+    """A fully connected layer: ``y = x @ W + b`` (needs a flat input: flatten first)."""
+
+    type: Literal["dense"]
+    units: int = Field(ge=1, le=MAX_PARAMS)
+    init: Init = "he"
+
+
+class Conv2DLayer(_Layer):
+    """``filters`` kernels of ``kernel``×``kernel`` over (C, H, W) maps."""
+
+    type: Literal["conv2d"]
+    filters: int = Field(ge=1, le=4096)
+    kernel: Side
+    stride: Side = 1
+    padding: Literal["valid", "same"] = "valid"
+    init: Init = "he"
+
+
+class PoolLayer(_Layer):
+    """Max or mean pooling over ``size``×``size`` windows (``stride`` defaults to ``size``)."""
+
+    type: Literal["maxpool2d", "avgpool2d"]
+    size: Side = 2
+    stride: Side | None = None
+
+
+class PlainLayer(_Layer):
+    """A layer without options: flatten, or an activation."""
+
+    type: Literal["flatten", "relu", "sigmoid", "tanh", "softmax"]
+
+
+class LeakyReLULayer(_Layer):
+    type: Literal["leaky_relu"]
+    alpha: float = Field(0.01, ge=0, lt=1)
+
+
+class DropoutLayer(_Layer):
+    type: Literal["dropout"]
+    rate: float = Field(0.5, ge=0, lt=1)
+
+
+LayerSpec = Annotated[
+    DenseLayer | Conv2DLayer | PoolLayer | PlainLayer | LeakyReLULayer | DropoutLayer,
+    Field(discriminator="type"),
+]
+
+
 class ModelSpec(_Request):
     """A network: ``{"input_shape": [1, 28, 28], "layers": [{"type": "conv2d", ...}, ...],
     "loss": "cross_entropy"}`` — the format of the presets (``name``, ``description`` and
-    ``train`` may ride along and are ignored here)."""
+    ``train`` may ride along and are ignored here). A spec the schema allows can still not fit
+    (a kernel larger than its input, too many parameters): 422 naming the layer."""
 
     model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
-    input_shape: list[int] = Field(default_factory=lambda: [1, 28, 28], min_length=1, max_length=3)
-    layers: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_LAYERS)
+    input_shape: list[Side] = Field(default_factory=lambda: [1, 28, 28], min_length=1, max_length=3)
+    layers: list[LayerSpec] = Field(min_length=1, max_length=MAX_LAYERS)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "input_shape": self.input_shape,
+            "layers": [layer.spec() for layer in self.layers],
+            "loss": self.loss,
+        }
 
 
 class RunCreate(_Request):
@@ -36,7 +102,9 @@ class RunCreate(_Request):
     spec: ModelSpec | None = None
     optimizer: Literal["sgd", "momentum", "adam"] | None = None
     lr: float | None = Field(None, gt=0, le=10, description="learning rate")
-    momentum: float | None = Field(None, ge=0, lt=1)
+    momentum: float | None = Field(None, ge=0, lt=1, description="SGD with momentum only")
+    beta1: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.9)")
+    beta2: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.999)")
     weight_decay: float | None = Field(None, ge=0, lt=1)
     schedule: Literal["constant", "step", "cosine"] | None = None
     step_epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
@@ -48,11 +116,18 @@ class RunCreate(_Request):
 
 
 class RunPatch(_Request):
-    """Change the learning rate / momentum / weight decay of a run, also while it trains."""
+    """Change a run's hyperparameters, also while it trains: ``lr`` and ``weight_decay`` for every
+    optimizer, ``momentum`` for SGD with momentum, ``beta1``/``beta2`` for Adam (a setting the
+    run's optimizer does not have is a 409: it conflicts with the run). At least one."""
 
-    lr: float | None = Field(None, gt=0, le=10)
-    momentum: float | None = Field(None, ge=0, lt=1)
-    weight_decay: float | None = Field(None, ge=0, lt=1)
+    model_config = ConfigDict(
+        strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"minProperties": 1}
+    )
+    lr: float = Field(None, gt=0, le=10, validate_default=False)  # type: ignore[assignment]
+    momentum: float = Field(None, ge=0, lt=1, description="SGD with momentum only", validate_default=False)  # type: ignore[assignment]
+    beta1: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]
+    beta2: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]
+    weight_decay: float = Field(None, ge=0, lt=1, validate_default=False)  # type: ignore[assignment]
 
 
 class RunDetail(RunSummary):
@@ -94,6 +169,8 @@ class ArchitectureSummary(BaseModel):
     output_shape: list[int]
     layers: list[LayerRow]
     total_params: int
+    bytes_per_sample: int = Field(description="activation memory one sample keeps during a training step")
+    max_batch_size: int = Field(description="the largest batch size whose activations fit the memory cap")
     text: str = Field(description="the printable table of `glassnet train`")
 
 

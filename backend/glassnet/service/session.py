@@ -12,15 +12,23 @@ kernels, gradients), ``epoch``, ``checkpoint``, ``ack`` (answer to a command) an
 (``cmd``): ``pause``, ``resume``, ``step``, ``stop``, ``shutdown``, ``set``.
 
 Checkpoints (``<data dir>/<run id>/``): ``last.npz`` — weights, optimizer state and
-``trainer.state()`` in the meta, written every epoch and on pause/stop/shutdown (the resume
-point); ``epoch-NNN.npz`` — a copy per epoch; ``live.npz`` — the latest weights only, once
-before the first mini-batch and then every ``live_interval`` seconds, for live predictions
-while the run trains.
+``trainer.state()`` in the meta (data order, every random generator, the epoch's running sums),
+written every ``checkpoint_interval`` seconds, every epoch, on pause/stop/shutdown and when the
+service goes away (the resume point: a resume mid-epoch continues exactly where it was);
+``epoch-NNN.npz`` — a copy per epoch; ``live.npz`` — the latest weights only, once before the
+first mini-batch and then every ``live_interval`` seconds, for live predictions while the run
+trains. Weights that are not finite are never written: the run ends ``diverged`` instead.
+
+Crashes: the process holds its run's lock (:mod:`.locks`) while it lives and removes temporary
+files a killed predecessor left. A full disk ends the run ``interrupted`` with its last good
+checkpoint (resumable once there is space); a vanished service (EOF on the command pipe) gets a
+last checkpoint written before the process exits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import signal
@@ -34,16 +42,31 @@ from typing import Any
 import numpy as np
 
 from ..data.mnist import load_splits
-from ..nn.checkpoint import atomic_write_bytes, checkpoint_bytes, read_checkpoint, save_checkpoint
+from ..nn.checkpoint import (
+    MAX_RUN_CHECKPOINT_BYTES,
+    atomic_write_bytes,
+    checkpoint_bytes,
+    read_checkpoint,
+    read_checkpoint_info,
+    save_checkpoint,
+)
 from ..nn.losses import probabilities
 from ..nn.model import Sequential
-from ..nn.optim import check_hyperparameters
 from ..training import probes
 from ..training.config import TrainConfig
 from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer
 from .encoding import encode_activations, encode_array
+from .locks import RUN_LOCK, FileLock, remove_temporary_files
 
 MISCLASSIFIED_SHOWN = 8
+RUN_LOCK_WAIT_S = 30.0  # an orphaned predecessor needs one step and one checkpoint to let go
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
+
+
 POINT_KEYS = ("step", "epoch", "loss", "accuracy", "lr")
 
 
@@ -79,7 +102,7 @@ class TrainingSession:
         self.run_id: str = job["run_id"]
         self.run_dir = Path(job["run_dir"])
         self.spec: dict[str, Any] = job["spec"]
-        self.config = TrainConfig.from_dict(job["config"])
+        self.config = TrainConfig.from_dict(job["config"], legacy=True)
         self.paused = False
         self.points: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
         # Recent figures, kept in each checkpoint: after a SIGKILL the service may not have stored
@@ -92,12 +115,18 @@ class TrainingSession:
         self.next_metrics = now
         self.next_heavy = now
         self.next_live = now + job["live_interval"]
+        self.checkpoint_interval: float = job.get("checkpoint_interval", 30.0)
+        self.next_checkpoint = now + self.checkpoint_interval
 
     # -- plumbing -------------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> None:
         self.events.send(message)
 
     def setup(self) -> None:
+        # One process per run folder: wait for a predecessor (orphaned by a killed service) to
+        # finish its last checkpoint, then clear what a killed one left half-written.
+        self.lock = FileLock(self.run_dir / RUN_LOCK).acquire(timeout=RUN_LOCK_WAIT_S)
+        remove_temporary_files(self.run_dir)
         self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
         self.trainer = Trainer(model, self.config, self.data, self.on_event)
@@ -106,9 +135,11 @@ class TrainingSession:
         resumed_from, replay = None, None
         last = self.run_dir / "last.npz"
         if self.job["resume"] and last.is_file():
-            ckpt = read_checkpoint(last)
+            ckpt = read_checkpoint(last, name="last.npz", max_bytes=MAX_RUN_CHECKPOINT_BYTES)
             model.load_state_dict(ckpt.model.state_dict())
             self.trainer.restore(ckpt.meta["trainer"], ckpt.optimizer_state)
+            # The stored settings are the truth: a PATCH while no process ran is applied now.
+            self.trainer.optimizer.set_hyperparameters(self.config.hyperparameters())
             resumed_from = {"step": self.trainer.step, "epoch": self.trainer.epoch}
             replay = ckpt.meta.get("history")
             if replay:
@@ -240,8 +271,15 @@ class TrainingSession:
         }
         self.send({"kind": "heavy", "activations": activations, "kernels": kernels, "gradients": gradients})
 
-    def checkpoint(self, epoch_copy: bool = False) -> None:
+    def check_finite(self) -> None:
+        """Never write weights that blew up: end the run diverged (its last checkpoint stays)."""
+        for name, p, _ in self.model.named_params():
+            if not np.all(np.isfinite(p)):
+                raise _EndOfRun("diverged", f"parameter {name} is no longer finite; lower the learning rate")
+
+    def checkpoint(self, epoch_copy: bool = False, notify: bool = True) -> None:
         """``last.npz`` (the resume point; optionally also ``epoch-NNN.npz``), atomically."""
+        self.check_finite()
         t = self.trainer
         meta = {
             "run": self.run_id,
@@ -259,11 +297,14 @@ class TrainingSession:
         atomic_write_bytes(last, data)
         if epoch_copy:
             atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        self.next_checkpoint = time.monotonic() + self.checkpoint_interval
         self.write_live()
-        self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
+        if notify:
+            self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
 
     def write_live(self) -> None:
         """Latest weights for live predictions (no optimizer state: small and quick)."""
+        self.check_finite()
         meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
         save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
         self.next_live = time.monotonic() + self.job["live_interval"]
@@ -277,7 +318,9 @@ class TrainingSession:
         if now >= self.next_heavy:
             self.heavy()
             self.next_heavy = time.monotonic() + self.job["heavy_interval"]
-        if now >= self.next_live:
+        if now >= self.next_checkpoint:
+            self.checkpoint()
+        elif now >= self.next_live:
             self.write_live()
 
     # -- commands -------------------------------------------------------------------------------
@@ -309,17 +352,10 @@ class TrainingSession:
                 self.heavy()
                 self.write_live()
         elif cmd == "set":
-            values = command["values"]
-            opt = self.trainer.optimizer
-            lr = values.get("lr", opt.lr)
-            momentum = values.get("momentum", opt.momentum)
-            weight_decay = values.get("weight_decay", opt.weight_decay)
-            try:
-                check_hyperparameters(lr, momentum, weight_decay)
+            try:  # names and ranges checked first: a refused change changes nothing
+                self.trainer.optimizer.set_hyperparameters(command["values"])
             except ValueError as exc:
                 reply.update(ok=False, error=str(exc))
-            else:
-                opt.lr, opt.momentum, opt.weight_decay = lr, momentum, weight_decay
         elif cmd in ("stop", "shutdown"):
             self.flush_metrics()
             self.checkpoint()
@@ -336,13 +372,26 @@ class TrainingSession:
     def poll(self) -> None:
         """Handle waiting commands; while paused, block until one comes (EOF = parent gone)."""
         while self.paused or self.commands.poll():
-            self.handle(self.commands.recv())
+            try:
+                command = self.commands.recv()
+            except (EOFError, OSError):
+                self.orphaned()
+            self.handle(command)
+
+    def orphaned(self) -> None:
+        """The service is gone (killed): keep the progress, then leave; nobody hears us."""
+        with contextlib.suppress(Exception):
+            self.checkpoint(notify=False)
+        os._exit(0)
 
     def run(self) -> None:
         self.setup()
-        self.write_live()  # live predictions read the initial (or restored) weights at once
-        self.heavy()
         try:
+            if self.trainer.step == 0:  # a resume point from the start: a run killed at once resumes
+                self.checkpoint()
+            else:
+                self.write_live()  # live predictions read the restored weights at once
+            self.heavy()
             while True:
                 self.poll()
                 if self.trainer.finished:
@@ -351,12 +400,29 @@ class TrainingSession:
                 self.tick()
         except _EndOfRun as end:
             self.finish(end.status, end.message)
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            self.flush_metrics()
+            self.finish(
+                "interrupted",
+                f"the disk is full ({exc.strerror}); the run keeps its last checkpoint at step "
+                f"{self.checkpoint_step()}: free some space, then resume it",
+            )
+
+    def checkpoint_step(self) -> int:
+        with contextlib.suppress(Exception):
+            last = self.run_dir / "last.npz"
+            if last.is_file():
+                return int(read_checkpoint_info(last, max_bytes=MAX_RUN_CHECKPOINT_BYTES)[1]["step"])
+        return 0
 
     def finish(self, status: str, message: str | None) -> None:
         if status == "finished":
             self.flush_metrics()
             self.heavy()
-            self.write_live()
+            with contextlib.suppress(OSError, _EndOfRun):  # the last epoch's checkpoint is written
+                self.write_live()
         self.send(
             {
                 "kind": "end",
@@ -376,7 +442,7 @@ def session_main(job: dict[str, Any], events: Connection, commands: Connection) 
     try:
         session.run()
     except (BrokenPipeError, EOFError, ConnectionResetError):
-        os._exit(0)  # the service is gone (e.g. SIGKILL): nobody to report to
+        session.orphaned()  # the service is gone (e.g. SIGKILL): save the progress, then exit
     except Exception as exc:
         with contextlib.suppress(OSError):
             events.send(

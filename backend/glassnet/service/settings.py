@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(0.1, gt=0, le=10, description="batch metrics: 10 frames/s")
     heavy_interval_s: float = Field(0.8, gt=0, le=60, description="activations/kernels/gradients")
     live_checkpoint_s: float = Field(1.0, gt=0, le=600, description="live weights for predictions")
+    checkpoint_interval_s: float = Field(
+        30.0, gt=0, le=3600, description="resume point every this often, mid-epoch too (at most this is lost)"
+    )
     command_timeout_s: float = Field(30.0, gt=0)
 
     # Viewers.
@@ -52,7 +55,39 @@ class Settings(BaseSettings):
     viewer_send_timeout_s: float = Field(5.0, gt=0, description="a stalled viewer is dropped after")
     ws_ping_interval_s: float = Field(10.0, gt=0)
     ws_ping_timeout_s: float = Field(10.0, gt=0)
-    allowed_origins: list[str] = Field(default_factory=list, description="extra WebSocket origins")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="extra origins (exact, e.g. https://example.org) allowed to change state",
+    )
+
+    # Who may come in (service/security.py).
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names served besides loopback and the bound address; '*' = any",
+    )
+    token: str | None = Field(
+        None,
+        min_length=16,
+        description="required for every request when set; generated when bound beyond loopback",
+    )
+    open_view: bool = Field(
+        False, description="with a token: let anyone view (GET, watching sockets) without it"
+    )
+
+    # Disk (service/disk.py): refusals are 507 with a message.
+    max_data_bytes: int = Field(20 * 2**30, ge=2**20, description="cap on everything the data dir holds")
+    min_free_bytes: int = Field(
+        16 * 2**20, ge=0, description="free disk space needed to start or resume runs"
+    )
+
+    # Per-client quotas (by address; 429 with Retry-After).
+    quota_runs_per_hour: int = Field(120, ge=1, description="runs a client may create per hour")
+    quota_uploads_per_hour: int = Field(60, ge=1, description="models a client may upload per hour")
+    quota_upload_bytes: int = Field(2 * 2**30, ge=2**20, description="stored uploads per client")
+
+    # Heavy work (spec checks, decoding, validation, predictions) off the event loop.
+    heavy_workers: int = Field(2, ge=1, le=32, description="threads of the heavy-work pool")
+    heavy_queue: int = Field(16, ge=0, le=1000, description="jobs that may wait; one more is a 503")
 
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)

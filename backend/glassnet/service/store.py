@@ -6,17 +6,27 @@ Tables: ``runs`` (one row per run: config, spec, status, progress, last checkpoi
 misclassified validation digits shown for it, ~1 KB each). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
 sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
+
+A full disk: a status change the database cannot take is kept in memory (:attr:`RunStore.unsaved`,
+shown by every read) and written as soon as it can be, so no run is shown ``running`` without a
+process just because the disk filled up; lost metric points are replayed from the checkpoint on
+resume. ``uploads`` records who uploaded which model (per-client quotas).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
+from ..training.config import TrainConfig
+from .disk import disk_full
 from .protocol import RunStatus
+
+log = logging.getLogger("glassnet.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -46,6 +56,12 @@ CREATE TABLE IF NOT EXISTS batch_metrics (
     lr REAL,
     PRIMARY KEY (run_id, step)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS epoch_metrics (
     run_id TEXT NOT NULL,
     epoch INTEGER NOT NULL,
@@ -56,14 +72,15 @@ CREATE TABLE IF NOT EXISTS epoch_metrics (
 
 _RUN_COLUMNS = (
     "id, name, preset, status, created, updated, spec, config, validation, epoch, step, "
-    "total_steps, checkpoint, checkpoint_step, val_accuracy, message"
+    "total_steps, checkpoint, checkpoint_step, val_accuracy, message, owner"
 )
 
 
 def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
     run["spec"] = json.loads(run["spec"])
-    run["config"] = json.loads(run["config"])
+    # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
+    run["config"] = TrainConfig.from_dict(json.loads(run["config"]), legacy=True).as_dict()
     return run
 
 
@@ -86,6 +103,10 @@ class RunStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
+        if "owner" not in columns:  # a database from before per-client quotas
+            self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+        self.unsaved: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.db.close()
@@ -95,7 +116,7 @@ class RunStore:
         now = time.time()
         self.db.execute(
             "INSERT INTO runs (id, name, preset, status, created, updated, spec, config, validation, "
-            "total_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "total_steps, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run["id"],
                 run["name"],
@@ -107,28 +128,73 @@ class RunStore:
                 json.dumps(run["config"]),
                 run["validation"],
                 run.get("total_steps"),
+                run.get("owner"),
             ),
         )
         return self.get(run["id"])  # type: ignore[return-value]
 
+    def _overlay(self, run: dict[str, Any]) -> dict[str, Any]:
+        pending = self.unsaved.get(run["id"])
+        if pending:
+            run.update({k: json.loads(v) if k == "config" else v for k, v in pending.items()})
+        return run
+
     def get(self, run_id: str) -> dict[str, Any] | None:
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return _row_to_run(row) if row else None
+        return self._overlay(_row_to_run(row)) if row else None
 
     def list(self) -> list[dict[str, Any]]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
-        return [_row_to_run(r) for r in rows]
+        return [self._overlay(_row_to_run(r)) for r in rows]
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
-        """Set columns (``config``/``spec`` given as dicts); returns the updated run."""
+        """Set columns (``config``/``spec`` given as dicts); returns the updated run. On a full
+        disk the change is kept in memory (and shown) until :meth:`flush_unsaved` can write it."""
         if "config" in fields:
             fields["config"] = json.dumps(fields["config"])
         if "status" in fields:
             fields["status"] = RunStatus(fields["status"]).value
         fields["updated"] = time.time()
+        try:
+            self.flush_unsaved()
+            self._write(run_id, fields)
+        except sqlite3.OperationalError as exc:
+            if not disk_full(exc):
+                raise
+            self.unsaved.setdefault(run_id, {}).update(fields)
+            log.warning("run %s: the disk is full; its %s is kept in memory for now", run_id, sorted(fields))
+        return self.get(run_id)  # type: ignore[return-value]
+
+    def _write(self, run_id: str, fields: dict[str, Any]) -> None:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
-        return self.get(run_id)  # type: ignore[return-value]
+
+    def flush_unsaved(self) -> None:
+        """Write the changes a full disk held back (raises while it is still full)."""
+        for run_id in list(self.unsaved):
+            self._write(run_id, self.unsaved[run_id])
+            del self.unsaved[run_id]
+
+    def delete(self, run_id: str) -> None:
+        """Forget a run and its history."""
+        for table, key in (("runs", "id"), ("batch_metrics", "run_id"), ("epoch_metrics", "run_id")):
+            self.db.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
+        self.unsaved.pop(run_id, None)
+
+    # -- uploads ------------------------------------------------------------------------------
+    def add_upload(self, model_id: str, owner: str, size: int) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?)", (model_id, owner, size, time.time())
+        )
+
+    def upload_bytes(self, owner: str) -> int:
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(bytes), 0) AS n FROM uploads WHERE owner = ?", (owner,)
+        ).fetchone()
+        return int(row["n"])
+
+    def delete_upload(self, model_id: str) -> None:
+        self.db.execute("DELETE FROM uploads WHERE id = ?", (model_id,))
 
     def mark_interrupted(self) -> list[str]:
         """On start-up: runs that were active when the last process ended are ``interrupted``."""

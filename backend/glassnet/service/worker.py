@@ -10,7 +10,14 @@ turns the child's messages into calls on the event loop.
 
 Scheduling (``max_active_runs``, default 1): a run started while the slots are taken is
 **queued** (status ``queued``) and starts when a slot frees up — first come, first served; a
-paused run keeps its slot. Up to ``max_queued_runs`` wait; one more is refused with 409.
+paused run keeps its slot. Up to ``max_queued_runs`` wait; one more is refused with 409, before
+anything is stored (:meth:`RunManager.admit`).
+
+Every command that changes a run (pause, resume, step, stop, patch, delete) holds that run's
+``asyncio.Lock``: two PATCHes at once are applied one after the other, none is lost.
+
+Crashes: a training process that dies without a word (the OOM killer, a SIGKILL) leaves its run
+``interrupted``; any run with a checkpoint can be resumed from it, whatever ended it.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..nn.optim import check_hyperparameters
+from ..nn.optim import check_hyperparameters, check_names
+from .disk import disk_full
 from .hub import Hub
 from .protocol import (
+    RESUMABLE_STATUSES,
     ActivationsData,
     EpochData,
     ErrorData,
@@ -77,11 +86,16 @@ def summary(run: dict[str, Any]) -> RunSummary:
         epochs=c["epochs"],
         step=run["step"],
         total_steps=run["total_steps"],
+        optimizer=c["optimizer"],
         lr=c["lr"],
-        momentum=c["momentum"],
+        momentum=c.get("momentum"),
+        beta1=c.get("beta1"),
+        beta2=c.get("beta2"),
         weight_decay=c["weight_decay"],
         val_accuracy=run["val_accuracy"],
         message=run["message"],
+        resumable=run["status"] in RESUMABLE_STATUSES
+        and (run["status"] in (RunStatus.PAUSED, RunStatus.INTERRUPTED) or run["checkpoint"] is not None),
     )
 
 
@@ -186,6 +200,11 @@ class RunManager:
         self.workers: dict[str, RunWorker] = {}
         self.queue: deque[str] = deque()
         self.shutting_down = False
+        self.locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, run_id: str) -> asyncio.Lock:
+        """The lock every state-changing command on ``run_id`` holds (one at a time per run)."""
+        return self.locks.setdefault(run_id, asyncio.Lock())
 
     # -- helpers --------------------------------------------------------------------------------
     def get(self, run_id: str) -> dict[str, Any]:
@@ -199,11 +218,18 @@ class RunManager:
 
     def checkpoint_for(self, run_id: str) -> Path | None:
         """A bare run id's weights for predictions: the live file while it trains, else the last
-        checkpoint (the registry reloads a file when its mtime changes)."""
+        checkpoint (the registry reloads a file when its mtime changes). A diverged run answers
+        with its last good checkpoint, never with weights written after it blew up."""
         if not RUN_ID.fullmatch(run_id):  # only ids this service makes: never a path
             return None
         folder = self.run_dir(run_id)
-        for name in ("live.npz", "last.npz"):
+        run = self.store.get(run_id)
+        names = (
+            ("last.npz",)
+            if run is not None and run["status"] == RunStatus.DIVERGED
+            else ("live.npz", "last.npz")
+        )
+        for name in names:
             if (folder / name).is_file():
                 return folder / name
         return None
@@ -228,12 +254,17 @@ class RunManager:
         return run
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def enqueue(self, run_id: str) -> dict[str, Any]:
+    def admit(self) -> None:
+        """Raise :class:`RunConflictError` when one more run could neither start nor wait. Called
+        before a run is stored, with no ``await`` until it is queued: a refusal changes nothing."""
         if (
             len(self.queue) >= self.settings.max_queued_runs
             and len(self.workers) >= self.settings.max_active_runs
         ):
             raise RunConflictError(f"{len(self.queue)} runs are already waiting (the limit); stop one")
+
+    def enqueue(self, run_id: str) -> dict[str, Any]:
+        self.admit()
         self.queue.append(run_id)
         run = self.set_status(run_id, RunStatus.QUEUED)
         self.schedule()
@@ -257,6 +288,7 @@ class RunManager:
             "metrics_interval": s.metrics_interval_s,
             "heavy_interval": s.heavy_interval_s,
             "live_interval": s.live_checkpoint_s,
+            "checkpoint_interval": s.checkpoint_interval_s,
         }
         worker = RunWorker(run_id, job, s.worker_blas_threads)
         self.workers[run_id] = worker
@@ -273,7 +305,12 @@ class RunManager:
         """A report from a training process (on the event loop)."""
         try:
             self._on_message(worker, message)
-        except Exception:  # one malformed report must not take the service down
+        except Exception as exc:  # one malformed report must not take the service down
+            if disk_full(exc):  # figures lost; the checkpoint's history replays them on resume
+                log.warning(
+                    "run %s: the disk is full; a %s report was not stored", worker.run_id, message.get("kind")
+                )
+                return
             log.exception("run %s: could not handle a %s message", worker.run_id, message.get("kind"))
 
     def _on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
@@ -281,8 +318,7 @@ class RunManager:
         if kind == "exit":
             worker.exited.set()
             if not worker.ended and self.workers.get(run_id) is worker:  # died without a word
-                code = worker.process.exitcode
-                self.end(run_id, RunStatus.FAILED, f"the training process exited unexpectedly (code {code})")
+                self.on_death(worker)
             return
         if worker.ended or self.workers.get(run_id) is not worker:
             return  # a late word from a process that has already ended
@@ -331,6 +367,32 @@ class RunManager:
                 message_text = "the server stopped; resume continues from the last checkpoint"
             self.end(run_id, message["status"], message_text)
 
+    def on_death(self, worker: RunWorker, tries: int = 20) -> None:
+        """End a run whose process died without a word, once the kernel has its exit code (the
+        pipe closes a moment before the process is reaped)."""
+        if worker.ended or self.workers.get(worker.run_id) is not worker:
+            return
+        code = worker.process.exitcode
+        if code is None and tries > 0:
+            asyncio.get_running_loop().call_later(0.05, self.on_death, worker, tries - 1)
+            return
+        self.end(worker.run_id, *self.death_notice(worker.run_id, code))
+
+    def death_notice(self, run_id: str, code: int | None) -> tuple[RunStatus, str]:
+        """Status and message for a run whose process died without a word (killed, out of
+        memory): ``interrupted`` — resumable from its last checkpoint, or from the start when it
+        died before writing one (it had trained nothing then: the first one is written at once)."""
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited (code {code})"
+        run = self.store.get(run_id)
+        if (self.run_dir(run_id) / "last.npz").is_file():
+            step = run["checkpoint_step"] if run else None
+            at = f" at step {step}" if step is not None else ""
+            return (
+                RunStatus.INTERRUPTED,
+                f"the training process {how}; resume continues from its last checkpoint{at}",
+            )
+        return RunStatus.INTERRUPTED, f"the training process {how} while starting; resume starts it again"
+
     def end(self, run_id: str, status: str, message: str | None) -> None:
         worker = self.workers.pop(run_id, None)
         if worker:
@@ -369,6 +431,10 @@ class RunManager:
         return reply
 
     async def pause(self, run_id: str) -> dict[str, Any]:
+        async with self.lock(run_id):
+            return await self._pause(run_id)
+
+    async def _pause(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         if run["status"] == RunStatus.PAUSED:
             return run
@@ -381,19 +447,36 @@ class RunManager:
             run_id, RunStatus.PAUSED, step=reply["state"]["step"], epoch=reply["state"]["epoch"]
         )
 
-    async def resume(self, run_id: str) -> dict[str, Any]:
-        run = self.get(run_id)
-        status = run["status"]
-        if status == RunStatus.RUNNING:
-            return run
-        if status == RunStatus.PAUSED and run_id in self.workers:
-            reply = await self._command(run_id, "resume")
-            return self.get(run_id) if "ended" in reply else self.set_status(run_id, RunStatus.RUNNING)
-        if status in (RunStatus.INTERRUPTED, RunStatus.PAUSED):
+    async def resume(self, run_id: str, readable: Callable[[Path], Any] | None = None) -> dict[str, Any]:
+        """Continue a paused run, or start a new process from the last checkpoint of one that
+        ended any other way but finished or stopped (``readable(path)`` may check the file)."""
+        async with self.lock(run_id):
+            run = self.get(run_id)
+            status = run["status"]
+            if status in (RunStatus.RUNNING, RunStatus.QUEUED):
+                return run
+            if status == RunStatus.PAUSED and run_id in self.workers:
+                reply = await self._command(run_id, "resume")
+                return self.get(run_id) if "ended" in reply else self.set_status(run_id, RunStatus.RUNNING)
+            last = self.run_dir(run_id) / "last.npz"
+            if status in (RunStatus.FAILED, RunStatus.DIVERGED) and not last.is_file():
+                raise RunConflictError(f"cannot resume run {run_id}: it is {status} and has no checkpoint")
+            if status not in RESUMABLE_STATUSES:
+                raise RunConflictError(f"cannot resume run {run_id}: it is {status}")
+            if last.is_file() and readable is not None:
+                try:
+                    await readable(last)
+                except ValueError as exc:
+                    raise RunConflictError(
+                        f"cannot resume run {run_id}: its checkpoint is unreadable ({exc})"
+                    ) from None
             return self.enqueue(run_id)  # a new process, from the last checkpoint
-        raise RunConflictError(f"cannot resume run {run_id}: it is {status}")
 
     async def step(self, run_id: str) -> dict[str, Any]:
+        async with self.lock(run_id):
+            return await self._step(run_id)
+
+    async def _step(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         if run["status"] != RunStatus.PAUSED or run_id not in self.workers:
             raise RunConflictError(f"cannot step run {run_id}: it is {run['status']}; pause it first")
@@ -405,13 +488,17 @@ class RunManager:
         return run
 
     async def stop(self, run_id: str) -> dict[str, Any]:
+        async with self.lock(run_id):
+            return await self._stop(run_id)
+
+    async def _stop(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         status = run["status"]
         if status == RunStatus.QUEUED:
             with contextlib.suppress(ValueError):
                 self.queue.remove(run_id)
             return self.set_status(run_id, RunStatus.STOPPED, message="stopped before it started")
-        if status == RunStatus.INTERRUPTED:
+        if status in (RunStatus.INTERRUPTED, RunStatus.PAUSED) and run_id not in self.workers:
             return self.set_status(run_id, RunStatus.STOPPED)
         if run_id not in self.workers:
             raise RunConflictError(f"cannot stop run {run_id}: it is {status}")
@@ -421,16 +508,35 @@ class RunManager:
         return self.get(run_id)
 
     async def patch(self, run_id: str, values: dict[str, float]) -> dict[str, Any]:
-        run = self.get(run_id)
-        if run["status"] in (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.DIVERGED, RunStatus.FAILED):
-            raise RunConflictError(f"cannot change run {run_id}: it is {run['status']}")
-        config = {**run["config"], **values}
-        check_hyperparameters(config["lr"], config["momentum"], config["weight_decay"])
-        if run_id in self.workers:
-            await self._command(run_id, "set", values=values)
-        run = self.store.update(run_id, config=config)
-        self.publish_status(run)
-        return run
+        """Change hyperparameters by name (those of the run's optimizer only), also of a run that
+        ended but can be resumed (e.g. a lower learning rate after it diverged)."""
+        async with self.lock(run_id):
+            run = self.get(run_id)  # read under the lock: a concurrent PATCH has been applied
+            if run["status"] in (RunStatus.FINISHED, RunStatus.STOPPED):
+                raise RunConflictError(f"cannot change run {run_id}: it is {run['status']}")
+            check_names(run["config"]["optimizer"], values)
+            check_hyperparameters(values)
+            if run_id in self.workers:
+                await self._command(run_id, "set", values=values)
+            run = self.store.update(run_id, config={**self.get(run_id)["config"], **values})
+            self.publish_status(run)
+            return run
+
+    async def delete(self, run_id: str, remove: Callable[[Path], Any]) -> None:
+        """Forget a run that does not train (a queued one leaves the queue); ``remove(folder)``
+        deletes its files (awaited; in the heavy pool)."""
+        async with self.lock(run_id):
+            run = self.get(run_id)
+            if run_id in self.workers:
+                raise RunConflictError(f"cannot delete run {run_id}: it is {run['status']}; stop it first")
+            with contextlib.suppress(ValueError):
+                self.queue.remove(run_id)
+            self.store.delete(run_id)
+            self.hub.forget(run_id)
+            folder = self.run_dir(run_id)
+            if folder.is_dir():
+                await remove(folder)
+        self.locks.pop(run_id, None)
 
     def queue_position(self, run_id: str) -> int | None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..nn.optim import OPTIMIZERS, check_hyperparameters
+from ..nn.optim import DEFAULTS, HYPERPARAMETERS, OPTIMIZERS, check_hyperparameters, check_names
 from ..nn.schedules import SCHEDULES
 
 MAX_EPOCHS = 1000
@@ -17,7 +17,10 @@ class TrainConfig:
     """Hyperparameters of one training run.
 
     ``optimizer``: sgd | momentum | adam. ``lr``: base learning rate (step size of gradient
-    descent). ``momentum``: velocity decay for momentum SGD, β1 for Adam. ``weight_decay``: L2 on
+    descent). ``momentum``: velocity decay of SGD with momentum (only that optimizer has it).
+    ``beta1``, ``beta2``: Adam's decay rates of its running gradient mean and mean square (only
+    Adam has them). A setting the optimizer does not have is refused; the ones it has default
+    to 0.9 (momentum, beta1) and 0.999 (beta2) and are ``None`` for the others. ``weight_decay``: L2 on
     weights. ``schedule``: constant | step | cosine; for step, the rate is multiplied by ``gamma``
     every ``step_epochs`` epochs. ``batch_size``: samples per mini-batch. ``seed``: initial
     weights, batch order and dropout masks all come from it.
@@ -25,7 +28,9 @@ class TrainConfig:
 
     optimizer: str = "adam"
     lr: float = 0.001
-    momentum: float = 0.9
+    momentum: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
     weight_decay: float = 0.0
     schedule: str = "constant"
     step_epochs: int = 1
@@ -35,7 +40,17 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.optimizer in HYPERPARAMETERS:
+            own = HYPERPARAMETERS[self.optimizer]
+            check_names(self.optimizer, {k: v for k in OPTIONAL if (v := getattr(self, k)) is not None})
+            for name in OPTIONAL:
+                if name in own and getattr(self, name) is None:
+                    setattr(self, name, DEFAULTS[name])
         self.validate()
+
+    def hyperparameters(self) -> dict[str, float]:
+        """The optimizer's own settings by name (e.g. lr, beta1, beta2, weight_decay for Adam)."""
+        return {name: getattr(self, name) for name in HYPERPARAMETERS[self.optimizer]}
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting that cannot train."""
@@ -43,7 +58,7 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        check_hyperparameters(self.lr, self.momentum, self.weight_decay)
+        check_hyperparameters(self.hyperparameters())
         for name, low, high in (
             ("batch_size", 1, MAX_BATCH),
             ("epochs", 1, MAX_EPOCHS),
@@ -57,10 +72,34 @@ class TrainConfig:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings, without those the optimizer does not have."""
+        return {k: v for k, v in asdict(self).items() if not (k in OPTIONAL and v is None)}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, ignoring keys that are not settings (e.g. a preset's other keys)."""
+    def from_dict(cls, values: dict[str, Any], legacy: bool = False) -> TrainConfig:
+        """Build from a dict, ignoring keys that are not settings (e.g. a preset's other keys).
+
+        ``legacy=True`` reads settings written before each optimizer named its own: Adam's β1
+        stored as ``momentum``, and a plain SGD's unused ``momentum``. Requests never use it: a
+        setting the optimizer does not have is an error there."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
+        values = {k: v for k, v in values.items() if k in names}
+        if legacy:
+            kind = values.get("optimizer", cls.optimizer)
+            if kind == "adam" and "momentum" in values:
+                values.setdefault("beta1", values.pop("momentum"))
+            own = HYPERPARAMETERS.get(kind, ())
+            values = {k: v for k, v in values.items() if k not in OPTIONAL or k in own}
+        return cls(**values)
+
+    @classmethod
+    def merged(cls, base: dict[str, Any], overrides: dict[str, Any]) -> TrainConfig:
+        """A preset's (or a spec file's) settings, read with legacy names, overridden by a user's,
+        which are strict. Choosing another optimizer drops the base's optimizer-only settings."""
+        settings = cls.from_dict(base, legacy=True).as_dict()
+        if overrides.get("optimizer", settings["optimizer"]) != settings["optimizer"]:
+            settings = {k: v for k, v in settings.items() if k not in OPTIONAL}
+        return cls.from_dict({**settings, **overrides})
+
+
+OPTIONAL = ("momentum", "beta1", "beta2")  # settings only some optimizers have

@@ -133,10 +133,17 @@ class Trainer:
                 f"the network expects inputs of shape {model.input_shape}, "
                 f"the dataset has {tuple(data.train.x.shape[1:])}"
             )
+        # Validation runs in batches that stay within the activation-memory cap.
+        self.eval_batch = max(1, min(EVAL_BATCH, model.max_batch()))
         self.steps_per_epoch = math.ceil(n_train / config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         self.optimizer: Optimizer = make_optimizer(
-            config.optimizer, config.lr, config.momentum, config.weight_decay
+            config.optimizer,
+            config.lr,
+            config.momentum,
+            config.weight_decay,
+            beta1=config.beta1,
+            beta2=config.beta2,
         )
         self.rng = np.random.default_rng(config.seed)
         self.epoch = 0  # completed epochs
@@ -209,7 +216,7 @@ class Trainer:
     def end_epoch(self) -> EpochMetrics:
         """Close the epoch: validation pass, epoch event, new shuffled order."""
         seen = max(self._epoch_seen, 1)
-        val = evaluate(self.model, self.data.val) if self.data.val.x.shape[0] else None
+        val = evaluate(self.model, self.data.val, self.eval_batch) if self.data.val.x.shape[0] else None
         self.epoch += 1
         metrics = EpochMetrics(
             epoch=self.epoch,
@@ -241,11 +248,17 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "batch_in_epoch": self.batch_in_epoch,
-            "lr": self.optimizer.lr,
-            "momentum": self.optimizer.momentum,
-            "weight_decay": self.optimizer.weight_decay,
+            "hyperparameters": self.optimizer.hyperparameters(),
             "rng": self.rng.bit_generator.state,
             "order_rng": self._order_rng_state,
+            # Mid-epoch: the epoch's running figures and each dropout layer's mask generator, so
+            # a resumed run continues exactly as if it had never stopped.
+            "epoch_sums": [self._epoch_loss, self._epoch_correct, self._epoch_seen],
+            "layer_rngs": {
+                str(i): layer.rng.bit_generator.state
+                for i, layer in enumerate(self.model.layers)
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)
+            },
         }
 
     def restore(self, state: dict[str, Any], optimizer_state: dict[str, np.ndarray]) -> None:
@@ -253,12 +266,21 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.step = int(state["step"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
-        self.optimizer.lr = float(state["lr"])
-        self.optimizer.momentum = float(state["momentum"])
-        self.optimizer.weight_decay = float(state["weight_decay"])
+        if "hyperparameters" in state:
+            self.optimizer.set_hyperparameters(state["hyperparameters"])
+        else:  # written before each optimizer named its own settings (Adam's beta1 as momentum)
+            old = {"lr": state["lr"], "weight_decay": state["weight_decay"], "momentum": state["momentum"]}
+            if self.optimizer.kind == "adam":
+                old["beta1"] = old.pop("momentum")
+            self.optimizer.set_hyperparameters({k: v for k, v in old.items() if k in self.optimizer.names})
         self.optimizer.load_state_dict(optimizer_state)
         # Re-draw the epoch's batch order from the generator state saved before it was drawn.
         self.rng.bit_generator.state = state["order_rng"]
         self._order_rng_state = state["order_rng"]
         self.order = self.rng.permutation(self.data.train.x.shape[0])
         self.rng.bit_generator.state = state["rng"]
+        if "epoch_sums" in state:
+            loss, correct, seen = state["epoch_sums"]
+            self._epoch_loss, self._epoch_correct, self._epoch_seen = float(loss), int(correct), int(seen)
+        for index, rng_state in state.get("layer_rngs", {}).items():
+            self.model.layers[int(index)].rng.bit_generator.state = rng_state

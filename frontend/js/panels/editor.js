@@ -65,10 +65,15 @@ export class Editor {
     this.build();
   }
 
-  /** The step schedule's two settings show only when it is chosen. */
+  /** The step schedule's two settings show only when it is chosen; each optimizer shows its own
+   * settings (momentum for SGD with momentum, β₁ and β₂ for Adam). */
   showScheduleOptions() {
-    const step = /** @type {HTMLSelectElement} */ (this.els.form.elements.namedItem("schedule")).value === "step";
-    for (const el of this.els.form.querySelectorAll(".step-only")) /** @type {HTMLElement} */ (el).hidden = !step;
+    const f = this.els.form;
+    const step = /** @type {HTMLSelectElement} */ (f.elements.namedItem("schedule")).value === "step";
+    for (const el of f.querySelectorAll(".step-only")) /** @type {HTMLElement} */ (el).hidden = !step;
+    const opt = /** @type {HTMLSelectElement} */ (f.elements.namedItem("optimizer")).value;
+    for (const el of f.querySelectorAll(".opt-momentum")) /** @type {HTMLElement} */ (el).hidden = opt !== "momentum";
+    for (const el of f.querySelectorAll(".opt-adam")) /** @type {HTMLElement} */ (el).hidden = opt !== "adam";
   }
 
   edited() {
@@ -202,7 +207,9 @@ export class Editor {
     };
     body.optimizer = /** @type {HTMLSelectElement} */ (f.elements.namedItem("optimizer")).value;
     body.schedule = /** @type {HTMLSelectElement} */ (f.elements.namedItem("schedule")).value;
-    num("lr", false); num("momentum", false); num("weight_decay", false);
+    num("lr", false); num("weight_decay", false);
+    if (body.optimizer === "momentum") num("momentum", false);
+    if (body.optimizer === "adam") { num("beta1", false); num("beta2", false); }
     num("batch_size", true); num("epochs", true); num("seed", true);
     if (body.schedule === "step") { num("step_epochs", true); num("gamma", false); }
     body.loss = /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value;

@@ -33,7 +33,7 @@ export function renderRuns(tbody, runs, sel, act) {
     };
     if (r.id !== sel.watched) btn("Open", "open", "Open");
     if (r.id !== sel.watched) btn(r.id === sel.compare ? "Uncompare" : "Compare", "compare", "Compare with", r.id === sel.compare);
-    if (RESUMABLE_STATUSES.includes(r.status)) btn("Resume", "resume", "Resume");
+    if (RESUMABLE_STATUSES.includes(r.status) && (r.resumable || r.status === "paused")) btn("Resume", "resume", "Resume");
     if (ACTIVE_STATUSES.includes(r.status) || r.status === "queued") btn("Stop", "stop", "Stop");
     tbody.append(tr);
   }

@@ -11,6 +11,7 @@ A layer maps a batch ``x`` of shape ``(N, *in_shape)`` to ``y`` of shape ``(N, *
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,8 +86,18 @@ class Layer:
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, **self.config()}
 
+    def param_shapes(self) -> dict[str, Shape]:
+        """Each parameter's shape, from the input shape alone (nothing allocated): the model
+        checks its caps with these before any weight exists."""
+        return {}
+
     def param_count(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
+        return int(sum(math.prod(s) for s in self.param_shapes().values()))
+
+    def workspace_size(self) -> int:
+        """Numbers per sample the layer keeps for backward besides its output (e.g. conv's patch
+        matrix), from the shapes alone; used to bound a batch's memory before training."""
+        return 0
 
     def param_formula(self) -> str:
         """How the parameter count comes about, in the notes' terms (``"784·16 + 16"``)."""

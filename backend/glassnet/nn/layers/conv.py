@@ -96,6 +96,16 @@ class Conv2D(Layer):
         ow = conv_output_size(w, k, s, self.pad[2], self.pad[3])
         return (self.filters, oh, ow)
 
+    def param_shapes(self) -> dict[str, Shape]:
+        assert self.in_shape is not None
+        c_in, k = self.in_shape[0], self.kernel
+        return {"W": (self.filters, c_in, k, k), "b": (self.filters,)}
+
+    def workspace_size(self) -> int:
+        # im2col's patch matrix: C·k·k numbers for each of the OH·OW output positions.
+        assert self.in_shape is not None and self.out_shape is not None
+        return self.in_shape[0] * self.kernel * self.kernel * self.out_shape[1] * self.out_shape[2]
+
     def init_params(self, rng: np.random.Generator) -> None:
         assert self.in_shape is not None
         c_in, k = self.in_shape[0], self.kernel

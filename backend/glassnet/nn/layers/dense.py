@@ -41,6 +41,10 @@ class Dense(Layer):
             )
         return (self.units,)
 
+    def param_shapes(self) -> dict[str, Shape]:
+        assert self.in_shape is not None
+        return {"W": (self.in_shape[0], self.units), "b": (self.units,)}
+
     def init_params(self, rng: np.random.Generator) -> None:
         assert self.in_shape is not None
         d_in = self.in_shape[0]

@@ -16,6 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
+from ..pool import HeavyPool
+
 __all__ = [
     "MULTIPART_OVERHEAD",
     "PlainErrorRoute",
@@ -23,6 +25,7 @@ __all__ = [
     "loads_strict",
     "media_type",
     "not_a_file",
+    "pool_of",
     "read_body",
     "read_form",
     "registry_of",
@@ -112,6 +115,15 @@ async def read_form_file(request: Request, field: str, limit: int) -> tuple[byte
         return await upload.read(limit + 1), upload.filename
     finally:
         await form.close()
+
+
+def pool_of(request: Request) -> HeavyPool:
+    """The app's heavy-work pool (``app.state.pool``; an app without a lifespan gets one)."""
+    state = request.app.state
+    pool = getattr(state, "pool", None)
+    if pool is None:
+        pool = state.pool = HeavyPool()
+    return pool
 
 
 def registry_of(request: Request) -> Any:

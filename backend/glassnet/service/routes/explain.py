@@ -8,15 +8,13 @@
 * ``POST /api/explain/step`` — one gradient-descent step on a scratch copy for one digit or a
   mini-batch of up to 32, with the cost along the step.
 
-The maths runs in worker threads, at most two at a time, so the event loop keeps serving.
+The maths runs in the app's bounded heavy-work pool, so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -25,11 +23,11 @@ from ...data.mnist import IdxFormatError
 from ..explain import MAX_BATCH, Explainer, NoWeightsYetError, UnknownScratchError
 from ..inference import IncompatibleModelError, UnknownModelError
 from ..schemas import ErrorBody
+from .bodies import pool_of
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/explain", tags=["explain"])
 
-_LIMITER = anyio.CapacityLimiter(2)
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "unknown model, run or scratch network"},
     409: {"model": ErrorBody, "description": "the run has no weights yet"},
@@ -218,9 +216,9 @@ def _explainer(request: Request) -> Explainer:
     return explainer
 
 
-async def _run(fn: Any, body: BaseModel) -> JSONResponse:
+async def _run(request: Request, fn: Any, body: BaseModel) -> JSONResponse:
     try:
-        result = await anyio.to_thread.run_sync(partial(fn, body.model_dump()), limiter=_LIMITER)
+        result = await pool_of(request).run(fn, body.model_dump())
     except (UnknownModelError, UnknownScratchError) as exc:
         raise HTTPException(404, str(exc)) from None
     except NoWeightsYetError as exc:
@@ -239,7 +237,7 @@ async def _run(fn: Any, body: BaseModel) -> JSONResponse:
 async def explain(body: ExplainRequest, request: Request) -> Any:
     """One digit's forward and backward pass through a network, exact: every layer's output and
     its error (the wishes), activation slopes, every parameter's gradient, the cost and its terms."""
-    return await _run(_explainer(request).explain, body)
+    return await _run(request, _explainer(request).explain, body)
 
 
 @router.post(
@@ -249,7 +247,7 @@ async def explain_conv(body: MapRequest, request: Request) -> Any:
     """One kernel and input channel of a conv layer — input, kernel, error, padded error, kernel
     rotated 180°, input gradient (full convolution), kernel gradient — or one channel of a pooling
     layer (where each window's error goes), by the notes' loop code, checked against the fast path."""
-    return await _run(_explainer(request).explain_map, body)
+    return await _run(request, _explainer(request).explain_map, body)
 
 
 @router.post("/step", response_model=StepResult, responses=ERRORS, summary="One gradient-descent step")
@@ -257,4 +255,4 @@ async def explain_step(body: StepRequest, request: Request) -> Any:
     """One step θ ← θ − η·∇C on a scratch copy for a digit or a mini-batch: costs and predictions
     before and after, the cost along the step, each example's last-layer gradient and their
     average. Never touches a run, its checkpoints or the bundled models."""
-    return await _run(_explainer(request).step, body)
+    return await _run(request, _explainer(request).step, body)

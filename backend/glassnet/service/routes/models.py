@@ -10,16 +10,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from glassnet.nn.checkpoint import CheckpointError
 
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
+from ..schemas import ErrorBody
+from ..security import client_of
 from .bodies import (
     PlainErrorRoute,
     media_type,
+    pool_of,
     read_body,
     read_form_file,
     registry_of,
@@ -41,7 +43,7 @@ class ModelList(BaseModel):
 async def list_models(request: Request) -> ModelList:
     """Every bundled and run checkpoint with its layers, parameter count and test accuracy."""
     registry = registry_of(request)
-    models = await run_in_threadpool(registry.list_models)
+    models = await pool_of(request).run(registry.list_models)
     return ModelList(default=registry.default_id, models=models)
 
 
@@ -58,11 +60,42 @@ async def download_model(request: Request, model_id: ModelId) -> FileResponse:
     """The checkpoint (spec, weights and metadata; ``np.load(f, allow_pickle=False)`` reads it)."""
     registry = registry_of(request)
     try:
-        path = await run_in_threadpool(registry.path_of, model_id)
+        path = await pool_of(request).run(registry.path_of, model_id)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     filename = model_id.replace(":", "-") + ".npz"
     return FileResponse(path, media_type="application/octet-stream", filename=filename)
+
+
+@router.delete(
+    "/api/models/{model_id}",
+    status_code=204,
+    summary="Delete an uploaded model",
+    response_class=Response,
+    responses={
+        403: {
+            "model": ErrorBody,
+            "description": "A bundled model or a run's checkpoint: not deletable here.",
+        },
+        404: {"model": ErrorBody, "description": "No model has this id."},
+    },
+)
+async def delete_model(request: Request, model_id: ModelId) -> Response:
+    """Delete a model uploaded with ``POST /api/models`` (ids ``uploads:…``). Bundled models stay;
+    a run's checkpoints go with the run (``DELETE /api/runs/{id}``)."""
+    registry = registry_of(request)
+    try:
+        await pool_of(request).run(registry.delete_uploaded, model_id)
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except PermissionError as exc:
+        raise HTTPException(403, str(exc)) from None
+    store = getattr(request.app.state, "store", None)
+    if store is not None:
+        store.delete_upload(model_id)
+    if getattr(request.app.state, "disk", None) is not None:
+        request.app.state.disk.forget()
+    return Response(status_code=204)
 
 
 @router.post(
@@ -109,8 +142,20 @@ async def upload_model(
             f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data with a 'file' "
             "field, or application/octet-stream",
         )
+    state = request.app.state
+    client = client_of(request)
+    quotas, store = getattr(state, "quotas", None), getattr(state, "store", None)
+    if quotas is not None and store is not None:
+        quotas.check(client, "uploads")
+        quotas.check_upload_bytes(client, store.upload_bytes(client), len(data))
+    if getattr(state, "disk", None) is not None:
+        await pool_of(request).run(state.disk.require_room, "store an upload")
     try:
-        return await run_in_threadpool(registry.add_uploaded, data, filename)
+        summary = await pool_of(request).run(registry.add_uploaded, data, filename)
+        if quotas is not None and store is not None:
+            store.add_upload(summary.id, client, summary.size)
+            quotas.count(client, "uploads")
+        return summary
     except UploadTooLargeError as exc:
         raise HTTPException(413, str(exc)) from None
     except (CheckpointError, IncompatibleModelError) as exc:

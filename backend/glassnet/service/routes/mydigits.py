@@ -16,7 +16,6 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import UploadFile
 
@@ -25,7 +24,7 @@ from ...nn.checkpoint import CheckpointError
 from ..inference import IncompatibleModelError, UnknownModelError
 from ..mydigits import MAX_DIGITS, DigitStore, evaluate
 from ..schemas import ErrorBody
-from .bodies import loads_strict, media_type, read_body, read_form, registry_of
+from .bodies import loads_strict, media_type, pool_of, read_body, read_form, registry_of
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/mydigits", tags=["my digits"])
@@ -101,7 +100,7 @@ def _store(request: Request) -> DigitStore:
 async def add_digit(body: DigitCreate, request: Request) -> Any:
     store = _store(request)
     try:
-        return await run_in_threadpool(store.add, body.label, body.pixels, body.strokes, body.pad)
+        return await pool_of(request).run(store.add, body.label, body.pixels, body.strokes, body.pad)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -110,21 +109,21 @@ async def add_digit(body: DigitCreate, request: Request) -> Any:
 async def list_digits(
     request: Request, label: Annotated[int | None, Query(ge=0, le=9, description="Only this digit.")] = None
 ) -> Any:
-    digits = await run_in_threadpool(_store(request).list, "", label)
+    digits = await pool_of(request).run(_store(request).list, "", label)
     return {"count": len(digits), "limit": MAX_DIGITS, "digits": digits}
 
 
-@router.patch("/{digit_id}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
+@router.patch("/{digit_id:int}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
 async def relabel(digit_id: DigitId, body: DigitPatch, request: Request) -> Any:
-    digit = await run_in_threadpool(_store(request).relabel, digit_id, body.label)
+    digit = await pool_of(request).run(_store(request).relabel, digit_id, body.label)
     if digit is None:
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return digit
 
 
-@router.delete("/{digit_id}", status_code=204, responses=ERRORS, summary="Delete a digit")
+@router.delete("/{digit_id:int}", status_code=204, responses=ERRORS, summary="Delete a digit")
 async def delete(digit_id: DigitId, request: Request) -> Response:
-    if not await run_in_threadpool(_store(request).delete, digit_id):
+    if not await pool_of(request).run(_store(request).delete, digit_id):
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return Response(status_code=204)
 
@@ -138,7 +137,7 @@ IDX_FILES = {"images": "my-digits-images-idx3-ubyte", "labels": "my-digits-label
     summary="Export as IDX (MNIST's format)",
 )
 async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], request: Request) -> Response:
-    images, labels = await run_in_threadpool(_store(request).export_idx)
+    images, labels = await pool_of(request).run(_store(request).export_idx)
     return Response(
         images if part == "images" else labels,
         media_type="application/octet-stream",
@@ -185,7 +184,7 @@ async def import_idx(request: Request) -> dict[str, int]:
     finally:
         await form.close()
     try:
-        added = await run_in_threadpool(_store(request).import_idx, files["images"], files["labels"])
+        added = await pool_of(request).run(_store(request).import_idx, files["images"], files["labels"])
     except (IdxFormatError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
@@ -193,7 +192,7 @@ async def import_idx(request: Request) -> dict[str, int]:
 
 @router.get("/json", summary="Export strokes and images as JSON")
 async def export_json(request: Request) -> Response:
-    doc = await run_in_threadpool(_store(request).export_json)
+    doc = await pool_of(request).run(_store(request).export_json)
     return Response(
         json.dumps(doc, separators=(",", ":")),
         media_type="application/json",
@@ -205,7 +204,7 @@ async def export_json(request: Request) -> Response:
 async def import_json(request: Request) -> dict[str, int]:
     doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
     try:
-        added = await run_in_threadpool(_store(request).import_json, doc)
+        added = await pool_of(request).run(_store(request).import_json, doc)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
@@ -225,7 +224,7 @@ async def evaluate_mine(body: EvaluateRequest, request: Request) -> Any:
         return {"model": model_id, **result}
 
     try:
-        return await run_in_threadpool(run)
+        return await pool_of(request).run(run)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except (CheckpointError, IncompatibleModelError) as exc:

@@ -3,7 +3,7 @@
 The body is either JSON ``{"pixels": [...]}`` (784 numbers or a grid of rows, each in [0, 1]),
 a multipart form with an ``image`` file (PNG or JPEG up to 2 MiB), or a raw ``image/*`` body.
 Every problem with the input is a 4xx ``{"detail": "..."}`` naming it; the network runs in
-the threadpool so the event loop keeps serving WebSockets meanwhile.
+the heavy pool (service/pool.py) so the event loop keeps serving WebSockets meanwhile.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from glassnet.data.preprocess import MAX_IMAGE_BYTES, SIZE, ImageError
@@ -24,6 +23,7 @@ from .bodies import (
     describe_errors,
     loads_strict,
     media_type,
+    pool_of,
     read_body,
     read_form_file,
     registry_of,
@@ -123,6 +123,16 @@ def check_pixels(pixels: Any) -> None:
         _check_numbers(pixels, "pixels")
 
 
+def parse_pixels(body: bytes) -> Any:
+    """The pixels of a JSON body (parsed and checked in the heavy pool: a 2 MiB grid is ~10^5
+    numbers, each checked in Python)."""
+    try:
+        data = loads_strict(body, "pixels must be finite numbers in [0, 1]")
+        return PredictRequest.model_validate(data).pixels
+    except ValidationError as exc:
+        raise HTTPException(422, describe_errors(exc.errors())) from None
+
+
 async def _inputs(request: Request) -> dict[str, Any]:
     """Keyword arguments for ``ModelRegistry.predict`` from whichever body was sent."""
     ctype = media_type(request)
@@ -130,11 +140,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         body = await read_body(request, MAX_JSON_BYTES, "JSON body")
         if not body.strip():
             raise HTTPException(422, 'empty body: send {"pixels": [...]} or a multipart "image" file')
-        try:
-            req = PredictRequest.model_validate(loads_strict(body, "pixels must be finite numbers in [0, 1]"))
-        except ValidationError as exc:
-            raise HTTPException(422, describe_errors(exc.errors())) from None
-        return {"pixels": req.pixels}
+        return {"pixels": await pool_of(request).run(parse_pixels, body)}
     if ctype == "multipart/form-data":
         data, filename = await read_form_file(request, "image", MAX_IMAGE_BYTES)
         if len(data) > MAX_IMAGE_BYTES:
@@ -197,7 +203,7 @@ async def predict(
     manager = getattr(request.app.state, "manager", None)
     fallback = bool(model) and manager is not None and manager.is_run(model)
     try:
-        return await run_in_threadpool(
+        return await pool_of(request).run(
             registry.predict, model_id=model, activations=activations, fallback=fallback, **kwargs
         )
     except UnknownModelError as exc:

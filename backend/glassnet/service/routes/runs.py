@@ -9,14 +9,16 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 from __future__ import annotations
 
 import secrets
+import shutil
+from pathlib import Path as PathType
 from typing import Annotated, Any
 
-import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 
+from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import load_preset
-from ...training.config import TrainConfig
+from ...training.config import MAX_BATCH, TrainConfig
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -27,7 +29,9 @@ from ..schemas import (
     RunDetail,
     RunPatch,
 )
+from ..security import client_of
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
+from .bodies import pool_of
 
 router = APIRouter(tags=["runs"])
 
@@ -44,10 +48,16 @@ def _manager(request: Request) -> RunManager:
     return request.app.state.manager
 
 
-def build_checked(spec: dict[str, Any], image_shape: list[int] | None, seed: int = 0) -> Sequential:
-    """Build the network, or 422 naming the layer that does not fit."""
+def build_checked(
+    spec: dict[str, Any], image_shape: list[int] | None, batch: int | None = None
+) -> Sequential:
+    """Check the network from its shapes alone (no weight is allocated): it builds, reads the
+    dataset's images into ten scores, stays under the parameter cap and, for ``batch``, under the
+    activation-memory cap; else 422 naming the layer. Runs in the heavy pool, off the loop."""
     try:
-        model = Sequential.from_spec(spec, np.random.default_rng(seed))
+        model = Sequential.from_spec(spec, allocate=False)
+        if batch is not None:
+            model.check_batch_memory(batch)
     except ValueError as exc:
         raise HTTPException(422, f"the architecture does not build: {exc}") from None
     if image_shape is not None and list(model.input_shape) != list(image_shape):
@@ -86,11 +96,20 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
+def _readable(path: PathType) -> None:
+    read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+
+
 async def _control(request: Request, run_id: str, action: str) -> RunDetail:
     manager = _manager(request)
     _found(manager, run_id)
+    pool = pool_of(request)
+    extra = {}
+    if action == "resume":
+        await pool.run(request.app.state.disk.require_room, "resume a run")
+        extra = {"readable": lambda path: pool.run(_readable, path)}
     try:
-        run = await getattr(manager, action)(run_id)
+        run = await getattr(manager, action)(run_id, **extra)
     except RunConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     return detail(manager, run)
@@ -103,7 +122,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     if body.preset is not None and body.spec is not None:
         raise HTTPException(422, "give either 'preset' or 'spec', not both")
     if body.spec is not None:
-        full_spec: dict[str, Any] = body.spec.model_dump()
+        full_spec: dict[str, Any] = body.spec.spec()
         preset, settings = None, {}
     else:
         preset = body.preset or "cnn"
@@ -111,7 +130,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         settings = dict(full_spec.get("train", {}))
     overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
     try:
-        config = TrainConfig.from_dict({**settings, **overrides})
+        config = TrainConfig.merged(settings, overrides)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     if body.loss is not None:
@@ -119,9 +138,16 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     state = request.app.state
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
-    model = build_checked(full_spec, state.image_shape, config.seed)
+    client = client_of(request)
+    state.quotas.check(client, "runs")
+    await pool_of(request).run(state.disk.require_room, "start a run")
+    model = await pool_of(request).run(build_checked, full_spec, state.image_shape, config.batch_size)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
+    try:  # no await from here until it is queued: a refusal stores nothing
+        manager.admit()
+    except RunConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
     total = (
@@ -138,14 +164,11 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
             "config": config.as_dict(),
             "validation": state.settings.validation,
             "total_steps": total,
+            "owner": client,
         }
     )
-    try:
-        run = manager.enqueue(run_id)
-    except RunConflictError as exc:
-        manager.store.update(run_id, status="stopped", message=str(exc))
-        raise HTTPException(409, str(exc)) from None
-    return detail(manager, run)
+    state.quotas.count(client, "runs")
+    return detail(manager, manager.enqueue(run_id))
 
 
 @router.get("/api/runs", response_model=list[RunDetail], summary="Every run, oldest first")
@@ -194,20 +217,39 @@ async def stop_run(run_id: RunId, request: Request) -> RunDetail:
     return await _control(request, run_id, "stop")
 
 
+@router.delete(
+    "/api/runs/{run_id}",
+    status_code=204,
+    responses=ERRORS,
+    summary="Delete a run (not while it trains)",
+    response_class=Response,
+)
+async def delete_run(run_id: RunId, request: Request) -> Response:
+    """Forget the run, its history and its checkpoints. A run that trains or is paused must be
+    stopped first (409); a queued one leaves the queue."""
+    manager = _manager(request)
+    _found(manager, run_id)
+    try:
+        await manager.delete(run_id, lambda folder: pool_of(request).run(shutil.rmtree, folder, True))
+    except RunConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    request.app.state.disk.forget()
+    return Response(status_code=204)
+
+
 @router.patch("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Change rates")
 async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetail:
-    """Change the learning rate, momentum or weight decay, also while the run trains."""
-    values = body.model_dump(exclude_none=True)
+    """Change the learning rate, weight decay, momentum (SGD with momentum) or beta1/beta2 (Adam),
+    also while the run trains; a setting the run's optimizer does not have is a 422."""
+    values = body.model_dump(exclude_unset=True)
     if not values:
-        raise HTTPException(422, "nothing to change: give lr, momentum or weight_decay")
+        raise HTTPException(422, "nothing to change: give lr, weight_decay, momentum or beta1/beta2")
     manager = _manager(request)
     _found(manager, run_id)
     try:
         run = await manager.patch(run_id, values)
-    except RunConflictError as exc:
+    except (RunConflictError, ValueError) as exc:  # ValueError: not a setting of this run's optimizer
         raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
     return detail(manager, run)
 
 
@@ -218,11 +260,14 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
     summary="Check a spec: shapes, parameter counts and their formulas",
 )
 async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
-    model = build_checked(body.model_dump(), request.app.state.image_shape)
+    state = request.app.state
+    model = await pool_of(request).run(build_checked, body.spec(), state.image_shape)
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
         layers=[LayerRow(**info.as_dict()) for info in model.summary()],
         total_params=model.param_count(),
+        bytes_per_sample=model.batch_bytes(1),
+        max_batch_size=min(model.max_batch(), MAX_BATCH),
         text=model.describe(),
     )

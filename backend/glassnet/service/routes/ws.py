@@ -1,9 +1,9 @@
 """``/ws``: the live stream (one socket per browser) and ``/api/protocol`` (its JSON schema).
 
-On connect the server checks the ``Origin`` (before accepting: a foreign page cannot open a
-socket to a local server), then sends ``hello`` and subscribes the socket to the run that
-trains now, if any. Until the client sends its own ``subscribe``/``unsubscribe``, the socket
-*follows*: each run that starts training replaces what it watches.
+Before a socket is accepted, :mod:`..security` checks its Host, token and ``Origin`` (a foreign
+page cannot open a socket to a local server). On connect the server sends ``hello`` and
+subscribes the socket to the run that trains now, if any. Until the client sends its own
+``subscribe``/``unsubscribe``, the socket *follows*: each run that starts training replaces what it watches.
 
 Client messages: ``subscribe`` / ``unsubscribe`` a run (its status, latest ``epoch`` and latest
 heavy frames come at once), ``predict`` a drawn digit. A malformed message is answered with an
@@ -19,7 +19,6 @@ import json
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -28,6 +27,7 @@ from ...nn.checkpoint import CheckpointError
 from ..errors import describe_validation
 from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
+from ..pool import PoolBusyError
 from ..protocol import (
     CLIENT_MESSAGE,
     EpochData,
@@ -47,34 +47,12 @@ from ..worker import RunManager, summary
 log = logging.getLogger("glassnet.ws")
 router = APIRouter(tags=["live stream"])
 
-LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
 
 @router.get(
     "/api/protocol", response_model=ProtocolSchema, summary="The WebSocket protocol's JSON schema (versioned)"
 )
 async def protocol() -> dict[str, Any]:
     return protocol_schema()
-
-
-def origin_allowed(ws: WebSocket, extra: list[str]) -> bool:
-    """No Origin (not a browser), a local origin, or the same host the socket was opened on."""
-    origin = ws.headers.get("origin")
-    if origin is None:
-        return True
-    if origin in extra:
-        return True
-    try:
-        host = urlsplit(origin).hostname
-    except ValueError:
-        return False
-    if host is None:
-        return False
-    if host in LOCAL_HOSTS:
-        return True
-    own = ws.headers.get("host", "")
-    own_host = urlsplit(f"//{own}").hostname if own else None
-    return own_host is not None and host == own_host
 
 
 def _error(hub: Hub, viewer: Viewer, code: str, message: str, id_: Any = None) -> None:
@@ -122,7 +100,7 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
                 break
     started = time.perf_counter()
     try:
-        result = await asyncio.to_thread(
+        result = await state.pool.run(
             registry.predict,
             pixels=message.pixels,
             model_id=model_id,
@@ -135,6 +113,9 @@ async def _predict(ws: WebSocket, viewer: Viewer, message: PredictMessage) -> No
         return
     except (ValueError, CheckpointError) as exc:
         _error(hub, viewer, "bad_message", str(exc), message.id)
+        return
+    except PoolBusyError as exc:
+        _error(hub, viewer, "busy", str(exc), message.id)
         return
     data = PredictionData(**result.model_dump(), id=message.id, ms=(time.perf_counter() - started) * 1000)
     hub.send_to(viewer, EventType.PREDICTION, None, data)
@@ -166,6 +147,14 @@ async def _handle(ws: WebSocket, viewer: Viewer, text: str) -> None:
             _error(hub, viewer, "not_found", f"no run with id {message.run!r}")
     elif isinstance(message, UnsubscribeMessage):
         viewer.runs.discard(message.run)
+    elif ws.scope.get("state", {}).get("read_only"):
+        _error(
+            hub,
+            viewer,
+            "unauthorized",
+            "predict needs the server's token (this socket only views)",
+            message.id,
+        )
     else:
         await _predict(ws, viewer, message)
 
@@ -174,9 +163,7 @@ async def _handle(ws: WebSocket, viewer: Viewer, text: str) -> None:
 async def live(ws: WebSocket) -> None:
     state = ws.app.state
     settings = state.settings
-    if not origin_allowed(ws, settings.allowed_origins):
-        await ws.close(code=1008)  # before accept: the handshake is refused (HTTP 403)
-        return
+    # Host, token and Origin were checked before this (service/security.py: Guard).
     if state.closing:
         await ws.close(code=1001)
         return

@@ -1,0 +1,261 @@
+"""Who may come in: one ASGI middleware (:class:`Guard`) in front of every route and socket.
+
+In this order, for HTTP and WebSocket alike:
+
+1. **Host allow-list** (DNS rebinding): the ``Host`` must be a loopback name, the bound address,
+   a name of this machine when bound to all addresses, or one of ``allowed_hosts``; else 400
+   (a socket is refused before accept).
+2. **Token** (when the server has one: ``GLASSNET_TOKEN``, or generated when it is bound beyond
+   loopback): ``Authorization: Bearer <token>``, ``X-Glassnet-Token``, or the ``glassnet_token``
+   cookie that ``GET /?token=<token>`` sets (HttpOnly, SameSite=Strict) for a browser. Without
+   it: state-changing requests are 401; viewing (GET, a socket that only watches) is 401 too
+   unless ``open_view`` is set. ``/healthz`` and ``/readyz`` stay open for monitors.
+3. **Origin** (CSRF): a state-changing request (POST, PUT, PATCH, DELETE) or a socket whose
+   ``Origin`` (or, without one, ``Referer``) is foreign is refused with 403: allowed are this
+   server's own host, loopback origins and ``allowed_origins``; ``Sec-Fetch-Site: cross-site``
+   is refused too. Requests without either header (curl, scripts) pass.
+
+Every HTTP response gets the security headers (:data:`SECURITY_HEADERS`): a CSP that runs only
+the app's own scripts, ``nosniff``, no framing. With the default loopback bind and no token,
+nothing changes for a local user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import secrets
+import socket
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import send_error
+from .settings import Settings
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+TOKEN_COOKIE = "glassnet_token"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(value: str) -> str | None:
+    """``"example.org:8000"`` / ``"[::1]:8000"`` -> the lower-case name, None if malformed."""
+    try:
+        name = urlsplit(f"//{value}").hostname
+    except ValueError:
+        return None
+    return name.lower() if name else None
+
+
+@functools.lru_cache(maxsize=8)
+def machine_names() -> frozenset[str]:
+    """This machine's host names and their addresses (for a server bound to all addresses)."""
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    for name in list(names):
+        with contextlib.suppress(OSError):
+            names |= {info[4][0].lower() for info in socket.getaddrinfo(name, None)}
+    return frozenset(n for n in names if n)
+
+
+def allowed_host_names(settings: Settings) -> frozenset[str] | None:
+    """The Host names served (None: any, when ``allowed_hosts`` holds ``"*"``)."""
+    extra = {h.lower().strip("[]") for h in settings.allowed_hosts}
+    if "*" in extra:
+        return None
+    bind = settings.host.strip("[]").lower()
+    names = set(LOOPBACK_NAMES) | extra
+    if bind in WILDCARD_BINDS:
+        names |= machine_names()
+    else:
+        names.add(bind)
+    return frozenset(names)
+
+
+def origin_allowed(origin: str, own_host: str | None, extra: list[str]) -> bool:
+    """A loopback origin, this server's own host, or one of ``extra`` (exact origins)."""
+    if origin in extra:
+        return True
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False  # "null" (sandboxed frames, file://) and garbage
+    host = host.lower()
+    return is_loopback(host) or (own_host is not None and host == own_host)
+
+
+def ensure_token(settings: Settings) -> Settings:
+    """Settings with a token whenever the bind reaches beyond loopback (generated if none)."""
+    if settings.token or is_loopback(settings.host):
+        return settings
+    return settings.model_copy(update={"token": secrets.token_urlsafe(24)})
+
+
+class Guard:
+    """ASGI middleware: Host, token and Origin checks; security headers on every response."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.hosts = allowed_host_names(settings)
+        self.token = settings.token.encode() if settings.token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        http = scope["type"] == "http"
+        method = scope.get("method", "GET") if http else "GET"
+        path = scope.get("path", "")
+        own = host_name(headers.get("host", ""))
+        if self.hosts is not None and (own is None or own not in self.hosts):
+            shown = headers.get("host", "")[:100]
+            await self.refuse(
+                scope,
+                receive,
+                send,
+                400,
+                f"Host {shown!r} is not served here; add it to GLASSNET_ALLOWED_HOSTS if it is this server",
+            )
+            return
+        if self.token is not None and path not in OPEN_PATHS:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            offered = query.get("token", [None])[0]
+            if http and method == "GET" and offered is not None and self.valid(offered):
+                await self.set_cookie(scope, send, query)  # a browser's way in: the printed address
+                return
+            authorised = self.authorised(headers) or (
+                not http and offered is not None and self.valid(offered)
+            )
+            if not authorised:
+                if method in STATE_CHANGING or not self.settings.open_view:
+                    await self.refuse(
+                        scope,
+                        receive,
+                        send,
+                        401,
+                        "this server needs its token: send 'Authorization: Bearer <token>', or open the "
+                        "address with ?token=<token> that glassnet serve printed",
+                    )
+                    return
+                scope.setdefault("state", {})["read_only"] = True  # viewing only
+        if method in STATE_CHANGING or not http:
+            problem = self.foreign(headers, own)
+            if problem:
+                await self.refuse(scope, receive, send, 403, problem)
+                return
+        if not http:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(h for h in SECURITY_HEADERS if h[0] not in present),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    # -- checks ----------------------------------------------------------------------------------
+    def valid(self, offered: str) -> bool:
+        assert self.token is not None
+        return secrets.compare_digest(offered.encode(), self.token)
+
+    def authorised(self, headers: dict[str, str]) -> bool:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and self.valid(auth[7:].strip()):
+            return True
+        if "x-glassnet-token" in headers and self.valid(headers["x-glassnet-token"]):
+            return True
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # a malformed Cookie header is no token
+            return False
+        return TOKEN_COOKIE in cookie and self.valid(cookie[TOKEN_COOKIE].value)
+
+    def foreign(self, headers: dict[str, str], own: str | None) -> str | None:
+        """Why a state-changing request (or a socket) looks cross-site, or None."""
+        if headers.get("sec-fetch-site") == "cross-site":
+            return "cross-site request refused (Sec-Fetch-Site: cross-site)"
+        extra = self.settings.allowed_origins
+        origin = headers.get("origin")
+        if origin is not None:
+            if not origin_allowed(origin, own, extra):
+                return f"cross-site request refused: Origin {origin[:100]!r} is not this server"
+            return None
+        referer = headers.get("referer")
+        if referer:
+            try:
+                parts = urlsplit(referer)
+                ref_origin = f"{parts.scheme}://{parts.netloc}"
+            except ValueError:
+                ref_origin = "null"
+            if not origin_allowed(ref_origin, own, extra):
+                return f"cross-site request refused: Referer from {ref_origin[:100]!r}"
+        return None
+
+    # -- answers ---------------------------------------------------------------------------------
+    async def refuse(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+        if scope["type"] == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
+            return
+        extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
+        await send_error(send, status, detail, extra + SECURITY_HEADERS)
+
+    async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]]) -> None:
+        """303 to the same address without the token, which now lives in a strict cookie."""
+        rest = {k: v for k, v in query.items() if k != "token"}
+        location = scope.get("path", "/") + (f"?{urlencode(rest, doseq=True)}" if rest else "")
+        cookie = f"{TOKEN_COOKIE}={self.settings.token}; Path=/; HttpOnly; SameSite=Strict"
+        headers = [
+            (b"location", location.encode()),
+            (b"set-cookie", cookie.encode()),
+            (b"content-length", b"0"),
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": 303, "headers": headers + SECURITY_HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def client_of(scope_or_request: Any) -> str:
+    """The client a quota counts against: its address."""
+    client = (
+        scope_or_request.client if hasattr(scope_or_request, "client") else scope_or_request.get("client")
+    )
+    return client[0] if client else "unknown"

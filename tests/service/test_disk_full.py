@@ -1,0 +1,90 @@
+"""Bar 4, a full disk: a 64 MiB tmpfs as the data dir, filled by another file while a run trains.
+The server stays up, refuses what would write with 507 and a message (never a 500), no run is
+left ``running`` without a process, and the run resumes once space is freed. Needs root (mount)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from service_helpers import TINY_MLP, Server, wait_for
+
+from glassnet.nn.checkpoint import read_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write zeros until the filesystem says ENOSPC (unbuffered: nothing left to flush)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while os.write(fd, bytes(size)):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+
+
+def test_a_full_disk_is_a_507_and_the_run_resumes_after(small_disk: Path, tiny_dataset: Path) -> None:
+    env = {"GLASSNET_CHECKPOINT_INTERVAL_S": "0.2", "GLASSNET_MIN_FREE_BYTES": str(2 << 20)}
+    server = Server(small_disk / "runs", tiny_dataset, env=env)
+    filler = small_disk / "another-writer.bin"
+    try:
+        with server.http() as http:
+            body = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 10}
+            rid = http.post("/api/runs", json=body).json()["id"]
+            wait_for(lambda: (http.get(f"/api/runs/{rid}").json()["checkpoint_step"] or 0) > 20, 60)
+            fill(filler)
+            ended = wait_for(
+                lambda: (r := http.get(f"/api/runs/{rid}").json())["status"] != "running" and r, 60, 0.1
+            )
+            assert ended["status"] == "interrupted", ended
+            assert "disk is full" in ended["message"] and "resume" in ended["message"]
+            assert http.get("/healthz").json() == {"status": "ok", "viewers": 0, "active_runs": 0}
+            for method, path, kwargs in (
+                ("POST", "/api/runs", {"json": body}),
+                ("POST", f"/api/runs/{rid}/resume", {}),
+                (
+                    "POST",
+                    "/api/models",
+                    {"files": {"file": ("m.npz", (Path("models") / "mlp.npz").read_bytes())}},
+                ),
+            ):
+                r = http.request(method, path, **kwargs)
+                assert r.status_code == 507, (path, r.status_code, r.text)
+                assert "free" in r.json()["detail"]
+            assert [r["id"] for r in http.get("/api/runs").json()] == [rid]  # nothing half-made
+            kept = read_checkpoint(small_disk / "runs" / rid / "last.npz").meta["trainer"]["step"]
+            assert not list((small_disk / "runs" / rid).glob(".*.tmp"))
+            # Space again: the run resumes from its last good checkpoint.
+            filler.unlink()
+            resumed = http.post(f"/api/runs/{rid}/resume")
+            assert resumed.status_code == 200 and resumed.json()["status"] == "running"
+            wait_for(lambda: http.get(f"/api/runs/{rid}").json()["step"] > kept + 20, 60)
+            assert http.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
+        log = server.log_tail(10**7)
+        assert '" 500' not in log and "Traceback" not in log
+    finally:
+        server.stop()
+        filler.unlink(missing_ok=True)
+        os.sync()

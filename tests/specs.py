@@ -1,0 +1,20 @@
+"""Network specs shared by the cap tests (tests/nn) and the hostile-input suite (tests/service)."""
+
+from __future__ import annotations
+
+# One dense layer of 7.8e9 weights: over the parameter cap before anything is allocated.
+HUGE_DENSE = {
+    "input_shape": [1, 28, 28],
+    "layers": [{"type": "flatten"}, {"type": "dense", "units": 10_000_000}],
+}
+# 32 'same' 5x5 kernels on 28x28: fine per sample, over the activation cap at batch 4096.
+WIDE_CONV = {
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "conv2d", "filters": 32, "kernel": 5, "padding": "same"},
+        {"type": "relu"},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10},
+    ],
+}
+SMALL = {"input_shape": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]}
