@@ -169,6 +169,10 @@ def crash_loop(
             resumed = call(server.url + f"/api/runs/{rid}/resume", "POST")
             if resumed.get("status") not in ("running", "queued"):
                 raise RuntimeError(f"after a {kind} kill the run could not resume: {state} -> {resumed}")
+            # Until the new process reports, the run shows the killed one's last step: wait for a
+            # fresh one, so the next kill's loss is measured from what that process trained.
+            stale = state["step"]
+            wait(lambda url=server.url, stale=stale: call(url + f"/api/runs/{rid}")["step"] != stale, 120)
             kill = Kill(kind, t - started, step_before, resumed_from, speed, tmp_left, unreadable)
             result.kills.append(kill)
             log(
