@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 from typing import Any
 
@@ -228,6 +229,27 @@ def document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def documented_paths(openapi: dict[str, Any]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """(regex, methods) for every path of an OpenAPI document; an integer path parameter only
+    matches digits, any other one a whole segment."""
+    out = []
+    for path, operations in openapi.get("paths", {}).items():
+        integers = {
+            p["name"]
+            for op in operations.values()
+            if isinstance(op, dict)
+            for p in op.get("parameters", [])
+            if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+        }
+        pattern = re.sub(
+            r"\\{(\w+)\\}",
+            lambda m, ints=integers: "-?[0-9]+" if m.group(1) in ints else "[^/]+",
+            re.escape(path),
+        )
+        out.append((re.compile(f"^{pattern}$"), {m.upper() for m in operations}))
+    return out
+
+
 class AllowedMethods:
     """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
     ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD)."""
@@ -240,13 +262,9 @@ class AllowedMethods:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if self.paths is None:  # the documented paths and their methods, once
-                from starlette.routing import compile_path
-
-                self.paths = [
-                    (compile_path(path)[0], {m.upper() for m in methods})
-                    for path, methods in self.fastapi.openapi().get("paths", {}).items()
-                ]
-            # every documented path the request's path fits ("/x/idx" fits "/x/idx" and "/x/{id}")
+                self.paths = documented_paths(self.fastapi.openapi())
+            # every documented path the request's path fits, its parameters typed as the router
+            # types them ("/x/7" fits "/x/{id}" with an integer id; "/x/idx" does not)
             allowed = set().union(*(m for regex, m in self.paths if regex.match(scope["path"])))
             if (
                 allowed

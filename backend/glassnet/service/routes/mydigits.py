@@ -148,7 +148,7 @@ async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], re
 @router.post(
     "/idx",
     status_code=201,
-    responses=ERRORS,
+    responses={**ERRORS, 415: {"model": ErrorBody, "description": "not multipart/form-data"}},
     summary="Import IDX files",
     openapi_extra={
         "requestBody": {
@@ -162,6 +162,7 @@ async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], re
                             "labels": {"type": "string", "format": "binary"},
                         },
                         "required": ["images", "labels"],
+                        "additionalProperties": False,
                     }
                 }
             },
