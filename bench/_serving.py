@@ -16,6 +16,7 @@ import httpx
 
 from glassnet.data.mnist import write_subset
 from glassnet.service.devserver import ServeProcess
+from glassnet.service.runstate import LIVE_STATUSES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,7 +99,7 @@ def wait_run(http: httpx.Client, run_id: str, timeout: float = 1800) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = http.get(f"/api/runs/{run_id}").json()
-        if run["status"] not in ("queued", "running"):
+        if run["status"] not in LIVE_STATUSES:
             return run
         time.sleep(0.2)
     raise RuntimeError("the run did not finish")

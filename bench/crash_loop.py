@@ -24,6 +24,7 @@ from glassnet.data.mnist import load_splits
 from glassnet.nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint
 from glassnet.service.chaos import call, crash_loop
 from glassnet.service.devserver import ServeProcess
+from glassnet.service.runstate import RunStatus
 from glassnet.training.trainer import evaluate
 
 
@@ -78,7 +79,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         rid = call(server.url + "/api/runs", "POST", body)["id"]
-        while call(server.url + f"/api/runs/{rid}")["status"] in ("running", "queued"):
+        while call(server.url + f"/api/runs/{rid}")["status"] in (RunStatus.RUNNING, RunStatus.QUEUED):
             time.sleep(1)
         straight = call(server.url + f"/api/runs/{rid}")
     finally:

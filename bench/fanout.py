@@ -28,6 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from _serving import ServerProcess, make_subset, wait_run
+from glassnet.service.runstate import RunStatus
 
 
 def stalled_socket(port: int) -> socket.socket:
@@ -110,7 +111,7 @@ def one_epoch(http: httpx.Client, server: ServerProcess, rss: list[float]) -> tu
     )
     done.set()
     sampler.join()
-    assert status == "finished", status
+    assert status == RunStatus.FINISHED, status
     seconds = http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"][0]["seconds"]
     return seconds, started, ended
 

@@ -89,7 +89,7 @@ def test_shape_inference_for_stride_and_same_padding() -> None:
         ([{"type": "flatten"}, {"type": "banana"}], "layer 1: unknown layer type 'banana'"),
         (
             [{"type": "flatten"}, {"type": "dense", "units": -3}],
-            "layer 1 (dense): dense: units must be a positive",
+            "layer 1 (dense): units must be a positive",  # said once (issue 9, item 16),
         ),
         (
             [{"type": "flatten"}, {"type": "dense", "units": 10, "colour": "red"}],

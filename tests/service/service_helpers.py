@@ -7,6 +7,7 @@ a run takes a second or two on two cores.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 
 from glassnet.data.mnist import write_subset
 from glassnet.service.devserver import ServeProcess, free_port
@@ -92,6 +94,13 @@ def wait_status(client: Any, run_id: str, statuses: set[str] | str, timeout: flo
 
 
 # -- WebSocket frames ----------------------------------------------------------------------------
+def decode(encoded: dict[str, Any]) -> np.ndarray:
+    """The uint8 bytes of an encoded array, in its shape."""
+    data = np.frombuffer(base64.b64decode(encoded["data"]), dtype=np.uint8)
+    assert data.size == int(np.prod(encoded["shape"]))
+    return data.reshape(encoded["shape"])
+
+
 def strict_json(text: str) -> dict[str, Any]:
     """Parse a frame, failing on NaN/Infinity (which are not JSON)."""
 

@@ -3,7 +3,6 @@ paused state, subscribing, live predictions, divergence, and every kind of bad m
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
@@ -11,17 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import TINY_CNN, TINY_MLP, receive, receive_until, wait_status
+from service_helpers import TINY_CNN, TINY_MLP, decode, receive, receive_until, wait_status
 from starlette.websockets import WebSocketDisconnect
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
 from glassnet.service.protocol import PROTOCOL_VERSION, EventType
-
-
-def decode(encoded: dict[str, Any]) -> np.ndarray:
-    data = np.frombuffer(base64.b64decode(encoded["data"]), dtype=np.uint8)
-    assert data.size == int(np.prod(encoded["shape"]))
-    return data.reshape(encoded["shape"])
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +56,8 @@ def test_every_event_type_while_a_run_trains(client: TestClient) -> None:
         for wrong in epoch["misclassified"]:
             assert wrong["label"] != wrong["predicted"] and decode(wrong["image"]).shape == (28, 28)
         acts = seen["activations"][-1]["data"]
-        assert decode(acts["inputs"]).shape == (8, 28, 28)
-        assert [p["label"] for p in acts["probes"]] == list(range(8))
+        assert decode(acts["inputs"]).shape == (10, 28, 28)  # one probe of each digit
+        assert [p["label"] for p in acts["probes"]] == list(range(10))
         layers = acts["probes"][0]["layers"]
         assert [layer["type"] for layer in layers] == ["conv2d", "relu", "maxpool2d", "flatten", "dense"]
         assert layers[0]["kind"] == "maps" and layers[0]["shape"] == [2, 24, 24]

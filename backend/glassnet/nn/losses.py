@@ -66,6 +66,12 @@ def compute_loss(name: str, output: np.ndarray, labels: np.ndarray) -> tuple[flo
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
 
 
+def readout(name: str) -> str:
+    """How :func:`probabilities` reads the output layer under the cost ``name``: ``"softmax"`` of
+    its scores (cross-entropy), or its activations ``"normalised"`` to sum to one (squared error)."""
+    return "softmax" if name == "cross_entropy" else "normalised"
+
+
 def probabilities(name: str, output: np.ndarray) -> np.ndarray:
     """What the output layer says as probabilities (N, K).
 

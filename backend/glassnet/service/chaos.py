@@ -23,6 +23,7 @@ from typing import Any
 
 from ..nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, CheckpointError, read_checkpoint, read_checkpoint_info
 from .devserver import ServeProcess
+from .runstate import RunStatus as S
 
 
 def call(url: str, method: str = "GET", body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
@@ -136,7 +137,7 @@ def crash_loop(
         for kind in kinds:
             time.sleep(rng.uniform(*interval))
             now = call(server.url + f"/api/runs/{rid}")
-            if now["status"] in ("finished", "failed", "stopped", "diverged"):
+            if now["status"] in (S.FINISHED, S.FAILED, S.STOPPED, S.DIVERGED):
                 log(f"the run ended ({now['status']}) before the kills were done")
                 break
             t = time.monotonic()
@@ -158,7 +159,7 @@ def crash_loop(
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                wait(lambda url=server.url: call(url + f"/api/runs/{rid}")["status"] != "running", 30)
+                wait(lambda url=server.url: call(url + f"/api/runs/{rid}")["status"] != S.RUNNING, 30)
                 tmp_left = len(list(folder.glob(".*.tmp")))
                 unreadable = check_checkpoints(folder)
             last = folder / "last.npz"  # what the resume will start from
@@ -167,7 +168,7 @@ def crash_loop(
                 resumed_from = int(read_checkpoint_info(last, max_bytes=MAX_RUN_CHECKPOINT_BYTES)[1]["step"])
             state = call(server.url + f"/api/runs/{rid}")
             resumed = call(server.url + f"/api/runs/{rid}/resume", "POST")
-            if resumed.get("status") not in ("running", "queued"):
+            if resumed.get("status") not in (S.RUNNING, S.QUEUED):
                 raise RuntimeError(f"after a {kind} kill the run could not resume: {state} -> {resumed}")
             # Until the new process reports, the run shows the killed one's last step: wait for a
             # fresh one, so the next kill's loss is measured from what that process trained.
@@ -182,7 +183,7 @@ def crash_loop(
             )
             last_step, last_time = resumed_from, time.monotonic()
         final = wait(
-            lambda: (r := call(server.url + f"/api/runs/{rid}"))["status"] not in ("running", "queued") and r,
+            lambda: (r := call(server.url + f"/api/runs/{rid}"))["status"] not in (S.RUNNING, S.QUEUED) and r,
             finish_timeout,
             0.5,
         )

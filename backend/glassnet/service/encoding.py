@@ -37,12 +37,14 @@ from __future__ import annotations
 
 import base64
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
-from glassnet.nn.model import Sequential
+from .wire import EncodedArray, LayerActivation
+
+if TYPE_CHECKING:
+    from glassnet.nn.model import Sequential
 
 __all__ = [
     "EncodedArray",
@@ -56,28 +58,6 @@ __all__ = [
 # max - min cannot overflow float64 (activations are float32 anyway).
 _LIMIT = float(np.finfo(np.float32).max)
 _DIGITS = 6  # significant digits kept in min/max
-
-
-class EncodedArray(BaseModel):
-    """An array on the wire (see the module docstring for how to decode it)."""
-
-    shape: list[int] = Field(description="Array shape, row-major.")
-    min: list[float] = Field(description="Per map: the value that byte 0 stands for.")
-    max: list[float] = Field(description="Per map: the value that byte 255 stands for.")
-    data: str = Field(
-        description="Base64 of prod(shape) uint8 bytes, row-major; map m is bytes m*S..m*S+S-1."
-    )
-
-
-class LayerActivation(EncodedArray):
-    """One layer's output for one sample; ``shape`` is per sample."""
-
-    index: int = Field(description="Position of the layer in the network, from 0.")
-    type: str = Field(description="Layer type as in the spec: conv2d, relu, maxpool2d, dense, ...")
-    kind: Literal["maps", "vector"] = Field(
-        description="'maps': (C, H, W) or (H, W) feature maps, one min/max per 2-D map; "
-        "'vector': a (K,) layer of neurons, one min/max for the whole vector."
-    )
 
 
 def _round(value: float) -> float:

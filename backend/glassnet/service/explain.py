@@ -35,6 +35,7 @@ from ..data.mnist import load_split_images
 from ..data.preprocess import prepare_pixels
 from ..nn.explain import LayerTrace, Trace, gradient_step, per_example_gradients, trace
 from ..nn.explain_maps import explain_conv, explain_pool
+from ..nn.losses import probabilities, readout
 from ..nn.model import Sequential
 from ..training.probes import probe_indices
 from .inference import ModelRegistry, UnknownModelError
@@ -111,14 +112,24 @@ class DigitBank:
         self._splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name == "validation":
+            return self.validation_split(self.validation)
+        return self.file_split(name)
+
+    def file_split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         with self._lock:
             if name not in self._splits:
-                images, labels = load_split_images(self.dataset, "test" if name == "test" else "train")
-                if name == "validation":  # the last `validation` training images, as the trainer splits
-                    cut = len(labels) - self.validation
-                    images, labels = images[cut:], labels[cut:]
-                self._splits[name] = (images, labels)
+                self._splits[name] = load_split_images(self.dataset, name)
             return self._splits[name]
+
+    def validation_split(self, validation: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``validation`` training images and labels (uint8), as the trainer splits them
+        for a run that held out that many (each run records its own count)."""
+        images, labels = self.file_split("train")
+        if not 0 < validation < len(labels):
+            raise ValueError(f"validation must be in 1..{len(labels) - 1}, got {validation}")
+        cut = len(labels) - validation
+        return images[cut:], labels[cut:]
 
     def get(self, name: str, index: int) -> tuple[np.ndarray, int]:
         """(image (1, H, W) float32 in [0, 1], label) of digit ``index`` of split ``name``."""
@@ -259,6 +270,32 @@ class Explainer:
         answer = explanation(t, model_id, digit.source(), chosen, with_params, target is not None)
         answer["digits"] = self.digits.counts()
         return answer
+
+    # -- /api/explain/activations ---------------------------------------------------------------
+    def activations(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Every layer's exact output for one digit (float32, as the network computed it) and
+        every dense layer's biases: what the page reads when a person hovers a neuron or a map
+        (the pictures it draws are uint8; these are the numbers)."""
+        model_id, model = self.model(request.get("model"))
+        digit = self.digits.resolve(request)
+        out, acts = model.forward_record(digit.x.reshape(1, *model.input_shape).astype(np.float32))
+        probs = probabilities(model.loss, out)[0]
+        return {
+            "model": model_id,
+            "source": digit.source(),
+            "readout": readout(model.loss),
+            "input": tensor(digit.x[0]),
+            "probabilities": _floats(probs),
+            "layers": [
+                {"index": i, "type": layer.kind, **tensor(a[0])}
+                for i, (layer, a) in enumerate(zip(model.layers, acts, strict=True))
+            ],
+            "biases": {
+                str(i): _floats(layer.params["b"])
+                for i, layer in enumerate(model.layers)
+                if layer.kind == "dense"
+            },
+        }
 
     # -- /api/explain/conv ----------------------------------------------------------------------
     def explain_map(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -53,10 +53,11 @@ from glassnet.nn.checkpoint import (
     read_checkpoint,
     read_checkpoint_info,
 )
-from glassnet.nn.losses import probabilities
+from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
 
-from .encoding import EncodedArray, LayerActivation, encode_activations, encode_image28
+from .encoding import encode_activations, encode_image28
+from .wire import EncodedArray, LayerActivation, PredictResult
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -130,22 +131,6 @@ class ModelSummary(BaseModel):
     created: str = Field(description="ISO 8601 time the checkpoint was written.")
 
 
-class PredictResult(BaseModel):
-    """The network's reading of one digit."""
-
-    model: str = Field(description="Id of the network that answered.")
-    digit: int | None = Field(description="The most probable digit; null when there was no ink.")
-    probabilities: list[float] | None = Field(description="Ten probabilities summing to 1, digit 0 first.")
-    prepared: EncodedArray | None = Field(
-        description="The 28x28 input the network saw after MNIST-style preparation (range fixed 0..1)."
-    )
-    activations: list[LayerActivation] | None = Field(
-        None, description="Every layer's output for this digit (only with ?activations=true)."
-    )
-    empty: bool = Field(description="True when the input held no ink: no digit, not a guess.")
-    message: str
-
-
 # -- the registry -------------------------------------------------------------------------------
 
 
@@ -153,6 +138,11 @@ class PredictResult(BaseModel):
 class _Loaded:
     model: Sequential
     lock: threading.Lock
+
+
+def article(digit: int) -> str:
+    """'an 8', 'a 7': the article a digit's English name takes."""
+    return "an" if digit == 8 else "a"
 
 
 def _finite_fraction(value: Any) -> float | None:
@@ -423,7 +413,8 @@ class ModelRegistry:
             prepared=EncodedArray(**encode_image28(digit)),
             activations=[LayerActivation(**a) for a in layers] if layers is not None else None,
             empty=False,
-            message=f"{note}the {model_id} network reads a {best} ({probs[best]:.0%} sure)",
+            readout=readout(model.loss),
+            message=f"{note}the {model_id} network reads {article(best)} {best} ({probs[best]:.0%} sure)",
         )
 
     # -- listing -----------------------------------------------------------------------------

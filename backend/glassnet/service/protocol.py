@@ -24,8 +24,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from .encoding import EncodedArray, LayerActivation
-from .inference import PredictResult
+from .runstate import (
+    ACTIVE_STATUSES,
+    RESUMABLE_STATUSES,
+    RunStatus,
+    machine_schema,
+)
+from .wire import EncodedArray, LayerActivation, PredictResult
+
+__all__ = ["ACTIVE_STATUSES", "RESUMABLE_STATUSES", "RunStatus"]
 
 PROTOCOL_VERSION = 1
 
@@ -37,7 +44,7 @@ class EventType(StrEnum):
     STATUS = "status"  # a run changed state (to every viewer), or ended an epoch (its subscribers)
     METRICS = "metrics"  # mini-batch points, coalesced (subscribers of the run)
     EPOCH = "epoch"  # an epoch ended: train/validation figures, confusion, misclassified digits
-    ACTIVATIONS = "activations"  # every layer's output for the eight probe digits (heavy)
+    ACTIVATIONS = "activations"  # every layer's output for the ten probe digits (heavy)
     KERNELS = "kernels"  # conv kernels and the first dense layer's weights (heavy)
     GRADIENTS = "gradients"  # per-layer gradient norms and conv kernel gradients (heavy)
     PREDICTION = "prediction"  # answer to a client's predict message
@@ -47,22 +54,7 @@ class EventType(StrEnum):
 HEAVY_EVENTS = frozenset({EventType.ACTIVATIONS, EventType.KERNELS, EventType.GRADIENTS})
 
 
-class RunStatus(StrEnum):
-    QUEUED = "queued"  # waiting for the worker slot
-    RUNNING = "running"
-    PAUSED = "paused"  # its process waits; `step` runs one mini-batch
-    FINISHED = "finished"  # all epochs done
-    STOPPED = "stopped"  # a user stopped it
-    DIVERGED = "diverged"  # the cost became NaN/Inf; the last good checkpoint is kept
-    INTERRUPTED = "interrupted"  # the server stopped or died while it was active; resumable
-    FAILED = "failed"  # an unexpected error in its process
-
-
-ACTIVE_STATUSES = frozenset({RunStatus.RUNNING, RunStatus.PAUSED})
-# Whatever ended it, a run with a checkpoint can be resumed from it (``RunSummary.resumable``).
-RESUMABLE_STATUSES = frozenset(
-    {RunStatus.PAUSED, RunStatus.INTERRUPTED, RunStatus.FAILED, RunStatus.DIVERGED}
-)
+# The run statuses and what each allows live in :mod:`.runstate` (the state machine).
 
 
 class _Model(BaseModel):
@@ -153,10 +145,10 @@ class ProbeActivations(_Model):
 
 
 class ActivationsData(_Model):
-    """Every layer's output for the fixed probe set (eight test digits, the same every run)."""
+    """Every layer's output for the fixed probe set (ten test digits, one of each, the same every run)."""
 
     step: int
-    inputs: EncodedArray = Field(description="(8, 28, 28) the probe digits")
+    inputs: EncodedArray = Field(description="(P, 28, 28) the probe digits (P = 10, one of each digit)")
     probes: list[ProbeActivations]
 
 
@@ -273,6 +265,7 @@ class ProtocolSchema(BaseModel):
     event_types: list[str]
     heavy_events: list[str]
     run_statuses: list[str]
+    run_machine: dict[str, Any] = Field(description="statuses x actions -> next status (service/runstate.py)")
     envelope: dict[str, Any] = Field(description="JSON schema of the envelope")
     events: dict[str, dict[str, Any]] = Field(description="event type -> JSON schema of its data")
     client_types: list[str]
@@ -286,6 +279,7 @@ def protocol_schema() -> dict[str, Any]:
         "event_types": [e.value for e in EventType],
         "heavy_events": sorted(e.value for e in HEAVY_EVENTS),
         "run_statuses": [s.value for s in RunStatus],
+        "run_machine": machine_schema(),
         "envelope": Envelope.model_json_schema(),
         "events": {e.value: m.model_json_schema() for e, m in EVENT_MODELS.items()},
         "client_types": ["subscribe", "unsubscribe", "predict"],

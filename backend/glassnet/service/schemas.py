@@ -116,13 +116,15 @@ class RunCreate(_Request):
 
 
 class RunPatch(_Request):
-    """Change a run's hyperparameters, also while it trains: ``lr`` and ``weight_decay`` for every
-    optimizer, ``momentum`` for SGD with momentum, ``beta1``/``beta2`` for Adam (a setting the
-    run's optimizer does not have is a 409: it conflicts with the run). At least one."""
+    """Change a run's name (any time) or its hyperparameters, also while it trains: ``lr`` and
+    ``weight_decay`` for every optimizer, ``momentum`` for SGD with momentum, ``beta1``/``beta2``
+    for Adam (a setting the run's optimizer does not have is a 409: it conflicts with the run).
+    At least one."""
 
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"minProperties": 1}
     )
+    name: str = Field(None, min_length=1, max_length=100, validate_default=False)  # type: ignore[assignment]
     lr: float = Field(None, gt=0, le=10, validate_default=False)  # type: ignore[assignment]
     momentum: float = Field(None, ge=0, lt=1, description="SGD with momentum only", validate_default=False)  # type: ignore[assignment]
     beta1: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]
@@ -148,12 +150,19 @@ class BatchHistory(BaseModel):
     lr: list[float | None]
 
 
+class Mark(BaseModel):
+    step: int = Field(description="the mini-batch step it happened at")
+    kind: Literal["pause", "resume", "lr"]
+    value: float | None = Field(None, description="lr: the new learning rate")
+
+
 class MetricsHistory(BaseModel):
-    """Every mini-batch point (columns) and every epoch's figures, for charts."""
+    """Every mini-batch point (columns), every epoch's figures, and the marks of the loss chart."""
 
     run: str
     batches: BatchHistory
     epochs: list[dict[str, Any]]
+    marks: list[Mark] = Field(description="pauses, resumes and learning-rate changes, by step")
 
 
 class LayerRow(BaseModel):

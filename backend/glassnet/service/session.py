@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import signal
 import time
@@ -55,8 +54,10 @@ from ..nn.model import Sequential
 from ..training import probes
 from ..training.config import TrainConfig
 from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer
-from .encoding import encode_activations, encode_array
+from .encoding import encode_array
+from .frames import finite, finite_list, heavy_frames
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
+from .runstate import RunStatus
 
 MISCLASSIFIED_SHOWN = 8
 RUN_LOCK_WAIT_S = 30.0  # an orphaned predecessor needs one step and one checkpoint to let go
@@ -70,22 +71,10 @@ def disk_full(exc: BaseException) -> bool:
 POINT_KEYS = ("step", "epoch", "loss", "accuracy", "lr")
 
 
-def _finite(value: float | None) -> float | None:
-    """NaN/Inf never leave the server."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _finite_list(values: np.ndarray | list[float]) -> list[float | None]:
-    return [_finite(v) for v in np.asarray(values, dtype=np.float64).ravel().tolist()]
-
-
 class _EndOfRun(Exception):  # noqa: N818 - control flow, not an error
     """Leave the training loop with a final status."""
 
-    def __init__(self, status: str, message: str | None = None) -> None:
+    def __init__(self, status: RunStatus, message: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -166,9 +155,9 @@ class TrainingSession:
             m: BatchMetrics = payload
             self.points["step"].append(m.step)
             self.points["epoch"].append(m.epoch)
-            self.points["loss"].append(_finite(m.loss))
-            self.points["accuracy"].append(_finite(m.accuracy))
-            self.points["lr"].append(_finite(m.lr))
+            self.points["loss"].append(finite(m.loss))
+            self.points["accuracy"].append(finite(m.accuracy))
+            self.points["lr"].append(finite(m.lr))
             self.recent_points.append(tuple(self.points[k][-1] for k in POINT_KEYS))
             self.frame_samples += self.config.batch_size
         elif event == "epoch":
@@ -188,25 +177,28 @@ class TrainingSession:
                             "index": i,
                             "label": int(self.data.val.y[i]),
                             "predicted": int(val.predictions[i]),
-                            "probabilities": _finite_list(probs[row]),
+                            "probabilities": finite_list(probs[row]),
                             "image": encode_array(self.data.val.x[i, 0], per_map_axes=2),
                         }
                     )
         data = {
             "epoch": m.epoch,
             "step": m.step,
-            "train_loss": _finite(m.train_loss),
-            "train_accuracy": _finite(m.train_accuracy),
-            "val_loss": _finite(m.val_loss),
-            "val_accuracy": _finite(m.val_accuracy),
+            "train_loss": finite(m.train_loss),
+            "train_accuracy": finite(m.train_accuracy),
+            "val_loss": finite(m.val_loss),
+            "val_accuracy": finite(m.val_accuracy),
             "confusion": m.confusion,
-            "seconds": _finite(m.seconds) or 0.0,
+            "seconds": finite(m.seconds) or 0.0,
             "misclassified": wrong,
         }
         self.recent_epochs.append({k: v for k, v in data.items() if k != "misclassified"})
         # The checkpoint first: once viewers see the epoch, it is on disk.
         self.checkpoint(epoch_copy=True)
-        self.send({"kind": "epoch", "data": data})
+        # Every validation digit's answer, one byte each: any cell of the confusion matrix can list
+        # its digits later (the images are the dataset's; only the answers are the run's).
+        predicted = None if val is None else val.predictions.astype(np.uint8).tobytes()
+        self.send({"kind": "epoch", "data": data, "predicted": predicted})
 
     # -- outputs --------------------------------------------------------------------------------
     def flush_metrics(self) -> None:
@@ -229,57 +221,19 @@ class TrainingSession:
 
     def heavy(self) -> None:
         """Activations of the probe digits, kernels and gradients, encoded for the wire."""
-        model, step = self.model, self.trainer.step
-        out, acts = model.forward_record(self.probe_x)
-        probs = probabilities(model.loss, out)
-        activations = {
-            "step": step,
-            "inputs": encode_array(self.probe_x[:, 0], per_map_axes=2),
-            "probes": [
-                {
-                    "label": int(label),
-                    "probabilities": _finite_list(probs[i]),
-                    "layers": encode_activations(model, acts, sample=i),
-                }
-                for i, label in enumerate(self.probe_y.tolist())
-            ],
-        }
-        conv = [
-            {
-                "index": i,
-                "kernels": encode_array(layer.params["W"], per_map_axes=2),
-                "bias": _finite_list(layer.params["b"]),
-            }
-            for i, layer in probes.conv_layers(model)
-        ]
-        dense = probes.first_dense_on_pixels(model)
-        kernels = {
-            "step": step,
-            "conv": conv,
-            "dense": None if dense is None else {"index": dense[0], "weights": encode_array(dense[1], 2)},
-        }
-        gradients = {
-            "step": step,
-            "norms": [
-                {"index": i, "type": kind, "param": name, "norm": _finite(norm)}
-                for i, kind, name, norm in probes.gradient_norms(model)
-            ],
-            "conv": [
-                {"index": i, "grad": encode_array(layer.grads["W"], per_map_axes=2)}
-                for i, layer in probes.conv_layers(model)
-            ],
-        }
-        self.send({"kind": "heavy", "activations": activations, "kernels": kernels, "gradients": gradients})
+        frames = heavy_frames(self.model, self.probe_x, self.probe_y, self.trainer.step)
+        self.send({"kind": "heavy", **frames})
 
-    def check_finite(self) -> None:
+    def checkfinite(self) -> None:
         """Never write weights that blew up: end the run diverged (its last checkpoint stays)."""
         for name, p, _ in self.model.named_params():
             if not np.all(np.isfinite(p)):
-                raise _EndOfRun("diverged", f"parameter {name} is no longer finite; lower the learning rate")
+                why = f"parameter {name} is no longer finite; lower the learning rate"
+                raise _EndOfRun(RunStatus.DIVERGED, why)
 
     def checkpoint(self, epoch_copy: bool = False, notify: bool = True) -> None:
         """``last.npz`` (the resume point; optionally also ``epoch-NNN.npz``), atomically."""
-        self.check_finite()
+        self.checkfinite()
         t = self.trainer
         meta = {
             "run": self.run_id,
@@ -304,7 +258,7 @@ class TrainingSession:
 
     def write_live(self) -> None:
         """Latest weights for live predictions (no optimizer state: small and quick)."""
-        self.check_finite()
+        self.checkfinite()
         meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
         save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
         self.next_live = time.monotonic() + self.job["live_interval"]
@@ -330,7 +284,7 @@ class TrainingSession:
         except DivergedError as exc:
             self.flush_metrics()
             # The last good checkpoint stays as it is; the weights now are not trusted.
-            raise _EndOfRun("diverged", str(exc)) from None
+            raise _EndOfRun(RunStatus.DIVERGED, str(exc)) from None
 
     def handle(self, command: dict[str, Any]) -> None:
         cmd, reply = command.get("cmd"), {"kind": "ack", "id": command.get("id"), "ok": True}
@@ -361,13 +315,13 @@ class TrainingSession:
             self.checkpoint()
             reply["state"] = {"step": self.trainer.step, "epoch": self.trainer.epoch}
             self.send(reply)
-            raise _EndOfRun("stopped" if cmd == "stop" else "interrupted")
+            raise _EndOfRun(RunStatus.STOPPED if cmd == "stop" else RunStatus.INTERRUPTED)
         else:
             reply.update(ok=False, error=f"unknown command {cmd!r}")
-        reply["state"] = {"step": self.trainer.step, "epoch": self.trainer.epoch, "paused": self.paused}
+        reply["state"] = {"step": self.trainer.step, "epoch": self.trainer.epoch, "waiting": self.paused}
         self.send(reply)
         if self.trainer.finished:
-            raise _EndOfRun("finished")
+            raise _EndOfRun(RunStatus.FINISHED)
 
     def poll(self) -> None:
         """Handle waiting commands; while paused, block until one comes (EOF = parent gone)."""
@@ -395,7 +349,7 @@ class TrainingSession:
             while True:
                 self.poll()
                 if self.trainer.finished:
-                    raise _EndOfRun("finished")
+                    raise _EndOfRun(RunStatus.FINISHED)
                 self.train_one()
                 self.tick()
         except _EndOfRun as end:
@@ -405,7 +359,7 @@ class TrainingSession:
                 raise
             self.flush_metrics()
             self.finish(
-                "interrupted",
+                RunStatus.INTERRUPTED,
                 f"the disk is full ({exc.strerror}); the run keeps its last checkpoint at step "
                 f"{self.checkpoint_step()}: free some space, then resume it",
             )
@@ -418,7 +372,7 @@ class TrainingSession:
         return 0
 
     def finish(self, status: str, message: str | None) -> None:
-        if status == "finished":
+        if status == RunStatus.FINISHED:
             self.flush_metrics()
             self.heavy()
             with contextlib.suppress(OSError, _EndOfRun):  # the last epoch's checkpoint is written
@@ -448,7 +402,7 @@ def session_main(job: dict[str, Any], events: Connection, commands: Connection) 
             events.send(
                 {
                     "kind": "end",
-                    "status": "failed",
+                    "status": RunStatus.FAILED,
                     "message": f"{type(exc).__name__}: {exc}",
                     "traceback": traceback.format_exc(limit=5),
                 }

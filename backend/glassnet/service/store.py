@@ -3,7 +3,10 @@
 Tables: ``runs`` (one row per run: config, spec, status, progress, last checkpoint),
 ``batch_metrics`` (one row per mini-batch: step, epoch, loss, accuracy, learning rate) and
 ``epoch_metrics`` (one JSON row per epoch: its figures, confusion matrix and the few
-misclassified validation digits shown for it, ~1 KB each). Checkpoints live beside it as ``.npz`` files in
+misclassified validation digits shown for it, ~1 KB each), ``epoch_predictions`` (each epoch's
+answer for every validation digit, one byte each: any confusion-matrix cell's digits can be
+listed later) and ``marks`` (what the loss chart marks on its step axis: pauses, resumes,
+learning-rate changes). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
 sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
 
@@ -24,7 +27,7 @@ from typing import Any
 
 from ..training.config import TrainConfig
 from .disk import disk_full
-from .protocol import RunStatus
+from .runstate import LIVE_STATUSES, RunStatus
 
 log = logging.getLogger("glassnet.store")
 
@@ -62,6 +65,20 @@ CREATE TABLE IF NOT EXISTS uploads (
     bytes INTEGER NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS epoch_predictions (
+    run_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    predicted BLOB NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    value REAL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS marks_run ON marks (run_id, step);
 CREATE TABLE IF NOT EXISTS epoch_metrics (
     run_id TEXT NOT NULL,
     epoch INTEGER NOT NULL,
@@ -177,7 +194,13 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         """Forget a run and its history."""
-        for table, key in (("runs", "id"), ("batch_metrics", "run_id"), ("epoch_metrics", "run_id")):
+        for table, key in (
+            ("runs", "id"),
+            ("batch_metrics", "run_id"),
+            ("epoch_metrics", "run_id"),
+            ("epoch_predictions", "run_id"),
+            ("marks", "run_id"),
+        ):
             self.db.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
         self.unsaved.pop(run_id, None)
 
@@ -198,7 +221,7 @@ class RunStore:
 
     def mark_interrupted(self) -> list[str]:
         """On start-up: runs that were active when the last process ended are ``interrupted``."""
-        active = ("queued", "running", "paused")
+        active = sorted(s.value for s in LIVE_STATUSES)
         ids = [
             r["id"]
             for r in self.db.execute(
@@ -246,6 +269,29 @@ class RunStore:
         steps will write them again."""
         self.db.execute("DELETE FROM batch_metrics WHERE run_id = ? AND step > ?", (run_id, step))
         self.db.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+        self.db.execute("DELETE FROM epoch_predictions WHERE run_id = ? AND epoch > ?", (run_id, epoch))
+
+    def add_predictions(self, run_id: str, epoch: int, predicted: bytes) -> None:
+        """An epoch's answer for every validation digit: ``predicted[i]`` is digit ``i``'s class."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO epoch_predictions VALUES (?, ?, ?)", (run_id, epoch, predicted)
+        )
+
+    def predictions(self, run_id: str, epoch: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT predicted FROM epoch_predictions WHERE run_id = ? AND epoch = ?", (run_id, epoch)
+        ).fetchone()
+        return None if row is None else bytes(row["predicted"])
+
+    def add_mark(self, run_id: str, step: int, kind: str, value: float | None = None) -> None:
+        """Something the loss chart marks at ``step``: ``pause``, ``resume`` or ``lr`` (a new rate)."""
+        self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", (run_id, step, kind, value, time.time()))
+
+    def marks(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT step, kind, value FROM marks WHERE run_id = ? ORDER BY step, at", (run_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
 
     def history(self, run_id: str) -> dict[str, Any]:
         """The full history for charts: columnar batch points and the epoch rows."""
@@ -263,4 +309,4 @@ class RunStore:
                 "SELECT data FROM epoch_metrics WHERE run_id = ? ORDER BY epoch", (run_id,)
             )
         ]
-        return {"batches": columns, "epochs": epochs}
+        return {"batches": columns, "epochs": epochs, "marks": self.marks(run_id)}

@@ -39,7 +39,6 @@ from ..nn.optim import check_hyperparameters, check_names
 from .disk import disk_full
 from .hub import Hub
 from .protocol import (
-    RESUMABLE_STATUSES,
     ActivationsData,
     EpochData,
     ErrorData,
@@ -47,10 +46,10 @@ from .protocol import (
     GradientsData,
     KernelsData,
     MetricsData,
-    RunStatus,
     RunSummary,
     StatusData,
 )
+from .runstate import RunAction, RunStatus, allowed, refusal
 from .session import session_main
 from .settings import Settings
 from .store import RunStore
@@ -94,9 +93,15 @@ def summary(run: dict[str, Any]) -> RunSummary:
         weight_decay=c["weight_decay"],
         val_accuracy=run["val_accuracy"],
         message=run["message"],
-        resumable=run["status"] in RESUMABLE_STATUSES
-        and (run["status"] in (RunStatus.PAUSED, RunStatus.INTERRUPTED) or run["checkpoint"] is not None),
+        resumable=allowed(run["status"], RunAction.RESUME, run["checkpoint"] is not None),
     )
+
+
+def check(run: dict[str, Any], action: RunAction, has_checkpoint: bool = True) -> None:
+    """Raise :class:`RunConflictError` (409) when the state machine says no."""
+    why = refusal(run["id"], run["status"], action, has_checkpoint)
+    if why is not None:
+        raise RunConflictError(why)
 
 
 class RunWorker:
@@ -335,6 +340,8 @@ class RunManager:
             data = message["data"]
             # The row keeps the handful of misclassified digits (~1 KB each) for late viewers.
             self.store.add_epoch(run_id, data["epoch"], data)
+            if message.get("predicted") is not None:
+                self.store.add_predictions(run_id, data["epoch"], message["predicted"])
             run = self.store.update(
                 run_id, epoch=data["epoch"], step=data["step"], val_accuracy=data["val_accuracy"]
             )
@@ -438,11 +445,11 @@ class RunManager:
         run = self.get(run_id)
         if run["status"] == RunStatus.PAUSED:
             return run
-        if run["status"] != RunStatus.RUNNING:
-            raise RunConflictError(f"cannot pause run {run_id}: it is {run['status']}")
+        check(run, RunAction.PAUSE)
         reply = await self._command(run_id, "pause")
         if "ended" in reply:
             return self.get(run_id)
+        self.store.add_mark(run_id, reply["state"]["step"], "pause")
         return self.set_status(
             run_id, RunStatus.PAUSED, step=reply["state"]["step"], epoch=reply["state"]["epoch"]
         )
@@ -457,12 +464,12 @@ class RunManager:
                 return run
             if status == RunStatus.PAUSED and run_id in self.workers:
                 reply = await self._command(run_id, "resume")
-                return self.get(run_id) if "ended" in reply else self.set_status(run_id, RunStatus.RUNNING)
+                if "ended" in reply:
+                    return self.get(run_id)
+                self.store.add_mark(run_id, reply["state"]["step"], "resume")
+                return self.set_status(run_id, RunStatus.RUNNING)
             last = self.run_dir(run_id) / "last.npz"
-            if status in (RunStatus.FAILED, RunStatus.DIVERGED) and not last.is_file():
-                raise RunConflictError(f"cannot resume run {run_id}: it is {status} and has no checkpoint")
-            if status not in RESUMABLE_STATUSES:
-                raise RunConflictError(f"cannot resume run {run_id}: it is {status}")
+            check(run, RunAction.RESUME, last.is_file())
             if last.is_file() and readable is not None:
                 try:
                     await readable(last)
@@ -470,6 +477,7 @@ class RunManager:
                     raise RunConflictError(
                         f"cannot resume run {run_id}: its checkpoint is unreadable ({exc})"
                     ) from None
+            self.store.add_mark(run_id, run["checkpoint_step"] or 0, "resume")
             return self.enqueue(run_id)  # a new process, from the last checkpoint
 
     async def step(self, run_id: str) -> dict[str, Any]:
@@ -478,8 +486,9 @@ class RunManager:
 
     async def _step(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
-        if run["status"] != RunStatus.PAUSED or run_id not in self.workers:
-            raise RunConflictError(f"cannot step run {run_id}: it is {run['status']}; pause it first")
+        check(run, RunAction.STEP)
+        if run_id not in self.workers:
+            raise RunConflictError(f"cannot step run {run_id}: its process has ended")
         reply = await self._command(run_id, "step")
         if "ended" in reply:
             return self.get(run_id)
@@ -494,6 +503,7 @@ class RunManager:
     async def _stop(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)
         status = run["status"]
+        check(run, RunAction.STOP)
         if status == RunStatus.QUEUED:
             with contextlib.suppress(ValueError):
                 self.queue.remove(run_id)
@@ -512,13 +522,22 @@ class RunManager:
         ended but can be resumed (e.g. a lower learning rate after it diverged)."""
         async with self.lock(run_id):
             run = self.get(run_id)  # read under the lock: a concurrent PATCH has been applied
-            if run["status"] in (RunStatus.FINISHED, RunStatus.STOPPED):
-                raise RunConflictError(f"cannot change run {run_id}: it is {run['status']}")
+            check(run, RunAction.PATCH)
             check_names(run["config"]["optimizer"], values)
             check_hyperparameters(values)
             if run_id in self.workers:
                 await self._command(run_id, "set", values=values)
             run = self.store.update(run_id, config={**self.get(run_id)["config"], **values})
+            if "lr" in values:
+                self.store.add_mark(run_id, run["step"], "lr", values["lr"])
+            self.publish_status(run)
+            return run
+
+    async def rename(self, run_id: str, name: str) -> dict[str, Any]:
+        """A run's human name (shown wherever the run is), changeable in any state."""
+        async with self.lock(run_id):
+            self.get(run_id)
+            run = self.store.update(run_id, name=name)
             self.publish_status(run)
             return run
 
@@ -527,7 +546,7 @@ class RunManager:
         deletes its files (awaited; in the heavy pool)."""
         async with self.lock(run_id):
             run = self.get(run_id)
-            if run_id in self.workers:
+            if run_id in self.workers or not allowed(run["status"], RunAction.DELETE):
                 raise RunConflictError(f"cannot delete run {run_id}: it is {run['status']}; stop it first")
             with contextlib.suppress(ValueError):
                 self.queue.remove(run_id)

@@ -1,6 +1,6 @@
 """What the dashboard looks at inside a network, as plain arrays (NumPy only, no encoding).
 
-* a fixed **probe set** of eight test digits, whose every layer output (activation) is shown;
+* a fixed **probe set** of ten test digits, one of each digit, whose every layer output (activation) is shown;
 * the **kernels** of every conv layer, and the first dense layer's weights as images when that
   layer reads the pixels directly (each hidden neuron's weights *are* a 28x28 picture);
 * **gradient norms** per parameter and the conv kernels' gradients of the last mini-batch;
@@ -16,7 +16,7 @@ from ..nn.layers.conv import Conv2D
 from ..nn.layers.dense import Dense
 from ..nn.model import Sequential
 
-PROBE_DIGITS = (0, 1, 2, 3, 4, 5, 6, 7)
+PROBE_DIGITS = tuple(range(10))  # one of each digit
 
 
 def probe_indices(labels: np.ndarray, digits: tuple[int, ...] = PROBE_DIGITS) -> np.ndarray:
@@ -36,8 +36,8 @@ def probe_indices(labels: np.ndarray, digits: tuple[int, ...] = PROBE_DIGITS) ->
 
 
 def pick_probes(split: Split, digits: tuple[int, ...] = PROBE_DIGITS) -> tuple[np.ndarray, np.ndarray]:
-    """The probe digits of ``split`` (see :func:`probe_indices`): x (8, 1, H, W) float32 and
-    labels (8,) int64; the same for every run."""
+    """The probe digits of ``split`` (see :func:`probe_indices`): x (P, 1, H, W) float32 and
+    labels (P,) int64 (P = 10: one of each digit); the same for every run."""
     idx = probe_indices(split.y, digits)
     return split.x[idx], split.y[idx]
 

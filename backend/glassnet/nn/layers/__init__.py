@@ -30,6 +30,19 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 
+# What a newly added layer starts with (the editor's "Add layer"); every other option takes the
+# constructor's default.
+NEW_LAYER: dict[str, dict[str, Any]] = {
+    "conv2d": {"filters": 8, "kernel": 5, "stride": 1, "padding": "valid", "init": "he"},
+    "maxpool2d": {"size": 2, "stride": 2},
+    "avgpool2d": {"size": 2, "stride": 2},
+    "dense": {"units": 64, "init": "he"},
+    "leaky_relu": {"alpha": 0.01},
+    "dropout": {"rate": 0.5},
+}
+ACTIVATION_TYPES = ("relu", "leaky_relu", "sigmoid", "tanh", "softmax")
+
+
 def layer_from_spec(entry: Any, index: int | None = None) -> Layer:
     """Build one layer from its spec dict; a bad entry raises ``ValueError`` naming the layer."""
     where = "layer" if index is None else f"layer {index}"
@@ -43,13 +56,15 @@ def layer_from_spec(entry: Any, index: int | None = None) -> Layer:
         layer = LAYER_TYPES[kind](**args)
     except TypeError as exc:
         raise ValueError(f"{where} ({kind}): bad options {sorted(args)}: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"{where} ({kind}): {exc}") from None
+    except ValueError as exc:  # the layer names itself ("conv2d: …"); say it once
+        raise ValueError(f"{where} ({kind}): {str(exc).removeprefix(f'{kind}: ')}") from None
     return layer
 
 
 __all__ = [
+    "ACTIVATION_TYPES",
     "LAYER_TYPES",
+    "NEW_LAYER",
     "AvgPool2D",
     "Conv2D",
     "Dense",

@@ -89,6 +89,27 @@ class ExplainRequest(Source):
     params: bool = Field(True, description="Include the weights and biases themselves (gradients always).")
 
 
+class ActivationsRequest(Source):
+    model: ModelId
+
+
+class LayerValues(BaseModel):
+    index: int
+    type: str
+    shape: list[int]
+    values: list[float] = Field(description="Row-major, exactly the float32 the network computed.")
+
+
+class ActivationsResult(BaseModel):
+    model: str
+    source: DigitSourceInfo
+    readout: str = Field(description="softmax (cross-entropy) or normalised (squared error: no softmax)")
+    input: Tensor = Field(description="The 28x28 digit the network read (prepared like MNIST).")
+    probabilities: list[float]
+    layers: list[LayerValues]
+    biases: dict[str, list[float]] = Field(description="Dense layer index -> its biases b.")
+
+
 class MapRequest(Source):
     model: ModelId
     layer: int = Field(ge=0, le=63, description="Index of a conv2d, maxpool2d or avgpool2d layer.")
@@ -238,6 +259,15 @@ async def explain(body: ExplainRequest, request: Request) -> Any:
     """One digit's forward and backward pass through a network, exact: every layer's output and
     its error (the wishes), activation slopes, every parameter's gradient, the cost and its terms."""
     return await _run(request, _explainer(request).explain, body)
+
+
+@router.post(
+    "/activations", response_model=ActivationsResult, responses=ERRORS, summary="Exact values of every layer"
+)
+async def explain_activations(body: ActivationsRequest, request: Request) -> Any:
+    """Every layer's output for one digit as exact numbers, and every dense layer's biases — what
+    the dashboard shows when a neuron or a feature map is hovered (its pictures are uint8)."""
+    return await _run(request, _explainer(request).activations, body)
 
 
 @router.post(

@@ -193,28 +193,36 @@ async def run_metrics(run_id: RunId, request: Request) -> MetricsHistory:
     return MetricsHistory(run=run_id, **manager.store.history(run_id))
 
 
-@router.post("/api/runs/{run_id}/pause", response_model=RunDetail, responses=ERRORS, summary="Pause")
-async def pause_run(run_id: RunId, request: Request) -> RunDetail:
-    """Stop between two mini-batches and write a checkpoint; viewers get the state once."""
-    return await _control(request, run_id, "pause")
+# The four controls are one handler, registered once per action (its own path, so that any other
+# word after a run id is still a 404/405, not a 422); the state machine decides what applies.
+CONTROLS = {
+    "pause": "Stop between two mini-batches and write a checkpoint; viewers get the state once.",
+    "resume": "Continue a paused run, or one that ended (stopped, interrupted, diverged, failed) from "
+    "its last checkpoint (it may queue).",
+    "step": "Run exactly one mini-batch of a paused run (answers once it is done).",
+    "stop": "End the run (a checkpoint is written first; resume continues it); a queued run just leaves "
+    "the queue.",
+}
 
 
-@router.post("/api/runs/{run_id}/resume", response_model=RunDetail, responses=ERRORS, summary="Resume")
-async def resume_run(run_id: RunId, request: Request) -> RunDetail:
-    """Continue a paused run, or an ``interrupted`` one from its last checkpoint (it may queue)."""
-    return await _control(request, run_id, "resume")
+def _control_route(action: str) -> Any:
+    async def control(run_id: RunId, request: Request) -> RunDetail:
+        return await _control(request, run_id, action)
+
+    control.__name__ = f"{action}_run"
+    control.__doc__ = CONTROLS[action]
+    return control
 
 
-@router.post("/api/runs/{run_id}/step", response_model=RunDetail, responses=ERRORS, summary="One step")
-async def step_run(run_id: RunId, request: Request) -> RunDetail:
-    """Run exactly one mini-batch of a paused run (answers once it is done)."""
-    return await _control(request, run_id, "step")
-
-
-@router.post("/api/runs/{run_id}/stop", response_model=RunDetail, responses=ERRORS, summary="Stop")
-async def stop_run(run_id: RunId, request: Request) -> RunDetail:
-    """End the run for good (a checkpoint is written first); a queued run just leaves the queue."""
-    return await _control(request, run_id, "stop")
+for _action in CONTROLS:
+    router.add_api_route(
+        f"/api/runs/{{run_id}}/{_action}",
+        _control_route(_action),
+        methods=["POST"],
+        response_model=RunDetail,
+        responses=ERRORS,
+        summary=_action.capitalize(),
+    )
 
 
 @router.delete(
@@ -237,17 +245,26 @@ async def delete_run(run_id: RunId, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.patch("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Change rates")
+@router.patch(
+    "/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Rename, change rates"
+)
 async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetail:
-    """Change the learning rate, weight decay, momentum (SGD with momentum) or beta1/beta2 (Adam),
-    also while the run trains; a setting the run's optimizer does not have is a 422."""
+    """Rename the run (any time), or change the learning rate, weight decay, momentum (SGD with
+    momentum) or beta1/beta2 (Adam), also while the run trains; a setting the run's optimizer does
+    not have is a 409."""
     values = body.model_dump(exclude_unset=True)
     if not values:
-        raise HTTPException(422, "nothing to change: give lr, weight_decay, momentum or beta1/beta2")
+        raise HTTPException(422, "nothing to change: give name, lr, weight_decay, momentum or beta1/beta2")
     manager = _manager(request)
-    _found(manager, run_id)
+    run = _found(manager, run_id)
+    name = values.pop("name", None)
+    if name is not None and not name.strip():
+        raise HTTPException(422, "name: a run's name cannot be blank")
     try:
-        run = await manager.patch(run_id, values)
+        if values:
+            run = await manager.patch(run_id, values)
+        if name is not None:
+            run = await manager.rename(run_id, name.strip())
     except (RunConflictError, ValueError) as exc:  # ValueError: not a setting of this run's optimizer
         raise HTTPException(409, str(exc)) from None
     return detail(manager, run)
