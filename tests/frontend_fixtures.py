@@ -1,8 +1,10 @@
 """Fixtures for the JavaScript tests, made by the service's own code.
 
 ``frontend/test/fixtures/explain-small.json`` is an /api/explain answer for a tiny sigmoid network;
-``learnmath.test.js`` checks the page's arithmetic against it. ``test_frontend_fixtures.py`` checks
-the committed file is what this module makes now; ``python tests/frontend_fixtures.py`` rewrites it.
+``learnmath.test.js`` checks the page's arithmetic against it. ``catalog.json`` is what
+``GET /api/layers`` and ``GET /api/presets`` serve (the page keeps no copies of its own; the
+architecture tests read it). ``test_frontend_fixtures.py`` checks the committed files are what
+this module makes now; ``python tests/frontend_fixtures.py`` rewrites them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from glassnet.nn.explain import trace
 from glassnet.nn.model import Sequential
 from glassnet.service.explain import explanation
 
-FIXTURE = Path(__file__).resolve().parents[1] / "frontend" / "test" / "fixtures" / "explain-small.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "frontend" / "test" / "fixtures"
+FIXTURE = FIXTURES / "explain-small.json"
+CATALOG = FIXTURES / "catalog.json"
 SPEC = {
     "input_shape": [1, 3, 3],
     "layers": [
@@ -38,6 +42,14 @@ def make() -> str:
     return json.dumps(answer, indent=None, separators=(",", ":")) + "\n"
 
 
+def make_catalog() -> str:
+    from glassnet.service.routes.catalog import all_presets, layer_catalog
+
+    return json.dumps({"presets": all_presets(), "catalog": layer_catalog().model_dump()}, indent=1) + "\n"
+
+
 if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURE
-    out.write_text(make())
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES
+    out.mkdir(parents=True, exist_ok=True)
+    (out / FIXTURE.name).write_text(make())
+    (out / CATALOG.name).write_text(make_catalog())

@@ -1,7 +1,7 @@
 """frontend/js/protocol.js mirrors the server's protocol (service/protocol.py): the version, the
 event types, each event's fields and required fields, the run statuses and the client message
 types. The JS module is loaded with node and compared with the JSON schema that GET /api/protocol
-serves. Also: arch.js's copies of the presets equal backend/glassnet/presets/*.json."""
+serves, and the run state machine (service/runstate.py) is the same on both sides."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from glassnet.presets import load_preset
 from glassnet.service.protocol import protocol_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+def require_node() -> str:
+    """The drift guard is part of the test command: without Node it fails, loudly (never skips)."""
+    if NODE is None:
+        pytest.fail("node is not installed: the protocol drift guard needs Node 20 (apt-get install nodejs)")
+    return NODE
 
 
 def js_exports(module: str, names: list[str]) -> dict:
@@ -29,7 +34,11 @@ def js_exports(module: str, names: list[str]) -> dict:
         "process.stdout.write(JSON.stringify(out));"
     )
     proc = subprocess.run(
-        [NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60, check=True
+        [require_node(), "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return json.loads(proc.stdout)
 
@@ -46,6 +55,7 @@ def js() -> dict:
             "CLIENT_TYPES",
             "EVENT_FIELDS",
             "REQUIRED_FIELDS",
+            "RUN_MACHINE",
         ],
     )
 
@@ -61,6 +71,12 @@ def test_version_and_type_lists(js: dict, schema: dict) -> None:
     assert sorted(js["HEAVY_EVENTS"]) == sorted(schema["heavy_events"])
     assert js["RUN_STATUSES"] == schema["run_statuses"]
     assert js["CLIENT_TYPES"] == schema["client_types"]
+
+
+def test_the_state_machine_is_the_services(js: dict, schema: dict) -> None:
+    served = schema["run_machine"]
+    for key in ("transitions", "needs_checkpoint", "active", "live", "why_not"):
+        assert js["RUN_MACHINE"][key] == served[key], key
 
 
 def test_every_event_has_the_same_fields(js: dict, schema: dict) -> None:
@@ -89,9 +105,3 @@ def test_schema_served_by_the_app_is_the_same(tmp_path: Path, small_mnist: Path)
     with TestClient(app) as client:
         served = client.get("/api/protocol").json()
     assert served == json.loads(json.dumps(protocol_schema()))
-
-
-def test_presets_in_arch_js_match_the_bundled_ones() -> None:
-    presets = js_exports("arch.js", ["PRESETS"])["PRESETS"]
-    for name in ("cnn", "mlp", "notes"):
-        assert presets[name] == load_preset(name), name

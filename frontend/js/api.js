@@ -46,11 +46,22 @@ export const getMetrics = (id) => api(`/api/runs/${encodeURIComponent(id)}/metri
 export const startRun = (body) => api("/api/runs", { method: "POST", body });
 /** @param {string} id @param {"pause"|"resume"|"step"|"stop"} action */
 export const control = (id, action) => api(`/api/runs/${encodeURIComponent(id)}/${action}`, { method: "POST" });
-/** @param {string} id @param {{lr?: number, momentum?: number, beta1?: number, beta2?: number, weight_decay?: number}} values */
+/** @param {string} id @param {{name?: string, lr?: number, momentum?: number, beta1?: number, beta2?: number, weight_decay?: number}} values */
 export const patchRun = (id, values) => api(`/api/runs/${encodeURIComponent(id)}`, { method: "PATCH", body: values });
 /** @param {any} spec */
 export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec });
 export const getModels = () => api("/api/models");
+/** The presets and the layer types, costs and limits the page builds its editor from. */
+export const getPresets = () => api("/api/presets");
+export const getLayers = () => api("/api/layers");
+export const getProbes = () => api("/api/probes");
+/** What a run has learned, from one of its checkpoints (default: the latest). @param {string} id @param {string} [checkpoint] */
+export const getLearned = (id, checkpoint) => api(`/api/runs/${encodeURIComponent(id)}/learned${checkpoint ? `?checkpoint=${encodeURIComponent(checkpoint)}` : ""}`);
+/** A page of a confusion-matrix cell's digits. @param {string} id @param {number} epoch @param {number} label @param {number} predicted @param {number} offset */
+export const getCellDigits = (id, epoch, label, predicted, offset) =>
+  api(`/api/runs/${encodeURIComponent(id)}/epochs/${epoch}/digits?label=${label}&predicted=${predicted}&offset=${offset}&limit=48`);
+/** Every layer's exact output for one digit and the dense biases (/api/explain/activations). @param {any} body */
+export const explainActivations = (body) => api("/api/explain/activations", { method: "POST", body });
 /** One digit's forward and backward pass, exact (/api/explain). @param {any} body */
 export const explain = (body) => api("/api/explain", { method: "POST", body });
 /** One conv kernel or pooling map of a digit, explained (/api/explain/conv). @param {any} body */

@@ -17,84 +17,14 @@
  * @typedef {{rows: Row[], total: number, outShape: (number[]|null), error: (null|{index: (number|null), message: string})}} Inferred
  */
 
-export const LAYER_TYPES = ["conv2d", "maxpool2d", "avgpool2d", "flatten", "dense", "relu", "leaky_relu",
-  "sigmoid", "tanh", "softmax", "dropout"];
-export const ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax"];
-export const LOSSES = ["cross_entropy", "mse"];
-export const OPTIMIZERS = ["sgd", "momentum", "adam"];
-export const SCHEDULES = ["constant", "step", "cosine"];
-export const INITS = ["he", "xavier"];
-export const MAX_LAYERS = 64;
-export const MAX_PARAMS = 20_000_000;
-
-/** The options each layer type takes, with defaults (the Python constructors' defaults). */
-export const LAYER_DEFAULTS = {
-  conv2d: { filters: 8, kernel: 5, stride: 1, padding: "valid", init: "he" },
-  maxpool2d: { size: 2, stride: 2 },
-  avgpool2d: { size: 2, stride: 2 },
-  flatten: {},
-  dense: { units: 64, init: "he" },
-  relu: {},
-  leaky_relu: { alpha: 0.01 },
-  sigmoid: {},
-  tanh: {},
-  softmax: {},
-  dropout: { rate: 0.5 },
-};
-
-/** The bundled presets (backend/glassnet/presets/*.json; a pytest test keeps them equal). */
-export const PRESETS = {
-  cnn: {
-    name: "cnn",
-    description: "A convolutional network: two conv + max-pool blocks (5x5 kernels) and a dense head, ReLU, cross-entropy, Adam.",
-    input_shape: [1, 28, 28],
-    layers: [
-      { type: "conv2d", filters: 16, kernel: 5, stride: 1, padding: "valid", init: "he" },
-      { type: "relu" },
-      { type: "maxpool2d", size: 2, stride: 2 },
-      { type: "conv2d", filters: 32, kernel: 5, stride: 1, padding: "valid", init: "he" },
-      { type: "relu" },
-      { type: "maxpool2d", size: 2, stride: 2 },
-      { type: "flatten" },
-      { type: "dense", units: 128, init: "he" },
-      { type: "relu" },
-      { type: "dense", units: 10, init: "xavier" },
-    ],
-    loss: "cross_entropy",
-    train: { optimizer: "adam", lr: 0.002, beta1: 0.9, beta2: 0.999, weight_decay: 0.0, schedule: "cosine", batch_size: 64, epochs: 6, seed: 0 },
-  },
-  mlp: {
-    name: "mlp",
-    description: "A multilayer perceptron: 784 pixels -> 128 -> 64 -> 10 digits, ReLU, cross-entropy, Adam.",
-    input_shape: [1, 28, 28],
-    layers: [
-      { type: "flatten" },
-      { type: "dense", units: 128, init: "he" },
-      { type: "relu" },
-      { type: "dense", units: 64, init: "he" },
-      { type: "relu" },
-      { type: "dense", units: 10, init: "xavier" },
-    ],
-    loss: "cross_entropy",
-    train: { optimizer: "adam", lr: 0.001, beta1: 0.9, beta2: 0.999, weight_decay: 0.0001, schedule: "cosine", batch_size: 64, epochs: 12, seed: 0 },
-  },
-  notes: {
-    name: "notes",
-    description: "The network of the teaching notes: 784 -> 16 -> 16 -> 10 sigmoid neurons, squared-error cost, plain stochastic gradient descent.",
-    input_shape: [1, 28, 28],
-    layers: [
-      { type: "flatten" },
-      { type: "dense", units: 16, init: "xavier" },
-      { type: "sigmoid" },
-      { type: "dense", units: 16, init: "xavier" },
-      { type: "sigmoid" },
-      { type: "dense", units: 10, init: "xavier" },
-      { type: "sigmoid" },
-    ],
-    loss: "mse",
-    train: { optimizer: "sgd", lr: 1.5, weight_decay: 0.0, schedule: "constant", batch_size: 10, epochs: 30, seed: 0 },
-  },
-};
+/**
+ * What the server says about layers, costs and limits (GET /api/layers) and its presets
+ * (GET /api/presets): the page keeps no copies of its own.
+ * @typedef {{layers: {type: string, activation: boolean, options: Record<string, any>, new: LayerSpec}[], losses: string[],
+ *   optimizers: string[], hyperparameters: Record<string, string[]>, defaults: Record<string, number>, schedules: string[],
+ *   inits: string[], max_layers: number, max_params: number, max_batch: number, max_epochs: number}} Catalog
+ * @typedef {Record<string, Spec & {name: string, description: string, train: Record<string, any>}>} Presets
+ */
 
 /** @param {any} v */
 const isPosInt = (v) => Number.isInteger(v) && typeof v === "number" && v >= 1;
@@ -129,23 +59,23 @@ function checkOptions(l, where) {
   if (t === "conv2d") {
     for (const key of ["filters", "kernel", "stride"]) {
       const v = l[key] ?? (key === "stride" ? 1 : undefined);
-      if (!isPosInt(v)) throw fail(`conv2d: ${key} must be a positive integer, got ${JSON.stringify(v ?? null)}`);
+      if (!isPosInt(v)) throw fail(`${key} must be a positive integer, got ${JSON.stringify(v ?? null)}`);
     }
     const pad = l.padding ?? "valid";
-    if (pad !== "valid" && pad !== "same") throw fail(`conv2d: padding must be 'valid' or 'same', got ${JSON.stringify(pad)}`);
+    if (pad !== "valid" && pad !== "same") throw fail(`padding must be 'valid' or 'same', got ${JSON.stringify(pad)}`);
   } else if (t === "maxpool2d" || t === "avgpool2d") {
     for (const key of ["size", "stride"]) {
       const v = l[key] ?? (key === "size" ? 2 : l.size ?? 2);
-      if (!isPosInt(v)) throw fail(`${t}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+      if (!isPosInt(v)) throw fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
     }
   } else if (t === "dense") {
-    if (!isPosInt(l.units)) throw fail(`dense: units must be a positive integer, got ${JSON.stringify(l.units ?? null)}`);
+    if (!isPosInt(l.units)) throw fail(`units must be a positive integer, got ${JSON.stringify(l.units ?? null)}`);
   } else if (t === "dropout") {
     const r = l.rate ?? 0.5;
-    if (typeof r !== "number" || !(r >= 0 && r < 1)) throw fail(`dropout: rate must be in [0, 1), got ${JSON.stringify(r)}`);
+    if (typeof r !== "number" || !(r >= 0 && r < 1)) throw fail(`rate must be in [0, 1), got ${JSON.stringify(r)}`);
   } else if (t === "leaky_relu") {
     const a = l.alpha ?? 0.01;
-    if (typeof a !== "number" || !(a >= 0 && a < 1)) throw fail(`leaky_relu: alpha must be in [0, 1), got ${JSON.stringify(a)}`);
+    if (typeof a !== "number" || !(a >= 0 && a < 1)) throw fail(`alpha must be in [0, 1), got ${JSON.stringify(a)}`);
   }
 }
 
@@ -194,10 +124,11 @@ export function layerShape(l, inShape, label) {
 /**
  * Shape inference for a whole spec, as Sequential.from_spec does it. Stops at the first layer
  * that does not fit and says which and why.
- * @param {Spec} spec
+ * @param {Spec} spec @param {Catalog} cat
  * @returns {Inferred}
  */
-export function inferShapes(spec) {
+export function inferShapes(spec, cat) {
+  const LAYER_TYPES = cat.layers.map((l) => l.type), LOSSES = cat.losses, MAX_LAYERS = cat.max_layers, MAX_PARAMS = cat.max_params;
   /** @type {Row[]} */
   const rows = [];
   let total = 0;
@@ -238,12 +169,13 @@ export function inferShapes(spec) {
   return { rows, total, outShape: shape, error: null };
 }
 
-/** A deep copy of a preset's layers. @param {keyof typeof PRESETS} name @returns {Spec} */
-export const presetSpec = (name) => JSON.parse(JSON.stringify(PRESETS[name]));
+/** A deep copy of a preset's spec. @param {Presets} presets @param {string} name @returns {Spec} */
+export const presetSpec = (presets, name) => JSON.parse(JSON.stringify(presets[name]));
 
-/** A new layer of a type with its defaults. @param {string} type @returns {LayerSpec} */
-export function newLayer(type) {
-  return { type, ...JSON.parse(JSON.stringify(/** @type {any} */ (LAYER_DEFAULTS)[type] ?? {})) };
+/** A new layer of a type with what the server says it starts with. @param {Catalog} cat @param {string} type @returns {LayerSpec} */
+export function newLayer(cat, type) {
+  const t = cat.layers.find((l) => l.type === type);
+  return JSON.parse(JSON.stringify(t?.new ?? { type }));
 }
 
 /** Move layer i by delta (−1 up, +1 down); returns a new array. @param {LayerSpec[]} layers @param {number} i @param {number} delta */

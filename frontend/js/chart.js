@@ -1,10 +1,13 @@
 // @ts-check
 /**
- * Line charts on <canvas>: axes with round ticks, linear or log y, a legend, and hover to read
- * values. Long series are decimated per pixel column (chartmath.decimate), so tens of thousands of
- * points cost no more to draw than a few hundred.
+ * Line charts on <canvas>: axes with round ticks, linear or log y, a legend, marks on the x axis
+ * (learning-rate changes, pauses, resumes), spikes clipped so they do not flatten the rest (and
+ * the chart says so), and hover to read values. Long series are decimated per pixel column
+ * (chartmath.decimate), so tens of thousands of points cost no more to draw than a few hundred.
  */
-import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber } from "./chartmath.js";
+import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop } from "./chartmath.js";
+
+/** @typedef {{x: number, label: string, color: string}} Mark */
 
 /**
  * @typedef {{id: string, label: string, color: string, xs: Column, ys: Column, kind: "band"|"line"|"points", dash?: number[], width?: number, visible?: boolean, fmt?: (v: number) => string}} Series
@@ -33,6 +36,12 @@ export class LineChart {
     /** @type {Series[]} */
     this.series = [];
     this.log = false;
+    /** Clip spikes: the y range ends where 99.5% of the mini-batch points lie (the rest drawn at the top). */
+    this.clip = false;
+    /** @type {Mark[]} */
+    this.marks = [];
+    /** @type {string} what was clipped, for the page to say */
+    this.clipped = "";
     /** @type {number|null} */
     this.hoverPx = null;
     this.empty = opt.empty ?? "no data yet";
@@ -56,6 +65,46 @@ export class LineChart {
   get(id) { return this.series.find((s) => s.id === id); }
   /** @param {string} id */
   remove(id) { this.series = this.series.filter((s) => s.id !== id); }
+
+  /**
+   * The y range of the visible series: their extent, or — when clipping — the smooth series'
+   * extent with the mini-batch band cut at its 99.5th percentile (so one spike cannot flatten
+   * the rest; what is cut is said in `this.clipped`).
+   * @param {Series[]} vis @returns {[number, number]}
+   */
+  yRange(vis) {
+    let y0 = Infinity, y1 = -Infinity;
+    for (const s of vis) {
+      let [a, b] = extent(s.ys.data, s.ys.length);
+      if (this.clip && s.kind === "band") {
+        const c = clipTop(s.ys.data, s.ys.length, 0.995);
+        if (c.above > 0) { this.clipped = `${c.above} mini-batch point${c.above === 1 ? "" : "s"} above ${formatNumber(c.top)} clipped`; b = c.top; }
+      }
+      if (a < y0) y0 = a; if (b > y1) y1 = b;
+    }
+    return padRange(y0, y1, this.log);
+  }
+
+  /**
+   * Vertical marks at steps (a new learning rate, a pause, a resume), labelled at the x axis.
+   * @param {CanvasRenderingContext2D} ctx @param {(v: number) => number} sx @param {number} T @param {number} ph @param {number} x0 @param {number} x1
+   */
+  drawMarks(ctx, sx, T, ph, x0, x1) {
+    ctx.save();
+    ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
+    let lastLabelX = -Infinity;
+    for (const m of this.marks) {
+      if (m.x < x0 || m.x > x1) continue;
+      const X = Math.round(sx(m.x)) + 0.5;
+      ctx.strokeStyle = cssVar(m.color); ctx.setLineDash([2, 3]); ctx.lineWidth = 1;
+      ctx.beginPath(); ctx.moveTo(X, T); ctx.lineTo(X, T + ph); ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = cssVar(m.color);
+      ctx.beginPath(); ctx.moveTo(X - 4, T + ph); ctx.lineTo(X + 4, T + ph); ctx.lineTo(X, T + ph - 6); ctx.fill();
+      if (X - lastLabelX > 60) { ctx.fillText(m.label, X + 3, T + ph - 7); lastLabelX = X; }
+    }
+    ctx.restore();
+  }
 
   draw() {
     const c = this.canvas;
@@ -87,9 +136,9 @@ export class LineChart {
     for (const s of vis) x1 = Math.max(x1, s.xs.data[s.xs.length - 1]);
     const x0 = 0;
     let [y0, y1] = this.opt.yDomain ?? [Infinity, -Infinity];
+    this.clipped = "";
     if (!this.opt.yDomain) {
-      for (const s of vis) { const [a, b] = extent(s.ys.data, s.ys.length); if (a < y0) y0 = a; if (b > y1) y1 = b; }
-      [y0, y1] = padRange(y0, y1, this.log);
+      [y0, y1] = this.yRange(vis);
     } else if (this.log) {
       [y0, y1] = padRange(Math.max(1e-3, y0), y1, true);
     }
@@ -122,6 +171,8 @@ export class LineChart {
       ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "13px system-ui, sans-serif";
       ctx.fillText(this.empty, L + pw / 2, T + ph / 2);
     }
+
+    this.drawMarks(ctx, sx, T, ph, x0, x1);
 
     // Series, clipped to the plot.
     ctx.save();
@@ -170,6 +221,11 @@ export class LineChart {
       ctx.fillRect(x, y - 2, 12, 4);
       ctx.fillStyle = text;
       ctx.fillText(s.label, x + 16, y);
+    }
+
+    if (this.clipped) {
+      ctx.fillStyle = muted; ctx.textAlign = "right"; ctx.textBaseline = "top";
+      ctx.fillText(`✂ ${this.clipped}`, L + pw - 2, T + 2);
     }
 
     // Hover: a crosshair and every series' value at the nearest step.

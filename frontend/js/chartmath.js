@@ -6,6 +6,7 @@
  * noise included) and the chart costs O(width) to draw however long the run.
  * Pure module: no DOM.
  */
+import { fmt } from "./learnmath.js";
 
 /**
  * A growable column of numbers (typed array, amortised doubling).
@@ -223,6 +224,23 @@ export function padRange(lo, hi, log = false) {
   return [lo - d, hi + d];
 }
 
+/**
+ * Where to cut a series' top so a few spikes do not flatten the rest: the `q` quantile of its
+ * finite values, and how many values lie above it.
+ * @param {ArrayLike<number>} ys @param {number} n @param {number} q in (0, 1]
+ * @returns {{top: number, above: number}}
+ */
+export function clipTop(ys, n, q) {
+  const v = [];
+  for (let i = 0; i < n; i++) if (Number.isFinite(ys[i])) v.push(ys[i]);
+  if (!v.length) return { top: NaN, above: 0 };
+  v.sort((a, b) => a - b);
+  const top = v[Math.min(v.length - 1, Math.floor(q * (v.length - 1)))];
+  let above = 0;
+  for (const y of v) if (y > top) above++;
+  return { top, above };
+}
+
 /** A short number for axes and tooltips. @param {number} v */
 export function formatNumber(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -232,7 +250,7 @@ export function formatNumber(v) {
   if (a >= 100) return v.toFixed(0);
   if (a >= 1) return +v.toPrecision(3) + "";
   if (a >= 0.001) return +v.toPrecision(3) + "";
-  return v.toExponential(1);
+  return fmt(v, 2); // 1.4·10⁻⁴, never "1.4e-4"
 }
 
 /** "1 min 05 s" from seconds. @param {number} s */

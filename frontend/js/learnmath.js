@@ -47,6 +47,12 @@ export function fmt(v, sig = 4) {
   return `${sign}${mant}·10${exp}`;
 }
 
+/** "an 8", "a 7": a digit with its article. @param {number} d */
+export const aDigit = (d) => `${d === 8 ? "an" : "a"} ${d}`;
+
+/** "10⁻⁴", never "10^-4": a power of ten as it is written. @param {number} k */
+export const pow10 = (k) => `10${String(k).split("").map((c) => /** @type {any} */ (SUPER)[c] ?? c).join("")}`;
+
 /** @param {Tensor} t */
 export const size = (t) => t.shape.reduce((a, b) => a * b, 1);
 

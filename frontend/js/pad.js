@@ -1,10 +1,15 @@
 // @ts-check
 /**
- * The drawing pad: pointer events (mouse, pen, touch) on a 280×280 canvas, a marker-thick round
+ * The drawing pad: pointer events (mouse, pen, touch) on a square canvas, a marker-thick round
  * brush drawn along smoothed curves, undo of the last stroke, clear. Ink is drawn opaque on a
  * transparent canvas, so the alpha channel is the ink coverage (antialiased edges included).
+ *
+ * Strokes are kept in pad units (the pad is PAD_UNITS wide whatever its size on screen); the
+ * canvas is as many device pixels as it shows, and the brush is a fixed share of the pad's width
+ * (BRUSH / PAD_UNITS), so a digit looks the same on a phone and a laptop. A picture (a test digit
+ * chosen with the keyboard) can stand in for strokes.
  */
-import { smoothPath, downsample, follow } from "./padmath.js";
+import { smoothPath, downsample, follow, PAD_UNITS, BRUSH } from "./padmath.js";
 
 /** @typedef {import("./padmath.js").Point} Point */
 
@@ -22,7 +27,9 @@ export class Pad {
     this.current = null;
     /** @type {number|null} */
     this.pointer = null;
-    this.brush = 20; // px on the 280 pad: a marker (MNIST strokes are ~2–3 px of a 20 px digit)
+    this.brush = BRUSH; // pad units: a marker (MNIST strokes are ~2–3 px of a 20 px digit)
+    /** @type {number[][]|null} a picture on the pad instead of strokes (rows in [0, 1]) */
+    this.image = null;
     this.h = handlers;
     this.raf = 0;
     canvas.addEventListener("pointerdown", (e) => this.down(e));
@@ -37,7 +44,7 @@ export class Pad {
   /** @param {PointerEvent} e @returns {Point} */
   at(e) {
     const r = this.canvas.getBoundingClientRect();
-    return { x: ((e.clientX - r.left) / r.width) * this.canvas.width, y: ((e.clientY - r.top) / r.height) * this.canvas.height };
+    return { x: ((e.clientX - r.left) / r.width) * PAD_UNITS, y: ((e.clientY - r.top) / r.height) * PAD_UNITS };
   }
 
   /** @param {PointerEvent} e */
@@ -45,6 +52,7 @@ export class Pad {
     if (this.pointer !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
     e.preventDefault();
     this.pointer = e.pointerId;
+    this.image = null;
     try { this.canvas.setPointerCapture(e.pointerId); } catch { /* synthetic events */ }
     this.current = [this.at(e)];
     this.strokes.push(this.current);
@@ -83,13 +91,35 @@ export class Pad {
     if (!this.raf) this.raf = requestAnimationFrame(() => { this.raf = 0; this.redraw(); });
   }
 
-  clear() { this.strokes = []; this.current = null; this.pointer = null; this.redraw(); this.h.onChange(true); }
-  undo() { this.strokes.pop(); this.current = null; this.redraw(); this.h.onChange(true); }
-  get empty() { return this.strokes.length === 0; }
+  clear() { this.strokes = []; this.image = null; this.current = null; this.pointer = null; this.redraw(); this.h.onChange(true); }
+  undo() { if (this.image) this.image = null; else this.strokes.pop(); this.current = null; this.redraw(); this.h.onChange(true); }
+  get empty() { return this.strokes.length === 0 && !this.image; }
+
+  /** A picture instead of strokes (the keyboard's way to give the pad a digit). @param {number[][]} rows in [0, 1] */
+  setImage(rows) {
+    this.strokes = []; this.current = null; this.image = rows;
+    this.redraw();
+    this.h.onChange(true);
+  }
+
+  /** Match the canvas to its size on screen (device pixels); strokes keep their pad units. */
+  fit() {
+    const css = this.canvas.clientWidth;
+    if (!css) return;
+    const px = Math.max(PAD_UNITS, Math.round(css * (window.devicePixelRatio || 1)));
+    if (px !== this.canvas.width) { this.canvas.width = px; this.canvas.height = px; this.redraw(); }
+  }
+
+  /** The brush's width in canvas pixels now. */
+  get brushPx() { return (this.brush * this.canvas.width) / PAD_UNITS; }
 
   redraw() {
     const { ctx, canvas } = this;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (this.image) { this.paintImage(this.image); return; }
+    const k = canvas.width / PAD_UNITS;
+    ctx.setTransform(k, 0, 0, k, 0, 0);
     ctx.strokeStyle = "#ffffff"; ctx.fillStyle = "#ffffff";
     ctx.lineWidth = this.brush; ctx.lineCap = "round"; ctx.lineJoin = "round";
     for (const s of this.strokes) {
@@ -100,6 +130,20 @@ export class Pad {
       for (const [c, end] of p.curves) ctx.quadraticCurveTo(c.x, c.y, end.x, end.y);
       ctx.stroke();
     }
+  }
+
+  /** @param {number[][]} rows */
+  paintImage(rows) {
+    const h = rows.length, w = rows[0]?.length ?? 0;
+    if (!h || !w) return;
+    const small = document.createElement("canvas");
+    small.width = w; small.height = h;
+    const sctx = /** @type {CanvasRenderingContext2D} */ (small.getContext("2d"));
+    const img = sctx.createImageData(w, h);
+    rows.forEach((row, y) => row.forEach((v, x) => { const i = (y * w + x) * 4; img.data[i] = img.data[i + 1] = img.data[i + 2] = 255; img.data[i + 3] = Math.round(v * 255); }));
+    sctx.putImageData(img, 0, 0);
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
   }
 
   /** The ink as a size×size grid in [0, 1] (bright ink on dark), for the server. @param {number} size */

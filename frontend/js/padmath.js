@@ -8,6 +8,35 @@
 
 /** @typedef {{x: number, y: number}} Point */
 
+/** The pad is this many units wide whatever its size on screen (strokes are kept in them). */
+export const PAD_UNITS = 280;
+/** The brush: 20 units of 280, a marker (MNIST strokes are ~2–3 px of a 20 px digit). */
+export const BRUSH = 20;
+/**
+ * Below this share of the pad a drawing is too small to read: a single dot or a digit in a corner
+ * blown up to 20×20 is a blob, and the network would only guess. (The brush alone is 20/280.)
+ */
+export const MIN_EXTENT = 0.25;
+
+/**
+ * The ink's bounding box as a share of the grid: {w, h} in [0, 1] (0 without ink).
+ * @param {number[][]} grid @param {number} [threshold]
+ */
+export function inkExtent(grid, threshold = 0.05) {
+  let x0 = Infinity, x1 = -1, y0 = Infinity, y1 = -1;
+  grid.forEach((row, y) => row.forEach((v, x) => {
+    if (v > threshold) { if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
+  }));
+  const n = grid.length || 1, m = grid[0]?.length || 1;
+  return x1 < 0 ? { w: 0, h: 0 } : { w: (x1 - x0 + 1) / m, h: (y1 - y0 + 1) / n };
+}
+
+/** Whether a drawing is too small to read (its taller or wider side under MIN_EXTENT). @param {number[][]} grid */
+export function tooSmall(grid) {
+  const e = inkExtent(grid);
+  return Math.max(e.w, e.h) < MIN_EXTENT;
+}
+
 /**
  * Average `factor`×`factor` blocks of one RGBA channel into an (h/factor)×(w/factor) grid in [0, 1].
  * @param {Uint8ClampedArray|Uint8Array} rgba ImageData.data of the pad (ink bright)

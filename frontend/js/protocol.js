@@ -22,10 +22,70 @@ export const HEAVY_EVENTS = /** @type {const} */ (["activations", "gradients", "
 export const RUN_STATUSES = /** @type {const} */ ([
   "queued", "running", "paused", "finished", "stopped", "diverged", "interrupted", "failed",
 ]);
-/** A run that trains or waits for `step`/`resume`. */
-export const ACTIVE_STATUSES = ["running", "paused"];
-/** States a run can be resumed from, when it has a checkpoint (`resumable` in its summary). */
-export const RESUMABLE_STATUSES = ["paused", "interrupted", "failed", "diverged"];
+/** The statuses by name, so no other module spells one out (tests/test_status_literals.py). */
+export const STATUS = /** @type {const} */ ({
+  QUEUED: "queued", RUNNING: "running", PAUSED: "paused", FINISHED: "finished", STOPPED: "stopped",
+  DIVERGED: "diverged", INTERRUPTED: "interrupted", FAILED: "failed",
+});
+
+/**
+ * The run state machine (backend/glassnet/service/runstate.py, served as `run_machine` by
+ * GET /api/protocol; a test fails when they differ): status → action → next status (null: the
+ * status stays, or the run is deleted). The buttons follow it; nothing compares statuses by hand.
+ */
+export const RUN_MACHINE = {
+  transitions: {
+    queued: { start: "running", stop: "stopped", patch: null, delete: null, interrupt: "interrupted" },
+    running: { pause: "paused", stop: "stopped", patch: null, finish: "finished", diverge: "diverged", fail: "failed", interrupt: "interrupted" },
+    paused: { resume: "running", step: "paused", stop: "stopped", patch: null, finish: "finished", diverge: "diverged", fail: "failed", interrupt: "interrupted" },
+    finished: { delete: null },
+    stopped: { resume: "queued", patch: null, delete: null },
+    diverged: { resume: "queued", patch: null, delete: null },
+    interrupted: { resume: "queued", patch: null, delete: null, stop: "stopped" },
+    failed: { resume: "queued", patch: null, delete: null },
+  },
+  needs_checkpoint: { stopped: ["resume"], diverged: ["resume"], failed: ["resume"] },
+  active: ["paused", "running"],
+  live: ["paused", "queued", "running"],
+  why_not: {
+    queued: "it waits for the worker slot",
+    running: "it is training",
+    paused: "it is paused",
+    finished: "it has trained all its epochs; start a new run from its settings to train longer",
+    stopped: "it was stopped before its first checkpoint",
+    diverged: "it diverged before its first checkpoint",
+    interrupted: "it was interrupted",
+    failed: "it failed before its first checkpoint",
+  },
+};
+/** A run that trains or waits for `step`/`resume`: the page stays on it. */
+export const ACTIVE_STATUSES = RUN_MACHINE.active;
+/** Queued, training or paused: its weights are not final yet. */
+export const LIVE_STATUSES = RUN_MACHINE.live;
+
+/**
+ * Whether a person's action applies to a run now. `resume` also needs a checkpoint for some
+ * statuses: the server says so in the run's `resumable`.
+ * @param {{status: string, resumable?: boolean}|null|undefined} run @param {"pause"|"resume"|"step"|"stop"|"patch"|"delete"} action
+ */
+export function can(run, action) {
+  if (!run) return false;
+  const t = /** @type {Record<string, Record<string, string|null>>} */ (RUN_MACHINE.transitions)[run.status];
+  if (!t || !(action in t)) return false;
+  return action === "resume" ? !!run.resumable : true;
+}
+
+/**
+ * Why an action does not apply ("" when it does).
+ * @param {{name?: string, status: string, resumable?: boolean}|null|undefined} run @param {"pause"|"resume"|"step"|"stop"|"patch"|"delete"} action
+ */
+export function whyNot(run, action) {
+  if (!run) return "no run is open";
+  if (can(run, action)) return "";
+  const t = /** @type {Record<string, Record<string, string|null>>} */ (RUN_MACHINE.transitions)[run.status] ?? {};
+  const reason = action in t ? /** @type {Record<string, string>} */ (RUN_MACHINE.why_not)[run.status] : `it is ${run.status}`;
+  return `${run.name ?? "this run"} cannot ${action === "resume" ? "continue" : action}: ${reason}`;
+}
 
 export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict"]);
 

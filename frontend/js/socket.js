@@ -36,7 +36,7 @@ export class LiveSocket {
 
   connect() {
     clearTimeout(this.timer);
-    this.set(this.attempt ? "reconnecting" : "connecting", this.attempt ? `reconnecting (attempt ${this.attempt + 1})…` : "connecting…");
+    this.set(this.attempt ? "reconnecting" : "connecting", this.attempt ? `server unreachable, trying again (attempt ${this.attempt + 1})…` : "connecting…");
     let ws;
     try { ws = new WebSocket(this.url); } catch (e) { this.h.onProblem(`cannot open the live connection: ${e}`); this.retry(); return; }
     this.ws = ws;
@@ -63,7 +63,7 @@ export class LiveSocket {
     const until = Date.now() + delay;
     const tick = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-      this.set("reconnecting", `offline — retrying in ${left} s`);
+      this.set("reconnecting", `server unreachable, retrying in ${left} s`);
       if (Date.now() < until) this.countdown = window.setTimeout(tick, 1000);
     };
     clearTimeout(this.countdown);

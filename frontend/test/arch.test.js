@@ -1,6 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { inferShapes, presetSpec, newLayer, moveLayer, PRESETS } from "../js/arch.js";
+import { readFileSync } from "node:fs";
+import { inferShapes as infer, presetSpec as preset, newLayer, moveLayer } from "../js/arch.js";
+
+// What GET /api/layers and GET /api/presets serve (tests/frontend_fixtures.py writes it).
+const { catalog: CAT, presets: PRESETS } = JSON.parse(readFileSync(new URL("./fixtures/catalog.json", import.meta.url), "utf8"));
+const inferShapes = (/** @type {any} */ spec) => infer(spec, CAT);
+const presetSpec = (/** @type {string} */ name) => preset(PRESETS, name);
 
 test("the notes' multi-channel example: 4·(2·2)·2 + 2 = 34", () => {
   const r = inferShapes({ input_shape: [4, 5, 5], layers: [{ type: "conv2d", filters: 2, kernel: 2 }, { type: "flatten" }, { type: "dense", units: 10 }] });
@@ -55,14 +61,14 @@ test("an impossible architecture names the layer and why", () => {
 
   const bad = inferShapes({ layers: [{ type: "flatten" }, { type: "dense", units: 0 }] });
   assert.equal(bad.error.index, 1);
-  assert.match(bad.error.message, /units must be a positive integer/);
+  assert.equal(bad.error.message, "layer 1 (dense): units must be a positive integer, got 0"); // said once (issue 9, item 16)
 
   const pool = inferShapes({ layers: [{ type: "maxpool2d", size: 32 }, { type: "flatten" }, { type: "dense", units: 10 }] });
   assert.match(pool.error.message, /layer 0 \(maxpool2d\): window 32×32 is larger than its 28×28 input/);
 });
 
 test("editing helpers", () => {
-  assert.deepEqual(newLayer("conv2d"), { type: "conv2d", filters: 8, kernel: 5, stride: 1, padding: "valid", init: "he" });
+  assert.deepEqual(newLayer(CAT, "conv2d"), { type: "conv2d", filters: 8, kernel: 5, stride: 1, padding: "valid", init: "he" });
   const l = [{ type: "a" }, { type: "b" }, { type: "c" }];
   assert.deepEqual(moveLayer(l, 0, 1).map((x) => x.type), ["b", "a", "c"]);
   assert.deepEqual(moveLayer(l, 0, -1).map((x) => x.type), ["a", "b", "c"]);

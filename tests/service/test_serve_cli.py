@@ -80,6 +80,7 @@ def _up(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow  # starts a real server
 def test_a_second_server_on_the_same_data_dir_names_the_holder_and_exits_2(
     tmp_path: Path, tiny_dataset: Path
 ) -> None:

@@ -2,12 +2,16 @@
 /**
  * The architecture editor (add, remove, reorder layers, edit their options; shapes and parameter
  * counts update as you type, computed by arch.js and confirmed by POST /api/architecture) and the
- * training settings form.
+ * training settings form. The presets and layer types come from the server (GET /api/presets,
+ * GET /api/layers). It shows the watched run's network and settings (read-only while that run
+ * trains) or the network the next run will train.
  */
-import { inferShapes, presetSpec, newLayer, moveLayer, PRESETS, shapeLabel } from "../arch.js";
+import { inferShapes, presetSpec, newLayer, moveLayer, shapeLabel } from "../arch.js";
 import { esc } from "../heatmap.js";
 
-const ACT = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax"];
+/** @typedef {import("../arch.js").Catalog} Catalog @typedef {import("../arch.js").Presets} Presets */
+
+let ACT = /** @type {string[]} */ ([]);
 const POOL = ["maxpool2d", "avgpool2d"];
 const NAMES = /** @type {Record<string, string>} */ ({
   conv2d: "conv2d", maxpool2d: "max pooling", avgpool2d: "mean pooling", flatten: "flatten", dense: "dense",
@@ -33,36 +37,90 @@ export class Editor {
     this.els = els;
     this.hooks = hooks;
     this.presetName = "cnn";
-    this.spec = presetSpec("cnn");
+    /** @type {Catalog|null} */
+    this.cat = null;
+    /** @type {Presets} */
+    this.presets = {};
+    /** @type {import("../arch.js").Spec} */
+    this.spec = { layers: [] };
+    this.readOnly = false;
     this.serverError = "";
     this.checkTimer = 0;
     this.checkSeq = 0;
     els.form.addEventListener("change", () => this.showScheduleOptions());
     els.preset.addEventListener("change", () => { if (els.preset.value !== "custom") this.loadPreset(/** @type {any} */ (els.preset.value)); });
     els.addButton.addEventListener("click", () => {
+      if (!this.cat) return;
       const layers = this.spec.layers.slice();
       // Insert before the output head when it exists, so the network stays a digit reader.
       const at = Math.max(0, layers.length - 1);
-      layers.splice(at, 0, newLayer(els.addType.value));
+      layers.splice(at, 0, newLayer(this.cat, els.addType.value));
       this.spec.layers = layers;
       this.edited();
       this.build();
     });
-    this.loadPreset("cnn");
   }
 
-  /** @param {keyof typeof PRESETS} name */
+  /** What the server serves: the layer types and limits, and the presets. @param {Catalog} cat @param {Presets} presets */
+  setCatalog(cat, presets) {
+    this.cat = cat;
+    this.presets = presets;
+    ACT = cat.layers.filter((l) => l.activation).map((l) => l.type);
+    const sel = this.els.preset;
+    const keep = sel.value;
+    sel.replaceChildren(...Object.values(presets).map((p) => new Option(`${p.name} — ${p.description.split(":")[0]}`, p.name)), new Option("custom (edited)", "custom"));
+    if (keep && keep in presets) sel.value = keep;
+    const add = this.els.addType;
+    add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(NAMES[l.type] ?? l.type, l.type)));
+    if (!this.spec.layers.length) this.loadPreset("cnn" in presets ? "cnn" : Object.keys(presets)[0]);
+  }
+
+  /** @param {string} name */
   loadPreset(name) {
+    if (!this.presets[name]) return;
     this.presetName = name;
-    this.spec = presetSpec(name);
+    this.spec = presetSpec(this.presets, name);
     this.els.preset.value = name;
-    this.els.desc.textContent = PRESETS[name].description;
-    const f = this.els.form;
-    const t = /** @type {Record<string, any>} */ (PRESETS[name].train);
-    for (const key of Object.keys(t)) { const el = /** @type {HTMLInputElement|null} */ (f.elements.namedItem(key)); if (el) el.value = String(t[key]); }
-    /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value = this.spec.loss ?? "cross_entropy";
-    this.showScheduleOptions();
+    this.els.desc.textContent = this.presets[name].description;
+    this.fill({ ...this.presets[name].train, loss: this.spec.loss ?? "cross_entropy" });
     this.build();
+  }
+
+  /**
+   * The settings form filled from a run's or a preset's training settings.
+   * @param {Record<string, any>} t TrainConfig-like (optimizer, lr, …, loss)
+   */
+  fill(t) {
+    const f = this.els.form;
+    for (const key of Object.keys(t)) {
+      const el = /** @type {HTMLInputElement|null} */ (f.elements.namedItem(key));
+      if (el && t[key] !== null && t[key] !== undefined) el.value = String(t[key]);
+    }
+    this.showScheduleOptions();
+  }
+
+  /**
+   * Show a run's network and settings. @param {any} detail RunDetail
+   */
+  showRun(detail) {
+    const spec = JSON.parse(JSON.stringify(detail.spec));
+    this.presetName = detail.preset ?? "custom";
+    this.spec = { input_shape: spec.input_shape, layers: spec.layers, loss: spec.loss };
+    this.els.preset.value = this.presetName in this.presets ? this.presetName : "custom";
+    this.els.desc.textContent = this.presets[this.presetName]?.description ?? "A network of its own.";
+    this.fill({ ...detail.config, loss: spec.loss ?? "cross_entropy" });
+    this.build();
+  }
+
+  /** Lock or unlock every control of the editor and the form. @param {boolean} on */
+  setReadOnly(on) {
+    if (on === this.readOnly) return;
+    this.readOnly = on;
+    const root = /** @type {HTMLElement} */ (this.els.form.closest(".train-grid") ?? this.els.form);
+    for (const el of root.querySelectorAll(".editor-card select, .editor-card input, .editor-card button, #hyper select, #hyper input")) {
+      /** @type {HTMLInputElement} */ (el).disabled = on;
+    }
+    if (!on) this.build();
   }
 
   /** The step schedule's two settings show only when it is chosen; each optimizer shows its own
@@ -83,6 +141,8 @@ export class Editor {
   build() {
     const tbody = /** @type {HTMLElement} */ (this.els.table.tBodies[0]);
     tbody.replaceChildren();
+    if (!this.cat) return;
+    const cat = this.cat;
     this.spec.layers.forEach((layer, i) => {
       const tr = document.createElement("tr");
       if (ACT.includes(layer.type) || layer.type === "flatten" || layer.type === "dropout") tr.className = "act";
@@ -94,7 +154,7 @@ export class Editor {
         for (const t of group) sel.add(new Option(NAMES[t], t, false, t === layer.type));
         sel.addEventListener("change", () => {
           const keep = POOL.includes(sel.value) ? { size: layer.size, stride: layer.stride } : {};
-          this.spec.layers[i] = { ...newLayer(sel.value), ...keep };
+          this.spec.layers[i] = { ...newLayer(cat, sel.value), ...keep };
           this.edited(); this.build();
         });
         typeCell.append(sel);
@@ -148,13 +208,15 @@ export class Editor {
       tr.append(idx, typeCell, opts, shape, params, act);
       tbody.append(tr);
     });
+    if (this.readOnly) for (const el of tbody.querySelectorAll("input, select, button")) /** @type {HTMLInputElement} */ (el).disabled = true;
     this.update();
   }
 
   /** Recompute shapes and counts (no DOM rebuild, so typing keeps focus). */
   update() {
+    if (!this.cat) return null;
     this.spec.loss = /** @type {HTMLSelectElement} */ (this.els.form.elements.namedItem("loss")).value;
-    const r = inferShapes(this.spec);
+    const r = inferShapes(this.spec, this.cat);
     const rows = this.els.table.tBodies[0].rows;
     for (let i = 0; i < rows.length; i++) {
       const row = r.rows[i];
@@ -170,8 +232,8 @@ export class Editor {
     this.hooks.onValidity(!r.error);
     // Confirm with the server (it builds the real network): debounced, latest answer wins.
     clearTimeout(this.checkTimer);
+    const seq = ++this.checkSeq; // every edit: an answer about an earlier network is ignored
     if (!r.error) {
-      const seq = ++this.checkSeq;
       const spec = this.modelSpec();
       this.checkTimer = window.setTimeout(async () => {
         try { await this.hooks.check(spec); if (seq === this.checkSeq) { this.serverError = ""; this.showError(); this.hooks.onValidity(true); } }

@@ -1,20 +1,26 @@
 // @ts-check
 /**
  * Each epoch's confusion matrix (click or Enter on a cell to see those digits) and the gallery of
- * misclassified validation digits with what the network said.
+ * misclassified validation digits with what the network said. A cell shows every one of its
+ * digits, a page at a time, fetched from the run's stored answers for that epoch.
  */
 import { decodeArray } from "../encoding.js";
 import { paintImage } from "../heatmap.js";
 import { cssColor } from "../colormap.js";
 import { cssVar } from "../chart.js";
+import { aDigit } from "../learnmath.js";
 
 export class EpochView {
   /**
    * @param {HTMLCanvasElement} canvas @param {HTMLElement} gallery @param {HTMLElement} filterLabel
    * @param {HTMLButtonElement} allButton @param {HTMLElement} epochLabel
+   * @param {(epoch: number, label: number, predicted: number, offset: number) => Promise<any>} fetchDigits a page of a cell's digits
    */
-  constructor(canvas, gallery, filterLabel, allButton, epochLabel) {
+  constructor(canvas, gallery, filterLabel, allButton, epochLabel, fetchDigits) {
     this.canvas = canvas; this.gallery = gallery; this.filterLabel = filterLabel; this.allButton = allButton; this.epochLabel = epochLabel;
+    this.fetchDigits = fetchDigits;
+    /** @type {{key: string, total: number, items: any[], error: string}|null} the selected cell's digits so far */
+    this.cell = null;
     /** @type {any} */
     this.epoch = null;
     /** @type {[number, number]|null} */
@@ -51,9 +57,11 @@ export class EpochView {
   /** @param {any} epoch EpochData */
   show(epoch) {
     this.epoch = epoch;
+    this.cell = null;
     this.epochLabel.textContent = epoch ? `· epoch ${epoch.epoch}` : "";
     this.drawMatrix();
     this.drawGallery();
+    if (this.filter && epoch) this.more();
   }
 
   clear() { this.epoch = null; this.filter = null; this.show(null); }
@@ -79,7 +87,7 @@ export class EpochView {
       return;
     }
     for (let r = 0; r < 10; r++) {
-      const total = m[r].reduce((a, b) => a + b, 0) || 1;
+      const total = m[r].reduce((/** @type {number} */ a, /** @type {number} */ b) => a + b, 0) || 1;
       for (let k = 0; k < 10; k++) {
         const frac = m[r][k] / total;
         // sqrt: the few errors off the diagonal stay visible next to the large diagonal.
@@ -103,26 +111,70 @@ export class EpochView {
   /** @param {[number, number]|null} cell */
   select(cell) {
     this.filter = cell;
+    this.cell = null;
     this.drawMatrix();
+    this.drawGallery();
+    if (cell) this.more();
+  }
+
+  /** The next page of the selected cell's digits. */
+  async more() {
+    if (!this.filter || !this.epoch) return;
+    const [label, predicted] = this.filter;
+    const key = `${this.epoch.epoch}:${label}:${predicted}`;
+    if (this.cell && this.cell.key !== key) this.cell = null;
+    const have = this.cell?.items.length ?? 0;
+    try {
+      const page = await this.fetchDigits(this.epoch.epoch, label, predicted, have);
+      if (!this.filter || `${this.epoch?.epoch}:${this.filter[0]}:${this.filter[1]}` !== key) return;
+      this.cell = { key, total: page.total, items: [...(this.cell?.items ?? []), ...page.items], error: "" };
+    } catch (e) {
+      this.cell = { key, total: 0, items: this.cell?.items ?? [], error: /** @type {Error} */ (e).message };
+    }
     this.drawGallery();
   }
 
   drawGallery() {
+    if (this.filter) { this.drawCell(); return; }
     const g = this.gallery;
     const list = this.epoch?.misclassified ?? [];
-    const shown = this.filter ? list.filter((/** @type {any} */ x) => x.label === this.filter?.[0] && x.predicted === this.filter?.[1]) : list;
-    this.allButton.hidden = !this.filter;
-    this.filterLabel.textContent = this.filter ? `· true ${this.filter[0]}, said ${this.filter[1]}: ${shown.length} shown` : list.length ? `· ${list.length} from epoch ${this.epoch.epoch}` : "";
+    const shown = list;
+    this.allButton.hidden = true;
+    this.filterLabel.textContent = list.length ? `· the first ${list.length} of epoch ${this.epoch.epoch}` : "";
     g.replaceChildren();
     if (!this.epoch) { g.innerHTML = `<p class="muted">After the first epoch, digits it got wrong appear here.</p>`; return; }
     if (!shown.length) {
-      const n = this.filter && this.epoch.confusion ? this.epoch.confusion[this.filter[0]][this.filter[1]] : 0;
-      const none = !("misclassified" in this.epoch)
-        ? "The misclassified digits' images come live at the end of each epoch; the stored history of a run keeps only its figures."
-        : "No misclassified digits.";
-      g.innerHTML = `<p class="muted">${this.filter ? (this.filter[0] === this.filter[1] ? `${n} digits read right — only mistakes are sent as images.` : `${n} such digit${n === 1 ? "" : "s"}; none among the examples the server sent.`) : none}</p>`;
+      g.innerHTML = `<p class="muted">No misclassified digits among the ones sent with this epoch; click a cell of the matrix to see all its digits.</p>`;
       return;
     }
+    this.figures(shown);
+  }
+
+  /** Every digit of the selected cell, as far as fetched, with "show more". */
+  drawCell() {
+    const g = this.gallery;
+    const [label, predicted] = /** @type {[number, number]} */ (this.filter);
+    const n = this.epoch?.confusion?.[label]?.[predicted] ?? 0;
+    this.allButton.hidden = false;
+    const c = this.cell;
+    const shown = c?.items.length ?? 0;
+    this.filterLabel.textContent = `· true ${label}, said ${predicted}: ${c ? `${shown} of ${c.total}` : `${n}`} shown`;
+    g.replaceChildren();
+    if (!c) { g.innerHTML = `<p class="muted">Reading the ${n} digit${n === 1 ? "" : "s"} of this cell…</p>`; return; }
+    if (c.error) { g.innerHTML = `<p class="muted"></p>`; /** @type {HTMLElement} */ (g.firstElementChild).textContent = `These digits cannot be shown: ${c.error}`; return; }
+    if (!c.total) { g.innerHTML = `<p class="muted">No digit was read as ${predicted} when it was ${aDigit(label)}.</p>`; return; }
+    this.figures(c.items);
+    if (shown < c.total) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "more"; b.textContent = `Show ${Math.min(48, c.total - shown)} more (${c.total - shown} left)`;
+      b.addEventListener("click", () => this.more());
+      g.append(b);
+    }
+  }
+
+  /** @param {any[]} shown digits {label, predicted, image, probabilities?} */
+  figures(shown) {
+    const g = this.gallery;
     for (const x of shown) {
       const el = document.createElement("figure");
       el.className = "mis";
@@ -132,6 +184,7 @@ export class EpochView {
       const p = x.probabilities?.[x.predicted];
       const cap = document.createElement("figcaption");
       cap.innerHTML = `said <b>${x.predicted}</b>${p != null ? ` (${Math.round(p * 100)}%)` : ""}<br>true ${x.label}`;
+      if (x.index != null) el.title = `validation digit #${x.index}`;
       canvas.setAttribute("role", "img");
       canvas.setAttribute("aria-label", `a ${x.label} the network read as ${x.predicted}`);
       el.append(canvas, cap);

@@ -7,7 +7,7 @@
  * (digit, network, target), asks the server (/api/explain…) and hands the answers to the panels.
  */
 import * as api from "../api.js";
-import { fmt } from "../learnmath.js";
+import { fmt, aDigit } from "../learnmath.js";
 import { modelLabel } from "../models.js";
 import { drawGrid } from "../numgrid.js";
 import { WishesView } from "./wishes.js";
@@ -17,7 +17,6 @@ import { ConvStepper, PoolView } from "./convsteps.js";
 import { StepView, BatchView } from "./stepper.js";
 
 const WATCHED = "@watched"; // the model option "the run you watch (latest weights)"
-const PROBES = 8; // the dashboard's probe digits: the first 0, 1, …, 7 of the test set
 
 /**
  * @typedef {{padPixels: () => number[][]|null, watched: () => string|null, runName: (id: string) => string|null,
@@ -25,6 +24,17 @@ const PROBES = 8; // the dashboard's probe digits: the first 0, 1, …, 7 of the
  */
 
 export class Learn {
+  /**
+   * The probe digits, as the server serves them (GET /api/probes): one of each digit.
+   * @param {{probe: number, label: number, test_index: number}[]} probes
+   */
+  setProbes(probes) {
+    const sel = this.$("learn-probe");
+    const keep = sel.value;
+    sel.replaceChildren(...probes.map((p) => new Option(`probe ${p.probe}: ${aDigit(p.label)} (test digit #${p.test_index})`, String(p.probe))));
+    if (keep) sel.value = keep;
+  }
+
   /** @param {LearnContext} ctx */
   constructor(ctx) {
     this.ctx = ctx;
@@ -63,7 +73,6 @@ export class Learn {
     $("learn-source").addEventListener("change", () => { this.source = $("learn-source").value; this.syncSourceControls(); this.refresh(); });
     $("learn-test").addEventListener("change", () => this.refresh());
     $("learn-random").addEventListener("click", () => { $("learn-test").value = String(Math.floor(Math.random() * this.testSize())); this.source = "test"; $("learn-source").value = "test"; this.syncSourceControls(); this.refresh(); });
-    $("learn-probe").replaceChildren(...Array.from({ length: PROBES }, (_, k) => new Option(`probe ${k}: the first ${k} of the test set`, String(k))));
     $("learn-probe").addEventListener("change", () => this.refresh());
     $("learn-miss").addEventListener("change", () => this.refresh());
     $("learn-miss").addEventListener("focus", () => this.fillMisclassified());
@@ -102,7 +111,7 @@ export class Learn {
     const sel = this.$("learn-miss");
     const keep = sel.value;
     const list = this.ctx.misclassified();
-    sel.replaceChildren(...(list.length ? list.map((m) => new Option(`validation #${m.index}: a ${m.label} read as ${m.predicted}`, String(m.index))) : [new Option("none yet: train a run for an epoch", "")]));
+    sel.replaceChildren(...(list.length ? list.map((m) => new Option(`validation #${m.index}: ${aDigit(m.label)} read as ${m.predicted}`, String(m.index))) : [new Option("none yet: train a run for an epoch", "")]));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 
@@ -204,7 +213,7 @@ export class Learn {
     const src = ex.source.kind === "pixels" ? "your drawing" : ex.source.kind === "probe" ? `probe digit ${ex.source.index}` : `${ex.source.kind} digit #${ex.source.index}`;
     const label = ex.source.label != null ? ` (a ${ex.source.label})` : "";
     const scratch = this.scratch ? ` after ${this.stepView.steps} step${this.stepView.steps === 1 ? "" : "s"} by hand` : "";
-    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.scratch?.origin} network${scratch}` : `${ex.model} network`} reads a ${ex.prediction} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
+    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.scratch?.origin} network${scratch}` : `${ex.model} network`} reads ${aDigit(ex.prediction)} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
     $("learn-status").dataset.prediction = String(ex.prediction);
     for (const b of /** @type {NodeListOf<HTMLElement>} */ ($("learn-targets").querySelectorAll("button[data-digit]"))) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === ex.target));

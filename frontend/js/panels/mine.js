@@ -7,6 +7,7 @@
 import * as api from "../api.js";
 import { esc } from "../heatmap.js";
 import { base64ToBytes } from "../encoding.js";
+import { aDigit } from "../learnmath.js";
 
 /**
  * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
@@ -28,7 +29,7 @@ export class MyDigitsView {
     for (let d = 0; d < 10; d++) {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = String(d); b.dataset.testid = `label-${d}`;
-      b.setAttribute("aria-label", `this is a ${d}: keep the drawing as a ${d}`);
+      b.setAttribute("aria-label", `this is ${aDigit(d)}: keep the drawing as ${aDigit(d)}`);
       b.addEventListener("click", () => this.label(d));
       buttons.append(b);
     }
@@ -52,7 +53,7 @@ export class MyDigitsView {
       this.stale();
       this.ctx.clearPad();
       this.render();
-      this.ctx.toast(`Kept as a ${d}: ${this.digits.length} of your digits (${this.digits.filter((x) => x.label === d).length} ${d}s).`, "info");
+      this.ctx.toast(`Kept as ${aDigit(d)}: ${this.digits.length} of your digits (${this.digits.filter((x) => x.label === d).length} ${d}s).`, "info");
     } catch (e) { this.ctx.toast(`Could not keep the drawing: ${/** @type {Error} */ (e).message}`); }
   }
 

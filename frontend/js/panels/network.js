@@ -7,8 +7,10 @@
  */
 import { paintGrid, hitGrid, showTip, hideTip, esc } from "../heatmap.js";
 import { tileLayout, cssColor } from "../colormap.js";
-import { mapValue, neuronValues } from "../layerdata.js";
+import { mapValue, neuronValues, sharedRange, exactAt } from "../layerdata.js";
 import { formatNumber } from "../chartmath.js";
+import { fmt } from "../learnmath.js";
+import { legend } from "../numgrid.js";
 
 /** @typedef {import("../layerdata.js").LayerView} LayerView */
 
@@ -29,7 +31,9 @@ const CAPTIONS = {
 export class NetworkView {
   /**
    * @param {HTMLElement} root
-   * @param {{bias?: (layerIndex: number, unit: number) => (number|null|undefined)}} [opt]
+   * @param {{exact?: () => (any|null|undefined), perMap?: () => boolean, onExact?: (cb: () => void) => void}} [opt]
+   *   exact(): the server's exact values for what is shown (undefined while loading, null when
+   *   there are none); perMap(): scale each feature map on its own instead of one scale per layer.
    */
   constructor(root, opt = {}) {
     this.root = root;
@@ -37,10 +41,14 @@ export class NetworkView {
     this.signature = "";
     /** @type {LayerView[]} */
     this.layers = [];
-    /** @type {{canvas: HTMLCanvasElement, grid: import("../heatmap.js").Grid|null}[]} */
+    /** @type {{canvas: HTMLCanvasElement, legend: HTMLElement, grid: import("../heatmap.js").Grid|null}[]} */
     this.rows = [];
+    /** @type {{i: number, flat: number, x: number, y: number, html: (e: any) => string}|null} */
+    this.hovered = null;
     /** @type {HTMLElement|null} */
     this.digits = null;
+    /** @type {HTMLElement|null} */
+    this.outMeta = null;
     this.width = 0;
   }
 
@@ -58,7 +66,11 @@ export class NetworkView {
       const row = this.rows[i];
       if (l.kind === "maps") {
         const lay = tileLayout(l.set.maps, l.set.mapW, l.set.mapH, avail, { maxScale: l.set.mapW <= 8 ? 6 : 4, minScale: 1, gap: 2, maxRows: Math.max(1, Math.ceil(l.set.maps / 16)) });
-        row.grid = paintGrid(row.canvas, l.set, { cols: lay.cols, cssScale: lay.scale, gap: 1, scale: "viridis", maxCssWidth: avail });
+        // One labelled scale per layer (maps compare with each other), or each map on its own.
+        const perMap = this.opt.perMap?.() ?? false;
+        const set = perMap ? l.set : sharedRange(l.set);
+        row.grid = paintGrid(row.canvas, set, { cols: lay.cols, cssScale: lay.scale, gap: 1, scale: "viridis", maxCssWidth: avail });
+        this.legend(row.legend, perMap ? null : /** @type {any} */ (set), perMap);
       } else {
         const n = l.set.maps;
         const cell = n <= 16 ? 22 : n <= 128 ? 14 : n <= 512 ? 9 : n === 784 ? 7 : 6;
@@ -66,6 +78,7 @@ export class NetworkView {
         // 784 input neurons laid out as the 28×28 image they are (the notes' "pixels are neurons").
         if (n === 784) cols = 28;
         row.grid = paintGrid(row.canvas, l.set, { cols, up: 4, gap: 1, cssScale: cell / 4, scale: "viridis", maxCssWidth: avail });
+        this.legend(row.legend, { lo: l.set.min[0], hi: l.set.max[0] }, false);
       }
     });
     if (this.digits) {
@@ -98,14 +111,19 @@ export class NetworkView {
       canvas.setAttribute("aria-label", `layer ${l.index} ${l.type}, output shape ${l.shape.join(" by ")}`);
       canvas.dataset.layer = String(l.index);
       canvas.addEventListener("pointermove", (e) => this.hover(i, e));
-      canvas.addEventListener("pointerleave", hideTip);
-      row.append(meta, canvas);
+      canvas.addEventListener("pointerleave", () => { this.hovered = null; hideTip(); });
+      const legend = document.createElement("div");
+      legend.className = "legend";
+      const body = document.createElement("div");
+      body.append(canvas, legend);
+      row.append(meta, body);
       this.root.append(row);
-      this.rows.push({ canvas, grid: null });
+      this.rows.push({ canvas, legend, grid: null });
     });
     const out = document.createElement("div");
     out.className = "layer";
     out.innerHTML = `<div class="meta"><b>output</b><br>the ten digits<br><span>brightness = probability</span></div>`;
+    this.outMeta = /** @type {HTMLElement} */ (out.firstElementChild);
     this.digits = document.createElement("div");
     this.digits.className = "digits";
     this.digits.dataset.testid = "output-digits";
@@ -118,35 +136,84 @@ export class NetworkView {
     this.root.append(out);
   }
 
+  /**
+   * A legend of values under a layer: the colour bar from its smallest to its largest value.
+   * @param {HTMLElement} el @param {{lo: number, hi: number}|null} range @param {boolean} perMap
+   */
+  legend(el, range, perMap) {
+    if (perMap || !range) {
+      el.dataset.key = "";
+      el.innerHTML = `<span class="muted small">each map scaled on its own: its smallest value dark, its largest bright (brightness does not compare between maps)</span>`;
+      return;
+    }
+    const key = `${range.lo}|${range.hi}`;
+    if (el.dataset.key === key) return;
+    el.dataset.key = key;
+    legend(el, { scale: "viridis", lo: range.lo, hi: range.hi, absMax: Math.max(Math.abs(range.lo), Math.abs(range.hi)) });
+    const note = document.createElement("span");
+    note.className = "muted small";
+    note.textContent = "one scale for the whole layer";
+    el.append(note);
+  }
+
   /** @param {number} i @param {PointerEvent} e */
   hover(i, e) {
     const row = this.rows[i], l = this.layers[i];
     if (!row?.grid || !l) return;
     const hit = hitGrid(row.canvas, row.grid, e.clientX, e.clientY);
-    if (!hit || hit.map >= l.set.maps) { hideTip(); return; }
+    if (!hit || hit.map >= l.set.maps) { this.hovered = null; hideTip(); return; }
+    const flat = l.kind === "maps" ? hit.map * l.set.mapSize + hit.y * l.set.mapW + hit.x : hit.map;
+    this.hovered = { i, flat, x: e.clientX, y: e.clientY, html: () => this.tipHtml(i, hit, flat) };
+    showTip(e.clientX, e.clientY, this.hovered.html(null));
+  }
+
+  /** The exact values arrived: redraw the open tooltip with them. */
+  refreshTip() {
+    if (this.hovered) showTip(this.hovered.x, this.hovered.y, this.hovered.html(null));
+  }
+
+  /**
+   * The tooltip: exact numbers from the server when it has sent them; until then the picture's
+   * value, marked ≈ (a uint8 picture is exact to half a grey level only).
+   * @param {number} i @param {{map: number, y: number, x: number}} hit @param {number} flat
+   */
+  tipHtml(i, hit, flat) {
+    const l = this.layers[i];
+    const exact = this.opt.exact?.();
+    const x = exact ? exactAt(exact, this.layers, i, flat) : null;
+    const approx = "≈ ";
+    const note = x ? "" : exact === undefined ? `<br><span class="muted">reading the exact value…</span>` : `<br><span class="muted">from the picture (exact to half a grey level)</span>`;
     let html;
     if (l.kind === "maps") {
-      const v = mapValue(l.set, hit.map, hit.y, hit.x);
+      const v = x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, hit.map, hit.y, hit.x))}</b>`;
       html = `<b>layer ${l.index} · ${esc(l.type)}</b> · feature map ${hit.map + 1} of ${l.set.maps}<br>` +
         `position (row ${hit.y}, col ${hit.x}) of ${l.set.mapH}×${l.set.mapW}<br>` +
-        `activation <b>${formatNumber(v)}</b><br>layer output shape (${l.shape.join(", ")})`;
+        `activation ${v}${note}<br>layer output shape (${l.shape.join(", ")})`;
     } else {
       const unit = hit.map;
       const n = neuronValues(this.layers, i, unit);
       html = `<b>layer ${l.index} · ${esc(l.type)}</b> · neuron ${unit} of ${l.set.maps}<br>`;
       if (n) {
-        const dense = this.layers[n.dense];
-        const b = this.opt.bias?.(dense.index, unit);
-        html += `weighted sum z = Σw·a + b = <b>${formatNumber(n.z)}</b><br>`;
-        if (typeof b === "number") html += `bias b = <b>${formatNumber(b)}</b>, so Σw·a = ${formatNumber(n.z - b)}<br>`;
-        else html += b === undefined ? `bias b: loading the weights…<br>` : `bias b: not available for this model<br>`;
-        html += n.activation !== null ? `activation ${esc(n.fn ?? "")}(z) = <b>${formatNumber(n.activation)}</b>` : `(no activation after it: the raw score)`;
+        const z = x?.z ?? null, b = x?.bias ?? null, a = x?.activation ?? null;
+        html += `weighted sum z = Σw·a + b = ${z !== null ? `<b>${fmt(z)}</b>` : `${approx}${formatNumber(n.z)}`}<br>`;
+        if (b !== null && z !== null) html += `bias b = <b>${fmt(b)}</b>, so Σw·a = ${fmt(z - b)}<br>`;
+        html += n.activation !== null
+          ? `activation ${esc(n.fn ?? "")}(z) = ${a !== null ? `<b>${fmt(a)}</b>` : `${approx}${formatNumber(n.activation)}`}`
+          : `(no activation after it: the raw score)`;
+        html += note;
       } else {
-        html += `activation <b>${formatNumber(mapValue(l.set, unit))}</b>`;
+        html += `activation ${x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, unit))}</b>`}${note}`;
       }
       html += `<br>layer output shape (${l.shape.join(", ")})`;
     }
-    showTip(e.clientX, e.clientY, html);
+    return html;
+  }
+
+  /** Say how the output row's probabilities are made. @param {string|null|undefined} readout */
+  setReadout(readout) {
+    if (!this.outMeta) return;
+    const how = readout === "normalised" ? "activations ÷ their sum (this network has no softmax)" : readout === "softmax" ? "softmax of the last layer's scores" : "probability";
+    /** @type {HTMLElement} */ (this.outMeta.querySelector("span")).textContent = `brightness = ${how}`;
   }
 
   clear(message = "") {
@@ -154,5 +221,6 @@ export class NetworkView {
     this.root.innerHTML = message ? `<p class="muted">${esc(message)}</p>` : "";
     this.rows = [];
     this.digits = null;
+    this.outMeta = null;
   }
 }

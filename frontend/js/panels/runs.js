@@ -1,17 +1,22 @@
 // @ts-check
 /**
- * The list of runs: status, progress, validation accuracy; open, compare, resume, stop.
+ * The list of runs: name (click Rename to change it), status, progress, validation accuracy; open,
+ * compare, continue, stop — each button shown when the state machine allows it, and when it does
+ * not, the row says why (a finished run, a stopped one without a checkpoint).
  */
 import { esc } from "../heatmap.js";
-import { RESUMABLE_STATUSES, ACTIVE_STATUSES } from "../protocol.js";
+import { can, whyNot, STATUS } from "../protocol.js";
+
+/** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
 /**
  * @param {HTMLTableSectionElement} tbody
  * @param {any[]} runs RunSummary list (newest last)
- * @param {{watched: string|null, compare: string|null}} sel
- * @param {(action: "open"|"compare"|"resume"|"stop", id: string) => void} act
+ * @param {{watched: string|null, compare: string|null, queue: Map<string, number>}} sel
+ * @param {(action: RunAction, id: string, value?: string) => void} act
  */
 export function renderRuns(tbody, runs, sel, act) {
+  if (tbody.querySelector("input.rename")) return; // a name is being typed: leave the row alone
   tbody.replaceChildren();
   if (!runs.length) { tbody.innerHTML = `<tr><td colspan="6" class="muted">No runs yet — start one above.</td></tr>`; return; }
   for (const r of [...runs].reverse()) {
@@ -20,21 +25,48 @@ export function renderRuns(tbody, runs, sel, act) {
     if (r.id === sel.watched) tr.className = "watched";
     const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
     const when = new Date(r.created * 1000).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-    tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === sel.watched ? ' <span class="muted small">(watching)</span>' : ""}<br><span class="muted small">${esc(r.id)}</span></td>` +
-      `<td><span class="badge" data-status="${esc(r.status)}">${esc(r.status)}</span>${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}</td>` +
+    const pos = sel.queue.get(r.id);
+    const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
+    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ' <span class="muted small">(watching)</span>' : ""}<br><span class="muted small">${esc(r.preset ?? "custom")} · ${esc(r.optimizer)} lr ${esc(String(r.lr))}</span></td>` +
+      `<td><span class="badge" data-status="${esc(r.status)}">${esc(r.status)}</span>${pos ? ` <span class="muted small">#${pos} in the queue</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
       `<td class="num">${r.epoch}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
     const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
-    const btn = (/** @type {string} */ text, /** @type {"open"|"compare"|"resume"|"stop"} */ a, /** @type {string} */ label, pressed = false) => {
+    const btn = (/** @type {string} */ text, /** @type {RunAction} */ a, /** @type {string} */ label, pressed = false) => {
       const b = document.createElement("button");
       b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", `${label} ${r.name}`);
       if (a === "compare") b.setAttribute("aria-pressed", String(pressed));
-      b.addEventListener("click", () => act(a, r.id));
+      b.addEventListener("click", () => (a === "rename" ? startRename(tr, r, act) : act(a, r.id)));
       box.append(b);
     };
     if (r.id !== sel.watched) btn("Open", "open", "Open");
     if (r.id !== sel.watched) btn(r.id === sel.compare ? "Uncompare" : "Compare", "compare", "Compare with", r.id === sel.compare);
-    if (RESUMABLE_STATUSES.includes(r.status) && (r.resumable || r.status === "paused")) btn("Resume", "resume", "Resume");
-    if (ACTIVE_STATUSES.includes(r.status) || r.status === "queued") btn("Stop", "stop", "Stop");
+    if (can(r, "resume")) btn(r.status === STATUS.PAUSED ? "Resume" : "Continue", "resume", r.status === STATUS.PAUSED ? "Resume" : "Continue");
+    if (can(r, "stop")) btn("Stop", "stop", "Stop");
+    btn("Rename", "rename", "Rename");
     tbody.append(tr);
   }
+}
+
+/**
+ * The name cell becomes a text field: Enter saves (PATCH), Escape cancels.
+ * @param {HTMLTableRowElement} tr @param {any} r @param {(action: RunAction, id: string, value?: string) => void} act
+ */
+function startRename(tr, r, act) {
+  const cell = /** @type {HTMLElement} */ (tr.querySelector(".run-name"));
+  const input = document.createElement("input");
+  input.className = "rename"; input.value = r.name; input.maxLength = 100;
+  input.setAttribute("aria-label", `New name for ${r.name}`);
+  cell.replaceWith(input);
+  input.focus(); input.select();
+  let done = false;
+  const finish = (/** @type {boolean} */ save) => {
+    if (done) return;
+    done = true;
+    const name = input.value.trim();
+    input.remove();
+    if (save && name && name !== r.name) act("rename", r.id, name);
+    else act("refresh", r.id);
+  };
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter") finish(true); if (e.key === "Escape") finish(false); });
+  input.addEventListener("blur", () => finish(true));
 }

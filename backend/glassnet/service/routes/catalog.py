@@ -61,14 +61,13 @@ def _options(cls: type) -> dict[str, Any]:
     }
 
 
-@router.get("/presets", summary="The bundled presets (spec and training settings)")
-async def presets() -> dict[str, dict[str, Any]]:
+def all_presets() -> dict[str, dict[str, Any]]:
     """Each preset as its JSON file holds it: ``input_shape``, ``layers``, ``loss``, ``train``."""
     return {name: load_preset(name) for name in PRESETS}
 
 
-@router.get("/layers", response_model=Catalog, summary="Layer types, costs, optimizers and limits")
-async def layers() -> Catalog:
+def layer_catalog() -> Catalog:
+    """The layer types with their options, the costs, optimizers, schedules and limits."""
     return Catalog(
         layers=[
             LayerType(
@@ -90,6 +89,17 @@ async def layers() -> Catalog:
         max_batch=MAX_BATCH,
         max_epochs=MAX_EPOCHS,
     )
+
+
+@router.get("/presets", summary="The bundled presets (spec and training settings)")
+async def presets() -> dict[str, dict[str, Any]]:
+    """Each preset as its JSON file holds it: ``input_shape``, ``layers``, ``loss``, ``train``."""
+    return all_presets()
+
+
+@router.get("/layers", response_model=Catalog, summary="Layer types, costs, optimizers and limits")
+async def layers() -> Catalog:
+    return layer_catalog()
 
 
 @router.get("/probes", response_model=list[Probe], summary="The probe digits, one of each")

@@ -1,0 +1,272 @@
+// @ts-check
+/**
+ * "What it has learned": kernels, gradient norms and kernel gradients, the ten probe digits
+ * through every layer, and the timeline that moves all of them together.
+ *
+ * Two sources, one timeline: a run that trains sends heavy frames live (state.js keeps a bounded
+ * history of each); a run that has ended (finished, stopped, interrupted, …) is read back from its
+ * checkpoints on demand (GET /api/runs/{id}/learned?checkpoint=…), one entry per checkpoint.
+ */
+import { S, $, attempt, isActive, modelName, watchedRun } from "../state.js";
+import * as api from "../api.js";
+import { markDirty } from "../scheduler.js";
+import { cssVar } from "../chart.js";
+import { formatNumber } from "../chartmath.js";
+import { fmt, pow10 } from "../learnmath.js";
+import { STATUS } from "../protocol.js";
+import { decodeProbes, probeLayers } from "../layerdata.js";
+import { paintImage, esc } from "../heatmap.js";
+import { drawGrid, scaleFor, legend } from "../numgrid.js";
+import { KernelGrids, kernelItems, gradientItems } from "./kernels.js";
+import { NetworkView } from "./network.js";
+
+/** @typedef {{name: string, step: number, epoch: number}} CheckpointInfo */
+/** @typedef {{step: number, label: string, kernels: any, activations: any, gradients: any, model: string|null, source: "live"|"checkpoint"}} Frame */
+
+export class LearnedPanel {
+  constructor() {
+    /** @type {"live"|"checkpoints"} */
+    this.mode = "live";
+    /** @type {CheckpointInfo[]} */
+    this.checkpoints = [];
+    /** @type {Map<string, any>} checkpoint name -> its frames */
+    this.loaded = new Map();
+    /** @type {Set<string>} */
+    this.loading = new Set();
+    /** @type {Map<string, any>} exact probe activations by model|probe */
+    this.exact = new Map();
+    /** @type {{step: number, data: ReturnType<typeof decodeProbes>}|null} */
+    this.probeCache = null;
+    this.kernels = new KernelGrids($("kernels"), "Start or open a run to see its kernels.", (item, k) => this.enlarge(item, k));
+    this.gradKernels = new KernelGrids($("grad-kernels"), "", (item, k) => this.enlarge(item, k));
+    this.probeView = new NetworkView($("probe-layers"), { exact: () => this.exactProbe() });
+    $("timeline").addEventListener("input", () => {
+      S.timelineIndex = Number($("timeline").value);
+      S.live = this.mode === "live" && S.timelineIndex >= this.length() - 1;
+      this.dirty();
+    });
+    $("live").addEventListener("click", () => { S.live = true; S.timelineIndex = this.length() - 1; this.dirty(); });
+    $("zoom-close").addEventListener("click", () => /** @type {HTMLDialogElement} */ ($("zoom")).close());
+  }
+
+  dirty() { for (const n of ["timeline", "kernels", "probes", "grad"]) markDirty(n); }
+
+  reset() {
+    this.mode = "live"; this.checkpoints = []; this.loaded.clear(); this.loading.clear(); this.exact.clear();
+    this.probeCache = null; S.live = true; S.timelineIndex = 0;
+    this.dirty();
+  }
+
+  /** A run that is not training: its checkpoints are the timeline. @param {string} id */
+  async loadCheckpoints(id) {
+    const r = await attempt(api.getLearned(id), "reading what the run has learned");
+    if (!r || S.watched !== id || isActive(watchedRun())) return;
+    if (!r.checkpoints.length) { this.mode = "live"; this.dirty(); return; }
+    this.mode = "checkpoints";
+    this.checkpoints = r.checkpoints;
+    this.loaded.set(r.checkpoint, r);
+    S.live = true; S.timelineIndex = this.checkpoints.length - 1;
+    this.dirty();
+  }
+
+  length() { return this.mode === "checkpoints" ? this.checkpoints.length : S.kernels.length; }
+
+  /** The frame the timeline points at (null while a checkpoint's frames load). @returns {Frame|null} */
+  frame() {
+    if (this.mode === "checkpoints") {
+      const i = S.live ? this.checkpoints.length - 1 : S.timelineIndex;
+      const c = this.checkpoints[i];
+      if (!c) return null;
+      const f = this.loaded.get(c.name);
+      if (!f) { this.fetch(c.name); return null; }
+      return { step: f.step, label: `${c.name} · step ${f.step}`, kernels: f.kernels, activations: f.activations, gradients: f.gradients, model: `${S.watched}:${c.name}`, source: "checkpoint" };
+    }
+    const k = S.live ? S.kernels.latest() : S.kernels.get(S.timelineIndex);
+    const step = k?.step ?? (S.live ? Infinity : -1);
+    const a = step === Infinity ? S.probes.latest() : S.probes.at(step);
+    const g = step === Infinity ? S.gradients.latest() : S.gradients.at(step);
+    if (!k && !a && !g) return null;
+    // Exact values need weights that stay put: a run that is paused or ended, at its latest frame.
+    const run = watchedRun();
+    const model = S.live && run && run.status !== STATUS.RUNNING ? S.watched : null;
+    return { step: k?.step ?? a?.step ?? 0, label: `step ${k?.step ?? a?.step}`, kernels: k?.frame ?? null, activations: a?.frame ?? null, gradients: g?.frame ?? null, model, source: "live" };
+  }
+
+  /** @param {string} name */
+  async fetch(name) {
+    const id = S.watched;
+    if (!id || this.loading.has(name)) return;
+    this.loading.add(name);
+    const r = await attempt(api.getLearned(id, name), `reading checkpoint ${name}`);
+    this.loading.delete(name);
+    if (!r || S.watched !== id) return;
+    this.loaded.set(name, r);
+    this.dirty();
+  }
+
+  // -- painters -------------------------------------------------------------------------------
+  paintTimeline() {
+    const t = $("timeline"), n = this.length();
+    t.disabled = n < 2;
+    t.max = String(Math.max(0, n - 1));
+    if (S.live) { t.value = String(Math.max(0, n - 1)); S.timelineIndex = n - 1; }
+    const f = this.frame();
+    const where = this.mode === "checkpoints" ? "checkpoints" : "live";
+    const label = this.mode === "checkpoints"
+      ? (this.checkpoints[S.live ? n - 1 : S.timelineIndex]?.name ?? "–")
+      : `step ${f?.step ?? "–"}`;
+    $("timeline-label").textContent = S.live ? `${where === "live" ? "live" : "latest"}${f ? ` · ${label}` : ""}` : label;
+    $("live").setAttribute("aria-pressed", String(S.live));
+    $("live").textContent = this.mode === "checkpoints" ? "Latest" : "Live";
+    $("learned-source").textContent = this.mode === "checkpoints"
+      ? `Read back from ${esc(modelName(S.watched))}'s ${n} checkpoint${n === 1 ? "" : "s"}; gradients are the cost's over the ten probe digits.`
+      : "";
+  }
+
+  paintKernels() { this.kernels.show(kernelItems(this.frame()?.kernels)); }
+
+  paintGradients() {
+    const f = this.frame();
+    const c = /** @type {HTMLCanvasElement} */ ($("grad-chart"));
+    const g = f?.gradients;
+    const norms = (g?.norms ?? []).filter((/** @type {any} */ n) => n.param === "W" || n.param === "b");
+    drawNorms(c, norms, g ? `${f?.source === "checkpoint" ? "probe digits" : "last mini-batch"}, step ${g.step}` : "");
+    const items = gradientItems(g);
+    for (const it of items) it.caption = f?.source === "checkpoint" ? "the ten probe digits" : "last mini-batch";
+    this.gradKernels.show(items);
+  }
+
+  paintProbes() {
+    const f = this.frame();
+    const box = $("probes");
+    const frame = f?.activations;
+    if (!frame) { box.innerHTML = `<p class="muted">The probe digits appear once a run is training or has a checkpoint.</p>`; this.probeView.clear(); this.probeCache = null; return; }
+    if (!this.probeCache || this.probeCache.step !== frame.step || this.probeCache.data !== frame._decoded) {
+      frame._decoded = frame._decoded ?? decodeProbes(frame);
+      this.probeCache = { step: frame.step, data: frame._decoded };
+    }
+    const p = /** @type {ReturnType<typeof decodeProbes>} */ (this.probeCache.data);
+    if (box.children.length !== p.labels.length || box.querySelector("p")) {
+      box.replaceChildren();
+      p.labels.forEach((_, i) => {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "probe"; b.setAttribute("role", "option");
+        b.innerHTML = `<canvas width="28" height="28"></canvas><span></span>`;
+        b.addEventListener("click", () => { S.selectedProbe = i; markDirty("probes"); });
+        box.append(b);
+      });
+    }
+    const n = p.inputs.shape.slice(-2); // (10, 28, 28): each probe is one map
+    p.labels.forEach((label, i) => {
+      const b = /** @type {HTMLElement} */ (box.children[i]);
+      b.setAttribute("aria-selected", String(i === S.selectedProbe));
+      paintImage(/** @type {HTMLCanvasElement} */ (b.querySelector("canvas")), p.inputs.bytes, i * n[0] * n[1], n[1], n[0]);
+      const probs = p.probabilities[i] ?? [];
+      let best = 0; probs.forEach((v, k) => { if ((v ?? 0) > (probs[best] ?? 0)) best = k; });
+      const ok = best === label;
+      /** @type {HTMLElement} */ (b.querySelector("span")).innerHTML = `${label} → <b class="${ok ? "ok" : "no"}">${best}</b> ${fmt((probs[best] ?? 0) * 100, 3)}%`;
+      b.setAttribute("aria-label", `probe digit ${label}, read as ${best}`);
+    });
+    this.probeView.show(probeLayers(p, S.selectedProbe), p.probabilities[S.selectedProbe]);
+  }
+
+  /** Exact activations of the selected probe, for the frame's weights (when they stay put). */
+  exactProbe() {
+    const f = this.frame();
+    if (!f?.model) return null;
+    const key = `${f.model}|${S.selectedProbe}|${f.step}`;
+    if (this.exact.has(key)) return this.exact.get(key);
+    this.exact.set(key, undefined);
+    api.explainActivations({ probe: S.selectedProbe, model: f.model })
+      .then((r) => { this.exact.set(key, r); this.probeView.refreshTip(); })
+      .catch(() => { this.exact.set(key, null); this.probeView.refreshTip(); });
+    return undefined;
+  }
+
+  // -- enlarge ----------------------------------------------------------------------------------
+  /**
+   * A kernel (or a whole layer's kernels) large, in a dialog; one kernel with its exact weights.
+   * @param {import("./kernels.js").KernelItem} item @param {number|null} k
+   */
+  async enlarge(item, k) {
+    const dlg = /** @type {HTMLDialogElement} */ ($("zoom"));
+    const body = $("zoom-body");
+    $("zoom-title").textContent = k === null ? item.title : `${item.title}: kernel ${k + 1}`;
+    body.replaceChildren();
+    if (!dlg.open) dlg.showModal();
+    if (k === null) {
+      const root = document.createElement("div");
+      root.className = "kernels big";
+      body.append(root);
+      const grid = new KernelGrids(root, "", (it, kk) => this.enlarge(it, kk));
+      grid.show([item]);
+      const note = document.createElement("p"); note.className = "caption";
+      note.textContent = "Click a kernel for its exact weights.";
+      body.append(note);
+      return;
+    }
+    const f = this.frame();
+    const model = f?.model ?? S.watched;
+    const note = document.createElement("p"); note.className = "caption";
+    body.append(note);
+    if (item.kind !== "conv" || !model) { note.textContent = "Exact weights are read for conv kernels of a saved network."; return; }
+    note.textContent = "Reading the exact weights…";
+    const r = await attempt(api.explain({ test_index: 0, model, layers: [item.index], params: !item.title.includes("∂") }), "reading the exact weights");
+    if (!r) return;
+    const layer = r.layers.find((/** @type {any} */ l) => l.index === item.index);
+    const p = layer?.params?.W;
+    const values = item.title.includes("∂") ? null : p?.values;
+    if (!values) { note.textContent = "The kernel's gradient is shown as a picture only."; return; }
+    const [, c, kh, kw] = p.shape;
+    const maps = Array.from({ length: c }, (_, ch) => ({ h: kh, w: kw, at: (/** @type {number} */ rr, /** @type {number} */ cc) => values[((k * c + ch) * kh + rr) * kw + cc] }));
+    const scale = scaleFor(maps, "diverging");
+    const wrap = document.createElement("div"); wrap.className = "zoom-maps";
+    maps.forEach((m, ch) => {
+      const fig = document.createElement("figure");
+      const canvas = document.createElement("canvas");
+      canvas.setAttribute("role", "img");
+      canvas.setAttribute("aria-label", `kernel ${k + 1}, input channel ${ch + 1}, ${kh} by ${kw} weights`);
+      drawGrid(canvas, m, { cell: c > 4 ? 22 : 44, scale, text: true });
+      const cap = document.createElement("figcaption");
+      cap.textContent = c > 1 ? `input channel ${ch + 1}` : `${kh}×${kw} weights`;
+      fig.append(canvas, cap);
+      wrap.append(fig);
+    });
+    const leg = document.createElement("div");
+    legend(leg, scale);
+    body.append(wrap, leg);
+    const bias = item.bias?.[k];
+    note.innerHTML = `Exact weights of ${esc(modelName(model))} (${c} channel${c === 1 ? "" : "s"} of ${kh}×${kw})${bias != null ? `; this kernel's bias b = ${esc(fmt(layer.params.b?.values?.[k] ?? bias))}` : ""}.`;
+  }
+}
+
+/**
+ * Gradient norms as bars on a log scale (norms span orders of magnitude), one row per parameter.
+ * @param {HTMLCanvasElement} c @param {any[]} norms GradientNorm list @param {string} what
+ */
+export function drawNorms(c, norms, what) {
+  const dpr = window.devicePixelRatio || 1, w = c.clientWidth, h = c.clientHeight;
+  if (!w) return;
+  c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
+  const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
+  if (!norms.length) { ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.fillText("gradient norms appear while a run trains, or from its checkpoints", w / 2, h / 2); return; }
+  const vals = norms.map((n) => Math.log10(Math.max(1e-8, n.norm ?? 1e-8)));
+  const lo = Math.floor(Math.min(...vals)), top = Math.max(...vals), hi = Math.ceil(top) + (top === Math.ceil(top) ? 1 : 0);
+  const label = (/** @type {any} */ n) => `layer ${n.index} ${n.type} ${n.param === "W" ? "weights" : "biases"}`;
+  const L = Math.ceil(Math.max(...norms.map((n) => ctx.measureText(label(n)).width))) + 10;
+  const R = 56, rowH = Math.min(18, (h - 18) / norms.length);
+  norms.forEach((n, i) => {
+    const y = 4 + i * rowH;
+    ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "right";
+    ctx.fillText(label(n), L - 6, y + rowH / 2);
+    const t = (vals[i] - lo) / Math.max(1e-9, hi - lo);
+    ctx.fillStyle = cssVar(n.param === "W" ? "--chart-1" : "--chart-3");
+    ctx.fillRect(L, y + 2, Math.max(1, t * (w - L - R)), rowH - 4);
+    ctx.fillStyle = cssVar("--text"); ctx.textAlign = "left";
+    ctx.fillText(formatNumber(n.norm), L + t * (w - L - R) + 4, y + rowH / 2);
+  });
+  ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center";
+  ctx.fillText(`‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`, L + (w - L - R) / 2, h - 8);
+}

@@ -1,0 +1,44 @@
+// @ts-check
+/**
+ * The status bar: the connection (live, or "server unreachable, retrying in N s"), the watched
+ * run's state (visibly stale while the server is away), epoch and step, speed, time left.
+ */
+import { S, $, watchedRun, isActive } from "../state.js";
+import { STATUS } from "../protocol.js";
+import { formatDuration } from "../chartmath.js";
+
+/**
+ * @param {import("../socket.js").SocketState} state @param {string} info
+ */
+export function showConnection(state, info) {
+  const el = document.querySelector('[data-testid="connection"]');
+  if (!el) return;
+  el.setAttribute("data-state", state);
+  /** @type {HTMLElement} */ (el.querySelector(".txt")).textContent = info;
+  const stale = state !== "open";
+  if (stale !== S.stale) {
+    S.stale = stale;
+    document.body.classList.toggle("stale", stale);
+  }
+}
+
+export function paintStatus() {
+  const run = watchedRun();
+  const pill = /** @type {HTMLElement|null} */ (document.querySelector('[data-testid="run-status"]'));
+  if (!pill) return;
+  pill.setAttribute("data-state", run ? run.status : "none");
+  pill.classList.toggle("stale", S.stale);
+  const txt = run ? `${run.name}: ${run.status}` : "no run";
+  /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? `${txt} (last known)` : txt;
+  pill.title = S.stale ? "The server is unreachable: this is the last state it sent" : "The run being watched";
+  const prog = $("progress"), speed = $("speed"), eta = $("eta");
+  if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
+  const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
+  prog.textContent = `epoch ${run.epoch}/${run.epochs} · step ${run.step.toLocaleString("en-US")}${total}`;
+  const active = isActive(run) && !S.stale;
+  speed.textContent = active && S.speed ? `${Math.round(S.speed).toLocaleString("en-US")} samples/s` : "";
+  const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
+  if (active && run.status === STATUS.RUNNING && S.speed && bs && run.total_steps) {
+    eta.textContent = `${formatDuration(((run.total_steps - run.step) * bs) / S.speed)} left`;
+  } else eta.textContent = "";
+}

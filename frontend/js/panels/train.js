@@ -1,0 +1,122 @@
+// @ts-check
+/**
+ * Train: the architecture editor and the settings form, and the run controls.
+ *
+ * The form shows the watched run's own network and settings — read-only while that run is
+ * queued, training or paused — and "New run from these settings" unlocks a copy. Starting while
+ * the watched run trains is an explicit "Queue another run": the page stays on the run it
+ * watches and says where the new one waits. Every button follows the state machine (protocol.js).
+ */
+import { S, $, attempt, toast, updateRun, watchedRun, isLive, runName } from "../state.js";
+import * as api from "../api.js";
+import { markDirty } from "../scheduler.js";
+import { can, whyNot, STATUS } from "../protocol.js";
+import { Editor } from "./editor.js";
+
+export class TrainPanel {
+  /** @param {{watch: (id: string) => void}} hooks */
+  constructor(hooks) {
+    this.hooks = hooks;
+    /** "run": the form shows the watched run; "new": it holds the next run's settings. */
+    this.mode = /** @type {"run"|"new"} */ ("new");
+    /** @type {string|null} the run whose settings the form shows */
+    this.shown = null;
+    this.editor = new Editor({
+      table: $("arch"), total: $("arch-total"), error: $("arch-error"), preset: $("preset"), desc: $("preset-desc"),
+      addType: $("add-type"), addButton: $("add-layer"), form: $("hyper"),
+    }, {
+      check: (spec) => api.checkArchitecture(spec),
+      onValidity: (ok) => { S.archOk = ok; markDirty("controls"); },
+    });
+    $("hyper").addEventListener("change", (/** @type {Event} */ e) => { if (/** @type {HTMLInputElement} */ (e.target).name === "loss") this.editor.update(); });
+    $("hyper").addEventListener("submit", (/** @type {Event} */ e) => e.preventDefault());
+    $("start").addEventListener("click", () => this.start());
+    $("new-run").addEventListener("click", () => this.newRun());
+    for (const action of /** @type {const} */ (["pause", "resume", "step", "stop"])) {
+      $(action).addEventListener("click", () => this.control(action));
+    }
+    $("apply-lr").addEventListener("click", () => this.applyLr());
+    $("live-lr").addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => { if (e.key === "Enter") $("apply-lr").click(); });
+  }
+
+  /** The server's presets and layer types arrived. @param {any} catalog @param {any} presets */
+  setCatalog(catalog, presets) { this.editor.setCatalog(catalog, presets); this.sync(); }
+
+  /** The watched run (or its details) changed: show its settings unless a new run is being edited. */
+  sync() {
+    const d = S.detail;
+    if (d && d.id === S.watched && this.editor.cat && this.shown !== d.id) {
+      this.editor.showRun(d);
+      this.shown = d.id;
+      this.mode = "run";
+    }
+    this.editor.setReadOnly(this.mode === "run" && isLive(watchedRun()));
+    markDirty("controls");
+  }
+
+  /** Unlock a copy of the shown settings for the next run. */
+  newRun() {
+    this.mode = "new";
+    this.editor.setReadOnly(false);
+    markDirty("controls");
+    /** @type {HTMLElement} */ (this.editor.els.form.querySelector("input, select"))?.focus();
+  }
+
+  async start() {
+    const queueing = isLive(watchedRun());
+    $("start").disabled = true;
+    const run = await attempt(api.startRun(this.editor.runBody()), "could not start the run");
+    markDirty("controls");
+    if (!run) return;
+    updateRun(run);
+    if (run.status === STATUS.QUEUED) {
+      const ahead = run.queue_position && run.queue_position > 1 ? `, after ${run.queue_position - 1} other queued run${run.queue_position > 2 ? "s" : ""}` : "";
+      toast(`${run.name} is queued: #${run.queue_position ?? "?"} in the queue${ahead}; it starts when ${queueing ? runName(S.watched) : "the running run"} ends`, "info");
+    } else toast(`${run.name} started`, "info");
+    markDirty("runs");
+    if (queueing) return; // the page stays on the run it watches
+    this.mode = "run";
+    this.shown = null;
+    this.hooks.watch(run.id);
+  }
+
+  /** @param {"pause"|"resume"|"step"|"stop"} action */
+  async control(action) {
+    if (!S.watched) return;
+    $(action).disabled = true;
+    const r = await attempt(api.control(S.watched, action), `${action} failed`);
+    if (r) updateRun(r);
+    markDirty("status"); markDirty("runs"); markDirty("controls");
+  }
+
+  async applyLr() {
+    const lr = Number($("live-lr").value);
+    if (!S.watched || !(lr > 0)) { toast("the learning rate must be a positive number"); return; }
+    const r = await attempt(api.patchRun(S.watched, { lr }), "changing the learning rate failed");
+    if (r) { updateRun(r); toast(`learning rate is now ${r.lr}`, "info"); }
+  }
+
+  /** Buttons and the banner follow the watched run's state (the state machine) and the form's mode. */
+  paint() {
+    const run = watchedRun();
+    const live = isLive(run);
+    const editing = this.mode === "new" || !run;
+    $("pause").disabled = !can(run, "pause") || S.stale;
+    $("resume").disabled = !can(run, "resume") || S.stale;
+    $("resume").textContent = run && run.status !== STATUS.PAUSED ? "Continue" : "Resume";
+    $("step").disabled = !can(run, "step") || S.stale;
+    $("stop").disabled = !can(run, "stop") || S.stale;
+    $("apply-lr").disabled = !can(run, "patch") || S.stale;
+    if (run && document.activeElement !== $("live-lr")) $("live-lr").value = String(run.lr);
+    const start = $("start");
+    start.hidden = !editing && live;
+    start.disabled = !S.archOk || S.stale || (!editing && live);
+    start.textContent = live && editing ? "Queue another run" : "Start";
+    $("new-run").hidden = editing;
+    const banner = $("form-banner");
+    const why = run && !can(run, "resume") && !live ? whyNot(run, "resume") : "";
+    if (!run) banner.textContent = "The settings of the next run.";
+    else if (editing) banner.textContent = live ? `A new run from these settings will wait in the queue until ${run.name} ends.` : `A new run from these settings (${run.name} is ${run.status}).`;
+    else banner.textContent = `${run.name}'s network and settings${live ? ` — read-only while it is ${run.status}` : ""}.${why ? ` ${why}.` : ""}`;
+  }
+}
