@@ -82,7 +82,7 @@ $("confusion").addEventListener("focus", () => markDirty("confusion"));
 $("confusion").addEventListener("blur", () => markDirty("confusion"));
 setInterval(() => markDirty("status"), 1000);
 
-/** @type {any} */ (window).glassnet = { S, charts: { loss: charts.loss, acc: charts.acc }, paintTimes, socket, learn, draw, learned, train };
+/** @type {any} */ (window).glassnet = { S, charts: { loss: charts.loss, acc: charts.acc }, paintTimes, socket, learn, draw, learned, train, epochs: epochView, watch: (/** @type {string} */ id) => watch(id) };
 
 // -- events -------------------------------------------------------------------------------------
 /** @param {import("./protocol.js").Envelope} e */
@@ -122,7 +122,9 @@ function handleEvent(e) {
       if (e.run !== S.watched) break;
       S.kernels.push(d.step, d);
       S.fallback = false;
-      if (learned.mode !== "live") learned.reset();
+      // A training run's frames are the timeline; a run that has ended is read from its
+      // checkpoints (the frame a late viewer is sent on subscribing does not replace them).
+      if (learned.mode !== "live" && isLive(watchedRun())) learned.reset();
       markDirty("timeline");
       if (S.live) markDirty("kernels");
       draw.soon(); // the weights moved: read the drawing again with the new ones

@@ -53,14 +53,14 @@ export class KernelGrids {
           const perBlock = grp.item.kind === "conv" && c > 1 ? grp.grid.blockMaps : 1;
           this.onEnlarge(grp.item, Math.floor(hit.map / perBlock));
         });
+        g.append(label, canvas);
         if (this.onEnlarge) {
           const big = document.createElement("button");
           big.type = "button"; big.className = "small enlarge"; big.textContent = "Enlarge";
           big.setAttribute("aria-label", `Enlarge ${item.title}`);
           big.addEventListener("click", () => this.onEnlarge?.(this.groups[gi].item, null));
-          label.after(big);
+          g.append(big);
         }
-        g.append(label, canvas);
         this.root.append(g);
         return { canvas, label, grid: null, d: null, item };
       });

@@ -150,8 +150,8 @@ export class LearnedPanel {
       box.replaceChildren();
       p.labels.forEach((_, i) => {
         const b = document.createElement("button");
-        b.type = "button"; b.className = "probe"; b.setAttribute("role", "option");
-        b.innerHTML = `<canvas width="28" height="28"></canvas><span></span>`;
+        b.type = "button"; b.className = "probe";
+        b.innerHTML = `<canvas width="28" height="28" role="img"></canvas><span></span>`;
         b.addEventListener("click", () => { S.selectedProbe = i; markDirty("probes"); });
         box.append(b);
       });
@@ -159,13 +159,15 @@ export class LearnedPanel {
     const n = p.inputs.shape.slice(-2); // (10, 28, 28): each probe is one map
     p.labels.forEach((label, i) => {
       const b = /** @type {HTMLElement} */ (box.children[i]);
-      b.setAttribute("aria-selected", String(i === S.selectedProbe));
+      b.setAttribute("aria-pressed", String(i === S.selectedProbe));
       paintImage(/** @type {HTMLCanvasElement} */ (b.querySelector("canvas")), p.inputs.bytes, i * n[0] * n[1], n[1], n[0]);
       const probs = p.probabilities[i] ?? [];
       let best = 0; probs.forEach((v, k) => { if ((v ?? 0) > (probs[best] ?? 0)) best = k; });
       const ok = best === label;
       /** @type {HTMLElement} */ (b.querySelector("span")).innerHTML = `${label} → <b class="${ok ? "ok" : "no"}">${best}</b> ${fmt((probs[best] ?? 0) * 100, 3)}%`;
-      b.setAttribute("aria-label", `probe digit ${label}, read as ${best}`);
+      /** @type {HTMLElement} */ (b.querySelector("canvas")).setAttribute("aria-label", `probe digit ${label}`);
+      b.title = `probe digit ${label}, read as ${best}`;
+      b.dataset.label = String(label);
     });
     this.probeView.show(probeLayers(p, S.selectedProbe), p.probabilities[S.selectedProbe]);
   }
@@ -268,5 +270,7 @@ export function drawNorms(c, norms, what) {
     ctx.fillText(formatNumber(n.norm), L + t * (w - L - R) + 4, y + rowH / 2);
   });
   ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center";
-  ctx.fillText(`‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`, L + (w - L - R) / 2, h - 8);
+  const caption = `‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`;
+  ctx.fillText(caption, L + (w - L - R) / 2, h - 8);
+  c.setAttribute("aria-label", `Gradient norm per layer: ${norms.map((n) => `${label(n)} ${formatNumber(n.norm)}`).join(", ")}; ${caption}`);
 }

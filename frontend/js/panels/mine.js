@@ -159,7 +159,7 @@ export class MyDigitsView {
       const head = `<tr><th scope="col">yours ↓ · read →</th>${Array.from({ length: 10 }, (_, d) => `<th scope="col">${d}</th>`).join("")}</tr>`;
       const rows = r.confusion.map((/** @type {number[]} */ row, /** @type {number} */ t) => `<tr><th scope="row">${t}</th>${row.map((c, p) => `<td class="num${c && p !== t ? " off" : c ? " on" : ""}">${c || ""}</td>`).join("")}</tr>`).join("");
       out.innerHTML = `<p>${esc(r.model)} reads <b data-testid="mine-accuracy" data-value="${r.accuracy}">${(r.accuracy * 100).toFixed(1)}%</b> of your ${r.count} digits right.</p>
-        <div class="table-wrap"><table class="confusion-table">${head}${rows}</table></div>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="your digits: true digit by what the network said"><table class="confusion-table">${head}${rows}</table></div>
         <p class="caption">Rows: what you said; columns: what the network read. Misread digits are marked in the gallery.</p>`;
       this.render();
     } catch (e) { out.innerHTML = `<p class="err">${esc(/** @type {Error} */ (e).message)}</p>`; }

@@ -253,7 +253,7 @@ function termTable(rows, an, bn, limit) {
   }
   const body = shown.map((r) => `<tr><td>${r.label}</td><td class="num">${fmt(r.a, 4)}</td><td class="num">${fmt(r.b, 4)}</td><td class="num" data-term="${r.product}">${fmt(r.product, 5)}</td></tr>`).join("");
   const tail = rest ? `<tr class="rest"><td>the other ${rest.count} terms</td><td></td><td></td><td class="num" data-term="${rest.sum}">${fmt(rest.sum, 5)}</td></tr>` : "";
-  return `<div class="table-wrap terms"><table><thead><tr><th scope="col">term</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">product</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
+  return `<div class="table-wrap terms" tabindex="0" role="region" aria-label="the terms of the sum"><table><thead><tr><th scope="col">term</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">product</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
 }
 
 /**

@@ -42,7 +42,7 @@ export class WishesView {
       <p class="cost-line">cost C = ${mse ? "Σ (a<sub>j</sub> − y<sub>j</sub>)²" : "−log p<sub>target</sub>"} =
         <b data-testid="learn-cost" data-value="${ex.cost}">${fmt(ex.cost, 5)}</b>
         <span class="muted">for target ${ex.target}${ex.target_was_given ? "" : ex.source.label != null ? " (its true label)" : " (its own reading)"}</span></p>
-      <div class="table-wrap"><table class="wishes" data-testid="wishes-table">
+      <div class="table-wrap" tabindex="0" role="region" aria-label="each output, its cost term and its wish"><table class="wishes" data-testid="wishes-table">
         <thead><tr><th scope="col">digit</th><th scope="col">${a}</th><th scope="col">p</th><th scope="col">y</th>
           <th scope="col">cost term ${term}</th><th scope="col" colspan="2">wish ${wish}</th></tr></thead>
         <tbody>${rows.join("")}</tbody></table></div>`;
