@@ -47,6 +47,12 @@ export function fmt(v, sig = 4) {
   return `${sign}${mant}·10${exp}`;
 }
 
+/**
+ * A probability as a percentage a person can trust: one decimal, cut (never rounded) so that
+ * 99.97% reads 99.9%, not 100%. @param {number} p in [0, 1]
+ */
+export const percent = (p) => `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`;
+
 /** "an 8", "a 7": a digit with its article. @param {number} d */
 export const aDigit = (d) => `${d === 8 ? "an" : "a"} ${d}`;
 

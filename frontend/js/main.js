@@ -9,7 +9,7 @@ import { PROTOCOL_VERSION, STATUS, subscribeMessage, unsubscribeMessage } from "
 import * as api from "./api.js";
 import { register, markDirty, paintTimes } from "./scheduler.js";
 import { refreshColors } from "./chart.js";
-import { S, $, toast, attempt, updateRun, pickSummary, isActive, isLive, watchedRun } from "./state.js";
+import { S, $, toast, attempt, updateRun, onRunChange, pickSummary, isActive, isLive, watchedRun } from "./state.js";
 import { modelLabel } from "./models.js";
 import { showConnection, paintStatus } from "./panels/status.js";
 import { DrawPanel } from "./panels/draw.js";
@@ -153,27 +153,31 @@ function handleEvent(e) {
   if (socket.seq.dropped) $("dropped").textContent = `${socket.seq.dropped} heavy frames skipped to keep up`;
 }
 
-/** A run changed: keep the list, follow a run started elsewhere, mark pauses on the chart. @param {any} d */
+/** A run changed: keep the list, follow a run started elsewhere. @param {any} d */
 function onStatus(d) {
-  const prev = S.runs.get(d.id);
-  S.runs.set(d.id, d);
+  updateRun(d);
   if (d.status === STATUS.RUNNING) S.current = d.id;
   // A run started elsewhere: follow it only when the watched run is not queued, training or
   // paused (the page stays on the run it watches).
-  if (d.id !== S.watched && d.status === STATUS.RUNNING && !isLive(watchedRun())) watch(d.id);
-  if (d.id === S.watched && prev) {
+  if (d.status === STATUS.RUNNING && d.id !== S.watched && !isLive(watchedRun())) watch(d.id);
+  for (const n of ["runs", "status", "controls"]) markDirty(n);
+}
+
+// What changed in a run, from its status event or a control's answer (whichever came first):
+// pauses, resumes and new learning rates are marked on the loss chart; the form follows.
+onRunChange((prev, d) => {
+  if (d.id === S.watched) {
     if (prev.status !== d.status && d.status === STATUS.PAUSED) charts.addMark({ step: d.step, kind: "pause" });
     if (prev.status === STATUS.PAUSED && d.status === STATUS.RUNNING) charts.addMark({ step: d.step, kind: "resume" });
     if (prev.lr !== d.lr) charts.addMark({ step: d.step, kind: "lr", value: d.lr });
     if (prev.status !== d.status) { if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
   }
-  if (prev && prev.status !== d.status) {
+  if (prev.status !== d.status) {
     if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(`${d.name} ${d.status}: ${d.message ?? "no details"}`);
     if (!isLive(d)) loadModels();
   }
-  if (prev && prev.name !== d.name) loadModels();
-  for (const n of ["runs", "status", "controls"]) markDirty(n);
-}
+  if (prev.name !== d.name) loadModels();
+});
 
 // -- watching a run -----------------------------------------------------------------------------
 /** @param {string} id @param {boolean} [force] reload even if already watched (after a reconnect) */

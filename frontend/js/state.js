@@ -85,7 +85,18 @@ export const attempt = (p, what) => p.catch((e) => { toast(`${what}: ${e.message
 /** A summary from a RunDetail (without the heavy fields). @param {any} d */
 export const pickSummary = (d) => { const { spec, config, checkpoints, ...rest } = d; return rest; };
 
-/** Merge a run's new summary in. @param {any} r */
+/** @type {((prev: any, next: any) => void)[]} who wants to hear that a run changed */
+const listeners = [];
+/** @param {(prev: any, next: any) => void} fn */
+export const onRunChange = (fn) => { listeners.push(fn); };
+
+/**
+ * Merge a run's new summary in (from a status event or a control's answer, whichever comes
+ * first) and tell the listeners what changed. @param {any} r
+ */
 export function updateRun(r) {
-  S.runs.set(r.id, { ...(S.runs.get(r.id) ?? {}), ...pickSummary(r) });
+  const prev = S.runs.get(r.id);
+  const next = { ...(prev ?? {}), ...pickSummary(r) };
+  S.runs.set(r.id, next);
+  if (prev) for (const fn of listeners) fn(prev, next);
 }

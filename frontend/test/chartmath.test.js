@@ -73,3 +73,15 @@ test("column grows and formats read well", () => {
   assert.equal(formatNumber(0.012345), "0.0123");
   assert.equal(formatNumber(NaN), "–");
 });
+
+import { clipTop } from "../js/chartmath.js";
+
+test("a spike is clipped at the 99.5th percentile and counted (issue 9, item 12)", () => {
+  const ys = Array.from({ length: 1000 }, (_, i) => 1 - i / 2000);
+  ys[500] = 40; // one spike
+  const c = clipTop(ys, ys.length, 0.995);
+  assert.equal(c.above, 5);
+  assert.ok(c.top < 1.01);
+  assert.deepEqual(clipTop([NaN, NaN], 2, 0.995), { top: NaN, above: 0 });
+  assert.equal(formatNumber(0.00014), "1.4·10⁻⁴"); // never 1.4e-4
+});

@@ -39,3 +39,17 @@ test("probe layers pick one of the eight samples", () => {
   assert.equal(mapValue(one[0].set, 1), 6);
   assert.equal(mapValue(probeLayers(probes, 0)[0].set, 1), 1);
 });
+
+import { sharedRange } from "../js/layerdata.js";
+
+test("one colour scale for a layer: maps re-quantised onto its range (issue 9, item 11)", () => {
+  // Two 1×2 maps: [0, 1] and [0, 3] each scaled 0..255 on its own.
+  const s = { bytes: new Uint8Array([0, 255, 0, 255]), offset: 0, min: [0, 0], max: [1, 3], rangeOffset: 0, maps: 2, mapH: 1, mapW: 2, mapSize: 2, rangePerMap: true };
+  const r = sharedRange(s);
+  assert.equal(r.lo, 0); assert.equal(r.hi, 3);
+  assert.deepEqual([...r.bytes], [0, 85, 0, 255]); // 1 of 3 is a third of the way up, not bright
+  assert.equal(r.rangePerMap, false);
+  // A constant map shows its true level, not the bottom of its own range.
+  const c = sharedRange({ ...s, bytes: new Uint8Array([0, 0, 0, 255]), min: [2, 0], max: [2, 4] });
+  assert.deepEqual([...c.bytes], [128, 128, 0, 255]);
+});

@@ -91,3 +91,19 @@ test("models are named with their exact stored accuracy", async () => {
   assert.equal(modelLabel({ id: "ab12:epoch-003", kind: "run", test_accuracy: null }, () => "cnn #3"), "cnn #3 · epoch-003");
   assert.equal(modelLabel({ id: "uploads:net-1", kind: "upload" }, () => null), "uploads:net-1 (upload)");
 });
+
+import { percent, aDigit, pow10 } from "../js/learnmath.js";
+
+test("percentages are cut, never rounded up to 100%", () => {
+  assert.equal(percent(0.9997), "99.9%");
+  assert.equal(percent(1), "100.0%");
+  assert.equal(percent(0.61), "61.0%");
+  assert.equal(percent(0), "0.0%");
+});
+
+test("wording: an 8, a 7, and powers of ten as they are written", () => {
+  assert.equal(aDigit(8), "an 8");
+  assert.equal(aDigit(7), "a 7");
+  assert.equal(pow10(-4), "10⁻⁴");
+  assert.equal(pow10(12), "10¹²");
+});

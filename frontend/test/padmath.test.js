@@ -57,3 +57,17 @@ test("frame history stays bounded and spans the run", () => {
   h.push(0, { s: 0 }); // a new run starts over
   assert.equal(h.length, 1);
 });
+
+import { inkExtent, tooSmall, MIN_EXTENT } from "../js/padmath.js";
+
+test("a dot is too small to read; a digit that fills the pad is not (issue 9, item 13)", () => {
+  const grid = (/** @type {number} */ n, /** @type {(x: number, y: number) => number} */ f) => Array.from({ length: n }, (_, y) => Array.from({ length: n }, (_, x) => f(x, y)));
+  const dot = grid(56, (x, y) => (Math.abs(x - 28) < 2 && Math.abs(y - 28) < 2 ? 1 : 0));
+  assert.ok(tooSmall(dot));
+  assert.deepEqual(inkExtent(dot), { w: 3 / 56, h: 3 / 56 });
+  const one = grid(56, (x, y) => (x >= 27 && x <= 29 && y >= 8 && y <= 48 ? 1 : 0)); // a tall thin 1
+  assert.ok(!tooSmall(one));
+  const corner = grid(56, (x, y) => (x < 10 && y < 10 && (x + y) % 3 === 0 ? 1 : 0)); // a small digit in a corner
+  assert.ok(tooSmall(corner) === (10 / 56 < MIN_EXTENT));
+  assert.deepEqual(inkExtent(grid(4, () => 0)), { w: 0, h: 0 });
+});

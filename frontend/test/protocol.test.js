@@ -47,3 +47,16 @@ test("reconnect backoff doubles up to 15 s, with jitter", async () => {
   assert.equal(backoff(20, 0.5), 15000);
   assert.ok(backoff(2, 0) >= 1600 && backoff(2, 0.999) <= 2400);
 });
+
+import { can, whyNot, STATUS } from "../js/protocol.js";
+
+test("the buttons follow the state machine (issue 9: one source of truth)", () => {
+  assert.ok(can({ status: STATUS.RUNNING }, "pause"));
+  assert.ok(!can({ status: STATUS.RUNNING }, "step"));
+  assert.ok(can({ status: STATUS.PAUSED, resumable: true }, "step"));
+  assert.ok(can({ status: STATUS.STOPPED, resumable: true }, "resume")); // a stopped run continues
+  assert.ok(!can({ status: STATUS.STOPPED, resumable: false }, "resume"));
+  assert.equal(whyNot({ name: "cnn #2", status: STATUS.STOPPED, resumable: false }, "resume"), "cnn #2 cannot continue: it was stopped before its first checkpoint");
+  assert.match(whyNot({ name: "x", status: STATUS.FINISHED }, "resume"), /it is finished/);
+  assert.ok(!can(null, "stop"));
+});

@@ -14,7 +14,7 @@ import { predictMessage } from "../protocol.js";
 import { decodeArray } from "../encoding.js";
 import { paintImage } from "../heatmap.js";
 import { fromPrediction } from "../layerdata.js";
-import { fmt, aDigit } from "../learnmath.js";
+import { aDigit, percent } from "../learnmath.js";
 import { NetworkView } from "./network.js";
 
 export class DrawPanel {
@@ -145,8 +145,8 @@ export class DrawPanel {
       out.textContent = String(d.digit);
       $("mini-prediction").textContent = String(d.digit);
       const p = d.probabilities[d.digit] ?? 0;
-      $("confidence").textContent = `${fmt(p * 100, 3)}% sure it is ${aDigit(d.digit)}`;
-      $("mini-confidence").textContent = `${fmt(p * 100, 2)}%`;
+      $("confidence").textContent = `${percent(p)} sure it is ${aDigit(d.digit)}`;
+      $("mini-confidence").textContent = percent(p);
       $("predict-model").textContent = `read by ${modelName(d.model)}${d.ms != null ? ` in ${Math.round(d.ms)} ms` : ""}`;
     }
     $("readout").textContent = d.readout === "normalised"

@@ -12,7 +12,7 @@ import * as api from "../api.js";
 import { markDirty } from "../scheduler.js";
 import { cssVar } from "../chart.js";
 import { formatNumber } from "../chartmath.js";
-import { fmt, pow10 } from "../learnmath.js";
+import { fmt, pow10, percent } from "../learnmath.js";
 import { STATUS } from "../protocol.js";
 import { decodeProbes, probeLayers } from "../layerdata.js";
 import { paintImage, esc } from "../heatmap.js";
@@ -164,7 +164,7 @@ export class LearnedPanel {
       const probs = p.probabilities[i] ?? [];
       let best = 0; probs.forEach((v, k) => { if ((v ?? 0) > (probs[best] ?? 0)) best = k; });
       const ok = best === label;
-      /** @type {HTMLElement} */ (b.querySelector("span")).innerHTML = `${label} → <b class="${ok ? "ok" : "no"}">${best}</b> ${fmt((probs[best] ?? 0) * 100, 3)}%`;
+      /** @type {HTMLElement} */ (b.querySelector("span")).innerHTML = `${label} → <b class="${ok ? "ok" : "no"}">${best}</b> ${percent(probs[best] ?? 0)}`;
       /** @type {HTMLElement} */ (b.querySelector("canvas")).setAttribute("aria-label", `probe digit ${label}`);
       b.title = `probe digit ${label}, read as ${best}`;
       b.dataset.label = String(label);

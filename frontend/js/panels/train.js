@@ -112,11 +112,12 @@ export class TrainPanel {
     start.hidden = !editing && live;
     start.disabled = !S.archOk || S.stale || (!editing && live);
     start.textContent = live && editing ? "Queue another run" : "Start";
-    $("new-run").hidden = editing;
+    $("new-run").hidden = editing || !live; // an ended run's settings are editable as they are
     const banner = $("form-banner");
     const why = run && !can(run, "resume") && !live ? whyNot(run, "resume") : "";
     if (!run) banner.textContent = "The settings of the next run.";
     else if (editing) banner.textContent = live ? `A new run from these settings will wait in the queue until ${run.name} ends.` : `A new run from these settings (${run.name} is ${run.status}).`;
-    else banner.textContent = `${run.name}'s network and settings${live ? ` — read-only while it is ${run.status}` : ""}.${why ? ` ${why}.` : ""}`;
+    else if (live) banner.textContent = `${run.name}'s network and settings — read-only while it is ${run.status}.`;
+    else banner.textContent = `${run.name}'s network and settings (it is ${run.status}): Start trains a new run from them.${why ? ` ${why}.` : ""}`;
   }
 }
