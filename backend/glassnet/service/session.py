@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.mnist import load_splits
+from ..data.mnist import Split, load_splits
 from ..nn.checkpoint import (
     MAX_RUN_CHECKPOINT_BYTES,
     atomic_write_bytes,
@@ -54,7 +54,8 @@ from ..nn.losses import probabilities
 from ..nn.model import Sequential
 from ..training import probes
 from ..training.config import TrainConfig
-from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer
+from ..training.teach import Teach, mix
+from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer, evaluate
 from .encoding import encode_activations, encode_array
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
 
@@ -128,8 +129,14 @@ class TrainingSession:
         self.lock = FileLock(self.run_dir / RUN_LOCK).acquire(timeout=RUN_LOCK_WAIT_S)
         remove_temporary_files(self.run_dir)
         self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
+        # A "teach it" run: MNIST mixed with my digits, judged also on my held-out ones and on test.
+        teach = Teach.load(self.run_dir)
+        extra: dict[str, Split] = {}
+        if teach is not None:
+            self.data = mix(self.data, Teach.mine(self.run_dir, "train"), teach.repeat, teach.train_subset)
+            extra = {"mine": Teach.mine(self.run_dir, "holdout"), "test": self.data.test}
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
-        self.trainer = Trainer(model, self.config, self.data, self.on_event)
+        self.trainer = Trainer(model, self.config, self.data, self.on_event, extra_eval=extra)
         self.model = model
         self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)
         resumed_from, replay = None, None
@@ -145,6 +152,11 @@ class TrainingSession:
             if replay:
                 self.recent_points.extend(zip(*(replay["points"][k] for k in POINT_KEYS), strict=True))
                 self.recent_epochs.extend(replay["epochs"])
+        elif teach is not None and teach.init:
+            init = read_checkpoint(
+                self.run_dir / teach.init, name=teach.init, max_bytes=MAX_RUN_CHECKPOINT_BYTES
+            )
+            model.load_state_dict(init.model.state_dict())
         self.probe_x, self.probe_y = probes.pick_probes(self.data.test)
         self.send(
             {
@@ -159,6 +171,25 @@ class TrainingSession:
         )
         if replay:
             self.send({"kind": "replay", **replay})
+        if teach is not None and resumed_from is None:
+            self.before_training()
+
+    def before_training(self) -> None:
+        """Epoch 0 of a teach run: how the starting network reads validation, my held-out digits
+        and the test set, before a single step."""
+        val = evaluate(self.model, self.data.val, self.trainer.eval_batch) if len(self.data.val) else None
+        metrics = EpochMetrics(
+            epoch=0,
+            step=0,
+            train_loss=None,  # type: ignore[arg-type]
+            train_accuracy=None,  # type: ignore[arg-type]
+            val_loss=val.loss if val else None,
+            val_accuracy=val.accuracy if val else None,
+            confusion=val.confusion if val else None,
+            seconds=0.0,
+            extra=self.trainer.evaluate_extra(),
+        )
+        self.on_epoch(metrics, val)
 
     # -- trainer events -------------------------------------------------------------------------
     def on_event(self, event: str, payload: Any) -> None:
@@ -202,6 +233,7 @@ class TrainingSession:
             "confusion": m.confusion,
             "seconds": _finite(m.seconds) or 0.0,
             "misclassified": wrong,
+            "extra": {name: _finite(v) for name, v in m.extra.items()},
         }
         self.recent_epochs.append({k: v for k, v in data.items() if k != "misclassified"})
         # The checkpoint first: once viewers see the epoch, it is on disk.

@@ -30,6 +30,7 @@ from ..schemas import (
     RunPatch,
 )
 from ..security import client_of
+from ..teaching import FINE_TUNE, TeachPlan, plan_teach, teach_name
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
 from .bodies import pool_of
 
@@ -121,14 +122,27 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     run starts at once, or waits as ``queued`` while another run holds the worker slot."""
     if body.preset is not None and body.spec is not None:
         raise HTTPException(422, "give either 'preset' or 'spec', not both")
-    if body.spec is not None:
+    teach: TeachPlan | None = None
+    if body.teach is not None and body.teach.from_model is not None:
+        if body.preset is not None or body.spec is not None:
+            raise HTTPException(422, "teach.from_model gives the network: leave out 'preset' and 'spec'")
+        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+        full_spec, preset, settings = teach.spec, None, dict(FINE_TUNE)
+    elif body.spec is not None:
         full_spec: dict[str, Any] = body.spec.spec()
         preset, settings = None, {}
     else:
         preset = body.preset or "cnn"
         full_spec = load_preset(preset)
         settings = dict(full_spec.get("train", {}))
-    overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
+    if body.teach is not None and teach is None:  # my digits mixed into training from scratch
+        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+    overrides = body.model_dump(
+        exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach"}
+    )
+    if body.augment is not None:
+        augment = body.augment if isinstance(body.augment, bool) else body.augment.model_dump()
+        overrides["augment"] = ({} if augment is True else augment) if augment is not False else None
     try:
         config = TrainConfig.merged(settings, overrides)
     except ValueError as exc:
@@ -150,15 +164,16 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         raise HTTPException(409, str(exc)) from None
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
-    total = (
-        None
-        if n_train is None
-        else -(-(n_train - state.settings.validation) // config.batch_size) * config.epochs
-    )
+    if n_train is not None:
+        n_train -= state.settings.validation
+        if teach is not None:
+            n_train = teach.train_size(n_train)
+    total = None if n_train is None else -(-n_train // config.batch_size) * config.epochs
+    kind = teach_name(teach) or preset or spec.get("name") or "custom"
     manager.store.create(
         {
             "id": run_id,
-            "name": body.name or f"{preset or spec.get('name') or 'custom'} #{len(manager.store.list()) + 1}",
+            "name": body.name or f"{kind} #{len(manager.store.list()) + 1}",
             "preset": preset,
             "spec": spec,
             "config": config.as_dict(),
@@ -168,6 +183,8 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         }
     )
     state.quotas.count(client, "runs")
+    if teach is not None:  # everything the run needs, in its folder before it starts
+        await pool_of(request).run(teach.write, manager.run_dir(run_id))
     return detail(manager, manager.enqueue(run_id))
 
 
