@@ -181,6 +181,7 @@ function handleEvent(e) {
     case "status": {
       const prev = S.runs.get(d.id);
       S.runs.set(d.id, d);
+      mine.onStatus(d);
       if (d.status === "running" || d.status === "queued") S.current = d.id;
       // A run started elsewhere (another viewer): follow it unless we watch an active one.
       const watchedRun = S.watched ? S.runs.get(S.watched) : null;
@@ -202,6 +203,7 @@ function handleEvent(e) {
       break;
     }
     case "epoch": {
+      mine.onEpoch(e.run, d);
       const er = e.run ? S.runs.get(e.run) : null;
       if (er) { er.epoch = Math.max(er.epoch, d.epoch); if (d.val_accuracy != null) er.val_accuracy = d.val_accuracy; markDirty("runs"); markDirty("status"); }
       if (e.run !== S.watched) break;
@@ -340,6 +342,7 @@ function loadHistory(h) {
   S.epochs = [];
   for (const s of [eTrain, eVal, aTrain, aVal]) { s.xs.clear(); s.ys.clear(); }
   for (const e of [...h.epochs, ...epochs].sort((p, q) => p.epoch - q.epoch)) addEpoch(e);
+  for (const e of h.epochs) mine.onEpoch(S.watched, e); // a teach run's before/after, if it is one
   const last = S.epochs[S.epochs.length - 1];
   if (last && !epochView.epoch) epochView.show(last);
   markDirty("loss"); markDirty("acc");
@@ -557,6 +560,14 @@ const mine = new MyDigitsView({
   pad: () => (pad.empty ? null : { pixels: pad.pixels(56), strokes: pad.strokes.map((s) => s.map((p) => [Math.round(p.x * 10) / 10, Math.round(p.y * 10) / 10])), size: $("pad").width }),
   clearPad: () => pad.clear(),
   toast: (m, kind) => toast(m, kind),
+  watch: (id) => watch(id),
+  readWith: (id) => {
+    const sel = /** @type {HTMLSelectElement} */ ($("model"));
+    if (![...sel.options].some((o) => o.value === id)) sel.add(new Option(`${S.runs.get(id)?.name ?? id} (latest weights)`, id));
+    sel.value = id;
+    $("draw").scrollIntoView();
+    predictSoon();
+  },
 });
 $("clear").addEventListener("click", () => pad.clear());
 $("undo").addEventListener("click", () => pad.undo());
