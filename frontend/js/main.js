@@ -24,6 +24,7 @@ import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { modelLabel } from "./models.js";
 import { MyDigitsView } from "./panels/mine.js";
+import { AugmentStrip } from "./panels/augstrip.js";
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 
@@ -493,6 +494,14 @@ const editor = new Editor({
 });
 $("hyper").addEventListener("change", (/** @type {Event} */ e) => { if (/** @type {HTMLInputElement} */ (e.target).name === "loss") editor.update(); });
 $("hyper").addEventListener("submit", (/** @type {Event} */ e) => e.preventDefault());
+// Augmentation: a strip of what the network will be shown, while the box is ticked.
+const trainStrip = new AugmentStrip($("train-augment-strip"));
+$("hyper").elements.namedItem("augment").addEventListener("change", (/** @type {Event} */ e) => {
+  const on = /** @type {HTMLInputElement} */ (e.target).checked;
+  $("train-augment-strip").hidden = !on;
+  if (on) trainStrip.show();
+});
+$("train-augment-strip").addEventListener("click", () => trainStrip.next());
 $("start").addEventListener("click", async () => {
   $("start").disabled = true;
   const run = await attempt(api.startRun(editor.runBody()), "could not start the run");

@@ -71,3 +71,31 @@ def test_from_scratch_with_my_digits(client: TestClient) -> None:
     wait_status(client, r.json()["id"], "finished", timeout=120)
     epochs = client.get(f"/api/runs/{r.json()['id']}/metrics").json()["epochs"]
     assert epochs[0]["epoch"] == 0 and set(epochs[-1]["extra"]) == {"mine", "test"}
+
+
+def test_augment_preview_shows_varied_versions(client: TestClient) -> None:
+    r = client.post("/api/augment", json={"probe": 2, "count": 6, "seed": 4})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert a["source"]["label"] == 2 and len(a["variants"]) == 6
+    again = client.post("/api/augment", json={"probe": 2, "count": 6, "seed": 4}).json()
+    assert again["variants"] == a["variants"]  # seeded
+    assert len({v["data"] for v in a["variants"]}) == 6  # each one different
+    assert a["original"]["data"] not in {v["data"] for v in a["variants"]}
+    only_stroke = {"affine": False, "elastic": False, "stroke": True, "stroke_rate": 1.0}
+    assert client.post("/api/augment", json={"test_index": 5, "settings": only_stroke}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"probe": 1, "settings": {"scale": [1.4, 1.2]}}, "lo <= hi"),
+        ({"probe": 1, "settings": {"rotation": 90}}, "rotation"),
+        ({"probe": 1, "count": 99}, "count"),
+        ({"probe": 1, "target": 1}, "target"),
+        ({"count": 3}, "exactly one of"),
+    ],
+)
+def test_augment_preview_bad_input(client: TestClient, body: dict, words: str) -> None:
+    r = client.post("/api/augment", json=body)
+    assert r.status_code == 422 and words in r.json()["detail"], r.text

@@ -36,7 +36,7 @@ from .locks import clean_data_dir, hold_data_dir, release_data_dir
 from .mydigits import DigitStore
 from .pool import HeavyPool
 from .quotas import Quotas
-from .routes import docs, explain, health, models, mydigits, predict, runs, ws
+from .routes import augment, docs, explain, health, models, mydigits, predict, runs, ws
 from .schemas import Readiness
 from .security import Guard, ensure_token
 from .settings import Settings, get_settings
@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
-    for module in (health, runs, ws, predict, models, explain, mydigits, docs):
+    for module in (health, runs, ws, predict, models, explain, mydigits, augment, docs):
         app.include_router(module.router)
     app.mount("/docs/assets", StaticFiles(directory=docs.ASSETS), name="docs-assets")
     frontend = Path(settings.frontend_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..nn.model import MAX_LAYERS, MAX_PARAMS
 from ..training.config import MAX_BATCH, MAX_EPOCHS
@@ -100,12 +100,20 @@ class AugmentSettings(_Request):
     elastic: bool = True
     stroke: bool = True
     rotation: float = Field(10.0, ge=0, le=45, description="degrees, ±")
-    scale: tuple[float, float] = Field((0.9, 1.1), description="[lo, hi], 0.5 <= lo <= hi <= 1.5")
+    scale: list[Annotated[float, Field(ge=0.5, le=1.5)]] = Field(
+        default_factory=lambda: [0.9, 1.1], min_length=2, max_length=2, description="[lo, hi], lo <= hi"
+    )
     shear: float = Field(0.1, ge=0, le=0.5)
     shift: float = Field(2.0, ge=0, le=6, description="pixels, ±")
     alpha: float = Field(30.0, ge=0, le=60, description="elastic displacement scale")
     sigma: float = Field(5.0, ge=0.5, le=10, description="elastic smoothing, pixels")
     stroke_rate: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AugmentSettings:
+        if self.scale[0] > self.scale[1]:
+            raise ValueError(f"scale must be [lo, hi] with lo <= hi, got {self.scale}")
+        return self
 
 
 class TeachRequest(_Request):

@@ -7,6 +7,7 @@
 import * as api from "../api.js";
 import { esc } from "../heatmap.js";
 import { base64ToBytes } from "../encoding.js";
+import { AugmentStrip } from "./augstrip.js";
 
 /**
  * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
@@ -41,6 +42,11 @@ export class MyDigitsView {
     $("mine-import").addEventListener("click", () => this.importFiles());
     $("mine-evaluate").addEventListener("click", () => this.evaluate());
     $("teach-start").addEventListener("click", () => this.teach());
+    const strip = new AugmentStrip($("teach-augment-strip"));
+    const syncStrip = () => { $("teach-augment-strip").hidden = !$("teach-augment").checked; if ($("teach-augment").checked) strip.show(); };
+    $("teach-augment").addEventListener("change", syncStrip);
+    $("teach-augment-strip").addEventListener("click", () => strip.next());
+    syncStrip();
     $("teach-use").addEventListener("click", () => { if (this.teachRun) this.ctx.readWith(this.teachRun.id); });
     /** @type {{id: string, name: string}|null} the teach run started from this page */
     this.teachRun = null;
