@@ -36,6 +36,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..resources import resource_dir
+
 __all__ = [
     "DATASET_ENV_VAR",
     "DEFAULT_DATASET_DIR",
@@ -53,8 +55,8 @@ __all__ = [
     "write_subset",
 ]
 
-# backend/glassnet/data/mnist.py -> parents[3] is the repository root.
-DEFAULT_DATASET_DIR: Path = Path(__file__).resolve().parents[3] / "data" / "mnist"
+# The bundled MNIST: package data in a wheel, data/mnist/ in a checkout (glassnet.resources).
+DEFAULT_DATASET_DIR: Path = resource_dir("mnist")
 DATASET_ENV_VAR = "GLASSNET_DATASET"
 
 # The four standard file names, keyed by the MnistArrays field they fill. Each may also
