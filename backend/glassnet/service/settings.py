@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     frontend_dir: Path = resource_dir("frontend")  # the dashboard (package data)
     default_model: str = "cnn"
     validation: int = Field(5000, ge=0, description="training images held out for validation")
+    tensorboard_dir: Path | None = Field(None, description="TensorBoard event files, one folder per run")
 
     # Runs: how many train at once; more are queued (up to max_queued, then 409).
     max_active_runs: int = Field(1, ge=1, le=8)
