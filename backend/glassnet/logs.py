@@ -67,7 +67,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        out.update(getattr(record, "fields", None) or {})
+        for key, value in (getattr(record, "fields", None) or {}).items():
+            out.setdefault(key, value)  # a field never hides the record's own keys
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)

@@ -24,11 +24,15 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from .. import __version__
 from ..data.mnist import FILE_STEMS, resolve_dataset_dir
 from .errors import BodySizeLimit, install_error_handlers
 from .hub import Hub
 from .inference import ModelRegistry
+from .metrics import RequestMetrics, ServiceMetrics
+from .metrics import router as metrics_router
 from .routes import health, models, predict, runs, ws
+from .runlog import RunObserver
 from .schemas import Readiness
 from .settings import Settings, get_settings
 from .store import RunStore
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
         hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s)
         manager = RunManager(settings, store, hub)
+        manager.observer = RunObserver(app.state.metrics)
         registry = ModelRegistry(
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
         )
@@ -143,15 +148,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="glassnet",
-        version="0.1.0",
+        version=__version__,
         summary="Watch a neural network learn: NumPy networks trained live, streamed over WebSockets.",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics(lambda: app.state)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     for module in (health, runs, ws, predict, models):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     frontend = Path(settings.frontend_dir)
     if (frontend / "index.html").is_file():
         # Mounted last: /api, /ws, /healthz, /readyz and /docs are matched first.

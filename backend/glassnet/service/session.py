@@ -256,9 +256,13 @@ class TrainingSession:
         }
         data = checkpoint_bytes(self.model, meta, self.spec, t.optimizer.state_dict())
         last = self.run_dir / "last.npz"
-        atomic_write_bytes(last, data)
-        if epoch_copy:
-            atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        try:
+            atomic_write_bytes(last, data)
+            if epoch_copy:
+                atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        except OSError as exc:  # counted by the service (metrics), then the run fails as before
+            self.send({"kind": "checkpoint_failed", "path": str(last), "error": str(exc)})
+            raise
         self.write_live()
         self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
 

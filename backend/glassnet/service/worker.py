@@ -42,6 +42,7 @@ from .protocol import (
     RunSummary,
     StatusData,
 )
+from .runlog import RunObserver
 from .session import session_main
 from .settings import Settings
 from .store import RunStore
@@ -186,6 +187,7 @@ class RunManager:
         self.workers: dict[str, RunWorker] = {}
         self.queue: deque[str] = deque()
         self.shutting_down = False
+        self.observer = RunObserver()  # logs and metrics of each run's lifecycle (runlog.py)
 
     # -- helpers --------------------------------------------------------------------------------
     def get(self, run_id: str) -> dict[str, Any]:
@@ -223,8 +225,10 @@ class RunManager:
         self.hub.publish(EventType.STATUS, run["id"], data, everyone=everyone)
 
     def set_status(self, run_id: str, status: RunStatus, **fields: Any) -> dict[str, Any]:
+        before = self.store.get(run_id)
         run = self.store.update(run_id, status=status, **fields)
         self.publish_status(run)
+        self.observer.status(run, None if before is None else before["status"])
         return run
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -237,6 +241,8 @@ class RunManager:
         self.queue.append(run_id)
         run = self.set_status(run_id, RunStatus.QUEUED)
         self.schedule()
+        if run_id in self.queue:  # it waits for a slot
+            self.observer.queued(run, self.queue.index(run_id) + 1)
         return self.store.get(run_id) or run
 
     def schedule(self) -> None:
@@ -288,6 +294,7 @@ class RunManager:
             return  # a late word from a process that has already ended
         if kind == "metrics":
             data = message["data"]
+            self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
             self.store.add_points(run_id, data)
             self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
             self.hub.publish(EventType.METRICS, run_id, MetricsData(**data))
@@ -308,6 +315,9 @@ class RunManager:
             self.publish_status(run, everyone=False)
         elif kind == "checkpoint":
             self.store.update(run_id, checkpoint=Path(message["path"]).name, checkpoint_step=message["step"])
+            self.observer.checkpointed(run_id, message)
+        elif kind == "checkpoint_failed":
+            self.observer.checkpoint_failed(run_id, message)
         elif kind == "ack":
             worker.acknowledge(message)
         elif kind == "started":
@@ -319,6 +329,7 @@ class RunManager:
                 epoch=message["epoch"],
                 total_steps=message["total_steps"],
             )
+            self.observer.started(run, message)
             self.publish_status(run)
         elif kind == "replay":  # figures the last process sent but may not have been stored
             if message["points"]["step"]:

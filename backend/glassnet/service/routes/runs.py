@@ -8,15 +8,20 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from ...nn.model import Sequential
 from ...presets import load_preset
 from ...training.config import TrainConfig
+from ..protocol import RunStatus
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -129,7 +134,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         if n_train is None
         else -(-(n_train - state.settings.validation) // config.batch_size) * config.epochs
     )
-    manager.store.create(
+    created = manager.store.create(
         {
             "id": run_id,
             "name": body.name or f"{preset or spec.get('name') or 'custom'} #{len(manager.store.list()) + 1}",
@@ -140,6 +145,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
             "total_steps": total,
         }
     )
+    manager.observer.created(created)
     try:
         run = manager.enqueue(run_id)
     except RunConflictError as exc:
@@ -148,10 +154,53 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     return detail(manager, run)
 
 
-@router.get("/api/runs", response_model=list[RunDetail], summary="Every run, oldest first")
-async def list_runs(request: Request) -> list[RunDetail]:
+def _cursor(run: dict[str, Any]) -> str:
+    """An opaque position in the list: the (created, id) key of the last run on a page."""
+    return base64.urlsafe_b64encode(json.dumps([run["created"], run["id"]]).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[float, str]:
+    try:
+        created, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(created, int | float) or not isinstance(run_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise HTTPException(422, f"cursor {cursor[:40]!r} is not one this server gave out") from None
+    return float(created), run_id
+
+
+@router.get(
+    "/api/runs",
+    response_model=list[RunDetail],
+    responses={422: {"model": ErrorBody, "description": "bad limit, cursor or status"}},
+    summary="Runs, oldest first (paginated with limit and cursor, filtered by status)",
+)
+async def list_runs(
+    request: Request,
+    response: Response,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="at most this many runs (default: all)")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="continue after the page that gave this cursor")
+    ] = None,
+    status: Annotated[
+        list[RunStatus] | None, Query(description="only runs in these states (repeatable)")
+    ] = None,
+) -> list[RunDetail]:
+    """Without parameters: every run. With ``limit``: one page, and when more runs follow, the
+    ``X-Next-Cursor`` header (and a ``Link: <...>; rel="next"`` header) to pass as ``cursor``."""
     manager = _manager(request)
-    return [detail(manager, run) for run in manager.store.list()]
+    after = _after(cursor) if cursor else None
+    statuses = [s.value for s in status] if status else None
+    rows = manager.store.list(statuses, after, None if limit is None else limit + 1)
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        token = _cursor(rows[-1])
+        response.headers["X-Next-Cursor"] = token
+        query = urlencode([("limit", limit), ("cursor", token), *(("status", s) for s in statuses or [])])
+        response.headers["Link"] = f'</api/runs?{query}>; rel="next"'
+    return [detail(manager, run) for run in rows]
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="One run")
