@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from . import __version__
 from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
+from .export.tensorboard import TensorBoardWriter, require_tensorboard
 from .logs import LEVELS
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
@@ -166,6 +167,11 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     else:
         out = writable_file(default_model_path(name, _settings().data_dir), "--out")
     metrics_file = writable_file(args.metrics, "--metrics") if args.metrics else None
+    tensorboard = None
+    if args.tensorboard:
+        require_tensorboard()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        tensorboard = writable_dir(Path(args.tensorboard) / f"{name}-{stamp}", "--tensorboard")
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     if resume is not None:
         model.load_state_dict(resume.model.state_dict())
@@ -178,6 +184,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         "model": model,
         "out": out,
         "metrics_file": metrics_file,
+        "tensorboard": tensorboard,
         "dataset_dir": dataset_dir,
         "data": data,
         "resume": resume,
@@ -230,7 +237,14 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
             progress.epoch(metrics)
             writer.epoch(metrics, last_lr[0], len(data.train) / max(metrics.seconds, 1e-9))
 
-    trainer = Trainer(model, config, data, on_event)
+    board = None if run["tensorboard"] is None else TensorBoardWriter(run["tensorboard"], model)
+
+    def callback(event: str, payload: Any) -> None:
+        on_event(event, payload)
+        if board is not None:
+            board.on_event(event, payload)
+
+    trainer = Trainer(model, config, data, callback)
     progress.steps_per_epoch = trainer.steps_per_epoch
     if run["resume"] is not None:
         trainer.restore(run["resume"].meta["trainer"], run["resume"].optimizer_state)
@@ -244,12 +258,17 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
     if run["resume"] is not None:
         say(f"resuming at epoch {trainer.epoch + 1}, step {trainer.step:,} of {trainer.total_steps:,}")
     say(f"checkpoint: {out}")
+    if board is not None:
+        say(f"TensorBoard: tensorboard --logdir {board.logdir}")
     started = time.perf_counter()
     try:
         with _StopOnInterrupt() as interrupt:
             trainer.fit(should_stop=lambda: interrupt.requested)
     except DivergedError as exc:
         raise ValueError(f"the run diverged: {exc}; nothing was written") from None
+    finally:
+        if board is not None:
+            board.close()
     wall = time.perf_counter() - started
     if not trainer.finished:
         meta = _meta(run, trainer, wall, {"trainer": trainer.state(), "interrupted": True})
@@ -363,6 +382,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     writable_dir(settings.data_dir, "--data-dir")
     if settings.tensorboard_dir is not None:
+        require_tensorboard()
         writable_dir(settings.tensorboard_dir, "--tensorboard")
     configure(args.log_level, json_lines=args.log_json)
     if settings.host not in LOCAL_BINDS:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..data.mnist import load_splits
+from ..export.tensorboard import TensorBoardWriter
 from ..nn.checkpoint import atomic_write_bytes, checkpoint_bytes, read_checkpoint, save_checkpoint
 from ..nn.losses import probabilities
 from ..nn.model import Sequential
@@ -81,6 +82,7 @@ class TrainingSession:
         self.spec: dict[str, Any] = job["spec"]
         self.config = TrainConfig.from_dict(job["config"])
         self.paused = False
+        self.board: TensorBoardWriter | None = None
         self.points: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
         # Recent figures, kept in each checkpoint: after a SIGKILL the service may not have stored
         # the last ones it was sent, and a resume replays them so the history has no gap.
@@ -102,6 +104,8 @@ class TrainingSession:
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
         self.trainer = Trainer(model, self.config, self.data, self.on_event)
         self.model = model
+        if self.job.get("tensorboard"):  # event files for TensorBoard (export/tensorboard.py)
+            self.board = TensorBoardWriter(self.job["tensorboard"], model)
         self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)
         resumed_from, replay = None, None
         last = self.run_dir / "last.npz"
@@ -131,6 +135,8 @@ class TrainingSession:
 
     # -- trainer events -------------------------------------------------------------------------
     def on_event(self, event: str, payload: Any) -> None:
+        if self.board is not None:
+            self.board.on_event(event, payload)
         if event == "batch":
             m: BatchMetrics = payload
             self.points["step"].append(m.step)
@@ -357,6 +363,8 @@ class TrainingSession:
             self.finish(end.status, end.message)
 
     def finish(self, status: str, message: str | None) -> None:
+        if self.board is not None:
+            self.board.close()
         if status == "finished":
             self.flush_metrics()
             self.heavy()

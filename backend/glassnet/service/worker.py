@@ -263,6 +263,7 @@ class RunManager:
             "metrics_interval": s.metrics_interval_s,
             "heavy_interval": s.heavy_interval_s,
             "live_interval": s.live_checkpoint_s,
+            "tensorboard": None if s.tensorboard_dir is None else str(s.tensorboard_dir / run_id),
         }
         worker = RunWorker(run_id, job, s.worker_blas_threads)
         self.workers[run_id] = worker
