@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from . import __version__
+from .data.classes import KNOWN_CLASSES
 from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
 from .export.tensorboard import TensorBoardWriter, require_tensorboard
@@ -35,7 +36,7 @@ from .logs import LEVELS
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
-from .presets import PRESETS, load_preset, load_spec_file
+from .presets import PRESETS, fit_classes, load_preset, load_spec_file
 from .progress import MetricsWriter, Progress
 from .training.config import TrainConfig
 from .training.trainer import DivergedError, Trainer, evaluate, predict_probabilities
@@ -119,8 +120,9 @@ class _StopOnInterrupt:
         signal.signal(signal.SIGINT, self.previous)
 
 
-def _dataset_label(dataset_dir: Path) -> str:
-    return "mnist" if dataset_dir == DEFAULT_DATASET_DIR else str(dataset_dir)
+def _joined(names: Any) -> str | None:
+    """Class names recorded in a checkpoint, as the --classes option takes them."""
+    return ",".join(map(str, names)) if isinstance(names, list) and names else None
 
 
 def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
@@ -142,9 +144,9 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         if args.epochs is not None:
             settings["epochs"] = args.epochs
         dataset = args.dataset or resume.meta.get("dataset_dir")
-        validation = (
-            resume.meta.get("validation", args.validation) if args.validation is None else args.validation
-        )
+        validation = resume.meta.get("validation") if args.validation is None else args.validation
+        transpose = bool(resume.meta.get("transpose")) or args.transpose
+        classes = args.classes or _joined(resume.meta.get("classes"))
     else:
         if args.spec:
             spec = load_spec_file(args.spec)
@@ -158,7 +160,10 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
                 settings[key] = value
         if args.loss:
             spec["loss"] = args.loss
-        dataset, validation = args.dataset, args.validation
+        dataset, validation, transpose, classes = args.dataset, args.validation, args.transpose, args.classes
+    dataset_dir = resolve_dataset_dir(dataset)
+    data = load_splits(dataset_dir, validation=validation, transpose=transpose, classes=classes)
+    spec, note = fit_classes(spec, data.classes.count)
     config = TrainConfig.from_dict(settings)
     if args.out:
         out = writable_file(args.out, "--out")
@@ -175,9 +180,8 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     if resume is not None:
         model.load_state_dict(resume.model.state_dict())
-    dataset_dir = resolve_dataset_dir(dataset)
-    data = load_splits(dataset_dir, validation=5000 if validation is None else validation)
     return {
+        "note": note,
         "spec": spec,
         "name": name,
         "config": config,
@@ -195,8 +199,11 @@ def _meta(run: dict[str, Any], trainer: Trainer, wall: float, extra: dict[str, A
     data = run["data"]
     return {
         "preset": run["name"],
-        "dataset": _dataset_label(run["dataset_dir"]),
+        "dataset": data.name,
         "dataset_dir": None if run["dataset_dir"] == DEFAULT_DATASET_DIR else str(run["dataset_dir"]),
+        "classes": list(data.classes.names),
+        "first_label": data.classes.first_label,
+        "transpose": data.transpose,
         "validation": len(data.val),
         "seed": run["config"].seed,
         "epochs": trainer.epoch,
@@ -253,6 +260,8 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
         f"{len(data.train):,} training / {len(data.val):,} validation / "
         f"{len(data.test):,} test images from {run['dataset_dir']}"
     )
+    if run["note"]:
+        say(f"{data.classes.count} classes ({', '.join(data.classes.names[:12])}): {run['note']}")
     say(model.describe())
     say(f"settings: {json.dumps(config.as_dict())}")
     if run["resume"] is not None:
@@ -297,24 +306,35 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     path = resolve_model(args.model)
     ckpt = load_checkpoint(path)
-    result = evaluate(ckpt.model, load_splits(resolve_dataset_dir(args.dataset), validation=0).test)
+    transpose = args.transpose or bool(ckpt.meta.get("transpose"))
+    classes = args.classes or _joined(ckpt.meta.get("classes"))
+    data = load_splits(resolve_dataset_dir(args.dataset), validation=0, transpose=transpose, classes=classes)
+    if data.classes.count != ckpt.model.output_shape[0]:
+        raise ValueError(
+            f"{args.model} has {ckpt.model.output_shape[0]} outputs, the dataset {data.source} has "
+            f"{data.classes.count} classes"
+        )
+    result = evaluate(ckpt.model, data.test)
+    names = data.classes.names
     if args.json:
         report = {
             "model": str(args.model),
             "accuracy": result.accuracy,
             "loss": result.loss,
             "per_class_accuracy": result.per_class_accuracy(),
+            "classes": list(names),
             "confusion": result.confusion,
         }
         print(json.dumps(report))
         return 0
-    k = len(result.confusion)
+    width = max(6, 1 + max(len(n) for n in names))
     print(f"{args.model}: test accuracy {result.accuracy:.2%} on {sum(map(sum, result.confusion)):,} images")
-    print("per class: " + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(result.per_class_accuracy())))
+    per_class = zip(names, result.per_class_accuracy(), strict=True)
+    print("per class: " + "  ".join(f"{n}:{a:.1%}" for n, a in per_class))
     print("confusion matrix (rows: true class, columns: predicted)")
-    print("      " + "".join(f"{d:>6}" for d in range(k)))
-    for d, row in enumerate(result.confusion):
-        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
+    print(" " * width + "".join(f"{n:>{width}}" for n in names))
+    for n, row in zip(names, result.confusion, strict=True):
+        print(f"{n:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     return 0
 
 
@@ -378,6 +398,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         data_dir=None if args.data_dir is None else Path(args.data_dir),
         dataset=None if args.dataset is None else Path(args.dataset),
         validation=args.validation,
+        transpose=args.transpose,
+        classes=args.classes,
         tensorboard_dir=None if args.tensorboard is None else Path(args.tensorboard),
     )
     writable_dir(settings.data_dir, "--data-dir")
@@ -421,12 +443,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # -- the parser -----------------------------------------------------------------------------------
 
 
-def _dataset_option(parser: argparse.ArgumentParser) -> None:
+def _dataset_option(parser: argparse.ArgumentParser, env: bool = False) -> None:
+    also = lambda name: f", or ${name})" if env else ")"  # noqa: E731
     parser.add_argument(
         "--dataset",
         metavar="DIR",
         help="folder of MNIST-style IDX files, e.g. Fashion-MNIST (default: $GLASSNET_DATASET, else the "
         "bundled MNIST)",
+    )
+    parser.add_argument(
+        "--transpose",
+        action="store_true",
+        default=None if env else False,
+        help="the images are stored transposed, as in EMNIST (default: off" + also("GLASSNET_TRANSPOSE"),
+    )
+    parser.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help=f"class names: {', '.join(KNOWN_CLASSES)}, a file with one per line, or a comma list (default: "
+        "the dataset's classes.txt, else the label values" + also("GLASSNET_CLASSES"),
     )
 
 
@@ -452,12 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where runs live: their database and checkpoints (default: runs/, or $GLASSNET_DATA_DIR)",
     )
-    _dataset_option(serve)
+    _dataset_option(serve, env=True)
     serve.add_argument(
         "--validation",
         type=int,
         metavar="N",
-        help="training images held out for validation (default: 5000, or $GLASSNET_VALIDATION)",
+        help="training images held out for validation (default: 5000 or a tenth of a smaller set, or "
+        "$GLASSNET_VALIDATION)",
     )
     serve.add_argument(
         "--tensorboard",
@@ -505,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation",
         type=int,
         metavar="N",
-        help="last N training images held out for validation (default: 5000)",
+        help="last N training images held out for validation (default: 5000, or a tenth of a smaller set)",
     )
     _dataset_option(train)
     train.add_argument(

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,9 +146,16 @@ def test_installed_server_serves_the_full_app(server: InstalledServer, installed
     assert {m["id"] for m in _get(server.url + "/api/models")["models"]} >= {"cnn", "mlp", "notes"}
 
     page, errors = open_page(browser, server.url + "/")
-    assert page.locator('[data-testid="bars"]').count() == 1
+    assert page.locator('[data-testid="bars"] .bar').count() == 10
+    assert page.get_attribute('[data-testid="download-onnx"]', "href") == "/api/models/cnn/onnx"
     errors.check()
     page.close()
+    # The core install has no onnx package: the download says what to install instead of failing.
+    try:
+        urllib.request.urlopen(server.url + "/api/models/cnn/onnx", timeout=10)
+        raise AssertionError("the ONNX export answered without the onnx package")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 501 and "glassnet[onnx]" in json.loads(exc.read())["detail"]
 
     images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:10]
     labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:10].tolist()

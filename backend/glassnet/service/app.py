@@ -25,7 +25,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
-from ..data.mnist import FILE_STEMS, resolve_dataset_dir
+from ..data.classes import default_validation
+from ..data.mnist import FILE_STEMS, dataset_classes, resolve_dataset_dir
 from .errors import BodySizeLimit, install_error_handlers
 from .hub import Hub
 from .inference import ModelRegistry
@@ -78,12 +79,20 @@ def check_dataset(directory: Path | None) -> tuple[Path, list[int], int]:
 def _ready(app: FastAPI, settings: Settings) -> None:
     """Fill ``app.state.readiness`` (and the dataset facts the runs routes check against)."""
     problems: list[str] = []
-    dataset, image_shape, n_train = None, None, None
+    dataset, image_shape, n_train, classes, validation = None, None, None, None, settings.validation
     try:
         root, image_shape, n_train = check_dataset(settings.dataset)
         dataset = str(root)
-        if not 0 <= settings.validation < n_train:
-            problems.append(f"validation {settings.validation} must be below the {n_train} training images")
+        if validation is None:
+            validation = default_validation(n_train)
+        if not 0 <= validation < n_train:
+            problems.append(
+                f"validation {validation} must be below the {n_train} training images "
+                f"(e.g. GLASSNET_VALIDATION={default_validation(n_train)})"
+            )
+        classes = list(dataset_classes(root, settings.classes).names)
+        if settings.transpose:
+            image_shape = [image_shape[0], image_shape[2], image_shape[1]]
     except ValueError as exc:
         problems.append(f"dataset: {exc}")
     default_model = None
@@ -94,6 +103,8 @@ def _ready(app: FastAPI, settings: Settings) -> None:
         problems.append(f"default model {settings.default_model!r}: {exc}")
     app.state.image_shape = image_shape
     app.state.train_size = n_train
+    app.state.validation = validation  # the effective number, settings.validation or the default
+    app.state.classes = classes  # the dataset's class names: one output neuron each
     app.state.readiness = Readiness(
         ready=not problems,
         dataset=dataset,

@@ -100,7 +100,12 @@ class TrainingSession:
         self.events.send(message)
 
     def setup(self) -> None:
-        self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
+        self.data = load_splits(
+            self.job["dataset"],
+            validation=self.job["validation"],
+            transpose=self.job.get("transpose", False),
+            classes=self.job.get("classes"),
+        )
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
         self.trainer = Trainer(model, self.config, self.data, self.on_event)
         self.model = model
@@ -251,6 +256,7 @@ class TrainingSession:
         t = self.trainer
         meta = {
             "run": self.run_id,
+            **self.dataset_meta(),
             "trainer": t.state(),
             "train": self.config.as_dict(),
             "epoch": t.epoch,
@@ -272,9 +278,20 @@ class TrainingSession:
         self.write_live()
         self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
 
+    def dataset_meta(self) -> dict[str, Any]:
+        """What the checkpoints record of the data: its name, class names and layout."""
+        d = self.data
+        return {"dataset": d.name, "classes": list(d.classes.names), "transpose": d.transpose}
+
     def write_live(self) -> None:
         """Latest weights for live predictions (no optimizer state: small and quick)."""
-        meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
+        meta = {
+            "run": self.run_id,
+            **self.dataset_meta(),
+            "step": self.trainer.step,
+            "epoch": self.trainer.epoch,
+            "live": True,
+        }
         save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
         self.next_live = time.monotonic() + self.job["live_interval"]
 

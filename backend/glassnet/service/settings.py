@@ -28,7 +28,13 @@ class Settings(BaseSettings):
     models_dir: Path = resource_dir("models")  # bundled checkpoints (package data)
     frontend_dir: Path = resource_dir("frontend")  # the dashboard (package data)
     default_model: str = "cnn"
-    validation: int = Field(5000, ge=0, description="training images held out for validation")
+    validation: int | None = Field(
+        None,
+        ge=0,
+        description="training images held out for validation; None: 5000, or a tenth of a smaller set",
+    )
+    transpose: bool = Field(False, description="the dataset's images are stored transposed (EMNIST)")
+    classes: str | None = Field(None, description="class names: a known set, a file or a comma list")
     tensorboard_dir: Path | None = Field(None, description="TensorBoard event files, one folder per run")
 
     # Runs: how many train at once; more are queued (up to max_queued, then 409).

@@ -258,6 +258,8 @@ class RunManager:
             "config": run["config"],
             "dataset": None if s.dataset is None else str(s.dataset),
             "validation": run["validation"],
+            "transpose": s.transpose,
+            "classes": s.classes,
             "run_dir": str(self.run_dir(run_id)),
             "resume": True,  # from last.npz when there is one
             "metrics_interval": s.metrics_interval_s,

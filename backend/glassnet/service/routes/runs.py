@@ -19,7 +19,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from ...nn.model import Sequential
-from ...presets import load_preset
+from ...presets import fit_classes, load_preset
 from ...training.config import TrainConfig
 from ..protocol import RunStatus
 from ..schemas import (
@@ -42,15 +42,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "the run's state does not allow this"},
     422: {"model": ErrorBody, "description": "invalid body"},
 }
-N_CLASSES = 10
 
 
 def _manager(request: Request) -> RunManager:
     return request.app.state.manager
 
 
-def build_checked(spec: dict[str, Any], image_shape: list[int] | None, seed: int = 0) -> Sequential:
-    """Build the network, or 422 naming the layer that does not fit."""
+def build_checked(
+    spec: dict[str, Any], image_shape: list[int] | None, seed: int = 0, n_classes: int = 10
+) -> Sequential:
+    """Build the network, or 422 naming the layer that does not fit (or the classes it misses)."""
     try:
         model = Sequential.from_spec(spec, np.random.default_rng(seed))
     except ValueError as exc:
@@ -60,11 +61,11 @@ def build_checked(spec: dict[str, Any], image_shape: list[int] | None, seed: int
             422,
             f"input_shape {list(model.input_shape)} does not match the dataset's images {list(image_shape)}",
         )
-    if model.output_shape != (N_CLASSES,):
+    if model.output_shape != (n_classes,):
         raise HTTPException(
             422,
             f"layer {len(model.layers) - 1} ({model.layers[-1].kind}): the network must end with "
-            f"{N_CLASSES} class scores, it outputs {list(model.output_shape)}",
+            f"{n_classes} class scores (the dataset's classes), it outputs {list(model.output_shape)}",
         )
     return model
 
@@ -113,6 +114,8 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     else:
         preset = body.preset or "cnn"
         full_spec = load_preset(preset)
+        if request.app.state.classes:  # one output neuron per class of the dataset
+            full_spec, _ = fit_classes(full_spec, len(request.app.state.classes))
         settings = dict(full_spec.get("train", {}))
     overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
     try:
@@ -124,16 +127,12 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     state = request.app.state
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
-    model = build_checked(full_spec, state.image_shape, config.seed)
+    model = build_checked(full_spec, state.image_shape, config.seed, len(state.classes))
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
-    total = (
-        None
-        if n_train is None
-        else -(-(n_train - state.settings.validation) // config.batch_size) * config.epochs
-    )
+    total = None if n_train is None else -(-(n_train - state.validation) // config.batch_size) * config.epochs
     created = manager.store.create(
         {
             "id": run_id,
@@ -141,7 +140,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
             "preset": preset,
             "spec": spec,
             "config": config.as_dict(),
-            "validation": state.settings.validation,
+            "validation": state.validation,
             "total_steps": total,
         }
     )
@@ -267,7 +266,8 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
     summary="Check a spec: shapes, parameter counts and their formulas",
 )
 async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
-    model = build_checked(body.model_dump(), request.app.state.image_shape)
+    classes = request.app.state.classes or [str(i) for i in range(10)]
+    model = build_checked(body.model_dump(), request.app.state.image_shape, n_classes=len(classes))
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
