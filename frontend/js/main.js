@@ -584,10 +584,11 @@ function buildBars(names) {
   if (names.join("\n") === barNames) return;
   barNames = names.join("\n");
   bars.replaceChildren();
+  bars.style.gridTemplateColumns = `repeat(${names.length}, minmax(0, 1fr))`; // one row, however many
   for (const name of names) {
     const el = document.createElement("div");
     el.className = "bar";
-    el.innerHTML = `<div class="track"><div class="fill" style="height:0%"></div></div><div class="d">${esc(name)}</div><div class="p">–</div>`;
+    el.innerHTML = `<div class="track"><div class="fill" style="height:0%"></div></div><div class="d" title="${esc(name)}">${esc(name)}</div><div class="p">–</div>`;
     el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${name}`);
     el.setAttribute("aria-valuemin", "0"); el.setAttribute("aria-valuemax", "100"); el.setAttribute("aria-valuenow", "0");
     bars.append(el);
