@@ -161,6 +161,7 @@ def test_installed_server_serves_the_full_app(server: InstalledServer, installed
     labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:10].tolist()
     read = [_post(server.url + "/api/predict", {"pixels": (im / 255.0).tolist()})["digit"] for im in images]
     assert read == labels
+    print(f"installed wheel from {server.cwd}: ten test digits read {read} (labels {labels})")
 
     run = _post(server.url + "/api/runs", {"preset": "mlp", "epochs": 1})
     deadline = time.monotonic() + 180
@@ -170,6 +171,7 @@ def test_installed_server_serves_the_full_app(server: InstalledServer, installed
         run = _get(f"{server.url}/api/runs/{run['id']}")
     assert run["status"] == "finished" and run["epoch"] == 1, run
     assert run["val_accuracy"] > 0.9, run
+    print(f"one-epoch mlp run {run['id']}: {run['status']}, val accuracy {run['val_accuracy']:.4f}")
     assert (server.data_dir / run["id"] / "last.npz").is_file()
 
 
