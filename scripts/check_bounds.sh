@@ -36,19 +36,20 @@ find_python() {  # a python3.X from pyenv or PATH
   return 1
 }
 
-lower_bounds() {  # name==X for every `name>=X` in the dependencies and the dev extra
+lower_bounds() {  # name==X for every `name>=X` (whose marker holds on this Python) in the
+                  # dependencies, the dev extra and the extras it pulls in
   "$1" - "$SRC/pyproject.toml" <<'PY'
-import re, sys, tomllib
+import sys, tomllib
+from pip._vendor.packaging.requirements import Requirement
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-for req in project["dependencies"] + project["optional-dependencies"]["dev"]:
-    m = re.fullmatch(r"([A-Za-z0-9_.-]+)(\[[^\]]*\])?>=([^,;\s#]+)", req.split("#")[0].replace(" ", ""))
-    if m:
-        print(f"{m.group(1)}=={m.group(3)}")
-    # onnx and tensorboardX come through glassnet[onnx,tensorboard]: their own extras' bounds
-for extra in ("onnx", "tensorboard"):
-    for req in project["optional-dependencies"][extra]:
-        name, low = req.split(">=")
-        print(f"{name}=={low}")
+extras = project["optional-dependencies"]
+for req in project["dependencies"] + extras["dev"] + extras["onnx"] + extras["tensorboard"]:
+    r = Requirement(req)
+    if r.marker is not None and not r.marker.evaluate():
+        continue
+    for spec in r.specifier:
+        if spec.operator == ">=":
+            print(f"{r.name}=={spec.version}")
 PY
 }
 
