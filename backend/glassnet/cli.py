@@ -161,9 +161,6 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         if args.loss:
             spec["loss"] = args.loss
         dataset, validation, transpose, classes = args.dataset, args.validation, args.transpose, args.classes
-    dataset_dir = resolve_dataset_dir(dataset)
-    data = load_splits(dataset_dir, validation=validation, transpose=transpose, classes=classes)
-    spec, note = fit_classes(spec, data.classes.count)
     config = TrainConfig.from_dict(settings)
     if args.out:
         out = writable_file(args.out, "--out")
@@ -177,6 +174,10 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         require_tensorboard()
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         tensorboard = writable_dir(Path(args.tensorboard) / f"{name}-{stamp}", "--tensorboard")
+    # The data last: every setting and output is checked before the seconds this takes.
+    dataset_dir = resolve_dataset_dir(dataset)
+    data = load_splits(dataset_dir, validation=validation, transpose=transpose, classes=classes)
+    spec, note = fit_classes(spec, data.classes.count)
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     if resume is not None:
         model.load_state_dict(resume.model.state_dict())
