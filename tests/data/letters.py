@@ -36,3 +36,17 @@ def write_letters(folder: Path, per_class_train: int = 40, per_class_test: int =
         write_idx(folder / FILE_STEMS[f"{stem}_images"], np.ascontiguousarray(images.transpose(0, 2, 1)))
         write_idx(folder / FILE_STEMS[f"{stem}_labels"], (labels + 1).astype(np.uint8))
     return folder
+
+
+def train_argv(folder: Path) -> list[str]:
+    """``glassnet train`` arguments for an mlp on the letters in ``folder`` (transposed, named A..Z)."""
+    return [
+        "train",
+        "--preset",
+        "mlp",
+        "--dataset",
+        str(folder),
+        "--transpose",
+        "--classes",
+        "emnist-letters",
+    ]

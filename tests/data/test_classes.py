@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from letters import letter_templates, write_letters
+from letters import letter_templates, train_argv, write_letters
 
 from glassnet.cli import main
 from glassnet.data.classes import class_info, default_validation
@@ -54,16 +54,7 @@ def test_class_names_sources(tmp_path: Path) -> None:
 
 def test_train_letters_with_26_outputs_and_named_classes(letters: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "letters.npz"
-    argv = [
-        "train",
-        "--preset",
-        "mlp",
-        "--dataset",
-        str(letters),
-        "--transpose",
-        "--classes",
-        "emnist-letters",
-    ]
+    argv = train_argv(letters)
     assert main([*argv, "--epochs", "4", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "26 classes (A, B, C" in printed and "26 units, one per class" in printed

@@ -14,7 +14,7 @@ from .conftest import open_page, shoot
 from .digits import DIGITS, draw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from letters import write_letters
+from letters import train_argv, write_letters
 
 pytestmark = pytest.mark.e2e
 ANSWERED = (
@@ -26,16 +26,7 @@ ANSWERED = (
 def test_bars_carry_the_class_names(server, browser, tmp_path: Path) -> None:
     letters = write_letters(tmp_path / "letters")
     out = server.data_dir / "models" / "letters.npz"  # listed by the server as models:letters
-    argv = [
-        "train",
-        "--preset",
-        "mlp",
-        "--dataset",
-        str(letters),
-        "--transpose",
-        "--classes",
-        "emnist-letters",
-    ]
+    argv = train_argv(letters)
     assert main([*argv, "--epochs", "2", "--out", str(out)]) == 0
 
     page, errors = open_page(browser, server.url)
