@@ -1,6 +1,8 @@
 # glassnet — the two commands of the README, and a few helpers.
 #   make run    set up .venv and start the glassnet server (dashboard at the printed address)
-#   make test   set up .venv and run every check (ruff, pytest, node --test)
+#   make test   set up everything the tests need (Chromium and Node through apt when root, .venv with the
+#               dev tools and both extras) and run every check: ruff, pytest (incl. node --test, the
+#               browser tests, the installed-wheel smoke test, hadolint and the compose schema)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -9,9 +11,11 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench models clean
+LINTED := backend tests bench setup.py
 
-$(STAMP): pyproject.toml
+.PHONY: run test prereqs lint bench bounds models clean
+
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -20,17 +24,24 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/glassnet serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
-	$(BIN)/ruff check backend tests bench
-	$(BIN)/ruff format --check backend tests bench
+test: prereqs $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest -q
 
+prereqs:
+	@scripts/test-prereqs.sh
+
 lint: $(STAMP)
-	$(BIN)/ruff check backend tests bench
-	$(BIN)/ruff format --check backend tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_speed.py
+
+# The suite with the lowest declared dependency versions and with the newest, on Python 3.11-3.13.
+bounds:
+	scripts/check_bounds.sh
 
 # Re-make the bundled models with the documented commands (fixed seeds).
 models: $(STAMP)
@@ -39,4 +50,4 @@ models: $(STAMP)
 	$(BIN)/glassnet train --preset notes --out models/notes.npz
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

@@ -540,8 +540,14 @@ async function loadModels() {
   sel.length = 1;
   for (const m of list.models) sel.add(new Option(modelLabel(m, (id) => S.runs.get(id)?.name ?? null), m.id));
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+  updateOnnxLink();
 }
-$("model").addEventListener("change", () => predictSoon());
+/** The ONNX download follows the chosen network (auto: the default one). */
+function updateOnnxLink() {
+  const id = /** @type {HTMLSelectElement} */ ($("model")).value || S.defaultModel || "cnn";
+  $("download-onnx").setAttribute("href", `/api/models/${encodeURIComponent(id)}/onnx`);
+}
+$("model").addEventListener("change", () => { updateOnnxLink(); predictSoon(); });
 
 // -- drawing pad and live prediction ------------------------------------------------------------
 const throttle = new InFlightThrottle(40);
@@ -606,16 +612,26 @@ function pump() {
   if (throttle.pending) requestAnimationFrame(pump); else pumping = false;
 }
 
-// The ten bars, built once.
+// One bar per output neuron, labelled with the model's class names (the ten digits until a model
+// trained on another dataset answers).
 const bars = $("bars");
-for (let d = 0; d < 10; d++) {
-  const el = document.createElement("div");
-  el.className = "bar";
-  el.innerHTML = `<div class="track"><div class="fill" style="height:0%"></div></div><div class="d">${d}</div><div class="p">–</div>`;
-  el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${d}`);
-  el.setAttribute("aria-valuemin", "0"); el.setAttribute("aria-valuemax", "100"); el.setAttribute("aria-valuenow", "0");
-  bars.append(el);
+let barNames = "";
+/** @param {string[]} names */
+function buildBars(names) {
+  if (names.join("\n") === barNames) return;
+  barNames = names.join("\n");
+  bars.replaceChildren();
+  bars.style.gridTemplateColumns = `repeat(${names.length}, minmax(0, 1fr))`; // one row, however many
+  for (const name of names) {
+    const el = document.createElement("div");
+    el.className = "bar";
+    el.innerHTML = `<div class="track"><div class="fill" style="height:0%"></div></div><div class="d" title="${esc(name)}">${esc(name)}</div><div class="p">–</div>`;
+    el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${name}`);
+    el.setAttribute("aria-valuemin", "0"); el.setAttribute("aria-valuemax", "100"); el.setAttribute("aria-valuenow", "0");
+    bars.append(el);
+  }
 }
+buildBars([..."0123456789"]);
 const netView = new NetworkView($("layers"), { bias: biasOf });
 
 /** @param {any} d PredictionData */
@@ -638,13 +654,15 @@ register("prediction", () => {
   if (d.empty || d.digit == null) {
     out.textContent = "?"; $("confidence").textContent = d.message ?? "no ink yet"; $("predict-model").textContent = "";
   } else {
-    out.textContent = String(d.digit);
+    const label = d.label ?? String(d.digit);
+    out.textContent = label;
     const p = d.probabilities[d.digit] ?? 0;
-    $("confidence").textContent = `${Math.round(p * 100)}% sure it is a ${d.digit}`;
+    $("confidence").textContent = `${Math.round(p * 100)}% sure it is ${/^\d$/.test(label) ? "a " : ""}${label}`;
     $("predict-model").textContent = `read by ${d.model}${d.ms != null ? ` in ${Math.round(d.ms)} ms` : ""}`;
   }
+  if (d.classes?.length) buildBars(d.classes);
   const kids = bars.children;
-  for (let k = 0; k < 10; k++) {
+  for (let k = 0; k < kids.length; k++) {
     const p = d.probabilities?.[k] ?? 0;
     const el = /** @type {HTMLElement} */ (kids[k]);
     el.classList.toggle("best", k === d.digit);

@@ -41,7 +41,8 @@ export const EVENT_FIELDS = {
   activations: ["step", "inputs", "probes"],
   kernels: ["step", "conv", "dense"],
   gradients: ["step", "norms", "conv"],
-  prediction: ["model", "digit", "probabilities", "prepared", "activations", "empty", "message", "id", "ms"],
+  prediction: ["model", "digit", "probabilities", "classes", "label", "prepared", "activations", "empty", "message",
+    "id", "ms"],
   error: ["code", "message", "id"],
 };
 

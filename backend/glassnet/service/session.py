@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..data.mnist import Split, load_splits
+from ..export.tensorboard import TensorBoardWriter
 from ..nn.checkpoint import (
     MAX_RUN_CHECKPOINT_BYTES,
     atomic_write_bytes,
@@ -105,6 +106,7 @@ class TrainingSession:
         self.spec: dict[str, Any] = job["spec"]
         self.config = TrainConfig.from_dict(job["config"], legacy=True)
         self.paused = False
+        self.board: TensorBoardWriter | None = None
         self.points: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
         # Recent figures, kept in each checkpoint: after a SIGKILL the service may not have stored
         # the last ones it was sent, and a resume replays them so the history has no gap.
@@ -128,7 +130,12 @@ class TrainingSession:
         # finish its last checkpoint, then clear what a killed one left half-written.
         self.lock = FileLock(self.run_dir / RUN_LOCK).acquire(timeout=RUN_LOCK_WAIT_S)
         remove_temporary_files(self.run_dir)
-        self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
+        self.data = load_splits(
+            self.job["dataset"],
+            validation=self.job["validation"],
+            transpose=self.job.get("transpose", False),
+            classes=self.job.get("classes"),
+        )
         # A "teach it" run: MNIST mixed with my digits, judged also on my held-out ones and on test.
         teach = Teach.load(self.run_dir)
         extra: dict[str, Split] = {}
@@ -138,6 +145,8 @@ class TrainingSession:
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
         self.trainer = Trainer(model, self.config, self.data, self.on_event, extra_eval=extra)
         self.model = model
+        if self.job.get("tensorboard"):  # event files for TensorBoard (export/tensorboard.py)
+            self.board = TensorBoardWriter(self.job["tensorboard"], model)
         self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)
         resumed_from, replay = None, None
         last = self.run_dir / "last.npz"
@@ -193,6 +202,8 @@ class TrainingSession:
 
     # -- trainer events -------------------------------------------------------------------------
     def on_event(self, event: str, payload: Any) -> None:
+        if self.board is not None:
+            self.board.on_event(event, payload)
         if event == "batch":
             m: BatchMetrics = payload
             self.points["step"].append(m.step)
@@ -315,6 +326,7 @@ class TrainingSession:
         t = self.trainer
         meta = {
             "run": self.run_id,
+            **self.dataset_meta(),
             "trainer": t.state(),
             "train": self.config.as_dict(),
             "epoch": t.epoch,
@@ -326,18 +338,33 @@ class TrainingSession:
         }
         data = checkpoint_bytes(self.model, meta, self.spec, t.optimizer.state_dict())
         last = self.run_dir / "last.npz"
-        atomic_write_bytes(last, data)
-        if epoch_copy:
-            atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        try:
+            atomic_write_bytes(last, data)
+            if epoch_copy:
+                atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        except OSError as exc:  # counted by the service (metrics); the run then ends as before
+            self.send({"kind": "checkpoint_failed", "path": str(last), "error": str(exc)})
+            raise
         self.next_checkpoint = time.monotonic() + self.checkpoint_interval
         self.write_live()
         if notify:
             self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
 
+    def dataset_meta(self) -> dict[str, Any]:
+        """What the checkpoints record of the data: its name, class names and layout."""
+        d = self.data
+        return {"dataset": d.name, "classes": list(d.classes.names), "transpose": d.transpose}
+
     def write_live(self) -> None:
         """Latest weights for live predictions (no optimizer state: small and quick)."""
         self.check_finite()
-        meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
+        meta = {
+            "run": self.run_id,
+            **self.dataset_meta(),
+            "step": self.trainer.step,
+            "epoch": self.trainer.epoch,
+            "live": True,
+        }
         save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
         self.next_live = time.monotonic() + self.job["live_interval"]
 
@@ -450,6 +477,8 @@ class TrainingSession:
         return 0
 
     def finish(self, status: str, message: str | None) -> None:
+        if self.board is not None:
+            self.board.close()
         if status == "finished":
             self.flush_metrics()
             self.heavy()

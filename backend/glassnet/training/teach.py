@@ -14,6 +14,7 @@ Everything the run needs is written into its folder when it is created, so it ca
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,4 +110,4 @@ def mix(splits: Splits, mine: Split, repeat: int, train_subset: int | None) -> S
         base = Split(x=base.x[:train_subset], y=base.y[:train_subset])
     x = np.concatenate([base.x, *([mine.x] * repeat)])
     y = np.concatenate([base.y, *([mine.y] * repeat)])
-    return Splits(train=Split(x=x, y=y), val=splits.val, test=splits.test, source=splits.source)
+    return dataclasses.replace(splits, train=Split(x=x, y=y))
