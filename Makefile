@@ -1,8 +1,10 @@
 # glassnet — the two commands of the README, and a few helpers.
 #   make run    set up .venv and start the glassnet server (dashboard at the printed address)
-#   make test   set up .venv and node_modules, run every check (ruff, pytest incl. node --test, tsc and
-#               the browser tests)
-#   make test-fast  the same without a browser or a real server (about a minute)
+#   make test   set up everything the tests need (Chromium and Node through apt when root, .venv with the
+#               dev tools and both extras) and run every check: ruff, pytest (incl. node --test, the
+#               browser tests, tsc over the dashboard's modules, axe-core, the installed-wheel smoke test,
+#               hadolint and the compose schema)
+#   make test-fast  the same checks without a browser or a real server (about a minute)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -12,9 +14,11 @@ NODE_STAMP := node_modules/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-fast lint bench models clean
+LINTED := backend tests bench setup.py
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-fast prereqs lint bench bounds models clean
+
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -28,22 +32,29 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(STAMP)
 	$(BIN)/glassnet serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/ruff check backend tests bench
-	$(BIN)/ruff format --check backend tests bench
+test: prereqs $(STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP) $(NODE_STAMP)
-	$(BIN)/ruff check backend tests bench
-	$(BIN)/ruff format --check backend tests bench
+test-fast: prereqs $(STAMP) $(NODE_STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow"
 
+prereqs:
+	@scripts/test-prereqs.sh
+
 lint: $(STAMP)
-	$(BIN)/ruff check backend tests bench
-	$(BIN)/ruff format --check backend tests bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_speed.py
+
+# The suite with the lowest declared dependency versions and with the newest, on Python 3.11-3.13.
+bounds:
+	scripts/check_bounds.sh
 
 # Re-make the bundled models with the documented commands (fixed seeds).
 models: $(STAMP)
@@ -52,4 +63,4 @@ models: $(STAMP)
 	$(BIN)/glassnet train --preset notes --out models/notes.npz
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build dist

@@ -1,16 +1,22 @@
-"""The ``glassnet`` command: ``serve``, ``train``, ``evaluate``, ``predict``. Every failure the user
-can cause ends in one readable line on stderr and exit code 2."""
+"""The ``glassnet`` command: ``serve``, ``train``, ``evaluate``, ``predict``, ``export``.
+
+Every failure the user can cause (a bad option or ``GLASSNET_*`` value, a file that cannot be read
+or written, a run that diverges) ends in one line on stderr and exit code 2; Ctrl-C during
+``train`` writes a checkpoint and prints how to continue with ``--resume`` (exit 130).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TextIO
 
 # Before NumPy loads OpenBLAS: idle BLAS threads go to sleep after a short spin (2^4 cycles)
 # instead of the default long one. On two cores shared by a trainer and a server that is what lets
@@ -19,160 +25,335 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
+from pydantic import ValidationError
 
+from . import __version__
+from .data.classes import KNOWN_CLASSES
 from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
+from .export.tensorboard import TensorBoardWriter, require_tensorboard
+from .logs import LEVELS
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
-from .presets import PRESETS, load_preset, load_spec_file
+from .paths import default_model_path, resolve_model, writable_dir, writable_file
+from .presets import PRESETS, fit_classes, load_preset, load_spec_file
+from .progress import MetricsWriter, Progress
 from .training.config import TrainConfig
-from .training.trainer import BatchMetrics, EpochMetrics, Trainer, evaluate, predict_probabilities
+from .training.trainer import DivergedError, Trainer, evaluate, predict_probabilities
+
+DESCRIPTION = """\
+glassnet: a neural network you can see through. Train NumPy networks (an MLP and a CNN) on MNIST
+and watch them learn in a browser dashboard, or train, evaluate, read digits and export models
+from the command line."""
+
+EPILOG = """\
+examples:
+  glassnet serve                                   open the dashboard at http://127.0.0.1:8000/
+  glassnet train --preset mlp --epochs 3           writes runs/models/mlp-<time>.npz
+  glassnet train --resume runs/models/mlp-<time>.npz   continue an interrupted run
+  glassnet evaluate cnn                            accuracy of the bundled cnn on the MNIST test set
+  glassnet predict cnn digit.png                   read a digit from an image
+  glassnet export cnn --onnx cnn.onnx              the model for ONNX Runtime (pip install glassnet[onnx])
+
+Every command has its own help: glassnet COMMAND --help. Settings of the service are also read
+from GLASSNET_* environment variables (GLASSNET_DATA_DIR, GLASSNET_PORT, ...)."""
 
 
-class Progress:
-    """One self-overwriting line per epoch: bar, loss, accuracy, samples/s, time left."""
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (and exit 2) instead of the usage block."""
 
-    def __init__(self, steps_per_epoch: int, epochs: int, batch_size: int, stream: Any) -> None:
-        self.steps_per_epoch = steps_per_epoch
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.epoch_start = time.perf_counter()
-        self.last_draw = 0.0
-        self.loss = 0.0
-        self.acc = 0.0
-
-    def batch(self, m: BatchMetrics) -> None:
-        # Exponential moving averages: the raw per-batch numbers jitter too much to read.
-        self.loss = m.loss if self.loss == 0 else 0.95 * self.loss + 0.05 * m.loss
-        self.acc = m.accuracy if self.acc == 0 else 0.95 * self.acc + 0.05 * m.accuracy
-        now = time.perf_counter()
-        done = (m.step - 1) % self.steps_per_epoch + 1
-        if now - self.last_draw < (0.2 if self.tty else 10.0) and done != self.steps_per_epoch:
-            return
-        self.last_draw = now
-        elapsed = now - self.epoch_start
-        rate = done * self.batch_size / max(elapsed, 1e-9)
-        left = (self.steps_per_epoch - done) * self.batch_size / max(rate, 1e-9)
-        frac = done / self.steps_per_epoch
-        bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
-        line = (
-            f"epoch {m.epoch + 1}/{self.epochs} [{bar}] {frac:4.0%}  loss {self.loss:.4f}"
-            f"  acc {self.acc:6.2%}  {rate:,.0f} samples/s  {left:4.0f}s left"
-        )
-        self.stream.write(("\r" if self.tty else "") + line + ("" if self.tty else "\n"))
-        self.stream.flush()
-
-    def epoch(self, m: EpochMetrics) -> None:
-        val = "" if m.val_accuracy is None else f"  val loss {m.val_loss:.4f}  val acc {m.val_accuracy:.2%}"
-        self.stream.write(("\n" if self.tty else "") + f"  epoch {m.epoch} done in {m.seconds:.1f}s{val}\n")
-        self.stream.flush()
-        self.epoch_start = time.perf_counter()
-        self.loss = self.acc = 0.0
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _resolve_spec(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    if args.spec:
-        spec = load_spec_file(args.spec)
-        return spec, str(spec.get("name", Path(args.spec).stem))
-    return load_preset(args.preset), args.preset
+class HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34, width=100)
+
+
+class TopHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """The top-level help keeps the line breaks of its description and examples."""
+
+
+def _settings(**overrides: Any):
+    """The service's settings (``GLASSNET_*`` and the given overrides), or one readable error."""
+    from .service.settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "settings"
+            source = (
+                f"--{name.replace('_', '-')}" if name in overrides and overrides[name] is not None else None
+            )
+            where = source or f"GLASSNET_{name.upper()}"
+            value = error.get("input")
+            problems.append(f"{where}={value!r}: {error['msg']}")
+        raise ValueError("; ".join(problems)) from None
+
+
+# -- train --------------------------------------------------------------------------------------
+
+TRAIN_SETTINGS = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "beta1",
+    "beta2",
+    "weight_decay",
+    "schedule",
+    "batch_size",
+    "epochs",
+    "seed",
+)
+
+
+class _StopOnInterrupt:
+    """The first Ctrl-C asks the trainer to stop after the current mini-batch (so the checkpoint
+    holds consistent weights and optimizer state); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        def handler(signum: int, frame: Any) -> None:
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        self.previous = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _joined(names: Any) -> str | None:
+    """Class names recorded in a checkpoint, as the --classes option takes them."""
+    return ",".join(map(str, names)) if isinstance(names, list) and names else None
+
+
+def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """Spec, settings, data and the output path of a new or resumed run, all checked before any
+    training starts."""
+    resume = None
+    if args.resume:
+        resume = load_checkpoint(args.resume)
+        if "trainer" not in resume.meta:
+            raise ValueError(f"--resume {args.resume}: this checkpoint has no training state to continue")
+        spec = dict(resume.spec)
+        name = str(resume.meta.get("preset") or spec.get("name") or Path(args.resume).stem)
+        settings = dict(resume.meta.get("train", {}))
+        for key in TRAIN_SETTINGS:  # a resumed run keeps its settings; say so rather than ignore
+            if getattr(args, key) is not None and key != "epochs":
+                raise ValueError(
+                    f"--{key.replace('_', '-')}: a resumed run keeps its settings (only --epochs)"
+                )
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+        dataset = args.dataset or resume.meta.get("dataset_dir")
+        validation = resume.meta.get("validation") if args.validation is None else args.validation
+        transpose = bool(resume.meta.get("transpose")) or args.transpose
+        classes = args.classes or _joined(resume.meta.get("classes"))
+    else:
+        if args.spec:
+            spec = load_spec_file(args.spec)
+            name = str(spec.get("name", Path(args.spec).stem))
+        else:
+            spec, name = load_preset(args.preset), args.preset
+        settings = dict(spec.get("train", {}))
+        overrides = {key: getattr(args, key) for key in TRAIN_SETTINGS if getattr(args, key) is not None}
+        if args.loss:
+            spec["loss"] = args.loss
+        dataset, validation, transpose, classes = args.dataset, args.validation, args.transpose, args.classes
+    # The preset's settings, then the command line's: a setting the optimizer lacks is an error.
+    config = (
+        TrainConfig.from_dict(settings, legacy=True)
+        if resume is not None
+        else TrainConfig.merged(settings, overrides)
+    )
+    if args.out:
+        out = writable_file(args.out, "--out")
+    elif resume is not None:
+        out = writable_file(args.resume, "--resume")
+    else:
+        out = writable_file(default_model_path(name, _settings().data_dir), "--out")
+    metrics_file = writable_file(args.metrics, "--metrics") if args.metrics else None
+    tensorboard = None
+    if args.tensorboard:
+        require_tensorboard()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        tensorboard = writable_dir(Path(args.tensorboard) / f"{name}-{stamp}", "--tensorboard")
+    # The data last: every setting and output is checked before the seconds this takes.
+    dataset_dir = resolve_dataset_dir(dataset)
+    data = load_splits(dataset_dir, validation=validation, transpose=transpose, classes=classes)
+    spec, note = fit_classes(spec, data.classes.count)
+    model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
+    if resume is not None:
+        model.load_state_dict(resume.model.state_dict())
+    return {
+        "note": note,
+        "spec": spec,
+        "name": name,
+        "config": config,
+        "model": model,
+        "out": out,
+        "metrics_file": metrics_file,
+        "tensorboard": tensorboard,
+        "dataset_dir": dataset_dir,
+        "data": data,
+        "resume": resume,
+    }
+
+
+def _meta(run: dict[str, Any], trainer: Trainer, wall: float, extra: dict[str, Any]) -> dict[str, Any]:
+    data = run["data"]
+    return {
+        "preset": run["name"],
+        "dataset": data.name,
+        "dataset_dir": None if run["dataset_dir"] == DEFAULT_DATASET_DIR else str(run["dataset_dir"]),
+        "classes": list(data.classes.names),
+        "first_label": data.classes.first_label,
+        "transpose": data.transpose,
+        "validation": len(data.val),
+        "seed": run["config"].seed,
+        "epochs": trainer.epoch,
+        "train": run["config"].as_dict(),
+        "train_seconds": round(wall, 1),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    spec, name = _resolve_spec(args)
-    overrides = {}
-    for key in (
-        "optimizer",
-        "lr",
-        "momentum",
-        "beta1",
-        "beta2",
-        "weight_decay",
-        "schedule",
-        "batch_size",
-        "epochs",
-        "seed",
-    ):
-        value = getattr(args, key)
-        if value is not None:
-            overrides[key] = value
-    if args.loss:
-        spec["loss"] = args.loss
-    config = TrainConfig.merged(dict(spec.get("train", {})), overrides)
-    model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
-    out = Path(args.out or f"models/{name}.npz")
-    dataset_dir = resolve_dataset_dir(args.dataset)
-    data = load_splits(dataset_dir, validation=args.validation)
-    print(
-        f"glassnet train: {name}, {model.param_count():,} parameters, "
-        f"{data.train.x.shape[0]:,} training / {data.val.x.shape[0]:,} validation / "
-        f"{data.test.x.shape[0]:,} test images from {dataset_dir}"
-    )
-    print(model.describe())
-    print(f"settings: {json.dumps(config.as_dict())}")
-    started = time.perf_counter()
-    progress = Progress(0, config.epochs, config.batch_size, sys.stdout)
+    run = _train_setup(args)
+    # With --json, stdout carries only JSON lines; the human report goes to stderr.
+    report: TextIO = sys.stderr if args.json else sys.stdout
+    with contextlib.ExitStack() as stack:
+        streams: list[TextIO] = [sys.stdout] if args.json else []
+        if run["metrics_file"] is not None:
+            streams.append(stack.enter_context(run["metrics_file"].open("a", encoding="utf-8")))
+        return _train(run, MetricsWriter(streams), report)
+
+
+def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
+    model, config, data, out = run["model"], run["config"], run["data"], run["out"]
+
+    def say(text: str) -> None:
+        progress.end_line()
+        print(text, file=report, flush=True)
+
+    progress = Progress(1, config.epochs, config.batch_size, sys.stderr)
+    last_lr = [config.lr]
 
     def on_event(event: str, payload: Any) -> None:
         if event == "batch":
             progress.batch(payload)
+            last_lr[0] = payload.lr
         elif event == "epoch":
-            progress.epoch(payload[0])
+            metrics = payload[0]
+            progress.epoch(metrics)
+            writer.epoch(metrics, last_lr[0], len(data.train) / max(metrics.seconds, 1e-9))
 
-    trainer = Trainer(model, config, data, on_event)
+    board = None if run["tensorboard"] is None else TensorBoardWriter(run["tensorboard"], model)
+
+    def callback(event: str, payload: Any) -> None:
+        on_event(event, payload)
+        if board is not None:
+            board.on_event(event, payload)
+
+    trainer = Trainer(model, config, data, callback)
     progress.steps_per_epoch = trainer.steps_per_epoch
-    trainer.fit()
+    if run["resume"] is not None:
+        trainer.restore(run["resume"].meta["trainer"], run["resume"].optimizer_state)
+    say(
+        f"glassnet train: {run['name']}, {model.param_count():,} parameters, "
+        f"{len(data.train):,} training / {len(data.val):,} validation / "
+        f"{len(data.test):,} test images from {run['dataset_dir']}"
+    )
+    if run["note"]:
+        say(f"{data.classes.count} classes ({', '.join(data.classes.names[:12])}): {run['note']}")
+    say(model.describe())
+    say(f"settings: {json.dumps(config.as_dict())}")
+    if run["resume"] is not None:
+        say(f"resuming at epoch {trainer.epoch + 1}, step {trainer.step:,} of {trainer.total_steps:,}")
+    say(f"checkpoint: {out}")
+    if board is not None:
+        say(f"TensorBoard: tensorboard --logdir {board.logdir}")
+    started = time.perf_counter()
+    try:
+        with _StopOnInterrupt() as interrupt:
+            trainer.fit(should_stop=lambda: interrupt.requested)
+    except DivergedError as exc:
+        raise ValueError(f"the run diverged: {exc}; nothing was written") from None
+    finally:
+        if board is not None:
+            board.close()
     wall = time.perf_counter() - started
+    if not trainer.finished:
+        meta = _meta(run, trainer, wall, dict(trainer=trainer.state(), interrupted=True))
+        save_checkpoint(out, model, meta, run["spec"], trainer.optimizer.state_dict())
+        say(
+            f"interrupted at epoch {trainer.epoch + 1}/{config.epochs}, step {trainer.step:,}: "
+            f"checkpoint written to {out}\ncontinue with: glassnet train --resume {out}"
+        )
+        return 130
     test = evaluate(model, data.test)
-    print(f"test accuracy {test.accuracy:.2%}  (test loss {test.loss:.4f}), trained in {wall:.1f}s")
-    meta = {
-        "preset": name,
-        "dataset": str(dataset_dir if dataset_dir != DEFAULT_DATASET_DIR else "mnist"),
-        "test_accuracy": test.accuracy,
-        "val_accuracy": evaluate(model, data.val).accuracy if data.val.x.shape[0] else None,
-        "seed": config.seed,
-        "epochs": config.epochs,
-        "train": config.as_dict(),
-        "train_seconds": round(wall, 1),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    save_checkpoint(out, model, meta, spec)
-    print(f"checkpoint written to {out}")
+    say(f"test accuracy {test.accuracy:.2%}  (test loss {test.loss:.4f}), trained in {wall:.1f}s")
+    val = evaluate(model, data.val).accuracy if len(data.val) else None
+    meta = _meta(run, trainer, wall, {"test_accuracy": test.accuracy, "val_accuracy": val})
+    save_checkpoint(out, model, meta, run["spec"])
+    writer.write(
+        {"event": "done", "test_accuracy": test.accuracy, "test_loss": test.loss, "checkpoint": str(out)}
+    )
+
+    say(f"checkpoint written to {out}")
     return 0
 
 
-def _load_test_split(args: argparse.Namespace):
-    return load_splits(resolve_dataset_dir(args.dataset), validation=0).test
+# -- evaluate, predict, export --------------------------------------------------------------------
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.model)
-    result = evaluate(ckpt.model, _load_test_split(args))
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": str(args.model),
-                    "accuracy": result.accuracy,
-                    "loss": result.loss,
-                    "per_class_accuracy": result.per_class_accuracy(),
-                    "confusion": result.confusion,
-                }
-            )
+    path = resolve_model(args.model)
+    ckpt = load_checkpoint(path)
+    transpose = args.transpose or bool(ckpt.meta.get("transpose"))
+    classes = args.classes or _joined(ckpt.meta.get("classes"))
+    data = load_splits(resolve_dataset_dir(args.dataset), validation=0, transpose=transpose, classes=classes)
+    if data.classes.count != ckpt.model.output_shape[0]:
+        raise ValueError(
+            f"{args.model} has {ckpt.model.output_shape[0]} outputs, the dataset {data.source} has "
+            f"{data.classes.count} classes"
         )
+    result = evaluate(ckpt.model, data.test)
+    names = data.classes.names
+    if args.json:
+        report = {
+            "model": str(args.model),
+            "accuracy": result.accuracy,
+            "loss": result.loss,
+            "per_class_accuracy": result.per_class_accuracy(),
+            "classes": list(names),
+            "confusion": result.confusion,
+        }
+        print(json.dumps(report))
         return 0
+    width = max(6, 1 + max(len(n) for n in names))
     print(f"{args.model}: test accuracy {result.accuracy:.2%} on {sum(map(sum, result.confusion)):,} images")
-    print("per digit: " + "  ".join(f"{d}:{a:.1%}" for d, a in enumerate(result.per_class_accuracy())))
-    print("confusion matrix (rows: true digit, columns: predicted)")
-    print("      " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(result.confusion):
-        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
+    per_class = zip(names, result.per_class_accuracy(), strict=True)
+    print("per class: " + "  ".join(f"{n}:{a:.1%}" for n, a in per_class))
+    print("confusion matrix (rows: true class, columns: predicted)")
+    print(" " * width + "".join(f"{n:>{width}}" for n in names))
+    for n, row in zip(names, result.confusion, strict=True):
+        print(f"{n:>{width}}" + "".join(f"{v:>{width}}" for v in row))
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.model)
+    ckpt = load_checkpoint(resolve_model(args.model))
     results = []
     for path in args.images:
         prepared = prepare_digit(load_image_file(path))
@@ -200,6 +381,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export.onnx import export_onnx
+
+    path = resolve_model(args.model)
+    out = writable_file(args.onnx, "--onnx")
+    export_onnx(load_checkpoint(path), out)
+    print(f"{path}: ONNX model written to {out}")
+    return 0
+
+
+# -- serve ----------------------------------------------------------------------------------------
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise; beyond loopback
     every request needs a token (GLASSNET_TOKEN, or one generated and printed here).
@@ -208,24 +402,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     closes its sockets; the process exits within a few seconds."""
     import uvicorn
 
+    from .logs import configure
     from .service.app import create_app, shutdown_service
     from .service.locks import LockedError, hold_data_dir
     from .service.security import ensure_token
-    from .service.settings import Settings
 
-    overrides: dict[str, Any] = {}
-    if args.host is not None:
-        overrides["host"] = args.host
-    if args.port is not None:
-        overrides["port"] = args.port
-    if args.data_dir is not None:
-        overrides["data_dir"] = Path(args.data_dir)
-    if args.dataset is not None:
-        overrides["dataset"] = Path(args.dataset)
-    if args.open_view:
-        overrides["open_view"] = True
-    configured = Settings(**overrides)
+    configured = _settings(
+        host=args.host,
+        port=args.port,
+        data_dir=None if args.data_dir is None else Path(args.data_dir),
+        dataset=None if args.dataset is None else Path(args.dataset),
+        validation=args.validation,
+        transpose=args.transpose,
+        classes=args.classes,
+        tensorboard_dir=None if args.tensorboard is None else Path(args.tensorboard),
+        open_view=True if args.open_view else None,
+    )
     settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
+    writable_dir(settings.data_dir, "--data-dir")
+    if settings.tensorboard_dir is not None:
+        require_tensorboard()
+        writable_dir(settings.tensorboard_dir, "--tensorboard")
+    configure(args.log_level, json_lines=args.log_json)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.token:
         where = "GLASSNET_TOKEN" if configured.token else "generated for this run"
@@ -253,6 +451,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
+        log_config=None,  # the handler configure() installed: one format for the whole process
         ws_max_size=settings.max_ws_message_bytes + 1024,
         # Compression would run zlib once per viewer per frame (the same frame for every viewer):
         # measured at ~0.5 s of CPU per second with 20 viewers. Frames are local; send them plain.
@@ -266,56 +465,165 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="glassnet", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+# -- the parser -----------------------------------------------------------------------------------
 
-    serve = sub.add_parser("serve", help="run the training service and the dashboard")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1; $GLASSNET_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 8000; $GLASSNET_PORT)")
-    serve.add_argument("--data-dir", help="where runs live (database and checkpoints; default runs/)")
-    serve.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
+
+def _dataset_option(parser: argparse.ArgumentParser, env: bool = False) -> None:
+    also = lambda name: f", or ${name})" if env else ")"  # noqa: E731
+    parser.add_argument(
+        "--dataset",
+        metavar="DIR",
+        help="folder of MNIST-style IDX files, e.g. Fashion-MNIST (default: $GLASSNET_DATASET, else the "
+        "bundled MNIST)",
+    )
+    parser.add_argument(
+        "--transpose",
+        action="store_true",
+        default=None if env else False,
+        help="the images are stored transposed, as in EMNIST (default: off" + also("GLASSNET_TRANSPOSE"),
+    )
+    parser.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help=f"class names: {', '.join(KNOWN_CLASSES)}, a file with one per line, or a comma list (default: "
+        "the dataset's classes.txt, else the label values" + also("GLASSNET_CLASSES"),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog="glassnet", description=DESCRIPTION, epilog=EPILOG, formatter_class=TopHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, formatter_class=HelpFormatter)
+
+    serve = command(
+        "serve",
+        "run the dashboard and the training service",
+        "Serve the dashboard and the API (training, predictions, live streams) on one port.",
+    )
+    serve.add_argument("--host", help="address to bind (default: 127.0.0.1, or $GLASSNET_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: 8000, or $GLASSNET_PORT)")
+    serve.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where runs live: their database and checkpoints (default: runs/, or $GLASSNET_DATA_DIR)",
+    )
+    _dataset_option(serve, env=True)
+    serve.add_argument(
+        "--validation",
+        type=int,
+        metavar="N",
+        help="training images held out for validation (default: 5000 or a tenth of a smaller set, or "
+        "$GLASSNET_VALIDATION)",
+    )
+    serve.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write every run as TensorBoard event files in DIR/<run id> (needs "
+        "glassnet[tensorboard]; default: off, or $GLASSNET_TENSORBOARD_DIR)",
+    )
     serve.add_argument(
         "--open-view",
         action="store_true",
-        help="with a token (bound beyond loopback): anyone may view, only token holders act",
+        help="with a token (bound beyond loopback): anyone may view, only token holders act (default: off)",
     )
     serve.add_argument(
-        "--log-level", default="info", choices=("critical", "error", "warning", "info", "debug")
+        "--log-level", default="info", choices=LEVELS, help="least severe level logged (default: info)"
+    )
+    serve.add_argument(
+        "--log-json", action="store_true", help="log one JSON object per line instead of text (default: text)"
     )
     serve.set_defaults(func=cmd_serve)
 
-    train = sub.add_parser("train", help="train a network headless and write a checkpoint")
+    train = command(
+        "train",
+        "train a network headless and write a checkpoint",
+        "Train a preset or a spec file on MNIST (or --dataset) and write a checkpoint. Progress goes "
+        "to stderr; Ctrl-C writes a checkpoint that --resume continues.",
+    )
     src = train.add_mutually_exclusive_group()
-    src.add_argument("--preset", choices=PRESETS, default="cnn")
-    src.add_argument("--spec", help="a JSON spec file (same format as a preset)")
-    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
-    train.add_argument("--lr", type=float)
-    train.add_argument("--momentum", type=float, help="SGD with momentum only")
-    train.add_argument("--beta1", type=float, help="Adam only (default 0.9)")
-    train.add_argument("--beta2", type=float, help="Adam only (default 0.999)")
-    train.add_argument("--weight-decay", type=float)
-    train.add_argument("--schedule", choices=("constant", "step", "cosine"))
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--seed", type=int)
-    train.add_argument("--loss", choices=("cross_entropy", "mse"))
-    train.add_argument("--validation", type=int, default=5000, help="validation images (default 5000)")
-    train.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
-    train.add_argument("--out", help="checkpoint path (default models/<name>.npz)")
+    src.add_argument("--preset", choices=PRESETS, default="cnn", help="a bundled network (default: cnn)")
+    src.add_argument(
+        "--spec", metavar="FILE", help="a JSON spec file, same format as a preset (default: none)"
+    )
+    src.add_argument(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue a run interrupted with Ctrl-C (default: start afresh)",
+    )
+    preset_default = "(default: the preset's)"
+    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), help=f"optimizer {preset_default}")
+    train.add_argument("--lr", type=float, help=f"learning rate {preset_default}")
+    train.add_argument("--momentum", type=float, help=f"SGD with momentum only {preset_default}")
+    train.add_argument("--beta1", type=float, help=f"Adam only {preset_default}, else 0.9")
+    train.add_argument("--beta2", type=float, help=f"Adam only {preset_default}, else 0.999")
+    train.add_argument("--weight-decay", type=float, help=f"L2 weight decay {preset_default}")
+    train.add_argument(
+        "--schedule", choices=("constant", "step", "cosine"), help=f"learning-rate schedule {preset_default}"
+    )
+    train.add_argument("--batch-size", type=int, help=f"samples per mini-batch {preset_default}")
+    train.add_argument("--epochs", type=int, help=f"passes over the training set {preset_default}")
+    train.add_argument("--seed", type=int, help=f"seed of weights, batch order and dropout {preset_default}")
+    train.add_argument("--loss", choices=("cross_entropy", "mse"), help=f"cost function {preset_default}")
+    train.add_argument(
+        "--validation",
+        type=int,
+        metavar="N",
+        help="last N training images held out for validation (default: 5000, or a tenth of a smaller set)",
+    )
+    _dataset_option(train)
+    train.add_argument(
+        "--out",
+        metavar="FILE",
+        help="checkpoint to write (default: <data dir>/models/<name>-<UTC time>.npz, data dir = "
+        "$GLASSNET_DATA_DIR or runs/; the bundled models are only overwritten when named here)",
+    )
+    train.add_argument(
+        "--json", action="store_true", help="print per-epoch metrics as JSON lines on stdout (default: off)"
+    )
+    train.add_argument(
+        "--metrics", metavar="FILE", help="append per-epoch metrics as JSON lines to FILE (default: none)"
+    )
+    train.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard event files to DIR (needs glassnet[tensorboard]; default: off)",
+    )
     train.set_defaults(func=cmd_train)
 
-    ev = sub.add_parser("evaluate", help="test accuracy, per-class accuracy, confusion matrix")
-    ev.add_argument("model")
-    ev.add_argument("--dataset")
-    ev.add_argument("--json", action="store_true")
+    ev = command(
+        "evaluate",
+        "test accuracy, per-class accuracy, confusion matrix",
+        "Evaluate a checkpoint on the test set.",
+    )
+    ev.add_argument("model", help="a checkpoint file, or a bundled model: cnn, mlp, notes")
+    _dataset_option(ev)
+    ev.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
     ev.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="read digits from image files")
-    pr.add_argument("model")
-    pr.add_argument("images", nargs="+")
-    pr.add_argument("--json", action="store_true")
+    pr = command(
+        "predict",
+        "read digits from image files",
+        "Read digits from PNG/JPEG files, prepared the way MNIST was made.",
+    )
+    pr.add_argument("model", help="a checkpoint file, or a bundled model: cnn, mlp, notes")
+    pr.add_argument("images", nargs="+", help="image files (any size, light or dark background)")
+    pr.add_argument("--json", action="store_true", help="print one JSON array (default: one line per image)")
     pr.set_defaults(func=cmd_predict)
+
+    ex = command(
+        "export",
+        "export a model for other tools (ONNX)",
+        "Export a checkpoint as an ONNX model (needs glassnet[onnx]): input 'pixels' (N, 1, 28, 28) float32 "
+        "in [0, 1], output 'probabilities' (N, classes).",
+    )
+    ex.add_argument("model", help="a checkpoint file, or a bundled model: cnn, mlp, notes")
+    ex.add_argument("--onnx", metavar="FILE", required=True, help="the .onnx file to write (required)")
+    ex.set_defaults(func=cmd_export)
     return parser
 
 
@@ -323,8 +631,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:  # every user-caused problem in glassnet is a ValueError subclass
-        print(f"glassnet {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # every user-caused problem in glassnet is a ValueError
+        text = (
+            " ".join(str(exc).split())
+            if isinstance(exc, ValueError)
+            else f"{exc.strerror or exc}: {exc.filename or ''}"
+        )
+        print(f"glassnet {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"glassnet {args.command}: interrupted", file=sys.stderr)

@@ -38,6 +38,8 @@ export async function api(path, opt = {}) {
 }
 
 export const getRuns = () => api("/api/runs");
+/** The runs that wait for a slot, each with its queue position. */
+export const getQueued = () => api("/api/runs?status=queued");
 /** @param {string} id */
 export const getRun = (id) => api(`/api/runs/${encodeURIComponent(id)}`);
 /** @param {string} id */

@@ -53,8 +53,11 @@ export function fmt(v, sig = 4) {
  */
 export const percent = (p) => `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`;
 
-/** "an 8", "a 7": a digit with its article. @param {number} d */
-export const aDigit = (d) => `${d === 8 ? "an" : "a"} ${d}`;
+/**
+ * "an 8", "a 7", "an Ankle boot": a class name (a digit, or another dataset's) with its article.
+ * @param {number|string} d
+ */
+export const aDigit = (d) => `${/^(8|11|18|[aeiou])/i.test(String(d)) && !/^1\d\d/.test(String(d)) ? "an" : "a"} ${d}`;
 
 /** "10⁻⁴", never "10^-4": a power of ten as it is written. @param {number} k */
 export const pow10 = (k) => `10${String(k).split("").map((c) => /** @type {any} */ (SUPER)[c] ?? c).join("")}`;

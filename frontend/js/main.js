@@ -20,6 +20,7 @@ import { EpochView } from "./panels/epoch.js";
 import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { MyDigitsView } from "./panels/mine.js";
+import { AugmentStrip } from "./panels/augstrip.js";
 
 // -- theme ------------------------------------------------------------------------------------
 const root = document.documentElement;
@@ -63,6 +64,14 @@ const mine = new MyDigitsView({
   pad: () => draw.drawing(),
   clearPad: () => draw.pad.clear(),
   toast: (m, kind) => toast(m, kind),
+  watch: (id) => watch(id),
+  readWith: (id) => {
+    const sel = /** @type {HTMLSelectElement} */ ($("model"));
+    if (![...sel.options].some((o) => o.value === id)) sel.add(new Option(`${S.runs.get(id)?.name ?? id} (latest weights)`, id));
+    sel.value = id;
+    $("draw").scrollIntoView();
+    draw.soon();
+  },
 });
 const charts = new Charts();
 const learned = new LearnedPanel();
@@ -100,7 +109,7 @@ function handleEvent(e) {
       draw.soon();
       break;
     }
-    case "status": onStatus(d); break;
+    case "status": onStatus(d); mine.onStatus(d); break;
     case "metrics": {
       if (e.run !== S.watched) break;
       charts.append(d);
@@ -113,6 +122,7 @@ function handleEvent(e) {
     case "epoch": {
       const er = e.run ? S.runs.get(e.run) : null;
       if (er) { er.epoch = Math.max(er.epoch, d.epoch); if (d.val_accuracy != null) er.val_accuracy = d.val_accuracy; markDirty("runs"); markDirty("status"); }
+      mine.onEpoch(e.run, d);
       if (e.run !== S.watched) break;
       charts.addEpoch(d);
       epochView.show(d);
@@ -198,6 +208,7 @@ async function watch(id, force = false) {
   if (detail) { S.detail = detail; updateRun(detail); train.sync(); }
   if (history) {
     charts.load(history);
+    for (const e of history.epochs) mine.onEpoch(id, e); // a teach run's before/after, if it is one
     const last = S.epochs[S.epochs.length - 1];
     if (last && !epochView.epoch) epochView.show(last);
   }
@@ -208,10 +219,9 @@ async function watch(id, force = false) {
 // -- runs ---------------------------------------------------------------------------------------
 async function loadQueue() {
   // The queue positions come with each run's detail; the list shows them for queued runs.
-  const list = await attempt(api.getRuns(), "listing the runs");
+  const list = await attempt(api.getQueued(), "listing the queued runs");
   if (!list) return;
-  const items = Array.isArray(list) ? list : list.runs ?? list.items ?? [];
-  queue = new Map(items.filter((/** @type {any} */ r) => r.queue_position).map((/** @type {any} */ r) => [r.id, r.queue_position]));
+  queue = new Map(list.filter((/** @type {any} */ r) => r.queue_position).map((/** @type {any} */ r) => [r.id, r.queue_position]));
   markDirty("runs");
 }
 /** @type {Map<string, number>} */
@@ -251,7 +261,23 @@ async function loadModels() {
   /** @type {HTMLOptionElement} */ (sel.options[0]).text = `auto: the run training now, else ${S.defaultModel}`;
   for (const m of list.models) sel.add(new Option(label(m), m.id));
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+  updateOnnxLink();
 }
+/** The ONNX download follows the chosen network (auto: the default one). */
+function updateOnnxLink() {
+  const id = /** @type {HTMLSelectElement} */ ($("model")).value || S.defaultModel || "cnn";
+  $("download-onnx").setAttribute("href", `/api/models/${encodeURIComponent(id)}/onnx`);
+}
+$("model").addEventListener("change", updateOnnxLink);
+
+// Augmentation: a strip of what the network will be shown, while the box is ticked.
+const trainStrip = new AugmentStrip($("train-augment-strip"));
+$("hyper").elements.namedItem("augment").addEventListener("change", (/** @type {Event} */ e) => {
+  const on = /** @type {HTMLInputElement} */ (e.target).checked;
+  $("train-augment-strip").hidden = !on;
+  if (on) trainStrip.show();
+});
+$("train-augment-strip").addEventListener("click", () => trainStrip.next());
 
 async function loadCatalog() {
   const [layers, presets, probes] = await Promise.all([

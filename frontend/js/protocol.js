@@ -97,11 +97,12 @@ export const EVENT_FIELDS = {
     "resumable"],
   metrics: ["step", "epoch", "loss", "accuracy", "lr", "samples_per_s", "total_steps"],
   epoch: ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "confusion",
-    "seconds", "misclassified"],
+    "seconds", "misclassified", "extra"],
   activations: ["step", "inputs", "probes"],
   kernels: ["step", "conv", "dense"],
   gradients: ["step", "norms", "conv"],
-  prediction: ["model", "digit", "probabilities", "prepared", "activations", "empty", "readout", "message", "id", "ms"],
+  prediction: ["model", "digit", "probabilities", "classes", "label", "prepared", "activations", "empty", "readout",
+    "message", "id", "ms"],
   error: ["code", "message", "id"],
 };
 

@@ -56,6 +56,10 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
         page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text() in ("read right",)
         or "read as" in page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text()
     )
+    # the teach card shows what augmentation will do to a digit: the original and 8 varied versions
+    strip = page.locator("#teach-augment-strip canvas")
+    strip.first.wait_for()
+    assert strip.count() == 9
     # delete the 7
     page.locator('[data-testid="mine-gallery"] .mine').last.locator("button").click()
     page.wait_for_function(

@@ -37,6 +37,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from ..resources import resource_dir
+from .classes import DIGITS, ClassInfo, class_info, default_validation
+
+MNIST_CLASSES = ClassInfo(0, DIGITS)
+
 __all__ = [
     "DATASET_ENV_VAR",
     "DEFAULT_DATASET_DIR",
@@ -45,6 +50,7 @@ __all__ = [
     "MnistArrays",
     "Split",
     "Splits",
+    "dataset_classes",
     "idx_bytes",
     "load_idx_dataset",
     "load_split_images",
@@ -57,8 +63,8 @@ __all__ = [
     "write_subset",
 ]
 
-# backend/glassnet/data/mnist.py -> parents[3] is the repository root.
-DEFAULT_DATASET_DIR: Path = Path(__file__).resolve().parents[3] / "data" / "mnist"
+# The bundled MNIST: package data in a wheel, data/mnist/ in a checkout (glassnet.resources).
+DEFAULT_DATASET_DIR: Path = resource_dir("mnist")
 DATASET_ENV_VAR = "GLASSNET_DATASET"
 
 # The four standard file names, keyed by the MnistArrays field they fill. Each may also
@@ -69,8 +75,6 @@ FILE_STEMS: dict[str, str] = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-
-N_CLASSES = 10
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _UNSIGNED_BYTE = 0x08
@@ -275,9 +279,9 @@ class MnistArrays:
 
     Attributes:
         train_images: (N_train, H, W) uint8, 0 = background, 255 = ink (60000x28x28 for MNIST).
-        train_labels: (N_train,) uint8 class indices 0..9.
+        train_labels: (N_train,) uint8 labels (0..9 for MNIST; see ``classes.py``).
         test_images: (N_test, H, W) uint8 (10000x28x28 for MNIST).
-        test_labels: (N_test,) uint8 class indices 0..9.
+        test_labels: (N_test,) uint8 labels.
     """
 
     train_images: np.ndarray
@@ -287,7 +291,7 @@ class MnistArrays:
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, image_path: Path, label_path: Path) -> None:
-    """Images must be (N, H, W), labels (N,) with values in 0..9, N > 0."""
+    """Images must be (N, H, W), labels (N,), N > 0 (what the labels mean: ``classes.py``)."""
     if images.ndim != 3:
         raise IdxFormatError(
             f"{image_path}: expected images of shape (count, rows, cols), got shape {images.shape}"
@@ -303,13 +307,6 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, image_path: Path, label_
         raise IdxFormatError(f"{image_path}: holds no images")
     if images.shape[1] == 0 or images.shape[2] == 0:
         raise IdxFormatError(f"{image_path}: images have an empty side: shape {images.shape}")
-    bad = np.flatnonzero(labels >= N_CLASSES)  # uint8: never negative
-    if bad.size:
-        i = int(bad[0])
-        raise IdxFormatError(
-            f"{label_path}: label {int(labels[i])} at index {i} is outside 0..{N_CLASSES - 1} "
-            f"({bad.size} such labels)"
-        )
 
 
 def load_idx_dataset(directory: str | Path | None = None) -> MnistArrays:
@@ -328,8 +325,8 @@ def load_idx_dataset(directory: str | Path | None = None) -> MnistArrays:
 
     Raises:
         IdxFormatError: a file is missing or malformed, images are not 3-D or labels not
-            1-D, image and label counts differ, a label is outside 0..9, or the training
-            and test images differ in size. The message names the file.
+            1-D, image and label counts differ, or the training and test images differ in
+            size. The message names the file.
     """
     root = resolve_dataset_dir(directory)
     _require_dir(root)
@@ -341,6 +338,15 @@ def load_idx_dataset(directory: str | Path | None = None) -> MnistArrays:
             arrays[f"{split}_labels"],
             paths[f"{split}_images"],
             paths[f"{split}_labels"],
+        )
+    # The classes are the training labels' (classes.py); a test label outside them cannot be learned.
+    low, high = int(arrays["train_labels"].min()), int(arrays["train_labels"].max())
+    outside = np.flatnonzero((arrays["test_labels"] < low) | (arrays["test_labels"] > high))
+    if outside.size:
+        i = int(outside[0])
+        raise IdxFormatError(
+            f"{paths['test_labels']}: label {int(arrays['test_labels'][i])} at index {i} is outside the "
+            f"training labels {low}..{high} ({outside.size} such labels)"
         )
     train_hw = arrays["train_images"].shape[1:]
     test_hw = arrays["test_images"].shape[1:]
@@ -443,7 +449,7 @@ class Split:
     Attributes:
         x: (N, 1, H, W) float32 input activations in [0, 1] (pixel / 255), NCHW with one
             channel; (N, 1, 28, 28) for MNIST.
-        y: (N,) int64 class indices 0..9.
+        y: (N,) int64 class indices 0..K-1.
     """
 
     x: np.ndarray
@@ -472,12 +478,18 @@ class Splits:
         val: the last `validation` training samples (possibly empty: (0, 1, H, W)).
         test: the test set (10000 samples for MNIST).
         source: the dataset directory, as a string.
+        classes: the class names (``classes.py``); labels were shifted by ``first_label``.
+        name: "mnist" for the bundled set, else the folder's name.
+        transpose: whether the images were stored transposed (EMNIST) and turned back.
     """
 
     train: Split
     val: Split
     test: Split
     source: str
+    classes: ClassInfo = MNIST_CLASSES
+    name: str = "mnist"
+    transpose: bool = False
 
 
 def _to_activations(images: np.ndarray) -> np.ndarray:
@@ -487,7 +499,12 @@ def _to_activations(images: np.ndarray) -> np.ndarray:
     return x
 
 
-def load_splits(directory: str | Path | None = None, validation: int = 5000) -> Splits:
+def load_splits(
+    directory: str | Path | None = None,
+    validation: int | None = None,
+    transpose: bool = False,
+    classes: str | None = None,
+) -> Splits:
     """Load the dataset as activations, holding out the LAST `validation` training samples.
 
     The split is deterministic (no shuffling): train = the first N_train - validation
@@ -496,37 +513,62 @@ def load_splits(directory: str | Path | None = None, validation: int = 5000) -> 
 
     Args:
         directory: see `load_idx_dataset`.
-        validation: how many training samples to hold out, 0 <= validation < N_train.
+        validation: how many training samples to hold out, 0 <= validation < N_train; None:
+            5000, or a tenth of a training set smaller than 50,000 (`default_validation`).
+        transpose: the images are stored transposed (EMNIST's layout): turn them back.
+        classes: the class names (see ``classes.py``): a known set, a file or a comma list.
 
     Returns:
-        Splits whose x arrays are (N, 1, H, W) float32 in [0, 1] and y arrays (N,) int64.
+        Splits whose x arrays are (N, 1, H, W) float32 in [0, 1] and y arrays (N,) int64
+        class indices 0..K-1 (labels minus the set's first label).
 
     Raises:
-        ValueError: `validation` is out of range (or not an integer).
+        ValueError: `validation` is out of range (or not an integer), or the class names do not fit.
         IdxFormatError: the dataset files are missing or malformed.
     """
-    if isinstance(validation, bool) or not isinstance(validation, (int, np.integer)):
+    if validation is not None and (
+        isinstance(validation, bool) or not isinstance(validation, int | np.integer)
+    ):
         raise ValueError(f"validation must be an integer, got {validation!r}")
     root = resolve_dataset_dir(directory)
     arrays = load_idx_dataset(root)
     n_train = int(arrays.train_labels.shape[0])
+    if validation is None:
+        validation = default_validation(n_train)
     if not 0 <= validation < n_train:
         raise ValueError(
-            f"validation must satisfy 0 <= validation < {n_train} (the number of training "
-            f"samples), got {validation}"
+            f"validation {validation}: the dataset at {root} has {n_train} training images and the "
+            f"validation images are held out of them (0 <= validation < {n_train}; "
+            f"e.g. {default_validation(n_train)})"
         )
-    x = _to_activations(arrays.train_images)
-    y = arrays.train_labels.astype(np.int64)
+    info = class_info([arrays.train_labels, arrays.test_labels], root, classes)
+    train_images, test_images = arrays.train_images, arrays.test_images
+    if transpose:  # EMNIST stores each image column by column
+        train_images = np.ascontiguousarray(train_images.transpose(0, 2, 1))
+        test_images = np.ascontiguousarray(test_images.transpose(0, 2, 1))
+    x = _to_activations(train_images)
+    y = arrays.train_labels.astype(np.int64) - info.first_label
     cut = n_train - int(validation)
     return Splits(
         train=Split(x=x[:cut], y=y[:cut]),
         val=Split(x=x[cut:], y=y[cut:]),
         test=Split(
-            x=_to_activations(arrays.test_images),
-            y=arrays.test_labels.astype(np.int64),
+            x=_to_activations(test_images),
+            y=arrays.test_labels.astype(np.int64) - info.first_label,
         ),
         source=str(root),
+        classes=info,
+        name="mnist" if root.resolve() == DEFAULT_DATASET_DIR.resolve() else root.name,
+        transpose=transpose,
     )
+
+
+def dataset_classes(directory: str | Path | None = None, classes: str | None = None) -> ClassInfo:
+    """The classes of a dataset from its label files alone (the images are not read)."""
+    root = resolve_dataset_dir(directory)
+    _require_dir(root)
+    labels = [read_idx(_find_file(root, FILE_STEMS[key])) for key in ("train_labels", "test_labels")]
+    return class_info(labels, root, classes)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:

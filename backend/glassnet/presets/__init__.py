@@ -33,3 +33,16 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: a spec must be a JSON object with 'layers'")
     return spec
+
+
+def fit_classes(spec: dict[str, Any], classes: int) -> tuple[dict[str, Any], str | None]:
+    """The spec with one output neuron per class: the last dense layer's ``units`` set to ``classes``
+    (the presets end with 10, MNIST's digits). Returns the spec and a note when it changed."""
+    layers = [dict(layer) for layer in spec.get("layers", [])]
+    dense = [i for i, layer in enumerate(layers) if layer.get("type") == "dense"]
+    if not dense or layers[dense[-1]].get("units") == classes:
+        return spec, None
+    i = dense[-1]
+    before = layers[i].get("units")
+    layers[i]["units"] = classes
+    return {**spec, "layers": layers}, f"layer {i} (dense): {before} -> {classes} units, one per class"

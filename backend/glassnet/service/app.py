@@ -26,17 +26,22 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, resolve_dataset_dir
+from .. import __version__
+from ..data.classes import default_validation
+from ..data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, dataset_classes, resolve_dataset_dir
 from .disk import DiskCheck
 from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
 from .explain import DigitBank, Explainer
 from .hub import Hub
 from .inference import ModelRegistry
 from .locks import clean_data_dir, hold_data_dir, release_data_dir
+from .metrics import RequestMetrics, ServiceMetrics
+from .metrics import router as metrics_router
 from .mydigits import DigitStore
 from .pool import HeavyPool
 from .quotas import Quotas
-from .routes import catalog, docs, explain, health, learned, models, mydigits, predict, runs, ws
+from .routes import augment, catalog, docs, explain, health, learned, models, mydigits, predict, runs, ws
+from .runlog import RunObserver
 from .schemas import Readiness
 from .security import Guard, ensure_token
 from .settings import Settings, get_settings
@@ -83,12 +88,20 @@ def check_dataset(directory: Path | None) -> tuple[Path, list[int], int]:
 def _ready(app: FastAPI, settings: Settings) -> None:
     """Fill ``app.state.readiness`` (and the dataset facts the runs routes check against)."""
     problems: list[str] = []
-    dataset, image_shape, n_train = None, None, None
+    dataset, image_shape, n_train, classes, validation = None, None, None, None, settings.validation
     try:
         root, image_shape, n_train = check_dataset(settings.dataset)
         dataset = str(root)
-        if not 0 <= settings.validation < n_train:
-            problems.append(f"validation {settings.validation} must be below the {n_train} training images")
+        if validation is None:
+            validation = default_validation(n_train)
+        if not 0 <= validation < n_train:
+            problems.append(
+                f"validation {validation} must be below the {n_train} training images "
+                f"(e.g. GLASSNET_VALIDATION={default_validation(n_train)})"
+            )
+        classes = list(dataset_classes(root, settings.classes).names)
+        if settings.transpose:
+            image_shape = [image_shape[0], image_shape[2], image_shape[1]]
     except ValueError as exc:
         problems.append(f"dataset: {exc}")
     default_model = None
@@ -108,6 +121,8 @@ def _ready(app: FastAPI, settings: Settings) -> None:
         dataset = "bundled MNIST" if settings.dataset is None else Path(dataset).name
     app.state.image_shape = image_shape
     app.state.train_size = n_train
+    app.state.validation = validation  # the effective number, settings.validation or the default
+    app.state.classes = classes  # the dataset's class names: one output neuron each
     app.state.readiness = Readiness(
         ready=not problems,
         dataset=dataset,
@@ -156,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
         hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s)
         manager = RunManager(settings, store, hub)
+        manager.observer = RunObserver(app.state.metrics)
         registry = ModelRegistry(
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
         )
@@ -176,6 +192,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.registry = registry
         app.state.closing = False
         await asyncio.to_thread(_ready, app, settings)
+        if app.state.validation is not None:  # the trainer's split: validation digits by index
+            app.state.explainer.digits.validation = app.state.validation
         flusher = asyncio.create_task(_flush_unsaved(store))
         try:
             yield
@@ -189,20 +207,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="glassnet",
-        version="0.1.0",
+        version=__version__,
         summary="Watch a neural network learn: NumPy networks trained live, streamed over WebSockets.",
         lifespan=lifespan,
         docs_url=None,  # served offline below, without a CDN or an inline script
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics(lambda: app.state)
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
-    for module in (health, runs, learned, catalog, ws, predict, models, explain, mydigits, docs):
+    for module in (health, runs, learned, catalog, ws, predict, models, explain, mydigits, augment, docs):
         app.include_router(module.router)
+    app.include_router(metrics_router)
     app.mount("/docs/assets", StaticFiles(directory=docs.ASSETS), name="docs-assets")
     frontend = Path(settings.frontend_dir)
     if (frontend / "index.html").is_file():

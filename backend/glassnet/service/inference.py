@@ -138,11 +138,21 @@ class ModelSummary(BaseModel):
 class _Loaded:
     model: Sequential
     lock: threading.Lock
+    classes: tuple[str, ...]
 
 
-def article(digit: int) -> str:
-    """'an 8', 'a 7': the article a digit's English name takes."""
-    return "an" if digit == 8 else "a"
+def class_names(meta: dict[str, Any], k: int) -> tuple[str, ...]:
+    """The names of a checkpoint's K outputs: those it recorded, else the class indices ("0" ... "9"
+    for the digit readers, which are all checkpoints made before names were recorded)."""
+    names = meta.get("classes")
+    if isinstance(names, list) and len(names) == k and all(isinstance(n, str) for n in names):
+        return tuple(n[:_TEXT] for n in names)
+    return tuple(str(i) for i in range(k))
+
+
+def article(name: str) -> str:
+    """'an 8', 'a 7', 'an ankle boot': the article a class name takes when read aloud."""
+    return "an" if name[:1].lower() in ("8", "a", "e", "i", "o", "u") or name in ("11", "18") else "a"
 
 
 def _finite_fraction(value: Any) -> float | None:
@@ -164,16 +174,21 @@ def _slug(filename: str | None) -> str:
     return slug or "model"
 
 
-def check_compatible(model: Sequential, where: str) -> None:
-    """Raise :class:`IncompatibleModelError` unless ``model`` maps 784 inputs to 10 outputs."""
+def check_compatible(model: Sequential, where: str, meta: dict[str, Any] | None = None) -> None:
+    """Raise :class:`IncompatibleModelError` unless ``model`` maps 784 inputs to one output per class:
+    the class names its checkpoint records (``meta["classes"]``), else the ten digits."""
     if math.prod(model.input_shape) != SIZE * SIZE:
         raise IncompatibleModelError(
             f"{where}: the network expects input shape {list(model.input_shape)}, "
             f"not a {SIZE}x{SIZE} digit ({SIZE * SIZE} inputs)"
         )
-    if model.output_shape != (10,):
+    names = (meta or {}).get("classes")
+    named = isinstance(names, list) and len(names) >= 2
+    expected = len(names) if named else 10
+    if model.output_shape != (expected,):
+        whose = f"its {expected} recorded classes" if named else "the ten digits (it records no class names)"
         raise IncompatibleModelError(
-            f"{where}: the network has {list(model.output_shape)} outputs, a digit reader needs 10"
+            f"{where}: the network has {list(model.output_shape)} outputs, one per class of {whose} is needed"
         )
 
 
@@ -200,6 +215,7 @@ class ModelRegistry:
         self._cache: OrderedDict[tuple[str, int, int], _Loaded] = OrderedDict()
         self._summaries: dict[tuple[str, int, int], ModelSummary] = {}
         self._registered: dict[str, Path] = {}
+        self._names: dict[int, tuple[str, ...]] = {}  # id(model) -> class names, set on each load
         self._resolver: Callable[[str], Path | None] | None = None
 
     # -- ids and paths ---------------------------------------------------------------------
@@ -311,6 +327,7 @@ class ModelRegistry:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
+                self._names[id(hit.model)] = hit.classes
                 return model_id, hit.model, hit.lock
         # Read outside the lock: a slow load must not hold up predictions on other models.
         try:
@@ -324,8 +341,8 @@ class ModelRegistry:
                 raise UnknownModelError(model_id) from None
             raise
         model = checkpoint.model.astype(np.float32)
-        check_compatible(model, model_id)
-        loaded = _Loaded(model, threading.Lock())
+        check_compatible(model, model_id, checkpoint.meta)
+        loaded = _Loaded(model, threading.Lock(), class_names(checkpoint.meta, model.output_shape[0]))
         with self._lock:
             loaded = self._cache.setdefault(key, loaded)  # another thread may have won the race
             self._cache.move_to_end(key)
@@ -334,7 +351,14 @@ class ModelRegistry:
                 del self._cache[stale]
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
+            self._names[id(loaded.model)] = loaded.classes
         return model_id, loaded.model, loaded.lock
+
+    def classes_of(self, model: Sequential) -> tuple[str, ...]:
+        """The class names of a network :meth:`load` returned."""
+        with self._lock:
+            names = self._names.get(id(model))
+        return names if names is not None else tuple(str(i) for i in range(model.output_shape[0]))
 
     def cached_count(self) -> int:
         with self._lock:
@@ -406,15 +430,18 @@ class ModelRegistry:
         if not np.all(np.isfinite(probs)):  # cannot come from finite weights, but never send NaN
             probs = np.full(probs.shape, 1.0 / probs.size)
         best = int(np.argmax(probs))
+        classes = self.classes_of(model)
         return PredictResult(
             model=model_id,
             digit=best,
             probabilities=probs.tolist(),
             prepared=EncodedArray(**encode_image28(digit)),
             activations=[LayerActivation(**a) for a in layers] if layers is not None else None,
+            classes=list(classes),
+            label=(name := classes[best]),
             empty=False,
             readout=readout(model.loss),
-            message=f"{note}the {model_id} network reads {article(best)} {best} ({probs[best]:.0%} sure)",
+            message=f"{note}the {model_id} network reads {article(name)} {name} ({probs[best]:.0%} sure)",
         )
 
     # -- listing -----------------------------------------------------------------------------
@@ -495,7 +522,7 @@ class ModelRegistry:
             raise CheckpointError(f"{filename or 'upload'}: empty file")
         where = _slug(filename) + ".npz"
         checkpoint = read_checkpoint(io.BytesIO(data), name=where)
-        check_compatible(checkpoint.model, where)
+        check_compatible(checkpoint.model, where, checkpoint.meta)
         folder = self.runs_dir / UPLOADS
         folder.mkdir(parents=True, exist_ok=True)
         path = _write_new(folder, _slug(filename), data)

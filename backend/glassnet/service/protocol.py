@@ -136,6 +136,11 @@ class EpochData(_Model):
     confusion: list[list[int]] | None = Field(description="10x10, rows: true digit, cols: predicted")
     seconds: float
     misclassified: list[Misclassified]
+    extra: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="accuracy on a teach run's extra sets: 'mine' (my held-out digits), 'test' (MNIST "
+        "test); its epoch 0 is the starting network, before training",
+    )
 
 
 class ProbeActivations(_Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..nn.model import MAX_LAYERS, MAX_PARAMS
 from ..training.config import MAX_BATCH, MAX_EPOCHS
@@ -93,6 +93,44 @@ class ModelSpec(_Request):
         }
 
 
+class AugmentSettings(_Request):
+    """Data augmentation (see ``glassnet.data.augment``): each transform on or off, and its strength."""
+
+    affine: bool = True
+    elastic: bool = True
+    stroke: bool = True
+    rotation: float = Field(10.0, ge=0, le=45, description="degrees, ±")
+    scale: list[Annotated[float, Field(ge=0.5, le=1.5)]] = Field(
+        default_factory=lambda: [0.9, 1.1], min_length=2, max_length=2, description="[lo, hi], lo <= hi"
+    )
+    shear: float = Field(0.1, ge=0, le=0.5)
+    shift: float = Field(2.0, ge=0, le=6, description="pixels, ±")
+    alpha: float = Field(30.0, ge=0, le=60, description="elastic displacement scale")
+    sigma: float = Field(5.0, ge=0.5, le=10, description="elastic smoothing, pixels")
+    stroke_rate: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AugmentSettings:
+        if self.scale[0] > self.scale[1]:
+            raise ValueError(f"scale must be [lo, hi] with lo <= hi, got {self.scale}")
+        return self
+
+
+class TeachRequest(_Request):
+    """Teach a network your handwriting: train on MNIST mixed with *my digits* (each repeated
+    ``repeat`` times), some of mine held out to measure it; start from ``from_model``'s weights
+    (fine-tuning) or, when it is null, from scratch with the run's ``preset`` or ``spec``."""
+
+    from_model: str | None = Field(
+        None, min_length=1, max_length=512, description="a model id, as for /api/predict"
+    )
+    holdout: float = Field(0.25, ge=0, le=0.8, description="share of my digits kept aside to measure")
+    repeat: int = Field(20, ge=1, le=500, description="times each of my digits comes round per epoch")
+    train_subset: int | None = Field(
+        12000, ge=0, le=1_000_000, description="MNIST training digits mixed in (the first N); null: all"
+    )
+
+
 class RunCreate(_Request):
     """Start a run: a ``preset`` (default ``cnn``) or a ``spec``, and any training setting to
     override the preset's (or the defaults'). Bounds match :class:`TrainConfig`."""
@@ -113,6 +151,10 @@ class RunCreate(_Request):
     epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
     loss: Literal["cross_entropy", "mse"] | None = None
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    augment: bool | AugmentSettings | None = Field(
+        None, description="augment the training digits: true for the defaults, or the settings"
+    )
+    teach: TeachRequest | None = Field(None, description="a run that learns your handwriting (my digits)")
 
 
 class RunPatch(_Request):

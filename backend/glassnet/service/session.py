@@ -40,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.mnist import load_splits
+from ..data.mnist import Split, load_splits
+from ..export.tensorboard import TensorBoardWriter
 from ..nn.checkpoint import (
     MAX_RUN_CHECKPOINT_BYTES,
     atomic_write_bytes,
@@ -53,7 +54,8 @@ from ..nn.losses import probabilities
 from ..nn.model import Sequential
 from ..training import probes
 from ..training.config import TrainConfig
-from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer
+from ..training.teach import Teach, mix
+from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer, evaluate
 from .encoding import encode_array
 from .frames import finite, finite_list, heavy_frames
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
@@ -93,6 +95,7 @@ class TrainingSession:
         self.spec: dict[str, Any] = job["spec"]
         self.config = TrainConfig.from_dict(job["config"], legacy=True)
         self.paused = False
+        self.board: TensorBoardWriter | None = None
         self.points: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
         # Recent figures, kept in each checkpoint: after a SIGKILL the service may not have stored
         # the last ones it was sent, and a resume replays them so the history has no gap.
@@ -116,10 +119,23 @@ class TrainingSession:
         # finish its last checkpoint, then clear what a killed one left half-written.
         self.lock = FileLock(self.run_dir / RUN_LOCK).acquire(timeout=RUN_LOCK_WAIT_S)
         remove_temporary_files(self.run_dir)
-        self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
+        self.data = load_splits(
+            self.job["dataset"],
+            validation=self.job["validation"],
+            transpose=self.job.get("transpose", False),
+            classes=self.job.get("classes"),
+        )
+        # A "teach it" run: MNIST mixed with my digits, judged also on my held-out ones and on test.
+        teach = Teach.load(self.run_dir)
+        extra: dict[str, Split] = {}
+        if teach is not None:
+            self.data = mix(self.data, Teach.mine(self.run_dir, "train"), teach.repeat, teach.train_subset)
+            extra = {"mine": Teach.mine(self.run_dir, "holdout"), "test": self.data.test}
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
-        self.trainer = Trainer(model, self.config, self.data, self.on_event)
+        self.trainer = Trainer(model, self.config, self.data, self.on_event, extra_eval=extra)
         self.model = model
+        if self.job.get("tensorboard"):  # event files for TensorBoard (export/tensorboard.py)
+            self.board = TensorBoardWriter(self.job["tensorboard"], model)
         self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)
         resumed_from, replay = None, None
         last = self.run_dir / "last.npz"
@@ -134,6 +150,11 @@ class TrainingSession:
             if replay:
                 self.recent_points.extend(zip(*(replay["points"][k] for k in POINT_KEYS), strict=True))
                 self.recent_epochs.extend(replay["epochs"])
+        elif teach is not None and teach.init:
+            init = read_checkpoint(
+                self.run_dir / teach.init, name=teach.init, max_bytes=MAX_RUN_CHECKPOINT_BYTES
+            )
+            model.load_state_dict(init.model.state_dict())
         self.probe_x, self.probe_y = probes.pick_probes(self.data.test)
         self.send(
             {
@@ -148,9 +169,30 @@ class TrainingSession:
         )
         if replay:
             self.send({"kind": "replay", **replay})
+        if teach is not None and resumed_from is None:
+            self.before_training()
+
+    def before_training(self) -> None:
+        """Epoch 0 of a teach run: how the starting network reads validation, my held-out digits
+        and the test set, before a single step."""
+        val = evaluate(self.model, self.data.val, self.trainer.eval_batch) if len(self.data.val) else None
+        metrics = EpochMetrics(
+            epoch=0,
+            step=0,
+            train_loss=None,  # type: ignore[arg-type]
+            train_accuracy=None,  # type: ignore[arg-type]
+            val_loss=val.loss if val else None,
+            val_accuracy=val.accuracy if val else None,
+            confusion=val.confusion if val else None,
+            seconds=0.0,
+            extra=self.trainer.evaluate_extra(),
+        )
+        self.on_epoch(metrics, val)
 
     # -- trainer events -------------------------------------------------------------------------
     def on_event(self, event: str, payload: Any) -> None:
+        if self.board is not None:
+            self.board.on_event(event, payload)
         if event == "batch":
             m: BatchMetrics = payload
             self.points["step"].append(m.step)
@@ -191,6 +233,7 @@ class TrainingSession:
             "confusion": m.confusion,
             "seconds": finite(m.seconds) or 0.0,
             "misclassified": wrong,
+            "extra": {name: finite(v) for name, v in m.extra.items()},
         }
         self.recent_epochs.append({k: v for k, v in data.items() if k != "misclassified"})
         # The checkpoint first: once viewers see the epoch, it is on disk.
@@ -224,7 +267,7 @@ class TrainingSession:
         frames = heavy_frames(self.model, self.probe_x, self.probe_y, self.trainer.step)
         self.send({"kind": "heavy", **frames})
 
-    def checkfinite(self) -> None:
+    def check_finite(self) -> None:
         """Never write weights that blew up: end the run diverged (its last checkpoint stays)."""
         for name, p, _ in self.model.named_params():
             if not np.all(np.isfinite(p)):
@@ -233,10 +276,11 @@ class TrainingSession:
 
     def checkpoint(self, epoch_copy: bool = False, notify: bool = True) -> None:
         """``last.npz`` (the resume point; optionally also ``epoch-NNN.npz``), atomically."""
-        self.checkfinite()
+        self.check_finite()
         t = self.trainer
         meta = {
             "run": self.run_id,
+            **self.dataset_meta(),
             "trainer": t.state(),
             "train": self.config.as_dict(),
             "epoch": t.epoch,
@@ -248,18 +292,33 @@ class TrainingSession:
         }
         data = checkpoint_bytes(self.model, meta, self.spec, t.optimizer.state_dict())
         last = self.run_dir / "last.npz"
-        atomic_write_bytes(last, data)
-        if epoch_copy:
-            atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        try:
+            atomic_write_bytes(last, data)
+            if epoch_copy:
+                atomic_write_bytes(self.run_dir / f"epoch-{t.epoch:03d}.npz", data)
+        except OSError as exc:  # counted by the service (metrics); the run then ends as before
+            self.send({"kind": "checkpoint_failed", "path": str(last), "error": str(exc)})
+            raise
         self.next_checkpoint = time.monotonic() + self.checkpoint_interval
         self.write_live()
         if notify:
             self.send({"kind": "checkpoint", "path": str(last), "step": t.step, "epoch": t.epoch})
 
+    def dataset_meta(self) -> dict[str, Any]:
+        """What the checkpoints record of the data: its name, class names and layout."""
+        d = self.data
+        return {"dataset": d.name, "classes": list(d.classes.names), "transpose": d.transpose}
+
     def write_live(self) -> None:
         """Latest weights for live predictions (no optimizer state: small and quick)."""
-        self.checkfinite()
-        meta = {"run": self.run_id, "step": self.trainer.step, "epoch": self.trainer.epoch, "live": True}
+        self.check_finite()
+        meta = {
+            "run": self.run_id,
+            **self.dataset_meta(),
+            "step": self.trainer.step,
+            "epoch": self.trainer.epoch,
+            "live": True,
+        }
         save_checkpoint(self.run_dir / "live.npz", self.model, meta, self.spec)
         self.next_live = time.monotonic() + self.job["live_interval"]
 
@@ -372,6 +431,8 @@ class TrainingSession:
         return 0
 
     def finish(self, status: str, message: str | None) -> None:
+        if self.board is not None:
+            self.board.close()
         if status == RunStatus.FINISHED:
             self.flush_metrics()
             self.heavy()

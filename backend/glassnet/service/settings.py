@@ -13,8 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# backend/glassnet/service/settings.py -> parents[3] is the repository root.
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from ..resources import resource_dir
 
 
 class Settings(BaseSettings):
@@ -26,10 +25,17 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     data_dir: Path = Field(Path("runs"), description="runs.sqlite3 and the runs' checkpoints")
     dataset: Path | None = Field(None, description="IDX folder to train on; None = bundled MNIST")
-    models_dir: Path = REPO_ROOT / "models"
-    frontend_dir: Path = REPO_ROOT / "frontend"
+    models_dir: Path = resource_dir("models")  # bundled checkpoints (package data)
+    frontend_dir: Path = resource_dir("frontend")  # the dashboard (package data)
     default_model: str = "cnn"
-    validation: int = Field(5000, ge=0, description="training images held out for validation")
+    validation: int | None = Field(
+        None,
+        ge=0,
+        description="training images held out for validation; None: 5000, or a tenth of a smaller set",
+    )
+    transpose: bool = Field(False, description="the dataset's images are stored transposed (EMNIST)")
+    classes: str | None = Field(None, description="class names: a known set, a file or a comma list")
+    tensorboard_dir: Path | None = Field(None, description="TensorBoard event files, one folder per run")
 
     # Runs: how many train at once; more are queued (up to max_queued, then 409).
     max_active_runs: int = Field(1, ge=1, le=8)

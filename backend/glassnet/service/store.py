@@ -160,9 +160,29 @@ class RunStore:
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._overlay(_row_to_run(row)) if row else None
 
-    def list(self) -> list[dict[str, Any]]:
-        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
-        return [self._overlay(_row_to_run(r)) for r in rows]
+    def list(
+        self,
+        statuses: list[str] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs oldest first (by creation time, then id); only ``statuses`` if given; only those
+        after the (created, id) key ``after``; at most ``limit``."""
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += statuses
+        if after is not None:
+            where.append("(created, id) > (?, ?)")
+            args += after
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [self._overlay(_row_to_run(r)) for r in self.db.execute(sql, args).fetchall()]
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set columns (``config``/``spec`` given as dicts); returns the updated run. On a full

@@ -36,8 +36,12 @@ class PredictResult(BaseModel):
     """The network's reading of one digit."""
 
     model: str = Field(description="Id of the network that answered.")
-    digit: int | None = Field(description="The most probable digit; null when there was no ink.")
-    probabilities: list[float] | None = Field(description="Ten probabilities summing to 1, digit 0 first.")
+    digit: int | None = Field(description="The most probable class (its index); null when there was no ink.")
+    probabilities: list[float] | None = Field(description="One probability per class, summing to 1.")
+    classes: list[str] | None = Field(
+        None, description='The class names, in the order of the probabilities ("0" ... "9" for digits).'
+    )
+    label: str | None = Field(None, description="The name of the most probable class.")
     prepared: EncodedArray | None = Field(
         description="The 28x28 input the network saw after MNIST-style preparation (range fixed 0..1)."
     )

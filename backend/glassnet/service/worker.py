@@ -49,6 +49,7 @@ from .protocol import (
     RunSummary,
     StatusData,
 )
+from .runlog import RunObserver
 from .runstate import RunAction, RunStatus, allowed, refusal
 from .session import session_main
 from .settings import Settings
@@ -206,6 +207,7 @@ class RunManager:
         self.queue: deque[str] = deque()
         self.shutting_down = False
         self.locks: dict[str, asyncio.Lock] = {}
+        self.observer = RunObserver()  # logs and metrics of each run's lifecycle (runlog.py)
 
     def lock(self, run_id: str) -> asyncio.Lock:
         """The lock every state-changing command on ``run_id`` holds (one at a time per run)."""
@@ -254,8 +256,10 @@ class RunManager:
         self.hub.publish(EventType.STATUS, run["id"], data, everyone=everyone)
 
     def set_status(self, run_id: str, status: RunStatus, **fields: Any) -> dict[str, Any]:
+        before = self.store.get(run_id)
         run = self.store.update(run_id, status=status, **fields)
         self.publish_status(run)
+        self.observer.status(run, None if before is None else before["status"])
         return run
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -273,6 +277,8 @@ class RunManager:
         self.queue.append(run_id)
         run = self.set_status(run_id, RunStatus.QUEUED)
         self.schedule()
+        if run_id in self.queue:  # it waits for a slot
+            self.observer.queued(run, self.queue.index(run_id) + 1)
         return self.store.get(run_id) or run
 
     def schedule(self) -> None:
@@ -288,12 +294,15 @@ class RunManager:
             "config": run["config"],
             "dataset": None if s.dataset is None else str(s.dataset),
             "validation": run["validation"],
+            "transpose": s.transpose,
+            "classes": s.classes,
             "run_dir": str(self.run_dir(run_id)),
             "resume": True,  # from last.npz when there is one
             "metrics_interval": s.metrics_interval_s,
             "heavy_interval": s.heavy_interval_s,
             "live_interval": s.live_checkpoint_s,
             "checkpoint_interval": s.checkpoint_interval_s,
+            "tensorboard": None if s.tensorboard_dir is None else str(s.tensorboard_dir / run_id),
         }
         worker = RunWorker(run_id, job, s.worker_blas_threads)
         self.workers[run_id] = worker
@@ -329,6 +338,7 @@ class RunManager:
             return  # a late word from a process that has already ended
         if kind == "metrics":
             data = message["data"]
+            self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
             self.store.add_points(run_id, data)
             self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
             self.hub.publish(EventType.METRICS, run_id, MetricsData(**data))
@@ -351,6 +361,9 @@ class RunManager:
             self.publish_status(run, everyone=False)
         elif kind == "checkpoint":
             self.store.update(run_id, checkpoint=Path(message["path"]).name, checkpoint_step=message["step"])
+            self.observer.checkpointed(run_id, message)
+        elif kind == "checkpoint_failed":
+            self.observer.checkpoint_failed(run_id, message)
         elif kind == "ack":
             worker.acknowledge(message)
         elif kind == "started":
@@ -362,6 +375,7 @@ class RunManager:
                 epoch=message["epoch"],
                 total_steps=message["total_steps"],
             )
+            self.observer.started(run, message)
             self.publish_status(run)
         elif kind == "replay":  # figures the last process sent but may not have been stored
             if message["points"]["step"]:

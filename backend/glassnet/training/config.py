@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..data.augment import Augment
 from ..nn.optim import DEFAULTS, HYPERPARAMETERS, OPTIMIZERS, check_hyperparameters, check_names
 from ..nn.schedules import SCHEDULES
 
@@ -22,7 +23,9 @@ class TrainConfig:
     Adam has them). A setting the optimizer does not have is refused; the ones it has default
     to 0.9 (momentum, beta1) and 0.999 (beta2) and are ``None`` for the others. ``weight_decay``: L2 on
     weights. ``schedule``: constant | step | cosine; for step, the rate is multiplied by ``gamma``
-    every ``step_epochs`` epochs. ``batch_size``: samples per mini-batch. ``seed``: initial
+    every ``step_epochs`` epochs. ``augment``: data augmentation settings (see
+    :class:`glassnet.data.augment.Augment`; None: off). ``batch_size``: samples per mini-batch.
+    ``seed``: initial
     weights, batch order and dropout masks all come from it.
     """
 
@@ -38,6 +41,7 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 3
     seed: int = 0
+    augment: dict[str, Any] | None = None  # data augmentation settings (data/augment.py); None = off
 
     def __post_init__(self) -> None:
         if self.optimizer in HYPERPARAMETERS:
@@ -70,10 +74,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if not isinstance(self.gamma, int | float) or not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        if self.augment is not None:
+            if not isinstance(self.augment, dict):
+                raise ValueError("augment must be an object of augmentation settings, or null")
+            self.augment = Augment.from_dict(self.augment).as_dict()  # checked, every setting spelled out
 
     def as_dict(self) -> dict[str, Any]:
-        """The settings, without those the optimizer does not have."""
-        return {k: v for k, v in asdict(self).items() if not (k in OPTIONAL and v is None)}
+        """The settings, without those the optimizer does not have (nor augmentation when off)."""
+        unset = (*OPTIONAL, "augment")
+        return {k: v for k, v in asdict(self).items() if not (k in unset and v is None)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], legacy: bool = False) -> TrainConfig:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.augment import Augment, augment_batch, batch_rng
 from ..data.mnist import Split, Splits
 from ..nn.losses import compute_loss, probabilities
 from ..nn.model import Sequential
@@ -72,6 +73,8 @@ class EpochMetrics:
     val_accuracy: float | None
     confusion: list[list[int]] | None
     seconds: float
+    #: accuracy on the extra evaluation sets (e.g. "mine": my held-out digits, "test": MNIST test)
+    extra: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,12 +122,16 @@ class Trainer:
         config: TrainConfig,
         data: Splits,
         callback: Callback | None = None,
+        extra_eval: dict[str, Split] | None = None,
     ) -> None:
         keep_freed_buffers()  # a fifth faster per step on big conv buffers; see allocator.py
         self.model = model
         self.config = config
         self.data = data
         self.callback = callback or (lambda event, payload: None)
+        self.extra_eval = {k: v for k, v in (extra_eval or {}).items() if len(v)}
+        # Augmentation: each mini-batch transformed afresh, from (seed, epoch, batch) alone.
+        self.augment = Augment.from_dict(config.augment) if config.augment else None
         n_train = data.train.x.shape[0]
         if n_train == 0:
             raise ValueError("the training split is empty")
@@ -184,6 +191,8 @@ class Trainer:
         bs = self.config.batch_size
         idx = self.order[self.batch_in_epoch * bs : (self.batch_in_epoch + 1) * bs]
         x, y = self.data.train.x[idx], self.data.train.y[idx]
+        if self.augment is not None:
+            x = augment_batch(x, self.augment, batch_rng(self.config.seed, self.epoch, self.batch_in_epoch))
         # Overflow is not an error here: a diverging run is detected and reported just below.
         with np.errstate(over="ignore", invalid="ignore"):
             out = self.model.forward(x, train=True)
@@ -227,6 +236,7 @@ class Trainer:
             val_accuracy=val.accuracy if val else None,
             confusion=val.confusion if val else None,
             seconds=time.perf_counter() - self._epoch_started,
+            extra=self.evaluate_extra(),
         )
         self.batch_in_epoch = 0
         self._order_rng_state = self.rng.bit_generator.state
@@ -235,6 +245,13 @@ class Trainer:
         self._epoch_started = time.perf_counter()
         self.callback("epoch", (metrics, val))
         return metrics
+
+    def evaluate_extra(self) -> dict[str, float]:
+        """Accuracy on each extra evaluation set, by name."""
+        return {
+            name: evaluate(self.model, split, self.eval_batch).accuracy
+            for name, split in self.extra_eval.items()
+        }
 
     def fit(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Train until ``config.epochs`` epochs are done (or ``should_stop()`` says so)."""

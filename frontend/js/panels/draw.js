@@ -12,7 +12,7 @@ import { Pad } from "../pad.js";
 import { InFlightThrottle, hasInk, tooSmall, PAD_UNITS } from "../padmath.js";
 import { predictMessage } from "../protocol.js";
 import { decodeArray } from "../encoding.js";
-import { paintImage } from "../heatmap.js";
+import { paintImage, esc } from "../heatmap.js";
 import { fromPrediction } from "../layerdata.js";
 import { aDigit, percent } from "../learnmath.js";
 import { NetworkView } from "./network.js";
@@ -39,18 +39,27 @@ export class DrawPanel {
     document.addEventListener("keydown", (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key === "z" && !/INPUT|SELECT|TEXTAREA/.test(/** @type {HTMLElement} */ (e.target).tagName)) { e.preventDefault(); this.pad.undo(); }
     });
-    this.buildBars();
+    this.barNames = "";
+    this.buildBars([..."0123456789"]);
     register("prediction", () => this.paintPrediction());
     register("layers", () => this.paintLayers());
   }
 
-  buildBars() {
+  /**
+   * One bar per output neuron, labelled with the model's class names (the ten digits until a
+   * model trained on another dataset answers). @param {string[]} names
+   */
+  buildBars(names) {
+    if (names.join("\n") === this.barNames) return;
+    this.barNames = names.join("\n");
     const bars = $("bars");
-    for (let d = 0; d < 10; d++) {
+    bars.replaceChildren();
+    bars.style.gridTemplateColumns = `repeat(${names.length}, minmax(0, 1fr))`; // one row, however many
+    for (const name of names) {
       const el = document.createElement("div");
       el.className = "bar";
-      el.innerHTML = `<div class="track"><div class="fill"></div></div><div class="d">${d}</div><div class="p">–</div>`;
-      el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${d}`);
+      el.innerHTML = `<div class="track"><div class="fill"></div></div><div class="d" title="${esc(name)}">${esc(name)}</div><div class="p">–</div>`;
+      el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${name}`);
       el.setAttribute("aria-valuemin", "0"); el.setAttribute("aria-valuemax", "100"); el.setAttribute("aria-valuenow", "0");
       bars.append(el);
     }
@@ -142,18 +151,20 @@ export class DrawPanel {
       $("confidence").textContent = d.message ?? "no ink yet"; $("mini-confidence").textContent = "no ink";
       $("predict-model").textContent = "";
     } else {
-      out.textContent = String(d.digit);
-      $("mini-prediction").textContent = String(d.digit);
+      const label = d.label ?? String(d.digit);
+      out.textContent = label;
+      $("mini-prediction").textContent = label;
       const p = d.probabilities[d.digit] ?? 0;
-      $("confidence").textContent = `${percent(p)} sure it is ${aDigit(d.digit)}`;
+      $("confidence").textContent = `${percent(p)} sure it is ${aDigit(label)}`;
       $("mini-confidence").textContent = percent(p);
       $("predict-model").textContent = `read by ${modelName(d.model)}${d.ms != null ? ` in ${Math.round(d.ms)} ms` : ""}`;
     }
     $("readout").textContent = d.readout === "normalised"
       ? "The ten output neurons: how sure the network is of each digit — its last layer's activations divided by their sum (this network has no softmax)."
       : "The ten output neurons: how sure the network is of each digit (softmax of the last layer's weighted sums).";
+    if (d.classes?.length) this.buildBars(d.classes);
     const kids = $("bars").children;
-    for (let k = 0; k < 10; k++) {
+    for (let k = 0; k < kids.length; k++) {
       const p = d.probabilities?.[k] ?? 0;
       const el = /** @type {HTMLElement} */ (kids[k]);
       el.classList.toggle("best", k === d.digit);

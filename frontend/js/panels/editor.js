@@ -275,6 +275,7 @@ export class Editor {
     num("batch_size", true); num("epochs", true); num("seed", true);
     if (body.schedule === "step") { num("step_epochs", true); num("gamma", false); }
     body.loss = /** @type {HTMLSelectElement} */ (f.elements.namedItem("loss")).value;
+    if (/** @type {HTMLInputElement} */ (f.elements.namedItem("augment")).checked) body.augment = true;
     if (this.presetName !== "custom") body.preset = this.presetName;
     else body.spec = this.modelSpec();
     return body;

@@ -8,11 +8,14 @@ import * as api from "../api.js";
 import { esc } from "../heatmap.js";
 import { base64ToBytes } from "../encoding.js";
 import { aDigit } from "../learnmath.js";
+import { STATUS, LIVE_STATUSES } from "../protocol.js";
+import { AugmentStrip } from "./augstrip.js";
 
 /**
  * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
  * @typedef {{pad: () => {pixels: number[][], strokes: number[][][], size: number}|null, clearPad: () => void,
- *   toast: (m: string, kind?: "error"|"info") => void}} MineContext
+ *   toast: (m: string, kind?: "error"|"info") => void, watch: (runId: string) => void,
+ *   readWith: (modelId: string) => void}} MineContext
  */
 
 export class MyDigitsView {
@@ -40,7 +43,73 @@ export class MyDigitsView {
     $("mine-filter").addEventListener("change", () => this.render());
     $("mine-import").addEventListener("click", () => this.importFiles());
     $("mine-evaluate").addEventListener("click", () => this.evaluate());
+    $("teach-start").addEventListener("click", () => this.teach());
+    const strip = new AugmentStrip($("teach-augment-strip"));
+    const syncStrip = () => { $("teach-augment-strip").hidden = !$("teach-augment").checked; if ($("teach-augment").checked) strip.show(); };
+    $("teach-augment").addEventListener("change", syncStrip);
+    $("teach-augment-strip").addEventListener("click", () => strip.next());
+    syncStrip();
+    $("teach-use").addEventListener("click", () => { if (this.teachRun) this.ctx.readWith(this.teachRun.id); });
+    /** @type {{id: string, name: string}|null} the teach run started from this page */
+    this.teachRun = null;
+    /** @type {any[]} its epochs so far (epoch 0: the starting network) */
+    this.teachEpochs = [];
     this.load();
+  }
+
+  /** Start a teach run: the chosen network fine-tuned on MNIST mixed with my digits. */
+  async teach() {
+    const $ = this.$;
+    const num = (/** @type {string} */ id) => Number($(id).value);
+    const body = {
+      teach: { from_model: $("teach-from").value || "cnn", train_subset: num("teach-subset"), repeat: num("teach-repeat"), holdout: num("teach-holdout") },
+      epochs: num("teach-epochs"),
+      augment: $("teach-augment").checked,
+    };
+    $("teach-start").disabled = true;
+    try {
+      const run = await api.startRun(body);
+      this.teachRun = { id: run.id, name: run.name };
+      this.teachEpochs = [];
+      $("teach-use").hidden = true;
+      this.showTeach(`${run.name} is ${run.status === STATUS.QUEUED ? "waiting for the run before it" : "learning"}…`);
+      this.ctx.watch(run.id);
+    } catch (e) { this.showTeach(`Could not start: ${/** @type {Error} */ (e).message}`, true); }
+    finally { $("teach-start").disabled = false; }
+  }
+
+  /** An epoch of any run: the teach run's before/after figures. @param {string|null} runId @param {any} data */
+  onEpoch(runId, data) {
+    if (!this.teachRun || runId !== this.teachRun.id || !data.extra) return;
+    if (this.teachEpochs.some((e) => e.epoch === data.epoch)) return;
+    this.teachEpochs.push(data);
+    this.teachEpochs.sort((a, b) => a.epoch - b.epoch);
+    this.renderTeach();
+  }
+
+  /** The teach run's status changed. @param {any} run */
+  onStatus(run) {
+    if (!this.teachRun || run.id !== this.teachRun.id) return;
+    if (run.status === STATUS.FINISHED) this.$("teach-use").hidden = false;
+    if (run.status !== STATUS.FINISHED && !LIVE_STATUSES.includes(run.status)) this.showTeach(`${run.name} ${run.status}: ${run.message ?? ""}`, true);
+    this.renderTeach(run.status);
+  }
+
+  /** @param {string} [status] */
+  renderTeach(status) {
+    const pct = (/** @type {number|null|undefined} */ v) => (v == null ? "–" : `${(v * 100).toFixed(2)}%`);
+    const rows = this.teachEpochs.map((e) => `<tr data-epoch="${e.epoch}"><th scope="row">${e.epoch === 0 ? "before" : `after epoch ${e.epoch}`}</th>
+      <td class="num" data-kind="mine" data-value="${e.extra.mine ?? ""}">${pct(e.extra.mine)}</td>
+      <td class="num" data-kind="test" data-value="${e.extra.test ?? ""}">${pct(e.extra.test)}</td>
+      <td class="num">${pct(e.val_accuracy)}</td></tr>`).join("");
+    const name = esc(this.teachRun?.name ?? "");
+    this.$("teach-status").innerHTML = `<p><b>${name}</b>${status ? ` — ${esc(status)}` : ""}</p>
+      <div class="table-wrap"><table class="teach-table"><thead><tr><th scope="col"></th><th scope="col">your digits kept aside</th><th scope="col">MNIST test</th><th scope="col">validation</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+  }
+
+  /** @param {string} text @param {boolean} [error] */
+  showTeach(text, error = false) {
+    this.$("teach-status").innerHTML = `<p class="${error ? "err" : ""}">${esc(text)}</p>`;
   }
 
   /** @param {number} d */
@@ -64,10 +133,12 @@ export class MyDigitsView {
 
   /** @param {any[]} models GET /api/models entries @param {(m: any) => string} label */
   setModels(models, label) {
-    const sel = this.$("mine-model");
-    const keep = sel.value || "cnn";
-    sel.replaceChildren(...models.map((m) => new Option(label(m), m.id)));
-    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    for (const id of ["mine-model", "teach-from"]) {
+      const sel = this.$(id);
+      const keep = sel.value || "cnn";
+      sel.replaceChildren(...models.map((m) => new Option(label(m), m.id)));
+      if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    }
   }
 
   /** The digits changed: an earlier reading of them no longer describes them. */

@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from glassnet.nn.checkpoint import CheckpointError
+from glassnet.export.onnx import checkpoint_onnx as onnx_model_of
+from glassnet.nn.checkpoint import CheckpointError, read_checkpoint
 
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
 from ..schemas import ErrorBody
@@ -98,6 +99,38 @@ async def delete_model(request: Request, model_id: ModelId) -> Response:
     return Response(status_code=204)
 
 
+@router.get(
+    "/api/models/{model_id}/onnx",
+    summary="Download a network as ONNX",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The ONNX model."},
+        404: {"model": ErrorBody, "description": "No model has this id."},
+        422: {"model": ErrorBody, "description": "The checkpoint cannot be read."},
+        501: {"model": ErrorBody, "description": "The server lacks the onnx package (glassnet[onnx])."},
+    },
+)
+async def download_onnx(request: Request, model_id: ModelId) -> Response:
+    """The network as ONNX (input ``pixels`` (N, 1, 28, 28), output ``probabilities``), made on the fly
+    from its checkpoint; ``glassnet export MODEL --onnx FILE`` writes the same file."""
+    registry = registry_of(request)
+    try:
+        path = await pool_of(request).run(registry.path_of, model_id)
+        proto = await pool_of(request).run(lambda: onnx_model_of(read_checkpoint(path, name=model_id)))
+    except UnknownModelError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except CheckpointError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ValueError as exc:  # no onnx package, or a layer without an ONNX mapping
+        raise HTTPException(501, str(exc)) from None
+    filename = model_id.replace(":", "-") + ".onnx"
+    return Response(
+        proto.SerializeToString(),
+        media_type="application/octet-stream",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.post(
     "/api/models",
     status_code=201,
@@ -117,6 +150,7 @@ async def delete_model(request: Request, model_id: ModelId) -> Response:
                         "type": "object",
                         "properties": {"file": {"type": "string", "format": "binary"}},
                         "required": ["file"],
+                        "additionalProperties": False,  # extra form fields are refused (400)
                     }
                 },
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},

@@ -179,6 +179,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
                             }
                         },
                         "required": ["image"],
+                        "additionalProperties": False,  # extra form fields are refused (400)
                     }
                 },
             },

@@ -8,17 +8,22 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
 import shutil
 from pathlib import Path as PathType
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
-from ...presets import load_preset
+from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
+from ..protocol import RunStatus
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -30,18 +35,19 @@ from ..schemas import (
     RunPatch,
 )
 from ..security import client_of
+from ..teaching import FINE_TUNE, TeachPlan, plan_teach, teach_name
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
 from .bodies import pool_of
 
 router = APIRouter(tags=["runs"])
 
+N_CLASSES = 10  # a dataset without class names: the ten digits
 RunId = Annotated[str, Path(min_length=1, max_length=64, description="the run's id")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such run"},
     409: {"model": ErrorBody, "description": "the run's state does not allow this"},
     422: {"model": ErrorBody, "description": "invalid body"},
 }
-N_CLASSES = 10
 
 
 def _manager(request: Request) -> RunManager:
@@ -49,11 +55,11 @@ def _manager(request: Request) -> RunManager:
 
 
 def build_checked(
-    spec: dict[str, Any], image_shape: list[int] | None, batch: int | None = None
+    spec: dict[str, Any], image_shape: list[int] | None, batch: int | None = None, n_classes: int = 10
 ) -> Sequential:
     """Check the network from its shapes alone (no weight is allocated): it builds, reads the
-    dataset's images into ten scores, stays under the parameter cap and, for ``batch``, under the
-    activation-memory cap; else 422 naming the layer. Runs in the heavy pool, off the loop."""
+    dataset's images into one score per class, stays under the parameter cap and, for ``batch``,
+    under the activation-memory cap; else 422 naming the layer. Runs in the heavy pool, off the loop."""
     try:
         model = Sequential.from_spec(spec, allocate=False)
         if batch is not None:
@@ -65,11 +71,11 @@ def build_checked(
             422,
             f"input_shape {list(model.input_shape)} does not match the dataset's images {list(image_shape)}",
         )
-    if model.output_shape != (N_CLASSES,):
+    if model.output_shape != (n_classes,):
         raise HTTPException(
             422,
             f"layer {len(model.layers) - 1} ({model.layers[-1].kind}): the network must end with "
-            f"{N_CLASSES} class scores, it outputs {list(model.output_shape)}",
+            f"{n_classes} class scores (the dataset's classes), it outputs {list(model.output_shape)}",
         )
     return model
 
@@ -121,14 +127,29 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     run starts at once, or waits as ``queued`` while another run holds the worker slot."""
     if body.preset is not None and body.spec is not None:
         raise HTTPException(422, "give either 'preset' or 'spec', not both")
-    if body.spec is not None:
+    teach: TeachPlan | None = None
+    if body.teach is not None and body.teach.from_model is not None:
+        if body.preset is not None or body.spec is not None:
+            raise HTTPException(422, "teach.from_model gives the network: leave out 'preset' and 'spec'")
+        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+        full_spec, preset, settings = teach.spec, None, dict(FINE_TUNE)
+    elif body.spec is not None:
         full_spec: dict[str, Any] = body.spec.spec()
         preset, settings = None, {}
     else:
         preset = body.preset or "cnn"
         full_spec = load_preset(preset)
+        if request.app.state.classes:  # one output neuron per class of the dataset
+            full_spec, _ = fit_classes(full_spec, len(request.app.state.classes))
         settings = dict(full_spec.get("train", {}))
-    overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
+    if body.teach is not None and teach is None:  # my digits mixed into training from scratch
+        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+    overrides = body.model_dump(
+        exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach"}
+    )
+    if body.augment is not None:
+        augment = body.augment if isinstance(body.augment, bool) else body.augment.model_dump()
+        overrides["augment"] = ({} if augment is True else augment) if augment is not False else None
     try:
         config = TrainConfig.merged(settings, overrides)
     except ValueError as exc:
@@ -141,7 +162,10 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     client = client_of(request)
     state.quotas.check(client, "runs")
     await pool_of(request).run(state.disk.require_room, "start a run")
-    model = await pool_of(request).run(build_checked, full_spec, state.image_shape, config.batch_size)
+    n_classes = len(state.classes) if state.classes else N_CLASSES
+    model = await pool_of(request).run(
+        build_checked, full_spec, state.image_shape, config.batch_size, n_classes
+    )
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     manager = _manager(request)
     try:  # no await from here until it is queued: a refusal stores nothing
@@ -150,31 +174,78 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         raise HTTPException(409, str(exc)) from None
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
     n_train = state.train_size
-    total = (
-        None
-        if n_train is None
-        else -(-(n_train - state.settings.validation) // config.batch_size) * config.epochs
-    )
-    manager.store.create(
+    if n_train is not None:
+        n_train -= state.validation
+        if teach is not None:
+            n_train = teach.train_size(n_train)
+    total = None if n_train is None else -(-n_train // config.batch_size) * config.epochs
+    kind = teach_name(teach) or preset or spec.get("name") or "custom"
+    created = manager.store.create(
         {
             "id": run_id,
-            "name": body.name or f"{preset or spec.get('name') or 'custom'} #{len(manager.store.list()) + 1}",
+            "name": body.name or f"{kind} #{len(manager.store.list()) + 1}",
             "preset": preset,
             "spec": spec,
             "config": config.as_dict(),
-            "validation": state.settings.validation,
+            "validation": state.validation,
             "total_steps": total,
             "owner": client,
         }
     )
     state.quotas.count(client, "runs")
+    manager.observer.created(created)
+    if teach is not None:  # everything the run needs, in its folder before it starts
+        await pool_of(request).run(teach.write, manager.run_dir(run_id))
     return detail(manager, manager.enqueue(run_id))
 
 
-@router.get("/api/runs", response_model=list[RunDetail], summary="Every run, oldest first")
-async def list_runs(request: Request) -> list[RunDetail]:
+def _cursor(run: dict[str, Any]) -> str:
+    """An opaque position in the list: the (created, id) key of the last run on a page."""
+    return base64.urlsafe_b64encode(json.dumps([run["created"], run["id"]]).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[float, str]:
+    try:
+        created, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(created, int | float) or not isinstance(run_id, str):
+            raise ValueError
+    except (ValueError, TypeError, binascii.Error):
+        raise HTTPException(422, f"cursor {cursor[:40]!r} is not one this server gave out") from None
+    return float(created), run_id
+
+
+@router.get(
+    "/api/runs",
+    response_model=list[RunDetail],
+    responses={422: {"model": ErrorBody, "description": "bad limit, cursor or status"}},
+    summary="Runs, oldest first (paginated with limit and cursor, filtered by status)",
+)
+async def list_runs(
+    request: Request,
+    response: Response,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="at most this many runs (default: all)")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="continue after the page that gave this cursor")
+    ] = None,
+    status: Annotated[
+        list[RunStatus] | None, Query(description="only runs in these states (repeatable)")
+    ] = None,
+) -> list[RunDetail]:
+    """Without parameters: every run. With ``limit``: one page, and when more runs follow, the
+    ``X-Next-Cursor`` header (and a ``Link: <...>; rel="next"`` header) to pass as ``cursor``."""
     manager = _manager(request)
-    return [detail(manager, run) for run in manager.store.list()]
+    after = _after(cursor) if cursor else None
+    statuses = [s.value for s in status] if status else None
+    rows = manager.store.list(statuses, after, None if limit is None else limit + 1)
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        token = _cursor(rows[-1])
+        response.headers["X-Next-Cursor"] = token
+        query = urlencode([("limit", limit), ("cursor", token), *(("status", s) for s in statuses or [])])
+        response.headers["Link"] = f'</api/runs?{query}>; rel="next"'
+    return [detail(manager, run) for run in rows]
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="One run")
@@ -278,7 +349,8 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
 )
 async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
     state = request.app.state
-    model = await pool_of(request).run(build_checked, body.spec(), state.image_shape)
+    n_classes = len(state.classes) if state.classes else N_CLASSES
+    model = await pool_of(request).run(build_checked, body.spec(), state.image_shape, None, n_classes)
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
