@@ -523,7 +523,12 @@ def test_item14_bar3_phone_answer_in_sight_while_drawing_and_a_short_header(serv
     assert head <= 80, f"the header is {head} px tall on a phone"
     # Jumping to a section leaves its heading below the header.
     page.locator("nav.sections a[href='#train']").click()
-    page.wait_for_timeout(600)
+    # The smooth scroll ends with the heading just below the header.
+    page.wait_for_function(
+        "(h) => { const t = document.querySelector('#train-h').getBoundingClientRect().top;"
+        " return t >= h && t < h + 40; }",
+        arg=head,
+    )
     top = page.evaluate("() => document.querySelector('#train-h').getBoundingClientRect().top")
     assert top >= head, (top, head)
     # No caption, label or status is cut off.

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import TINY_CNN, TINY_MLP, decode, receive, receive_until, wait_status
+from service_helpers import TINY_CNN, TINY_MLP, decode, receive, receive_until, wait_for, wait_status
 from starlette.websockets import WebSocketDisconnect
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
@@ -84,7 +84,7 @@ def test_dense_weights_as_images_for_an_mlp(client: TestClient) -> None:
 
 def test_paused_run_state_is_sent_to_new_subscribers(client: TestClient) -> None:
     run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 20}).json()
-    time.sleep(0.3)
+    wait_for(lambda: client.get(f"/api/runs/{run['id']}").json()["step"] > 0, what="the first steps")
     paused = client.post(f"/api/runs/{run['id']}/pause").json()
     with client.websocket_connect("/ws") as ws:
         hello = receive(ws)
@@ -145,7 +145,8 @@ def test_live_prediction_from_the_watched_run(client: TestClient, test_digits) -
         run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 20}).json()
         ws.send_json({"type": "subscribe", "run": run["id"]})
         receive_until(ws, "metrics")
-        time.sleep(0.3)  # the live weights file is written every 0.2 s
+        live = client.app.state.settings.data_dir / run["id"] / "live.npz"
+        wait_for(live.is_file, what="the run's live weights")  # written before its first step
         ws.send_json({"type": "predict", "pixels": images[0].ravel().tolist()})
         answer = receive_until(ws, "prediction")["data"]
         assert answer["model"] == run["id"]
@@ -229,7 +230,10 @@ def test_unsubscribe_stops_frames(client: TestClient) -> None:
         ws.send_json({"type": "subscribe", "run": run["id"]})
         receive_until(ws, "metrics")
         ws.send_json({"type": "unsubscribe", "run": run["id"]})
-        time.sleep(0.3)
+        # Messages are handled in order: once this answer comes, the unsubscribe has been done.
+        ws.send_json({"type": "predict", "pixels": [[0.0] * 28] * 28, "id": "fence"})
+        while receive(ws)["type"] != "prediction":
+            pass
         client.post(f"/api/runs/{run['id']}/stop")
         # Only status frames (sent to everyone) may still come; then a prediction answer.
         ws.send_json({"type": "predict", "pixels": [[0.0] * 28] * 28})

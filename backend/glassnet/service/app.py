@@ -218,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_errors(app)
     app.add_middleware(AllowedMethods, fastapi=app)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
     app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
     for module in (health, runs, learned, catalog, ws, predict, models, explain, mydigits, augment, docs):

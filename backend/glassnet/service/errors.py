@@ -5,8 +5,10 @@
 * ``HTTPException``: ``{"detail": ...}`` as FastAPI does;
 * anything unexpected: logged with its traceback, answered ``{"detail": "internal error"}`` (500)
   — a safety net; the tests check that no request reaches it;
-* :class:`BodySizeLimit`: a request body over ``max_body_bytes`` is refused with 413 before any
-  route reads it (declared Content-Length or counted while streaming).
+* :class:`BodySizeLimit`: the one body-size mechanism. A request body over its route's cap is
+  refused with 413 before any route reads it (declared Content-Length or counted while
+  streaming). A route states its own cap with :func:`body_cap` (a model upload: 64 MiB and the
+  form around it; a prediction: 4 MiB of JSON); every other route has ``max_body_bytes`` (2 MiB).
 """
 
 from __future__ import annotations
@@ -131,20 +133,69 @@ async def send_error(
     await send({"type": "http.response.body", "body": body})
 
 
-class BodySizeLimit:
-    """ASGI middleware: 413 for HTTP bodies over ``limit`` bytes, for every route."""
+BODY_CAP_ATTR = "glassnet_body_cap"
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+def body_cap(cap: Any) -> Any:
+    """Decorator: this route's body may be up to ``cap`` bytes — an int, or a function of the app's
+    state (``lambda state: state.registry.max_upload_bytes + …``) — instead of the server-wide
+    ``max_body_bytes``. Its OpenAPI description should say the same number."""
+
+    def mark(endpoint: Any) -> Any:
+        setattr(endpoint, BODY_CAP_ATTR, cap)
+        return endpoint
+
+    return mark
+
+
+def _api_routes(routes: Any) -> list[Any]:
+    """Every route with an endpoint and a path pattern, through included routers of any FastAPI
+    version (older ones copy routes into the app, newer ones keep the included router)."""
+    out = []
+    for route in routes:
+        if hasattr(route, "path_regex") and hasattr(route, "endpoint") and hasattr(route, "methods"):
+            out.append(route)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            out.extend(_api_routes(inner.routes))
+    return out
+
+
+class BodySizeLimit:
+    """ASGI middleware: 413 for HTTP bodies over their route's cap (see :func:`body_cap`), or over
+    ``limit`` for a route that states none."""
+
+    def __init__(self, app: ASGIApp, limit: int, fastapi: FastAPI | None = None) -> None:
         self.app = app
-        self.limit = limit
+        self.default = limit
+        self.fastapi = fastapi
+        self._caps: list[tuple[set[str], re.Pattern[str], Any]] | None = None
+
+    def caps(self) -> list[tuple[set[str], re.Pattern[str], Any]]:
+        """(methods, path pattern, cap) of every route that states its own cap, found once."""
+        if self._caps is None:
+            self._caps = []
+            for route in _api_routes(self.fastapi.router.routes if self.fastapi is not None else []):
+                cap = getattr(route.endpoint, BODY_CAP_ATTR, None)
+                if cap is not None:
+                    self._caps.append((set(route.methods or ()), route.path_regex, cap))
+        return self._caps
+
+    def cap_for(self, scope: Scope) -> int:
+        """The cap of the route this request goes to."""
+        for methods, pattern, cap in self.caps():
+            if scope["method"] in methods and pattern.match(scope["path"]):
+                return int(cap(self.fastapi.state) if callable(cap) else cap)
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.cap_for(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         # Read the body up front (it is at most `limit` bytes), then replay it to the app.
         chunks, size = [], 0
@@ -154,8 +205,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -172,9 +223,10 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        limit = f"{self.limit} bytes ({self.limit / 2**20:.1f} MiB)"
-        await send_error(send, 413, f"request body is over the limit of {limit}")
+    async def _refuse(self, send: Send, limit: int) -> None:
+        await send_error(
+            send, 413, f"request body is over the limit of {limit} bytes ({limit / 2**20:.1f} MiB)"
+        )
 
 
 # -- the schema tells the truth -------------------------------------------------------------------

@@ -7,19 +7,21 @@ classes, and is stored under a fresh id: it never replaces a bundled or earlier 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from glassnet.export.onnx import checkpoint_onnx as onnx_model_of
-from glassnet.nn.checkpoint import CheckpointError, read_checkpoint
+from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, read_checkpoint
 
+from ..errors import body_cap
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
 from ..schemas import ErrorBody
 from ..security import client_of
 from .bodies import (
+    MULTIPART_OVERHEAD,
     PlainErrorRoute,
     media_type,
     pool_of,
@@ -131,13 +133,20 @@ async def download_onnx(request: Request, model_id: ModelId) -> Response:
     )
 
 
+def upload_cap(state: Any) -> int:
+    """A model upload's body: the registry's upload limit (64 MiB) and the form around the file."""
+    registry = getattr(state, "registry", None)
+    limit = registry.max_upload_bytes if registry is not None else MAX_CHECKPOINT_BYTES
+    return limit + MULTIPART_OVERHEAD
+
+
 @router.post(
     "/api/models",
     status_code=201,
     response_model=ModelSummary,
     summary="Upload a checkpoint",
     responses={
-        413: {"description": "Larger than the upload limit."},
+        413: {"description": "Larger than the upload limit (64 MiB, and the form around the file)."},
         415: {"description": "Not multipart/form-data or application/octet-stream."},
         422: {"description": "Not a valid glassnet checkpoint, or not a 28x28 -> 10 digit reader."},
     },
@@ -158,6 +167,7 @@ async def download_onnx(request: Request, model_id: ModelId) -> Response:
         }
     },
 )
+@body_cap(upload_cap)
 async def upload_model(
     request: Request,
     filename: Annotated[str | None, Query(max_length=200, description="Name for a raw upload.")] = None,

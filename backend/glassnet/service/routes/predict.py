@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from glassnet.data.preprocess import MAX_IMAGE_BYTES, SIZE, ImageError
 from glassnet.nn.checkpoint import CheckpointError
 
+from ..errors import body_cap
 from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
 from .bodies import (
     PlainErrorRoute,
@@ -186,6 +187,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         }
     },
 )
+@body_cap(MAX_JSON_BYTES)  # JSON up to 4 MiB (an image: 2 MiB, checked when read)
 async def predict(
     request: Request,
     model: Annotated[
