@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...data.mnist import IdxFormatError
-from ..explain import MAX_BATCH, Explainer, NoWeightsYetError, UnknownScratchError
+from ..explain import MAX_BATCH, NoWeightsYetError, UnknownScratchError
 from ..inference import IncompatibleModelError, UnknownModelError
+from ..pool import HeavyPool
 from ..schemas import ErrorBody
-from .bodies import pool_of
+from .deps import ExplainerDep, Pool
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/explain", tags=["explain"])
@@ -230,16 +231,9 @@ class StepResult(BaseModel):
     average_matches_batch: float = Field(description="max |mean of the examples' gradients − batch gradient|")
 
 
-def _explainer(request: Request) -> Explainer:
-    explainer = getattr(request.app.state, "explainer", None)
-    if explainer is None:
-        raise HTTPException(503, "the explainer is not ready")
-    return explainer
-
-
-async def _run(request: Request, fn: Any, body: BaseModel) -> JSONResponse:
+async def _run(pool: HeavyPool, fn: Any, body: BaseModel) -> JSONResponse:
     try:
-        result = await pool_of(request).run(fn, body.model_dump())
+        result = await pool.run(fn, body.model_dump())
     except (UnknownModelError, UnknownScratchError) as exc:
         raise HTTPException(404, str(exc)) from None
     except NoWeightsYetError as exc:
@@ -255,34 +249,34 @@ async def _run(request: Request, fn: Any, body: BaseModel) -> JSONResponse:
 
 
 @router.post("", response_model=ExplainResult, responses=ERRORS, summary="Backpropagation for one digit")
-async def explain(body: ExplainRequest, request: Request) -> Any:
+async def explain(body: ExplainRequest, explainer: ExplainerDep, pool: Pool) -> Any:
     """One digit's forward and backward pass through a network, exact: every layer's output and
     its error (the wishes), activation slopes, every parameter's gradient, the cost and its terms."""
-    return await _run(request, _explainer(request).explain, body)
+    return await _run(pool, explainer.explain, body)
 
 
 @router.post(
     "/activations", response_model=ActivationsResult, responses=ERRORS, summary="Exact values of every layer"
 )
-async def explain_activations(body: ActivationsRequest, request: Request) -> Any:
+async def explain_activations(body: ActivationsRequest, explainer: ExplainerDep, pool: Pool) -> Any:
     """Every layer's output for one digit as exact numbers, and every dense layer's biases — what
     the dashboard shows when a neuron or a feature map is hovered (its pictures are uint8)."""
-    return await _run(request, _explainer(request).activations, body)
+    return await _run(pool, explainer.activations, body)
 
 
 @router.post(
     "/conv", response_model=MapResult, responses=ERRORS, summary="A conv kernel or pooling map, explained"
 )
-async def explain_conv(body: MapRequest, request: Request) -> Any:
+async def explain_conv(body: MapRequest, explainer: ExplainerDep, pool: Pool) -> Any:
     """One kernel and input channel of a conv layer — input, kernel, error, padded error, kernel
     rotated 180°, input gradient (full convolution), kernel gradient — or one channel of a pooling
     layer (where each window's error goes), by the notes' loop code, checked against the fast path."""
-    return await _run(request, _explainer(request).explain_map, body)
+    return await _run(pool, explainer.explain_map, body)
 
 
 @router.post("/step", response_model=StepResult, responses=ERRORS, summary="One gradient-descent step")
-async def explain_step(body: StepRequest, request: Request) -> Any:
+async def explain_step(body: StepRequest, explainer: ExplainerDep, pool: Pool) -> Any:
     """One step θ ← θ − η·∇C on a scratch copy for a digit or a mini-batch: costs and predictions
     before and after, the cost along the step, each example's last-layer gradient and their
     average. Never touches a run, its checkpoints or the bundled models."""
-    return await _run(request, _explainer(request).step, body)
+    return await _run(pool, explainer.step, body)

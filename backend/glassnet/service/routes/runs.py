@@ -23,6 +23,7 @@ from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
+from ..pool import HeavyPool
 from ..protocol import RunStatus
 from ..schemas import (
     ArchitectureSummary,
@@ -37,7 +38,7 @@ from ..schemas import (
 from ..security import client_of
 from ..teaching import FINE_TUNE, TeachPlan, plan_teach, teach_name
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
-from .bodies import pool_of
+from .deps import AppState, Manager, Pool
 
 router = APIRouter(tags=["runs"])
 
@@ -48,10 +49,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "the run's state does not allow this"},
     422: {"model": ErrorBody, "description": "invalid body"},
 }
-
-
-def _manager(request: Request) -> RunManager:
-    return request.app.state.manager
 
 
 def build_checked(
@@ -106,13 +103,11 @@ def _readable(path: PathType) -> None:
     read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
 
 
-async def _control(request: Request, run_id: str, action: str) -> RunDetail:
-    manager = _manager(request)
+async def _control(manager: RunManager, pool: HeavyPool, state: Any, run_id: str, action: str) -> RunDetail:
     _found(manager, run_id)
-    pool = pool_of(request)
     extra = {}
     if action == "resume":
-        await pool.run(request.app.state.disk.require_room, "resume a run")
+        await pool.run(state.disk.require_room, "resume a run")
         extra = {"readable": lambda path: pool.run(_readable, path)}
     try:
         run = await getattr(manager, action)(run_id, **extra)
@@ -122,7 +117,9 @@ async def _control(request: Request, run_id: str, action: str) -> RunDetail:
 
 
 @router.post("/api/runs", status_code=201, response_model=RunDetail, responses=ERRORS, summary="Start a run")
-async def create_run(body: RunCreate, request: Request) -> RunDetail:
+async def create_run(
+    body: RunCreate, request: Request, manager: Manager, pool: Pool, state: AppState
+) -> RunDetail:
     """Train a preset (default ``cnn``) or a spec; training settings override the preset's. The
     run starts at once, or waits as ``queued`` while another run holds the worker slot."""
     if body.preset is not None and body.spec is not None:
@@ -131,7 +128,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     if body.teach is not None and body.teach.from_model is not None:
         if body.preset is not None or body.spec is not None:
             raise HTTPException(422, "teach.from_model gives the network: leave out 'preset' and 'spec'")
-        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+        teach = await pool.run(plan_teach, state, body.teach)
         full_spec, preset, settings = teach.spec, None, dict(FINE_TUNE)
     elif body.spec is not None:
         full_spec: dict[str, Any] = body.spec.spec()
@@ -139,11 +136,11 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     else:
         preset = body.preset or "cnn"
         full_spec = load_preset(preset)
-        if request.app.state.classes:  # one output neuron per class of the dataset
-            full_spec, _ = fit_classes(full_spec, len(request.app.state.classes))
+        if state.classes:  # one output neuron per class of the dataset
+            full_spec, _ = fit_classes(full_spec, len(state.classes))
         settings = dict(full_spec.get("train", {}))
     if body.teach is not None and teach is None:  # my digits mixed into training from scratch
-        teach = await pool_of(request).run(plan_teach, request.app.state, body.teach)
+        teach = await pool.run(plan_teach, state, body.teach)
     overrides = body.model_dump(
         exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach"}
     )
@@ -156,18 +153,14 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         raise HTTPException(422, str(exc)) from None
     if body.loss is not None:
         full_spec["loss"] = body.loss
-    state = request.app.state
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
     client = client_of(request)
     state.quotas.check(client, "runs")
-    await pool_of(request).run(state.disk.require_room, "start a run")
+    await pool.run(state.disk.require_room, "start a run")
     n_classes = len(state.classes) if state.classes else N_CLASSES
-    model = await pool_of(request).run(
-        build_checked, full_spec, state.image_shape, config.batch_size, n_classes
-    )
+    model = await pool.run(build_checked, full_spec, state.image_shape, config.batch_size, n_classes)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
-    manager = _manager(request)
     try:  # no await from here until it is queued: a refusal stores nothing
         manager.admit()
     except RunConflictError as exc:
@@ -195,7 +188,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
     state.quotas.count(client, "runs")
     manager.observer.created(created)
     if teach is not None:  # everything the run needs, in its folder before it starts
-        await pool_of(request).run(teach.write, manager.run_dir(run_id))
+        await pool.run(teach.write, manager.run_dir(run_id))
     return detail(manager, manager.enqueue(run_id))
 
 
@@ -221,7 +214,7 @@ def _after(cursor: str) -> tuple[float, str]:
     summary="Runs, oldest first (paginated with limit and cursor, filtered by status)",
 )
 async def list_runs(
-    request: Request,
+    manager: Manager,
     response: Response,
     limit: Annotated[
         int | None, Query(ge=1, le=1000, description="at most this many runs (default: all)")
@@ -235,7 +228,6 @@ async def list_runs(
 ) -> list[RunDetail]:
     """Without parameters: every run. With ``limit``: one page, and when more runs follow, the
     ``X-Next-Cursor`` header (and a ``Link: <...>; rel="next"`` header) to pass as ``cursor``."""
-    manager = _manager(request)
     after = _after(cursor) if cursor else None
     statuses = [s.value for s in status] if status else None
     rows = manager.store.list(statuses, after, None if limit is None else limit + 1)
@@ -249,17 +241,15 @@ async def list_runs(
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="One run")
-async def get_run(run_id: RunId, request: Request) -> RunDetail:
-    manager = _manager(request)
+async def get_run(run_id: RunId, manager: Manager) -> RunDetail:
     return detail(manager, _found(manager, run_id))
 
 
 @router.get(
     "/api/runs/{run_id}/metrics", response_model=MetricsHistory, responses=ERRORS, summary="Full history"
 )
-async def run_metrics(run_id: RunId, request: Request) -> MetricsHistory:
+async def run_metrics(run_id: RunId, manager: Manager) -> MetricsHistory:
     """Every mini-batch's loss, accuracy and learning rate (columns), and every epoch's figures."""
-    manager = _manager(request)
     _found(manager, run_id)
     return MetricsHistory(run=run_id, **manager.store.history(run_id))
 
@@ -277,8 +267,8 @@ CONTROLS = {
 
 
 def _control_route(action: str) -> Any:
-    async def control(run_id: RunId, request: Request) -> RunDetail:
-        return await _control(request, run_id, action)
+    async def control(run_id: RunId, manager: Manager, pool: Pool, state: AppState) -> RunDetail:
+        return await _control(manager, pool, state, run_id, action)
 
     control.__name__ = f"{action}_run"
     control.__doc__ = CONTROLS[action]
@@ -303,30 +293,28 @@ for _action in CONTROLS:
     summary="Delete a run (not while it trains)",
     response_class=Response,
 )
-async def delete_run(run_id: RunId, request: Request) -> Response:
+async def delete_run(run_id: RunId, manager: Manager, pool: Pool, state: AppState) -> Response:
     """Forget the run, its history and its checkpoints. A run that trains or is paused must be
     stopped first (409); a queued one leaves the queue."""
-    manager = _manager(request)
     _found(manager, run_id)
     try:
-        await manager.delete(run_id, lambda folder: pool_of(request).run(shutil.rmtree, folder, True))
+        await manager.delete(run_id, lambda folder: pool.run(shutil.rmtree, folder, True))
     except RunConflictError as exc:
         raise HTTPException(409, str(exc)) from None
-    request.app.state.disk.forget()
+    state.disk.forget()
     return Response(status_code=204)
 
 
 @router.patch(
     "/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Rename, change rates"
 )
-async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetail:
+async def patch_run(run_id: RunId, body: RunPatch, manager: Manager) -> RunDetail:
     """Rename the run (any time), or change the learning rate, weight decay, momentum (SGD with
     momentum) or beta1/beta2 (Adam), also while the run trains; a setting the run's optimizer does
     not have is a 409."""
     values = body.model_dump(exclude_unset=True)
     if not values:
         raise HTTPException(422, "nothing to change: give name, lr, weight_decay, momentum or beta1/beta2")
-    manager = _manager(request)
     run = _found(manager, run_id)
     name = values.pop("name", None)
     if name is not None and not name.strip():
@@ -347,10 +335,9 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request) -> RunDetai
     responses={422: {"model": ErrorBody, "description": "the spec does not build; names the layer"}},
     summary="Check a spec: shapes, parameter counts and their formulas",
 )
-async def architecture(body: ModelSpec, request: Request) -> ArchitectureSummary:
-    state = request.app.state
+async def architecture(body: ModelSpec, pool: Pool, state: AppState) -> ArchitectureSummary:
     n_classes = len(state.classes) if state.classes else N_CLASSES
-    model = await pool_of(request).run(build_checked, body.spec(), state.image_shape, None, n_classes)
+    model = await pool.run(build_checked, body.spec(), state.image_shape, None, n_classes)
     return ArchitectureSummary(
         input_shape=list(model.input_shape),
         output_shape=list(model.output_shape),
