@@ -7,7 +7,6 @@ is inferred: those are the schema's messages, not shape inference's.)"""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from fastapi.testclient import TestClient
 from glassnet.service.app import create_app
 from glassnet.service.routes.catalog import all_presets, layer_catalog
 from glassnet.service.settings import Settings
-from test_frontend_protocol import require_node
+from test_frontend_protocol import js_module, node_json
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAT = [{"type": "flatten"}, {"type": "dense", "units": 10}]
@@ -43,21 +42,12 @@ SPECS = [
 
 
 def js_infer(specs: list[dict]) -> list[dict]:
-    url = (ROOT / "frontend" / "js" / "arch.js").as_uri()
     cat = json.dumps(layer_catalog().model_dump())
-    script = (
-        f"import {{ inferShapes }} from {json.dumps(url)};"
+    return node_json(
+        f"import {{ inferShapes }} from {js_module('arch.js')};"
         f"const cat = {cat}; const specs = {json.dumps(specs)};"
         "process.stdout.write(JSON.stringify(specs.map((s) => inferShapes(s, cat))));"
     )
-    proc = subprocess.run(
-        [require_node(), "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -25,14 +25,8 @@ def require_node() -> str:
     return NODE
 
 
-def js_exports(module: str, names: list[str]) -> dict:
-    """Import an ES module with node and return some of its exports as JSON."""
-    url = (ROOT / "frontend" / "js" / module).as_uri()
-    script = (
-        f"import * as m from {json.dumps(url)};"
-        f"const out = {{}}; for (const n of {json.dumps(names)}) out[n] = m[n];"
-        "process.stdout.write(JSON.stringify(out));"
-    )
+def node_json(script: str) -> object:
+    """Run an ES-module script with node; it writes one JSON value to stdout, returned here."""
     proc = subprocess.run(
         [require_node(), "--input-type=module", "-e", script],
         capture_output=True,
@@ -41,6 +35,20 @@ def js_exports(module: str, names: list[str]) -> dict:
         check=True,
     )
     return json.loads(proc.stdout)
+
+
+def js_module(module: str) -> str:
+    """The file: URL of a frontend module, as a JS string literal."""
+    return json.dumps((ROOT / "frontend" / "js" / module).as_uri())
+
+
+def js_exports(module: str, names: list[str]) -> dict:
+    """Import an ES module with node and return some of its exports as JSON."""
+    return node_json(
+        f"import * as m from {js_module(module)};"
+        f"const out = {{}}; for (const n of {json.dumps(names)}) out[n] = m[n];"
+        "process.stdout.write(JSON.stringify(out));"
+    )
 
 
 @pytest.fixture(scope="module")

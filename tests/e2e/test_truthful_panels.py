@@ -30,12 +30,15 @@ SCREENS = [(1366, 900, "light"), (1366, 900, "dark"), (390, 844, "light"), (390,
 TWO_CONV = {
     "input_shape": [1, 28, 28],
     "layers": [
-        {"type": "conv2d", "filters": 4, "kernel": 5},
-        {"type": "relu"},
-        {"type": "maxpool2d", "size": 2},
-        {"type": "conv2d", "filters": 6, "kernel": 3},
-        {"type": "relu"},
-        {"type": "maxpool2d", "size": 2},
+        *[
+            layer
+            for filters, kernel in ((4, 5), (6, 3))
+            for layer in (
+                {"type": "conv2d", "filters": filters, "kernel": kernel},
+                {"type": "relu"},
+                {"type": "maxpool2d", "size": 2},
+            )
+        ],
         {"type": "flatten"},
         {"type": "dense", "units": 10},
     ],
@@ -72,6 +75,33 @@ def stop_all(server) -> None:
             api(server, f"/api/runs/{run['id']}/stop", {})
 
 
+def closed(page, errors) -> None:
+    """The page had no console error; close it."""
+    errors.check()
+    page.close()
+
+
+def done(server, page, errors) -> None:
+    """Stop what a test started; the page had no console error."""
+    stop_all(server)
+    closed(page, errors)
+
+
+def start_and_open(server, browser, body: dict):
+    """Start a run through the API, open the page, and wait until it watches that run."""
+    run = api(server, "/api/runs", body)
+    page, errors = open_page(browser, server.url)
+    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}", timeout=15000)
+    return run, page, errors
+
+
+def open_on(browser, server, run_id: str):
+    """Open the page and watch a run."""
+    page, errors = open_page(browser, server.url)
+    watch(page, run_id)
+    return page, errors
+
+
 def watch(page, run_id: str) -> None:
     page.evaluate("(id) => window.glassnet.watch(id)", run_id)
     page.wait_for_function(
@@ -94,9 +124,7 @@ def cnn_run(server) -> dict:
 def test_item01_start_while_training_is_an_explicit_queue_and_the_page_stays(
     server, browser, cnn_run
 ) -> None:
-    long = api(server, "/api/runs", {"preset": "mlp", "epochs": 200, "name": "long mlp"})
-    page, errors = open_page(browser, server.url)
-    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(long['id'])}", timeout=15000)
+    long, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 200, "name": "long mlp"})
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 3", timeout=30000)
     start, new_run = page.get_by_test_id("start"), page.get_by_test_id("new-run")
     # While the watched run trains there is no plain Start: only "New run from these settings".
@@ -121,15 +149,12 @@ def test_item01_start_while_training_is_an_explicit_queue_and_the_page_stays(
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"runs\"]').textContent.includes('#1 in the queue')"
     )
-    stop_all(server)
-    errors.check()
-    page.close()
+    done(server, page, errors)
 
 
 # -- items 2, 3, 9, 10, 17: a finished run's panels -----------------------------------------------
 def test_item02_a_confusion_cell_shows_all_its_digits_paged(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     confusion = api(server, f"/api/runs/{cnn_run['id']}/metrics")["epochs"][-1]["confusion"]
     # The biggest cell (the diagonal): more digits than one page.
     row = max(range(10), key=lambda r: confusion[r][r])
@@ -162,28 +187,24 @@ def test_item02_a_confusion_cell_shows_all_its_digits_paged(server, browser, cnn
             arg=min(confusion[r][c], 48),
         )
         assert gallery.count() == min(confusion[r][c], 48)
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item03_a_finished_run_shows_what_it_learned(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     page.wait_for_selector('[data-testid="kernels"] canvas', timeout=20000)
     assert page.locator('[data-testid="kernels"] canvas').count() == 2  # both conv layers
     page.wait_for_function("() => document.querySelectorAll('#probes canvas').length === 10")
     assert page.locator("#probe-layers canvas").count() >= 8
-    assert "checkpoints" in page.get_by_test_id("learned-source").inner_text()
+    wait_text(page, '[data-testid="learned-source"]', "2 checkpoints")
     label = page.locator("#grad-chart").get_attribute("aria-label")
     assert "layer 0 conv2d weights" in label and "probe digits" in label
     assert page.locator("#grad-kernels canvas").count() == 2
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item09_the_timeline_moves_every_learned_panel(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     page.wait_for_selector("#grad-kernels canvas", timeout=20000)
     grad_now = page.locator("#grad-chart").get_attribute("aria-label")
     kernels_now = page.evaluate("() => document.querySelector('#kernels canvas').toDataURL()")
@@ -197,25 +218,21 @@ def test_item09_the_timeline_moves_every_learned_panel(server, browser, cnn_run)
     )
     assert "step 40" in grad_now and "step 20" in page.locator("#grad-chart").get_attribute("aria-label")
     assert page.evaluate("() => document.querySelector('#kernels canvas').toDataURL()") != kernels_now
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item10_probes_are_one_of_each_digit(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     page.wait_for_function("() => document.querySelectorAll('#probes button').length === 10", timeout=20000)
     labels = page.eval_on_selector_all("#probes button", "(bs) => bs.map((b) => Number(b.dataset.label))")
     assert labels == list(range(10))
     options = page.eval_on_selector_all("#learn-probe option", "(os) => os.map((o) => o.textContent)")
     assert len(options) == 10 and options[8].startswith("probe 8: an 8")
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item17_kernels_grouped_by_output_kernel_and_enlarged(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     page.wait_for_function("() => document.querySelectorAll('#kernels canvas').length === 2", timeout=20000)
     # Layer 3 reads 4 channels: each of its 6 kernels is one block of 4 maps.
     assert page.evaluate("() => window.glassnet.learned.kernels.groups[1].grid.blockMaps") == 4
@@ -236,8 +253,7 @@ def test_item17_kernels_grouped_by_output_kernel_and_enlarged(server, browser, c
     assert all(figures.nth(i).bounding_box()["width"] >= 66 for i in range(4))
     assert "kernel 1" in page.locator("#zoom-title").inner_text()
     page.locator("#zoom-close").click()
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 # -- item 4 ------------------------------------------------------------------------------------
@@ -283,15 +299,12 @@ def test_item04_hovered_values_are_the_servers_exact_numbers(server, browser) ->
     assert math.isclose(shown, sig["values"][unit], rel_tol=1e-3), (shown, sig["values"][unit])
     z = next(layer for layer in exact["layers"] if layer["index"] == sig["index"] - 1)["values"][unit]
     assert math.isclose(number(re.search(r"Σw·a \+ b = <b>([^<]+)</b>", html).group(1)), z, rel_tol=1e-3)
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 # -- items 5, 6, 8, 12 ------------------------------------------------------------------------------
 def test_item05_the_form_shows_the_watched_run(server, browser) -> None:
-    run = api(server, "/api/runs", {"preset": "notes", "epochs": 100, "name": "notes run"})
-    page, errors = open_page(browser, server.url)
-    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}", timeout=15000)
+    _, page, errors = start_and_open(server, browser, {"preset": "notes", "epochs": 100, "name": "notes run"})
     form = page.locator("#hyper")
     page.wait_for_function("() => document.querySelector('#hyper [name=lr]').value === '1.5'")
     assert form.locator("[name=optimizer]").input_value() == "sgd"
@@ -300,14 +313,11 @@ def test_item05_the_form_shows_the_watched_run(server, browser) -> None:
     assert "read-only while it is running" in page.get_by_test_id("form-banner").inner_text()
     page.get_by_test_id("new-run").click()
     assert form.locator("[name=lr]").is_enabled() and form.locator("[name=lr]").input_value() == "1.5"
-    stop_all(server)
-    errors.check()
-    page.close()
+    done(server, page, errors)
 
 
 def test_item06_runs_have_names_everywhere_and_can_be_renamed(server, browser, cnn_run) -> None:
-    page, errors = open_page(browser, server.url)
-    watch(page, cnn_run["id"])
+    page, errors = open_on(browser, server, cnn_run["id"])
     page.select_option('[data-testid="model"]', f"{cnn_run['id']}:last")
     read_digit(page, DIGITS[1])
     said = page.locator("#predict-model").inner_text()
@@ -323,8 +333,7 @@ def test_item06_runs_have_names_everywhere_and_can_be_renamed(server, browser, c
     assert api(server, f"/api/runs/{cnn_run['id']}")["name"] == "my two conv"
     assert cnn_run["id"] not in page.locator('[data-testid="runs"]').inner_text()
     api(server, f"/api/runs/{cnn_run['id']}", {"name": "two conv"}, method="PATCH")
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item08_a_stopped_run_continues(server, browser) -> None:
@@ -346,14 +355,11 @@ def test_item08_a_stopped_run_continues(server, browser) -> None:
     watch(page, queued["id"])
     wait_text(page, '[data-testid="form-banner"]', "stopped before its first checkpoint")
     assert page.get_by_test_id("resume").is_disabled()
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item12_the_loss_chart_marks_pauses_resumes_and_new_rates(server, browser) -> None:
-    run = api(server, "/api/runs", {"preset": "mlp", "epochs": 100, "name": "marked"})
-    page, errors = open_page(browser, server.url)
-    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}", timeout=15000)
+    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 100, "name": "marked"})
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 5", timeout=30000)
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
@@ -431,8 +437,7 @@ def test_item15_keyboard_skip_links_and_a_test_digit_instead_of_drawing(server, 
     page.wait_for_function(ANSWERED, timeout=15000)
     label = api(server, "/api/explain/activations", {"test_index": 0, "model": "cnn"})["source"]["label"]
     assert page.get_by_test_id("prediction").inner_text() == str(label)
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 def test_item16_wording(server, browser) -> None:
@@ -460,8 +465,7 @@ def test_item16_wording(server, browser) -> None:
     err.wait_for(state="visible")
     assert "layer 0 (conv2d): kernel must be a positive integer, got 0" in err.inner_text()
     assert "conv2d: conv2d" not in err.inner_text()
-    errors.check()
-    page.close()
+    closed(page, errors)
 
 
 # -- item 7 (its own server: it is stopped) ---------------------------------------------------------
@@ -539,8 +543,7 @@ def test_item14_bar3_phone_answer_in_sight_while_drawing_and_a_short_header(serv
         " && getComputedStyle(e).textOverflow !== 'ellipsis').map((e) => e.id || e.className)"
     )
     assert cut == [], cut
-    errors.check()
-    page.close()
+    closed(page, errors)
     # At 1366 px the header is one row, even with a long run name.
     api(server, f"/api/runs/{cnn_run['id']}", {"name": "a run with a very long name " * 3}, method="PATCH")
     wide, wide_errors = open_page(browser, server.url)

@@ -126,12 +126,17 @@ def pool_of(request: Request) -> HeavyPool:
     return pool
 
 
+def ready(request: Request, name: str, what: str) -> Any:
+    """``app.state.<name>``; 503 naming ``what`` while there is none (before the lifespan ran)."""
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise HTTPException(503, f"{what} is not ready")
+    return value
+
+
 def registry_of(request: Request) -> Any:
     """The app's ModelRegistry (``app.state.registry``); 503 while there is none."""
-    registry = getattr(request.app.state, "registry", None)
-    if registry is None:
-        raise HTTPException(503, "the model registry is not ready")
-    return registry
+    return ready(request, "registry", "the model registry")
 
 
 def describe_errors(errors: Any) -> str:

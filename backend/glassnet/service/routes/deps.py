@@ -6,26 +6,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from ..explain import Explainer
 from ..pool import HeavyPool
 from ..worker import RunManager
-from .bodies import pool_of
+from .bodies import pool_of, ready
 
 
 def _manager(request: Request) -> RunManager:
-    manager = getattr(request.app.state, "manager", None)
-    if manager is None:
-        raise HTTPException(503, "the run manager is not ready")
-    return manager
+    return ready(request, "manager", "the run manager")
 
 
 def _explainer(request: Request) -> Explainer:
-    explainer = getattr(request.app.state, "explainer", None)
-    if explainer is None:
-        raise HTTPException(503, "the explainer is not ready")
-    return explainer
+    return ready(request, "explainer", "the explainer")
 
 
 def _state(request: Request) -> Any:
