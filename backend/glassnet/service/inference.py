@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
-import math
-import os
 import re
-import secrets
-import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
@@ -35,13 +31,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from glassnet.data.preprocess import (
-    SIZE,
     decode_image,
     prepare_digit,
     prepare_pixels,
@@ -57,6 +51,23 @@ from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
 
 from .encoding import encode_activations, encode_image28
+from .modelinfo import (
+    DEFAULT_MODEL,
+    MAX_ID,
+    TEXT_MAX,
+    IncompatibleModelError,
+    LayerSummary,
+    ModelKind,
+    ModelSummary,
+    UnknownModelError,
+    UploadTooLargeError,
+    article,
+    check_compatible,
+    class_names,
+    clip_text,
+    finite_fraction,
+)
+from .uploads import UPLOADS, slug, write_new
 from .wire import EncodedArray, LayerActivation, PredictResult
 
 __all__ = [
@@ -73,62 +84,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "cnn"
-UPLOADS = "uploads"  # sub-folder of runs_dir that holds uploaded checkpoints
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
-_MAX_ID = 512
-_TEXT = 200  # longest spec/meta string echoed back in a summary
-ModelKind = Literal["bundled", "run", "upload"]
-
-
-class UnknownModelError(KeyError):
-    """No model has this id (the routes answer 404)."""
-
-    def __init__(self, model_id: str) -> None:
-        super().__init__(model_id)
-        self.model_id = model_id
-
-    def __str__(self) -> str:
-        return f"unknown model {self.model_id[:_MAX_ID]!r}; GET /api/models lists the available ones"
-
-
-class IncompatibleModelError(ValueError):
-    """A valid network that cannot read 28x28 digits (wrong input size or not 10 outputs)."""
-
-
-class UploadTooLargeError(ValueError):
-    """An uploaded checkpoint over the size limit (the routes answer 413)."""
-
-
-# -- response models ------------------------------------------------------------------------
-
-
-class LayerSummary(BaseModel):
-    index: int
-    type: str
-    output_shape: list[int] = Field(description="Per-sample output shape, e.g. [16, 24, 24].")
-    params: int
-    formula: str = Field(description="How the parameter count adds up, e.g. '1·(5·5)·16 + 16'.")
-
-
-class ModelSummary(BaseModel):
-    """What a checkpoint holds, without its weights."""
-
-    id: str = Field(description="Pass as ?model= to /api/predict; download at /api/models/{id}.")
-    kind: ModelKind
-    default: bool = Field(description="Whether /api/predict uses it when no model is named.")
-    preset: str | None = None
-    name: str | None = None
-    description: str | None = None
-    input_shape: list[int]
-    loss: str
-    layers: list[LayerSummary]
-    params: int = Field(description="Total number of weights and biases.")
-    test_accuracy: float | None = Field(None, description="Fraction of the MNIST test set read right.")
-    val_accuracy: float | None = None
-    epochs: int | None = None
-    size: int = Field(description="Checkpoint file size in bytes.")
-    created: str = Field(description="ISO 8601 time the checkpoint was written.")
 
 
 # -- the registry -------------------------------------------------------------------------------
@@ -139,57 +95,6 @@ class _Loaded:
     model: Sequential
     lock: threading.Lock
     classes: tuple[str, ...]
-
-
-def class_names(meta: dict[str, Any], k: int) -> tuple[str, ...]:
-    """The names of a checkpoint's K outputs: those it recorded, else the class indices ("0" ... "9"
-    for the digit readers, which are all checkpoints made before names were recorded)."""
-    names = meta.get("classes")
-    if isinstance(names, list) and len(names) == k and all(isinstance(n, str) for n in names):
-        return tuple(n[:_TEXT] for n in names)
-    return tuple(str(i) for i in range(k))
-
-
-def article(name: str) -> str:
-    """'an 8', 'a 7', 'an ankle boot': the article a class name takes when read aloud."""
-    return "an" if name[:1].lower() in ("8", "a", "e", "i", "o", "u") or name in ("11", "18") else "a"
-
-
-def _finite_fraction(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
-
-
-def _text(value: Any) -> str | None:
-    return value[:_TEXT] if isinstance(value, str) else None
-
-
-def _slug(filename: str | None) -> str:
-    """A safe name stem from an uploaded file name: ``"../My Net!.npz"`` -> ``"my-net"``."""
-    stem = Path((filename or "").replace("\\", "/")).name
-    stem = stem[:-4] if stem.lower().endswith(".npz") else stem
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40].strip("-")
-    return slug or "model"
-
-
-def check_compatible(model: Sequential, where: str, meta: dict[str, Any] | None = None) -> None:
-    """Raise :class:`IncompatibleModelError` unless ``model`` maps 784 inputs to one output per class:
-    the class names its checkpoint records (``meta["classes"]``), else the ten digits."""
-    if math.prod(model.input_shape) != SIZE * SIZE:
-        raise IncompatibleModelError(
-            f"{where}: the network expects input shape {list(model.input_shape)}, "
-            f"not a {SIZE}x{SIZE} digit ({SIZE * SIZE} inputs)"
-        )
-    names = (meta or {}).get("classes")
-    named = isinstance(names, list) and len(names) >= 2
-    expected = len(names) if named else 10
-    if model.output_shape != (expected,):
-        whose = f"its {expected} recorded classes" if named else "the ten digits (it records no class names)"
-        raise IncompatibleModelError(
-            f"{where}: the network has {list(model.output_shape)} outputs, one per class of {whose} is needed"
-        )
 
 
 class ModelRegistry:
@@ -221,8 +126,8 @@ class ModelRegistry:
     # -- ids and paths ---------------------------------------------------------------------
     def register(self, model_id: str, path: Path) -> None:
         """Make ``path`` answer to ``model_id`` (overrides bundled and run ids)."""
-        if not model_id or len(model_id) > _MAX_ID:
-            raise ValueError(f"model id must be 1 to {_MAX_ID} characters")
+        if not model_id or len(model_id) > MAX_ID:
+            raise ValueError(f"model id must be 1 to {MAX_ID} characters")
         with self._lock:
             self._registered[model_id] = Path(path)
 
@@ -265,7 +170,7 @@ class ModelRegistry:
             if registered.is_file():
                 return registered
             raise UnknownModelError(model_id)
-        if len(model_id) <= _MAX_ID:
+        if len(model_id) <= MAX_ID:
             segments = model_id.split(":")
             if all(_SEGMENT.fullmatch(s) for s in segments):
                 if len(segments) == 1:
@@ -464,18 +369,18 @@ class ModelRegistry:
             id=model_id,
             kind=self._kind(path),
             default=model_id == self.default_id,
-            preset=_text(meta.get("preset")),
-            name=_text(spec.get("name")),
-            description=_text(spec.get("description")),
+            preset=clip_text(meta.get("preset")),
+            name=clip_text(spec.get("name")),
+            description=clip_text(spec.get("description")),
             input_shape=list(model.input_shape),
             loss=model.loss,
             layers=[LayerSummary(**info.as_dict()) for info in model.summary()],
             params=model.param_count(),
-            test_accuracy=_finite_fraction(meta.get("test_accuracy")),
-            val_accuracy=_finite_fraction(meta.get("val_accuracy")),
+            test_accuracy=finite_fraction(meta.get("test_accuracy")),
+            val_accuracy=finite_fraction(meta.get("val_accuracy")),
             epochs=epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
             size=key[2],
-            created=created[:_TEXT],
+            created=created[:TEXT_MAX],
         )
         with self._lock:
             self._summaries[key] = summary
@@ -520,12 +425,12 @@ class ModelRegistry:
             )
         if not data:
             raise CheckpointError(f"{filename or 'upload'}: empty file")
-        where = _slug(filename) + ".npz"
+        where = slug(filename) + ".npz"
         checkpoint = read_checkpoint(io.BytesIO(data), name=where)
         check_compatible(checkpoint.model, where, checkpoint.meta)
         folder = self.runs_dir / UPLOADS
         folder.mkdir(parents=True, exist_ok=True)
-        path = _write_new(folder, _slug(filename), data)
+        path = write_new(folder, slug(filename), data)
         return self._summary(f"{UPLOADS}:{path.stem}", path)
 
     def delete_uploaded(self, model_id: str) -> None:
@@ -544,32 +449,3 @@ class ModelRegistry:
         with self._lock:
             for key in [k for k in self._cache if k[0] == str(path.resolve())]:
                 del self._cache[key]
-
-
-def _write_new(folder: Path, stem: str, data: bytes) -> Path:
-    """Write ``data`` to a new ``folder/<stem>-<random>.npz``; never replaces an existing file.
-
-    The bytes go to a temporary file first (fsynced), which is then hard-linked to the final
-    name: ``link`` fails rather than overwrite, so a name clash just draws another name.
-    """
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        for _ in range(16):
-            path = folder / f"{stem}-{secrets.token_hex(4)}.npz"
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                continue
-            except OSError:  # a filesystem without hard links: check, then rename
-                if path.exists():
-                    continue
-                os.replace(tmp, path)
-            return path
-        raise OSError(f"could not find a free file name in {folder}")
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         None,
         ge=1,
         description="OpenBLAS/OMP threads in a training process; None = BLAS's default (all cores), "
-        "which with OPENBLAS_THREAD_TIMEOUT=4 (service/worker.py) trains as fast as headless",
+        "which with OPENBLAS_THREAD_TIMEOUT=4 (service/runproc.py) trains as fast as headless",
     )
 
     # Streaming rates, seconds between frames (while training).
