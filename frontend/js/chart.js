@@ -106,6 +106,10 @@ export class LineChart {
     ctx.restore();
   }
 
+  /**
+   * Draw everything: the layout (legend rows decide the top margin), the scales, then the grid,
+   * marks, series, legend, clip note and hover box, each its own step.
+   */
   draw() {
     const c = this.canvas;
     const dpr = window.devicePixelRatio || 1;
@@ -115,9 +119,31 @@ export class LineChart {
     const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, cw, ch);
-    const text = cssVar("--text"), muted = cssVar("--muted"), grid = cssVar("--grid");
     ctx.font = "11px system-ui, sans-serif";
-    // Legend entries laid out first: they wrap onto more lines on a narrow chart.
+    const legend = this.legendLayout(ctx, cw);
+    const ly = legend.length ? legend[legend.length - 1].y : 10;
+    const L = 52, R = 12, T = ly + 16, B = 34;
+    const box = { cw, ch, L, T, pw: cw - L - R, ph: ch - T - B };
+    const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
+    const scales = this.scales(vis, box);
+    this.drawGrid(ctx, box, scales);
+    if (!vis.length) {
+      ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "13px system-ui, sans-serif";
+      ctx.fillText(this.empty, L + box.pw / 2, T + box.ph / 2);
+    }
+    this.drawMarks(ctx, scales.sx, T, box.ph, scales.x0, scales.x1);
+    this.drawSeries(ctx, vis, box, scales);
+    this.drawLegend(ctx, legend);
+    if (this.clipped) {
+      ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "right"; ctx.textBaseline = "top";
+      ctx.fillText(`✂ ${this.clipped}`, L + box.pw - 2, T + 2);
+    }
+    this.drawHover(ctx, vis, box, scales);
+  }
+
+  /** Legend entries, wrapped onto more rows on a narrow chart. @param {CanvasRenderingContext2D} ctx @param {number} cw */
+  legendLayout(ctx, cw) {
+    /** @type {{s: Series, x: number, y: number}[]} */
     const legend = [];
     let lx = 56, ly = 10;
     for (const s of this.series) {
@@ -127,54 +153,62 @@ export class LineChart {
       legend.push({ s, x: lx, y: ly });
       lx += w;
     }
-    const L = 52, R = 12, T = ly + 16, B = 34;
-    const pw = cw - L - R, ph = ch - T - B;
-    const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
+    return legend;
+  }
 
-    // Domains: x from 0 to the last step; y from the visible data (or fixed).
+  /**
+   * Domains and scales: x from 0 to the last step, y from the visible data (or fixed).
+   * @param {Series[]} vis @param {{L: number, T: number, pw: number, ph: number}} box
+   */
+  scales(vis, box) {
     let x1 = 1;
     for (const s of vis) x1 = Math.max(x1, s.xs.data[s.xs.length - 1]);
     const x0 = 0;
     let [y0, y1] = this.opt.yDomain ?? [Infinity, -Infinity];
     this.clipped = "";
-    if (!this.opt.yDomain) {
-      [y0, y1] = this.yRange(vis);
-    } else if (this.log) {
-      [y0, y1] = padRange(Math.max(1e-3, y0), y1, true);
-    }
-    const sx = makeScale(x0, x1, L, L + pw), sy = makeScale(y0, y1, T + ph, T, this.log);
+    if (!this.opt.yDomain) [y0, y1] = this.yRange(vis);
+    else if (this.log) [y0, y1] = padRange(Math.max(1e-3, y0), y1, true);
+    const sx = makeScale(x0, x1, box.L, box.L + box.pw), sy = makeScale(y0, y1, box.T + box.ph, box.T, this.log);
+    return { x0, x1, y0, y1, sx, sy };
+  }
 
-    // Grid and ticks.
-    ctx.strokeStyle = grid; ctx.fillStyle = muted; ctx.lineWidth = 1;
+  /**
+   * Grid lines, ticks, axes and their labels.
+   * @param {CanvasRenderingContext2D} ctx @param {{ch: number, L: number, T: number, pw: number, ph: number}} box
+   * @param {{x0: number, x1: number, y0: number, y1: number, sx: (v: number) => number, sy: (v: number) => number}} sc
+   */
+  drawGrid(ctx, box, sc) {
+    const { L, T, pw, ph } = box, muted = cssVar("--muted");
+    ctx.strokeStyle = cssVar("--grid"); ctx.fillStyle = muted; ctx.lineWidth = 1;
     ctx.textAlign = "right"; ctx.textBaseline = "middle";
-    const yt = this.log ? logTicks(y0, y1) : niceTicks(y0, y1, Math.max(2, Math.floor(ph / 45)));
+    const yt = this.log ? logTicks(sc.y0, sc.y1) : niceTicks(sc.y0, sc.y1, Math.max(2, Math.floor(ph / 45)));
     for (const v of yt) {
-      const y = Math.round(sy(v)) + 0.5;
+      const y = Math.round(sc.sy(v)) + 0.5;
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke();
       ctx.fillText(formatNumber(v), L - 6, y);
     }
     ctx.textAlign = "center"; ctx.textBaseline = "top";
-    for (const v of niceTicks(x0, x1, Math.max(2, Math.floor(pw / 90)))) {
-      const x = Math.round(sx(v)) + 0.5;
+    for (const v of niceTicks(sc.x0, sc.x1, Math.max(2, Math.floor(pw / 90)))) {
+      const x = Math.round(sc.sx(v)) + 0.5;
       ctx.beginPath(); ctx.moveTo(x, T); ctx.lineTo(x, T + ph); ctx.stroke();
       ctx.fillText(formatNumber(v), x, T + ph + 5);
     }
     ctx.strokeStyle = muted;
     ctx.beginPath(); ctx.moveTo(L + 0.5, T); ctx.lineTo(L + 0.5, T + ph + 0.5); ctx.lineTo(L + pw, T + ph + 0.5); ctx.stroke();
-    // Axis labels.
     ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
-    ctx.fillText(this.opt.xLabel, L + pw / 2, ch - 2);
+    ctx.fillText(this.opt.xLabel, L + pw / 2, box.ch - 2);
     ctx.save(); ctx.translate(11, T + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = "middle";
     ctx.fillText(this.opt.yLabel + (this.log ? " (log)" : ""), 0, 0); ctx.restore();
+  }
 
-    if (!vis.length) {
-      ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "13px system-ui, sans-serif";
-      ctx.fillText(this.empty, L + pw / 2, T + ph / 2);
-    }
-
-    this.drawMarks(ctx, sx, T, ph, x0, x1);
-
-    // Series, clipped to the plot.
+  /**
+   * The series, clipped to the plot: points with their joining line; bands and lines decimated
+   * per pixel column.
+   * @param {CanvasRenderingContext2D} ctx @param {Series[]} vis @param {{L: number, T: number, pw: number, ph: number}} box
+   * @param {{x0: number, x1: number, sx: (v: number) => number, sy: (v: number) => number}} sc
+   */
+  drawSeries(ctx, vis, box, sc) {
+    const { L, T, pw, ph } = box, { sx, sy } = sc;
     ctx.save();
     ctx.beginPath(); ctx.rect(L, T - 2, pw + 1, ph + 4); ctx.clip();
     for (const s of vis) {
@@ -196,67 +230,63 @@ export class LineChart {
         }
         continue;
       }
-      const d = decimate(s.xs.data, s.ys.data, x0, x1, pw, s.xs.length);
+      const d = decimate(s.xs.data, s.ys.data, sc.x0, sc.x1, pw, s.xs.length);
       const px = (/** @type {number} */ col) => L + ((col + 0.5) / pw) * pw;
       ctx.beginPath();
       for (let i = 0; i < d.count; i++) {
         const X = px(d.px[i]);
-        if (s.kind === "band") {
-          if (i === 0) ctx.moveTo(X, sy(d.first[i])); else ctx.lineTo(X, sy(d.first[i]));
-          ctx.lineTo(X, sy(d.min[i])); ctx.lineTo(X, sy(d.max[i])); ctx.lineTo(X, sy(d.last[i]));
-        } else {
-          if (i === 0) ctx.moveTo(X, sy(d.first[i])); else ctx.lineTo(X, sy(d.first[i]));
-          if (d.last[i] !== d.first[i]) ctx.lineTo(X, sy(d.last[i]));
-        }
+        if (i === 0) ctx.moveTo(X, sy(d.first[i])); else ctx.lineTo(X, sy(d.first[i]));
+        if (s.kind === "band") { ctx.lineTo(X, sy(d.min[i])); ctx.lineTo(X, sy(d.max[i])); ctx.lineTo(X, sy(d.last[i])); }
+        else if (d.last[i] !== d.first[i]) ctx.lineTo(X, sy(d.last[i]));
       }
       ctx.stroke();
     }
     ctx.setLineDash([]);
     ctx.restore();
+  }
 
-    // Legend.
+  /** @param {CanvasRenderingContext2D} ctx @param {{s: Series, x: number, y: number}[]} legend */
+  drawLegend(ctx, legend) {
     ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.font = "11px system-ui, sans-serif";
     for (const { s, x, y } of legend) {
       ctx.fillStyle = cssVar(s.color);
       ctx.fillRect(x, y - 2, 12, 4);
-      ctx.fillStyle = text;
+      ctx.fillStyle = cssVar("--text");
       ctx.fillText(s.label, x + 16, y);
     }
+  }
 
-    if (this.clipped) {
-      ctx.fillStyle = muted; ctx.textAlign = "right"; ctx.textBaseline = "top";
-      ctx.fillText(`✂ ${this.clipped}`, L + pw - 2, T + 2);
+  /**
+   * Hover: a crosshair and every series' value at the nearest step, in a box beside it.
+   * @param {CanvasRenderingContext2D} ctx @param {Series[]} vis @param {{cw: number, L: number, T: number, pw: number, ph: number}} box
+   * @param {{x0: number, x1: number, sx: (v: number) => number, sy: (v: number) => number}} sc
+   */
+  drawHover(ctx, vis, box, sc) {
+    const { L, T, pw, ph, cw } = box;
+    if (this.hoverPx === null || !vis.length || this.hoverPx < L || this.hoverPx > L + pw) return;
+    const xv = invertScale(sc.x0, sc.x1, L, L + pw)(this.hoverPx);
+    ctx.strokeStyle = cssVar("--muted"); ctx.setLineDash([3, 3]);
+    ctx.beginPath(); ctx.moveTo(this.hoverPx + 0.5, T); ctx.lineTo(this.hoverPx + 0.5, T + ph); ctx.stroke(); ctx.setLineDash([]);
+    const lines = [];
+    for (const s of vis) {
+      const i = nearestIndex(s.xs.data, xv, s.xs.length);
+      if (i < 0) continue;
+      const y = s.ys.data[i];
+      if (!Number.isFinite(y)) continue;
+      if (Math.abs(s.xs.data[i] - xv) > (sc.x1 - sc.x0) * 0.08 && s.kind !== "points") continue;
+      ctx.fillStyle = cssVar(s.color);
+      ctx.beginPath(); ctx.arc(sc.sx(s.xs.data[i]), sc.sy(y), 3, 0, Math.PI * 2); ctx.fill();
+      lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  (step ${formatNumber(s.xs.data[i])})` });
     }
-
-    // Hover: a crosshair and every series' value at the nearest step.
-    if (this.hoverPx !== null && vis.length && this.hoverPx >= L && this.hoverPx <= L + pw) {
-      const xv = invertScale(x0, x1, L, L + pw)(this.hoverPx);
-      ctx.strokeStyle = muted; ctx.setLineDash([3, 3]);
-      ctx.beginPath(); ctx.moveTo(this.hoverPx + 0.5, T); ctx.lineTo(this.hoverPx + 0.5, T + ph); ctx.stroke(); ctx.setLineDash([]);
-      const lines = [];
-      let step = NaN;
-      for (const s of vis) {
-        const i = nearestIndex(s.xs.data, xv, s.xs.length);
-        if (i < 0) continue;
-        const y = s.ys.data[i];
-        if (!Number.isFinite(y)) continue;
-        if (Math.abs(s.xs.data[i] - xv) > (x1 - x0) * 0.08 && s.kind !== "points") continue;
-        if (!Number.isFinite(step)) step = s.xs.data[i];
-        ctx.fillStyle = cssVar(s.color);
-        ctx.beginPath(); ctx.arc(sx(s.xs.data[i]), sy(y), 3, 0, Math.PI * 2); ctx.fill();
-        lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  (step ${formatNumber(s.xs.data[i])})` });
-      }
-      if (lines.length) {
-        const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;
-        let bx = this.hoverPx + 10; if (bx + w > cw - 2) bx = this.hoverPx - w - 10;
-        const by = T + 4;
-        ctx.fillStyle = cssVar("--panel"); ctx.strokeStyle = cssVar("--line");
-        ctx.beginPath(); ctx.rect(bx, by, w, h); ctx.fill(); ctx.stroke();
-        lines.forEach((l, i) => {
-          ctx.fillStyle = l.color; ctx.fillRect(bx + 6, by + 10 + i * 16, 8, 3);
-          ctx.fillStyle = text; ctx.fillText(l.text, bx + 18, by + 12 + i * 16);
-        });
-      }
-    }
+    if (!lines.length) return;
+    const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;
+    let bx = this.hoverPx + 10; if (bx + w > cw - 2) bx = this.hoverPx - w - 10;
+    const by = T + 4;
+    ctx.fillStyle = cssVar("--panel"); ctx.strokeStyle = cssVar("--line");
+    ctx.beginPath(); ctx.rect(bx, by, w, h); ctx.fill(); ctx.stroke();
+    lines.forEach((l, i) => {
+      ctx.fillStyle = l.color; ctx.fillRect(bx + 6, by + 10 + i * 16, 8, 3);
+      ctx.fillStyle = cssVar("--text"); ctx.fillText(l.text, bx + 18, by + 12 + i * 16);
+    });
   }
 }

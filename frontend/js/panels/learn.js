@@ -24,6 +24,13 @@ const WATCHED = "@watched"; // the model option "the run you watch (latest weigh
  */
 
 export class Learn {
+  /** A model id as a person reads it: a run by its name ("cnn #3 · epoch-002"). @param {string} id */
+  modelName(id) {
+    const [run, ckpt] = id.split(":");
+    const name = this.ctx.runName(run);
+    return name ? `${name}${ckpt ? ` · ${ckpt}` : ""}` : id;
+  }
+
   /**
    * The probe digits, as the server serves them (GET /api/probes): one of each digit.
    * @param {{probe: number, label: number, test_index: number}[]} probes
@@ -213,7 +220,7 @@ export class Learn {
     const src = ex.source.kind === "pixels" ? "your drawing" : ex.source.kind === "probe" ? `probe digit ${ex.source.index}` : `${ex.source.kind} digit #${ex.source.index}`;
     const label = ex.source.label != null ? ` (a ${ex.source.label})` : "";
     const scratch = this.scratch ? ` after ${this.stepView.steps} step${this.stepView.steps === 1 ? "" : "s"} by hand` : "";
-    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.scratch?.origin} network${scratch}` : `${ex.model} network`} reads ${aDigit(ex.prediction)} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
+    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.modelName(this.scratch?.origin ?? "")} network${scratch}` : `${this.modelName(ex.model)} network`} reads ${aDigit(ex.prediction)} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
     $("learn-status").dataset.prediction = String(ex.prediction);
     for (const b of /** @type {NodeListOf<HTMLElement>} */ ($("learn-targets").querySelectorAll("button[data-digit]"))) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === ex.target));
