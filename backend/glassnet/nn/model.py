@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from .backend import array_module, device_of, module_for
 from .layers import Layer, Shape, format_shape, layer_from_spec
 from .losses import LOSSES
+from .params import ParamPack
 
 MAX_LAYERS = 64
 MAX_PARAMS = 20_000_000
@@ -97,6 +99,7 @@ class Sequential:
         total = self.param_count()
         if total > MAX_PARAMS:
             raise ValueError(f"the network has {total:,} parameters; the limit is {MAX_PARAMS:,}")
+        self._pack = ParamPack(layers)
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
@@ -171,7 +174,31 @@ class Sequential:
             for key, p in layer.params.items():
                 yield f"{i}.{key}", p, layer.grads[key]
 
+    def pack(self) -> ParamPack:
+        """The flat parameter and gradient vectors the layers' arrays are views of (see
+        :mod:`.params`); re-made if something replaced the layers' arrays (``astype``)."""
+        if not self._pack.is_current():
+            self._pack = ParamPack(self.layers)
+        return self._pack
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` or ``"cuda"``: where the parameters live (see :mod:`.backend`)."""
+        return device_of(self._pack.data)
+
+    def to(self, device: str) -> Sequential:
+        """Move the parameters (and gradients) to ``device``; raises
+        :class:`~glassnet.nn.backend.DeviceUnavailableError` when it cannot be used here."""
+        xp = module_for(device)
+        if device_of(self._pack.data) != device:
+            for layer in self.layers:
+                layer.params = {k: xp.asarray(p) for k, p in layer.params.items()}
+                layer.grads = {k: xp.asarray(g) for k, g in layer.grads.items()}
+            self._pack = ParamPack(self.layers)
+        return self
+
     def state_dict(self) -> dict[str, np.ndarray]:
+        """``{"i.W": array}``: views of the live parameters (on the model's device)."""
         return {name: p for name, p, _ in self.named_params()}
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
@@ -182,16 +209,18 @@ class Sequential:
         if missing or extra:
             raise ValueError(f"parameters do not match the spec: missing {missing}, unexpected {extra}")
         for name, p in expected.items():
-            value = np.asarray(state[name])
+            xp = array_module(p, state[name])
+            value = xp.asarray(state[name])
             if value.shape != p.shape:
                 raise ValueError(f"parameter {name}: expected shape {p.shape}, got {value.shape}")
-            if not np.issubdtype(value.dtype, np.floating) or not np.all(np.isfinite(value)):
+            if not np.issubdtype(value.dtype, np.floating) or not bool(xp.all(xp.isfinite(value))):
                 raise ValueError(f"parameter {name}: expected finite floating-point numbers")
-            p[...] = value
+            p[...] = array_module(p).asarray(value)
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         for layer in self.layers:
             layer.astype(dtype)
+        self._pack = ParamPack(self.layers)
         return self
 
     def copy_weights_from(self, other: Sequential) -> None:
