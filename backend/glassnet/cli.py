@@ -22,6 +22,7 @@ import numpy as np
 
 from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
+from .nn.backend import DEVICES
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
 from .presets import PRESETS, load_preset, load_spec_file
@@ -91,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "batch_size",
         "epochs",
         "seed",
+        "device",
     ):
         value = getattr(args, key)
         if value is not None:
@@ -99,6 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec["loss"] = args.loss
     config = TrainConfig.from_dict(settings)
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
+    model.to(config.device)  # DeviceUnavailableError (a ValueError) says what is missing
     out = Path(args.out or f"models/{name}.npz")
     dataset_dir = resolve_dataset_dir(args.dataset)
     data = load_splits(dataset_dir, validation=args.validation)
@@ -119,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress.epoch(payload[0])
 
     trainer = Trainer(model, config, data, on_event)
+    print(f"training on {config.device}: {trainer.step_fn.describe(config.batch_size)}")
     progress.steps_per_epoch = trainer.steps_per_epoch
     trainer.fit()
     wall = time.perf_counter() - started
@@ -280,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--loss", choices=("cross_entropy", "mse"))
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=os.environ.get("GLASSNET_DEVICE") or None,
+        help="cpu (default) or cuda: a GPU through CuPy, pip install 'glassnet[gpu]' ($GLASSNET_DEVICE)",
+    )
     train.add_argument("--validation", type=int, default=5000, help="validation images (default 5000)")
     train.add_argument("--dataset", help="folder of MNIST-style IDX files (default: bundled MNIST)")
     train.add_argument("--out", help="checkpoint path (default models/<name>.npz)")

@@ -43,6 +43,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from .backend import to_host
 from .layers import Conv2D, Dense, Layer, MaxPool2D
 from .model import Sequential
 from .params import ParamPack
@@ -444,8 +447,6 @@ class FusedNetwork:
             inputs.append(a)
             a = block.forward(a, self.weights[b])
         loss_sum, g = self._cost(a, y, scale)
-        correct = int(xp.count_nonzero(a.argmax(axis=0) == y))
-        finite = bool(xp.isfinite(loss_sum)) and bool(xp.isfinite(a).all())
         for b in range(len(self.blocks) - 1, -1, -1):
             block = self.blocks[b]
             if isinstance(block, DenseBlock):
@@ -454,7 +455,12 @@ class FusedNetwork:
                 g = block.backward(g, self.weights[b], self.grads[b])
             if g is not None and b > 0 and isinstance(self.blocks[b - 1], ConvBlock):
                 g = g.reshape(self.blocks[b - 1].out.shape)
-        return StepStats(float(loss_sum), correct, finite)
+        # The figures the trainer reports, read back once, after all the work is issued (on a
+        # GPU each read waits for the device: one wait per step, not one per figure).
+        correct = xp.count_nonzero(a.argmax(axis=0) == y)
+        finite = xp.isfinite(a).all() & xp.isfinite(loss_sum)
+        stats = to_host(xp.stack([xp.asarray(v, dtype=np.float64) for v in (loss_sum, correct, finite)]))
+        return StepStats(float(stats[0]), int(stats[1]), bool(stats[2]))
 
     def _cost(self, out: Any, y: Any, scale: float) -> tuple[Any, Any]:
         """(summed cost, its gradient times ``scale``) for outputs (K, n) — as :mod:`.losses`."""

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_module, device_of, module_for
+from .backend import array_module, device_of, module_for, to_host
 from .layers import Layer, Shape, format_shape, layer_from_spec
 from .losses import LOSSES
 from .params import ParamPack
@@ -147,18 +147,21 @@ class Sequential:
 
     # -- computing ---------------------------------------------------------------------------
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """x (N, *input_shape) -> output (N, K)."""
+        """x (N, *input_shape) -> output (N, K), on the model's device (x is moved there)."""
+        x = self._pack.xp.asarray(x)
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
 
     def forward_record(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Forward in prediction mode, keeping every layer's activation (its output)."""
+        """Forward in prediction mode, keeping every layer's activation (its output); all of
+        them on the host, ready to be encoded and sent."""
+        x = self._pack.xp.asarray(x)
         acts = []
         for layer in self.layers:
             x = layer.forward(x, False)
             acts.append(x)
-        return x, acts
+        return to_host(x), [to_host(a) for a in acts]
 
     def backward(self, dout: np.ndarray) -> None:
         """Backpropagation: the output's wishes (dCost/doutput) flow back layer by layer, each

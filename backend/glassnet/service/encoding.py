@@ -42,6 +42,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from glassnet.nn.backend import to_host
 from glassnet.nn.model import Sequential
 
 __all__ = [
@@ -106,7 +107,7 @@ def encode_array(a: np.ndarray, per_map_axes: int = 2) -> dict[str, Any]:
     Raises:
         ValueError: ``per_map_axes`` outside 0..a.ndim, or a non-numeric array.
     """
-    arr = np.asarray(a)
+    arr = to_host(a)  # a CuPy array (a GPU run's kernels) comes to the host here
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"encode_array: expected a numeric array, got dtype {arr.dtype}")
     if not 0 <= per_map_axes <= arr.ndim:

@@ -45,6 +45,9 @@ class RunCreate(_Request):
     epochs: int | None = Field(None, ge=1, le=MAX_EPOCHS)
     loss: Literal["cross_entropy", "mse"] | None = None
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    device: Literal["cpu", "cuda"] | None = Field(
+        None, description="cpu or cuda (a GPU through CuPy); default: the service's GLASSNET_DEVICE"
+    )
 
 
 class RunPatch(_Request):

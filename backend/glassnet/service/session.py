@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from ..data.mnist import load_splits
+from ..nn.backend import to_host
 from ..nn.checkpoint import atomic_write_bytes, checkpoint_bytes, read_checkpoint, save_checkpoint
 from ..nn.losses import probabilities
 from ..nn.model import Sequential
@@ -56,7 +57,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def _finite_list(values: np.ndarray | list[float]) -> list[float | None]:
-    return [_finite(v) for v in np.asarray(values, dtype=np.float64).ravel().tolist()]
+    return [_finite(v) for v in to_host(values).astype(np.float64).ravel().tolist()]
 
 
 class _EndOfRun(Exception):  # noqa: N818 - control flow, not an error
@@ -100,6 +101,7 @@ class TrainingSession:
     def setup(self) -> None:
         self.data = load_splits(self.job["dataset"], validation=self.job["validation"])
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
+        model.to(self.config.device)  # "cuda" without CuPy or a GPU: a failed run naming why
         self.trainer = Trainer(model, self.config, self.data, self.on_event)
         self.model = model
         self.recent_points = deque(maxlen=2 * self.trainer.steps_per_epoch + 1)

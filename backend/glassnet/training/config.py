@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from ..nn.backend import DEVICES
 from ..nn.optim import OPTIMIZERS, check_hyperparameters
 from ..nn.schedules import SCHEDULES
 
@@ -20,7 +21,9 @@ class TrainConfig:
     descent). ``momentum``: velocity decay for momentum SGD, β1 for Adam. ``weight_decay``: L2 on
     weights. ``schedule``: constant | step | cosine; for step, the rate is multiplied by ``gamma``
     every ``step_epochs`` epochs. ``batch_size``: samples per mini-batch. ``seed``: initial
-    weights, batch order and dropout masks all come from it.
+    weights, batch order and dropout masks all come from it. ``device``: ``"cpu"`` or
+    ``"cuda"`` (CuPy on a GPU, see ``nn/backend.py``; whether it is available is checked
+    where the network is moved there).
     """
 
     optimizer: str = "adam"
@@ -33,6 +36,7 @@ class TrainConfig:
     batch_size: int = 64
     epochs: int = 3
     seed: int = 0
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -55,6 +59,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
         if not isinstance(self.gamma, int | float) or not 0 < self.gamma <= 1:
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

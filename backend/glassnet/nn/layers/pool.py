@@ -67,12 +67,13 @@ class MaxPool2D(_Pool2D):
         y = x[:, :, slices[0][0], slices[0][1]].copy(order="K")
         # Which offset won each window, for backward. Small integer arithmetic instead of masked
         # assignment: arg <- arg + better·(t - arg) sets arg to t exactly where v beats the max.
-        arg = array_module(x).zeros_like(y, dtype=np.int8 if len(slices) <= 127 else np.int32)
+        xp = array_module(x)
+        arg = xp.zeros_like(y, dtype=np.int8 if len(slices) <= 127 else np.int32)
         for t, (si, sj) in enumerate(slices[1:], start=1):
             v = x[:, :, si, sj]
             better = (v > y).view(np.int8)  # strict: on a tie the first offset keeps the window
             arg += better * (arg.dtype.type(t) - arg)
-            np.maximum(y, v, out=y)
+            xp.maximum(y, v, out=y)
         self._arg = arg
         return y
 

@@ -8,12 +8,14 @@ the run as it is afterwards, or 409 naming the state that does not allow it; unk
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from ...nn.backend import device_problem
 from ...nn.model import Sequential
 from ...presets import load_preset
 from ...training.config import TrainConfig
@@ -30,6 +32,7 @@ from ..schemas import (
 from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
 
 router = APIRouter(tags=["runs"])
+log = logging.getLogger("glassnet.runs")
 
 RunId = Annotated[str, Path(min_length=1, max_length=64, description="the run's id")]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -86,6 +89,19 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
         raise HTTPException(404, str(exc)) from None
 
 
+def _run_device(requested: str | None, default: str) -> str:
+    """The device a new run trains on: the one it asks for (422 when that cannot be used here),
+    else GLASSNET_DEVICE when it can be used, else the CPU (logged)."""
+    device = requested or default
+    problem = device_problem(device)
+    if problem is None:
+        return device
+    if requested is not None:
+        raise HTTPException(422, f"device {device!r} is not available here: {problem}")
+    log.warning("GLASSNET_DEVICE=%s is not available (%s); the run trains on the CPU", device, problem)
+    return "cpu"
+
+
 async def _control(request: Request, run_id: str, action: str) -> RunDetail:
     manager = _manager(request)
     _found(manager, run_id)
@@ -110,6 +126,7 @@ async def create_run(body: RunCreate, request: Request) -> RunDetail:
         full_spec = load_preset(preset)
         settings = dict(full_spec.get("train", {}))
     overrides = body.model_dump(exclude_none=True, exclude={"name", "preset", "spec", "loss"})
+    overrides["device"] = _run_device(body.device, request.app.state.settings.device)
     try:
         config = TrainConfig.from_dict({**settings, **overrides})
     except ValueError as exc:
