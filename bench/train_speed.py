@@ -252,7 +252,7 @@ def profile_numpy(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> dict[s
         (fused.DenseBlock, "forward", "forward", "other"),
         (fused.DenseBlock, "backward", "backward", "other"),
         (fused.ConvBlock, "_im2col", None, "im2col"),
-        (fused.ConvBlock, "_col2im", None, "col2im"),
+        (fused.ConvBlock, "_input_error", None, "input error"),
         (fused._Tournament, "forward", None, "pooling"),
         (fused._Tournament, "backward", None, "pooling"),
         (fused._Activation, "forward", None, "activation"),

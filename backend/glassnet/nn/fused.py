@@ -26,11 +26,11 @@ why each thing pays:
   ``g - that`` (exact: one of the two is 0). Ties go to the lower offset at every level, so the
   error reaches the same winner as in :class:`~glassnet.nn.layers.MaxPool2D` (the first
   maximum). For the first convolution (no input gradient needed) the patches are ordered
-  pool-offset first, so each offset's map is one contiguous block; for the others the plain
-  order wins, because it keeps their col2im scatter contiguous (measured in
-  ``bench/train_speed.py --profile``).
+  pool-offset first, so each offset's map is one contiguous block (its pooling is the biggest);
+  the others keep the plain order that their input error reads.
 * **dW as patches @ errors^T** (then transposed, a small copy): the orientation OpenBLAS runs
   fastest for these long, thin products.
+* **The input's error by rows**, not col2im: see :meth:`ConvBlock._input_error`.
 
 :func:`plan_network` checks that a network is made of what this module fuses (conv2d, dense,
 relu / sigmoid / tanh, max-pooling with size == stride, flatten, dropout with rate 0) and says
@@ -227,10 +227,12 @@ class ConvBlock:
     Forward: patches (C·k·k + 1, L) with a row of ones, ``z = Wb @ patches`` (F, L), pooling
     into ``out``, activation in place. Backward: activation derivative, the error routed to
     the pool winners (dz), ``dWb = (patches @ dz^T)^T``, and — unless this is the first layer —
-    ``dpatches = W^T @ dz`` scattered back into the input's shape (col2im).
+    the input's error (:meth:`_input_error`).
     """
 
-    def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool) -> None:
+    def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool, x: Any) -> None:
+        """``x``: the (C, H, W, N) buffer this block's input will be in (the views that read it
+        are made once, here)."""
         conv = layers[spec.main]
         assert isinstance(conv, Conv2D) and conv.in_shape is not None and conv.out_shape is not None
         self.conv, self.xp, self.n = conv, xp, n
@@ -262,7 +264,6 @@ class ConvBlock:
         self.out_buf[out_size:] = 1  # the next dense layer's row of ones
         self.out = self.out_buf[:out_size].reshape(f, ph, pw, n)
         self.dwt = xp.empty((self.kk + 1, f), dtype=dtype)
-        self.dcols = xp.empty((self.kk, oh * ow * n), dtype=dtype) if conv.needs_input_grad else None
         self.dx = xp.empty((c, h, w, n), dtype=dtype) if conv.needs_input_grad else None
         self.dxp = self.padded.copy() if self.padded is not None and conv.needs_input_grad else None
         act = layers[spec.act] if spec.act is not None else None
@@ -271,6 +272,9 @@ class ConvBlock:
             self.pool = _Tournament(xp, self._offset_maps(self.z), self._offset_maps(self.dz), self.out)
         else:
             self.pool = None
+        self._patches = self._patch_views(x)
+        if conv.needs_input_grad:
+            self._input_error_buffers(dtype)
 
     def _offset_maps(self, z: Any) -> list[Any]:
         """For each window offset (a, b), the (F, PH, PW, N) map of that pixel of every window."""
@@ -282,28 +286,37 @@ class ConvBlock:
         z6 = z4.reshape(f, ph, p, pw, p, n)
         return [z6[:, :, a, :, b] for a in range(p) for b in range(p)]
 
-    def _im2col(self, x: Any) -> None:
-        """Copy every k×k patch of x (C, H, W, N) into a column of ``cols`` (one strided copy)."""
+    def _patch_views(self, x: Any) -> tuple[Any, Any, Any, Any]:
+        """(padded interior, x, every k×k window of the (padded) input arranged in the patch
+        matrix's order, the patch matrix seen with the same shape): im2col is one copy."""
         xp, k, s, c, n = self.xp, self.k, self.s, self.c, self.n
+        interior = None
+        src = x
         if self.padded is not None:
             top, _, left, _ = self.pad
-            h, w = x.shape[1], x.shape[2]
-            self.padded[:, top : top + h, left : left + w] = x
-            x = self.padded
-        win = xp.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s]
-        win = win[:, : self.oh, : self.ow]  # (C, OH, OW, N, k, k)
+            interior = self.padded[:, top : top + x.shape[1], left : left + x.shape[2]]
+            src = self.padded
+        win = xp.lib.stride_tricks.sliding_window_view(src, (k, k), axis=(1, 2))[:, ::s, ::s]
+        win = win[:, : self.oh, : self.ow]  # (C, OH, OW, N, k, k), a view: nothing copied yet
         if self.pool_major:
             p, ph, pw = self.p, self.ph, self.pw
             win = win[:, : ph * p, : pw * p].reshape(c, ph, p, pw, p, n, k, k)
             dst = self.cols[: self.kk].reshape(c, k, k, p, p, ph, pw, n)
-            xp.copyto(dst, win.transpose(0, 6, 7, 2, 4, 1, 3, 5))
-        else:
-            dst = self.cols[: self.kk].reshape(c, k, k, self.oh, self.ow, n)
-            xp.copyto(dst, win.transpose(0, 4, 5, 1, 2, 3))
+            return interior, x, win.transpose(0, 6, 7, 2, 4, 1, 3, 5), dst
+        dst = self.cols[: self.kk].reshape(c, k, k, self.oh, self.ow, n)
+        return interior, x, win.transpose(0, 4, 5, 1, 2, 3), dst
 
-    def forward(self, x: Any, wb: Any) -> Any:
-        """x (C, H, W, N) -> out (F, PH, PW, N); ``wb`` the packed (F, C·k·k + 1) weights."""
-        self._im2col(x)
+    def _im2col(self) -> None:
+        """Copy every k×k patch of the input into a column of ``cols`` (one strided copy)."""
+        interior, x, windows, dst = self._patches
+        if interior is not None:
+            self.xp.copyto(interior, x)
+        self.xp.copyto(dst, windows)
+
+    def forward(self, wb: Any) -> Any:
+        """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
+        weights."""
+        self._im2col()
         self.xp.matmul(wb, self.cols, out=self.z)
         if self.pool is not None:
             self.pool.forward()
@@ -324,23 +337,41 @@ class ConvBlock:
         # dC/dWb: every patch times the error at its position, summed (the bias row sums dz).
         xp.matmul(self.cols, self.dz.T, out=self.dwt)
         xp.copyto(dwb, self.dwt.T)
-        if self.dcols is None:
-            return None
-        # The input's error: the notes' full convolution with the kernels rotated 180°, as the
-        # transposed product followed by col2im (each patch's error added back where it came from).
-        xp.matmul(wb[:, : self.kk].T, self.dz, out=self.dcols)
-        return self._col2im()
+        if self.dx is None:
+            return None  # a first layer: nobody needs the input's error
+        return self._input_error(wb)
 
-    def _col2im(self) -> Any:
-        xp, k, s, c, n = self.xp, self.k, self.s, self.c, self.n
-        oh, ow = self.oh, self.ow
-        d6 = self.dcols.reshape(c, k, k, oh, ow, n)
+    def _input_error_buffers(self, dtype: Any) -> None:
+        """Buffers and views for :meth:`_input_error` (see there)."""
+        xp, k, s, c, f, n, oh, ow = self.xp, self.k, self.s, self.c, self.f, self.n, self.oh, self.ow
+        dst = self.dxp if self.dxp is not None else self.dx
+        wp = dst.shape[2]
+        # dz shifted right by each column offset j (stride s apart), zeros elsewhere: (k·F, OH·Wp·N)
+        self.dz_shifted = xp.zeros((k, f, oh, wp, n), dtype=dtype)
+        self._shift_views = [self.dz_shifted[j][:, :, j : j + s * ow : s] for j in range(k)]
+        self.w_rows = xp.empty((k, c, k, f), dtype=dtype)  # W regrouped: [i, c, j, f]
+        self.bands = xp.empty((k * c, oh * wp * n), dtype=dtype)
+        bands = self.bands.reshape(k, c, oh, wp, n)
+        self._band_views = [(dst[:, i : i + s * oh : s], bands[i]) for i in range(k)]
+
+    def _input_error(self, wb: Any) -> Any:
+        """dC/dx (C, H, W, N): the notes' full convolution of the error with the kernels rotated
+        180°, i.e. every input pixel gathers W[f, c, i, j] · dz[f, oh, ow] from each position it
+        fed. Done by rows: with dz shifted by each column offset j and stacked, one product with
+        the kernels regrouped by row offset i, ``(k·C, k·F) @ (k·F, OH·W·N)``, gives for every i a
+        whole band of input rows; k additions of contiguous bands put them in place. (The plain
+        way — patch errors ``W^T @ dz``, then k² scatter-adds of short strided runs (col2im) —
+        took about a third longer: strided additions are slow in NumPy, copies are not.)"""
+        xp, k, c, f = self.xp, self.k, self.c, self.f
+        dz = self.dz.reshape(f, self.oh, self.ow, self.n)
+        for view in self._shift_views:
+            xp.copyto(view, dz)
+        xp.copyto(self.w_rows, wb[:, : self.kk].reshape(f, c, k, k).transpose(2, 1, 3, 0))
+        xp.matmul(self.w_rows.reshape(k * c, k * f), self.dz_shifted.reshape(k * f, -1), out=self.bands)
         dst = self.dxp if self.dxp is not None else self.dx
         dst.fill(0)
-        for i in range(k):
-            for j in range(k):
-                view = dst[:, i : i + s * oh : s, j : j + s * ow : s]
-                xp.add(view, d6[:, i, j], out=view)
+        for view, band in self._band_views:
+            xp.add(view, band, out=view)
         if self.dxp is not None:
             top, _, left, _ = self.pad
             h, w = self.dx.shape[1], self.dx.shape[2]
@@ -406,51 +437,55 @@ class FusedNetwork:
         xp = self.xp = pack.xp
         layers = model.layers
         self.blocks: list[ConvBlock | DenseBlock] = []
+        #: each block's input buffer: (C, H, W, N) for a conv block, (D + 1, N) for a dense one
+        self.inputs: list[Any] = []
+        dtype = pack.data.dtype
         for b, spec in enumerate(plan.blocks):
             nxt = plan.blocks[b + 1] if b + 1 < len(plan.blocks) else None
             ones_row = nxt is not None and layers[nxt.main].kind == "dense"
-            block_cls = ConvBlock if layers[spec.main].kind == "conv2d" else DenseBlock
-            self.blocks.append(block_cls(layers, spec, n, xp, ones_row))
+            main = layers[spec.main]
+            if b > 0:
+                prev = self.blocks[b - 1]
+                # A dense block reads the previous output with its ones row: flatten is free.
+                x = prev.out_buf.reshape(-1, n) if main.kind == "dense" else prev.out
+            elif main.kind == "dense":
+                assert main.in_shape is not None
+                x = xp.empty((main.in_shape[0] + 1, n), dtype=dtype)
+                x[-1] = 1
+            else:
+                assert main.in_shape is not None
+                x = xp.empty((*main.in_shape, n), dtype=dtype)
+            self.inputs.append(x)
+            if main.kind == "conv2d":
+                self.blocks.append(ConvBlock(layers, spec, n, xp, ones_row, x))
+            else:
+                self.blocks.append(DenseBlock(layers, spec, n, xp, ones_row))
         self.weights = [pack.packed(pack.data, spec.main) for spec in plan.blocks]
         self.grads = [pack.packed(grad, spec.main) for spec in plan.blocks]
-        first = self.blocks[0]
-        dtype = pack.data.dtype
-        if isinstance(first, DenseBlock):
-            self.x_in = xp.empty((first.d + 1, n), dtype=dtype)
-            self.x_in[first.d] = 1
-        else:
-            self.x_in = xp.empty(first.in_shape, dtype=dtype)
+        first = self.inputs[0]
+        # where the batch (n, *input_shape) is copied in, batch last
+        self.x_in = first[:-1] if isinstance(self.blocks[0], DenseBlock) else first
         self.rows = xp.arange(n)
-
-    def _input(self, x: Any) -> Any:
-        """x (n, *input_shape) -> the first block's input, batch last."""
-        first = self.blocks[0]
-        if isinstance(first, DenseBlock):
-            self.xp.copyto(self.x_in[: first.d], x.reshape(self.n, -1).T)
-        else:
-            self.xp.copyto(self.x_in, x.transpose(1, 2, 3, 0))
-        return self.x_in
-
-    def _dense_input(self, b: int) -> Any:
-        """The previous block's output with its ones row, as (D + 1, N): flatten is free."""
-        return self.blocks[b - 1].out_buf.reshape(-1, self.n)
 
     def run(self, x: Any, y: Any, scale: float) -> StepStats:
         """Forward, cost and backward for x (n, *input_shape), labels y (n,). The cost's gradient
         is scaled by ``scale`` (1 / the whole batch's size, so that the shares add up)."""
         xp = self.xp
-        inputs = []
-        a = self._input(x)
+        if isinstance(self.blocks[0], DenseBlock):
+            xp.copyto(self.x_in, x.reshape(self.n, -1).T)
+        else:
+            xp.copyto(self.x_in, x.transpose(1, 2, 3, 0))
+        a = None
         for b, block in enumerate(self.blocks):
-            if isinstance(block, DenseBlock) and b > 0:
-                a = self._dense_input(b)
-            inputs.append(a)
-            a = block.forward(a, self.weights[b])
+            if isinstance(block, DenseBlock):
+                a = block.forward(self.inputs[b], self.weights[b])
+            else:
+                a = block.forward(self.weights[b])
         loss_sum, g = self._cost(a, y, scale)
         for b in range(len(self.blocks) - 1, -1, -1):
             block = self.blocks[b]
             if isinstance(block, DenseBlock):
-                g = block.backward(inputs[b], g, self.weights[b], self.grads[b])
+                g = block.backward(self.inputs[b], g, self.weights[b], self.grads[b])
             else:
                 g = block.backward(g, self.weights[b], self.grads[b])
             if g is not None and b > 0 and isinstance(self.blocks[b - 1], ConvBlock):

@@ -166,23 +166,25 @@ class TrainStep:
         bounds = [n * t // count for t in range(count + 1)]
         shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
         scale = 1.0 / n
-        if count == 1:
-            stats = [self._run_share(0, x, y, scale)]
-        else:
-            workers = self._ensure_workers(count - 1)
-            with blas_threads(1):
+        # BLAS at one thread: the threads here are the parallelism (and a lone share's small
+        # products lose more to waking BLAS's helper threads than they gain from them).
+        with blas_threads(1):
+            if count == 1:
+                stats = [self._run_share(0, x, y, scale)]
+            else:
+                workers = self._ensure_workers(count - 1)
                 for t in range(1, count):
                     lo, hi = shares[t]
                     workers.start(t - 1, _bind(self._run_share, t, x[lo:hi], y[lo:hi], scale))
                 lo, hi = shares[0]
                 first = self._run_share(0, x[lo:hi], y[lo:hi], scale)
                 rest = workers.wait(count - 1)
-            for r in rest:
-                if isinstance(r, BaseException):
-                    raise r
-            stats = [first, *rest]
-            for t in range(1, count):  # in a fixed order: the same sums every run
-                pack.grad += self._grads[t]
+                for r in rest:
+                    if isinstance(r, BaseException):
+                        raise r
+                stats = [first, *rest]
+                for t in range(1, count):  # in a fixed order: the same sums every run
+                    pack.grad += self._grads[t]
         return StepResult(
             loss=sum(s.loss_sum for s in stats) / n,
             correct=sum(s.correct for s in stats),
