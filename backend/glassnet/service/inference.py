@@ -45,8 +45,9 @@ from glassnet.data.preprocess import (
     SIZE,
     decode_image,
     prepare_digit,
-    prepare_pixels,
+    prepare_pixel_batch,
 )
+from glassnet.nn.backend import to_host
 from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, META_KEY, SPEC_KEY, CheckpointError, read_checkpoint
 from glassnet.nn.losses import probabilities
 from glassnet.nn.model import Sequential
@@ -55,6 +56,7 @@ from .encoding import EncodedArray, LayerActivation, encode_activations, encode_
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DigitQuery",
     "IncompatibleModelError",
     "LayerSummary",
     "ModelRegistry",
@@ -73,6 +75,18 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 _MAX_ID = 512
 _TEXT = 200  # longest spec/meta string echoed back in a summary
 ModelKind = Literal["bundled", "run", "upload"]
+
+
+@dataclass(frozen=True)
+class DigitQuery:
+    """One digit to read, as :meth:`ModelRegistry.predict` takes it."""
+
+    pixels: Any = None
+    image: bytes | None = None
+    model_id: str | None = None
+    activations: bool = False
+    image_name: str = "image"
+    fallback: bool = False
 
 
 class UnknownModelError(KeyError):
@@ -372,38 +386,91 @@ class ModelRegistry:
             ImageError: not an image, corrupt, or too large.
             UnknownModelError, CheckpointError, IncompatibleModelError: see :meth:`load`.
         """
-        if (pixels is None) == (image is None):
-            raise ValueError("give either pixels or an image, not both or neither")
+        query = DigitQuery(pixels, image, model_id, activations, image_name, fallback)
+        result = self.predict_batch([query])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def predict_batch(self, queries: Sequence[DigitQuery]) -> list[PredictResult | Exception]:
+        """Read many digits at once: one model lookup and one forward pass per network, the
+        pixel grids prepared together; each query's answer is what :meth:`predict` would give
+        it, or the exception it would raise (so one bad query never fails the others)."""
+        out: list[PredictResult | Exception | None] = [None] * len(queries)
+        nets: dict[tuple[str, bool], tuple[str, Sequential, threading.Lock, str] | Exception] = {}
+        for i, q in enumerate(queries):
+            if (q.pixels is None) == (q.image is None):
+                out[i] = ValueError("give either pixels or an image, not both or neither")
+                continue
+            key = (q.model_id or self.default_id, q.fallback)
+            if key not in nets:
+                try:
+                    nets[key] = self._network(q.model_id, q.fallback)
+                except Exception as exc:  # unknown, unreadable or incompatible: this query's answer
+                    nets[key] = exc
+            if isinstance(nets[key], Exception):
+                out[i] = nets[key]  # type: ignore[assignment]
+        digits: dict[int, np.ndarray | None] = {}
+        grids = [i for i, q in enumerate(queries) if out[i] is None and q.pixels is not None]
+        for i, digit in zip(grids, prepare_pixel_batch([queries[i].pixels for i in grids]), strict=True):
+            if isinstance(digit, ValueError):
+                out[i] = digit
+            else:
+                digits[i] = digit
+        for i, q in enumerate(queries):
+            if out[i] is None and q.image is not None:
+                try:
+                    digits[i] = prepare_digit(decode_image(q.image, name=q.image_name))
+                except ValueError as exc:
+                    out[i] = exc
+        by_net: dict[int, list[int]] = {}
+        for i, digit in digits.items():
+            q = queries[i]
+            model_id, model, _, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            if digit is None:
+                out[i] = PredictResult(
+                    model=model_id,
+                    digit=None,
+                    probabilities=None,
+                    prepared=None,
+                    empty=True,
+                    message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
+                )
+            else:
+                by_net.setdefault(id(model), []).append(i)
+        for members in by_net.values():
+            q = queries[members[0]]
+            model_id, model, lock, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            x = np.stack([digits[i] for i in members]).reshape(len(members), *model.input_shape)
+            record = any(queries[i].activations for i in members)
+            with lock:  # layers keep per-call caches; one forward pass at a time per network
+                if record:  # the same forward pass, keeping every layer's output
+                    scores, acts = model.forward_record(x.astype(np.float32))
+                else:
+                    scores, acts = model.forward(x.astype(np.float32)), []
+                probs = to_host(probabilities(model.loss, scores)).astype(np.float64)
+            for row, i in enumerate(members):
+                layers = encode_activations(model, acts, sample=row) if queries[i].activations else None
+                out[i] = self._answer(model_id, note, digits[i], probs[row], layers)
+        return out  # type: ignore[return-value]
+
+    def _network(self, model_id: str | None, fallback: bool) -> tuple[str, Sequential, threading.Lock, str]:
+        """(id, network, its lock, note): :meth:`load`, or with ``fallback`` the default
+        network for a run that has no weights yet (the note says so)."""
         requested = model_id or self.default_id
         try:
-            model_id, model, lock = self.load(model_id)
-            note = ""
+            return (*self.load(model_id), "")
         except UnknownModelError:
             if not fallback or requested == self.default_id:
                 raise
             model_id, model, lock = self.load(None)
             note = f"run {requested} has no weights yet, so the bundled {model_id} network answered: "
-        if image is not None:
-            digit = prepare_digit(decode_image(image, name=image_name))
-        else:
-            digit = prepare_pixels(pixels)
-        if digit is None:
-            return PredictResult(
-                model=model_id,
-                digit=None,
-                probabilities=None,
-                prepared=None,
-                empty=True,
-                message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
-            )
-        x = digit.reshape(1, *model.input_shape).astype(np.float32)
-        with lock:  # layers keep per-call caches; one forward pass at a time per network
-            if activations:
-                out, acts = model.forward_record(x)
-                layers = encode_activations(model, acts)
-            else:
-                out, layers = model.forward(x), None
-            probs = probabilities(model.loss, out)[0].astype(np.float64)
+            return model_id, model, lock, note
+
+    @staticmethod
+    def _answer(
+        model_id: str, note: str, digit: np.ndarray, probs: np.ndarray, layers: list[dict] | None
+    ) -> PredictResult:
         if not np.all(np.isfinite(probs)):  # cannot come from finite weights, but never send NaN
             probs = np.full(probs.shape, 1.0 / probs.size)
         best = int(np.argmax(probs))
