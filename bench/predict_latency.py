@@ -35,6 +35,7 @@ import numpy as np
 from glassnet.data.mnist import read_idx
 from glassnet.service.devserver import ServeProcess
 from glassnet.service.inference import DigitQuery, ModelRegistry
+from glassnet.training.blas import blas_threads
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST = REPO / "data" / "mnist"
@@ -50,7 +51,8 @@ def digits(n: int) -> list[list[list[float]]]:
 
 
 def bench_registry(model: str, pixels: list, n: int) -> None:
-    with tempfile.TemporaryDirectory() as runs:
+    # As in the server, where predictions run on one BLAS thread (service/batching.py).
+    with tempfile.TemporaryDirectory() as runs, blas_threads(1):
         registry = ModelRegistry(REPO / "models", Path(runs))
         registry.predict(pixels=pixels[0], model_id=model)  # load and warm up
         for activations in (False, True):

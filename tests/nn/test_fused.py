@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from glassnet.nn import Sequential, compute_loss, make_optimizer
-from glassnet.nn.fused import UnsupportedNetworkError, plan_network
+from glassnet.nn.fused import FastForward, UnsupportedNetworkError, plan_network
 from glassnet.presets import PRESETS, load_preset
 from glassnet.training.step import TrainStep
 
@@ -210,3 +210,33 @@ def test_unfused_networks_say_why_and_train_layer_by_layer(layers: list, needle:
     loss = _layer_by_layer(ref, x, y)
     assert result.loss == pytest.approx(loss)
     _assert_same_gradients(fast, ref)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 11])
+@pytest.mark.parametrize("name", ["cnn", "mlp", "stride-same-padding"])
+def test_fast_forward_equals_the_layers(name: str, n: int) -> None:
+    """The prediction-mode fused pass (padded up to 1, 2, 4 or 8 digits) gives the layers'
+    outputs; larger batches go through the layers themselves."""
+    spec = SPECS[name]
+    model = Sequential.from_spec(spec, np.random.default_rng(0))
+    x, _ = _batch(spec, n)
+    fast = FastForward(model)
+    assert fast.plan is not None
+    got = fast.scores(x)
+    assert got.shape == (n, model.output_shape[0])
+    np.testing.assert_allclose(got, model.forward(x), rtol=1e-5, atol=1e-5)
+    again = fast.scores(x[::-1].copy())  # buffers are reused, answers are not
+    np.testing.assert_allclose(again, model.forward(x[::-1].copy()), rtol=1e-5, atol=1e-5)
+
+
+def test_fast_forward_falls_back_for_networks_it_does_not_fuse() -> None:
+    spec = {
+        "input_shape": [1, 12, 12],
+        "layers": [{"type": "flatten"}, {"type": "dense", "units": 3}, {"type": "softmax"}],
+        "loss": "mse",
+    }
+    model = Sequential.from_spec(spec)
+    x, _ = _batch(spec, 2)
+    fast = FastForward(model)
+    assert fast.plan is None
+    np.testing.assert_array_equal(fast.scores(x), model.forward(x))

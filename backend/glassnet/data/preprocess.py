@@ -227,6 +227,17 @@ def _border(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:, 0], x[:, -1], x[:, 1:-1, 0], x[:, 1:-1, -1]], axis=1)
 
 
+def _median(x: np.ndarray) -> np.ndarray:
+    """np.median(x, axis=1), the same numbers (the mean of the middle two for an even count)
+    without np.median's Python-level overhead, which cost more than the partition itself."""
+    m = x.shape[1]
+    half = m // 2
+    if m % 2:
+        return np.partition(x, half, axis=1)[:, half]
+    part = np.partition(x, (half - 1, half), axis=1)
+    return (part[:, half - 1] + part[:, half]) / 2
+
+
 def _centre_of_mass(x: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted mean (row, col) of a non-negative (H, W) array with positive sum."""
     total = x.sum()
@@ -282,11 +293,11 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     x = images
     b, h, w = x.shape
     # (b) polarity, per image.
-    flip = np.median(_border(x), axis=1) > 0.5
+    flip = _median(_border(x)) > 0.5
     if flip.any():
         x = np.where(flip[:, None, None], 1.0 - x, x)
     # (c) background removal and ink detection.
-    background = np.median(_border(x), axis=1)
+    background = _median(_border(x))
     x = np.maximum(x - background[:, None, None], 0.0)
     peak = x.max(axis=(1, 2))
     present = peak >= _MIN_CONTRAST

@@ -49,6 +49,7 @@ from glassnet.data.preprocess import (
 )
 from glassnet.nn.backend import to_host
 from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, META_KEY, SPEC_KEY, CheckpointError, read_checkpoint
+from glassnet.nn.fused import FastForward
 from glassnet.nn.losses import probabilities
 from glassnet.nn.model import Sequential
 
@@ -162,6 +163,7 @@ class PredictResult(BaseModel):
 class _Loaded:
     model: Sequential
     lock: threading.Lock
+    fast: FastForward  # the fused forward pass for small batches (nn/fused.py)
 
 
 def _finite_fraction(value: Any) -> float | None:
@@ -320,6 +322,10 @@ class ModelRegistry:
             CheckpointError: the file is not a valid checkpoint.
             IncompatibleModelError: the network cannot read 28x28 digits.
         """
+        model_id, loaded = self._load(model_id)
+        return model_id, loaded.model, loaded.lock
+
+    def _load(self, model_id: str | None) -> tuple[str, _Loaded]:
         model_id = model_id or self.default_id
         path = self.path_of(model_id)
         try:
@@ -330,7 +336,7 @@ class ModelRegistry:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return model_id, hit.model, hit.lock
+                return model_id, hit
         # Read outside the lock: a slow load must not hold up predictions on other models.
         try:
             checkpoint = read_checkpoint(path, name=model_id)
@@ -340,7 +346,7 @@ class ModelRegistry:
             raise
         model = checkpoint.model.astype(np.float32)
         check_compatible(model, model_id)
-        loaded = _Loaded(model, threading.Lock())
+        loaded = _Loaded(model, threading.Lock(), FastForward(model))
         with self._lock:
             loaded = self._cache.setdefault(key, loaded)  # another thread may have won the race
             self._cache.move_to_end(key)
@@ -349,7 +355,7 @@ class ModelRegistry:
                 del self._cache[stale]
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        return model_id, loaded.model, loaded.lock
+        return model_id, loaded
 
     def cached_count(self) -> int:
         with self._lock:
@@ -397,7 +403,7 @@ class ModelRegistry:
         pixel grids prepared together; each query's answer is what :meth:`predict` would give
         it, or the exception it would raise (so one bad query never fails the others)."""
         out: list[PredictResult | Exception | None] = [None] * len(queries)
-        nets: dict[tuple[str, bool], tuple[str, Sequential, threading.Lock, str] | Exception] = {}
+        nets: dict[tuple[str, bool], tuple[str, _Loaded, str] | Exception] = {}
         for i, q in enumerate(queries):
             if (q.pixels is None) == (q.image is None):
                 out[i] = ValueError("give either pixels or an image, not both or neither")
@@ -426,7 +432,7 @@ class ModelRegistry:
         by_net: dict[int, list[int]] = {}
         for i, digit in digits.items():
             q = queries[i]
-            model_id, model, _, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            model_id, loaded, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
             if digit is None:
                 out[i] = PredictResult(
                     model=model_id,
@@ -437,35 +443,36 @@ class ModelRegistry:
                     message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
                 )
             else:
-                by_net.setdefault(id(model), []).append(i)
+                by_net.setdefault(id(loaded), []).append(i)
         for members in by_net.values():
             q = queries[members[0]]
-            model_id, model, lock, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            model_id, loaded, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            model = loaded.model
             x = np.stack([digits[i] for i in members]).reshape(len(members), *model.input_shape)
             record = any(queries[i].activations for i in members)
-            with lock:  # layers keep per-call caches; one forward pass at a time per network
+            with loaded.lock:  # layers and buffers are per network: one forward pass at a time
                 if record:  # the same forward pass, keeping every layer's output
                     scores, acts = model.forward_record(x.astype(np.float32))
                 else:
-                    scores, acts = model.forward(x.astype(np.float32)), []
+                    scores, acts = loaded.fast.scores(x.astype(np.float32)), []
                 probs = to_host(probabilities(model.loss, scores)).astype(np.float64)
             for row, i in enumerate(members):
                 layers = encode_activations(model, acts, sample=row) if queries[i].activations else None
                 out[i] = self._answer(model_id, note, digits[i], probs[row], layers)
         return out  # type: ignore[return-value]
 
-    def _network(self, model_id: str | None, fallback: bool) -> tuple[str, Sequential, threading.Lock, str]:
-        """(id, network, its lock, note): :meth:`load`, or with ``fallback`` the default
-        network for a run that has no weights yet (the note says so)."""
+    def _network(self, model_id: str | None, fallback: bool) -> tuple[str, _Loaded, str]:
+        """(id, loaded network, note): :meth:`load`, or with ``fallback`` the default network
+        for a run that has no weights yet (the note says so)."""
         requested = model_id or self.default_id
         try:
-            return (*self.load(model_id), "")
+            return (*self._load(model_id), "")
         except UnknownModelError:
             if not fallback or requested == self.default_id:
                 raise
-            model_id, model, lock = self.load(None)
+            model_id, loaded = self._load(None)
             note = f"run {requested} has no weights yet, so the bundled {model_id} network answered: "
-            return model_id, model, lock, note
+            return model_id, loaded, note
 
     @staticmethod
     def _answer(
