@@ -9,7 +9,14 @@ from glassnet.nn import Sequential
 from glassnet.presets import load_preset
 from glassnet.training import step as step_module
 from glassnet.training.blas import blas_controls, blas_threads
-from glassnet.training.step import MIN_SHARE, THREADS_ENV, TrainStep, thread_count, usable_cores
+from glassnet.training.step import (
+    MIN_SHARE,
+    MIN_SHARE_WORK,
+    THREADS_ENV,
+    TrainStep,
+    thread_count,
+    usable_cores,
+)
 
 
 def test_thread_count_follows_the_cores_and_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -20,6 +27,12 @@ def test_thread_count_follows_the_cores_and_the_batch(monkeypatch: pytest.Monkey
     assert thread_count(10) == 1  # the notes network's batch of 10 stays on one thread
     assert thread_count(64, requested=3) == 3
     assert thread_count(2, requested=3) == 2  # never more shares than samples
+    # little work per sample (the mlp's 109k multiply-adds): shares must hold MIN_SHARE_WORK
+    assert thread_count(64, work=109_000) == 1
+    assert thread_count(512, work=109_000) == 512 * 109_000 // MIN_SHARE_WORK  # 6
+    cnn = TrainStep(Sequential.from_spec(load_preset("cnn")))
+    assert cnn.work == 16 * 576 * 25 + 32 * 64 * 400 + 512 * 128 + 128 * 10
+    assert thread_count(64, work=cnn.work) == 4
 
 
 def test_thread_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -75,6 +75,21 @@ class NetworkPlan:
     loss: str
 
 
+def multiply_adds(model: Sequential, plan: NetworkPlan) -> int:
+    """Multiply-adds of one sample's forward pass through the fused blocks (the backward pass
+    does about twice as many): how much work a share of a batch holds."""
+    total = 0
+    for spec in plan.blocks:
+        layer = model.layers[spec.main]
+        assert layer.in_shape is not None and layer.out_shape is not None
+        if isinstance(layer, Conv2D):
+            f, oh, ow = layer.out_shape
+            total += f * oh * ow * layer.in_shape[0] * layer.kernel * layer.kernel
+        else:
+            total += layer.in_shape[0] * layer.out_shape[0]
+    return total
+
+
 class UnsupportedNetworkError(ValueError):
     """The network has a layer (or an order of layers) the fused path does not handle."""
 
@@ -578,6 +593,7 @@ __all__ = [
     "NetworkPlan",
     "StepStats",
     "UnsupportedNetworkError",
+    "multiply_adds",
     "plan_network",
     "supported",
 ]

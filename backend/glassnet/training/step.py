@@ -10,8 +10,10 @@ the tests check):
 * **layer by layer** otherwise: ``model.forward`` / ``compute_loss`` / ``model.backward``.
 
 On the fused path the batch is split across threads, one share per usable core (at least
-:data:`MIN_SHARE` samples each): each thread runs the whole network on its share with its own
-buffers and gradient vector, NumPy releases the GIL inside every large array operation and
+:data:`MIN_SHARE` samples and :data:`MIN_SHARE_WORK` multiply-adds each): each thread runs the
+whole network on a share with that share's own buffers and gradient vector (a thread that
+finishes early takes a share no other thread has started, so a core lost to another program
+does not hold up the step). NumPy releases the GIL inside every large array operation and
 matrix product, and the shares' gradients are added up (in a fixed order, so a seed gives the
 same run) for one optimizer step. Meanwhile BLAS runs at one thread per share (``blas.py``):
 the parallelism is ours, not BLAS's, so there is no spin-waiting BLAS pool to suffer when other
@@ -21,6 +23,7 @@ programs load the machine, and elementwise work (pooling, im2col) runs in parall
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import threading
@@ -31,12 +34,23 @@ from typing import Any
 
 import numpy as np
 
-from ..nn.fused import FusedNetwork, NetworkPlan, StepStats, UnsupportedNetworkError, plan_network
+from ..nn.fused import (
+    FusedNetwork,
+    NetworkPlan,
+    StepStats,
+    UnsupportedNetworkError,
+    multiply_adds,
+    plan_network,
+)
 from ..nn.losses import compute_loss
 from ..nn.model import Sequential
 from .blas import blas_controls, blas_threads
 
 MIN_SHARE = 16  # smaller shares lose more to per-call overhead than a second core gains
+# Forward multiply-adds a share must hold to be worth a thread: below it (the mlp: 3.5 million
+# for 32 samples) the work is mostly Python-level calls on small arrays, which hold the GIL,
+# and two threads were slower than one (bench/train_speed.py); the cnn's shares hold 36 million.
+MIN_SHARE_WORK = 8_000_000
 THREADS_ENV = "GLASSNET_TRAIN_THREADS"
 
 
@@ -48,9 +62,10 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def thread_count(batch: int, requested: int | None = None) -> int:
+def thread_count(batch: int, requested: int | None = None, work: int = MIN_SHARE_WORK) -> int:
     """Threads for a batch: ``requested`` (or ``$GLASSNET_TRAIN_THREADS``), else one per usable
-    core, with at least MIN_SHARE samples per thread; 1 when BLAS's threads cannot be set."""
+    core, with at least MIN_SHARE samples and MIN_SHARE_WORK forward multiply-adds per thread
+    (``work``: a sample's); 1 when BLAS's threads cannot be set."""
     if requested is None:
         env = os.environ.get(THREADS_ENV, "").strip()
         if env:
@@ -64,7 +79,7 @@ def thread_count(batch: int, requested: int | None = None) -> int:
         return max(1, min(requested, batch))
     if blas_controls() is None:
         return 1
-    return max(1, min(usable_cores(), batch // MIN_SHARE))
+    return max(1, min(usable_cores(), batch // MIN_SHARE, batch * work // MIN_SHARE_WORK))
 
 
 @dataclass
@@ -124,10 +139,12 @@ class TrainStep:
         self.requested = threads
         self.plan: NetworkPlan | None = None
         self.reason = "fused path turned off"
+        self.work = MIN_SHARE_WORK  # a sample's forward multiply-adds
         if fused:
             try:
                 self.plan = plan_network(model)
                 self.reason = ""
+                self.work = multiply_adds(model, self.plan)
             except UnsupportedNetworkError as exc:
                 self.reason = str(exc)
         self._pack: Any = None
@@ -144,7 +161,7 @@ class TrainStep:
         """How a batch of this size is trained: ``"fused, 2 threads"`` or ``"layer by layer (why)"``."""
         if self.plan is None:
             return f"layer by layer ({self.reason})"
-        n = thread_count(batch, self.requested) if self.model.device == "cpu" else 1
+        n = thread_count(batch, self.requested, self.work) if self.model.device == "cpu" else 1
         return f"fused, {n} thread{'s' if n != 1 else ''}"
 
     def close(self) -> None:
@@ -162,7 +179,7 @@ class TrainStep:
             self._pack, self._nets, self._grads = pack, {}, {}
         x, y = pack.xp.asarray(x), pack.xp.asarray(y)
         n = x.shape[0]
-        count = thread_count(n, self.requested) if pack.xp is np else 1
+        count = thread_count(n, self.requested, self.work) if pack.xp is np else 1
         bounds = [n * t // count for t in range(count + 1)]
         shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
         scale = 1.0 / n
@@ -173,22 +190,32 @@ class TrainStep:
                 stats = [self._run_share(0, x, y, scale)]
             else:
                 workers = self._ensure_workers(count - 1)
-                for t in range(1, count):
-                    lo, hi = shares[t]
-                    workers.start(t - 1, _bind(self._run_share, t, x[lo:hi], y[lo:hi], scale))
-                lo, hi = shares[0]
-                first = self._run_share(0, x[lo:hi], y[lo:hi], scale)
-                rest = workers.wait(count - 1)
-                for r in rest:
-                    if isinstance(r, BaseException):
-                        raise r
-                stats = [first, *rest]
+                stats = [None] * count
+                claims = itertools.count()
+
+                def take() -> None:
+                    # Each share goes to whichever thread asks first: a worker that the OS has
+                    # not scheduled yet (another program holds its core) leaves its share to the
+                    # threads that are running instead of holding up the step.
+                    while (i := next(claims)) < count:
+                        lo, hi = shares[i]
+                        stats[i] = self._run_share(i, x[lo:hi], y[lo:hi], scale)
+
+                for t in range(count - 1):
+                    workers.start(t, take)
+                try:
+                    take()
+                finally:  # even when this thread failed: no worker may still be running
+                    errors = [r for r in workers.wait(count - 1) if isinstance(r, BaseException)]
+                if errors:
+                    raise errors[0]
                 for t in range(1, count):  # in a fixed order: the same sums every run
                     pack.grad += self._grads[t]
+        done = [s for s in stats if s is not None]
         return StepResult(
-            loss=sum(s.loss_sum for s in stats) / n,
-            correct=sum(s.correct for s in stats),
-            finite=all(s.finite for s in stats),
+            loss=sum(s.loss_sum for s in done) / n,
+            correct=sum(s.correct for s in done),
+            finite=all(s.finite for s in done),
         )
 
     def _run_share(self, t: int, x: Any, y: Any, scale: float) -> StepStats:
