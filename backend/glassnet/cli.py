@@ -33,6 +33,7 @@ from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
 from .export.tensorboard import TensorBoardWriter, require_tensorboard
 from .logs import LEVELS
+from .nn.backend import DEVICES
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
@@ -107,6 +108,7 @@ TRAIN_SETTINGS = (
     "batch_size",
     "epochs",
     "seed",
+    "device",
 )
 
 
@@ -194,6 +196,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     if resume is not None:
         model.load_state_dict(resume.model.state_dict())
+    model.to(config.device)  # DeviceUnavailableError (a ValueError) says what is missing
     return {
         "note": note,
         "spec": spec,
@@ -278,6 +281,7 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
         say(f"{data.classes.count} classes ({', '.join(data.classes.names[:12])}): {run['note']}")
     say(model.describe())
     say(f"settings: {json.dumps(config.as_dict())}")
+    say(f"training on {config.device}: {trainer.step_fn.describe(config.batch_size)}")
     if run["resume"] is not None:
         say(f"resuming at epoch {trainer.epoch + 1}, step {trainer.step:,} of {trainer.total_steps:,}")
     say(f"checkpoint: {out}")
@@ -569,6 +573,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help=f"passes over the training set {preset_default}")
     train.add_argument("--seed", type=int, help=f"seed of weights, batch order and dropout {preset_default}")
     train.add_argument("--loss", choices=("cross_entropy", "mse"), help=f"cost function {preset_default}")
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=os.environ.get("GLASSNET_DEVICE") or None,
+        help="cpu or cuda: a GPU through CuPy, pip install 'glassnet[gpu]' (default: cpu, $GLASSNET_DEVICE)",
+    )
     train.add_argument(
         "--validation",
         type=int,

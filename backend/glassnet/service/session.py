@@ -43,6 +43,7 @@ import numpy as np
 
 from ..data.mnist import Split, load_splits
 from ..export.tensorboard import TensorBoardWriter
+from ..nn.backend import to_host
 from ..nn.checkpoint import (
     MAX_RUN_CHECKPOINT_BYTES,
     atomic_write_bytes,
@@ -81,7 +82,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def _finite_list(values: np.ndarray | list[float]) -> list[float | None]:
-    return [_finite(v) for v in np.asarray(values, dtype=np.float64).ravel().tolist()]
+    return [_finite(v) for v in to_host(values).astype(np.float64).ravel().tolist()]
 
 
 class _EndOfRun(Exception):  # noqa: N818 - control flow, not an error
@@ -143,6 +144,7 @@ class TrainingSession:
             self.data = mix(self.data, Teach.mine(self.run_dir, "train"), teach.repeat, teach.train_subset)
             extra = {"mine": Teach.mine(self.run_dir, "holdout"), "test": self.data.test}
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
+        model.to(self.config.device)  # "cuda" without CuPy or a GPU: a failed run naming why
         self.trainer = Trainer(model, self.config, self.data, self.on_event, extra_eval=extra)
         self.model = model
         if self.job.get("tensorboard"):  # event files for TensorBoard (export/tensorboard.py)
