@@ -33,6 +33,7 @@ from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
 from .export.tensorboard import TensorBoardWriter, require_tensorboard
 from .logs import LEVELS
+from .nn.backend import DEVICES
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
@@ -107,6 +108,7 @@ TRAIN_SETTINGS = (
     "batch_size",
     "epochs",
     "seed",
+    "device",
 )
 
 
@@ -147,7 +149,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         spec = dict(resume.spec)
         name = str(resume.meta.get("preset") or spec.get("name") or Path(args.resume).stem)
         settings = dict(resume.meta.get("train", {}))
-        for key in TRAIN_SETTINGS:  # a resumed run keeps its settings; say so rather than ignore
+        for key in (*TRAIN_SETTINGS, "augment"):  # a resumed run keeps its settings; say so
             if getattr(args, key) is not None and key != "epochs":
                 raise ValueError(
                     f"--{key.replace('_', '-')}: a resumed run keeps its settings (only --epochs)"
@@ -166,6 +168,8 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
             spec, name = load_preset(args.preset), args.preset
         settings = dict(spec.get("train", {}))
         overrides = {key: getattr(args, key) for key in TRAIN_SETTINGS if getattr(args, key) is not None}
+        if args.augment is not None:  # on: the preset's settings or the defaults; off: none
+            overrides["augment"] = (settings.get("augment") or {}) if args.augment else None
         if args.loss:
             spec["loss"] = args.loss
         dataset, validation, transpose, classes = args.dataset, args.validation, args.transpose, args.classes
@@ -194,6 +198,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     model = Sequential.from_spec(spec, np.random.default_rng(config.seed))
     if resume is not None:
         model.load_state_dict(resume.model.state_dict())
+    model.to(config.device)  # DeviceUnavailableError (a ValueError) says what is missing
     return {
         "note": note,
         "spec": spec,
@@ -278,6 +283,7 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
         say(f"{data.classes.count} classes ({', '.join(data.classes.names[:12])}): {run['note']}")
     say(model.describe())
     say(f"settings: {json.dumps(config.as_dict())}")
+    say(f"training on {config.device}: {trainer.step_fn.describe(config.batch_size)}")
     if run["resume"] is not None:
         say(f"resuming at epoch {trainer.epoch + 1}, step {trainer.step:,} of {trainer.total_steps:,}")
     say(f"checkpoint: {out}")
@@ -569,6 +575,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help=f"passes over the training set {preset_default}")
     train.add_argument("--seed", type=int, help=f"seed of weights, batch order and dropout {preset_default}")
     train.add_argument("--loss", choices=("cross_entropy", "mse"), help=f"cost function {preset_default}")
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="vary each batch's digits on the fly: rotation, scale, shear, shift, elastic warps, "
+        f"stroke width (seeded; data/augment.py) {preset_default}",
+    )
+    train.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=os.environ.get("GLASSNET_DEVICE") or None,
+        help="cpu or cuda: a GPU through CuPy, pip install 'glassnet[gpu]' (default: cpu, $GLASSNET_DEVICE)",
+    )
     train.add_argument(
         "--validation",
         type=int,

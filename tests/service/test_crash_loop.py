@@ -15,7 +15,7 @@ from glassnet.service.chaos import call, crash_loop, wait
 
 pytestmark = pytest.mark.slow
 
-BODY = {"spec": TINY_CNN, "epochs": 60, "batch_size": 5, "seed": 3, "optimizer": "adam", "lr": 0.002}
+BODY = {"spec": TINY_CNN, "epochs": 240, "batch_size": 5, "seed": 3, "optimizer": "adam", "lr": 0.002}
 ENV = {"GLASSNET_CHECKPOINT_INTERVAL_S": "0.5"}
 
 

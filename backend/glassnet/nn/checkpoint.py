@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .backend import to_host
 from .model import FLOAT_BYTES, MAX_LAYERS, MAX_PARAMS, Sequential
 
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
@@ -60,9 +61,10 @@ def checkpoint_bytes(
 ) -> bytes:
     """The archive as bytes. ``spec`` defaults to the model's own spec; a fuller spec (a preset
     with its training settings) may be stored instead as long as it builds the same model."""
-    arrays: dict[str, np.ndarray] = dict(model.state_dict())
+    # Weights (and optimizer state) go to the host here, whatever device trains them.
+    arrays: dict[str, np.ndarray] = {k: to_host(v) for k, v in model.state_dict().items()}
     for name, value in (optimizer_state or {}).items():
-        arrays[OPTIM_PREFIX + name] = np.asarray(value)
+        arrays[OPTIM_PREFIX + name] = to_host(value)
     full_spec = {**(spec or {}), **model.spec()}
     arrays[SPEC_KEY] = _json_array(full_spec)
     arrays[META_KEY] = _json_array(meta or {})

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import array_module
+
 Padding = tuple[int, int, int, int]
 
 
@@ -42,20 +44,21 @@ def im2col(x: np.ndarray, k: int, stride: int, pad: Padding) -> tuple[np.ndarray
     small), and then each row of every k×k window is a run of OW·N contiguous numbers, so building
     the columns (and scattering them back in :func:`col2im`) moves long contiguous blocks.
     """
+    xp = array_module(x)
     n, c, h, w = x.shape
     top, bottom, left, right = pad
     if any(pad):
-        xt = np.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
+        xt = xp.zeros((c, h + top + bottom, w + left + right, n), dtype=x.dtype)
         xt[:, top : top + h, left : left + w] = x.transpose(1, 2, 3, 0)
     else:
-        xt = np.ascontiguousarray(x.transpose(1, 2, 3, 0))
+        xt = xp.ascontiguousarray(x.transpose(1, 2, 3, 0))
     oh = (h + top + bottom - k) // stride + 1
     ow = (w + left + right - k) // stride + 1
     # A strided view (no copy) of every k×k window: (C, OH, OW, N, k, k) ...
-    windows = np.lib.stride_tricks.sliding_window_view(xt, (k, k), axis=(1, 2))
+    windows = xp.lib.stride_tricks.sliding_window_view(xt, (k, k), axis=(1, 2))
     windows = windows[:, ::stride, ::stride]
     # ... copied once into (C, k, k, OH, OW, N).
-    cols = np.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))
+    cols = xp.ascontiguousarray(windows.transpose(0, 4, 5, 1, 2, 3))
     return cols.reshape(c * k * k, oh * ow * n), oh, ow
 
 
@@ -70,7 +73,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, ...], k: int, stride: int, pad:
     oh = (hp - k) // stride + 1
     ow = (wp - k) // stride + 1
     cols6 = cols.reshape(c, k, k, oh, ow, n)
-    dxp = np.zeros((c, hp, wp, n), dtype=cols.dtype)
+    dxp = array_module(cols).zeros((c, hp, wp, n), dtype=cols.dtype)
     # k·k strided additions, each over all channels, positions and samples at once.
     for i in range(k):
         for j in range(k):

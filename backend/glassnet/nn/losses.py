@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import array_module
 from .layers.activations import softmax
 
 LOSSES = ("cross_entropy", "mse")
@@ -26,8 +27,9 @@ def _check(output: np.ndarray, labels: np.ndarray) -> None:
 
 def one_hot(labels: np.ndarray, k: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
     """Labels (N,) -> (N, K) with a single 1 per row: the activations we *want* at the output."""
-    y = np.zeros((labels.shape[0], k), dtype=dtype)
-    y[np.arange(labels.shape[0]), labels] = 1
+    xp = array_module(labels)
+    y = xp.zeros((labels.shape[0], k), dtype=dtype)
+    y[xp.arange(labels.shape[0]), labels] = 1
     return y
 
 
@@ -38,12 +40,14 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     the correct digit's score and lower the others in proportion to their probability.
     """
     _check(logits, labels)
+    xp = array_module(logits)
     n = logits.shape[0]
     p = softmax(logits)
-    correct = p[np.arange(n), labels]
-    cost = float(-np.log(np.maximum(correct, 1e-12)).mean())
+    rows = xp.arange(n)
+    correct = p[rows, labels]
+    cost = float(-xp.log(xp.maximum(correct, 1e-12)).mean())
     grad = p
-    grad[np.arange(n), labels] -= 1
+    grad[rows, labels] -= 1
     return cost, grad / n
 
 
@@ -81,7 +85,8 @@ def probabilities(name: str, output: np.ndarray) -> np.ndarray:
     """
     if name == "cross_entropy":
         return softmax(output)
-    a = np.clip(output, 0, None)
+    xp = array_module(output)
+    a = xp.clip(output, 0, None)
     total = a.sum(axis=1, keepdims=True)
-    uniform = np.full_like(a, 1 / a.shape[1])
-    return np.where(total > 0, a / np.where(total > 0, total, 1), uniform)
+    uniform = xp.full_like(a, 1 / a.shape[1])
+    return xp.where(total > 0, a / xp.where(total > 0, total, 1), uniform)

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .backend import array_module, device_of, module_for, to_host
 from .layers import Layer, Shape, format_shape, layer_from_spec
 from .losses import LOSSES
+from .params import ParamPack
 
 MAX_LAYERS = 64
 MAX_PARAMS = 20_000_000
@@ -120,6 +122,8 @@ class Sequential:
             for layer in layers:  # the same order of draws from rng as layer.build
                 layer.init_params(rng)
         layers[0].needs_input_grad = False
+        # All parameters in one flat vector the layers view into (params.py; empty when not allocated).
+        self._pack = ParamPack(layers)
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
@@ -207,18 +211,21 @@ class Sequential:
 
     # -- computing ---------------------------------------------------------------------------
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """x (N, *input_shape) -> output (N, K)."""
+        """x (N, *input_shape) -> output (N, K), on the model's device (x is moved there)."""
+        x = self._pack.xp.asarray(x)
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
 
     def forward_record(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Forward in prediction mode, keeping every layer's activation (its output)."""
+        """Forward in prediction mode, keeping every layer's activation (its output); all of
+        them on the host, ready to be encoded and sent."""
+        x = self._pack.xp.asarray(x)
         acts = []
         for layer in self.layers:
             x = layer.forward(x, False)
             acts.append(x)
-        return x, acts
+        return to_host(x), [to_host(a) for a in acts]
 
     def backward_record(self, dout: np.ndarray) -> list[np.ndarray]:
         """Backward like :meth:`backward`, keeping every error on the way.
@@ -246,7 +253,31 @@ class Sequential:
             for key, p in layer.params.items():
                 yield f"{i}.{key}", p, layer.grads[key]
 
+    def pack(self) -> ParamPack:
+        """The flat parameter and gradient vectors the layers' arrays are views of (see
+        :mod:`.params`); re-made if something replaced the layers' arrays (``astype``)."""
+        if not self._pack.is_current():
+            self._pack = ParamPack(self.layers)
+        return self._pack
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` or ``"cuda"``: where the parameters live (see :mod:`.backend`)."""
+        return device_of(self._pack.data)
+
+    def to(self, device: str) -> Sequential:
+        """Move the parameters (and gradients) to ``device``; raises
+        :class:`~glassnet.nn.backend.DeviceUnavailableError` when it cannot be used here."""
+        xp = module_for(device)
+        if device_of(self._pack.data) != device:
+            for layer in self.layers:
+                layer.params = {k: xp.asarray(p) for k, p in layer.params.items()}
+                layer.grads = {k: xp.asarray(g) for k, g in layer.grads.items()}
+            self._pack = ParamPack(self.layers)
+        return self
+
     def state_dict(self) -> dict[str, np.ndarray]:
+        """``{"i.W": array}``: views of the live parameters (on the model's device)."""
         return {name: p for name, p, _ in self.named_params()}
 
     def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
@@ -258,7 +289,8 @@ class Sequential:
             raise ValueError(f"parameters do not match the spec: missing {missing}, unexpected {extra}")
         converted = {}
         for name, p in expected.items():
-            value = np.asarray(state[name])
+            xp = array_module(p, state[name])
+            value = xp.asarray(state[name])
             if value.shape != p.shape:
                 raise ValueError(f"parameter {name}: expected shape {p.shape}, got {value.shape}")
             if not np.issubdtype(value.dtype, np.floating):
@@ -266,18 +298,19 @@ class Sequential:
             # Check after the cast: 1e300 is finite in float64 but infinite in float32.
             with np.errstate(over="ignore"):
                 cast = value.astype(p.dtype, copy=False)
-            if not np.all(np.isfinite(cast)):
+            if not bool(xp.all(xp.isfinite(cast))):
                 raise ValueError(
                     f"parameter {name}: expected finite floating-point numbers (in {p.dtype}, "
                     "after conversion)"
                 )
             converted[name] = cast
         for name, p in expected.items():  # all checked first: a refused state changes nothing
-            p[...] = converted[name]
+            p[...] = array_module(p).asarray(converted[name])
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
         for layer in self.layers:
             layer.astype(dtype)
+        self._pack = ParamPack(self.layers)
         return self
 
     def copy_weights_from(self, other: Sequential) -> None:

@@ -11,13 +11,26 @@ model's parameters (``"0.W"``), so the state can be checkpointed without pickle.
 names its own hyperparameters (:data:`HYPERPARAMETERS`): ``lr`` and ``weight_decay`` for all,
 ``momentum`` for SGD with momentum, ``beta1`` and ``beta2`` for Adam. They are plain attributes
 and may change between any two steps (:meth:`Optimizer.set_hyperparameters` checks the names).
+
+``step`` takes either (name, parameter, gradient) triples or a whole :class:`ParamPack` (the
+network's parameters as one flat vector, :mod:`.params`). With a pack the same arithmetic runs
+once over the whole vector, a handful of NumPy calls per step instead of a few per parameter,
+and the state arrays are views into flat vectors too (so their names, and checkpoints, stay the
+same). Every scalar in the update is a Python float: NumPy 2 keeps float32 arrays float32 with
+those, while a NumPy float64 scalar would turn the whole update into float64 (twice the memory
+traffic, and a cast back on every step).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+
+from .backend import array_module
+from .params import ParamPack
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 #: What each optimizer can be told, by name; anything else is refused (never silently mapped).
@@ -54,6 +67,9 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
+        self._flat: dict[str, Any] = {}  # state kind ("m", "velocity") -> flat vector
+        self._flat_pack: ParamPack | None = None
+        self._scratch: list[Any] = []
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -71,15 +87,44 @@ class Optimizer:
         for name, value in values.items():
             setattr(self, name, float(value))
 
-    def step(self, params: Iterable[ParamTriple], lr: float | None = None) -> None:
+    def step(self, params: Iterable[ParamTriple] | ParamPack, lr: float | None = None) -> None:
         """One update of every parameter; ``lr`` overrides ``self.lr`` (the schedule's rate)."""
-        rate = self.lr if lr is None else lr
+        rate = float(self.lr if lr is None else lr)
         self.steps += 1
+        if isinstance(params, ParamPack):
+            g = params.grad
+            if self.weight_decay:
+                g = g + self.weight_decay * params.decay_mask * params.data
+            self._update_flat(params, g, rate)
+            return
         for name, p, g in params:
             self._update(name, p, _decayed(name, p, g, self.weight_decay), rate)
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
+
+    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
+        raise NotImplementedError
+
+    def _scratch_for(self, pack: ParamPack) -> list[Any]:
+        """Two flat work vectors for ``pack`` (kept between steps: no allocation per step)."""
+        if self._flat_pack is not pack:
+            self._flat, self._flat_pack = {}, pack
+            self._scratch = [pack.zeros(), pack.zeros()]
+        return self._scratch
+
+    def _flat_state(self, pack: ParamPack, kind: str) -> Any:
+        """The flat vector of one kind of state; its named views are ``self.state``'s entries."""
+        self._scratch_for(pack)
+        flat = self._flat.get(kind)
+        if flat is None:
+            flat = self._flat[kind] = pack.zeros()
+            for name, view in pack.named_views(flat):
+                old = self.state.get(f"{name}.{kind}")
+                if old is not None:
+                    view[...] = pack.xp.asarray(old)
+                self.state[f"{name}.{kind}"] = view
+        return flat
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The optimizer's memory as named arrays (``"0.W.velocity"``), plus the step count."""
@@ -88,6 +133,7 @@ class Optimizer:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.steps = int(state.get("steps", 0))
         self.state = {k: np.array(v) for k, v in state.items() if k != "steps"}
+        self._flat, self._flat_pack = {}, None  # re-gathered into flat vectors on the next step
 
 
 class SGD(Optimizer):
@@ -110,10 +156,22 @@ class SGD(Optimizer):
         key = f"{name}.velocity"
         v = self.state.get(key)
         if v is None:
-            v = self.state[key] = np.zeros_like(p)
+            v = self.state[key] = array_module(p).zeros_like(p)
         v *= self.momentum
         v -= lr * g
         p += v
+
+    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
+        step = self._scratch_for(pack)[0]
+        if self.momentum == 0:
+            pack.xp.multiply(g, lr, out=step)
+            pack.data -= step
+            return
+        v = self._flat_state(pack, "velocity")
+        v *= self.momentum
+        pack.xp.multiply(g, lr, out=step)
+        v -= step
+        pack.data += v
 
 
 class Adam(Optimizer):
@@ -131,17 +189,45 @@ class Adam(Optimizer):
         self.beta2 = float(beta2)
         self.eps = 1e-8
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+    def _step_size(self, lr: float) -> float:
+        # Bias correction: m and v start at zero, so early averages are too small. math.sqrt
+        # keeps this a Python float (np.sqrt would make it float64 and the update with it).
         b1, b2 = self.beta1, self.beta2
-        m = self.state.setdefault(f"{name}.m", np.zeros_like(p))
-        v = self.state.setdefault(f"{name}.v", np.zeros_like(p))
+        return lr * math.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        xp = array_module(p)
+        b1, b2 = self.beta1, self.beta2
+        m = self.state.get(f"{name}.m")
+        if m is None:
+            m = self.state[f"{name}.m"] = xp.zeros_like(p)
+        v = self.state.get(f"{name}.v")
+        if v is None:
+            v = self.state[f"{name}.v"] = xp.zeros_like(p)
         m *= b1
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
-        # Bias correction: m and v start at zero, so early averages are too small.
-        step_size = lr * np.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
-        p -= (step_size * m / (np.sqrt(v) + self.eps)).astype(p.dtype, copy=False)
+        p -= self._step_size(lr) * m / (xp.sqrt(v) + self.eps)
+
+    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
+        # The per-parameter update above, operation for operation, over the whole vector.
+        xp = pack.xp
+        b1, b2 = self.beta1, self.beta2
+        m, v = self._flat_state(pack, "m"), self._flat_state(pack, "v")
+        t1, t2 = self._scratch_for(pack)
+        m *= b1
+        xp.multiply(g, 1 - b1, out=t1)
+        m += t1
+        v *= b2
+        xp.multiply(g, g, out=t1)
+        t1 *= 1 - b2
+        v += t1
+        xp.sqrt(v, out=t1)
+        t1 += self.eps
+        xp.multiply(m, self._step_size(lr), out=t2)
+        t2 /= t1
+        pack.data -= t2
 
 
 def check_names(kind: str, values: dict[str, object]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.backend import to_host
 from ..nn.losses import compute_loss, probabilities
 from ..nn.model import Sequential
 from ..training import probes
@@ -27,7 +28,7 @@ def finite(value: float | None) -> float | None:
 
 
 def finite_list(values: np.ndarray | list[float]) -> list[float | None]:
-    return [finite(v) for v in np.asarray(values, dtype=np.float64).ravel().tolist()]
+    return [finite(v) for v in to_host(values).astype(np.float64).ravel().tolist()]
 
 
 def activations_frame(

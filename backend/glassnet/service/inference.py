@@ -38,8 +38,9 @@ import numpy as np
 from glassnet.data.preprocess import (
     decode_image,
     prepare_digit,
-    prepare_pixels,
+    prepare_pixel_batch,
 )
+from glassnet.nn.backend import to_host
 from glassnet.nn.checkpoint import (
     MAX_CHECKPOINT_BYTES,
     MAX_RUN_CHECKPOINT_BYTES,
@@ -47,6 +48,7 @@ from glassnet.nn.checkpoint import (
     read_checkpoint,
     read_checkpoint_info,
 )
+from glassnet.nn.fused import FastForward
 from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
 
@@ -72,6 +74,7 @@ from .wire import EncodedArray, LayerActivation, PredictResult
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DigitQuery",
     "IncompatibleModelError",
     "LayerSummary",
     "ModelRegistry",
@@ -87,6 +90,18 @@ log = logging.getLogger(__name__)
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
 
 
+@dataclass(frozen=True)
+class DigitQuery:
+    """One digit to read, as :meth:`ModelRegistry.predict` takes it."""
+
+    pixels: Any = None
+    image: bytes | None = None
+    model_id: str | None = None
+    activations: bool = False
+    image_name: str = "image"
+    fallback: bool = False
+
+
 # -- the registry -------------------------------------------------------------------------------
 
 
@@ -95,6 +110,7 @@ class _Loaded:
     model: Sequential
     lock: threading.Lock
     classes: tuple[str, ...]
+    fast: FastForward  # the fused forward pass for small batches (nn/fused.py)
 
 
 class ModelRegistry:
@@ -222,6 +238,10 @@ class ModelRegistry:
             CheckpointError: the file is not a valid checkpoint.
             IncompatibleModelError: the network cannot read 28x28 digits.
         """
+        model_id, loaded = self._load(model_id)
+        return model_id, loaded.model, loaded.lock
+
+    def _load(self, model_id: str | None) -> tuple[str, _Loaded]:
         model_id = model_id or self.default_id
         path = self.path_of(model_id)
         try:
@@ -233,7 +253,7 @@ class ModelRegistry:
             if hit is not None:
                 self._cache.move_to_end(key)
                 self._names[id(hit.model)] = hit.classes
-                return model_id, hit.model, hit.lock
+                return model_id, hit
         # Read outside the lock: a slow load must not hold up predictions on other models.
         try:
             # Files on the server's own disk (bundled, or written by a run): the run checkpoint
@@ -247,7 +267,9 @@ class ModelRegistry:
             raise
         model = checkpoint.model.astype(np.float32)
         check_compatible(model, model_id, checkpoint.meta)
-        loaded = _Loaded(model, threading.Lock(), class_names(checkpoint.meta, model.output_shape[0]))
+        loaded = _Loaded(
+            model, threading.Lock(), class_names(checkpoint.meta, model.output_shape[0]), FastForward(model)
+        )
         with self._lock:
             loaded = self._cache.setdefault(key, loaded)  # another thread may have won the race
             self._cache.move_to_end(key)
@@ -257,7 +279,7 @@ class ModelRegistry:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
             self._names[id(loaded.model)] = loaded.classes
-        return model_id, loaded.model, loaded.lock
+        return model_id, loaded
 
     def classes_of(self, model: Sequential) -> tuple[str, ...]:
         """The class names of a network :meth:`load` returned."""
@@ -300,42 +322,102 @@ class ModelRegistry:
             ImageError: not an image, corrupt, or too large.
             UnknownModelError, CheckpointError, IncompatibleModelError: see :meth:`load`.
         """
-        if (pixels is None) == (image is None):
-            raise ValueError("give either pixels or an image, not both or neither")
+        query = DigitQuery(pixels, image, model_id, activations, image_name, fallback)
+        result = self.predict_batch([query])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def predict_batch(self, queries: Sequence[DigitQuery]) -> list[PredictResult | Exception]:
+        """Read many digits at once: one model lookup and one forward pass per network, the
+        pixel grids prepared together; each query's answer is what :meth:`predict` would give
+        it, or the exception it would raise (so one bad query never fails the others)."""
+        out: list[PredictResult | Exception | None] = [None] * len(queries)
+        nets: dict[tuple[str, bool], tuple[str, _Loaded, str] | Exception] = {}
+        for i, q in enumerate(queries):
+            if (q.pixels is None) == (q.image is None):
+                out[i] = ValueError("give either pixels or an image, not both or neither")
+                continue
+            key = (q.model_id or self.default_id, q.fallback)
+            if key not in nets:
+                try:
+                    nets[key] = self._network(q.model_id, q.fallback)
+                except Exception as exc:  # unknown, unreadable or incompatible: this query's answer
+                    nets[key] = exc
+            if isinstance(nets[key], Exception):
+                out[i] = nets[key]  # type: ignore[assignment]
+        digits: dict[int, np.ndarray | None] = {}
+        grids = [i for i, q in enumerate(queries) if out[i] is None and q.pixels is not None]
+        for i, digit in zip(grids, prepare_pixel_batch([queries[i].pixels for i in grids]), strict=True):
+            if isinstance(digit, ValueError):
+                out[i] = digit
+            else:
+                digits[i] = digit
+        for i, q in enumerate(queries):
+            if out[i] is None and q.image is not None:
+                try:
+                    digits[i] = prepare_digit(decode_image(q.image, name=q.image_name))
+                except ValueError as exc:
+                    out[i] = exc
+        by_net: dict[int, list[int]] = {}
+        for i, digit in digits.items():
+            q = queries[i]
+            model_id, loaded, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            if digit is None:
+                out[i] = PredictResult(
+                    model=model_id,
+                    digit=None,
+                    probabilities=None,
+                    prepared=None,
+                    empty=True,
+                    message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
+                )
+            else:
+                by_net.setdefault(id(loaded), []).append(i)
+        for members in by_net.values():
+            q = queries[members[0]]
+            model_id, loaded, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
+            model = loaded.model
+            x = np.stack([digits[i] for i in members]).reshape(len(members), *model.input_shape)
+            record = any(queries[i].activations for i in members)
+            with loaded.lock:  # layers and buffers are per network: one forward pass at a time
+                if record:  # the same forward pass, keeping every layer's output
+                    scores, acts = model.forward_record(x.astype(np.float32))
+                else:
+                    scores, acts = loaded.fast.scores(x.astype(np.float32)), []
+                probs = to_host(probabilities(model.loss, scores)).astype(np.float64)
+            for row, i in enumerate(members):
+                layers = encode_activations(model, acts, sample=row) if queries[i].activations else None
+                answer = (model_id, note, digits[i], probs[row], layers, loaded.classes, model.loss)
+                out[i] = self._answer(*answer)
+        return out  # type: ignore[return-value]
+
+    def _network(self, model_id: str | None, fallback: bool) -> tuple[str, _Loaded, str]:
+        """(id, loaded network, note): :meth:`load`, or with ``fallback`` the default network
+        for a run that has no weights yet (the note says so)."""
         requested = model_id or self.default_id
         try:
-            model_id, model, lock = self.load(model_id)
-            note = ""
+            return (*self._load(model_id), "")
         except UnknownModelError:
             if not fallback or requested == self.default_id:
                 raise
-            model_id, model, lock = self.load(None)
+            model_id, loaded = self._load(None)
             note = f"run {requested} has no weights yet, so the bundled {model_id} network answered: "
-        if image is not None:
-            digit = prepare_digit(decode_image(image, name=image_name))
-        else:
-            digit = prepare_pixels(pixels)
-        if digit is None:
-            return PredictResult(
-                model=model_id,
-                digit=None,
-                probabilities=None,
-                prepared=None,
-                empty=True,
-                message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
-            )
-        x = digit.reshape(1, *model.input_shape).astype(np.float32)
-        with lock:  # layers keep per-call caches; one forward pass at a time per network
-            if activations:
-                out, acts = model.forward_record(x)
-                layers = encode_activations(model, acts)
-            else:
-                out, layers = model.forward(x), None
-            probs = probabilities(model.loss, out)[0].astype(np.float64)
+            return model_id, loaded, note
+
+    @staticmethod
+    def _answer(
+        model_id: str,
+        note: str,
+        digit: np.ndarray,
+        probs: np.ndarray,
+        layers: list[dict] | None,
+        classes: tuple[str, ...],
+        loss: str,
+    ) -> PredictResult:
         if not np.all(np.isfinite(probs)):  # cannot come from finite weights, but never send NaN
             probs = np.full(probs.shape, 1.0 / probs.size)
         best = int(np.argmax(probs))
-        classes = self.classes_of(model)
         return PredictResult(
             model=model_id,
             digit=best,
@@ -345,7 +427,7 @@ class ModelRegistry:
             classes=list(classes),
             label=(name := classes[best]),
             empty=False,
-            readout=readout(model.loss),
+            readout=readout(loss),
             message=f"{note}the {model_id} network reads {article(name)} {name} ({probs[best]:.0%} sure)",
         )
 

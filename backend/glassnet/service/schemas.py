@@ -155,6 +155,9 @@ class RunCreate(_Request):
         None, description="augment the training digits: true for the defaults, or the settings"
     )
     teach: TeachRequest | None = Field(None, description="a run that learns your handwriting (my digits)")
+    device: Literal["cpu", "cuda"] | None = Field(
+        None, description="cpu or cuda (a GPU through CuPy); default: the service's GLASSNET_DEVICE"
+    )
 
 
 class RunPatch(_Request):

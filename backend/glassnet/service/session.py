@@ -132,6 +132,7 @@ class TrainingSession:
             self.data = mix(self.data, Teach.mine(self.run_dir, "train"), teach.repeat, teach.train_subset)
             extra = {"mine": Teach.mine(self.run_dir, "holdout"), "test": self.data.test}
         model = Sequential.from_spec(self.spec, np.random.default_rng(self.config.seed))
+        model.to(self.config.device)  # "cuda" without CuPy or a GPU: a failed run naming why
         self.trainer = Trainer(model, self.config, self.data, self.on_event, extra_eval=extra)
         self.model = model
         if self.job.get("tensorboard"):  # event files for TensorBoard (export/tensorboard.py)

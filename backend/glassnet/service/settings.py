@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,11 @@ class Settings(BaseSettings):
     # Runs: how many train at once; more are queued (up to max_queued, then 409).
     max_active_runs: int = Field(1, ge=1, le=8)
     max_queued_runs: int = Field(16, ge=0, le=1000)
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu",
+        description="where runs train unless a run asks otherwise: cuda = a GPU through CuPy "
+        "(pip install 'glassnet[gpu]'); when it is not available, runs train on the CPU (logged)",
+    )
     worker_blas_threads: int | None = Field(
         None,
         ge=1,

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..data.augment import Augment
+from ..nn.backend import DEVICES
 from ..nn.optim import DEFAULTS, HYPERPARAMETERS, OPTIMIZERS, check_hyperparameters, check_names
 from ..nn.schedules import SCHEDULES
 
@@ -25,8 +26,9 @@ class TrainConfig:
     weights. ``schedule``: constant | step | cosine; for step, the rate is multiplied by ``gamma``
     every ``step_epochs`` epochs. ``augment``: data augmentation settings (see
     :class:`glassnet.data.augment.Augment`; None: off). ``batch_size``: samples per mini-batch.
-    ``seed``: initial
-    weights, batch order and dropout masks all come from it.
+    ``seed``: initial weights, batch order and dropout masks all come from it. ``device``:
+    ``"cpu"`` or ``"cuda"`` (CuPy on a GPU, see ``nn/backend.py``; whether it is available is
+    checked where the network is moved there).
     """
 
     optimizer: str = "adam"
@@ -42,6 +44,7 @@ class TrainConfig:
     epochs: int = 3
     seed: int = 0
     augment: dict[str, Any] | None = None  # data augmentation settings (data/augment.py); None = off
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.optimizer in HYPERPARAMETERS:
@@ -78,6 +81,8 @@ class TrainConfig:
             if not isinstance(self.augment, dict):
                 raise ValueError("augment must be an object of augmentation settings, or null")
             self.augment = Augment.from_dict(self.augment).as_dict()  # checked, every setting spelled out
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
 
     def as_dict(self) -> dict[str, Any]:
         """The settings, without those the optimizer does not have (nor augmentation when off)."""

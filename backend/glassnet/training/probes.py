@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.mnist import Split
+from ..nn.backend import array_module
 from ..nn.layers.conv import Conv2D
 from ..nn.layers.dense import Dense
 from ..nn.model import Sequential
@@ -68,7 +69,8 @@ def gradient_norms(model: Sequential) -> list[tuple[int, str, str, float]]:
     out = []
     for i, layer in enumerate(model.layers):
         for name, g in layer.grads.items():
-            out.append((i, layer.kind, name, float(np.sqrt(np.sum(np.square(g, dtype=np.float64))))))
+            xp = array_module(g)
+            out.append((i, layer.kind, name, float(xp.sqrt(xp.sum(xp.square(g, dtype=np.float64))))))
     return out
 
 

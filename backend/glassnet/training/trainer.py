@@ -5,8 +5,9 @@ weight and bias a little against its gradient. A mini-batch gives a noisy but ch
 true gradient (the average over all 55,000 training digits), which is why the per-batch loss curve
 jitters while the per-epoch loss falls smoothly.
 
-The trainer is synchronous and single-threaded; it reports what happens through a callback, so
-the CLI can draw a progress bar and the service can stream the same events to browsers.
+The trainer is synchronous; it reports what happens through a callback, so the CLI can draw a
+progress bar and the service can stream the same events to browsers. One step's arithmetic is
+:class:`~glassnet.training.step.TrainStep`'s (fused blocks, the batch split across the cores).
 Shapes: images (N, 1, 28, 28) float32 in [0, 1], labels (N,) int64.
 """
 
@@ -22,12 +23,14 @@ import numpy as np
 
 from ..data.augment import Augment, augment_batch, batch_rng
 from ..data.mnist import Split, Splits
+from ..nn.backend import to_host
 from ..nn.losses import compute_loss, probabilities
 from ..nn.model import Sequential
 from ..nn.optim import Optimizer, make_optimizer
 from ..nn.schedules import Schedule
 from .allocator import keep_freed_buffers
 from .config import TrainConfig
+from .step import TrainStep
 
 EVAL_BATCH = 1000
 N_CLASSES = 10
@@ -90,12 +93,13 @@ def evaluate(model: Sequential, split: Split, batch: int = EVAL_BATCH) -> Evalua
         raise ValueError("cannot evaluate on an empty split")
     total_loss = 0.0
     preds = np.empty(n, dtype=np.int64)
+    xp = model.pack().xp  # the images go to the model's device, the predictions come back
     for start in range(0, n, batch):
-        out = model.forward(split.x[start : start + batch])
+        out = model.forward(xp.asarray(split.x[start : start + batch]))
         labels = split.y[start : start + batch]
-        loss, _ = compute_loss(model.loss, out, labels)
+        loss, _ = compute_loss(model.loss, out, xp.asarray(labels))
         total_loss += loss * len(labels)
-        preds[start : start + batch] = out.argmax(axis=1)
+        preds[start : start + batch] = to_host(out.argmax(axis=1))
     k = model.output_shape[0]
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (split.y, preds), 1)
@@ -152,6 +156,7 @@ class Trainer:
             beta1=config.beta1,
             beta2=config.beta2,
         )
+        self.step_fn = TrainStep(model)
         self.rng = np.random.default_rng(config.seed)
         self.epoch = 0  # completed epochs
         self.step = 0  # completed mini-batches, over the whole run
@@ -193,16 +198,14 @@ class Trainer:
         x, y = self.data.train.x[idx], self.data.train.y[idx]
         if self.augment is not None:
             x = augment_batch(x, self.augment, batch_rng(self.config.seed, self.epoch, self.batch_in_epoch))
-        # Overflow is not an error here: a diverging run is detected and reported just below.
-        with np.errstate(over="ignore", invalid="ignore"):
-            out = self.model.forward(x, train=True)
-            loss, dout = compute_loss(self.model.loss, out, y)
-        if not math.isfinite(loss) or not np.all(np.isfinite(out)):
+        # Forward, cost and backpropagation; the weights change only in the optimizer step below.
+        result = self.step_fn(x, y)
+        loss = result.loss
+        if not math.isfinite(loss) or not result.finite:
             raise DivergedError(f"the cost became {loss} at step {self.step}; lower the learning rate")
-        self.model.backward(dout)
         lr = self.current_lr()
-        self.optimizer.step(self.model.named_params(), lr)
-        correct = int((out.argmax(axis=1) == y).sum())
+        self.optimizer.step(self.model.pack(), lr)
+        correct = result.correct
         self.last_batch = (x, y)
         self.step += 1
         self.batch_in_epoch += 1

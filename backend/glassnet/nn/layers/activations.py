@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from .base import Layer
 
 
@@ -20,12 +21,14 @@ class Activation(Layer):
     """Element-wise layer: y = f(x), dx = dy · f'(x). Any input shape; y has the same shape."""
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, ...) -> y (N, ...), the same shape."""
         self.check_input(x)
         y = self.f(x)
         self._x, self._y = x, y
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, ...) -> dx (N, ...), the same shape."""
         return dy * self.df(self._x, self._y)
 
     def slope(self) -> np.ndarray:
@@ -44,7 +47,7 @@ class ReLU(Activation):
     kind = "relu"
 
     def f(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)
+        return array_module(x).maximum(x, 0)
 
     def df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return x > 0
@@ -60,10 +63,10 @@ class LeakyReLU(Activation):
         self.alpha = float(alpha)
 
     def f(self, x: np.ndarray) -> np.ndarray:
-        return np.where(x > 0, x, x * x.dtype.type(self.alpha))
+        return array_module(x).where(x > 0, x, x * x.dtype.type(self.alpha))
 
     def df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.where(x > 0, 1, self.alpha).astype(x.dtype)
+        return array_module(x).where(x > 0, 1, self.alpha).astype(x.dtype)
 
     def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -74,8 +77,9 @@ class Sigmoid(Activation):
 
     def f(self, x: np.ndarray) -> np.ndarray:
         # σ(x) = 1 / (1 + e^-x), written so that neither branch overflows.
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        xp = array_module(x)
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
     def df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return y * (1 - y)  # σ' = σ(1 - σ)
@@ -85,7 +89,7 @@ class Tanh(Activation):
     kind = "tanh"
 
     def f(self, x: np.ndarray) -> np.ndarray:
-        return np.tanh(x)
+        return array_module(x).tanh(x)
 
     def df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return 1 - y * y
@@ -94,7 +98,7 @@ class Tanh(Activation):
 def softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise softmax of scores (N, K) -> probabilities (N, K); stable (subtracts the max)."""
     z = x - x.max(axis=1, keepdims=True)
-    e = np.exp(z)
+    e = array_module(x).exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -114,11 +118,13 @@ class Softmax(Layer):
         return in_shape
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, K) scores -> y (N, K) probabilities."""
         self.check_input(x)
         self._y = softmax(x)
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, K) -> dx (N, K)."""
         # Jacobian-vector product of softmax: dx_i = y_i (dy_i - sum_j dy_j y_j).
         y = self._y
         return y * (dy - (dy * y).sum(axis=1, keepdims=True))

@@ -7,6 +7,12 @@ A layer maps a batch ``x`` of shape ``(N, *in_shape)`` to ``y`` of shape ``(N, *
 * ``forward(x, train=False)`` keeps what backward needs on the layer (its cache).
 * ``backward(dy)`` takes dCost/dy and returns dCost/dx; it *overwrites* ``grads`` (nothing to zero).
 * ``params`` and ``grads`` are dicts with the same keys (``"W"``, ``"b"``).
+
+The arrays may live in one flat vector per network (:class:`glassnet.nn.params.ParamPack`): a
+layer then holds views into it, laid out by :meth:`Layer.packed_shape` / :meth:`Layer.param_views`
+so that the fast training path (:mod:`glassnet.nn.fused`) can use a weight matrix with its bias
+folded in as one more row or column. ``backward`` therefore writes its gradients *into* the
+``grads`` arrays instead of replacing them.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
+
+from ..backend import is_array
 
 Shape = tuple[int, ...]
 
@@ -65,7 +73,7 @@ class Layer:
         """Reject the wrong rank, shape or dtype with a message naming the expected shape."""
         if self.in_shape is None:
             raise self.fail("layer used before build(); build it with an input shape first")
-        if not isinstance(x, np.ndarray):
+        if not is_array(x):
             raise self.fail(f"expected a NumPy array, got {type(x).__name__}")
         if not np.issubdtype(x.dtype, np.floating):
             raise self.fail(f"expected a floating-point array, got dtype {x.dtype}")
@@ -107,7 +115,25 @@ class Layer:
         """Convert parameters (and gradients) in place, e.g. to float64 for gradient checks."""
         for key in self.params:
             self.params[key] = self.params[key].astype(dtype)
-            self.grads[key] = np.zeros_like(self.params[key])
+            self.grads[key] = self.params[key] * 0
+
+    # -- packing into one flat vector ------------------------------------------------------
+    def packed_shape(self) -> Shape:
+        """Shape of this layer's slice of the network's flat parameter vector.
+
+        By default the parameters one after the other, ``(total,)``; layers whose fast path
+        folds the bias into a matrix product override this (see Dense and Conv2D).
+        """
+        return (self.param_count(),)
+
+    def param_views(self, packed: Any) -> dict[str, Any]:
+        """Views into ``packed`` (of :meth:`packed_shape`), one per parameter, with its shape."""
+        views, offset = {}, 0
+        for key, p in self.params.items():
+            size = math.prod(p.shape)
+            views[key] = packed[offset : offset + size].reshape(p.shape)
+            offset += size
+        return views
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())

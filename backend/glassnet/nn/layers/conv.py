@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from ..im2col import Padding, col2im, conv_output_size, im2col, same_padding
 from ..init import INITS, init_weights
 from .base import Layer, Shape
@@ -117,6 +118,7 @@ class Conv2D(Layer):
         self.grads = {key: np.zeros_like(v) for key, v in self.params.items()}
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, C_in, H, W) -> y (N, C_out, OH, OW)."""
         self.check_input(x)
         n = x.shape[0]
         w = self.params["W"]
@@ -128,18 +130,33 @@ class Conv2D(Layer):
         return y.reshape(self.filters, oh, ow, n).transpose(3, 0, 1, 2)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, C_out, OH, OW) -> dx (N, C_in, H, W); fills grads W (C_out, C_in, k, k), b (C_out,)."""
         assert self._cols is not None, f"{self.label}: backward before forward"
         f = self.filters
         dy2 = dy.transpose(1, 2, 3, 0).reshape(f, -1)  # (F, OH·OW·N), im2col's column order
         # The kernel gradient is the correlation of the input with the error: patches · errors.
-        self.grads["W"] = kernel_gradient(self._cols, dy2).reshape(self.params["W"].shape)
-        self.grads["b"] = dy2.sum(axis=1)
+        self.grads["W"][...] = kernel_gradient(self._cols, dy2).reshape(self.params["W"].shape)
+        self.grads["b"][...] = dy2.sum(axis=1)
         if not self.needs_input_grad:
-            return np.empty(0, dtype=dy.dtype)
+            return array_module(dy).empty(0, dtype=dy.dtype)
         # The input gradient — the notes' full convolution with the kernel rotated 180° — is the
         # transpose of the forward product, scattered back into the image by col2im.
         dcols = self.params["W"].reshape(f, -1).T @ dy2
         return col2im(dcols, self._x_shape, self.kernel, self.stride, self.pad)
+
+    def packed_shape(self) -> Shape:
+        """(C_out, C_in·k·k + 1): each kernel as a row with its bias last, so that the forward
+        product ``Wb @ [patches; 1]`` adds the bias and one product gives dW and db."""
+        assert self.in_shape is not None
+        return (self.filters, self.in_shape[0] * self.kernel * self.kernel + 1)
+
+    def param_views(self, packed: np.ndarray) -> dict[str, np.ndarray]:
+        assert self.in_shape is not None
+        k = packed.shape[1] - 1
+        return {
+            "W": packed[:, :k].reshape(self.filters, self.in_shape[0], self.kernel, self.kernel),
+            "b": packed[:, k],
+        }
 
     def config(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from ..init import INITS, init_weights
 from .base import Layer, Shape
 
@@ -55,19 +56,30 @@ class Dense(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, D_in) -> y (N, units)."""
         self.check_input(x)
         self._x = x
         return x @ self.params["W"] + self.params["b"]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, units) -> dx (N, D_in); fills grads W (D_in, units) and b (units,)."""
         # z = xW + b, so dC/dW = x^T dC/dz (summed over the batch), dC/db = sum of dC/dz, and the
         # "wishes" passed back to the previous layer's activations are dC/dx = dC/dz W^T.
         assert self._x is not None, f"{self.label}: backward before forward"
-        self.grads["W"] = self._x.T @ dy
-        self.grads["b"] = dy.sum(axis=0)
+        self.grads["W"][...] = self._x.T @ dy
+        self.grads["b"][...] = dy.sum(axis=0)
         if not self.needs_input_grad:
-            return np.empty(0, dtype=dy.dtype)
+            return array_module(dy).empty(0, dtype=dy.dtype)
         return dy @ self.params["W"].T
+
+    def packed_shape(self) -> Shape:
+        """(D_in + 1, units): W with b as its last row, so that [x, 1] @ Wb = xW + b."""
+        assert self.in_shape is not None
+        return (self.in_shape[0] + 1, self.units)
+
+    def param_views(self, packed: np.ndarray) -> dict[str, np.ndarray]:
+        d_in = packed.shape[0] - 1
+        return {"W": packed[:d_in], "b": packed[d_in]}
 
     def config(self) -> dict[str, Any]:
         return {"units": self.units, "init": self.init}

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from .base import Layer
 
 
@@ -30,15 +31,19 @@ class Dropout(Layer):
         self.rng = np.random.default_rng(rng.integers(2**63))
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, ...) -> y (N, ...), the same shape."""
         self.check_input(x)
         if not train or self.rate == 0:
             self._mask = None
             return x
         keep = 1.0 - self.rate
-        self._mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / keep
+        # Drawn on the host from the seeded generator (the same masks on every device).
+        mask = (self.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / x.dtype.type(keep)
+        self._mask = array_module(x).asarray(mask)
         return x * self._mask
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, ...) -> dx (N, ...)."""
         return dy if self._mask is None else dy * self._mask
 
     def config(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import array_module
 from .base import Layer, Shape
 
 
@@ -59,24 +60,27 @@ class MaxPool2D(_Pool2D):
     kind = "maxpool2d"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, C, H, W) -> y (N, C, OH, OW): the largest value of each window."""
         self.check_input(x)
         self._x = x
         slices = self._slices()
         y = x[:, :, slices[0][0], slices[0][1]].copy(order="K")
         # Which offset won each window, for backward. Small integer arithmetic instead of masked
         # assignment: arg <- arg + better·(t - arg) sets arg to t exactly where v beats the max.
-        arg = np.zeros_like(y, dtype=np.int8 if len(slices) <= 127 else np.int32)
+        xp = array_module(x)
+        arg = xp.zeros_like(y, dtype=np.int8 if len(slices) <= 127 else np.int32)
         for t, (si, sj) in enumerate(slices[1:], start=1):
             v = x[:, :, si, sj]
             better = (v > y).view(np.int8)  # strict: on a tie the first offset keeps the window
             arg += better * (arg.dtype.type(t) - arg)
-            np.maximum(y, v, out=y)
+            xp.maximum(y, v, out=y)
         self._arg = arg
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, C, OH, OW) -> dx (N, C, H, W)."""
         # Only the winning input of each window influenced the output, so it alone gets the error.
-        dx = np.zeros_like(self._x, dtype=dy.dtype)
+        dx = array_module(dy).zeros_like(self._x, dtype=dy.dtype)
         overlapping = self.stride < self.size
         for t, (si, sj) in enumerate(self._slices()):
             routed = dy * (self._arg == t)
@@ -93,6 +97,7 @@ class AvgPool2D(_Pool2D):
     kind = "avgpool2d"
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
+        """x (N, C, H, W) -> y (N, C, OH, OW): the mean of each window."""
         self.check_input(x)
         self._x = x
         slices = self._slices()
@@ -102,8 +107,9 @@ class AvgPool2D(_Pool2D):
         return y / (self.size * self.size)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy (N, C, OH, OW) -> dx (N, C, H, W)."""
         # Every input of a window contributed 1/size² of the mean, so each gets that share.
-        dx = np.zeros_like(self._x, dtype=dy.dtype)
+        dx = array_module(dy).zeros_like(self._x, dtype=dy.dtype)
         share = dy / (self.size * self.size)
         for si, sj in self._slices():
             dx[:, :, si, sj] += share

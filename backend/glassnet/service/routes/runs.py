@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import secrets
 import shutil
 from pathlib import Path as PathType
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
+from ...nn.backend import device_problem
 from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
@@ -41,6 +43,7 @@ from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
 from .deps import AppState, Manager, Pool
 
 router = APIRouter(tags=["runs"])
+log = logging.getLogger("glassnet.runs")
 
 N_CLASSES = 10  # a dataset without class names: the ten digits
 RunId = Annotated[str, Path(min_length=1, max_length=64, description="the run's id")]
@@ -103,6 +106,19 @@ def _readable(path: PathType) -> None:
     read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
 
 
+def _run_device(requested: str | None, default: str) -> str:
+    """The device a new run trains on: the one it asks for (422 when that cannot be used here),
+    else GLASSNET_DEVICE when it can be used, else the CPU (logged)."""
+    device = requested or default
+    problem = device_problem(device)
+    if problem is None:
+        return device
+    if requested is not None:
+        raise HTTPException(422, f"device {device!r} is not available here: {problem}")
+    log.warning("GLASSNET_DEVICE=%s is not available (%s); the run trains on the CPU", device, problem)
+    return "cpu"
+
+
 async def _control(manager: RunManager, pool: HeavyPool, state: Any, run_id: str, action: str) -> RunDetail:
     _found(manager, run_id)
     extra = {}
@@ -142,11 +158,12 @@ async def create_run(
     if body.teach is not None and teach is None:  # my digits mixed into training from scratch
         teach = await pool.run(plan_teach, state, body.teach)
     overrides = body.model_dump(
-        exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach"}
+        exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach", "device"}
     )
     if body.augment is not None:
         augment = body.augment if isinstance(body.augment, bool) else body.augment.model_dump()
         overrides["augment"] = ({} if augment is True else augment) if augment is not False else None
+    overrides["device"] = _run_device(body.device, state.settings.device)
     try:
         config = TrainConfig.merged(settings, overrides)
     except ValueError as exc:

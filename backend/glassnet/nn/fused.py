@@ -1,0 +1,599 @@
+"""The fast training path: forward pass, cost and backpropagation of a whole network, fused
+per block, on preallocated buffers, with the batch as the last axis.
+
+It computes exactly what the layers compute one by one (``Sequential.forward`` / ``backward``
+with :mod:`.losses`; the tests hold the two equal within float rounding) and leaves the same
+gradients in the layers' ``grads``. The layers stay the reference and stay in use wherever one
+layer's output matters on its own — the dashboard's per-layer activations
+(``forward_record``), predictions, gradient checks. This module only serves training, where
+nobody looks at the intermediate maps, and where the time goes. What it does differently, and
+why each thing pays:
+
+* **Blocks.** A convolution with its activation and max-pooling is one :class:`ConvBlock`; a
+  dense layer with its activation one :class:`DenseBlock`; flatten is free. Max-pooling is done
+  *before* the activation: relu, sigmoid and tanh never reorder numbers, so the max of the
+  activations is the activation of the max, and the activation then runs on a 4× smaller map.
+* **Batch last.** Every activation is laid out (features..., N). Then a convolution's patches
+  are long contiguous runs, flatten is a free reshape, and a dense layer is ``Wb.T @ h``.
+* **Bias folded in.** The parameters are packed as ``Wb`` = weights with the bias as one more
+  row or column (:mod:`.params`), and every input to a matrix product carries a row of ones:
+  one product computes W·x + b, and one product gives dW and db together.
+* **Preallocated buffers.** Each block allocates its buffers once per batch size and writes
+  into them with ``out=``: no fresh multi-MB arrays (and page faults) at every step.
+* **Max-pooling as a tournament.** The k×k offsets of every window are compared in pairs,
+  then the pair winners, and so on; each comparison keeps a boolean "left won" map. The error
+  then flows back down the same tree: the left child gets ``g · left_won``, the right one
+  ``g - that`` (exact: one of the two is 0). Ties go to the lower offset at every level, so the
+  error reaches the same winner as in :class:`~glassnet.nn.layers.MaxPool2D` (the first
+  maximum). For the first convolution (no input gradient needed) the patches are ordered
+  pool-offset first, so each offset's map is one contiguous block (its pooling is the biggest);
+  the others keep the plain order that their input error reads.
+* **dW as patches @ errors^T** (then transposed, a small copy): the orientation OpenBLAS runs
+  fastest for these long, thin products.
+* **The input's error by rows**, not col2im: see :meth:`ConvBlock._input_error`.
+
+:func:`plan_network` checks that a network is made of what this module fuses (conv2d, dense,
+relu / sigmoid / tanh, max-pooling with size == stride, flatten, dropout with rate 0) and says
+why not otherwise; the trainer then trains layer by layer, as before. All array calls go
+through the array module of the parameters (:mod:`.backend`), so the same code runs on CuPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import to_host
+from .layers import Conv2D, Dense, Layer, MaxPool2D
+from .model import Sequential
+from .params import ParamPack
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+
+
+# -- planning: which layers form which block ---------------------------------------------------
+
+
+@dataclass
+class BlockSpec:
+    """Layers fused into one block: a conv2d or dense layer, its activation, its pooling."""
+
+    main: int  # index of the conv2d / dense layer
+    act: int | None = None
+    pool: int | None = None
+    flatten_before: bool = False
+    covers: list[int] = field(default_factory=list)
+
+
+@dataclass
+class NetworkPlan:
+    """How a network is fused: its blocks, in order, and its cost function."""
+
+    blocks: list[BlockSpec]
+    loss: str
+
+
+def multiply_adds(model: Sequential, plan: NetworkPlan) -> int:
+    """Multiply-adds of one sample's forward pass through the fused blocks (the backward pass
+    does about twice as many): how much work a share of a batch holds."""
+    total = 0
+    for spec in plan.blocks:
+        layer = model.layers[spec.main]
+        assert layer.in_shape is not None and layer.out_shape is not None
+        if isinstance(layer, Conv2D):
+            f, oh, ow = layer.out_shape
+            total += f * oh * ow * layer.in_shape[0] * layer.kernel * layer.kernel
+        else:
+            total += layer.in_shape[0] * layer.out_shape[0]
+    return total
+
+
+class UnsupportedNetworkError(ValueError):
+    """The network has a layer (or an order of layers) the fused path does not handle."""
+
+
+def plan_network(model: Sequential) -> NetworkPlan:
+    """Group the layers into blocks; raise :class:`UnsupportedNetworkError` naming the layer
+    that does not fit (the caller then trains layer by layer)."""
+    layers = model.layers
+    blocks: list[BlockSpec] = []
+    flatten_pending = False
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        kind = layer.kind
+        if kind == "flatten":
+            flatten_pending, i = True, i + 1
+            continue
+        if kind == "dropout" and getattr(layer, "rate", 1.0) == 0:
+            i += 1
+            continue
+        if kind not in ("conv2d", "dense"):
+            raise UnsupportedNetworkError(f"{layer.label} cannot be fused here")
+        block = BlockSpec(main=i, flatten_before=flatten_pending, covers=[i])
+        flatten_pending = False
+        i += 1
+        # conv -> [act] -> [maxpool] or conv -> maxpool -> act; dense -> [act].
+        for _ in range(2):
+            if i >= len(layers):
+                break
+            nxt = layers[i]
+            if nxt.kind in ACTIVATIONS and block.act is None:
+                # Pooling before the activation is exact for relu (ties only where both are 0);
+                # a saturated sigmoid can tie where the raw sums do not, so only relu may move.
+                if kind == "conv2d" and nxt.kind != "relu" and _pool_follows(layers, i):
+                    raise UnsupportedNetworkError(f"{nxt.label}: only relu is fused before pooling")
+                block.act = i
+            elif kind == "conv2d" and nxt.kind == "maxpool2d" and block.pool is None:
+                assert isinstance(nxt, MaxPool2D)
+                if nxt.stride != nxt.size:
+                    raise UnsupportedNetworkError(f"{nxt.label}: only size == stride pooling is fused")
+                block.pool = i
+            else:
+                break
+            block.covers.append(i)
+            i += 1
+        blocks.append(block)
+    if not blocks or layers[blocks[-1].main].kind != "dense" or flatten_pending:
+        raise UnsupportedNetworkError("the network must end with a dense block to be fused")
+    if model.loss not in ("cross_entropy", "mse"):
+        raise UnsupportedNetworkError(f"the {model.loss} cost is not fused")
+    return NetworkPlan(blocks, model.loss)
+
+
+def _pool_follows(layers: list[Layer], i: int) -> bool:
+    return i + 1 < len(layers) and layers[i + 1].kind == "maxpool2d"
+
+
+# -- max-pooling as a tournament --------------------------------------------------------------
+
+
+class _Tournament:
+    """Max over a list of equally shaped maps, remembering which won, and the error's way back.
+
+    ``views``: the maps of every window offset (row-major offset order, as MaxPool2D counts
+    them); ``out``: where the maxima go. ``grads``: the matching views of the error buffer.
+    """
+
+    def __init__(self, xp: Any, views: list[Any], grads: list[Any], out: Any) -> None:
+        self.xp = xp
+        self.out = out
+        if len(views) == 1:
+            self.leaf_view, self.leaf_grad = views[0], grads[0]
+            self.left = self.right = None
+            return
+        half = len(views) // 2
+        self.left = self._child(views[:half], grads[:half], out)
+        self.right = self._child(views[half:], grads[half:], out)
+        self.left_won = xp.empty(out.shape, dtype=bool)
+
+    def _child(self, views: list[Any], grads: list[Any], like: Any) -> _Tournament | tuple[Any, Any]:
+        if len(views) == 1:
+            return (views[0], grads[0])
+        return _Tournament(self.xp, views, grads, self.xp.empty(like.shape, dtype=like.dtype))
+
+    @staticmethod
+    def _value(node: _Tournament | tuple[Any, Any]) -> Any:
+        return node[0] if isinstance(node, tuple) else node.out
+
+    def forward(self) -> None:
+        """Fill ``out`` with the maxima (and the left-won maps)."""
+        xp = self.xp
+        if self.left is None:
+            xp.copyto(self.out, self.leaf_view)
+            return
+        for child in (self.left, self.right):
+            if isinstance(child, _Tournament):
+                child.forward()
+        a, b = self._value(self.left), self._value(self.right)
+        xp.greater_equal(a, b, out=self.left_won)  # ties: the lower offset wins
+        xp.maximum(a, b, out=self.out)
+
+    def backward(self, g: Any) -> None:
+        """Route ``g`` (the error of the maxima; overwritten) to the winners' error views."""
+        xp = self.xp
+        if self.left is None:
+            xp.copyto(self.leaf_grad, g)
+            return
+        # The children's forward buffers are free now: they hold the children's errors.
+        gl = self.left[1] if isinstance(self.left, tuple) else self.left.out
+        gr = self.right[1] if isinstance(self.right, tuple) else self.right.out
+        xp.multiply(g, self.left_won, out=gl)
+        xp.subtract(g, gl, out=gr)
+        for child, err in ((self.left, gl), (self.right, gr)):
+            if isinstance(child, _Tournament):
+                child.backward(err)
+
+
+# -- activations in place ---------------------------------------------------------------------
+
+
+class _Activation:
+    """An activation applied in place to a block's output, and its derivative to the error."""
+
+    def __init__(self, layer: Layer | None, xp: Any, shape: tuple[int, ...]) -> None:
+        self.layer, self.xp = layer, xp
+        self.kind = layer.kind if layer is not None else None
+        self.mask = xp.empty(shape, dtype=bool) if self.kind == "relu" else None
+
+    def forward(self, z: Any) -> None:
+        if self.kind == "relu":
+            self.xp.maximum(z, 0, out=z)
+        elif self.layer is not None:
+            z[...] = self.layer.f(z)  # type: ignore[attr-defined]
+
+    def backward(self, y: Any, g: Any) -> None:
+        """``g`` *= f'(x), given the activation's output ``y`` (relu: y > 0; σ: y(1 - y); ...)."""
+        if self.kind == "relu":
+            self.xp.greater(y, 0, out=self.mask)
+            self.xp.multiply(g, self.mask, out=g)
+        elif self.layer is not None:
+            g *= self.layer.df(None, y)  # type: ignore[attr-defined]
+
+
+# -- the blocks -------------------------------------------------------------------------------
+
+
+class ConvBlock:
+    """conv2d [+ max-pool] [+ activation] on (C, H, W, N) -> (F, PH, PW, N).
+
+    Forward: patches (C·k·k + 1, L) with a row of ones, ``z = Wb @ patches`` (F, L), pooling
+    into ``out``, activation in place. Backward: activation derivative, the error routed to
+    the pool winners (dz), ``dWb = (patches @ dz^T)^T``, and — unless this is the first layer —
+    the input's error (:meth:`_input_error`).
+    """
+
+    def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool, x: Any) -> None:
+        """``x``: the (C, H, W, N) buffer this block's input will be in (the views that read it
+        are made once, here)."""
+        conv = layers[spec.main]
+        assert isinstance(conv, Conv2D) and conv.in_shape is not None and conv.out_shape is not None
+        self.conv, self.xp, self.n = conv, xp, n
+        dtype = conv.params["W"].dtype
+        c, h, w = conv.in_shape
+        f, oh, ow = conv.out_shape
+        k, s = conv.kernel, conv.stride
+        self.k, self.s, self.c, self.f = k, s, c, f
+        self.kk = c * k * k
+        top, bottom, left, right = conv.pad
+        self.pad = conv.pad
+        self.in_shape = (c, h, w, n)
+        pool = layers[spec.pool] if spec.pool is not None else None
+        self.p = p = pool.size if isinstance(pool, MaxPool2D) else 1
+        ph, pw = oh // p, ow // p
+        self.oh, self.ow, self.ph, self.pw = oh, ow, ph, pw
+        # Pool-offset-major patch order for a first layer (see the module docstring).
+        self.pool_major = p > 1 and not conv.needs_input_grad
+        positions = p * p * ph * pw if self.pool_major else oh * ow
+        self.padded = (
+            xp.zeros((c, h + top + bottom, w + left + right, n), dtype=dtype) if any(conv.pad) else None
+        )
+        self.cols = xp.empty((self.kk + 1, positions * n), dtype=dtype)
+        self.cols[self.kk] = 1  # the row of ones that multiplies the bias
+        self.z = xp.zeros((f, positions * n), dtype=dtype)  # zeros: unpooled rows/cols get no error
+        self.dz = xp.zeros_like(self.z)
+        out_size = f * ph * pw * n
+        self.out_buf = xp.empty(out_size + (n if ones_row else 0), dtype=dtype)
+        self.out_buf[out_size:] = 1  # the next dense layer's row of ones
+        self.out = self.out_buf[:out_size].reshape(f, ph, pw, n)
+        self.dwt = xp.empty((self.kk + 1, f), dtype=dtype)
+        self.dx = xp.empty((c, h, w, n), dtype=dtype) if conv.needs_input_grad else None
+        self.dxp = self.padded.copy() if self.padded is not None and conv.needs_input_grad else None
+        act = layers[spec.act] if spec.act is not None else None
+        self.act = _Activation(act, xp, self.out.shape)
+        if p > 1:
+            self.pool = _Tournament(xp, self._offset_maps(self.z), self._offset_maps(self.dz), self.out)
+        else:
+            self.pool = None
+        self._patches = self._patch_views(x)
+        if conv.needs_input_grad:
+            self._input_error_buffers(dtype)
+
+    def _offset_maps(self, z: Any) -> list[Any]:
+        """For each window offset (a, b), the (F, PH, PW, N) map of that pixel of every window."""
+        f, p, ph, pw, n = self.f, self.p, self.ph, self.pw, self.n
+        if self.pool_major:
+            z8 = z.reshape(f, p, p, ph, pw, n)
+            return [z8[:, a, b] for a in range(p) for b in range(p)]
+        z4 = z.reshape(f, self.oh, self.ow, n)[:, : ph * p, : pw * p]
+        z6 = z4.reshape(f, ph, p, pw, p, n)
+        return [z6[:, :, a, :, b] for a in range(p) for b in range(p)]
+
+    def _patch_views(self, x: Any) -> tuple[Any, Any, Any, Any]:
+        """(padded interior, x, every k×k window of the (padded) input arranged in the patch
+        matrix's order, the patch matrix seen with the same shape): im2col is one copy."""
+        xp, k, s, c, n = self.xp, self.k, self.s, self.c, self.n
+        interior = None
+        src = x
+        if self.padded is not None:
+            top, _, left, _ = self.pad
+            interior = self.padded[:, top : top + x.shape[1], left : left + x.shape[2]]
+            src = self.padded
+        win = xp.lib.stride_tricks.sliding_window_view(src, (k, k), axis=(1, 2))[:, ::s, ::s]
+        win = win[:, : self.oh, : self.ow]  # (C, OH, OW, N, k, k), a view: nothing copied yet
+        if self.pool_major:
+            p, ph, pw = self.p, self.ph, self.pw
+            win = win[:, : ph * p, : pw * p].reshape(c, ph, p, pw, p, n, k, k)
+            dst = self.cols[: self.kk].reshape(c, k, k, p, p, ph, pw, n)
+            return interior, x, win.transpose(0, 6, 7, 2, 4, 1, 3, 5), dst
+        dst = self.cols[: self.kk].reshape(c, k, k, self.oh, self.ow, n)
+        return interior, x, win.transpose(0, 4, 5, 1, 2, 3), dst
+
+    def _im2col(self) -> None:
+        """Copy every k×k patch of the input into a column of ``cols`` (one strided copy)."""
+        interior, x, windows, dst = self._patches
+        if interior is not None:
+            self.xp.copyto(interior, x)
+        self.xp.copyto(dst, windows)
+
+    def forward(self, wb: Any) -> Any:
+        """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
+        weights."""
+        self._im2col()
+        self.xp.matmul(wb, self.cols, out=self.z)
+        if self.pool is not None:
+            self.pool.forward()
+        else:
+            self.xp.copyto(self.out, self.z.reshape(self.out.shape))
+        self.act.forward(self.out)
+        return self.out
+
+    def backward(self, g: Any, wb: Any, dwb: Any) -> Any:
+        """g (F, PH, PW, N), the error of ``out`` (overwritten) -> the input's error (C, H, W, N),
+        or None for a first layer; writes dWb (F, C·k·k + 1) into ``dwb``."""
+        xp = self.xp
+        self.act.backward(self.out, g)
+        if self.pool is not None:
+            self.pool.backward(g)
+        else:
+            xp.copyto(self.dz.reshape(g.shape), g)
+        # dC/dWb: every patch times the error at its position, summed (the bias row sums dz).
+        xp.matmul(self.cols, self.dz.T, out=self.dwt)
+        xp.copyto(dwb, self.dwt.T)
+        if self.dx is None:
+            return None  # a first layer: nobody needs the input's error
+        return self._input_error(wb)
+
+    def _input_error_buffers(self, dtype: Any) -> None:
+        """Buffers and views for :meth:`_input_error` (see there)."""
+        xp, k, s, c, f, n, oh, ow = self.xp, self.k, self.s, self.c, self.f, self.n, self.oh, self.ow
+        dst = self.dxp if self.dxp is not None else self.dx
+        wp = dst.shape[2]
+        # dz shifted right by each column offset j (stride s apart), zeros elsewhere: (k·F, OH·Wp·N)
+        self.dz_shifted = xp.zeros((k, f, oh, wp, n), dtype=dtype)
+        self._shift_views = [self.dz_shifted[j][:, :, j : j + s * ow : s] for j in range(k)]
+        self.w_rows = xp.empty((k, c, k, f), dtype=dtype)  # W regrouped: [i, c, j, f]
+        self.bands = xp.empty((k * c, oh * wp * n), dtype=dtype)
+        bands = self.bands.reshape(k, c, oh, wp, n)
+        self._band_views = [(dst[:, i : i + s * oh : s], bands[i]) for i in range(k)]
+
+    def _input_error(self, wb: Any) -> Any:
+        """dC/dx (C, H, W, N): the notes' full convolution of the error with the kernels rotated
+        180°, i.e. every input pixel gathers W[f, c, i, j] · dz[f, oh, ow] from each position it
+        fed. Done by rows: with dz shifted by each column offset j and stacked, one product with
+        the kernels regrouped by row offset i, ``(k·C, k·F) @ (k·F, OH·W·N)``, gives for every i a
+        whole band of input rows; k additions of contiguous bands put them in place. (The plain
+        way — patch errors ``W^T @ dz``, then k² scatter-adds of short strided runs (col2im) —
+        took about a third longer: strided additions are slow in NumPy, copies are not.)"""
+        xp, k, c, f = self.xp, self.k, self.c, self.f
+        dz = self.dz.reshape(f, self.oh, self.ow, self.n)
+        for view in self._shift_views:
+            xp.copyto(view, dz)
+        xp.copyto(self.w_rows, wb[:, : self.kk].reshape(f, c, k, k).transpose(2, 1, 3, 0))
+        xp.matmul(self.w_rows.reshape(k * c, k * f), self.dz_shifted.reshape(k * f, -1), out=self.bands)
+        dst = self.dxp if self.dxp is not None else self.dx
+        dst.fill(0)
+        for view, band in self._band_views:
+            xp.add(view, band, out=view)
+        if self.dxp is not None:
+            top, _, left, _ = self.pad
+            h, w = self.dx.shape[1], self.dx.shape[2]
+            xp.copyto(self.dx, self.dxp[:, top : top + h, left : left + w])
+        return self.dx
+
+
+class DenseBlock:
+    """dense [+ activation] on h (D + 1, N) (last row ones) -> y (U, N), with a ones row below
+    when another dense layer follows."""
+
+    def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool) -> None:
+        dense = layers[spec.main]
+        assert isinstance(dense, Dense) and dense.in_shape is not None
+        self.dense, self.xp, self.n = dense, xp, n
+        dtype = dense.params["W"].dtype
+        d, u = dense.in_shape[0], dense.units
+        self.d, self.u = d, u
+        self.out_buf = xp.empty((u + (1 if ones_row else 0), n), dtype=dtype)
+        self.out_buf[u:] = 1
+        self.out = self.out_buf[:u]
+        self.dh = xp.empty((d, n), dtype=dtype) if dense.needs_input_grad else None
+        act = layers[spec.act] if spec.act is not None else None
+        self.act = _Activation(act, xp, self.out.shape)
+
+    def forward(self, h: Any, wb: Any) -> Any:
+        """h (D + 1, N) -> out (U, N) = act(Wb^T h)."""
+        self.xp.matmul(wb.T, h, out=self.out)
+        self.act.forward(self.out)
+        return self.out
+
+    def backward(self, h: Any, g: Any, wb: Any, dwb: Any) -> Any:
+        """g (U, N), the error of ``out`` (overwritten) -> the error of h's first D rows (D, N)
+        or None for a first layer; writes dWb (D + 1, U) into ``dwb``."""
+        self.act.backward(self.out, g)
+        self.xp.matmul(h, g.T, out=dwb)
+        if self.dh is None:
+            return None
+        return self.xp.matmul(wb[: self.d], g, out=self.dh)
+
+
+# -- a whole network on one share of a batch --------------------------------------------------
+
+
+@dataclass
+class StepStats:
+    """What one share of a batch reports: the summed cost, correct answers, finiteness."""
+
+    loss_sum: float
+    correct: int
+    finite: bool
+
+
+class FusedNetwork:
+    """The forward pass, cost and backpropagation of a network for batches of ``n`` samples.
+
+    ``grad``: the flat vector (layout of ``pack``) that receives dCost/dθ — the pack's own
+    gradients for one thread, a vector of its own for each other thread.
+    """
+
+    def __init__(self, model: Sequential, plan: NetworkPlan, pack: ParamPack, n: int, grad: Any) -> None:
+        self.model, self.plan, self.pack, self.n = model, plan, pack, n
+        xp = self.xp = pack.xp
+        layers = model.layers
+        self.blocks: list[ConvBlock | DenseBlock] = []
+        #: each block's input buffer: (C, H, W, N) for a conv block, (D + 1, N) for a dense one
+        self.inputs: list[Any] = []
+        dtype = pack.data.dtype
+        for b, spec in enumerate(plan.blocks):
+            nxt = plan.blocks[b + 1] if b + 1 < len(plan.blocks) else None
+            ones_row = nxt is not None and layers[nxt.main].kind == "dense"
+            main = layers[spec.main]
+            if b > 0:
+                prev = self.blocks[b - 1]
+                # A dense block reads the previous output with its ones row: flatten is free.
+                x = prev.out_buf.reshape(-1, n) if main.kind == "dense" else prev.out
+            elif main.kind == "dense":
+                assert main.in_shape is not None
+                x = xp.empty((main.in_shape[0] + 1, n), dtype=dtype)
+                x[-1] = 1
+            else:
+                assert main.in_shape is not None
+                x = xp.empty((*main.in_shape, n), dtype=dtype)
+            self.inputs.append(x)
+            if main.kind == "conv2d":
+                self.blocks.append(ConvBlock(layers, spec, n, xp, ones_row, x))
+            else:
+                self.blocks.append(DenseBlock(layers, spec, n, xp, ones_row))
+        self.weights = [pack.packed(pack.data, spec.main) for spec in plan.blocks]
+        self.grads = [pack.packed(grad, spec.main) for spec in plan.blocks]
+        first = self.inputs[0]
+        # where the batch (n, *input_shape) is copied in, batch last
+        self.x_in = first[:-1] if isinstance(self.blocks[0], DenseBlock) else first
+        self.rows = xp.arange(n)
+
+    def forward(self, x: Any) -> Any:
+        """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it)."""
+        if isinstance(self.blocks[0], DenseBlock):
+            self.xp.copyto(self.x_in, x.reshape(self.n, -1).T)
+        else:
+            self.xp.copyto(self.x_in, x.transpose(1, 2, 3, 0))
+        a = None
+        for b, block in enumerate(self.blocks):
+            if isinstance(block, DenseBlock):
+                a = block.forward(self.inputs[b], self.weights[b])
+            else:
+                a = block.forward(self.weights[b])
+        return a
+
+    def run(self, x: Any, y: Any, scale: float) -> StepStats:
+        """Forward, cost and backward for x (n, *input_shape), labels y (n,). The cost's gradient
+        is scaled by ``scale`` (1 / the whole batch's size, so that the shares add up)."""
+        xp = self.xp
+        a = self.forward(x)
+        loss_sum, g = self._cost(a, y, scale)
+        for b in range(len(self.blocks) - 1, -1, -1):
+            block = self.blocks[b]
+            if isinstance(block, DenseBlock):
+                g = block.backward(self.inputs[b], g, self.weights[b], self.grads[b])
+            else:
+                g = block.backward(g, self.weights[b], self.grads[b])
+            if g is not None and b > 0 and isinstance(self.blocks[b - 1], ConvBlock):
+                g = g.reshape(self.blocks[b - 1].out.shape)
+        # The figures the trainer reports, read back once, after all the work is issued (on a
+        # GPU each read waits for the device: one wait per step, not one per figure).
+        correct = xp.count_nonzero(a.argmax(axis=0) == y)
+        finite = xp.isfinite(a).all() & xp.isfinite(loss_sum)
+        stats = to_host(xp.stack([xp.asarray(v, dtype=np.float64) for v in (loss_sum, correct, finite)]))
+        return StepStats(float(stats[0]), int(stats[1]), bool(stats[2]))
+
+    def _cost(self, out: Any, y: Any, scale: float) -> tuple[Any, Any]:
+        """(summed cost, its gradient times ``scale``) for outputs (K, n) — as :mod:`.losses`."""
+        xp = self.xp
+        if self.plan.loss == "cross_entropy":
+            # softmax down each column, -log p(correct digit); gradient p - y.
+            z = out - out.max(axis=0, keepdims=True)
+            e = xp.exp(z)
+            p = e / e.sum(axis=0, keepdims=True)
+            correct = p[y, self.rows]
+            loss_sum = -xp.log(xp.maximum(correct, 1e-12)).sum()
+            p[y, self.rows] -= 1
+            p *= scale
+            return loss_sum, p
+        # squared error: sum over outputs of (a - y)², gradient 2 (a - y).
+        diff = out.copy()
+        diff[y, self.rows] -= 1
+        loss_sum = (diff * diff).sum()
+        diff *= 2 * scale
+        return loss_sum, diff
+
+
+class FastForward:
+    """Prediction-mode forward passes of a network through the fused blocks, for the small
+    batches a prediction service sees (1, 2, 4 or 8 digits; a smaller batch is padded up):
+    the same numbers as ``model.forward`` within float rounding, without its per-layer Python
+    overhead, which is most of the cost of reading one digit. Larger batches, and networks
+    that do not fuse, go through ``model.forward``. One thread at a time, like ``forward``.
+    """
+
+    SIZES = (1, 2, 4, 8)
+
+    def __init__(self, model: Sequential) -> None:
+        self.model = model
+        try:
+            self.plan: NetworkPlan | None = plan_network(model)
+        except UnsupportedNetworkError:
+            self.plan = None
+        self._nets: dict[int, FusedNetwork] = {}
+        self._pack: ParamPack | None = None
+
+    def scores(self, x: Any) -> Any:
+        """x (n, *input_shape) -> the network's outputs (n, K), on the model's device."""
+        n = x.shape[0]
+        size = next((s for s in self.SIZES if s >= n), None)
+        if self.plan is None or size is None:
+            return self.model.forward(x)
+        pack = self.model.pack()
+        if pack is not self._pack:
+            self._pack, self._nets = pack, {}
+        net = self._nets.get(size)
+        if net is None:
+            net = self._nets[size] = FusedNetwork(self.model, self.plan, pack, size, pack.zeros())
+        x = pack.xp.asarray(x, dtype=pack.data.dtype)
+        if n < size:
+            x = pack.xp.concatenate([x, pack.xp.zeros((size - n, *x.shape[1:]), dtype=x.dtype)])
+        return net.forward(x)[:, :n].T.copy()
+
+
+def supported(model: Sequential) -> tuple[bool, str]:
+    """(True, "") when :func:`plan_network` can fuse the model, else (False, why not)."""
+    try:
+        plan_network(model)
+    except UnsupportedNetworkError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+__all__ = [
+    "BlockSpec",
+    "ConvBlock",
+    "DenseBlock",
+    "FastForward",
+    "FusedNetwork",
+    "NetworkPlan",
+    "StepStats",
+    "UnsupportedNetworkError",
+    "multiply_adds",
+    "plan_network",
+    "supported",
+]

@@ -1,0 +1,255 @@
+"""One mini-batch's forward pass, cost and backpropagation, as fast as the machine allows.
+
+:class:`TrainStep` leaves dCost/dθ of a batch in the model's gradients (the flat vector of
+``model.pack()``) and reports the batch's cost and correct answers; the optimizer step stays
+with the trainer. Two ways to get there, with the same result (within float rounding, which
+the tests check):
+
+* **fused** (:mod:`glassnet.nn.fused`) when the network is made of what that module fuses —
+  every preset is: blocks on preallocated batch-last buffers;
+* **layer by layer** otherwise: ``model.forward`` / ``compute_loss`` / ``model.backward``.
+
+On the fused path the batch is split across threads, one share per usable core (at least
+:data:`MIN_SHARE` samples and :data:`MIN_SHARE_WORK` multiply-adds each): each thread runs the
+whole network on a share with that share's own buffers and gradient vector (a thread that
+finishes early takes a share no other thread has started, so a core lost to another program
+does not hold up the step). NumPy releases the GIL inside every large array operation and
+matrix product, and the shares' gradients are added up (in a fixed order, so a seed gives the
+same run) for one optimizer step. Meanwhile BLAS runs at one thread per share (``blas.py``):
+the parallelism is ours, not BLAS's, so there is no spin-waiting BLAS pool to suffer when other
+programs load the machine, and elementwise work (pooling, im2col) runs in parallel too.
+``GLASSNET_TRAIN_THREADS`` overrides the count (1 = single-threaded, e.g. for comparisons).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nn.fused import (
+    FusedNetwork,
+    NetworkPlan,
+    StepStats,
+    UnsupportedNetworkError,
+    multiply_adds,
+    plan_network,
+)
+from ..nn.losses import compute_loss
+from ..nn.model import Sequential
+from .blas import blas_controls, blas_threads
+
+MIN_SHARE = 16  # smaller shares lose more to per-call overhead than a second core gains
+# Forward multiply-adds a share must hold to be worth a thread: below it (the mlp: 3.5 million
+# for 32 samples) the work is mostly Python-level calls on small arrays, which hold the GIL,
+# and two threads were slower than one (bench/train_speed.py); the cnn's shares hold 36 million.
+MIN_SHARE_WORK = 8_000_000
+THREADS_ENV = "GLASSNET_TRAIN_THREADS"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (``taskset`` / cgroup affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_count(batch: int, requested: int | None = None, work: int = MIN_SHARE_WORK) -> int:
+    """Threads for a batch: ``requested`` (or ``$GLASSNET_TRAIN_THREADS``), else one per usable
+    core, with at least MIN_SHARE samples and MIN_SHARE_WORK forward multiply-adds per thread
+    (``work``: a sample's); 1 when BLAS's threads cannot be set."""
+    if requested is None:
+        env = os.environ.get(THREADS_ENV, "").strip()
+        if env:
+            try:
+                requested = int(env)
+            except ValueError:
+                raise ValueError(f"{THREADS_ENV} must be a whole number, got {env!r}") from None
+            if requested < 1:
+                raise ValueError(f"{THREADS_ENV} must be at least 1, got {requested}")
+    if requested is not None:
+        return max(1, min(requested, batch))
+    if blas_controls() is None:
+        return 1
+    return max(1, min(usable_cores(), batch // MIN_SHARE, batch * work // MIN_SHARE_WORK))
+
+
+@dataclass
+class StepResult:
+    """A batch's mean cost, how many it read right, and whether the outputs were all finite."""
+
+    loss: float
+    correct: int
+    finite: bool
+
+
+class _Workers:
+    """Threads that each run jobs from their own queue (one job per step each)."""
+
+    def __init__(self, count: int) -> None:
+        self.jobs: list[queue.SimpleQueue[Callable[[], Any] | None]] = [
+            queue.SimpleQueue() for _ in range(count)
+        ]
+        self.done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+        for i, jobs in enumerate(self.jobs):
+            threading.Thread(
+                target=_work, args=(i, jobs, self.done), name=f"glassnet-train-{i + 1}", daemon=True
+            ).start()
+
+    def start(self, i: int, job: Callable[[], Any]) -> None:
+        self.jobs[i].put(job)
+
+    def wait(self, count: int) -> list[Any]:
+        results: list[Any] = [None] * count
+        for _ in range(count):
+            i, result = self.done.get()
+            results[i] = result
+        return results
+
+    def close(self) -> None:
+        for jobs in self.jobs:
+            jobs.put(None)
+
+
+def _work(i: int, jobs: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
+    while (job := jobs.get()) is not None:
+        try:
+            done.put((i, job()))
+        except BaseException as exc:  # handed to the trainer's thread, which re-raises it
+            done.put((i, exc))
+
+
+class TrainStep:
+    """Forward, cost and backward of one batch into ``model``'s gradients (see module doc).
+
+    ``threads``: None for one per usable core (or ``$GLASSNET_TRAIN_THREADS``); ``fused``:
+    False forces the layer-by-layer path.
+    """
+
+    def __init__(self, model: Sequential, threads: int | None = None, fused: bool = True) -> None:
+        self.model = model
+        self.requested = threads
+        self.plan: NetworkPlan | None = None
+        self.reason = "fused path turned off"
+        self.work = MIN_SHARE_WORK  # a sample's forward multiply-adds
+        if fused:
+            try:
+                self.plan = plan_network(model)
+                self.reason = ""
+                self.work = multiply_adds(model, self.plan)
+            except UnsupportedNetworkError as exc:
+                self.reason = str(exc)
+        self._pack: Any = None
+        self._nets: dict[tuple[int, int], FusedNetwork] = {}
+        self._grads: dict[int, Any] = {}
+        self._workers: _Workers | None = None
+        self._finalizer: weakref.finalize | None = None
+
+    @property
+    def fused(self) -> bool:
+        return self.plan is not None
+
+    def describe(self, batch: int) -> str:
+        """How a batch of this size is trained: ``"fused, 2 threads"`` or ``"layer by layer (why)"``."""
+        if self.plan is None:
+            return f"layer by layer ({self.reason})"
+        n = thread_count(batch, self.requested, self.work) if self.model.device == "cpu" else 1
+        return f"fused, {n} thread{'s' if n != 1 else ''}"
+
+    def close(self) -> None:
+        """Stop the worker threads (also done when the step object is garbage-collected)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._workers = None
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> StepResult:
+        """x (N, *input_shape) float32, y (N,) labels -> the batch's cost; gradients in the model."""
+        if self.plan is None:
+            return self._layer_by_layer(x, y)
+        pack = self.model.pack()
+        if pack is not self._pack:  # first step, or the parameters were re-made (astype, to)
+            self._pack, self._nets, self._grads = pack, {}, {}
+        x, y = pack.xp.asarray(x), pack.xp.asarray(y)
+        n = x.shape[0]
+        count = thread_count(n, self.requested, self.work) if pack.xp is np else 1
+        bounds = [n * t // count for t in range(count + 1)]
+        shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
+        scale = 1.0 / n
+        # BLAS at one thread: the threads here are the parallelism (and a lone share's small
+        # products lose more to waking BLAS's helper threads than they gain from them).
+        with blas_threads(1):
+            if count == 1:
+                stats = [self._run_share(0, x, y, scale)]
+            else:
+                workers = self._ensure_workers(count - 1)
+                stats = [None] * count
+                claims = itertools.count()
+
+                def take() -> None:
+                    # Each share goes to whichever thread asks first: a worker that the OS has
+                    # not scheduled yet (another program holds its core) leaves its share to the
+                    # threads that are running instead of holding up the step.
+                    while (i := next(claims)) < count:
+                        lo, hi = shares[i]
+                        stats[i] = self._run_share(i, x[lo:hi], y[lo:hi], scale)
+
+                for t in range(count - 1):
+                    workers.start(t, take)
+                try:
+                    take()
+                finally:  # even when this thread failed: no worker may still be running
+                    errors = [r for r in workers.wait(count - 1) if isinstance(r, BaseException)]
+                if errors:
+                    raise errors[0]
+                for t in range(1, count):  # in a fixed order: the same sums every run
+                    pack.grad += self._grads[t]
+        done = [s for s in stats if s is not None]
+        return StepResult(
+            loss=sum(s.loss_sum for s in done) / n,
+            correct=sum(s.correct for s in done),
+            finite=all(s.finite for s in done),
+        )
+
+    def _run_share(self, t: int, x: Any, y: Any, scale: float) -> StepStats:
+        key = (t, x.shape[0])
+        net = self._nets.get(key)
+        if net is None:
+            assert self.plan is not None
+            if t not in self._grads:
+                self._grads[t] = self._pack.grad if t == 0 else self._pack.zeros()
+            net = FusedNetwork(self.model, self.plan, self._pack, x.shape[0], self._grads[t])
+            self._nets[key] = net
+        # Overflow is not an error here: the trainer reports a diverging run from the cost.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return net.run(x, y, scale)
+
+    def _ensure_workers(self, count: int) -> _Workers:
+        if self._workers is None or len(self._workers.jobs) != count:
+            self.close()
+            self._workers = _Workers(count)
+            self._finalizer = weakref.finalize(self, self._workers.close)
+        return self._workers
+
+    def _layer_by_layer(self, x: np.ndarray, y: np.ndarray) -> StepResult:
+        model = self.model
+        xp = model.pack().xp
+        x, y = xp.asarray(x), xp.asarray(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = model.forward(x, train=True)
+            loss, dout = compute_loss(model.loss, out, y)
+        finite = bool(xp.isfinite(out).all())
+        if finite and np.isfinite(loss):
+            model.backward(dout)
+        return StepResult(loss=loss, correct=int((out.argmax(axis=1) == y).sum()), finite=finite)
+
+
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: fn(*args)

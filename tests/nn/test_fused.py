@@ -1,0 +1,242 @@
+"""The fused training path computes what the layers compute one by one.
+
+For every network shape it fuses (the presets, strides, 'same' padding, pooling that leaves a
+remainder, conv without pooling, pooling before the activation, sigmoid and squared error) the
+cost and every gradient of a fused step — on 1, 2 and 3 threads — match
+``Sequential.forward`` / ``compute_loss`` / ``Sequential.backward`` within float32 rounding;
+networks it does not fuse say why and train layer by layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glassnet.nn import Sequential, compute_loss, make_optimizer
+from glassnet.nn.fused import FastForward, UnsupportedNetworkError, plan_network
+from glassnet.presets import PRESETS, load_preset
+from glassnet.training.step import TrainStep
+
+TOL = 2e-6  # relative to the largest gradient entry: float32 sums in another order
+
+CONV_SPECS = {
+    "stride-same-padding": {
+        "input_shape": [2, 11, 11],
+        "layers": [
+            {"type": "conv2d", "filters": 3, "kernel": 3, "padding": "same"},
+            {"type": "relu"},
+            {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": "same"},
+            {"type": "maxpool2d", "size": 2},
+            {"type": "relu"},
+            {"type": "flatten"},
+            {"type": "dense", "units": 5},
+        ],
+    },
+    "pool-remainder-3x3": {
+        "input_shape": [1, 14, 14],
+        "layers": [
+            {"type": "conv2d", "filters": 4, "kernel": 3},
+            {"type": "relu"},
+            {"type": "maxpool2d", "size": 3},
+            {"type": "conv2d", "filters": 2, "kernel": 2},
+            {"type": "relu"},
+            {"type": "maxpool2d", "size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 6},
+            {"type": "tanh"},
+            {"type": "dense", "units": 3},
+        ],
+    },
+    "sigmoid-mse-no-pool": {
+        "input_shape": [1, 8, 8],
+        "layers": [
+            {"type": "conv2d", "filters": 3, "kernel": 3},
+            {"type": "sigmoid"},
+            {"type": "conv2d", "filters": 2, "kernel": 3, "stride": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 4},
+            {"type": "sigmoid"},
+        ],
+        "loss": "mse",
+    },
+}
+
+
+def _pair(spec: dict, seed: int = 0) -> tuple[Sequential, Sequential]:
+    return (
+        Sequential.from_spec(spec, np.random.default_rng(seed)),
+        Sequential.from_spec(spec, np.random.default_rng(seed)),
+    )
+
+
+def _batch(spec: dict, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = tuple(spec.get("input_shape", [1, 28, 28]))
+    x = rng.random((n, *shape)).astype(np.float32)
+    x[: n // 2, :, : shape[1] // 3] = 0  # blank rows: exact ties inside pooling windows
+    x[n // 2 :, :, :, :2] = 0.5
+    k = Sequential.from_spec(spec).output_shape[0]
+    return x, rng.integers(0, k, n)
+
+
+def _layer_by_layer(model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
+    out = model.forward(x, train=True)
+    loss, dout = compute_loss(model.loss, out, y)
+    model.backward(dout)
+    return loss
+
+
+def _assert_same_gradients(fast: Sequential, ref: Sequential) -> None:
+    for (name, _, g1), (_, _, g2) in zip(fast.named_params(), ref.named_params(), strict=True):
+        scale = max(float(np.abs(g2).max()), 1e-6)
+        err = float(np.abs(g1 - g2).max()) / scale
+        assert err < TOL, f"{name}: relative gradient error {err:.2e}"
+
+
+SPECS = {**{name: load_preset(name) for name in PRESETS}, **CONV_SPECS}
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("name", list(SPECS))
+def test_fused_step_equals_layer_by_layer(name: str, threads: int) -> None:
+    spec = SPECS[name]
+    fast, ref = _pair(spec)
+    x, y = _batch(spec, 37)  # an odd batch: shares of unequal size
+    step = TrainStep(fast, threads=threads)
+    assert step.fused, step.reason
+    result = step(x, y)
+    loss = _layer_by_layer(ref, x, y)
+    assert result.finite
+    assert abs(result.loss - loss) <= 1e-5 * max(1.0, abs(loss))
+    out = ref.forward(x)
+    assert result.correct == int((out.argmax(axis=1) == y).sum())
+    _assert_same_gradients(fast, ref)
+    step.close()
+
+
+def test_pooling_sends_the_error_to_the_first_maximum_only() -> None:
+    """Kernels that see only their centre pixel, on an image of three grey levels: the pixels
+    of a pooling window often tie while their patches differ. The layers route each window's
+    error to its first maximum, so the kernel gradient depends on which tied pixel wins; the
+    fused tournament must pick the same one (and only one)."""
+    spec = load_preset("cnn")
+    fast, ref = _pair(spec)
+    rng = np.random.default_rng(5)
+    centre_only = np.zeros((16, 1, 5, 5), np.float32)
+    centre_only[:, 0, 2, 2] = rng.uniform(0.5, 1.5, 16)
+    for layer in (fast.layers[0], ref.layers[0]):
+        layer.params["W"][...] = centre_only
+        layer.params["b"][...] = 0.1
+    x = (rng.integers(0, 3, (16, 1, 28, 28)) / 2).astype(np.float32)
+    y = np.arange(16) % 10
+    TrainStep(fast, threads=1)(x, y)
+    _layer_by_layer(ref, x, y)
+    _assert_same_gradients(fast, ref)
+
+
+def test_training_with_the_fused_path_follows_the_layer_path() -> None:
+    """Twenty Adam steps on the cnn preset: the weights stay together within float rounding."""
+    spec = load_preset("cnn")
+    fast, ref = _pair(spec)
+    opt_fast, opt_ref = make_optimizer("adam", 0.002), make_optimizer("adam", 0.002)
+    step = TrainStep(fast, threads=2)
+    for i in range(20):
+        x, y = _batch(spec, 32, seed=10 + i)
+        step(x, y)
+        opt_fast.step(fast.pack())
+        _layer_by_layer(ref, x, y)
+        opt_ref.step(ref.named_params())
+    for (name, p1, _), (_, p2, _) in zip(fast.named_params(), ref.named_params(), strict=True):
+        np.testing.assert_allclose(p1, p2, atol=2e-5, err_msg=name)
+    step.close()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_same_seed_same_weights_bit_for_bit(threads: int) -> None:
+    spec = load_preset("cnn")
+    runs = []
+    for _ in range(2):
+        model = Sequential.from_spec(spec, np.random.default_rng(3))
+        opt = make_optimizer("adam", 0.002)
+        step = TrainStep(model, threads=threads)
+        for i in range(5):
+            x, y = _batch(spec, 64, seed=i)
+            step(x, y)
+            opt.step(model.pack())
+        runs.append(model.pack().data.copy())
+        step.close()
+    assert np.array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize(
+    "layers,needle",
+    [
+        ([{"type": "flatten"}, {"type": "dropout", "rate": 0.5}, {"type": "dense", "units": 10}], "dropout"),
+        ([{"type": "avgpool2d", "size": 2}, {"type": "flatten"}, {"type": "dense", "units": 10}], "avgpool"),
+        (
+            [
+                {"type": "conv2d", "filters": 2, "kernel": 3},
+                {"type": "sigmoid"},
+                {"type": "maxpool2d", "size": 2},
+                {"type": "flatten"},
+                {"type": "dense", "units": 10},
+            ],
+            "only relu",
+        ),
+        (
+            [
+                {"type": "conv2d", "filters": 2, "kernel": 3},
+                {"type": "maxpool2d", "size": 3, "stride": 2},
+                {"type": "flatten"},
+                {"type": "dense", "units": 10},
+            ],
+            "size == stride",
+        ),
+        ([{"type": "flatten"}, {"type": "dense", "units": 10}, {"type": "softmax"}], "softmax"),
+    ],
+)
+def test_unfused_networks_say_why_and_train_layer_by_layer(layers: list, needle: str) -> None:
+    spec = {"input_shape": [1, 12, 12], "layers": layers, "loss": "mse"}
+    with pytest.raises(UnsupportedNetworkError, match=needle):
+        plan_network(Sequential.from_spec(spec))
+    fast, ref = _pair(spec)
+    step = TrainStep(fast)
+    assert not step.fused and needle in step.describe(8)
+    x, y = _batch(spec, 8)
+    for layer in (*fast.layers, *ref.layers):  # the same dropout masks on both sides
+        if hasattr(layer, "rng"):
+            layer.rng = np.random.default_rng(7)
+    result = step(x, y)
+    loss = _layer_by_layer(ref, x, y)
+    assert result.loss == pytest.approx(loss)
+    _assert_same_gradients(fast, ref)
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 11])
+@pytest.mark.parametrize("name", ["cnn", "mlp", "stride-same-padding"])
+def test_fast_forward_equals_the_layers(name: str, n: int) -> None:
+    """The prediction-mode fused pass (padded up to 1, 2, 4 or 8 digits) gives the layers'
+    outputs; larger batches go through the layers themselves."""
+    spec = SPECS[name]
+    model = Sequential.from_spec(spec, np.random.default_rng(0))
+    x, _ = _batch(spec, n)
+    fast = FastForward(model)
+    assert fast.plan is not None
+    got = fast.scores(x)
+    assert got.shape == (n, model.output_shape[0])
+    np.testing.assert_allclose(got, model.forward(x), rtol=1e-5, atol=1e-5)
+    again = fast.scores(x[::-1].copy())  # buffers are reused, answers are not
+    np.testing.assert_allclose(again, model.forward(x[::-1].copy()), rtol=1e-5, atol=1e-5)
+
+
+def test_fast_forward_falls_back_for_networks_it_does_not_fuse() -> None:
+    spec = {
+        "input_shape": [1, 12, 12],
+        "layers": [{"type": "flatten"}, {"type": "dense", "units": 3}, {"type": "softmax"}],
+        "loss": "mse",
+    }
+    model = Sequential.from_spec(spec)
+    x, _ = _batch(spec, 2)
+    fast = FastForward(model)
+    assert fast.plan is None
+    np.testing.assert_array_equal(fast.scores(x), model.forward(x))
