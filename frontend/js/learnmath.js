@@ -53,6 +53,9 @@ export function fmt(v, sig = 4) {
  */
 export const percent = (p) => `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`;
 
+/** The same cut to a whole percent, for small labels (bars, tiles): 0.9997 → "99%", never "100%". @param {number} p */
+export const wholePercent = (p) => `${Math.floor(p * 100 + 1e-9)}%`;
+
 /**
  * "an 8", "a 7", "an Ankle boot": a class name (a digit, or another dataset's) with its article.
  * @param {number|string} d

@@ -43,7 +43,9 @@ export function scaleFor(maps, scale) {
 }
 
 /**
- * Draw `m` into `canvas` as cells of `cell` CSS px. Numbers are printed in cells ≥ 30 px.
+ * Draw `m` into `canvas` as cells of `cell` CSS px. Numbers are printed in cells ≥ 30 px, each in a
+ * font small enough to fit its cell (down to 8 px; a number that still does not fit is left to the
+ * hover, never drawn over its neighbours).
  * @param {HTMLCanvasElement} canvas @param {Map2D} m
  * @param {{cell: number, scale: ReturnType<typeof scaleFor>, boxes?: Box[], dim?: (r: number, c: number) => boolean, text?: boolean}} opt
  *   `dim(r, c)` true: the cell is drawn faded (not filled yet, or cut off).
@@ -59,7 +61,8 @@ export function drawGrid(canvas, m, opt) {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, W, H);
   const showText = (opt.text ?? true) && opt.cell >= 30;
-  ctx.font = `${Math.max(9, Math.min(12, opt.cell / 3.2))}px system-ui, sans-serif`;
+  const size = Math.max(9, Math.min(12, opt.cell / 3.2));
+  ctx.font = `${size}px system-ui, sans-serif`;
   ctx.textAlign = "center"; ctx.textBaseline = "middle";
   for (let r = 0; r < m.h; r++) {
     for (let c = 0; c < m.w; c++) {
@@ -68,8 +71,14 @@ export function drawGrid(canvas, m, opt) {
       ctx.fillStyle = colorOf(v, opt.scale);
       ctx.fillRect(c * opt.cell, r * opt.cell, opt.cell - gap, opt.cell - gap);
       if (showText && !opt.dim?.(r, c)) {
-        ctx.fillStyle = textOn(v, opt.scale);
-        ctx.fillText(fmt(v, 2), c * opt.cell + opt.cell / 2, r * opt.cell + opt.cell / 2);
+        const text = fmt(v, 2), room = opt.cell - gap - 3, wide = ctx.measureText(text).width;
+        const fit = wide <= room ? size : Math.floor((size * room) / wide);
+        if (fit >= 8) {
+          ctx.font = `${fit}px system-ui, sans-serif`;
+          ctx.fillStyle = textOn(v, opt.scale);
+          ctx.fillText(text, c * opt.cell + opt.cell / 2, r * opt.cell + opt.cell / 2);
+          ctx.font = `${size}px system-ui, sans-serif`;
+        }
       }
     }
   }

@@ -92,13 +92,18 @@ test("models are named with their exact stored accuracy", async () => {
   assert.equal(modelLabel({ id: "uploads:net-1", kind: "upload" }, () => null), "uploads:net-1 (upload)");
 });
 
-import { percent, aDigit, pow10 } from "../js/learnmath.js";
+import { percent, wholePercent, aDigit, pow10 } from "../js/learnmath.js";
 
 test("percentages are cut, never rounded up to 100%", () => {
   assert.equal(percent(0.9997), "99.9%");
   assert.equal(percent(1), "100.0%");
   assert.equal(percent(0.61), "61.0%");
   assert.equal(percent(0), "0.0%");
+  // Whole percents (the bars under the answer, the output tiles, the gallery) are cut the same way.
+  assert.equal(wholePercent(0.9997), "99%");
+  assert.equal(wholePercent(1), "100%");
+  assert.equal(wholePercent(0.57), "57%");
+  assert.equal(wholePercent(0.0049), "0%");
 });
 
 test("wording: an 8, a 7, and powers of ten as they are written", () => {

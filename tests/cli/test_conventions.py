@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -75,13 +74,13 @@ def test_every_option_says_its_default() -> None:
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(argv: list[str], env: dict[str, str], needle: str) -> None:
-    started = time.monotonic()
     result = _run(*argv, env=env)
     assert result.returncode == 2, result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
-    assert time.monotonic() - started < 30  # refused before serving or training
+    # Refused before serving or training: the one line is all it wrote (a server's or a run's
+    # progress would add lines), without a wall-clock bound on a shared machine.
+    assert "Traceback" not in result.stderr and result.stdout == ""
 
 
 def test_unwritable_out_is_refused_before_training(small_mnist: Path, tmp_path: Path) -> None:

@@ -459,7 +459,12 @@ def test_item16_wording(server, browser) -> None:
     page.get_by_test_id("test-digit").fill(str(eight["test_index"]))
     page.get_by_test_id("put-test-digit").click()
     page.wait_for_function(ANSWERED, timeout=15000)
-    assert re.search(r"% sure it is an 8$", page.locator("#confidence").inner_text())
+    said = re.search(r"^([\d.]+)% sure it is an 8$", page.locator("#confidence").inner_text())
+    assert said, page.locator("#confidence").inner_text()
+    # The bar under the answer and the output tile cut the same number, never rounding it up.
+    whole = f"{math.floor(float(said.group(1)))}%"
+    assert page.locator("#bars > .bar").nth(8).locator(".p").inner_text() == whole
+    assert page.locator('[data-testid="output-digits"] > div').nth(8).locator("small").inner_text() == whole
     # A network without softmax says so.
     page.select_option('[data-testid="model"]', "notes")
     page.wait_for_function("() => window.glassnet.S.prediction?.model === 'notes'")
@@ -589,6 +594,41 @@ def axe(page, selector: str) -> list[dict]:
     )
 
 
+# What a person would see as broken in a view (bar 5, checked rather than only looked at): anything
+# sticking out of its card (outside a scroller), a scroller that has to scroll sideways, and a
+# label's words under the button beside it.
+LAYOUT = """(sel) => {
+  const out = [], root = document.querySelector(sel);
+  const cls = (e) => typeof e.className === 'string' && e.className
+    ? '.' + e.className.trim().split(/\\s+/).join('.') : '';
+  const name = (e) => (e.id ? '#' + e.id : e.tagName.toLowerCase() + cls(e))
+    + (e.ariaLabel ? ` (${e.ariaLabel})` : '');
+  const scrolls = (e) => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  for (const card of root.querySelectorAll('.card')) {
+    const box = card.getBoundingClientRect();
+    for (const e of card.querySelectorAll('*')) {
+      const r = e.getBoundingClientRect();
+      if (!r.width || !r.height || !e.offsetParent) continue;
+      let inside = false;
+      for (let a = e.parentElement; a && a !== card; a = a.parentElement) if (scrolls(a)) inside = true;
+      if (!inside && (r.right > box.right + 1 || r.left < box.left - 1)) out.push('sticks out: ' + name(e));
+    }
+    for (const s of card.querySelectorAll('*'))
+      if (s.offsetParent && scrolls(s) && s.scrollWidth > s.clientWidth + 1)
+        out.push('scrolls sideways: ' + name(s));
+  }
+  for (const b of root.querySelectorAll('.kgroup > .enlarge')) {
+    const label = b.parentElement.querySelector('.klabel'), range = document.createRange();
+    range.selectNodeContents(label);
+    const k = b.getBoundingClientRect();
+    for (const t of range.getClientRects())
+      if (t.right > k.left && t.left < k.right && t.bottom > k.top && t.top < k.bottom)
+        out.push('under its button: ' + label.textContent);
+  }
+  return [...new Set(out)];
+}"""
+
+
 @pytest.mark.parametrize(("width", "height", "scheme"), SCREENS)
 def test_bar2_axe_and_bar5_screenshots_of_every_view(server, browser, cnn_run, width, height, scheme) -> None:
     assert AXE.is_file(), "axe-core is not installed: run `npm ci` (make test does)"
@@ -605,9 +645,10 @@ def test_bar2_axe_and_bar5_screenshots_of_every_view(server, browser, cnn_run, w
     prepare(page, server, cnn_run["id"])
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     kind = "phone" if width < 500 else "laptop"
-    found = {}
+    found, broken = {}, {}
     for section in SECTIONS:
         found[section] = axe(page, f"#{section}")
+        broken[section] = page.evaluate(LAYOUT, f"#{section}")
         publish(
             shoot(
                 page, f"view-{section}-{kind}-{scheme}", full_page=False, locator=page.locator(f"#{section}")
@@ -623,6 +664,8 @@ def test_bar2_axe_and_bar5_screenshots_of_every_view(server, browser, cnn_run, w
     print(f"\nbar 2 — axe-core {kind} {scheme}: " + ", ".join(f"{k} {len(v)}" for k, v in found.items()))
     bad = {k: v for k, v in found.items() if v}
     assert not bad, json.dumps(bad, indent=1)
+    broken = {k: v for k, v in broken.items() if v}
+    assert not broken, json.dumps(broken, indent=1)
     if os.environ.get("GLASSNET_PUBLISH_SCREENSHOTS") == "1":
         page.evaluate("() => window.scrollTo(0, 0)")
         publish(shoot(page, f"top-{kind}-{scheme}", full_page=False), f"top-{kind}-{scheme}")

@@ -29,6 +29,15 @@ class FakeSocket:
         self.closed_with = code
 
 
+async def until(done, timeout: float = 30.0) -> None:
+    """Wait for something to happen (an event), not for a fixed time."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not done():
+        assert loop.time() < end, "it did not happen"
+        await asyncio.sleep(0.005)
+
+
 def metrics(step: int) -> MetricsData:
     return MetricsData(step=[step], epoch=[0], loss=[1.0], accuracy=[0.5], lr=[0.1], samples_per_s=1.0)
 
@@ -79,8 +88,10 @@ def test_stalled_viewer_is_kicked_and_others_keep_receiving() -> None:
         for step in range(1, 201):  # publishing never waits for a viewer
             hub.publish(EventType.METRICS, "r", metrics(step))
             hub.publish(EventType.ACTIVATIONS, "r", heavy(step))
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.1)
+            await asyncio.sleep(0.005)  # a trainer's pace, so the reading viewer keeps up
+        # Until the reading viewer has the last frame and the stalled one is kicked.
+        await until(lambda: any(m["type"] == "metrics" and m["data"]["step"] == [200] for m in good.sent))
+        await until(lambda: stalled.closed_with is not None)
         for task in pumps:
             task.cancel()
         return good, stalled, hub
@@ -100,7 +111,7 @@ def test_overflow_of_undroppable_frames_disconnects() -> None:
         viewer.runs.add("r")
         for step in range(20):
             hub.publish(EventType.STATUS, "r", heavy(step), everyone=True)
-        await asyncio.sleep(0.05)
+        await until(lambda: ws.closed_with is not None)
         return ws, hub
 
     ws, hub = asyncio.run(scenario())

@@ -14,7 +14,7 @@ import { predictMessage } from "../protocol.js";
 import { decodeArray } from "../encoding.js";
 import { paintImage, esc } from "../heatmap.js";
 import { fromPrediction } from "../layerdata.js";
-import { aDigit, percent } from "../learnmath.js";
+import { aDigit, percent, wholePercent } from "../learnmath.js";
 import { NetworkView } from "./network.js";
 
 export class DrawPanel {
@@ -169,8 +169,8 @@ export class DrawPanel {
       const el = /** @type {HTMLElement} */ (kids[k]);
       el.classList.toggle("best", k === d.digit);
       /** @type {HTMLElement} */ (el.querySelector(".fill")).style.height = `${(p * 100).toFixed(1)}%`;
-      /** @type {HTMLElement} */ (el.querySelector(".p")).textContent = d.empty ? "–" : `${Math.round(p * 100)}%`;
-      el.setAttribute("aria-valuenow", String(Math.round(p * 100)));
+      /** @type {HTMLElement} */ (el.querySelector(".p")).textContent = d.empty ? "–" : wholePercent(p);
+      el.setAttribute("aria-valuenow", String(Math.floor(p * 100 + 1e-9)));
     }
     const seen = $("seen");
     if (d.prepared) {

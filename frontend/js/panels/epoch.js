@@ -8,7 +8,7 @@ import { decodeArray } from "../encoding.js";
 import { paintImage } from "../heatmap.js";
 import { cssColor } from "../colormap.js";
 import { cssVar } from "../chart.js";
-import { aDigit } from "../learnmath.js";
+import { aDigit, wholePercent } from "../learnmath.js";
 
 export class EpochView {
   /**
@@ -183,7 +183,7 @@ export class EpochView {
       try { const d = decodeArray(x.image); paintImage(canvas, d.bytes, 0, d.shape[1], d.shape[0]); } catch { /* shown empty */ }
       const p = x.probabilities?.[x.predicted];
       const cap = document.createElement("figcaption");
-      cap.innerHTML = `said <b>${x.predicted}</b>${p != null ? ` (${Math.round(p * 100)}%)` : ""}<br>true ${x.label}`;
+      cap.innerHTML = `said <b>${x.predicted}</b>${p != null ? ` (${wholePercent(p)})` : ""}<br>true ${x.label}`;
       if (x.index != null) el.title = `validation digit #${x.index}`;
       canvas.setAttribute("role", "img");
       canvas.setAttribute("aria-label", `a ${x.label} the network read as ${x.predicted}`);

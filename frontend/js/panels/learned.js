@@ -258,7 +258,10 @@ export function drawNorms(c, norms, what) {
   const lo = Math.floor(Math.min(...vals)), top = Math.max(...vals), hi = Math.ceil(top) + (top === Math.ceil(top) ? 1 : 0);
   const label = (/** @type {any} */ n) => `layer ${n.index} ${n.type} ${n.param === "W" ? "weights" : "biases"}`;
   const L = Math.ceil(Math.max(...norms.map((n) => ctx.measureText(label(n)).width))) + 10;
-  const R = 56, rowH = Math.min(18, (h - 18) / norms.length);
+  // The caption under the bars: one line when it fits the canvas, else two (a phone's width).
+  const caption = `‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`;
+  const lines = ctx.measureText(caption).width <= w - 8 ? [caption] : [`‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)};`, what];
+  const R = 56, rowH = Math.min(18, (h - 8 - 14 * lines.length) / norms.length);
   norms.forEach((n, i) => {
     const y = 4 + i * rowH;
     ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "right";
@@ -270,7 +273,7 @@ export function drawNorms(c, norms, what) {
     ctx.fillText(formatNumber(n.norm), L + t * (w - L - R) + 4, y + rowH / 2);
   });
   ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center";
-  const caption = `‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`;
-  ctx.fillText(caption, L + (w - L - R) / 2, h - 8);
+  // Just under the last bar, centred on the canvas (the bars' own span is narrower than the words).
+  lines.forEach((line, i) => ctx.fillText(line, w / 2, 4 + norms.length * rowH + 10 + 14 * i));
   c.setAttribute("aria-label", `Gradient norm per layer: ${norms.map((n) => `${label(n)} ${formatNumber(n.norm)}`).join(", ")}; ${caption}`);
 }

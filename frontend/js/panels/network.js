@@ -9,7 +9,7 @@ import { paintGrid, hitGrid, showTip, hideTip, esc } from "../heatmap.js";
 import { tileLayout, cssColor } from "../colormap.js";
 import { mapValue, neuronValues, sharedRange, exactAt } from "../layerdata.js";
 import { formatNumber } from "../chartmath.js";
-import { fmt } from "../learnmath.js";
+import { fmt, wholePercent } from "../learnmath.js";
 import { legend } from "../numgrid.js";
 
 /** @typedef {import("../layerdata.js").LayerView} LayerView */
@@ -88,7 +88,7 @@ export class NetworkView {
         const el = /** @type {HTMLElement} */ (kids[d]);
         el.style.background = cssColor("viridis", p);
         el.style.color = p > 0.55 ? "#111" : "#fff";
-        /** @type {HTMLElement} */ (el.lastElementChild).textContent = `${Math.round(p * 100)}%`;
+        /** @type {HTMLElement} */ (el.lastElementChild).textContent = wholePercent(p);
       }
     }
   }

@@ -11,13 +11,13 @@ import base64
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...data.augment import Augment, augment_batch, batch_rng
 from ...data.mnist import IdxFormatError
 from ..schemas import AugmentSettings, ErrorBody
-from .bodies import pool_of
+from .deps import AppState, Pool
 from .explain import Source
 
 router = APIRouter(prefix="/api/augment", tags=["augment"])
@@ -60,8 +60,8 @@ def _picture(x: np.ndarray) -> dict[str, Any]:
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
     summary="A digit and its augmented versions",
 )
-async def preview(body: AugmentPreview, request: Request) -> Any:
-    explainer = getattr(request.app.state, "explainer", None)
+async def preview(body: AugmentPreview, state: AppState, pool: Pool) -> Any:
+    explainer = getattr(state, "explainer", None)
     if explainer is None:
         raise HTTPException(503, "the digits are not ready")
     cfg = Augment.from_dict(body.settings.model_dump()) if body.settings else Augment()
@@ -78,7 +78,7 @@ async def preview(body: AugmentPreview, request: Request) -> Any:
         }
 
     try:
-        return await pool_of(request).run(run)
+        return await pool.run(run)
     except IdxFormatError as exc:
         raise HTTPException(503, f"the dataset cannot be read: {exc}") from None
     except ValueError as exc:

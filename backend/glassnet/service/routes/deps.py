@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from ..explain import Explainer
+from ..inference import ModelRegistry
+from ..mydigits import DigitStore
 from ..pool import HeavyPool
 from ..worker import RunManager
-from .bodies import pool_of, ready
+from .bodies import pool_of, ready, registry_of
 
 
 def _manager(request: Request) -> RunManager:
@@ -22,6 +24,13 @@ def _explainer(request: Request) -> Explainer:
     return ready(request, "explainer", "the explainer")
 
 
+def _digits(request: Request) -> DigitStore:
+    store = getattr(request.app.state, "digits", None)
+    if store is None:
+        raise HTTPException(503, "my digits are not ready")
+    return store
+
+
 def _state(request: Request) -> Any:
     return request.app.state
 
@@ -29,4 +38,6 @@ def _state(request: Request) -> Any:
 Manager = Annotated[RunManager, Depends(_manager)]
 ExplainerDep = Annotated[Explainer, Depends(_explainer)]
 Pool = Annotated[HeavyPool, Depends(pool_of)]
+Registry = Annotated[ModelRegistry, Depends(registry_of)]
+Digits = Annotated[DigitStore, Depends(_digits)]
 AppState = Annotated[Any, Depends(_state)]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from ..schemas import Health, HubStats, Readiness
+from .deps import AppState
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness: the server answers")
-async def healthz(request: Request) -> Health:
-    state = request.app.state
+async def healthz(state: AppState) -> Health:
     return Health(viewers=len(state.hub.viewers), active_runs=len(state.manager.workers))
 
 
@@ -22,11 +22,11 @@ async def healthz(request: Request) -> Health:
     summary="Readiness: the dataset is readable and the default model is loaded",
     responses={503: {"model": Readiness, "description": "not ready (problems listed)"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    readiness: Readiness = request.app.state.readiness
+async def readyz(state: AppState) -> JSONResponse:
+    readiness: Readiness = state.readiness
     return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
 
 
 @router.get("/api/stats", response_model=HubStats, summary="Viewers, queued and dropped frames")
-async def stats(request: Request) -> HubStats:
-    return HubStats(**request.app.state.hub.stats())
+async def stats(state: AppState) -> HubStats:
+    return HubStats(**state.hub.stats())

@@ -24,11 +24,10 @@ from .bodies import (
     MULTIPART_OVERHEAD,
     PlainErrorRoute,
     media_type,
-    pool_of,
     read_body,
     read_form_file,
-    registry_of,
 )
+from .deps import AppState, Pool, Registry
 
 __all__ = ["ModelList", "router"]
 
@@ -43,10 +42,9 @@ class ModelList(BaseModel):
 
 
 @router.get("/api/models", response_model=ModelList, summary="List the available networks")
-async def list_models(request: Request) -> ModelList:
+async def list_models(registry: Registry, pool: Pool) -> ModelList:
     """Every bundled and run checkpoint with its layers, parameter count and test accuracy."""
-    registry = registry_of(request)
-    models = await pool_of(request).run(registry.list_models)
+    models = await pool.run(registry.list_models)
     return ModelList(default=registry.default_id, models=models)
 
 
@@ -59,11 +57,10 @@ async def list_models(request: Request) -> ModelList:
         404: {"description": "No model has this id."},
     },
 )
-async def download_model(request: Request, model_id: ModelId) -> FileResponse:
+async def download_model(model_id: ModelId, registry: Registry, pool: Pool) -> FileResponse:
     """The checkpoint (spec, weights and metadata; ``np.load(f, allow_pickle=False)`` reads it)."""
-    registry = registry_of(request)
     try:
-        path = await pool_of(request).run(registry.path_of, model_id)
+        path = await pool.run(registry.path_of, model_id)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     filename = model_id.replace(":", "-") + ".npz"
@@ -83,21 +80,20 @@ async def download_model(request: Request, model_id: ModelId) -> FileResponse:
         404: {"model": ErrorBody, "description": "No model has this id."},
     },
 )
-async def delete_model(request: Request, model_id: ModelId) -> Response:
+async def delete_model(model_id: ModelId, registry: Registry, pool: Pool, state: AppState) -> Response:
     """Delete a model uploaded with ``POST /api/models`` (ids ``uploads:…``). Bundled models stay;
     a run's checkpoints go with the run (``DELETE /api/runs/{id}``)."""
-    registry = registry_of(request)
     try:
-        await pool_of(request).run(registry.delete_uploaded, model_id)
+        await pool.run(registry.delete_uploaded, model_id)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except PermissionError as exc:
         raise HTTPException(403, str(exc)) from None
-    store = getattr(request.app.state, "store", None)
+    store = getattr(state, "store", None)
     if store is not None:
         store.delete_upload(model_id)
-    if getattr(request.app.state, "disk", None) is not None:
-        request.app.state.disk.forget()
+    if getattr(state, "disk", None) is not None:
+        state.disk.forget()
     return Response(status_code=204)
 
 
@@ -112,13 +108,12 @@ async def delete_model(request: Request, model_id: ModelId) -> Response:
         501: {"model": ErrorBody, "description": "The server lacks the onnx package (glassnet[onnx])."},
     },
 )
-async def download_onnx(request: Request, model_id: ModelId) -> Response:
+async def download_onnx(model_id: ModelId, registry: Registry, pool: Pool) -> Response:
     """The network as ONNX (input ``pixels`` (N, 1, 28, 28), output ``probabilities``), made on the fly
     from its checkpoint; ``glassnet export MODEL --onnx FILE`` writes the same file."""
-    registry = registry_of(request)
     try:
-        path = await pool_of(request).run(registry.path_of, model_id)
-        proto = await pool_of(request).run(lambda: onnx_model_of(read_checkpoint(path, name=model_id)))
+        path = await pool.run(registry.path_of, model_id)
+        proto = await pool.run(lambda: onnx_model_of(read_checkpoint(path, name=model_id)))
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except CheckpointError as exc:
@@ -170,10 +165,12 @@ def upload_cap(state: Any) -> int:
 @body_cap(upload_cap)
 async def upload_model(
     request: Request,
+    registry: Registry,
+    pool: Pool,
+    state: AppState,
     filename: Annotated[str | None, Query(max_length=200, description="Name for a raw upload.")] = None,
 ) -> ModelSummary:
     """Store a ``.npz`` made by ``glassnet train`` (or the library) under a new id."""
-    registry = registry_of(request)
     limit = registry.max_upload_bytes
     ctype = media_type(request)
     if ctype == "multipart/form-data":
@@ -186,16 +183,15 @@ async def upload_model(
             f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data with a 'file' "
             "field, or application/octet-stream",
         )
-    state = request.app.state
     client = client_of(request)
     quotas, store = getattr(state, "quotas", None), getattr(state, "store", None)
     if quotas is not None and store is not None:
         quotas.check(client, "uploads")
         quotas.check_upload_bytes(client, store.upload_bytes(client), len(data))
     if getattr(state, "disk", None) is not None:
-        await pool_of(request).run(state.disk.require_room, "store an upload")
+        await pool.run(state.disk.require_room, "store an upload")
     try:
-        summary = await pool_of(request).run(registry.add_uploaded, data, filename)
+        summary = await pool.run(registry.add_uploaded, data, filename)
         if quotas is not None and store is not None:
             store.add_upload(summary.id, client, summary.size)
             quotas.count(client, "uploads")

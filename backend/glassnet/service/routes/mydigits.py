@@ -22,9 +22,10 @@ from starlette.datastructures import UploadFile
 from ...data.mnist import IdxFormatError
 from ...nn.checkpoint import CheckpointError
 from ..inference import IncompatibleModelError, UnknownModelError
-from ..mydigits import MAX_DIGITS, DigitStore, evaluate
+from ..mydigits import MAX_DIGITS, evaluate
 from ..schemas import ErrorBody
-from .bodies import loads_strict, media_type, pool_of, read_body, read_form, registry_of
+from .bodies import loads_strict, media_type, read_body, read_form
+from .deps import Digits, Pool, Registry
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/mydigits", tags=["my digits"])
@@ -89,41 +90,35 @@ class Evaluation(BaseModel):
     digits: list[dict[str, Any]]
 
 
-def _store(request: Request) -> DigitStore:
-    store = getattr(request.app.state, "digits", None)
-    if store is None:
-        raise HTTPException(503, "my digits are not ready")
-    return store
-
-
 @router.post("", status_code=201, response_model=MyDigit, responses=ERRORS, summary="Label a drawing")
-async def add_digit(body: DigitCreate, request: Request) -> Any:
-    store = _store(request)
+async def add_digit(body: DigitCreate, store: Digits, pool: Pool) -> Any:
     try:
-        return await pool_of(request).run(store.add, body.label, body.pixels, body.strokes, body.pad)
+        return await pool.run(store.add, body.label, body.pixels, body.strokes, body.pad)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
 
 @router.get("", response_model=MyDigits, summary="My digits")
 async def list_digits(
-    request: Request, label: Annotated[int | None, Query(ge=0, le=9, description="Only this digit.")] = None
+    store: Digits,
+    pool: Pool,
+    label: Annotated[int | None, Query(ge=0, le=9, description="Only this digit.")] = None,
 ) -> Any:
-    digits = await pool_of(request).run(_store(request).list, "", label)
+    digits = await pool.run(store.list, "", label)
     return {"count": len(digits), "limit": MAX_DIGITS, "digits": digits}
 
 
 @router.patch("/{digit_id:int}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
-async def relabel(digit_id: DigitId, body: DigitPatch, request: Request) -> Any:
-    digit = await pool_of(request).run(_store(request).relabel, digit_id, body.label)
+async def relabel(digit_id: DigitId, body: DigitPatch, store: Digits, pool: Pool) -> Any:
+    digit = await pool.run(store.relabel, digit_id, body.label)
     if digit is None:
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return digit
 
 
 @router.delete("/{digit_id:int}", status_code=204, responses=ERRORS, summary="Delete a digit")
-async def delete(digit_id: DigitId, request: Request) -> Response:
-    if not await pool_of(request).run(_store(request).delete, digit_id):
+async def delete(digit_id: DigitId, store: Digits, pool: Pool) -> Response:
+    if not await pool.run(store.delete, digit_id):
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return Response(status_code=204)
 
@@ -136,8 +131,10 @@ IDX_FILES = {"images": "my-digits-images-idx3-ubyte", "labels": "my-digits-label
     responses={200: {"content": {"application/octet-stream": {}}, "description": "an IDX file"}},
     summary="Export as IDX (MNIST's format)",
 )
-async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], request: Request) -> Response:
-    images, labels = await pool_of(request).run(_store(request).export_idx)
+async def export_idx(
+    part: Annotated[str, Path(pattern="^(images|labels)$")], store: Digits, pool: Pool
+) -> Response:
+    images, labels = await pool.run(store.export_idx)
     return Response(
         images if part == "images" else labels,
         media_type="application/octet-stream",
@@ -169,7 +166,7 @@ async def export_idx(part: Annotated[str, Path(pattern="^(images|labels)$")], re
         }
     },
 )
-async def import_idx(request: Request) -> dict[str, int]:
+async def import_idx(request: Request, store: Digits, pool: Pool) -> dict[str, int]:
     """Two files, ``images`` (N×28×28) and ``labels`` (N), raw or gzip, up to 2 MiB together."""
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send multipart/form-data with the files 'images' and 'labels'")
@@ -185,15 +182,15 @@ async def import_idx(request: Request) -> dict[str, int]:
     finally:
         await form.close()
     try:
-        added = await pool_of(request).run(_store(request).import_idx, files["images"], files["labels"])
+        added = await pool.run(store.import_idx, files["images"], files["labels"])
     except (IdxFormatError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
 
 
 @router.get("/json", summary="Export strokes and images as JSON")
-async def export_json(request: Request) -> Response:
-    doc = await pool_of(request).run(_store(request).export_json)
+async def export_json(store: Digits, pool: Pool) -> Response:
+    doc = await pool.run(store.export_json)
     return Response(
         json.dumps(doc, separators=(",", ":")),
         media_type="application/json",
@@ -202,10 +199,10 @@ async def export_json(request: Request) -> Response:
 
 
 @router.post("/json", status_code=201, responses=ERRORS, summary="Import a JSON export")
-async def import_json(request: Request) -> dict[str, int]:
+async def import_json(request: Request, store: Digits, pool: Pool) -> dict[str, int]:
     doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
     try:
-        added = await pool_of(request).run(_store(request).import_json, doc)
+        added = await pool.run(store.import_json, doc)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
@@ -214,9 +211,7 @@ async def import_json(request: Request) -> dict[str, int]:
 @router.post(
     "/evaluate", response_model=Evaluation, responses=ERRORS, summary="How a network reads my digits"
 )
-async def evaluate_mine(body: EvaluateRequest, request: Request) -> Any:
-    store, registry = _store(request), registry_of(request)
-
+async def evaluate_mine(body: EvaluateRequest, store: Digits, registry: Registry, pool: Pool) -> Any:
     def run() -> dict[str, Any]:
         model_id, model, lock = registry.load(body.model)
         ids, images, labels = store.arrays()
@@ -225,7 +220,7 @@ async def evaluate_mine(body: EvaluateRequest, request: Request) -> Any:
         return {"model": model_id, **result}
 
     try:
-        return await pool_of(request).run(run)
+        return await pool.run(run)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except (CheckpointError, IncompatibleModelError) as exc:

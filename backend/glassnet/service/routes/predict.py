@@ -29,8 +29,8 @@ from .bodies import (
     pool_of,
     read_body,
     read_form_file,
-    registry_of,
 )
+from .deps import AppState, Registry
 
 __all__ = ["MAX_JSON_BYTES", "PredictRequest", "check_pixels", "router"]
 
@@ -223,6 +223,8 @@ async def _inputs(request: Request) -> dict[str, Any]:
 @body_cap(MAX_JSON_BYTES)  # JSON up to 4 MiB (an image: 2 MiB, checked when read)
 async def predict(
     request: Request,
+    registry: Registry,
+    state: AppState,
     model: Annotated[
         str | None,
         Query(max_length=512, description="A model id from GET /api/models or a run id; default: cnn."),
@@ -232,15 +234,14 @@ async def predict(
     """The digit, ten probabilities and the 28x28 input the network saw (prepared like MNIST:
     ink bright, fitted into 20x20, centred by mass). With ``?activations=true`` every layer's
     output too, each map as base64 uint8 with its min/max. No ink -> ``empty: true``, no digit."""
-    registry = registry_of(request)
     kwargs = await _inputs(request)
     # A run that exists but has no weights yet (queued, just started) is answered by the
     # default model, which the answer names; an id that is no run stays a 404.
-    manager = getattr(request.app.state, "manager", None)
+    manager = getattr(state, "manager", None)
     fallback = bool(model) and manager is not None and manager.is_run(model)
     # Concurrent requests share one forward pass in the batcher's thread (service/batching.py);
     # the answer is serialised here directly (pydantic's JSON), not re-validated by FastAPI.
-    batcher = batcher_for(request.app.state, registry)
+    batcher = batcher_for(state, registry)
     try:
         result = await batcher.predict(model_id=model, activations=activations, fallback=fallback, **kwargs)
         return Response(result.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
