@@ -218,6 +218,12 @@ def test_item03_a_finished_run_shows_what_it_learned(server, browser, cnn_run) -
 def test_item09_the_timeline_moves_every_learned_panel(server, browser, cnn_run) -> None:
     page, errors = open_on(browser, server, cnn_run["id"])
     page.wait_for_selector("#grad-kernels canvas", timeout=20000)
+    # The checkpoints' panels, not the stream's replayed last mini-batch that may come first.
+    wait_text(page, '[data-testid="learned-source"]', "2 checkpoints")
+    page.wait_for_function(
+        "() => document.querySelector('#grad-chart').getAttribute('aria-label')"
+        ".includes('probe digits, step 40')"
+    )
     grad_now = page.locator("#grad-chart").get_attribute("aria-label")
     kernels_now = page.evaluate("() => document.querySelector('#kernels canvas').toDataURL()")
     page.locator("#timeline").focus()
@@ -311,6 +317,50 @@ def test_item04_hovered_values_are_the_servers_exact_numbers(server, browser) ->
     assert math.isclose(shown, sig["values"][unit], rel_tol=1e-3), (shown, sig["values"][unit])
     z = next(layer for layer in exact["layers"] if layer["index"] == sig["index"] - 1)["values"][unit]
     assert math.isclose(number(re.search(r"Σw·a \+ b = <b>([^<]+)</b>", html).group(1)), z, rel_tol=1e-3)
+    closed(page, errors)
+
+
+# -- item 11 ---------------------------------------------------------------------------------------
+LEGENDS = """() => { const v = window.glassnet.draw.netView;
+  return v.layers.map((l, i) => ({index: l.index, kind: l.kind,
+    spans: [...v.rows[i].legend.querySelectorAll('span')].map((s) => s.textContent)})); }"""
+
+
+def test_item11_one_labelled_scale_per_layer_or_each_map_on_its_own(server, browser) -> None:
+    page, errors = open_page(browser, server.url)
+    page.select_option('[data-testid="model"]', "cnn")
+    read_digit(page, DIGITS[5])
+    # Until the last of the drawing is read (nothing more to send) and its layers are drawn.
+    page.wait_for_function(
+        "() => { const g = window.glassnet; return !g.draw.pumping && !g.draw.throttle.pending"
+        " && g.S.shownId === g.S.predictId && document.querySelectorAll('#layers canvas').length === 10; }"
+    )
+    pixels = page.evaluate("() => window.glassnet.draw.sent.get(window.glassnet.S.shownId)")
+    served = api(server, "/api/explain/activations", {"pixels": pixels, "model": "cnn"})["layers"]
+    exact = {layer["index"]: layer["values"] for layer in served}
+    rows = page.evaluate(LEGENDS)
+    assert len(rows) == 10 and sum(row["kind"] == "maps" for row in rows) == 6, rows
+    for row in rows:
+        # Every layer (maps and neurons): one legend, its ends the layer's true smallest and
+        # largest values (3 significant digits), and the words that say the scale is shared.
+        lo, hi, note = row["spans"]
+        values = exact[row["index"]]
+        assert math.isclose(number(lo), min(values), rel_tol=5e-3, abs_tol=1e-6), (row, min(values))
+        assert math.isclose(number(hi), max(values), rel_tol=5e-3, abs_tol=1e-6), (row, max(values))
+        assert note == "one scale for the whole layer"
+    # Each map on its own: the page says brightness no longer compares; neuron rows keep their scale.
+    page.locator("#per-map").check()
+    page.wait_for_function(
+        f"() => ({LEGENDS})().some((r) => r.spans[0].startsWith('each map scaled on its own'))"
+    )
+    for row in page.evaluate(LEGENDS):
+        if row["kind"] == "maps":
+            assert row["spans"] == [
+                "each map scaled on its own: its smallest value dark, its largest bright"
+                " (brightness does not compare between maps)"
+            ]
+        else:
+            assert row["spans"][-1] == "one scale for the whole layer"
     closed(page, errors)
 
 
