@@ -125,8 +125,14 @@ def test_divergence_keeps_the_last_good_checkpoint(client: TestClient, settings)
     run = start(client, spec=LINEAR_MSE, epochs=100, batch_size=50, optimizer="sgd", lr=0.001)
     rid = run["id"]
     wait_for(lambda: client.get(f"/api/runs/{rid}").json()["epoch"] >= 1, what="a first epoch")
-    client.post(f"/api/runs/{rid}/pause")
+    assert client.post(f"/api/runs/{rid}/pause").status_code == 200
+    # Step (still at the good rate) to the start of an epoch: its checkpoint is the last good one,
+    # and a whole epoch lies before the next, whenever the pause landed on a loaded machine.
+    per_epoch = client.get(f"/api/runs/{rid}/metrics").json()["epochs"][0]["step"]
+    while client.get(f"/api/runs/{rid}").json()["step"] % per_epoch:
+        assert client.post(f"/api/runs/{rid}/step").status_code == 200
     good = read_checkpoint(settings.data_dir / rid / "last.npz")
+    assert good.meta["trainer"]["step"] == client.get(f"/api/runs/{rid}").json()["step"]
     client.patch(f"/api/runs/{rid}", json={"lr": 10.0})
     client.post(f"/api/runs/{rid}/resume")
     ended = wait_status(client, rid, {"diverged", "failed"})
