@@ -61,6 +61,7 @@ def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
         "live_checkpoint_s": 0.2,
         "viewer_send_timeout_s": 3.0,
         "command_timeout_s": 20.0,
+        "max_active_runs": 1,  # one run at a time unless a test says otherwise (the default: cores)
         "allowed_hosts": ["testserver"],  # the Host TestClient sends
     }
     values.update(overrides)
@@ -132,6 +133,7 @@ class Server(ServeProcess):
             "GLASSNET_METRICS_INTERVAL_S": "0.05",
             "GLASSNET_HEAVY_INTERVAL_S": "0.2",
             "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
+            "GLASSNET_MAX_ACTIVE_RUNS": "1",  # one run at a time unless a test says otherwise
         }
         super().__init__(
             data_dir,

@@ -182,7 +182,6 @@ class RunDetail(RunSummary):
     checkpoint: str | None = Field(None, description="the resume checkpoint's file name")
     checkpoint_step: int | None = None
     checkpoints: list[str] = Field(description="checkpoint files of this run, oldest first")
-    queue_position: int | None = Field(None, description="1 = next to start, when queued")
 
 
 class BatchHistory(BaseModel):
