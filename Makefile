@@ -1,7 +1,7 @@
 # glassnet — the two commands of the README, and a few helpers.
 #   make run    set up .venv and start the glassnet server (dashboard at the printed address)
 #   make test   set up everything the tests need (Chromium and Node through apt when root, .venv with the
-#               dev tools and both extras) and run every check: ruff, pytest (incl. node --test, the
+#               dev tools and the extras, Ray included) and run every check: ruff, pytest (incl. node --test, the
 #               browser tests, the installed-wheel smoke test, hadolint and the compose schema)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

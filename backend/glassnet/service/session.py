@@ -497,10 +497,15 @@ class TrainingSession:
         )
 
 
-def session_main(job: dict[str, Any], events: Connection, commands: Connection) -> None:
+def session_main(
+    job: dict[str, Any], events: Connection, commands: Connection, own_process: bool = True
+) -> None:
     """Process entry point. Ctrl-C in a terminal reaches the whole process group: the parent
-    decides when this process checkpoints and exits, so SIGINT is ignored here."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    decides when this process checkpoints and exits, so SIGINT is ignored here. ``events`` and
+    ``commands`` may be any objects with a pipe end's ``send`` / ``poll`` / ``recv`` / ``close``
+    (a Ray actor passes its queues, and ``own_process=False``: it runs in the actor's thread)."""
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     session = TrainingSession(job, events, commands)
     try:
         session.run()
