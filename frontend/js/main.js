@@ -25,6 +25,8 @@ import { Learn } from "./panels/learn.js";
 import { modelLabel } from "./models.js";
 import { MyDigitsView } from "./panels/mine.js";
 import { AugmentStrip } from "./panels/augstrip.js";
+import { ClassPanel } from "./panels/classroom.js";
+import { PanelWatch } from "./panelwatch.js";
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 
@@ -163,6 +165,9 @@ const socket = new LiveSocket(`${proto}//${location.host}/ws`, {
   onProblem: (m) => toast(m),
   onEvent: handleEvent,
 });
+// The class (owners, queue, the pinned run) and which heavy frames the sections on screen need.
+const classPanel = new ClassPanel({ watch: (id) => watch(id), toast: (m, kind) => toast(m, kind), watched: () => S.watched });
+const panelWatch = new PanelWatch((m) => socket.send(m));
 
 /** @param {import("./protocol.js").Envelope} e */
 function handleEvent(e) {
@@ -177,9 +182,13 @@ function handleEvent(e) {
       markDirty("runs"); markDirty("status");
       loadModels();
       predictSoon();
+      panelWatch.resend();
+      classPanel.changed();
       break;
     }
+    case "class": classPanel.onClass(d); break;
     case "status": {
+      classPanel.changed();
       const prev = S.runs.get(d.id);
       S.runs.set(d.id, d);
       mine.onStatus(d);

@@ -245,6 +245,11 @@ class Hub:
             "dropped_frames": self.dropped_total + sum(v.dropped for v in self.viewers),
             "disconnected_slow": self.disconnected_slow,
             "published_frames": self.seq,
+            # How many viewers receive each heavy type live (the panels on their screens).
+            "live_heavy": {
+                t.value: sum(v.live is None or t in v.live for v in self.viewers)
+                for t in sorted(HEAVY_EVENTS)
+            },
         }
 
 

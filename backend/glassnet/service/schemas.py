@@ -238,6 +238,9 @@ class HubStats(BaseModel):
     dropped_frames: int
     disconnected_slow: int
     published_frames: int
+    live_heavy: dict[str, int] = Field(
+        default_factory=dict, description="heavy type -> viewers receiving it live (panels on screen)"
+    )
 
 
 class ErrorBody(BaseModel):

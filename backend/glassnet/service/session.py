@@ -506,6 +506,9 @@ def session_main(
     (a Ray actor passes its queues, and ``own_process=False``: it runs in the actor's thread)."""
     if own_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if job.get("cpus"):  # GLASSNET_TRAIN_CPUS: training off the server's CPUs (its threads follow)
+            with contextlib.suppress(AttributeError, OSError):
+                os.sched_setaffinity(0, job["cpus"])
     session = TrainingSession(job, events, commands)
     try:
         session.run()

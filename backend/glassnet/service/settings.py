@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         description="where runs train unless a run asks otherwise: cuda = a GPU through CuPy "
         "(pip install 'glassnet[gpu]'); when it is not available, runs train on the CPU (logged)",
     )
+    train_cpus: str | None = Field(
+        None,
+        pattern=r"^\d+(-\d+)?(,\d+(-\d+)?)*$",
+        description="CPUs the local training processes run on, e.g. '1-15' (Linux CPU list): the rest "
+        "stay for the server and its viewers; None = every CPU",
+    )
     worker_blas_threads: int | None = Field(
         None,
         ge=1,

@@ -39,6 +39,15 @@ def cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cpu_list(text: str) -> list[int]:
+    """``"1-3,6"`` -> [1, 2, 3, 6] (Linux's CPU list notation)."""
+    out: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        out.update(range(int(first), int(last or first) + 1))
+    return sorted(out)
+
+
 class LocalRun(RunHandle):
     """A spawned process training one run."""
 
@@ -117,7 +126,10 @@ class LocalExecutor(Executor):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.slots = settings.max_active_runs or cores()
+        # Training may be kept off some CPUs (train_cpus), which then serve the viewers alone.
+        self.cpus = cpu_list(settings.train_cpus) if settings.train_cpus else None
+        self.n_cpus = len(self.cpus) if self.cpus else cores()
+        self.slots = settings.max_active_runs or self.n_cpus
 
     def capacity(self) -> int:
         return self.slots
@@ -127,12 +139,14 @@ class LocalExecutor(Executor):
         their share of the cores (at least one thread each), BLAS on one thread inside it."""
         env: dict[str, str] = {}
         blas = self.settings.worker_blas_threads
-        if active > 1:
-            env[TRAIN_THREADS_VAR] = str(max(1, cores() // active))
+        if active > 1 or self.cpus:
+            env[TRAIN_THREADS_VAR] = str(max(1, self.n_cpus // active))
             blas = blas or 1
         if blas:
             env.update({k: str(blas) for k in BLAS_VARS})
+        if self.cpus:
+            job = {**job, "cpus": self.cpus}  # the session moves itself there (session_main)
         return LocalRun(run_id, job, env)
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "cores": cores()}
+        return {**super().describe(), "cores": cores(), "train_cpus": self.cpus}
