@@ -1,17 +1,19 @@
 """Many viewers: one run watched by N WebSocket viewers on 127.0.0.1 (default 200) while the cnn
 trains; prints figures, asserts nothing.
 
-Phases on one real ``glassnet serve``, alternating so both see the same machine: one epoch with no
-viewer, then one epoch watched by the N viewers. Each viewer is a light raw WebSocket client (one
-asyncio loop for all; it reads every byte and looks only at each frame's first bytes) and tells
-the server which panels it shows, like the page does (``{"type": "panels", "live": [...]}``):
+One real ``glassnet serve`` trains one long cnn run; the measurement alternates short segments
+(default 8 s) without viewers and with the N viewers connected, so slow drifts in the machine's
+other load cancel out: throughput is the run's mini-batches per second in each segment (from its
+step count), compared pairwise (bar: median >= 95 %). Each viewer is a light raw WebSocket client
+(one asyncio loop for all; it reads every byte and looks only at each frame's first bytes) and
+tells the server which panels it shows, like the page does (``{"type": "panels", "live": [...]}``):
 
 - ``charts``  (half of them): the Train view — metrics and status only, no heavy panel on screen;
 - ``learned`` (a quarter):   the Learned view — kernels, gradients and the probes' activations;
 - ``inside``  (a quarter):   the Inside view — activations.
 
 ``--all-live`` makes every viewer ask for everything (what a page did before per-viewer panels).
-Prints the epoch times and their ratio (bar: >= 95 %), per viewer the metrics frames/s (bar: >= 5)
+Prints the segments' speeds and their ratio, per viewer the metrics frames/s (bar: >= 5)
 and the heavy frames/s of each panel it shows (bar: >= 0.5), the bytes per viewer, and the server's
 CPU over the watched epoch (per viewer).
 
@@ -19,7 +21,7 @@ CPU over the watched epoch (per viewer).
 and this script on the others (on a 2-core machine: one each), in both phases — the layout of a
 class server that keeps a core for its viewers.
 
-Usage: ``python bench/viewers.py [--viewers 200] [--train-images 21000] [--repeats 3] [--split-cores]``
+Usage: ``python bench/viewers.py [--viewers 200] [--rounds 6] [--segment 8] [--all-live] [--split-cores]``
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from _serving import ServerProcess, make_subset, wait_run
+from _serving import ServerProcess, make_subset
 
 MIXES = {"charts": [], "learned": ["activations", "kernels", "gradients"], "inside": ["activations"]}
 HEAVY = ("activations", "kernels", "gradients")
@@ -69,6 +71,8 @@ class Viewer(asyncio.Protocol):
         self.upgraded = False
         self.need = 0  # payload bytes of the current frame still to skip
         self.bytes = 0
+        self.window_bytes = 0
+        self.counting = False  # set for the measured window (after the replay on connecting)
         self.metrics: list[float] = []
         self.heavy: dict[str, list[float]] = {k: [] for k in HEAVY}
         self.closed_at: float | None = None
@@ -85,6 +89,8 @@ class Viewer(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.bytes += len(data)
+        if self.counting:
+            self.window_bytes += len(data)
         self.buf += data
         if not self.upgraded:
             end = self.buf.find(b"\r\n\r\n")
@@ -146,9 +152,9 @@ class Viewer(asyncio.Protocol):
 
 
 def run_viewers(
-    port: int, n: int, all_live: bool, ready: threading.Event, stop: threading.Event
-) -> list[Viewer]:
-    viewers: list[Viewer] = []
+    port: int, n: int, all_live: bool, ready: threading.Event, stop: threading.Event, viewers: list[Viewer]
+) -> None:
+    """Connect ``n`` viewers (appended to ``viewers``), set ``ready``, read until ``stop``."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -167,7 +173,6 @@ def run_viewers(
             v.transport.close()
 
     asyncio.run(main())
-    return viewers
 
 
 def pin_tree(pid: int, cpus: set[int]) -> None:
@@ -178,46 +183,46 @@ def pin_tree(pid: int, cpus: set[int]) -> None:
                 os.sched_setaffinity(int(task.name), cpus)
 
 
-def epoch(http: httpx.Client, server: ServerProcess) -> tuple[float, float, float, float]:
-    """One cnn epoch; (epoch seconds, wall start, wall end, server main-process CPU seconds)."""
-    run = http.post("/api/runs", json={"preset": "cnn", "epochs": 1}).json()
-    cpu0 = server.cpu_seconds()["main"]
+def steps_per_s(http: httpx.Client, run_id: str, seconds: float) -> tuple[float, float, float]:
+    """(mini-batches per second, window start, window end) of the run over ``seconds``."""
+    first = http.get(f"/api/runs/{run_id}").json()["step"]
     started = time.monotonic()
-    status = wait_run(http, run["id"])["status"]
+    time.sleep(seconds)
+    last = http.get(f"/api/runs/{run_id}").json()["step"]
     ended = time.monotonic()
-    cpu1 = server.cpu_seconds()["main"]
-    assert status == "finished", status
-    seconds = http.get(f"/api/runs/{run['id']}/metrics").json()["epochs"][0]["seconds"]
-    return seconds, started, ended, cpu1 - cpu0
+    return (last - first) / (ended - started), started, ended
 
 
-def watched_round(http: httpx.Client, server: ServerProcess, args: argparse.Namespace) -> float:
-    """One epoch watched by the viewers; prints what they got. Returns the epoch's seconds."""
+def watched_segment(
+    http: httpx.Client, server: ServerProcess, run_id: str, args: argparse.Namespace
+) -> float:
+    """One segment with the viewers connected; prints what they got. Returns steps/s."""
     ready, stop = threading.Event(), threading.Event()
-    result: list[list[Viewer]] = []
-
-    def viewers_thread() -> None:
-        result.append(run_viewers(server.port, args.viewers, args.all_live, ready, stop))
-
-    thread = threading.Thread(target=viewers_thread, daemon=True)
-    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    viewers: list[Viewer] = []
+    args_ = (server.port, args.viewers, args.all_live, ready, stop, viewers)
+    thread = threading.Thread(target=run_viewers, args=args_, daemon=True)
     thread.start()
     if not ready.wait(120):
         raise RuntimeError("the viewers did not connect in 120 s")
-    seconds, started, ended, server_cpu = epoch(http, server)
+    time.sleep(1.0)  # settle: the replay of the latest frames to each new viewer is over
+    for v in viewers:
+        v.counting = True
+    cpu0 = server.cpu_seconds()["main"]
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    speed, started, ended = steps_per_s(http, run_id, args.segment)
     self1 = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = server.cpu_seconds()["main"] - cpu0
+    for v in viewers:
+        v.counting = False
     stop.set()
     thread.join(30)
-    viewers = result[0]
-    # The training window: first to last metrics frame any viewer got (not the process start,
-    # data loading and final evaluation around it).
-    stamps = [t for v in viewers for t in v.metrics if started <= t <= ended]
-    started, ended = min(stamps), max(stamps)
     wall = ended - started
     rates = [sum(started <= t <= ended for t in v.metrics) / wall for v in viewers]
     closed = sum(v.closed_at is not None and v.closed_at <= ended for v in viewers)
-    print(f"  metrics frames/s per viewer: min {min(rates):.1f}, median {statistics.median(rates):.1f}")
-    print(f"  viewers closed by the server: {closed}")
+    print(
+        f"  metrics frames/s per viewer: min {min(rates):.1f}, median {statistics.median(rates):.1f}; "
+        f"viewers closed by the server: {closed}"
+    )
     for kind in HEAVY:
         shown = [i for i in range(len(viewers)) if args.all_live or kind in MIXES[mix_of(i)]]
         values = [sum(started <= t <= ended for t in viewers[i].heavy[kind]) / wall for i in shown]
@@ -226,22 +231,22 @@ def watched_round(http: httpx.Client, server: ServerProcess, args: argparse.Name
                 f"  {kind} frames/s, the {len(values)} viewers showing it: min {min(values):.2f}, "
                 f"median {statistics.median(values):.2f}"
             )
-    got = sum(v.bytes for v in viewers) / wall
+    got = sum(v.window_bytes for v in viewers) / wall
     by_mix: dict[str, list[float]] = {}
     for i, v in enumerate(viewers):
-        by_mix.setdefault("all" if args.all_live else mix_of(i), []).append(v.bytes / wall)
+        by_mix.setdefault("all" if args.all_live else mix_of(i), []).append(v.window_bytes / wall)
     mixes = ", ".join(f"{k} {statistics.median(b) / 2**10:.0f}" for k, b in by_mix.items())
     print(
         f"  received {got / 2**20:.1f} MiB/s in all, {got / len(viewers) / 2**10:.0f} KiB/s per viewer "
         f"(median KiB/s: {mixes})"
     )
     client_cpu = self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
-    per_viewer = server_cpu / wall / len(viewers) * 1000
     print(
-        f"  server main process CPU {server_cpu / wall:.2f} s/s ({per_viewer:.2f} ms/s per viewer); "
+        f"  server main process CPU {server_cpu / wall:.2f} s/s "
+        f"({server_cpu / wall / len(viewers) * 1000:.2f} ms/s per viewer); "
         f"this script (viewers and polling) {client_cpu / wall:.2f} s/s"
     )
-    return seconds
+    return speed
 
 
 def main() -> None:
@@ -249,7 +254,8 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=200)
     parser.add_argument("--train-images", type=int, default=21_000)
     parser.add_argument("--validation", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6, help="pairs of segments, unwatched then watched")
+    parser.add_argument("--segment", type=float, default=8.0, help="seconds measured per segment")
     parser.add_argument("--all-live", action="store_true", help="every viewer asks for every panel")
     parser.add_argument(
         "--split-cores", action="store_true", help="training on the last core, the rest elsewhere"
@@ -259,11 +265,11 @@ def main() -> None:
     dataset = make_subset(tmp / "data", args.train_images)
     cores = sorted(os.sched_getaffinity(0))
     split = ({*cores[:-1]}, {cores[-1]}) if args.split_cores and len(cores) > 1 else None
+    mix = "every panel live" if args.all_live else "half charts, a quarter Learned, a quarter Inside"
+    where = f", training on core {cores[-1]}, server and viewers on the rest" if split else ""
     print(
-        f"cnn, one epoch of {args.train_images - args.validation:,} images per phase; {args.viewers} viewers "
-        f"({'every panel live' if args.all_live else 'half charts, a quarter Learned, a quarter Inside'}); "
-        f"{len(cores)} cores"
-        + (f", training on core {cores[-1]}, server and viewers on the rest" if split else "")
+        f"cnn training; {args.viewers} viewers ({mix}); {len(cores)} cores{where}; "
+        f"{args.segment:.0f} s segments"
     )
     env = {"GLASSNET_VALIDATION": str(args.validation), "GLASSNET_MAX_ACTIVE_RUNS": "1"}
     if split:  # the service's own setting: training processes on these CPUs only
@@ -274,17 +280,25 @@ def main() -> None:
         os.sched_setaffinity(0, split[0])
     try:
         with httpx.Client(base_url=server.url, timeout=60) as http:
+            run = http.post("/api/runs", json={"preset": "cnn", "epochs": 100}).json()
+            while http.get(f"/api/runs/{run['id']}").json()["step"] < 20:  # past the start-up
+                time.sleep(0.2)
             alone, watched = [], []
-            for round_ in range(args.repeats):
-                alone.append(epoch(http, server)[0])
-                watched.append(watched_round(http, server, args))
-                a, w = alone[-1], watched[-1]
-                print(f"round {round_ + 1}: epoch unwatched {a:.2f} s, watched {w:.2f} s -> {a / w:.1%}")
-            paired = statistics.median(a / w for a, w in zip(alone, watched, strict=True))
+            for round_ in range(args.rounds):
+                alone.append(steps_per_s(http, run["id"], args.segment)[0])
+                print(f"round {round_ + 1}: unwatched {alone[-1]:.1f} mini-batches/s")
+                watched.append(watched_segment(http, server, run["id"], args))
+                time.sleep(1.0)  # the sockets are gone before the next unwatched segment
+                print(
+                    f"  watched {watched[-1]:.1f} mini-batches/s -> "
+                    f"{watched[-1] / alone[-1]:.1%} of unwatched"
+                )
+            paired = statistics.median(w / a for a, w in zip(alone, watched, strict=True))
             print(
-                f"throughput watched/unwatched: median of the rounds {paired:.1%}, best-vs-best "
-                f"{min(alone) / min(watched):.1%}  (bar >= 95%)"
+                f"throughput watched/unwatched: median of the rounds {paired:.1%}, of the medians "
+                f"{statistics.median(watched) / statistics.median(alone):.1%}  (bar >= 95%)"
             )
+            http.post(f"/api/runs/{run['id']}/stop")
     finally:
         server.stop()
 
