@@ -45,7 +45,7 @@ bounds:
 
 # Re-make the bundled models with the documented commands (fixed seeds).
 models: $(STAMP)
-	$(BIN)/glassnet train --preset cnn --out models/cnn.npz
+	$(BIN)/glassnet train --preset cnn --epochs 25 --augment --out models/cnn.npz
 	$(BIN)/glassnet train --preset mlp --out models/mlp.npz
 	$(BIN)/glassnet train --preset notes --out models/notes.npz
 

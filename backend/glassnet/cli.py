@@ -149,7 +149,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
         spec = dict(resume.spec)
         name = str(resume.meta.get("preset") or spec.get("name") or Path(args.resume).stem)
         settings = dict(resume.meta.get("train", {}))
-        for key in TRAIN_SETTINGS:  # a resumed run keeps its settings; say so rather than ignore
+        for key in (*TRAIN_SETTINGS, "augment"):  # a resumed run keeps its settings; say so
             if getattr(args, key) is not None and key != "epochs":
                 raise ValueError(
                     f"--{key.replace('_', '-')}: a resumed run keeps its settings (only --epochs)"
@@ -168,6 +168,8 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
             spec, name = load_preset(args.preset), args.preset
         settings = dict(spec.get("train", {}))
         overrides = {key: getattr(args, key) for key in TRAIN_SETTINGS if getattr(args, key) is not None}
+        if args.augment is not None:  # on: the preset's settings or the defaults; off: none
+            overrides["augment"] = (settings.get("augment") or {}) if args.augment else None
         if args.loss:
             spec["loss"] = args.loss
         dataset, validation, transpose, classes = args.dataset, args.validation, args.transpose, args.classes
@@ -630,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help=f"passes over the training set {preset_default}")
     train.add_argument("--seed", type=int, help=f"seed of weights, batch order and dropout {preset_default}")
     train.add_argument("--loss", choices=("cross_entropy", "mse"), help=f"cost function {preset_default}")
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="vary each batch's digits on the fly: rotation, scale, shear, shift, elastic warps, "
+        f"stroke width (seeded; data/augment.py) {preset_default}",
+    )
     train.add_argument(
         "--device",
         choices=DEVICES,

@@ -117,3 +117,33 @@ def test_bad_spec_file_names_the_layer(tmp_path: Path, capsys) -> None:
     spec.write_text("{not json")
     assert main(["train", "--spec", str(spec)]) == 2
     assert "cannot read the spec as JSON" in capsys.readouterr().err
+
+
+def test_augment_option_turns_augmentation_on_and_off(tmp_path: Path, small_mnist: Path, capsys) -> None:
+    """--augment trains on varied digits (recorded in the checkpoint: the bundled cnn's recipe
+    depends on it); --no-augment turns off a preset's augmentation."""
+    from glassnet.data.augment import Augment
+
+    spec = tmp_path / "tiny.json"
+    spec.write_text(json.dumps({**TINY, "train": {**TINY["train"], "epochs": 1}}))
+    common = ["--dataset", str(small_mnist), "--validation", "200"]
+    on, off = tmp_path / "on.npz", tmp_path / "off.npz"
+    assert main(["train", "--spec", str(spec), *common, "--augment", "--out", str(on)]) == 0
+    assert main(["train", "--spec", str(spec), *common, "--out", str(off)]) == 0
+    meta_on, meta_off = load_checkpoint(on).meta, load_checkpoint(off).meta
+    assert meta_on["train"]["augment"] == Augment().as_dict()
+    assert "augment" not in meta_off["train"]
+    # same seed, same data order: only the augmentation differs, and it changes what was learned
+    weights_on, weights_off = load_checkpoint(on).model.state_dict(), load_checkpoint(off).model.state_dict()
+    assert any(not np.array_equal(weights_on[k], weights_off[k]) for k in weights_on)
+
+    augmented = tmp_path / "augmented.json"
+    augmented.write_text(
+        json.dumps({**TINY, "train": {**TINY["train"], "epochs": 1, "augment": {"elastic": False}}})
+    )
+    plain = tmp_path / "plain.npz"
+    assert main(["train", "--spec", str(augmented), *common, "--no-augment", "--out", str(plain)]) == 0
+    assert "augment" not in load_checkpoint(plain).meta["train"]
+    kept = tmp_path / "kept.npz"
+    assert main(["train", "--spec", str(augmented), *common, "--augment", "--out", str(kept)]) == 0
+    assert load_checkpoint(kept).meta["train"]["augment"]["elastic"] is False  # the preset's settings

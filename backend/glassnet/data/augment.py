@@ -21,6 +21,7 @@ Shapes: x (N, 1, H, W) float32 in [0, 1] -> the same shape and range.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -99,17 +100,17 @@ def batch_rng(seed: int, epoch: int, step: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(epoch), int(step), _TAG])
 
 
+@functools.lru_cache(maxsize=16)
 def _smoothing_matrix(n: int, sigma: float) -> np.ndarray:
-    """G (n, n): G @ f smooths a signal f with a normalised Gaussian (zeros beyond the edges)."""
+    """G (n, n): G @ f smooths a signal f with a normalised Gaussian (zeros beyond the edges).
+
+    Cached (read-only): every batch of a run uses the same one."""
     radius = math.ceil(4 * sigma)
-    offsets = np.arange(-radius, radius + 1)
-    kernel = np.exp(-(offsets**2) / (2 * sigma * sigma))
-    kernel /= kernel.sum()
-    g = np.zeros((n, n))
-    for i in range(n):
-        for o, k in zip(offsets, kernel, strict=True):
-            if 0 <= i + o < n:
-                g[i, i + o] = k
+    kernel = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma * sigma))
+    offsets = np.arange(n)[None, :] - np.arange(n)[:, None]  # g[i, j] weighs f[j] for output i
+    g = np.exp(-(offsets**2) / (2 * sigma * sigma)) / kernel.sum()
+    g[np.abs(offsets) > radius] = 0.0
+    g.setflags(write=False)
     return g
 
 
