@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from glassnet.nn import reference
-from glassnet.nn.explain import cost_terms, float64_copy, gradient_step, per_example_gradients, trace
+from glassnet.nn.explain import (
+    cost_terms,
+    float64_copy,
+    gradient_step,
+    log_softmax,
+    per_example_gradients,
+    trace,
+)
 from glassnet.nn.explain_maps import explain_conv, explain_pool
 from glassnet.nn.losses import compute_loss
 from glassnet.nn.model import Sequential
@@ -172,3 +181,15 @@ def test_float64_copy_computes_every_input_gradient(model: Sequential) -> None:
     copy = float64_copy(model)
     assert all(layer.needs_input_grad for layer in copy.layers)
     assert not model.layers[0].needs_input_grad
+
+
+def test_log_softmax_keeps_a_confident_digits_tiny_cost_exact() -> None:
+    """−log p of a digit read with p ≈ 1 − 1e-11 is ≈ 1e-11; log(1 + 1e-11) would keep ~5 of its
+    digits (and a gradient step on it would seem to change nothing), log1p keeps all of them."""
+    z = np.array([[30.0, 5.0, 0.0], [0.0, 2.0, 1.0]])
+    got = -log_softmax(z)
+    exact = math.log1p(math.exp(-25.0) + math.exp(-30.0))
+    assert got[0, 0] == pytest.approx(exact, rel=1e-13)
+    row = np.exp(z[1] - 2.0)
+    assert got[1] == pytest.approx(-(z[1] - 2.0 - math.log(row.sum())), rel=1e-13)
+    np.testing.assert_allclose(np.exp(-got).sum(axis=1), 1.0, rtol=1e-15)

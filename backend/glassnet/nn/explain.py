@@ -135,7 +135,11 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     """log p = z − log Σ exp z, per row (N, K), without forming p: exact even where p underflows
     (the training loss clamps p at 1e-12, i.e. a cost of at most 27.6 per digit; not here)."""
     m = z.max(axis=1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(axis=1, keepdims=True))
+    # Σ exp(z − m) = 1 + (the other terms): log1p of the others keeps a confident digit's cost
+    # (−log p ≈ 1e-11) exact, where log(1 + 1e-11) in float64 keeps only ~5 digits of it.
+    rest = np.exp(z - m)
+    rest[np.arange(z.shape[0]), z.argmax(axis=1)] = 0.0
+    return z - m - np.log1p(rest.sum(axis=1, keepdims=True))
 
 
 def _check_example(model: Sequential, x: np.ndarray, labels: np.ndarray) -> None:
