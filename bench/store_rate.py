@@ -24,7 +24,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=4, help="mini-batches per report")
     parser.add_argument("--runs", type=int, default=1000)
     args = parser.parse_args()
-    store = RunStore(Path(tempfile.mkdtemp(prefix="glassnet-store-")) / "runs.sqlite3")
+    with tempfile.TemporaryDirectory(prefix="glassnet-store-") as tmp:
+        measure(RunStore(Path(tmp) / "runs.sqlite3"), args)
+
+
+def measure(store: RunStore, args: argparse.Namespace) -> None:
+    """Write reports for ``args.seconds`` and print the rate."""
     ids = [f"{i:012x}" for i in range(args.runs)]
     for run_id in ids:
         store.create({"id": run_id, "name": run_id, "spec": {}, "config": CONFIG, "validation": 0})
@@ -46,6 +51,7 @@ def main() -> None:
             reports += 1
         step += args.points
     elapsed = time.perf_counter() - started
+    store.close()
     rate = reports / elapsed
     print(
         f"{args.runs} runs, {args.points} points per report: {rate:,.0f} reports/s "

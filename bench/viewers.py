@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import threading
@@ -301,6 +302,7 @@ def main() -> None:
             http.post(f"/api/runs/{run['id']}/stop")
     finally:
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ heavy frames its visible sections need (counted in /api/stats)."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from glassnet.service.devserver import ServeProcess, free_port
+from specs import TINY_MLP
 
 from .conftest import ROOT, open_page
 
@@ -22,17 +24,7 @@ pytestmark = pytest.mark.e2e
 
 TEACHER = "teacher-token-for-the-e2e-class"
 CODE = "room-101"
-SPEC = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 16},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-    "loss": "cross_entropy",
-}
-LONG = {"spec": SPEC, "epochs": 300, "batch_size": 10}
+LONG = {"spec": TINY_MLP, "epochs": 300, "batch_size": 10}
 
 
 def call(url: str, path: str, token: str, body: dict | None = None, method: str | None = None) -> dict:
@@ -44,6 +36,16 @@ def call(url: str, path: str, token: str, body: dict | None = None, method: str 
     )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
+
+
+def live_heavy_when(url: str, test, timeout: float = 10.0) -> dict:
+    """``/api/stats``'s live heavy-panel counts once ``test`` holds (or the last seen at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = call(url, "/api/stats", TEACHER)["live_heavy"]
+        if test(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -93,29 +95,30 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     teacher, teacher_errors = open_page(browser, f"{url}/?token={TEACHER}")
     teacher.locator("#class").scroll_into_view_if_needed()
     expect(teacher.get_by_test_id("class-you")).to_contain_text("(teacher)")
+    taught = teacher.get_by_test_id("class-runs")  # the Runs section lists them too: the Class table
     expect(
-        teacher.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Stop bob's run")
+        taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Stop bob's run")
     ).to_be_visible()
-    teacher.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Pin bob's run").click()
+    taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Pin bob's run").click()
     # The student's page hears of the pin at once (a "class" event), and says so.
     expect(student.get_by_test_id("class-pinned")).to_contain_text(
         "Class run: bob's run (bob)", timeout=10000
     )
 
-    # Panels: both pages show the Class section, the student's also the Draw pad? Scroll the
-    # student's page to the Learned section: it now receives activations live.
+    # Panels: the teacher's page shows the Runs section (no heavy panel); the student's page
+    # scrolled to the Learned section now receives activations and gradients live, and scrolled
+    # back to the Class section no longer does.
     teacher.locator("#runs").scroll_into_view_if_needed()
     student.locator("#learned").scroll_into_view_if_needed()
-    student.wait_for_timeout(500)
-    stats = call(url, "/api/stats", TEACHER)["live_heavy"]
+    stats = live_heavy_when(url, lambda s: s["activations"] == 1 and s["gradients"] == 1)
     assert stats["activations"] == 1 and stats["gradients"] == 1, stats
     student.locator("#class").scroll_into_view_if_needed()
-    student.wait_for_timeout(500)
-    assert call(url, "/api/stats", TEACHER)["live_heavy"]["activations"] == 0
+    stats = live_heavy_when(url, lambda s: s["activations"] == 0)
+    assert stats["activations"] == 0, stats
 
     # The teacher stops the student's run from the page; the student's own stop of it is gone.
-    teacher.locator(f'tr[data-run="{anns["id"]}"]').get_by_role("button", name="Stop ann's run").click()
-    expect(teacher.locator(f'tr[data-run="{anns["id"]}"] .badge[data-status]')).to_have_text(
+    taught.locator(f'tr[data-run="{anns["id"]}"]').get_by_role("button", name="Stop ann's run").click()
+    expect(taught.locator(f'tr[data-run="{anns["id"]}"] .badge[data-status]')).to_have_text(
         "stopped", timeout=15000
     )
     call(url, f"/api/runs/{bobs['id']}/stop", TEACHER, {})

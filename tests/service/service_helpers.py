@@ -19,20 +19,11 @@ from glassnet.data.mnist import write_subset
 from glassnet.service.devserver import ServeProcess, free_port
 from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope
 from glassnet.service.settings import Settings
+from specs import TINY_MLP  # noqa: F401  (re-exported: the service tests take it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 
-# A small MLP and a small CNN: fast enough to train many steps in a test.
-TINY_MLP = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 16},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-    "loss": "cross_entropy",
-}
+# A small CNN (and the small MLP of specs.py): fast enough to train many steps in a test.
 TINY_CNN = {
     "input_shape": [1, 28, 28],
     "layers": [
