@@ -111,7 +111,11 @@ async def me(request: Request) -> Me:
 @router.post(
     "/api/class/students",
     response_model=list[StudentToken],
-    responses={403: {"model": ErrorBody, "description": "not the teacher"}},
+    responses={
+        403: {"model": ErrorBody, "description": "not the teacher"},
+        409: {"model": ErrorBody, "description": "the server has no token (students need token mode)"},
+        422: {"model": ErrorBody, "description": "a name that cannot be used"},
+    },
     summary="Tokens to hand out to students (teacher only)",
 )
 async def students(body: StudentsBody, request: Request) -> list[StudentToken]:
