@@ -1,9 +1,9 @@
 # glassnet — the two commands of the README, and a few helpers.
 #   make run    set up .venv and start the glassnet server (dashboard at the printed address)
 #   make test   set up everything the tests need (Chromium and Node through apt when root, .venv with the
-#               dev tools and both extras) and run every check: ruff, pytest (incl. node --test, the
-#               browser tests, tsc over the dashboard's modules, axe-core, the installed-wheel smoke test,
-#               hadolint and the compose schema)
+#               dev tools and the extras, Ray included) and run every check: ruff, pytest (incl. node --test,
+#               the browser tests, tsc over the dashboard's modules, axe-core, the installed-wheel smoke
+#               test, the Ray cluster tests, hadolint and the compose schema)
 #   make test-fast  the same checks without a browser or a real server (about a minute)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)

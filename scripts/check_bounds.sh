@@ -43,7 +43,7 @@ import sys, tomllib
 from pip._vendor.packaging.requirements import Requirement
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 extras = project["optional-dependencies"]
-for req in project["dependencies"] + extras["dev"] + extras["onnx"] + extras["tensorboard"]:
+for req in project["dependencies"] + extras["dev"] + extras["onnx"] + extras["tensorboard"] + extras["ray"]:
     r = Requirement(req)
     if r.marker is not None and not r.marker.evaluate():
         continue

@@ -1,4 +1,5 @@
-"""Network specs shared by the cap tests (tests/nn) and the hostile-input suite (tests/service)."""
+"""Network specs shared by the cap tests (tests/nn), the hostile-input suite and the service tests
+(tests/service), and the browser tests (tests/e2e)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,14 @@ WIDE_CONV = {
     ],
 }
 SMALL = {"input_shape": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "dense", "units": 10}]}
+# A small MLP: fast enough to train many steps in a test.
+TINY_MLP = {
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "flatten"},
+        {"type": "dense", "units": 16},
+        {"type": "relu"},
+        {"type": "dense", "units": 10},
+    ],
+    "loss": "cross_entropy",
+}

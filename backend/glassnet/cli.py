@@ -400,6 +400,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- serve ----------------------------------------------------------------------------------------
 
 
+def settings_need_ray(settings: Any) -> bool:
+    """``--executor ray`` without Ray installed or without an address: one line, and True."""
+    if settings.executor != "ray":
+        return False
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("ray") is None:
+        print("glassnet serve: error: --executor ray needs Ray: pip install 'glassnet[ray]'", file=sys.stderr)
+        return True
+    if not (settings.ray_address or os.environ.get("RAY_ADDRESS")):
+        print(
+            "glassnet serve: error: --executor ray needs the cluster's address: --ray-address HOST:PORT "
+            "(or GLASSNET_RAY_ADDRESS)",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise; beyond loopback
     every request needs a token (GLASSNET_TOKEN, or one generated and printed here).
@@ -423,7 +443,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         classes=args.classes,
         tensorboard_dir=None if args.tensorboard is None else Path(args.tensorboard),
         open_view=True if args.open_view else None,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        max_active_runs=args.max_active_runs,
+        join_code=args.join_code,
     )
+    if settings_need_ray(configured):
+        return 2
     settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
     writable_dir(settings.data_dir, "--data-dir")
     if settings.tensorboard_dir is not None:
@@ -437,6 +463,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
             f"open http://{shown}:{settings.port}/?token={settings.token} or send 'Authorization: Bearer "
             f"<token>'" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+    if settings.join_code:
+        print(
+            f"glassnet serve: students join at http://{shown}:{settings.port}/ with the code "
+            f"{settings.join_code!r} (POST /api/join); the token above is the teacher's",
             file=sys.stderr,
             flush=True,
         )
@@ -536,6 +569,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--open-view",
         action="store_true",
         help="with a token (bound beyond loopback): anyone may view, only token holders act (default: off)",
+    )
+    serve.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="where runs train: local processes, or Ray actors on a cluster (needs glassnet[ray]) "
+        "(default: local, or $GLASSNET_EXECUTOR)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help="the Ray cluster's head, for --executor ray (default: $GLASSNET_RAY_ADDRESS or $RAY_ADDRESS)",
+    )
+    serve.add_argument(
+        "--max-active-runs",
+        type=int,
+        metavar="N",
+        help="runs that train at once (default: one per core, or the Ray cluster's CPUs; "
+        "$GLASSNET_MAX_ACTIVE_RUNS)",
+    )
+    serve.add_argument(
+        "--join-code",
+        metavar="CODE",
+        help="students join the class with this code and get a token of their own (turns token mode on; "
+        "default: none, or $GLASSNET_JOIN_CODE)",
     )
     serve.add_argument(
         "--log-level", default="info", choices=LEVELS, help="least severe level logged (default: info)"

@@ -21,6 +21,8 @@ import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { MyDigitsView } from "./panels/mine.js";
 import { AugmentStrip } from "./panels/augstrip.js";
+import { ClassPanel } from "./panels/classroom.js";
+import { PanelWatch } from "./panelwatch.js";
 
 // -- theme ------------------------------------------------------------------------------------
 const root = document.documentElement;
@@ -51,6 +53,9 @@ const socket = new LiveSocket(`${proto}//${location.host}/ws`, {
   onProblem: (m) => toast(m),
   onEvent: handleEvent,
 });
+// The class (owners, queue, the pinned run) and which heavy frames the sections on screen need.
+const classPanel = new ClassPanel({ watch: (id) => watch(id), toast: (m, kind) => toast(m, kind), watched: () => S.watched });
+const panelWatch = new PanelWatch((m) => socket.send(m));
 
 const learn = new Learn({
   padPixels: () => (draw.pad.empty ? null : draw.pad.pixels(56)),
@@ -107,9 +112,12 @@ function handleEvent(e) {
       for (const n of ["runs", "status", "controls"]) markDirty(n);
       loadModels();
       draw.soon();
+      panelWatch.resend();
+      classPanel.changed();
       break;
     }
-    case "status": onStatus(d); mine.onStatus(d); break;
+    case "class": classPanel.onClass(d); break;
+    case "status": classPanel.changed(); onStatus(d); mine.onStatus(d); break;
     case "metrics": {
       if (e.run !== S.watched) break;
       charts.append(d);

@@ -13,7 +13,7 @@ export const PROTOCOL_VERSION = 1;
 
 /** Server -> client event types, in the server's order. */
 export const EVENT_TYPES = /** @type {const} */ ([
-  "hello", "status", "metrics", "epoch", "activations", "kernels", "gradients", "prediction", "error",
+  "hello", "status", "metrics", "epoch", "activations", "kernels", "gradients", "prediction", "error", "class",
 ]);
 
 /** Frames the server may drop for a slow viewer (never status or epoch summaries). */
@@ -87,14 +87,14 @@ export function whyNot(run, action) {
   return `${run.name ?? "this run"} cannot ${action === "resume" ? "continue" : action}: ${reason}`;
 }
 
-export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict"]);
+export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict", "panels"]);
 
 /** Field names of each event's `data` object. */
 export const EVENT_FIELDS = {
-  hello: ["version", "runs", "current", "subscribed", "max_message_bytes", "heavy_events"],
+  hello: ["version", "runs", "current", "subscribed", "max_message_bytes", "heavy_events", "pinned", "you"],
   status: ["id", "name", "status", "preset", "created", "updated", "epoch", "epochs", "step",
     "total_steps", "optimizer", "lr", "momentum", "beta1", "beta2", "weight_decay", "val_accuracy", "message",
-    "resumable"],
+    "resumable", "owner", "queue_position", "starts_in_s"],
   metrics: ["step", "epoch", "loss", "accuracy", "lr", "samples_per_s", "total_steps"],
   epoch: ["epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "confusion",
     "seconds", "misclassified", "extra"],
@@ -104,6 +104,7 @@ export const EVENT_FIELDS = {
   prediction: ["model", "digit", "probabilities", "classes", "label", "prepared", "activations", "empty", "readout",
     "message", "id", "ms"],
   error: ["code", "message", "id"],
+  class: ["pinned"],
 };
 
 /** The fields every event of a type must carry (the schema's `required`). */
@@ -119,6 +120,7 @@ export const REQUIRED_FIELDS = {
   gradients: ["step", "norms", "conv"],
   prediction: ["model", "digit", "probabilities", "prepared", "empty", "message"],
   error: ["code", "message"],
+  class: [],
 };
 
 /**

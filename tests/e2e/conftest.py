@@ -45,7 +45,7 @@ class Server(ServeProcess):
         super().__init__(
             data_dir,
             dataset,
-            env={"GLASSNET_VALIDATION": str(validation)},
+            env={"GLASSNET_VALIDATION": str(validation), "GLASSNET_MAX_ACTIVE_RUNS": "1"},
             port=port,
             log=data_dir.parent / f"server-{port}.log",
             cwd=ROOT,

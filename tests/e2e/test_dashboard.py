@@ -135,6 +135,9 @@ def test_start_a_run_and_a_second_viewer_sees_it(server, browser) -> None:
     page.locator("#train").scroll_into_view_if_needed()
     page.locator("input[name=epochs]").fill("3")
     page.get_by_test_id("start").click()
+    # Watch the Learned section while it trains: the page receives kernels and probes live only for
+    # sections on screen (others once per 10 s), and the timeline keeps the frames it received.
+    page.locator("#learned").scroll_into_view_if_needed()
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 3", timeout=30000)
     page.wait_for_selector('[data-testid="kernels"] canvas', timeout=30000)
     assert (
@@ -247,14 +250,14 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
     queued = api(server, "/api/runs", {"preset": "mlp", "epochs": 1, "name": "queued run"})
     assert queued["status"] == "queued"
     page.locator("#runs").scroll_into_view_if_needed()
-    page.get_by_role("button", name="Open queued run").click()
+    page.get_by_test_id("runs").get_by_role("button", name="Open queued run").click()
     page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(queued['id'])}")
     assert read_digit(page, DIGITS[0]) == "0"
     assert page.evaluate("() => window.glassnet.S.prediction.model") == "cnn"
     assert page.get_by_test_id("errors").locator(".toast").count() == 0
     api(server, f"/api/runs/{queued['id']}/stop", {})
     page.locator("#runs").scroll_into_view_if_needed()
-    page.get_by_role("button", name="Open long run").click()
+    page.get_by_test_id("runs").get_by_role("button", name="Open long run").click()
     page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}")
     # While it trains, the pad is read by the run's latest weights.
     read_digit(page, DIGITS[7])

@@ -21,20 +21,11 @@ from glassnet.data.mnist import write_subset
 from glassnet.service.devserver import ServeProcess, free_port
 from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope
 from glassnet.service.settings import Settings
+from specs import TINY_MLP  # noqa: F401  (re-exported: the service tests take it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 
-# A small MLP and a small CNN: fast enough to train many steps in a test.
-TINY_MLP = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 16},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-    "loss": "cross_entropy",
-}
+# A small CNN (and the small MLP of specs.py): fast enough to train many steps in a test.
 TINY_CNN = {
     "input_shape": [1, 28, 28],
     "layers": [
@@ -63,6 +54,7 @@ def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
         "live_checkpoint_s": 0.2,
         "viewer_send_timeout_s": 3.0,
         "command_timeout_s": 20.0,
+        "max_active_runs": 1,  # one run at a time unless a test says otherwise (the default: cores)
         "allowed_hosts": ["testserver"],  # the Host TestClient sends
     }
     values.update(overrides)
@@ -141,6 +133,7 @@ class Server(ServeProcess):
             "GLASSNET_METRICS_INTERVAL_S": "0.05",
             "GLASSNET_HEAVY_INTERVAL_S": "0.2",
             "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
+            "GLASSNET_MAX_ACTIVE_RUNS": "1",  # one run at a time unless a test says otherwise
         }
         super().__init__(
             data_dir,

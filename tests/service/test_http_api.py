@@ -64,7 +64,7 @@ def test_docs_openapi_and_protocol(client: TestClient) -> None:
     assert schema["version"] == PROTOCOL_VERSION
     assert schema["event_types"] == [e.value for e in EventType]
     assert set(schema["events"]) == {e.value for e in EventType}
-    assert set(schema["client"]) == {"subscribe", "unsubscribe", "predict"}
+    assert set(schema["client"]) == {"subscribe", "unsubscribe", "predict", "panels"}
     assert schema["envelope"]["required"] == ["type", "seq", "data"]
 
 

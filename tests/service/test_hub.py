@@ -128,3 +128,29 @@ def test_seq_increases_and_envelope_shape() -> None:
     assert [f["seq"] for f in frames] == [1, 2]
     assert frames[0]["v"] == 1 and frames[0]["type"] == "metrics" and frames[0]["run"] == "r"
     assert frames[1]["run"] is None
+
+
+def test_panels_hidden_heavy_rate_and_replay_on_show() -> None:
+    hub = Hub(queue_size=100, send_timeout=1.0, hidden_interval=3600)
+    charts, learned, old = (hub.add(FakeSocket()) for _ in range(3))
+    for v in (charts, learned, old):
+        v.runs.add("r")
+    hub.set_panels(charts, set())
+    hub.set_panels(learned, {EventType.KERNELS})
+    for step in range(1, 6):
+        hub.publish(EventType.KERNELS, "r", heavy(step))
+        hub.publish(EventType.METRICS, "r", metrics(step))
+
+    def kernels(v) -> list[str]:
+        return [json.loads(f.text)["data"]["message"] for f in v.queue if f.type == EventType.KERNELS]
+
+    # Live panels: every frame (the queue keeps the latest of a kind: latest wins); hidden: one.
+    assert [f.type for f in learned.queue].count(EventType.METRICS) == 5
+    assert kernels(learned) == ["5"] and kernels(old) == ["5"]
+    assert kernels(charts) == ["1"] and [f.type for f in charts.queue].count(EventType.METRICS) == 5
+    charts.queue.clear()
+    hub.set_panels(charts, {EventType.KERNELS})  # it comes on screen: the latest frame at once
+    assert kernels(charts) == ["5"]
+    hub.set_panels(charts, {EventType.KERNELS})  # no change: nothing more
+    assert kernels(charts) == ["5"]
+    assert hub.stats()["live_heavy"] == {"activations": 1, "gradients": 1, "kernels": 3}

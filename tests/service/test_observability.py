@@ -24,6 +24,7 @@ FAST = {
     "GLASSNET_METRICS_INTERVAL_S": "0.05",
     "GLASSNET_HEAVY_INTERVAL_S": "0.2",
     "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
+    "GLASSNET_MAX_ACTIVE_RUNS": "1",
 }
 LONG = {"spec": TINY_MLP, "epochs": 300, "batch_size": 8, "lr": 0.01}
 

@@ -31,6 +31,7 @@ from ..data.classes import default_validation
 from ..data.mnist import DEFAULT_DATASET_DIR, FILE_STEMS, dataset_classes, resolve_dataset_dir
 from .disk import DiskCheck
 from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
+from .executors import make_executor
 from .explain import DigitBank, Explainer
 from .hub import Hub
 from .inference import ModelRegistry
@@ -38,9 +39,23 @@ from .locks import clean_data_dir, hold_data_dir, release_data_dir
 from .metrics import RequestMetrics, ServiceMetrics
 from .metrics import router as metrics_router
 from .mydigits import DigitStore
+from .owners import Classroom
 from .pool import HeavyPool
 from .quotas import Quotas
-from .routes import augment, catalog, docs, explain, health, learned, models, mydigits, predict, runs, ws
+from .routes import (
+    augment,
+    catalog,
+    classroom,
+    docs,
+    explain,
+    health,
+    learned,
+    models,
+    mydigits,
+    predict,
+    runs,
+    ws,
+)
 from .runlog import RunObserver
 from .schemas import Readiness
 from .security import Guard, ensure_token
@@ -169,8 +184,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interrupted = store.mark_interrupted()
         if interrupted:
             log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
-        hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s)
-        manager = RunManager(settings, store, hub)
+        hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s, settings.hidden_heavy_interval_s)
+        classroom = Classroom(settings.database_path)
+        executor = make_executor(settings)
+        await executor.open()  # never raises: an unreachable cluster is a problem /readyz names
+        manager = RunManager(settings, store, hub, executor, pinned=lambda: classroom.pinned)
         manager.observer = RunObserver(app.state.metrics)
         registry = ModelRegistry(
             models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
@@ -187,6 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.settings = settings
         app.state.store = store
+        app.state.classroom = classroom
         app.state.hub = hub
         app.state.manager = manager
         app.state.registry = registry
@@ -200,6 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             flusher.cancel()
             await shutdown_service(app)
+            await executor.close()
+            classroom.close()
             app.state.pool.shutdown()
             app.state.digits.close()
             store.close()
@@ -221,7 +242,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
     app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
-    for module in (health, runs, learned, catalog, ws, predict, models, explain, mydigits, augment, docs):
+    for module in (
+        health,
+        runs,
+        classroom,
+        learned,
+        catalog,
+        ws,
+        predict,
+        models,
+        explain,
+        mydigits,
+        augment,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(metrics_router)
     app.mount("/docs/assets", StaticFiles(directory=docs.ASSETS), name="docs-assets")

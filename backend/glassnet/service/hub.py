@@ -8,6 +8,13 @@ the same type and run outright (latest wins); then the oldest ``metrics`` frame;
 prediction and error frames are never dropped. A viewer whose queue still overflows (four times
 the bound), or whose socket does not take a frame within ``send_timeout`` seconds, is
 disconnected (1008) — it has stopped reading.
+
+Per-viewer panels: a page says which heavy frames it shows now (``panels``: the panels on screen).
+Those come live; the other heavy types come at most once per ``hidden_interval`` seconds per run
+(0: never), so a panel scrolled into view is drawn at once from the latest frame, which the hub
+sends when the page asks for it. Metrics, status and epoch frames always come. A page that never
+says gets every frame (older clients, scripts). With 200 viewers most of them look at the charts,
+not at every layer's maps: this is what keeps the bytes per viewer down (bench/viewers.py).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +66,8 @@ class Viewer:
     queue: deque[Frame] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     follow: bool = True  # until the client subscribes or unsubscribes itself
+    live: frozenset[EventType] | None = None  # heavy types on screen; None: all of them
+    hidden_sent: dict[tuple[EventType, str | None], float] = field(default_factory=dict)
     dropped: int = 0
     overflow: bool = False
     closed: bool = False
@@ -94,9 +104,12 @@ class Hub:
     ``epoch`` frame (sent to a viewer as soon as it subscribes, so a paused run is visible at
     once and a late viewer sees the last confusion matrix and misclassified digits)."""
 
-    def __init__(self, queue_size: int = 64, send_timeout: float = 10.0) -> None:
+    def __init__(
+        self, queue_size: int = 64, send_timeout: float = 10.0, hidden_interval: float = 10.0
+    ) -> None:
         self.queue_size = queue_size
         self.send_timeout = send_timeout
+        self.hidden_interval = hidden_interval
         self.viewers: set[Viewer] = set()
         self.seq = 0
         # Latest heavy and epoch frames of the most recently active runs (bounded: ~0.4 MB per
@@ -125,11 +138,35 @@ class Hub:
             self.latest.move_to_end(run)
             while len(self.latest) > LATEST_RUNS:
                 self.latest.popitem(last=False)
+        now = time.monotonic()
         for viewer in list(self.viewers):
             if everyone or (run is not None and run in viewer.runs):
+                if frame.priority == HEAVY and not self._wants(viewer, frame, now):
+                    continue
                 viewer.push(frame)
                 if viewer.overflow:
                     self._kick(viewer)
+
+    def _wants(self, viewer: Viewer, frame: Frame, now: float) -> bool:
+        """A heavy frame: live for a panel on screen, else at most one per ``hidden_interval``."""
+        if viewer.live is None or frame.type in viewer.live:
+            return True
+        if self.hidden_interval <= 0:
+            return False
+        key = (frame.type, frame.run)
+        if now - viewer.hidden_sent.get(key, -1e18) < self.hidden_interval:
+            return False
+        viewer.hidden_sent[key] = now
+        return True
+
+    def set_panels(self, viewer: Viewer, live: set[EventType]) -> None:
+        """The heavy types the viewer's page shows now; newly shown ones get the latest frame at once."""
+        before = viewer.live
+        viewer.live = frozenset(live)
+        for run in viewer.runs:
+            for type_, frame in self.latest.get(run, {}).items():
+                if type_ in live and (before is not None and type_ not in before):
+                    viewer.push(frame)
 
     def follow(self, run: str) -> None:
         """A run starts training: sockets in follow mode now watch it (instead of the last one)."""
@@ -208,6 +245,11 @@ class Hub:
             "dropped_frames": self.dropped_total + sum(v.dropped for v in self.viewers),
             "disconnected_slow": self.disconnected_slow,
             "published_frames": self.seq,
+            # How many viewers receive each heavy type live (the panels on their screens).
+            "live_heavy": {
+                t.value: sum(v.live is None or t in v.live for v in self.viewers)
+                for t in sorted(HEAVY_EVENTS)
+            },
         }
 
 

@@ -49,6 +49,7 @@ class EventType(StrEnum):
     GRADIENTS = "gradients"  # per-layer gradient norms and conv kernel gradients (heavy)
     PREDICTION = "prediction"  # answer to a client's predict message
     ERROR = "error"  # a malformed client message, or a run that diverged / failed
+    CLASS = "class"  # the teacher pinned (or unpinned) the class run (every viewer)
 
 
 HEAVY_EVENTS = frozenset({EventType.ACTIVATIONS, EventType.KERNELS, EventType.GRADIENTS})
@@ -89,6 +90,11 @@ class RunSummary(_Model):
     val_accuracy: float | None = None
     message: str | None = Field(None, description="why it ended (diverged, failed, ...)")
     resumable: bool = Field(False, description="it has a checkpoint and POST resume continues it")
+    owner: str | None = Field(None, description="who started it: a student's name, 'teacher' or 'local'")
+    queue_position: int | None = Field(None, description="1 = next to start, when queued")
+    starts_in_s: float | None = Field(
+        None, description="estimated seconds until a queued run starts (null: not known yet)"
+    )
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -99,6 +105,17 @@ class HelloData(_Model):
     subscribed: list[str] = Field(description="runs this socket receives frames for")
     max_message_bytes: int
     heavy_events: list[EventType] = sorted(HEAVY_EVENTS)
+    pinned: str | None = Field(None, description="the class run the teacher pinned (watched first)")
+    you: dict[str, str] = Field(
+        default_factory=dict,
+        description="who this socket is: owner (a name), role (teacher|student|viewer)",
+    )
+
+
+class ClassData(_Model):
+    """The class's shared state: the run the teacher pinned for everyone to watch first."""
+
+    pinned: str | None = None
 
 
 class StatusData(RunSummary):
@@ -219,6 +236,7 @@ EVENT_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.GRADIENTS: GradientsData,
     EventType.PREDICTION: PredictionData,
     EventType.ERROR: ErrorData,
+    EventType.CLASS: ClassData,
 }
 
 
@@ -259,7 +277,18 @@ class PredictMessage(_ClientModel):
     id: str | int | None = None
 
 
-ClientMessage = Annotated[SubscribeMessage | UnsubscribeMessage | PredictMessage, Field(discriminator="type")]
+class PanelsMessage(_ClientModel):
+    """Which heavy frames the page shows now (the panels on screen): those come live; the others
+    at most one per ``hidden_heavy_interval_s`` (10 s by default), so a panel scrolled into view
+    is filled at once from the latest frame. A socket that never says gets them all live."""
+
+    type: Literal["panels"]
+    live: list[Literal["activations", "kernels", "gradients"]] = Field(max_length=3)
+
+
+ClientMessage = Annotated[
+    SubscribeMessage | UnsubscribeMessage | PredictMessage | PanelsMessage, Field(discriminator="type")
+]
 CLIENT_MESSAGE = TypeAdapter(ClientMessage)
 
 
@@ -287,10 +316,11 @@ def protocol_schema() -> dict[str, Any]:
         "run_machine": machine_schema(),
         "envelope": Envelope.model_json_schema(),
         "events": {e.value: m.model_json_schema() for e, m in EVENT_MODELS.items()},
-        "client_types": ["subscribe", "unsubscribe", "predict"],
+        "client_types": ["subscribe", "unsubscribe", "predict", "panels"],
         "client": {
             "subscribe": SubscribeMessage.model_json_schema(),
             "unsubscribe": UnsubscribeMessage.model_json_schema(),
             "predict": PredictMessage.model_json_schema(),
+            "panels": PanelsMessage.model_json_schema(),
         },
     }

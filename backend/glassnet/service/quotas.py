@@ -28,6 +28,8 @@ class Quotas:
         self.limits = {
             "runs": (runs_per_hour, "GLASSNET_QUOTA_RUNS_PER_HOUR"),
             "uploads": (uploads_per_hour, "GLASSNET_QUOTA_UPLOADS_PER_HOUR"),
+            # Wrong join codes (POST /api/join): as many as uploads, so a code cannot be guessed.
+            "joins": (uploads_per_hour, "GLASSNET_QUOTA_UPLOADS_PER_HOUR"),
         }
         self.upload_bytes = upload_bytes
         self._events: dict[tuple[str, str], deque[float]] = defaultdict(deque)

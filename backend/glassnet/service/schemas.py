@@ -184,7 +184,6 @@ class RunDetail(RunSummary):
     checkpoint: str | None = Field(None, description="the resume checkpoint's file name")
     checkpoint_step: int | None = None
     checkpoints: list[str] = Field(description="checkpoint files of this run, oldest first")
-    queue_position: int | None = Field(None, description="1 = next to start, when queued")
 
 
 class BatchHistory(BaseModel):
@@ -248,6 +247,9 @@ class HubStats(BaseModel):
     dropped_frames: int
     disconnected_slow: int
     published_frames: int
+    live_heavy: dict[str, int] = Field(
+        default_factory=dict, description="heavy type -> viewers receiving it live (panels on screen)"
+    )
 
 
 class ErrorBody(BaseModel):

@@ -9,11 +9,16 @@ In this order, for HTTP and WebSocket alike:
    loopback): ``Authorization: Bearer <token>``, ``X-Glassnet-Token``, or the ``glassnet_token``
    cookie that ``GET /?token=<token>`` sets (HttpOnly, SameSite=Strict) for a browser. Without
    it: state-changing requests are 401; viewing (GET, a socket that only watches) is 401 too
-   unless ``open_view`` is set. ``/healthz`` and ``/readyz`` stay open for monitors.
+   unless ``open_view`` is set. ``/healthz`` and ``/readyz`` stay open for monitors, and
+   ``/api/join`` for students who bring the class's join code. A student's own token
+   (:mod:`.owners`) is accepted too: it acts on its holder's runs only.
 3. **Origin** (CSRF): a state-changing request (POST, PUT, PATCH, DELETE) or a socket whose
    ``Origin`` (or, without one, ``Referer``) is foreign is refused with 403: allowed are this
    server's own host, loopback origins and ``allowed_origins``; ``Sec-Fetch-Site: cross-site``
    is refused too. Requests without either header (curl, scripts) pass.
+
+Who is asking (:class:`.owners.Identity`: the teacher, a student, a browser's own name without a
+token, or a viewer) is put in the scope's ``state["identity"]`` for the routes.
 
 Every HTTP response gets the security headers (:data:`SECURITY_HEADERS`): a CSP that runs only
 the app's own scripts, ``nosniff``, no framing. With the default loopback bind and no token,
@@ -34,12 +39,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import send_error
+from .owners import TEACHER_IDENTITY, VIEWER_IDENTITY, Identity, browser_owner, student_of
 from .settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/join"})
 TOKEN_COOKIE = "glassnet_token"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -115,8 +121,9 @@ def origin_allowed(origin: str, own_host: str | None, extra: list[str]) -> bool:
 
 
 def ensure_token(settings: Settings) -> Settings:
-    """Settings with a token whenever the bind reaches beyond loopback (generated if none)."""
-    if settings.token or is_loopback(settings.host):
+    """Settings with a token whenever the bind reaches beyond loopback or a class has a join code
+    (generated if none: the teacher's)."""
+    if settings.token or (is_loopback(settings.host) and not settings.join_code):
         return settings
     return settings.model_copy(update={"token": secrets.token_urlsafe(24)})
 
@@ -149,16 +156,23 @@ class Guard:
                 f"Host {shown!r} is not served here; add it to GLASSNET_ALLOWED_HOSTS if it is this server",
             )
             return
-        if self.token is not None and path not in OPEN_PATHS:
+        cookies = read_cookies(headers.get("cookie", ""))
+        state = scope.setdefault("state", {})
+        if self.token is None:  # one person's loopback server: the teacher, by the browser's name
+            state["identity"] = Identity(browser_owner(headers, cookies), teacher=True)
+        elif path in OPEN_PATHS:
+            state["identity"] = self.authorised(headers, cookies) or VIEWER_IDENTITY
+        else:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             offered = query.get("token", [None])[0]
-            if http and method == "GET" and offered is not None and self.valid(offered):
-                await self.set_cookie(scope, send, query)  # a browser's way in: the printed address
+            if http and method == "GET" and offered is not None and self.who(offered):
+                await self.set_cookie(scope, send, query, offered)  # a browser's way in: the address
                 return
-            authorised = self.authorised(headers) or (
-                not http and offered is not None and self.valid(offered)
+            identity = self.authorised(headers, cookies) or (
+                None if http or offered is None else self.who(offered)
             )
-            if not authorised:
+            state["identity"] = identity or VIEWER_IDENTITY
+            if identity is None:
                 if method in STATE_CHANGING or not self.settings.open_view:
                     await self.refuse(
                         scope,
@@ -169,7 +183,7 @@ class Guard:
                         "address with ?token=<token> that glassnet serve printed",
                     )
                     return
-                scope.setdefault("state", {})["read_only"] = True  # viewing only
+                state["read_only"] = True  # viewing only
         if method in STATE_CHANGING or not http:
             problem = self.foreign(headers, own)
             if problem:
@@ -195,18 +209,24 @@ class Guard:
         assert self.token is not None
         return secrets.compare_digest(offered.encode(), self.token)
 
-    def authorised(self, headers: dict[str, str]) -> bool:
+    def who(self, offered: str) -> Identity | None:
+        """The teacher (the server's token), a student (a token signed with it), or None."""
+        assert self.token is not None
+        if self.valid(offered):
+            return TEACHER_IDENTITY
+        name = student_of(self.token.decode(), offered)
+        return None if name is None else Identity(name, teacher=False)
+
+    def authorised(self, headers: dict[str, str], cookies: dict[str, str]) -> Identity | None:
         auth = headers.get("authorization", "")
-        if auth.lower().startswith("bearer ") and self.valid(auth[7:].strip()):
-            return True
-        if "x-glassnet-token" in headers and self.valid(headers["x-glassnet-token"]):
-            return True
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # a malformed Cookie header is no token
-            return False
-        return TOKEN_COOKIE in cookie and self.valid(cookie[TOKEN_COOKIE].value)
+        offered = [auth[7:].strip()] if auth.lower().startswith("bearer ") else []
+        offered += [headers[k] for k in ("x-glassnet-token",) if k in headers]
+        offered += [cookies[TOKEN_COOKIE]] if TOKEN_COOKIE in cookies else []
+        for token in offered:
+            identity = self.who(token)
+            if identity is not None:
+                return identity
+        return None
 
     def foreign(self, headers: dict[str, str], own: str | None) -> str | None:
         """Why a state-changing request (or a socket) looks cross-site, or None."""
@@ -238,11 +258,11 @@ class Guard:
         extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
         await send_error(send, status, detail, extra + SECURITY_HEADERS)
 
-    async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]]) -> None:
+    async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]], token: str) -> None:
         """303 to the same address without the token, which now lives in a strict cookie."""
         rest = {k: v for k, v in query.items() if k != "token"}
         location = scope.get("path", "/") + (f"?{urlencode(rest, doseq=True)}" if rest else "")
-        cookie = f"{TOKEN_COOKIE}={self.settings.token}; Path=/; HttpOnly; SameSite=Strict"
+        cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
         headers = [
             (b"location", location.encode()),
             (b"set-cookie", cookie.encode()),
@@ -251,6 +271,16 @@ class Guard:
         ]
         await send({"type": "http.response.start", "status": 303, "headers": headers + SECURITY_HEADERS})
         await send({"type": "http.response.body", "body": b""})
+
+
+def read_cookies(header: str) -> dict[str, str]:
+    """``Cookie`` header -> name: value ({} when malformed: a bad header is no token)."""
+    cookie = SimpleCookie()
+    try:
+        cookie.load(header)
+    except Exception:
+        return {}
+    return {name: morsel.value for name, morsel in cookie.items()}
 
 
 def client_of(scope_or_request: Any) -> str:

@@ -450,10 +450,18 @@ class TrainingSession:
         )
 
 
-def session_main(job: dict[str, Any], events: Connection, commands: Connection) -> None:
+def session_main(
+    job: dict[str, Any], events: Connection, commands: Connection, own_process: bool = True
+) -> None:
     """Process entry point. Ctrl-C in a terminal reaches the whole process group: the parent
-    decides when this process checkpoints and exits, so SIGINT is ignored here."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    decides when this process checkpoints and exits, so SIGINT is ignored here. ``events`` and
+    ``commands`` may be any objects with a pipe end's ``send`` / ``poll`` / ``recv`` / ``close``
+    (a Ray actor passes its queues, and ``own_process=False``: it runs in the actor's thread)."""
+    if own_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if job.get("cpus"):  # GLASSNET_TRAIN_CPUS: training off the server's CPUs (its threads follow)
+            with contextlib.suppress(AttributeError, OSError):
+                os.sched_setaffinity(0, job["cpus"])
     session = TrainingSession(job, events, commands)
     try:
         session.run()

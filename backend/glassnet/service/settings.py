@@ -38,19 +38,47 @@ class Settings(BaseSettings):
     classes: str | None = Field(None, description="class names: a known set, a file or a comma list")
     tensorboard_dir: Path | None = Field(None, description="TensorBoard event files, one folder per run")
 
-    # Runs: how many train at once; more are queued (up to max_queued, then 409).
-    max_active_runs: int = Field(1, ge=1, le=8)
-    max_queued_runs: int = Field(16, ge=0, le=1000)
+    # Where runs train (service/executors/): spawned processes here, or Ray actors on a cluster.
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: a process per run on this machine; ray: a Ray actor per run"
+    )
+    ray_address: str | None = Field(
+        None, description="the Ray cluster's address (host:port of its head), for executor=ray"
+    )
+    ray_cpus_per_run: float = Field(1.0, gt=0, le=64, description="CPUs a Ray run reserves on its node")
+
+    # Runs: how many train at once; more are queued (up to max_queued, then 409), fairly by owner.
+    max_active_runs: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="runs that train at once; None = one per core (local) or the cluster's CPUs / "
+        "ray_cpus_per_run (ray)",
+    )
+    max_queued_runs: int = Field(500, ge=0, le=100_000, description="runs that may wait, all owners")
+    max_queued_per_owner: int = Field(16, ge=1, le=100_000, description="runs one owner may have waiting")
+    join_code: str | None = Field(
+        None,
+        min_length=4,
+        max_length=128,
+        description="students take their own token with this code (POST /api/join); needs token mode",
+    )
     device: Literal["cpu", "cuda"] = Field(
         "cpu",
         description="where runs train unless a run asks otherwise: cuda = a GPU through CuPy "
         "(pip install 'glassnet[gpu]'); when it is not available, runs train on the CPU (logged)",
     )
+    train_cpus: str | None = Field(
+        None,
+        pattern=r"^\d+(-\d+)?(,\d+(-\d+)?)*$",
+        description="CPUs the local training processes run on, e.g. '1-15' (Linux CPU list): the rest "
+        "stay for the server and its viewers; None = every CPU",
+    )
     worker_blas_threads: int | None = Field(
         None,
         ge=1,
         description="OpenBLAS/OMP threads in a training process; None = BLAS's default (all cores), "
-        "which with OPENBLAS_THREAD_TIMEOUT=4 (service/runproc.py) trains as fast as headless",
+        "which with OPENBLAS_THREAD_TIMEOUT=4 (service/executors/local.py) trains as fast as headless",
     )
 
     # Streaming rates, seconds between frames (while training).
@@ -64,6 +92,13 @@ class Settings(BaseSettings):
 
     # Viewers.
     viewer_queue: int = Field(64, ge=4, le=10_000, description="frames queued per viewer")
+    hidden_heavy_interval_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="a heavy frame for a panel the viewer does not show: at most one per this many "
+        "seconds (0 = none)",
+    )
     viewer_send_timeout_s: float = Field(5.0, gt=0, description="a stalled viewer is dropped after")
     ws_ping_interval_s: float = Field(10.0, gt=0)
     ws_ping_timeout_s: float = Field(10.0, gt=0)

@@ -165,13 +165,17 @@ class RunStore:
         statuses: list[str] | None = None,
         after: tuple[float, str] | None = None,
         limit: int | None = None,
+        owner: str | None = None,
     ) -> list[dict[str, Any]]:
         """Runs oldest first (by creation time, then id); only ``statuses`` if given; only those
-        after the (created, id) key ``after``; at most ``limit``."""
+        after the (created, id) key ``after``; only ``owner``'s if given; at most ``limit``."""
         where, args = [], []
         if statuses:
             where.append(f"status IN ({', '.join('?' * len(statuses))})")
             args += statuses
+        if owner is not None:
+            where.append("owner = ?")
+            args.append(owner)
         if after is not None:
             where.append("(created, id) > (?, ?)")
             args += after

@@ -1,37 +1,40 @@
-"""Training off the event loop: one spawned process per active run, and the manager that
-schedules runs, relays their reports to the store and the hub, and forwards commands.
+"""The run manager: schedules runs, relays their reports to the store and the hub, and forwards
+commands — whatever trains them. Where a run trains is the executor's business
+(:mod:`.executors`: a spawned process per run on this machine by default, or a Ray actor per run
+on a cluster); the manager sees one :class:`.executors.RunHandle` per training run.
 
-Why a process: with two cores and NumPy holding the GIL between BLAS calls, a training thread
-would starve the event loop; a separate process trains at full speed while the loop answers
-requests. The process plumbing (spawn, pipes, the reader thread, commands) is :mod:`.runproc`;
-messages are plain dicts both ways (our own processes only; everything a browser gets is
-re-validated by :mod:`.protocol` models). What each status allows is :mod:`.runstate`.
-
-Scheduling (``max_active_runs``, default 1): a run started while the slots are taken is
-**queued** (status ``queued``) and starts when a slot frees up — first come, first served; a
-paused run keeps its slot. Up to ``max_queued_runs`` wait; one more is refused with 409, before
-anything is stored (:meth:`RunManager.admit`).
+Scheduling: up to ``executor.capacity()`` runs train at once (``max_active_runs``; default one per
+core, or the Ray cluster's CPUs). A run started while the slots are taken is **queued** (status
+``queued``) in a fair queue (:mod:`.fairqueue`): first in, first out per owner, round-robin across
+owners, so one person cannot fill it; a paused run keeps its slot. Up to ``max_queued_runs`` wait
+(``max_queued_per_owner`` of one owner); one more is refused with 409, before anything is stored
+(:meth:`RunManager.admit`). :meth:`RunManager.starts_in` estimates when each waiting run starts.
+What each status allows is :mod:`.runstate`.
 
 Every command that changes a run (pause, resume, step, stop, patch, delete) holds that run's
 ``asyncio.Lock``: two PATCHes at once are applied one after the other, none is lost.
 
-Crashes: a training process that dies without a word (the OOM killer, a SIGKILL) leaves its run
-``interrupted``; any run with a checkpoint can be resumed from it, whatever ended it.
+Crashes: a training process (or actor) that ends without a word — the OOM killer, a SIGKILL, a
+lost Ray node — leaves its run ``interrupted``; any run with a checkpoint can be resumed from it,
+whatever ended it, on whichever node has room.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..nn.optim import check_hyperparameters, check_names
 from .disk import disk_full
+from .executors import Executor, ExecutorUnavailableError, RunHandle, make_executor
+from .executors.base import RunEndedError
+from .fairqueue import FairQueue, estimate_starts
 from .hub import Hub
 from .protocol import (
     ActivationsData,
@@ -45,7 +48,6 @@ from .protocol import (
     StatusData,
 )
 from .runlog import RunObserver
-from .runproc import RunConflictError, RunWorker
 from .runstate import RunAction, RunStatus, allowed, refusal
 from .settings import Settings
 from .store import RunStore
@@ -53,13 +55,19 @@ from .store import RunStore
 log = logging.getLogger("glassnet.worker")
 
 RUN_ID = re.compile(r"[0-9a-f]{1,64}")
+RETRY_EXECUTOR_S = 5.0  # while the executor cannot take runs, the scheduler looks again this often
+
+
+class RunConflictError(Exception):
+    """The run is not in a state that allows this (-> 409)."""
 
 
 class RunNotFoundError(LookupError):
     """No run with this id (-> 404)."""
 
 
-def summary(run: dict[str, Any]) -> RunSummary:
+def summary(run: dict[str, Any], position: int | None = None, starts_in: float | None = None) -> RunSummary:
+    """A run as lists show it; ``position`` and ``starts_in`` (seconds) while it waits."""
     c = run["config"]
     return RunSummary(
         id=run["id"],
@@ -81,6 +89,9 @@ def summary(run: dict[str, Any]) -> RunSummary:
         val_accuracy=run["val_accuracy"],
         message=run["message"],
         resumable=allowed(run["status"], RunAction.RESUME, run["checkpoint"] is not None),
+        owner=run.get("owner"),
+        queue_position=position,
+        starts_in_s=None if starts_in is None else round(starts_in, 1),
     )
 
 
@@ -94,12 +105,26 @@ def check(run: dict[str, Any], action: RunAction, has_checkpoint: bool = True) -
 class RunManager:
     """Starts, queues, commands and watches runs; keeps the store and the viewers up to date."""
 
-    def __init__(self, settings: Settings, store: RunStore, hub: Hub) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: RunStore,
+        hub: Hub,
+        executor: Executor | None = None,
+        pinned: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.hub = hub
-        self.workers: dict[str, RunWorker] = {}
-        self.queue: deque[str] = deque()
+        self.executor = executor or make_executor(settings)
+        self.pinned = pinned  # the teacher's class run: viewers that follow stay on it
+        self.workers: dict[str, RunHandle] = {}
+        self.queue = FairQueue()
+        # Seconds per mini-batch, measured: per training run, and per kind of run (network and
+        # batch size) for the runs that wait (their estimated start and duration).
+        self.step_s: dict[str, float] = {}
+        self.kind_step_s: dict[str, float] = {}
+        self.retry: asyncio.TimerHandle | None = None
         self.shutting_down = False
         self.locks: dict[str, asyncio.Lock] = {}
         self.observer = RunObserver()  # logs and metrics of each run's lifecycle (runlog.py)
@@ -144,10 +169,15 @@ class RunManager:
         """The run that trains now (the most recently started, when several do)."""
         return next(reversed(self.workers), None) if self.workers else None
 
+    def summaries(self, runs: list[dict[str, Any]]) -> list[RunSummary]:
+        """Runs as lists show them, waiting ones with their place in the queue and start estimate."""
+        starts = self.starts_in() if any(r["id"] in self.queue for r in runs) else {}
+        return [summary(r, self.queue.position(r["id"]), starts.get(r["id"])) for r in runs]
+
     def publish_status(self, run: dict[str, Any], everyone: bool = True) -> None:
         """A run's status for every viewer (a change of state), or only for the run's
         subscribers (progress: its latest epoch and step)."""
-        data = StatusData(**summary(run).model_dump())
+        data = StatusData(**self.summaries([run])[0].model_dump())
         self.hub.publish(EventType.STATUS, run["id"], data, everyone=everyone)
 
     def set_status(self, run_id: str, status: RunStatus, **fields: Any) -> dict[str, Any]:
@@ -158,27 +188,54 @@ class RunManager:
         return run
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def admit(self) -> None:
-        """Raise :class:`RunConflictError` when one more run could neither start nor wait. Called
-        before a run is stored, with no ``await`` until it is queued: a refusal changes nothing."""
-        if (
-            len(self.queue) >= self.settings.max_queued_runs
-            and len(self.workers) >= self.settings.max_active_runs
-        ):
+    def admit(self, owner: str | None) -> None:
+        """Raise :class:`RunConflictError` when one more run of ``owner`` could neither start nor
+        wait. Called before a run is stored, with no ``await`` until it is queued: a refusal
+        changes nothing."""
+        if len(self.workers) < self.executor.capacity() and not self.queue:
+            return  # it starts at once
+        s = self.settings
+        if len(self.queue) >= s.max_queued_runs:
             raise RunConflictError(f"{len(self.queue)} runs are already waiting (the limit); stop one")
+        if self.queue.count(owner or "") >= s.max_queued_per_owner:
+            raise RunConflictError(
+                f"{owner or 'this owner'} already has {s.max_queued_per_owner} runs waiting (the limit per "
+                "person, GLASSNET_MAX_QUEUED_PER_OWNER); stop one or wait"
+            )
 
     def enqueue(self, run_id: str) -> dict[str, Any]:
-        self.admit()
-        self.queue.append(run_id)
+        owner = self.get(run_id).get("owner") or ""
+        self.admit(owner)
+        self.queue.append(run_id, owner)
         run = self.set_status(run_id, RunStatus.QUEUED)
         self.schedule()
         if run_id in self.queue:  # it waits for a slot
-            self.observer.queued(run, self.queue.index(run_id) + 1)
+            self.observer.queued(run, self.queue.position(run_id))
         return self.store.get(run_id) or run
 
     def schedule(self) -> None:
-        while not self.shutting_down and self.queue and len(self.workers) < self.settings.max_active_runs:
+        while not self.shutting_down and self.queue and len(self.workers) < self.executor.capacity():
+            problem = self.executor.problem()
+            if problem is not None:  # e.g. the Ray cluster is unreachable: the runs wait, said why
+                self.wait_for_executor(problem)
+                return
             self.launch(self.queue.popleft())
+
+    def wait_for_executor(self, problem: str) -> None:
+        """Tell the waiting runs why they wait, and look again in a few seconds."""
+        text = f"waiting for the executor: {problem}"
+        for run_id in self.queue.order():
+            run = self.store.get(run_id)
+            if run is not None and run["message"] != text:
+                self.store.update(run_id, message=text)
+                self.publish_status(self.store.get(run_id) or run)
+        if self.retry is None or self.retry.cancelled():
+
+            def again() -> None:
+                self.retry = None
+                self.schedule()
+
+            self.retry = asyncio.get_running_loop().call_later(RETRY_EXECUTOR_S, again)
 
     def launch(self, run_id: str) -> None:
         run = self.get(run_id)
@@ -199,18 +256,24 @@ class RunManager:
             "checkpoint_interval": s.checkpoint_interval_s,
             "tensorboard": None if s.tensorboard_dir is None else str(s.tensorboard_dir / run_id),
         }
-        worker = RunWorker(run_id, job, s.worker_blas_threads)
+        worker = self.executor.handle(run_id, job, active=len(self.workers) + 1)
         self.workers[run_id] = worker
-        self.hub.follow(run_id)
+        if self.pinned() is None:  # with a class run pinned, viewers that follow stay on it
+            self.hub.follow(run_id)
         self.set_status(run_id, RunStatus.RUNNING, message=None)
         try:
             worker.start(self.on_message)
+        except ExecutorUnavailableError as exc:  # it went away just now: wait again
+            self.workers.pop(run_id, None)
+            self.queue.append(run_id, run.get("owner") or "")
+            self.set_status(run_id, RunStatus.QUEUED, message=f"waiting for the executor: {exc}")
+            self.wait_for_executor(str(exc))
         except Exception as exc:  # could not even start a process (resources, permissions)
             log.exception("run %s: cannot start the training process", run_id)
             worker.exited.set()
             self.end(run_id, RunStatus.FAILED, f"cannot start the training process: {exc}")
 
-    def on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
+    def on_message(self, worker: RunHandle, message: dict[str, Any]) -> None:
         """A report from a training process (on the event loop)."""
         try:
             self._on_message(worker, message)
@@ -222,7 +285,7 @@ class RunManager:
                 return
             log.exception("run %s: could not handle a %s message", worker.run_id, message.get("kind"))
 
-    def _on_message(self, worker: RunWorker, message: dict[str, Any]) -> None:
+    def _on_message(self, worker: RunHandle, message: dict[str, Any]) -> None:
         kind, run_id = message.get("kind"), worker.run_id
         if kind == "exit":
             worker.exited.set()
@@ -233,6 +296,7 @@ class RunManager:
             return  # a late word from a process that has already ended
         if kind == "metrics":
             data = message["data"]
+            self.measure(worker, data)
             self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
             self.store.add_points(run_id, data)
             self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
@@ -283,22 +347,22 @@ class RunManager:
                 message_text = "the server stopped; resume continues from the last checkpoint"
             self.end(run_id, message["status"], message_text)
 
-    def on_death(self, worker: RunWorker, tries: int = 20) -> None:
-        """End a run whose process died without a word, once the kernel has its exit code (the
-        pipe closes a moment before the process is reaped)."""
+    def on_death(self, worker: RunHandle, tries: int = 20) -> None:
+        """End a run whose process or actor died without a word, once the reason is known (a
+        process's pipe closes a moment before it is reaped)."""
         if worker.ended or self.workers.get(worker.run_id) is not worker:
             return
-        code = worker.process.exitcode
-        if code is None and tries > 0:
+        how = worker.death_reason()
+        if how is None and tries > 0:
             asyncio.get_running_loop().call_later(0.05, self.on_death, worker, tries - 1)
             return
-        self.end(worker.run_id, *self.death_notice(worker.run_id, code))
+        self.end(worker.run_id, *self.death_notice(worker.run_id, how or "ended"))
 
-    def death_notice(self, run_id: str, code: int | None) -> tuple[RunStatus, str]:
+    def death_notice(self, run_id: str, how: str) -> tuple[RunStatus, str]:
         """Status and message for a run whose process died without a word (killed, out of
-        memory): ``interrupted`` — resumable from its last checkpoint, or from the start when it
-        died before writing one (it had trained nothing then: the first one is written at once)."""
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited (code {code})"
+        memory, its Ray node lost): ``interrupted`` — resumable from its last checkpoint, or from
+        the start when it died before writing one (it had trained nothing then: the first one is
+        written at once)."""
         run = self.store.get(run_id)
         if (self.run_dir(run_id) / "last.npz").is_file():
             step = run["checkpoint_step"] if run else None
@@ -311,6 +375,7 @@ class RunManager:
 
     def end(self, run_id: str, status: str, message: str | None) -> None:
         worker = self.workers.pop(run_id, None)
+        self.step_s.pop(run_id, None)
         if worker:
             worker.ended = True
             worker.release_waiters(status)
@@ -325,7 +390,7 @@ class RunManager:
         self.schedule()
 
     # -- commands -------------------------------------------------------------------------------
-    def _live(self, run_id: str, action: str) -> RunWorker:
+    def _live(self, run_id: str, action: str) -> RunHandle:
         run = self.get(run_id)
         worker = self.workers.get(run_id)
         if worker is None:
@@ -336,6 +401,8 @@ class RunManager:
         worker = self._live(run_id, cmd)
         try:
             reply = await worker.command(cmd, self.settings.command_timeout_s, **fields)
+        except RunEndedError as exc:
+            raise RunConflictError(f"cannot {cmd} run {run_id}: {exc}") from None
         except TimeoutError:
             raise RunConflictError(f"run {run_id} did not answer the {cmd} command in time") from None
         if not reply.get("ok", True):
@@ -414,8 +481,7 @@ class RunManager:
         status = run["status"]
         check(run, RunAction.STOP)
         if status == RunStatus.QUEUED:
-            with contextlib.suppress(ValueError):
-                self.queue.remove(run_id)
+            self.queue.remove(run_id)
             return self.set_status(run_id, RunStatus.STOPPED, message="stopped before it started")
         if status in (RunStatus.INTERRUPTED, RunStatus.PAUSED) and run_id not in self.workers:
             return self.set_status(run_id, RunStatus.STOPPED)
@@ -457,8 +523,7 @@ class RunManager:
             run = self.get(run_id)
             if run_id in self.workers or not allowed(run["status"], RunAction.DELETE):
                 raise RunConflictError(f"cannot delete run {run_id}: it is {run['status']}; stop it first")
-            with contextlib.suppress(ValueError):
-                self.queue.remove(run_id)
+            self.queue.remove(run_id)
             self.store.delete(run_id)
             self.hub.forget(run_id)
             folder = self.run_dir(run_id)
@@ -467,21 +532,60 @@ class RunManager:
         self.locks.pop(run_id, None)
 
     def queue_position(self, run_id: str) -> int | None:
-        try:
-            return self.queue.index(run_id) + 1
-        except ValueError:
-            return None
+        return self.queue.position(run_id)
+
+    # -- estimates ------------------------------------------------------------------------------
+    @staticmethod
+    def kind_of(run: dict[str, Any]) -> str:
+        """Runs of one kind train at one speed: the same network at the same batch size."""
+        return json.dumps([run["spec"], run["config"]["batch_size"]], sort_keys=True)
+
+    def measure(self, worker: RunHandle, data: dict[str, Any]) -> None:
+        """Seconds per mini-batch from a metrics report (samples/s over the frame)."""
+        rate = data.get("samples_per_s") or 0.0
+        if rate <= 0:
+            return
+        seconds = worker.job["config"]["batch_size"] / rate
+        self.step_s[worker.run_id] = seconds
+        kind = self.kind_of(worker.job)
+        before = self.kind_step_s.get(kind)
+        self.kind_step_s[kind] = seconds if before is None else 0.8 * before + 0.2 * seconds
+
+    def starts_in(self) -> dict[str, float | None]:
+        """Seconds from now until each waiting run starts (None: not known yet — no run of its
+        kind has been measured, or one before it trains at an unknown speed or is paused)."""
+        order = self.queue.order()
+        if not order:
+            return {}
+        running: list[float | None] = []
+        for run_id in self.workers:
+            run, per_step = self.store.get(run_id), self.step_s.get(run_id)
+            if run is None or per_step is None or run["status"] == RunStatus.PAUSED:
+                running.append(None)
+            else:
+                running.append(max(0, (run["total_steps"] or 0) - run["step"]) * per_step)
+        durations: list[float | None] = []
+        for run_id in order:
+            run = self.store.get(run_id)
+            per_step = None if run is None else self.kind_step_s.get(self.kind_of(run))
+            durations.append(
+                None if per_step is None else max(0, (run["total_steps"] or 0) - run["step"]) * per_step
+            )
+        starts = estimate_starts(self.executor.capacity(), running, durations)
+        return dict(zip(order, starts, strict=True))
 
     async def shutdown(self, timeout: float = 6.0) -> None:
         """Checkpoint every active run and stop its process (status ``interrupted``)."""
         self.shutting_down = True
         workers = list(self.workers.values())
 
-        async def close(worker: RunWorker) -> None:
+        async def close(worker: RunHandle) -> None:
             with contextlib.suppress(Exception):
                 await worker.command("shutdown", timeout)
             await worker.wait_exit(2.0)
 
+        if self.retry is not None:
+            self.retry.cancel()
         await asyncio.gather(*(close(w) for w in workers))
         for worker in workers:  # whatever did not report: still resumable from its checkpoint
             if worker.run_id in self.workers:

@@ -24,6 +24,11 @@ async def healthz(state: AppState) -> Health:
 )
 async def readyz(state: AppState) -> JSONResponse:
     readiness: Readiness = state.readiness
+    problem = state.manager.executor.problem()
+    if problem is not None:  # e.g. the Ray cluster is unreachable: runs wait until it is back
+        readiness = readiness.model_copy(
+            update={"ready": False, "problems": [*readiness.problems, f"executor: {problem}"]}
+        )
     return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
 
 

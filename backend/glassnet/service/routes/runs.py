@@ -25,8 +25,9 @@ from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
+from ..owners import identity_of
 from ..pool import HeavyPool
-from ..protocol import RunStatus
+from ..protocol import RunStatus, RunSummary
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -39,7 +40,7 @@ from ..schemas import (
 )
 from ..security import client_of
 from ..teaching import FINE_TUNE, TeachPlan, plan_teach, teach_name
-from ..worker import RunConflictError, RunManager, RunNotFoundError, summary
+from ..worker import RunConflictError, RunManager, RunNotFoundError
 from .deps import AppState, Manager, Pool
 
 router = APIRouter(tags=["runs"])
@@ -80,18 +81,18 @@ def build_checked(
     return model
 
 
-def detail(manager: RunManager, run: dict[str, Any]) -> RunDetail:
+def detail(manager: RunManager, run: dict[str, Any], listed: RunSummary | None = None) -> RunDetail:
+    """The run with its spec, settings and files (``listed``: its summary, when already made)."""
     folder = manager.run_dir(run["id"])
     files = sorted(p.name for p in folder.glob("*.npz")) if folder.is_dir() else []
     return RunDetail(
-        **summary(run).model_dump(),
+        **(listed or manager.summaries([run])[0]).model_dump(),
         spec=run["spec"],
         config=run["config"],
         validation=run["validation"],
         checkpoint=run["checkpoint"],
         checkpoint_step=run["checkpoint_step"],
         checkpoints=files,
-        queue_position=manager.queue_position(run["id"]),
     )
 
 
@@ -100,6 +101,19 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
         return manager.get(run_id)
     except RunNotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+def _owned(manager: RunManager, request: Request, run_id: str, action: str) -> dict[str, Any]:
+    """The run, if the person asking may ``action`` it (its owner, or the teacher); else 403."""
+    run = _found(manager, run_id)
+    identity = identity_of(request)
+    if not identity.may_control(run.get("owner")):
+        raise HTTPException(
+            403,
+            f"cannot {action} run {run_id}: it belongs to {run.get('owner') or 'nobody'}; only its owner "
+            "or the teacher may change it",
+        )
+    return run
 
 
 def _readable(path: PathType) -> None:
@@ -119,8 +133,10 @@ def _run_device(requested: str | None, default: str) -> str:
     return "cpu"
 
 
-async def _control(manager: RunManager, pool: HeavyPool, state: Any, run_id: str, action: str) -> RunDetail:
-    _found(manager, run_id)
+async def _control(
+    manager: RunManager, pool: HeavyPool, state: Any, request: Request, run_id: str, action: str
+) -> RunDetail:
+    _owned(manager, request, run_id, action)
     extra = {}
     if action == "resume":
         await pool.run(state.disk.require_room, "resume a run")
@@ -172,14 +188,16 @@ async def create_run(
         full_spec["loss"] = body.loss
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
-    client = client_of(request)
+    identity = identity_of(request)
+    # A student is counted by name (a class behind one address is many people); others by address.
+    client = client_of(request) if identity.teacher else f"student {identity.owner}"
     state.quotas.check(client, "runs")
     await pool.run(state.disk.require_room, "start a run")
     n_classes = len(state.classes) if state.classes else N_CLASSES
     model = await pool.run(build_checked, full_spec, state.image_shape, config.batch_size, n_classes)
     spec = {**{k: v for k, v in full_spec.items() if k != "train"}, **model.spec()}
     try:  # no await from here until it is queued: a refusal stores nothing
-        manager.admit()
+        manager.admit(identity.owner)
     except RunConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     run_id = secrets.token_hex(6)  # 12 hex digits: also a model id for predictions (worker.RUN_ID)
@@ -199,7 +217,7 @@ async def create_run(
             "config": config.as_dict(),
             "validation": state.validation,
             "total_steps": total,
-            "owner": client,
+            "owner": identity.owner,
         }
     )
     state.quotas.count(client, "runs")
@@ -231,6 +249,7 @@ def _after(cursor: str) -> tuple[float, str]:
     summary="Runs, oldest first (paginated with limit and cursor, filtered by status)",
 )
 async def list_runs(
+    request: Request,
     manager: Manager,
     response: Response,
     limit: Annotated[
@@ -242,19 +261,28 @@ async def list_runs(
     status: Annotated[
         list[RunStatus] | None, Query(description="only runs in these states (repeatable)")
     ] = None,
+    owner: Annotated[
+        str | None,
+        Query(max_length=64, description="only this owner's runs; 'me' = the person asking"),
+    ] = None,
 ) -> list[RunDetail]:
     """Without parameters: every run. With ``limit``: one page, and when more runs follow, the
-    ``X-Next-Cursor`` header (and a ``Link: <...>; rel="next"`` header) to pass as ``cursor``."""
+    ``X-Next-Cursor`` header (and a ``Link: <...>; rel="next"`` header) to pass as ``cursor``.
+    Queued runs carry their place in the fair queue and an estimated start."""
     after = _after(cursor) if cursor else None
     statuses = [s.value for s in status] if status else None
-    rows = manager.store.list(statuses, after, None if limit is None else limit + 1)
+    if owner == "me":
+        owner = identity_of(request).owner
+    rows = manager.store.list(statuses, after, None if limit is None else limit + 1, owner=owner)
     if limit is not None and len(rows) > limit:
         rows = rows[:limit]
         token = _cursor(rows[-1])
         response.headers["X-Next-Cursor"] = token
-        query = urlencode([("limit", limit), ("cursor", token), *(("status", s) for s in statuses or [])])
+        pairs = [("limit", limit), ("cursor", token), *(("status", s) for s in statuses or [])]
+        query = urlencode(pairs + ([("owner", owner)] if owner else []))
         response.headers["Link"] = f'</api/runs?{query}>; rel="next"'
-    return [detail(manager, run) for run in rows]
+    listed = manager.summaries(rows)
+    return [detail(manager, run, summ) for run, summ in zip(rows, listed, strict=True)]
 
 
 @router.get("/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="One run")
@@ -284,8 +312,10 @@ CONTROLS = {
 
 
 def _control_route(action: str) -> Any:
-    async def control(run_id: RunId, manager: Manager, pool: Pool, state: AppState) -> RunDetail:
-        return await _control(manager, pool, state, run_id, action)
+    async def control(
+        run_id: RunId, request: Request, manager: Manager, pool: Pool, state: AppState
+    ) -> RunDetail:
+        return await _control(manager, pool, state, request, run_id, action)
 
     control.__name__ = f"{action}_run"
     control.__doc__ = CONTROLS[action]
@@ -310,10 +340,12 @@ for _action in CONTROLS:
     summary="Delete a run (not while it trains)",
     response_class=Response,
 )
-async def delete_run(run_id: RunId, manager: Manager, pool: Pool, state: AppState) -> Response:
+async def delete_run(
+    run_id: RunId, request: Request, manager: Manager, pool: Pool, state: AppState
+) -> Response:
     """Forget the run, its history and its checkpoints. A run that trains or is paused must be
     stopped first (409); a queued one leaves the queue."""
-    _found(manager, run_id)
+    _owned(manager, request, run_id, "delete")
     try:
         await manager.delete(run_id, lambda folder: pool.run(shutil.rmtree, folder, True))
     except RunConflictError as exc:
@@ -325,14 +357,14 @@ async def delete_run(run_id: RunId, manager: Manager, pool: Pool, state: AppStat
 @router.patch(
     "/api/runs/{run_id}", response_model=RunDetail, responses=ERRORS, summary="Rename, change rates"
 )
-async def patch_run(run_id: RunId, body: RunPatch, manager: Manager) -> RunDetail:
+async def patch_run(run_id: RunId, body: RunPatch, request: Request, manager: Manager) -> RunDetail:
     """Rename the run (any time), or change the learning rate, weight decay, momentum (SGD with
     momentum) or beta1/beta2 (Adam), also while the run trains; a setting the run's optimizer does
     not have is a 409."""
     values = body.model_dump(exclude_unset=True)
     if not values:
         raise HTTPException(422, "nothing to change: give name, lr, weight_decay, momentum or beta1/beta2")
-    run = _found(manager, run_id)
+    run = _owned(manager, request, run_id, "change")
     name = values.pop("name", None)
     if name is not None and not name.strip():
         raise HTTPException(422, "name: a run's name cannot be blank")

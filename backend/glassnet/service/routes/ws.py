@@ -27,6 +27,7 @@ from ...nn.checkpoint import CheckpointError
 from ..errors import describe_validation
 from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
+from ..owners import identity_of
 from ..pool import PoolBusyError
 from ..protocol import (
     CLIENT_MESSAGE,
@@ -34,6 +35,7 @@ from ..protocol import (
     ErrorData,
     EventType,
     HelloData,
+    PanelsMessage,
     PredictionData,
     PredictMessage,
     ProtocolSchema,
@@ -42,9 +44,10 @@ from ..protocol import (
     UnsubscribeMessage,
     protocol_schema,
 )
-from ..worker import RunManager, summary
+from ..worker import RunManager
 
 log = logging.getLogger("glassnet.ws")
+CLIENT_TYPES = ("subscribe", "unsubscribe", "predict", "panels")
 router = APIRouter(tags=["live stream"])
 
 
@@ -64,7 +67,7 @@ def _subscribe(hub: Hub, manager: RunManager, viewer: Viewer, run_id: str) -> bo
     if run is None:
         return False
     viewer.runs.add(run_id)
-    hub.send_to(viewer, EventType.STATUS, run_id, StatusData(**summary(run).model_dump()))
+    hub.send_to(viewer, EventType.STATUS, run_id, StatusData(**manager.summaries([run])[0].model_dump()))
     _replay(hub, manager, viewer, run_id)
     return True
 
@@ -132,9 +135,14 @@ async def _handle(ws: WebSocket, viewer: Viewer, text: str) -> None:
     try:
         message = CLIENT_MESSAGE.validate_python(raw)
     except ValidationError as exc:
-        if not isinstance(raw, dict) or raw.get("type") not in ("subscribe", "unsubscribe", "predict"):
+        if not isinstance(raw, dict) or raw.get("type") not in (
+            "subscribe",
+            "unsubscribe",
+            "predict",
+            "panels",
+        ):
             found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
-            text_ = f"unknown message type {found!r}; send subscribe, unsubscribe or predict"
+            text_ = f"unknown message type {found!r}; send subscribe, unsubscribe, predict or panels"
         else:
             text_, _ = describe_validation(list(exc.errors(include_input=False)))
         rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
@@ -142,7 +150,9 @@ async def _handle(ws: WebSocket, viewer: Viewer, text: str) -> None:
         return
     if isinstance(message, SubscribeMessage | UnsubscribeMessage):
         viewer.follow = False  # the client chooses from now on
-    if isinstance(message, SubscribeMessage):
+    if isinstance(message, PanelsMessage):
+        hub.set_panels(viewer, {EventType(t) for t in message.live})
+    elif isinstance(message, SubscribeMessage):
         if not _subscribe(hub, state.manager, viewer, message.run):
             _error(hub, viewer, "not_found", f"no run with id {message.run!r}")
     elif isinstance(message, UnsubscribeMessage):
@@ -172,14 +182,19 @@ async def live(ws: WebSocket) -> None:
     manager: RunManager = state.manager
     viewer = hub.add(ws)
     pump = asyncio.create_task(hub.pump(viewer))
-    current = manager.current()
+    pinned = state.classroom.pinned
+    if pinned is not None and manager.store.get(pinned) is None:
+        pinned = None
+    current = pinned or manager.current()  # the class run the teacher pinned comes first
     if current is not None:
         viewer.runs.add(current)
     hello = HelloData(
-        runs=[summary(r) for r in manager.store.list()],
+        runs=manager.summaries(manager.store.list()),
         current=current,
         subscribed=sorted(viewer.runs),
         max_message_bytes=settings.max_ws_message_bytes,
+        pinned=pinned,
+        you=identity_of(ws).as_dict(),
     )
     hub.send_to(viewer, EventType.HELLO, current, hello)
     if current is not None:

@@ -1,0 +1,174 @@
+"""A class on one glassnet: students join, the teacher sees and controls every run and pins the
+one everyone watches (``/api/join``, ``/api/me``, ``/api/class…``), and ``/api/executor`` (where
+runs train). Who is asking comes from :mod:`..security` (see :mod:`..owners`)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..owners import TEACHER, Identity, check_name, identity_of, student_token
+from ..protocol import ClassData, EventType, RunSummary
+from ..schemas import ErrorBody
+from ..security import TOKEN_COOKIE, client_of
+from .deps import AppState, Manager
+
+router = APIRouter(tags=["class"])
+
+
+class JoinBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128, description="the class's join code")
+    name: str = Field(min_length=1, max_length=40, description="the student's name, as the class sees it")
+
+
+class StudentsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    names: list[str] = Field(min_length=1, max_length=1000)
+
+
+class PinBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run: str | None = Field(description="the run everyone watches first; null to unpin")
+
+
+class Me(BaseModel):
+    owner: str = Field(description="the name this person's runs are recorded under")
+    role: str = Field(description="teacher, student or viewer")
+
+
+class StudentToken(BaseModel):
+    name: str
+    token: str
+    link: str = Field(description="the address that logs the student in (a path with ?token=)")
+
+
+class ClassView(BaseModel):
+    you: Me
+    pinned: str | None
+    students: list[str]
+    runs: list[RunSummary] = Field(description="every run, oldest first, with its owner")
+    executor: dict[str, Any]
+
+
+def _teacher(request: Request, what: str) -> Identity:
+    identity = identity_of(request)
+    if not identity.teacher:
+        raise HTTPException(403, f"only the teacher may {what}")
+    return identity
+
+
+def _secret(state: Any) -> str:
+    token = state.settings.token
+    if not token:
+        raise HTTPException(
+            409, "students need token mode: start the server with GLASSNET_TOKEN or GLASSNET_JOIN_CODE"
+        )
+    return token
+
+
+@router.post(
+    "/api/join",
+    response_model=StudentToken,
+    responses={
+        403: {"model": ErrorBody, "description": "wrong join code"},
+        404: {"model": ErrorBody, "description": "this server takes no join code"},
+        409: {"model": ErrorBody, "description": "the name is taken"},
+        422: {"model": ErrorBody, "description": "a name that cannot be used"},
+    },
+    summary="Join the class with its code: a token of your own (also set as the browser's cookie)",
+)
+async def join(body: JoinBody, request: Request, response: Response, state: AppState) -> StudentToken:
+    code = state.settings.join_code
+    if not code:
+        raise HTTPException(404, "this server takes no join code (GLASSNET_JOIN_CODE is not set)")
+    client = client_of(request)
+    if not secrets.compare_digest(body.code.encode(), code.encode()):
+        state.quotas.check(client, "joins")  # wrong codes are counted: no guessing at speed
+        state.quotas.count(client, "joins")
+        raise HTTPException(403, "that is not this class's join code")
+    try:
+        name = check_name(body.name)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if not state.classroom.join(name):
+        raise HTTPException(
+            409, f"the name {name!r} is taken in this class; choose another, or ask the teacher"
+        )
+    token = student_token(_secret(state), name)
+    response.headers["set-cookie"] = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+    return StudentToken(name=name, token=token, link=f"/?token={token}")
+
+
+@router.get("/api/me", response_model=Me, summary="Who this request is: owner name and role")
+async def me(request: Request) -> Me:
+    return Me(**identity_of(request).as_dict())
+
+
+@router.post(
+    "/api/class/students",
+    response_model=list[StudentToken],
+    responses={
+        403: {"model": ErrorBody, "description": "not the teacher"},
+        409: {"model": ErrorBody, "description": "the server has no token (students need token mode)"},
+        422: {"model": ErrorBody, "description": "a name that cannot be used"},
+    },
+    summary="Tokens to hand out to students (teacher only)",
+)
+async def students(body: StudentsBody, request: Request, state: AppState) -> list[StudentToken]:
+    _teacher(request, "hand out student tokens")
+    secret = _secret(state)
+    tokens = []
+    for raw in body.names:
+        try:
+            name = check_name(raw)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        token = student_token(secret, name)
+        tokens.append(StudentToken(name=name, token=token, link=f"/?token={token}"))
+    for t in tokens:
+        state.classroom.enrol(t.name)
+    return tokens
+
+
+@router.get("/api/class", response_model=ClassView, summary="The class: every run with its owner")
+async def class_view(request: Request, state: AppState, manager: Manager) -> ClassView:
+    return ClassView(
+        you=Me(**identity_of(request).as_dict()),
+        pinned=state.classroom.pinned,
+        students=state.classroom.students(),
+        runs=manager.summaries(manager.store.list()),
+        executor=manager.executor.describe(),
+    )
+
+
+@router.put(
+    "/api/class/pinned",
+    response_model=ClassData,
+    responses={
+        403: {"model": ErrorBody, "description": "not the teacher"},
+        404: {"model": ErrorBody, "description": "no such run"},
+    },
+    summary="Pin the class run everyone watches first (teacher only)",
+)
+async def pin(body: PinBody, request: Request, state: AppState) -> ClassData:
+    _teacher(request, "pin the class run")
+    if body.run is not None and state.manager.store.get(body.run) is None:
+        raise HTTPException(404, f"no run with id {body.run!r}")
+    state.classroom.pin(body.run)
+    data = ClassData(pinned=body.run)
+    if body.run is not None:
+        state.hub.follow(body.run)  # sockets that follow now watch the class run
+    state.hub.publish(EventType.CLASS, body.run, data, everyone=True)
+    return data
+
+
+@router.get("/api/executor", summary="Where runs train: local processes or a Ray cluster")
+async def executor(manager: Manager) -> dict[str, Any]:
+    return manager.executor.describe()
+
+
+__all__ = ["TEACHER", "router"]

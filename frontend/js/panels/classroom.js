@@ -1,0 +1,129 @@
+// @ts-check
+/**
+ * The class: who you are (a student, the teacher, or — on a one-person server — a browser with a
+ * name of its own), the class run the teacher pinned, and "my runs" / "class runs" with each run's
+ * owner, status, progress, accuracy and place in the queue. The teacher may pin, stop and delete
+ * any run; a student their own (the server refuses the rest with 403).
+ */
+import { api } from "../api.js";
+import { esc } from "../heatmap.js";
+import { LIVE_STATUSES } from "../protocol.js";
+import { pickRuns, progress, queueWords } from "../classview.js";
+
+const OWNER_KEY = "glassnet-owner";
+
+/** The name this browser gives itself without a token (kept in a cookie the server reads). */
+export function browserName() {
+  let name = localStorage.getItem(OWNER_KEY);
+  if (!name) {
+    name = `guest-${Math.random().toString(36).slice(2, 6)}`;
+    localStorage.setItem(OWNER_KEY, name);
+  }
+  document.cookie = `glassnet_owner=${encodeURIComponent(name)}; path=/; SameSite=Strict`;
+  return name;
+}
+
+export class ClassPanel {
+  /** @param {{watch: (id: string) => void, toast: (m: string, kind?: "error"|"info") => void, watched: () => string|null}} hooks */
+  constructor(hooks) {
+    this.h = hooks;
+    browserName();
+    /** @type {"mine"|"class"} */
+    this.mode = "class";
+    /** @type {any} */
+    this.view = null;
+    this.timer = 0;
+    this.root = /** @type {HTMLElement} */ (document.getElementById("class"));
+    this.tbody = /** @type {HTMLElement} */ (this.root.querySelector("tbody"));
+    for (const b of this.root.querySelectorAll("[data-mode]")) {
+      b.addEventListener("click", () => {
+        this.mode = /** @type {"mine"|"class"} */ (/** @type {HTMLElement} */ (b).dataset.mode);
+        this.render();
+      });
+    }
+    setInterval(() => { if (!document.hidden) this.refresh(); }, 5000);
+    this.refresh();
+  }
+
+  /** Something changed (a status, a pin): refresh soon, at most every 1.5 s. */
+  changed() {
+    if (this.timer) return;
+    this.timer = window.setTimeout(() => { this.timer = 0; this.refresh(); }, 1500);
+  }
+
+  async refresh() {
+    try {
+      this.view = await api("/api/class");
+    } catch {
+      return; // the status bar says when the server is down
+    }
+    this.render();
+  }
+
+  /** @param {{pinned: string|null}} d */
+  onClass(d) {
+    const before = this.view?.pinned ?? null;
+    if (this.view) this.view.pinned = d.pinned;
+    if (d.pinned && (this.h.watched() === null || this.h.watched() === before)) this.h.watch(d.pinned);
+    if (d.pinned) this.h.toast("The teacher pinned the class run", "info");
+    this.changed();
+  }
+
+  render() {
+    const v = this.view;
+    if (!v) return;
+    const you = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-you"]'));
+    you.innerHTML = `You are <b>${esc(v.you.owner)}</b> (${esc(v.you.role)})` +
+      (v.students.length ? ` · ${v.students.length} students joined` : "") +
+      ` · runs train on <b>${esc(v.executor.name)}</b>` +
+      (v.executor.problem ? ` <span class="bad">(${esc(v.executor.problem)})</span>` : ` (${v.executor.capacity} at once)`);
+    const pinned = v.runs.find((/** @type {any} */ r) => r.id === v.pinned);
+    /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-pinned"]')).textContent =
+      pinned ? `Class run: ${pinned.name} (${pinned.owner ?? "?"}), ${pinned.status}` : "No class run pinned.";
+    for (const b of this.root.querySelectorAll("[data-mode]")) {
+      b.setAttribute("aria-pressed", String(/** @type {HTMLElement} */ (b).dataset.mode === this.mode));
+    }
+    const teacher = v.you.role === "teacher";
+    const runs = pickRuns(v.runs, this.mode, v.you.owner);
+    this.tbody.replaceChildren();
+    if (!runs.length) {
+      this.tbody.innerHTML = `<tr><td colspan="7" class="muted">${this.mode === "mine" ? "You have no runs yet." : "No runs yet."}</td></tr>`;
+      return;
+    }
+    for (const r of [...runs].reverse()) {
+      const tr = document.createElement("tr");
+      tr.dataset.run = r.id;
+      const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
+      tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ' <span class="badge">class run</span>' : ""}</td>` +
+        `<td>${esc(r.owner ?? "–")}</td><td><span class="badge" data-status="${esc(r.status)}">${esc(r.status)}</span></td>` +
+        `<td class="num">${esc(progress(r))}</td><td class="num">${acc}</td>` +
+        `<td class="small" data-testid="queue-place">${esc(queueWords(r))}</td><td><div class="actions"></div></td>`;
+      const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
+      const mine = teacher || r.owner === v.you.owner;
+      const live = LIVE_STATUSES.includes(r.status);
+      this.button(box, "Open", r, () => this.h.watch(r.id));
+      if (teacher) {
+        const pin = r.id === v.pinned ? null : r.id;
+        this.button(box, pin ? "Pin" : "Unpin", r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })));
+      }
+      if (mine && live) this.button(box, "Stop", r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" })));
+      if (mine && !live) this.button(box, "Delete", r, () => this.act(api(`/api/runs/${r.id}`, { method: "DELETE" })));
+      this.tbody.append(tr);
+    }
+  }
+
+  /** @param {HTMLElement} box @param {string} text @param {any} run @param {() => void} onClick */
+  button(box, text, run, onClick) {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "small"; b.textContent = text;
+    b.setAttribute("aria-label", `${text} ${run.name}`);
+    b.addEventListener("click", onClick);
+    box.append(b);
+  }
+
+  /** @param {Promise<any>} request */
+  async act(request) {
+    try { await request; } catch (e) { this.h.toast(/** @type {Error} */ (e).message); }
+    this.refresh();
+  }
+}

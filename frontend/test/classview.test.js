@@ -1,0 +1,27 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { liveFrames, progress, queueWords, inAbout, pickRuns } from "../js/classview.js";
+
+test("heavy frames follow the visible sections", () => {
+  assert.deepEqual(liveFrames([]), []);
+  assert.deepEqual(liveFrames(["train", "runs"]), []);
+  assert.deepEqual(liveFrames(["draw"]), ["kernels"]);
+  assert.deepEqual(liveFrames(["draw", "learned"]), ["activations", "gradients", "kernels"]);
+});
+
+test("progress and the queue in words", () => {
+  assert.equal(progress({ step: 50, total_steps: 200, epoch: 0, epochs: 2 }), "25%");
+  assert.equal(progress({ step: 0, total_steps: null, epoch: 1, epochs: 3 }), "1/3");
+  assert.equal(queueWords({ queue_position: null }), "");
+  assert.equal(queueWords({ queue_position: 1, starts_in_s: 0 }), "next, starts now");
+  assert.equal(queueWords({ queue_position: 3, starts_in_s: 125 }), "#3 in line, starts in ~2 min");
+  assert.equal(queueWords({ queue_position: 7, starts_in_s: null }), "#7 in line, start time not known yet");
+  assert.equal(inAbout(42), "in ~42 s");
+  assert.equal(inAbout(3 * 3600), "in ~3.0 h");
+});
+
+test("my runs and class runs", () => {
+  const runs = [{ id: "a", owner: "ann" }, { id: "b", owner: "bob" }];
+  assert.deepEqual(pickRuns(runs, "mine", "bob").map((r) => r.id), ["b"]);
+  assert.deepEqual(pickRuns(runs, "class", "bob").map((r) => r.id), ["a", "b"]);
+});

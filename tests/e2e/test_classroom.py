@@ -1,0 +1,126 @@
+"""The class on the page (issue 14): a student and the teacher in two browsers against a real
+server with a join code. The student sees "my runs" and the class's, each waiting run's place and
+estimated start, a Stop button on their own runs only; the teacher sees every run with its owner
+and pins the class run, which the student's page is told at once. The page tells the server which
+heavy frames its visible sections need (counted in /api/stats)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from glassnet.service.devserver import ServeProcess, free_port
+from specs import TINY_MLP
+
+from .conftest import ROOT, open_page
+
+pytestmark = pytest.mark.e2e
+
+TEACHER = "teacher-token-for-the-e2e-class"
+CODE = "room-101"
+LONG = {"spec": TINY_MLP, "epochs": 300, "batch_size": 10}
+
+
+def call(url: str, path: str, token: str, body: dict | None = None, method: str | None = None) -> dict:
+    req = urllib.request.Request(
+        url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+        method=method or ("POST" if body is not None else "GET"),
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def live_heavy_when(url: str, test, timeout: float = 10.0) -> dict:
+    """``/api/stats``'s live heavy-panel counts once ``test`` holds (or the last seen at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = call(url, "/api/stats", TEACHER)["live_heavy"]
+        if test(stats) or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) -> Iterator[ServeProcess]:
+    data = tmp_path_factory.mktemp("class") / "data"
+    port = free_port()
+    srv = ServeProcess(
+        data,
+        small_mnist,
+        env={"GLASSNET_VALIDATION": "200", "GLASSNET_TOKEN": TEACHER, "GLASSNET_MAX_ACTIVE_RUNS": "1"},
+        port=port,
+        log=data.parent / f"server-{port}.log",
+        cwd=ROOT,
+        args=["--join-code", CODE],
+    )
+    srv.start(timeout=60)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
+    url = class_server.url
+    students = call(url, "/api/class/students", TEACHER, {"names": ["ann", "bob"]})
+    ann, bob = (s["token"] for s in students)
+    bobs = call(url, "/api/runs", bob, {**LONG, "name": "bob's run"})
+    anns = call(url, "/api/runs", ann, {**LONG, "name": "ann's run"})
+    assert bobs["status"] == "running" and anns["status"] == "queued"
+
+    student, errors = open_page(browser, f"{url}/?token={ann}")
+    klass = student.locator("#class")
+    klass.scroll_into_view_if_needed()
+    expect(student.get_by_test_id("class-you")).to_contain_text("You are ann (student)")
+    rows = student.locator('[data-testid="class-runs"] tbody tr')
+    expect(rows).to_have_count(2)
+    mine = student.locator(f'[data-testid="class-runs"] tr[data-run="{anns["id"]}"]')
+    theirs = student.locator(f'[data-testid="class-runs"] tr[data-run="{bobs["id"]}"]')
+    expect(mine.get_by_test_id("queue-place")).to_contain_text("next")
+    expect(mine.get_by_role("button", name="Stop ann's run")).to_be_visible()
+    expect(theirs.get_by_role("button", name="Stop bob's run")).to_have_count(0)
+    expect(theirs).to_contain_text("bob")
+    student.get_by_role("button", name="My runs").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("ann's run")
+
+    teacher, teacher_errors = open_page(browser, f"{url}/?token={TEACHER}")
+    teacher.locator("#class").scroll_into_view_if_needed()
+    expect(teacher.get_by_test_id("class-you")).to_contain_text("(teacher)")
+    taught = teacher.get_by_test_id("class-runs")  # the Runs section lists them too: the Class table
+    expect(
+        taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Stop bob's run")
+    ).to_be_visible()
+    taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Pin bob's run").click()
+    # The student's page hears of the pin at once (a "class" event), and says so.
+    expect(student.get_by_test_id("class-pinned")).to_contain_text(
+        "Class run: bob's run (bob)", timeout=10000
+    )
+
+    # Panels: the teacher's page shows the Runs section (no heavy panel); the student's page
+    # scrolled to the Learned section now receives activations and gradients live, and scrolled
+    # back to the Class section no longer does.
+    teacher.locator("#runs").scroll_into_view_if_needed()
+    student.locator("#learned").scroll_into_view_if_needed()
+    stats = live_heavy_when(url, lambda s: s["activations"] == 1 and s["gradients"] == 1)
+    assert stats["activations"] == 1 and stats["gradients"] == 1, stats
+    student.locator("#class").scroll_into_view_if_needed()
+    stats = live_heavy_when(url, lambda s: s["activations"] == 0)
+    assert stats["activations"] == 0, stats
+
+    # The teacher stops the student's run from the page; the student's own stop of it is gone.
+    taught.locator(f'tr[data-run="{anns["id"]}"]').get_by_role("button", name="Stop ann's run").click()
+    expect(taught.locator(f'tr[data-run="{anns["id"]}"] .badge[data-status]')).to_have_text(
+        "stopped", timeout=15000
+    )
+    call(url, f"/api/runs/{bobs['id']}/stop", TEACHER, {})
+    errors.check()
+    teacher_errors.check()

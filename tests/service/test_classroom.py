@@ -1,0 +1,142 @@
+"""Bar 3 of the classroom issue: owners and a teacher. Students join with the class's code; a
+student cannot pause, stop, change, resume or delete another's run (403), the teacher can; the
+teacher pins the class run every new socket watches first; 200 simulated students creating runs
+get a fair round-robin order, no 409 below the configured cap, and true queue positions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from service_helpers import TINY_MLP, make_settings, wait_for
+
+from glassnet.service.app import create_app
+
+TEACHER = "teacher-token-0123456789"
+CODE = "maths-7b"
+RUN = {"spec": TINY_MLP, "epochs": 200, "batch_size": 20}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def wait_status(client: TestClient, run_id: str, status: str) -> dict:
+    """Wait for a run's status, asking as the teacher."""
+
+    def seen() -> dict | None:
+        run = client.get(f"/api/runs/{run_id}", headers=bearer(TEACHER)).json()
+        return run if run["status"] == status else None
+
+    return wait_for(seen, what=f"run {run_id} {status}")
+
+
+def join(client: TestClient, name: str) -> dict[str, str]:
+    r = client.post("/api/join", json={"code": CODE, "name": name})
+    assert r.status_code == 200, r.text
+    assert client.cookies.get("glassnet_token") == r.json()["token"]  # a browser is logged in
+    client.cookies.clear()  # this client plays many people: each request says who it is
+    return bearer(r.json()["token"])
+
+
+@pytest.fixture
+def classroom(tmp_path: Path, tiny_dataset: Path):
+    settings = make_settings(
+        tmp_path / "runs",
+        tiny_dataset,
+        token=TEACHER,
+        join_code=CODE,
+        max_active_runs=1,
+        max_queued_runs=203,
+        max_queued_per_owner=3,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_students_control_only_their_own_runs(classroom: TestClient) -> None:
+    c, teacher = classroom, bearer(TEACHER)
+    ann, bob = join(c, "ann"), join(c, "bob")
+    assert c.post("/api/join", json={"code": CODE, "name": "ann"}).status_code == 409  # taken
+    assert c.post("/api/join", json={"code": "wrong", "name": "cy"}).status_code == 403
+    assert c.post("/api/join", json={"code": CODE, "name": "teacher"}).status_code == 422
+    assert c.get("/api/me", headers=ann).json() == {"owner": "ann", "role": "student"}
+    assert c.get("/api/me", headers=teacher).json() == {"owner": "teacher", "role": "teacher"}
+    assert c.post("/api/runs", json=RUN).status_code == 401  # no token, no run
+    a = c.post("/api/runs", json=RUN, headers=ann).json()
+    b = c.post("/api/runs", json=RUN, headers=bob).json()
+    assert (a["owner"], b["owner"]) == ("ann", "bob") and b["status"] == "queued"
+    wait_for(lambda: c.get(f"/api/runs/{a['id']}", headers=ann).json()["step"] > 0, what="ann's run")
+    # Bob cannot touch Ann's run in any way; nothing about it changes.
+    before = c.get(f"/api/runs/{a['id']}", headers=ann).json()
+    for action in ("pause", "stop", "resume", "step"):
+        r = c.post(f"/api/runs/{a['id']}/{action}", headers=bob)
+        assert r.status_code == 403 and "belongs to ann" in r.json()["detail"], action
+    assert c.patch(f"/api/runs/{a['id']}", json={"lr": 0.5}, headers=bob).status_code == 403
+    assert c.delete(f"/api/runs/{a['id']}", headers=bob).status_code == 403
+    after = c.get(f"/api/runs/{a['id']}", headers=ann).json()
+    assert after["status"] == "running" and after["lr"] == before["lr"]
+    # Ann can; so can the teacher, on anyone's run; "my runs" lists one's own.
+    assert c.post(f"/api/runs/{a['id']}/pause", headers=ann).json()["status"] == "paused"
+    assert c.patch(f"/api/runs/{a['id']}", json={"lr": 0.05}, headers=teacher).json()["lr"] == 0.05
+    assert c.post(f"/api/runs/{a['id']}/stop", headers=teacher).json()["status"] == "stopped"
+    assert [r["id"] for r in c.get("/api/runs?owner=me", headers=bob).json()] == [b["id"]]
+    wait_status(c, b["id"], "running")
+    assert c.post(f"/api/runs/{b['id']}/stop", headers=bob).json()["status"] == "stopped"
+    assert c.delete(f"/api/runs/{a['id']}", headers=teacher).status_code == 204
+    # The teacher pins the class run: every new socket watches it first.
+    assert c.put("/api/class/pinned", json={"run": b["id"]}, headers=ann).status_code == 403
+    assert c.put("/api/class/pinned", json={"run": b["id"]}, headers=teacher).json() == {"pinned": b["id"]}
+    with c.websocket_connect("/ws", headers=bob) as ws:
+        hello = ws.receive_json()
+        assert hello["data"]["current"] == b["id"] and hello["data"]["pinned"] == b["id"]
+        assert hello["data"]["you"] == {"owner": "bob", "role": "student"}
+    view = c.get("/api/class", headers=teacher).json()
+    assert view["pinned"] == b["id"] and view["students"] == ["ann", "bob"]
+    assert {r["owner"] for r in view["runs"]} == {"bob"}
+    # Tokens the teacher hands out work like joined ones.
+    handed = c.post("/api/class/students", json={"names": ["dee"]}, headers=teacher).json()
+    assert c.get("/api/me", headers=bearer(handed[0]["token"])).json()["owner"] == "dee"
+    assert c.post("/api/class/students", json={"names": ["eve"]}, headers=ann).status_code == 403
+
+
+@pytest.mark.slow
+def test_two_hundred_students_queue_fairly(classroom: TestClient) -> None:
+    c, teacher = classroom, bearer(TEACHER)
+    holder = c.post("/api/runs", json={**RUN, "epochs": 1000}, headers=teacher).json()  # same kind: timed
+    assert holder["status"] == "running"
+    students = [join(c, f"student{i:03d}") for i in range(200)]
+    # Student 0 queues three runs first (the per-owner limit), then everyone else queues one.
+    first = [c.post("/api/runs", json=RUN, headers=students[0]) for _ in range(3)]
+    assert [r.status_code for r in first] == [201] * 3
+    over = c.post("/api/runs", json=RUN, headers=students[0])
+    assert over.status_code == 409 and "3 runs waiting" in over.json()["detail"]
+    rest = [c.post("/api/runs", json=RUN, headers=s) for s in students[1:]]
+    assert [r.status_code for r in rest] == [201] * 199, "no 409 below the cap"
+    full = c.post("/api/runs", json=RUN, headers=teacher)  # 202 waiting: one more is the cap (203)
+    assert full.status_code == 201
+    refused = c.post("/api/runs", json=RUN, headers=teacher)
+    assert refused.status_code == 409 and "already waiting" in refused.json()["detail"]
+    # Round-robin: student 0's first run, then every other student's, then the teacher's (a new
+    # owner in the line when it queued, so last of the first round), then student 0's others.
+    ids0 = [r.json()["id"] for r in first]
+    rest_ids = [r.json()["id"] for r in rest]
+    expected = [ids0[0], *rest_ids, full.json()["id"], ids0[1], ids0[2]]
+    queued = c.get("/api/runs?status=queued", headers=teacher).json()
+    by_position = sorted(queued, key=lambda r: r["queue_position"])
+    assert [r["queue_position"] for r in by_position] == list(range(1, 204))
+    order = [r["id"] for r in by_position]
+    assert order == expected
+    # Estimates: once the holder's speed is measured, starts are known and in queue order.
+    wait_for(lambda: c.get(f"/api/runs/{ids0[0]}", headers=teacher).json()["starts_in_s"] is not None)
+    queued = c.get("/api/runs?status=queued", headers=teacher).json()
+    starts = [r["starts_in_s"] for r in sorted(queued, key=lambda r: r["queue_position"])]
+    assert all(s is not None for s in starts) and starts == sorted(starts) and starts[0] > 0
+    # Positions are true: stopping the holder starts position 1; everyone moves up one.
+    c.post(f"/api/runs/{holder['id']}/stop", headers=teacher)
+    wait_status(c, ids0[0], "running")
+    assert c.get(f"/api/runs/{order[1]}", headers=teacher).json()["queue_position"] == 1
+    assert c.get(f"/api/runs/{ids0[2]}", headers=teacher).json()["queue_position"] == 202
+    queued = c.get("/api/runs?status=queued", headers=teacher).json()
+    assert {r["id"]: r["queue_position"] for r in queued} == {rid: i + 1 for i, rid in enumerate(order[1:])}
