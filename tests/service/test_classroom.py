@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from service_helpers import TINY_MLP, make_settings, wait_for
@@ -140,3 +141,27 @@ def test_two_hundred_students_queue_fairly(classroom: TestClient) -> None:
     assert c.get(f"/api/runs/{ids0[2]}", headers=teacher).json()["queue_position"] == 202
     queued = c.get("/api/runs?status=queued", headers=teacher).json()
     assert {r["id"]: r["queue_position"] for r in queued} == {rid: i + 1 for i, rid in enumerate(order[1:])}
+
+
+def test_my_digits_are_each_students_own(classroom: TestClient) -> None:
+    """Issue 12's "per owner": a student's labelled digits are theirs — listed, exported, relabelled,
+    deleted and taught from only by them; the teacher's set is separate."""
+    c, teacher = classroom, bearer(TEACHER)
+    ann, bob = join(c, "ann"), join(c, "bob")
+    ink = np.zeros((28, 28))
+    ink[6:22, 12:16] = 1.0  # a plain stroke: a 1
+    added = c.post("/api/mydigits", json={"label": 1, "pixels": ink.tolist()}, headers=ann)
+    assert added.status_code == 201, added.text
+    digit = added.json()["id"]
+    theirs = c.post("/api/mydigits", json={"label": 7, "pixels": ink.tolist()}, headers=teacher)
+    assert theirs.status_code == 201
+    assert [d["label"] for d in c.get("/api/mydigits", headers=ann).json()["digits"]] == [1]
+    assert [d["label"] for d in c.get("/api/mydigits", headers=teacher).json()["digits"]] == [7]
+    assert c.get("/api/mydigits", headers=bob).json()["count"] == 0
+    assert len(c.get("/api/mydigits/idx/labels", headers=ann).content) == 8 + 1  # IDX header + one label
+    assert c.patch(f"/api/mydigits/{digit}", json={"label": 4}, headers=bob).status_code == 404
+    assert c.delete(f"/api/mydigits/{digit}", headers=bob).status_code == 404
+    assert c.get("/api/mydigits", headers=ann).json()["digits"][0]["label"] == 1
+    r = c.post("/api/runs", json={"teach": {"from_model": "notes"}, "epochs": 1}, headers=bob)
+    assert r.status_code == 422 and "you have labelled 0" in r.json()["detail"]
+    assert c.delete(f"/api/mydigits/{digit}", headers=ann).status_code == 204

@@ -2,8 +2,9 @@
 
 Each digit is stored in the server's SQLite file (table ``my_digits``, beside the runs) as the
 28×28 image prepared exactly like a prediction's input (uint8, 0 = background, 255 = ink: the
-MNIST format), its label, the raw strokes when it was drawn on the pad, and its owner ('' until
-the server knows owners). They can be exported and imported as IDX files — the same two files
+MNIST format), its label, the raw strokes when it was drawn on the pad, and its owner (a
+student's name; '' for the teacher's set, which on a one-person loopback server is everyone's:
+``owners.digits_owner``). They can be exported and imported as IDX files — the same two files
 as MNIST, images and labels — or as a small JSON of strokes and images.
 
 Everything that could be large (imports, exports, evaluation) is sized before it is read and

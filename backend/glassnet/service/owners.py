@@ -113,6 +113,13 @@ def identity_of(scope_or_request: Any) -> Identity:
     return found if isinstance(found, Identity) else TEACHER_IDENTITY
 
 
+def digits_owner(scope_or_request: Any) -> str:
+    """Whose *my digits* a request means: a student's own set, by name; the teacher's — which on a
+    one-person loopback server is everyone's — is the unnamed set ``''`` (as before owners)."""
+    identity = identity_of(scope_or_request)
+    return "" if identity.teacher else identity.owner
+
+
 class Classroom:
     """The class's state in the server's SQLite file: the roster and the pinned run."""
 

@@ -53,13 +53,13 @@ def teach_name(plan: TeachPlan | None) -> str | None:
     return f"teach {plan.teach.origin}" if plan.teach.origin else "with my digits"
 
 
-def plan_teach(state: Any, req: TeachRequest) -> TeachPlan:
-    """The plan for a teach run, from the app's state (its registry and my digits).
+def plan_teach(state: Any, req: TeachRequest, owner: str = "") -> TeachPlan:
+    """The plan for a teach run, from the app's state (its registry and ``owner``'s digits).
 
     Raises HTTPException: 404 for an unknown model, 422 for too few digits or a model that
     cannot be taught digits.
     """
-    _, images, labels = state.digits.arrays()
+    _, images, labels = state.digits.arrays(owner)
     if len(labels) < MIN_DIGITS:
         raise HTTPException(
             422, f"teaching needs at least {MIN_DIGITS} of your digits; you have labelled {len(labels)}"

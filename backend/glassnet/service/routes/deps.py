@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from ..explain import Explainer
 from ..inference import ModelRegistry
 from ..mydigits import DigitStore
+from ..owners import digits_owner
 from ..pool import HeavyPool
 from ..worker import RunManager
 from .bodies import pool_of, ready, registry_of
@@ -31,6 +32,10 @@ def _digits(request: Request) -> DigitStore:
     return store
 
 
+def _digits_owner(request: Request) -> str:
+    return digits_owner(request)
+
+
 def _state(request: Request) -> Any:
     return request.app.state
 
@@ -41,3 +46,5 @@ Pool = Annotated[HeavyPool, Depends(pool_of)]
 Registry = Annotated[ModelRegistry, Depends(registry_of)]
 Digits = Annotated[DigitStore, Depends(_digits)]
 AppState = Annotated[Any, Depends(_state)]
+#: whose digits the request means (a student's own; the teacher's are ``''``)
+DigitsOwner = Annotated[str, Depends(_digits_owner)]

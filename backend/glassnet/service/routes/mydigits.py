@@ -25,7 +25,7 @@ from ..inference import IncompatibleModelError, UnknownModelError
 from ..mydigits import MAX_DIGITS, evaluate
 from ..schemas import ErrorBody
 from .bodies import loads_strict, media_type, read_body, read_form
-from .deps import Digits, Pool, Registry
+from .deps import Digits, DigitsOwner, Pool, Registry
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/mydigits", tags=["my digits"])
@@ -91,9 +91,9 @@ class Evaluation(BaseModel):
 
 
 @router.post("", status_code=201, response_model=MyDigit, responses=ERRORS, summary="Label a drawing")
-async def add_digit(body: DigitCreate, store: Digits, pool: Pool) -> Any:
+async def add_digit(body: DigitCreate, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
     try:
-        return await pool.run(store.add, body.label, body.pixels, body.strokes, body.pad)
+        return await pool.run(store.add, body.label, body.pixels, body.strokes, body.pad, owner)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -102,23 +102,24 @@ async def add_digit(body: DigitCreate, store: Digits, pool: Pool) -> Any:
 async def list_digits(
     store: Digits,
     pool: Pool,
+    owner: DigitsOwner,
     label: Annotated[int | None, Query(ge=0, le=9, description="Only this digit.")] = None,
 ) -> Any:
-    digits = await pool.run(store.list, "", label)
+    digits = await pool.run(store.list, owner, label)
     return {"count": len(digits), "limit": MAX_DIGITS, "digits": digits}
 
 
 @router.patch("/{digit_id:int}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
-async def relabel(digit_id: DigitId, body: DigitPatch, store: Digits, pool: Pool) -> Any:
-    digit = await pool.run(store.relabel, digit_id, body.label)
+async def relabel(digit_id: DigitId, body: DigitPatch, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
+    digit = await pool.run(store.relabel, digit_id, body.label, owner)
     if digit is None:
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return digit
 
 
 @router.delete("/{digit_id:int}", status_code=204, responses=ERRORS, summary="Delete a digit")
-async def delete(digit_id: DigitId, store: Digits, pool: Pool) -> Response:
-    if not await pool.run(store.delete, digit_id):
+async def delete(digit_id: DigitId, store: Digits, pool: Pool, owner: DigitsOwner) -> Response:
+    if not await pool.run(store.delete, digit_id, owner):
         raise HTTPException(404, f"no digit {digit_id} among my digits")
     return Response(status_code=204)
 
@@ -132,9 +133,9 @@ IDX_FILES = {"images": "my-digits-images-idx3-ubyte", "labels": "my-digits-label
     summary="Export as IDX (MNIST's format)",
 )
 async def export_idx(
-    part: Annotated[str, Path(pattern="^(images|labels)$")], store: Digits, pool: Pool
+    part: Annotated[str, Path(pattern="^(images|labels)$")], store: Digits, pool: Pool, owner: DigitsOwner
 ) -> Response:
-    images, labels = await pool.run(store.export_idx)
+    images, labels = await pool.run(store.export_idx, owner)
     return Response(
         images if part == "images" else labels,
         media_type="application/octet-stream",
@@ -166,7 +167,7 @@ async def export_idx(
         }
     },
 )
-async def import_idx(request: Request, store: Digits, pool: Pool) -> dict[str, int]:
+async def import_idx(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> dict[str, int]:
     """Two files, ``images`` (N×28×28) and ``labels`` (N), raw or gzip, up to 2 MiB together."""
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send multipart/form-data with the files 'images' and 'labels'")
@@ -182,15 +183,15 @@ async def import_idx(request: Request, store: Digits, pool: Pool) -> dict[str, i
     finally:
         await form.close()
     try:
-        added = await pool.run(store.import_idx, files["images"], files["labels"])
+        added = await pool.run(store.import_idx, files["images"], files["labels"], owner)
     except (IdxFormatError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
 
 
 @router.get("/json", summary="Export strokes and images as JSON")
-async def export_json(store: Digits, pool: Pool) -> Response:
-    doc = await pool.run(store.export_json)
+async def export_json(store: Digits, pool: Pool, owner: DigitsOwner) -> Response:
+    doc = await pool.run(store.export_json, owner)
     return Response(
         json.dumps(doc, separators=(",", ":")),
         media_type="application/json",
@@ -199,10 +200,10 @@ async def export_json(store: Digits, pool: Pool) -> Response:
 
 
 @router.post("/json", status_code=201, responses=ERRORS, summary="Import a JSON export")
-async def import_json(request: Request, store: Digits, pool: Pool) -> dict[str, int]:
+async def import_json(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> dict[str, int]:
     doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
     try:
-        added = await pool.run(store.import_json, doc)
+        added = await pool.run(store.import_json, doc, owner)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"added": added}
@@ -211,10 +212,12 @@ async def import_json(request: Request, store: Digits, pool: Pool) -> dict[str, 
 @router.post(
     "/evaluate", response_model=Evaluation, responses=ERRORS, summary="How a network reads my digits"
 )
-async def evaluate_mine(body: EvaluateRequest, store: Digits, registry: Registry, pool: Pool) -> Any:
+async def evaluate_mine(
+    body: EvaluateRequest, store: Digits, registry: Registry, pool: Pool, owner: DigitsOwner
+) -> Any:
     def run() -> dict[str, Any]:
         model_id, model, lock = registry.load(body.model)
-        ids, images, labels = store.arrays()
+        ids, images, labels = store.arrays(owner)
         with lock:
             result = evaluate(model, ids, images, labels)
         return {"model": model_id, **result}

@@ -25,7 +25,7 @@ from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
-from ..owners import identity_of
+from ..owners import digits_owner, identity_of
 from ..pool import HeavyPool
 from ..protocol import RunStatus, RunSummary
 from ..schemas import (
@@ -160,7 +160,7 @@ async def create_run(
     if body.teach is not None and body.teach.from_model is not None:
         if body.preset is not None or body.spec is not None:
             raise HTTPException(422, "teach.from_model gives the network: leave out 'preset' and 'spec'")
-        teach = await pool.run(plan_teach, state, body.teach)
+        teach = await pool.run(plan_teach, state, body.teach, digits_owner(request))
         full_spec, preset, settings = teach.spec, None, dict(FINE_TUNE)
     elif body.spec is not None:
         full_spec: dict[str, Any] = body.spec.spec()
@@ -172,7 +172,7 @@ async def create_run(
             full_spec, _ = fit_classes(full_spec, len(state.classes))
         settings = dict(full_spec.get("train", {}))
     if body.teach is not None and teach is None:  # my digits mixed into training from scratch
-        teach = await pool.run(plan_teach, state, body.teach)
+        teach = await pool.run(plan_teach, state, body.teach, digits_owner(request))
     overrides = body.model_dump(
         exclude_none=True, exclude={"name", "preset", "spec", "loss", "augment", "teach", "device"}
     )
