@@ -509,17 +509,24 @@ def test_item16_wording(server, browser) -> None:
     page.get_by_test_id("test-digit").fill(str(eight["test_index"]))
     page.get_by_test_id("put-test-digit").click()
     page.wait_for_function(ANSWERED, timeout=15000)
+    # The answer is drawn on the next frame: until it is.
+    wait_text(page, "#confidence", " sure it is an 8")
     said = re.search(r"^(>?)([\d.]+)% sure it is an 8$", page.locator("#confidence").inner_text())
     assert said, page.locator("#confidence").inner_text()
     # The bar under the answer and the output tile cut the same number, never rounding it up
     # (float32's 1 from a softmax reads >99.9% and >99%).
     whole = ">99%" if said.group(1) else f"{math.floor(float(said.group(2)))}%"
-    assert page.locator("#bars > .bar").nth(8).locator(".p").inner_text() == whole
-    assert page.locator('[data-testid="output-digits"] > div').nth(8).locator("small").inner_text() == whole
+    page.wait_for_function(
+        "(w) => document.querySelectorAll('#bars > .bar')[8]?.querySelector('.p').textContent === w"
+        " && document.querySelectorAll('[data-testid=\"output-digits\"] > div')[8]"
+        "?.querySelector('small').textContent === w",
+        arg=whole,
+        timeout=10000,
+    )
     # A network without softmax says so.
     page.select_option('[data-testid="model"]', "notes")
     page.wait_for_function("() => window.glassnet.S.prediction?.model === 'notes'")
-    assert "no softmax" in page.locator("#readout").inner_text()
+    wait_text(page, "#readout", "no softmax")
     page.wait_for_function(
         "() => document.querySelector('#layers').textContent.includes('this network has no softmax')"
     )
