@@ -112,6 +112,31 @@ export function errText(e) {
   return err?.code && has(`error.code.${err.code}`) ? t(`error.code.${err.code}`) : String(err?.message ?? e);
 }
 
+
+/**
+ * A column's name in the chosen language (learnmath.js names it in English).
+ * @param {import("./learnmath.js").Column} col
+ */
+export function columnName(col) {
+  if (col.image) return t("net.input_pixels");
+  if (col.zLayer !== null) return t(col.activation ? "net.layer_dense_act" : "net.layer_dense", { i: col.zLayer, act: col.activation ?? "" });
+  const m = /^layer (\d+) \((\w+)\)$/.exec(col.label);
+  return m ? t("net.layer_in", { i: m[1], type: m[2] }) : col.label;
+}
+
+/**
+ * A checkpoint's name ("last", "live", "epoch-003") in the chosen language.
+ * @param {string} name
+ */
+export function checkpointName(name) {
+  const m = /^epoch-(\d+)$/.exec(name);
+  if (m) return t("model.ckpt.epoch", { n: m[1] });
+  return has(`model.ckpt.${name}`) ? t(`model.ckpt.${name}`) : name;
+}
+
+/** An optimizer's name ("sgd", "momentum", "adam"). @param {string} name */
+export const optimizerName = (name) => (has(`optimizer.${name}`) ? t(`optimizer.${name}`) : name);
+
 /** Save a language and draw the page again in it. @param {string} l */
 export function setLanguage(l) {
   try { localStorage.setItem(SAVED, l); } catch { /* private mode: this page only */ }

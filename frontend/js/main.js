@@ -21,7 +21,7 @@ import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { MyDigitsView } from "./panels/mine.js";
 import { AugmentStrip } from "./panels/augstrip.js";
-import { t, lang, setLanguage, statusWord, serverMessage } from "./i18n.js";
+import { t, lang, setLanguage, statusWord, serverMessage, checkpointName } from "./i18n.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
 const other = lang === "en" ? "zh-CN" : "en";
@@ -262,7 +262,7 @@ async function loadModels() {
   const list = await attempt(api.getModels(), t("load.models"));
   if (!list) return;
   S.defaultModel = list.default ?? S.defaultModel;
-  const label = (/** @type {any} */ m) => modelLabel(m, (id) => S.runs.get(id)?.name ?? null, (k) => t(`model.kind.${k}`));
+  const label = (/** @type {any} */ m) => modelLabel(m, (id) => S.runs.get(id)?.name ?? null, (k) => t(`model.kind.${k}`), checkpointName);
   learn.setModels(list.models);
   mine.setModels(list.models, label);
   const sel = /** @type {HTMLSelectElement} */ ($("model"));

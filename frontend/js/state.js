@@ -8,7 +8,7 @@
 import { FrameHistory } from "./history.js";
 import { esc } from "./heatmap.js";
 import { LIVE_STATUSES, ACTIVE_STATUSES } from "./protocol.js";
-import { t, errText } from "./i18n.js";
+import { t, errText, checkpointName } from "./i18n.js";
 
 /** @param {string} id */
 export const $ = (id) => /** @type {any} */ (document.getElementById(id));
@@ -55,7 +55,7 @@ export function modelName(model) {
   if (!model) return "";
   const [run, ckpt] = model.split(":");
   if (!S.runs.has(run)) return model;
-  return ckpt ? `${runName(run)} · ${ckpt}` : runName(run);
+  return ckpt ? `${runName(run)} · ${checkpointName(ckpt)}` : runName(run);
 }
 
 /** The watched run's summary, or null. */

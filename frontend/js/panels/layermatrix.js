@@ -9,7 +9,7 @@
 import { neuronColumns, fmt } from "../learnmath.js";
 import { drawGrid, hitCell, scaleFor, fitCell, legend } from "../numgrid.js";
 import { showTip, hideTip, esc } from "../heatmap.js";
-import { t } from "../i18n.js";
+import { t, columnName } from "../i18n.js";
 
 /** @typedef {import("../numgrid.js").Map2D} Map2D */
 
@@ -47,7 +47,7 @@ export class LayerMatrix {
     }
     this.el.root.hidden = false;
     const keep = this.el.pick.value;
-    this.el.pick.replaceChildren(...dense.map((c) => new Option(c.label, String(c.zLayer))));
+    this.el.pick.replaceChildren(...dense.map((c) => new Option(columnName(c), String(c.zLayer))));
     if ([...this.el.pick.options].some((o) => o.value === keep)) this.el.pick.value = keep;
     this.draw();
   }

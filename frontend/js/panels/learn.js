@@ -8,7 +8,7 @@
  */
 import * as api from "../api.js";
 import { fmt } from "../learnmath.js";
-import { t, aDigit, errText } from "../i18n.js";
+import { t, aDigit, errText, checkpointName } from "../i18n.js";
 import { modelLabel } from "../models.js";
 import { drawGrid } from "../numgrid.js";
 import { WishesView } from "./wishes.js";
@@ -29,7 +29,7 @@ export class Learn {
   modelName(id) {
     const [run, ckpt] = id.split(":");
     const name = this.ctx.runName(run);
-    return name ? `${name}${ckpt ? ` · ${ckpt}` : ""}` : id;
+    return name ? `${name}${ckpt ? ` · ${checkpointName(ckpt)}` : ""}` : id;
   }
 
   /**
@@ -134,7 +134,7 @@ export class Learn {
     const keep = sel.value || "notes", keepConv = conv.value || "cnn";
     const order = (/** @type {any} */ m) => (m.id === "notes" ? 0 : m.kind === "bundled" ? 1 : 2);
     const sorted = [...models].sort((a, b) => order(a) - order(b));
-    const label = (/** @type {any} */ m) => modelLabel(m, this.ctx.runName, (k) => t(`model.kind.${k}`));
+    const label = (/** @type {any} */ m) => modelLabel(m, this.ctx.runName, (k) => t(`model.kind.${k}`), checkpointName);
     sel.replaceChildren(...sorted.map((m) => new Option(label(m), m.id)), new Option(t("learn.watched_model"), WATCHED));
     sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "notes";
     const convs = sorted.filter((m) => m.layers?.some((/** @type {any} */ l) => l.type === "conv2d"));

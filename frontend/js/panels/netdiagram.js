@@ -12,18 +12,7 @@ import { neuronColumns, shownNeurons, forwardTerms, wishTerms, activationFn, fmt
 import { colorOf } from "../numgrid.js";
 import { cssVar } from "../chart.js";
 import { esc } from "../heatmap.js";
-import { t } from "../i18n.js";
-
-/**
- * A column's name in the chosen language (learnmath.js names it in English).
- * @param {import("../learnmath.js").Column} col
- */
-function colName(col) {
-  if (col.image) return t("net.input_pixels");
-  if (col.zLayer !== null) return t(col.activation ? "net.layer_dense_act" : "net.layer_dense", { i: col.zLayer, act: col.activation ?? "" });
-  const m = /^layer (\d+) \((\w+)\)$/.exec(col.label);
-  return m ? t("net.layer_in", { i: m[1], type: m[2] }) : col.label;
-}
+import { t, columnName as colName } from "../i18n.js";
 
 /** @typedef {import("../learnmath.js").Column} Column */
 

@@ -6,7 +6,7 @@
  */
 import { esc } from "../heatmap.js";
 import { can, STATUS } from "../protocol.js";
-import { t, statusWord, whyNot } from "../i18n.js";
+import { t, lang, statusWord, whyNot, optimizerName } from "../i18n.js";
 
 /** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
@@ -25,10 +25,10 @@ export function renderRuns(tbody, runs, sel, act) {
     tr.dataset.run = r.id;
     if (r.id === sel.watched) tr.className = "watched";
     const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
-    const when = new Date(r.created * 1000).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    const when = new Date(r.created * 1000).toLocaleString(lang === "en" ? "en-US" : lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     const pos = sel.queue.get(r.id);
     const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
-    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(r.optimizer)} lr ${esc(String(r.lr))}</span></td>` +
+    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>` +
       `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
       `<td class="num">${r.epoch}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
     const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
