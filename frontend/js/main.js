@@ -21,6 +21,8 @@ import { renderRuns } from "./panels/runs.js";
 import { Learn } from "./panels/learn.js";
 import { MyDigitsView } from "./panels/mine.js";
 import { AugmentStrip } from "./panels/augstrip.js";
+import { NotesPath } from "./panels/notespath.js";
+import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
 import { t, lang, setLanguage, statusWord, serverMessage, checkpointName } from "./i18n.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
@@ -312,9 +314,40 @@ new ResizeObserver(() => {
   learn.resize();
 }).observe(document.body);
 
+// -- "Follow the notes": each step's one click, on this page only (no run is started or changed) --
+/** @param {string} id @param {string} value */
+function choose(id, value) {
+  const el = /** @type {HTMLInputElement|HTMLSelectElement} */ ($(id));
+  el.value = value;
+  el.dispatchEvent(new Event("change"));
+}
+/** @param {import("./notessteps.js").Step} step @returns {Promise<string|null>} */
+async function notesSetup(step) {
+  if (step.setup === "pad" || step.setup === "cnn-pad") {
+    if (step.setup === "cnn-pad") choose("model", "cnn");
+    /** @type {HTMLInputElement} */ ($("test-digit")).value = String(NOTES_DIGIT);
+    await draw.putTestDigit();
+    return null;
+  }
+  // The Learn view on the notes' own network (bundled) and a test digit.
+  choose("learn-source", "test");
+  /** @type {HTMLInputElement} */ ($("learn-test")).value = String(NOTES_DIGIT);
+  choose("learn-model", "notes");
+  if (step.setup === "batch") $("learn-batch-draw").click();
+  if (step.setup === "conv-example") {
+    if (train.editor.readOnly) train.newRun(); // the watched run's own settings stay as they are
+    const r = train.editor.loadSpec(EXAMPLE_SPEC);
+    const row = r?.rows[EXAMPLE_LAYER];
+    if (row) return t("notes.example_row", { i: EXAMPLE_LAYER, formula: row.formula, n: row.params });
+  }
+  return null;
+}
+const notes = new NotesPath({ setup: notesSetup });
+
 // -- go -----------------------------------------------------------------------------------------
 for (const n of ["status", "controls", "loss", "acc", "grad", "probes", "timeline", "confusion"]) markDirty(n);
 draw.clear();
 epochView.clear();
 loadCatalog();
 socket.connect();
+notes.route();

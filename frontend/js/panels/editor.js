@@ -80,7 +80,7 @@ export class Editor {
     this.presetName = name;
     this.spec = presetSpec(this.presets, name);
     this.els.preset.value = name;
-    this.els.desc.textContent = this.presets[name].description;
+    this.els.desc.textContent = presetDescription(this.presets[name]);
     this.fill({ ...this.presets[name].train, loss: this.spec.loss ?? "cross_entropy" });
     this.build();
   }
@@ -109,6 +109,17 @@ export class Editor {
     this.els.desc.textContent = (this.presets[this.presetName] ? presetDescription(this.presets[this.presetName]) : t("editor.own_network"));
     this.fill({ ...detail.config, loss: spec.loss ?? "cross_entropy" });
     this.build();
+  }
+
+  /**
+   * Hold a network given as a spec (the notes path's example) as an edit of the current one.
+   * @param {any} spec @returns {import("../arch.js").Inferred|null} its shapes and parameter counts
+   */
+  loadSpec(spec) {
+    this.spec = JSON.parse(JSON.stringify({ ...spec, loss: this.spec.loss }));
+    this.edited();
+    this.build();
+    return this.cat ? inferShapes(this.spec, this.cat) : null;
   }
 
   /** Lock or unlock every control of the editor and the form. @param {boolean} on */
