@@ -67,7 +67,7 @@ export class Editor {
     ACT = cat.layers.filter((l) => l.activation).map((l) => l.type);
     const sel = this.els.preset;
     const keep = sel.value;
-    sel.replaceChildren(...Object.values(presets).map((p) => new Option(`${p.name} — ${presetDescription(p).split(/[:：]/)[0]}`, p.name)), new Option(t("editor.custom_edited"), "custom"));
+    sel.replaceChildren(...Object.values(presets).map((p) => new Option(p.name, p.name)), new Option(t("editor.custom_edited"), "custom"));
     if (keep && keep in presets) sel.value = keep;
     const add = this.els.addType;
     add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(typeName(l.type), l.type)));
