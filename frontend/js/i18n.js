@@ -61,15 +61,16 @@ export function applyStatic(root = document) {
 /** "a 7" / "an 8" in English; the digit alone in Chinese (no article). @param {string|number} d */
 export const aDigit = (d) => (lang === "en" ? aDigitEn(d) : String(d));
 
-/** A run's status word ("running", "paused", ...) in the chosen language. @param {string} status */
+/** A run's status word (status.<status> in the catalogue) in the chosen language. @param {string} status */
 export const statusWord = (status) => (has(`status.${status}`) ? t(`status.${status}`) : status);
 
 /**
- * A server error in the chosen language: its stable `code` through the catalogue
- * (error.code.<code>), else the server's English sentence.
+ * A server error in the chosen language: in English the server's own sentence (it names the
+ * problem exactly); in another language its stable `code` through the catalogue (error.code.<code>).
  * @param {{code?: string|null, message?: string, detail?: string}} e
  */
-export const serverMessage = (e) => (e.code && has(`error.code.${e.code}`) ? t(`error.code.${e.code}`) : e.message ?? e.detail ?? "");
+export const serverMessage = (e) =>
+  lang !== "en" && e.code && has(`error.code.${e.code}`) ? t(`error.code.${e.code}`) : e.message ?? e.detail ?? "";
 
 /**
  * Why a run cannot take an action, in the chosen language ("" when it can): protocol.js's
@@ -104,12 +105,13 @@ export function archMessage(e) {
 }
 
 /**
- * An error as the page says it: a server error's `code` through the catalogue (error.code.<code>),
- * else its message. @param {unknown} e an ApiError or any Error
+ * An error as the page says it: its message in English; in another language a server error's
+ * `code` through the catalogue (error.code.<code>). @param {unknown} e an ApiError or any Error
  */
 export function errText(e) {
   const err = /** @type {{code?: string|null, message?: string}} */ (e);
-  return err?.code && has(`error.code.${err.code}`) ? t(`error.code.${err.code}`) : String(err?.message ?? e);
+  if (lang !== "en" && err?.code && has(`error.code.${err.code}`)) return t(`error.code.${err.code}`);
+  return String(err?.message ?? e);
 }
 
 

@@ -30,7 +30,6 @@ const other = lang === "en" ? "zh-CN" : "en";
 $("lang").textContent = other === "zh-CN" ? "中文" : "English";
 $("lang").setAttribute("lang", other);
 $("lang").title = t("head.lang.title");
-$("lang").setAttribute("aria-label", t("head.lang.title"));
 $("lang").addEventListener("click", () => setLanguage(other));
 
 // -- theme ------------------------------------------------------------------------------------
@@ -333,6 +332,7 @@ async function notesSetup(step) {
   choose("learn-source", "test");
   /** @type {HTMLInputElement} */ ($("learn-test")).value = String(NOTES_DIGIT);
   choose("learn-model", "notes");
+  if (step.setup === "step") $("learn-step").click();
   if (step.setup === "batch") $("learn-batch-draw").click();
   if (step.setup === "conv-example") {
     if (train.editor.readOnly) train.newRun(); // the watched run's own settings stay as they are

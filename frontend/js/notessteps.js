@@ -11,11 +11,12 @@
  *   pad           a test digit on the drawing pad (the page's default network reads it)
  *   cnn-pad       the same, read by the bundled cnn (its conv layers and feature maps)
  *   notes         the Learn view on the notes' bundled 784-16-16-10 sigmoid network and a test digit
+ *   step          the same, and one gradient-descent step by hand (on a scratch copy)
  *   batch         the same, and a mini-batch of 8 test digits
  *   conv          the Learn view's convolution cards on a test digit (the bundled cnn's conv layers)
  *   conv-example  the notes' 34-parameter example (4 channels, two 2×2 kernels) built in the
  *                 architecture editor (no run started), and the convolution cards
- * @typedef {"pad"|"cnn-pad"|"notes"|"batch"|"conv"|"conv-example"} Setup
+ * @typedef {"pad"|"cnn-pad"|"notes"|"step"|"batch"|"conv"|"conv-example"} Setup
  * @typedef {{n: number, view: string, setup: Setup, formula: boolean}} Step
  */
 
@@ -25,7 +26,7 @@ export const STEPS = [
   { n: 2, view: "idea-2", setup: "notes", formula: true },
   { n: 3, view: "idea-3", setup: "notes", formula: true },
   { n: 4, view: "idea-4", setup: "notes", formula: true },
-  { n: 5, view: "idea-5", setup: "notes", formula: true },
+  { n: 5, view: "idea-5", setup: "step", formula: true },
   { n: 6, view: "idea-6", setup: "notes", formula: false },
   { n: 7, view: "idea-7", setup: "batch", formula: false },
   { n: 8, view: "idea-8", setup: "cnn-pad", formula: false },

@@ -24,7 +24,7 @@ CONTENT = """(el) => el.querySelectorAll('[data-value], [data-term], [data-sum]'
 def live_content(page, n: int) -> str:
     """Until the step's view shows a number or a painted canvas; what it shows."""
     view = page.get_by_test_id(f"idea-{n}")
-    for _ in range(150):
+    for _ in range(600):  # a minute: the first explanation of a network loads it (2 shared cores)
         numbers, ink = view.evaluate(CONTENT), view.evaluate(CANVAS_INK)
         if numbers > 0 or ink > 8:
             return f"{numbers} numbers, {ink} colours"
@@ -53,7 +53,9 @@ def test_walk_the_thirteen_steps(server, browser, locale: str) -> None:
         what = live_content(page, n)
         status = card.get_by_test_id("notes-setup-status")
         done = "(el) => el.textContent && !el.textContent.endsWith('…')"
-        page.wait_for_function(done, arg=status.element_handle())
+        page.wait_for_function(done, arg=status.element_handle(), timeout=60000)
+        if n == 5:  # a real step was taken: the cost before and after it
+            page.get_by_test_id("step-cost-after").wait_for(timeout=60000)
         if n == 9:  # the notes' example built in the editor: 4·(2·2)·2 + 2 = 34
             assert "34" in status.inner_text()
             assert "4·(2·2)·2 + 2" in page.locator("#arch tbody tr").nth(2).inner_text()

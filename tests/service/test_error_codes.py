@@ -60,8 +60,7 @@ def test_codes_are_in_the_openapi_and_protocol_schemas(client: TestClient) -> No
     )
     assert set(enum) == CODES
     assert protocol_schema()["error_codes"] == [c.value for c in ErrorCode]
-    error_event = protocol_schema()["events"]["error"]
-    assert set(error_event["$defs"]["ErrorCode"]["enum"]) == CODES
+    assert "code" in protocol_schema()["events"]["error"]["required"]
 
 
 def test_every_code_has_a_message_in_both_catalogues() -> None:

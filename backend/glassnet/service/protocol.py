@@ -224,8 +224,8 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"  # 500: a bug; see the server log
     BAD_JSON = "bad_json"  # WebSocket: a message that is not JSON
     BAD_MESSAGE = "bad_message"  # WebSocket: JSON that is not a valid client message
-    DIVERGED = "diverged"  # a run's loss became NaN/Inf
-    FAILED = "failed"  # a run's process failed
+    DIVERGED = RunStatus.DIVERGED.value  # a run's loss became NaN/Inf (the run's status)
+    FAILED = RunStatus.FAILED.value  # a run's process failed (the run's status)
 
 
 #: The code of an HTTP error that states none, by status.
@@ -253,7 +253,7 @@ def code_for_status(status: int) -> ErrorCode:
 
 
 class ErrorData(_Model):
-    code: ErrorCode = Field(description="stable machine-readable code (ErrorCode)")
+    code: str = Field(description="a stable machine-readable code: one of ErrorCode (error_codes)")
     message: str
     id: str | int | None = None
 

@@ -8,7 +8,7 @@
  */
 import { inferShapes, presetSpec, newLayer, moveLayer, shapeLabel } from "../arch.js";
 import { esc } from "../heatmap.js";
-import { t, has, presetDescription, archMessage } from "../i18n.js";
+import { t, has, presetDescription, archMessage, errText } from "../i18n.js";
 
 /** @typedef {import("../arch.js").Catalog} Catalog @typedef {import("../arch.js").Presets} Presets */
 
@@ -250,7 +250,7 @@ export class Editor {
         catch (e) {
           if (seq !== this.checkSeq) return;
           const err = /** @type {any} */ (e);
-          if (err.status === 422) { this.serverError = err.code && has(`error.code.${err.code}`) ? t(`error.code.${err.code}`) : err.message.replace(/ \(422\)$/, ""); this.showError(); this.hooks.onValidity(false); }
+          if (err.status === 422) { this.serverError = errText(err).replace(/ \(422\)$/, ""); this.showError(); this.hooks.onValidity(false); }
         }
       }, 250);
     }

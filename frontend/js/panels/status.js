@@ -31,7 +31,7 @@ export function paintStatus() {
   pill.classList.toggle("stale", S.stale);
   const txt = run ? `${run.name}: ${statusWord(run.status)}` : t("head.no_run");
   /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? t("status.last_known", { txt }) : txt;
-  pill.title = S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title");
+  pill.title = `${S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title")}${run ? `: ${txt}` : ""}`;
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
