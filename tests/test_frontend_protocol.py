@@ -64,6 +64,7 @@ def js() -> dict:
             "EVENT_FIELDS",
             "REQUIRED_FIELDS",
             "RUN_MACHINE",
+            "ERROR_CODES",
         ],
     )
 
@@ -79,6 +80,7 @@ def test_version_and_type_lists(js: dict, schema: dict) -> None:
     assert sorted(js["HEAVY_EVENTS"]) == sorted(schema["heavy_events"])
     assert js["RUN_STATUSES"] == schema["run_statuses"]
     assert js["CLIENT_TYPES"] == schema["client_types"]
+    assert js["ERROR_CODES"] == schema["error_codes"]
 
 
 def test_the_state_machine_is_the_services(js: dict, schema: dict) -> None:

@@ -4,9 +4,13 @@
  * when it sends one), never swallowed.
  */
 
+/**
+ * A failed request: the server's English sentence with the status, and the stable `code` the
+ * server sends beside it (the page says a code in the chosen language: i18n.js errText).
+ */
 export class ApiError extends Error {
-  /** @param {string} message @param {number} status */
-  constructor(message, status) { super(message); this.status = status; }
+  /** @param {string} message @param {number} status @param {string|null} [code] */
+  constructor(message, status, code = null) { super(message); this.status = status; this.code = code; }
 }
 
 /**
@@ -24,7 +28,7 @@ export async function api(path, opt = {}) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(`cannot reach the server (${init.method} ${path}): ${/** @type {Error} */ (e).message}`, 0);
+    throw new ApiError(`cannot reach the server (${init.method} ${path}): ${/** @type {Error} */ (e).message}`, 0, "unreachable");
   }
   const text = await res.text();
   let body = null;
@@ -32,7 +36,7 @@ export async function api(path, opt = {}) {
   if (!res.ok) {
     let detail = body?.detail ?? text ?? res.statusText;
     if (Array.isArray(detail)) detail = detail.map((d) => d.msg ?? JSON.stringify(d)).join("; ");
-    throw new ApiError(`${detail || res.statusText} (${res.status})`, res.status);
+    throw new ApiError(`${detail || res.statusText} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null);
   }
   return body;
 }
@@ -89,9 +93,9 @@ export async function upload(path, files) {
   for (const [name, blob] of Object.entries(files)) form.append(name, blob, name);
   let res;
   try { res = await fetch(path, { method: "POST", body: form }); } catch (e) {
-    throw new ApiError(`cannot reach the server (POST ${path}): ${/** @type {Error} */ (e).message}`, 0);
+    throw new ApiError(`cannot reach the server (POST ${path}): ${/** @type {Error} */ (e).message}`, 0, "unreachable");
   }
   const body = await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(`${body?.detail ?? res.statusText} (${res.status})`, res.status);
+  if (!res.ok) throw new ApiError(`${body?.detail ?? res.statusText} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null);
   return body;
 }

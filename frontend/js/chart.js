@@ -6,6 +6,7 @@
  * (chartmath.decimate), so tens of thousands of points cost no more to draw than a few hundred.
  */
 import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop } from "./chartmath.js";
+import { t } from "./i18n.js";
 
 /** @typedef {{x: number, label: string, color: string}} Mark */
 
@@ -44,7 +45,7 @@ export class LineChart {
     this.clipped = "";
     /** @type {number|null} */
     this.hoverPx = null;
-    this.empty = opt.empty ?? "no data yet";
+    this.empty = opt.empty ?? t("chart.no_data");
     const hover = (/** @type {PointerEvent} */ e) => {
       const r = canvas.getBoundingClientRect();
       this.hoverPx = e.clientX - r.left;
@@ -78,7 +79,7 @@ export class LineChart {
       let [a, b] = extent(s.ys.data, s.ys.length);
       if (this.clip && s.kind === "band") {
         const c = clipTop(s.ys.data, s.ys.length, 0.995);
-        if (c.above > 0) { this.clipped = `${c.above} mini-batch point${c.above === 1 ? "" : "s"} above ${formatNumber(c.top)} clipped`; b = c.top; }
+        if (c.above > 0) { this.clipped = t(c.above === 1 ? "chart.clipped_one" : "chart.clipped", { n: c.above, top: formatNumber(c.top) }); b = c.top; }
       }
       if (a < y0) y0 = a; if (b > y1) y1 = b;
     }
@@ -198,7 +199,7 @@ export class LineChart {
     ctx.fillStyle = muted; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
     ctx.fillText(this.opt.xLabel, L + pw / 2, box.ch - 2);
     ctx.save(); ctx.translate(11, T + ph / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = "middle";
-    ctx.fillText(this.opt.yLabel + (this.log ? " (log)" : ""), 0, 0); ctx.restore();
+    ctx.fillText(this.opt.yLabel + (this.log ? t("chart.log_suffix") : ""), 0, 0); ctx.restore();
   }
 
   /**
@@ -276,7 +277,7 @@ export class LineChart {
       if (Math.abs(s.xs.data[i] - xv) > (sc.x1 - sc.x0) * 0.08 && s.kind !== "points") continue;
       ctx.fillStyle = cssVar(s.color);
       ctx.beginPath(); ctx.arc(sc.sx(s.xs.data[i]), sc.sy(y), 3, 0, Math.PI * 2); ctx.fill();
-      lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  (step ${formatNumber(s.xs.data[i])})` });
+      lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  ${t("chart.at_step", { step: formatNumber(s.xs.data[i]) })}` });
     }
     if (!lines.length) return;
     const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;

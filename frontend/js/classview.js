@@ -33,22 +33,23 @@ export function progress(run) {
 }
 
 /**
- * A waiting run's place and estimated start, as a person reads it.
- * @param {any} run a RunSummary @returns {string}
+ * A waiting run's place and estimated start, as a person reads it, in the page's language.
+ * @typedef {(key: string, params?: Record<string, string|number>) => string} Say the catalogue's t()
+ * @param {any} run a RunSummary @param {Say} say @returns {string}
  */
-export function queueWords(run) {
+export function queueWords(run, say) {
   if (run.queue_position == null) return "";
-  const place = run.queue_position === 1 ? "next" : `#${run.queue_position} in line`;
-  if (run.starts_in_s == null) return `${place}, start time not known yet`;
-  return `${place}, starts ${inAbout(run.starts_in_s)}`;
+  const place = run.queue_position === 1 ? say("class.next") : say("class.in_line", { pos: run.queue_position });
+  if (run.starts_in_s == null) return say("class.start_unknown", { place });
+  return say("class.starts", { place, when: inAbout(run.starts_in_s, say) });
 }
 
-/** @param {number} seconds @returns {string} */
-export function inAbout(seconds) {
-  if (seconds < 1) return "now";
-  if (seconds < 90) return `in ~${Math.round(seconds)} s`;
-  if (seconds < 5400) return `in ~${Math.round(seconds / 60)} min`;
-  return `in ~${(seconds / 3600).toFixed(1)} h`;
+/** @param {number} seconds @param {Say} say @returns {string} */
+export function inAbout(seconds, say) {
+  if (seconds < 1) return say("class.now");
+  if (seconds < 90) return say("class.in_s", { n: Math.round(seconds) });
+  if (seconds < 5400) return say("class.in_min", { n: Math.round(seconds / 60) });
+  return say("class.in_h", { n: (seconds / 3600).toFixed(1) });
 }
 
 /**

@@ -23,6 +23,16 @@ import { MyDigitsView } from "./panels/mine.js";
 import { AugmentStrip } from "./panels/augstrip.js";
 import { ClassPanel } from "./panels/classroom.js";
 import { PanelWatch } from "./panelwatch.js";
+import { NotesPath } from "./panels/notespath.js";
+import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
+import { t, lang, setLanguage, statusWord, serverMessage, checkpointName } from "./i18n.js";
+
+// -- language: the other one's name on the switch, in its own words --------------------------------
+const other = lang === "en" ? "zh-CN" : "en";
+$("lang").textContent = other === "zh-CN" ? "中文" : "English";
+$("lang").setAttribute("lang", other);
+$("lang").title = t("head.lang.title");
+$("lang").addEventListener("click", () => setLanguage(other));
 
 // -- theme ------------------------------------------------------------------------------------
 const root = document.documentElement;
@@ -52,6 +62,7 @@ const socket = new LiveSocket(`${proto}//${location.host}/ws`, {
   },
   onProblem: (m) => toast(m),
   onEvent: handleEvent,
+  say: t,
 });
 // The class (owners, queue, the pinned run) and which heavy frames the sections on screen need.
 const classPanel = new ClassPanel({ watch: (id) => watch(id), toast: (m, kind) => toast(m, kind), watched: () => S.watched });
@@ -72,7 +83,7 @@ const mine = new MyDigitsView({
   watch: (id) => watch(id),
   readWith: (id) => {
     const sel = /** @type {HTMLSelectElement} */ ($("model"));
-    if (![...sel.options].some((o) => o.value === id)) sel.add(new Option(`${S.runs.get(id)?.name ?? id} (latest weights)`, id));
+    if (![...sel.options].some((o) => o.value === id)) sel.add(new Option(t("model.latest_weights", { name: S.runs.get(id)?.name ?? id }), id));
     sel.value = id;
     $("draw").scrollIntoView();
     draw.soon();
@@ -164,11 +175,11 @@ function handleEvent(e) {
     case "prediction": draw.show(d); break;
     case "error": {
       if (draw.onError(d)) break;
-      toast(`server: ${d.message}`);
+      toast(t("error.server", { message: serverMessage(d) }));
       break;
     }
   }
-  if (socket.seq.dropped) $("dropped").textContent = `${socket.seq.dropped} heavy frames skipped to keep up`;
+  if (socket.seq.dropped) $("dropped").textContent = t("foot.dropped", { n: socket.seq.dropped });
 }
 
 /** A run changed: keep the list, follow a run started elsewhere. @param {any} d */
@@ -191,7 +202,7 @@ onRunChange((prev, d) => {
     if (prev.status !== d.status) { if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
   }
   if (prev.status !== d.status) {
-    if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(`${d.name} ${d.status}: ${d.message ?? "no details"}`);
+    if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(t("run.ended_badly", { name: d.name, status: statusWord(d.status), message: d.message ?? t("run.no_details") }));
     if (!isLive(d)) loadModels();
   }
   if (prev.name !== d.name) loadModels();
@@ -211,7 +222,7 @@ async function watch(id, force = false) {
     charts.reset(); learned.reset(); epochView.clear();
   }
   for (const n of ["runs", "status", "controls"]) markDirty(n);
-  const [detail, history] = await Promise.all([attempt(api.getRun(id), "loading the run"), attempt(api.getMetrics(id), "loading the run's metrics")]);
+  const [detail, history] = await Promise.all([attempt(api.getRun(id), t("load.run")), attempt(api.getMetrics(id), t("load.metrics"))]);
   if (S.watched !== id) return;
   if (detail) { S.detail = detail; updateRun(detail); train.sync(); }
   if (history) {
@@ -227,7 +238,7 @@ async function watch(id, force = false) {
 // -- runs ---------------------------------------------------------------------------------------
 async function loadQueue() {
   // The queue positions come with each run's detail; the list shows them for queued runs.
-  const list = await attempt(api.getQueued(), "listing the queued runs");
+  const list = await attempt(api.getQueued(), t("load.queued"));
   if (!list) return;
   queue = new Map(list.filter((/** @type {any} */ r) => r.queue_position).map((/** @type {any} */ r) => [r.id, r.queue_position]));
   markDirty("runs");
@@ -244,11 +255,11 @@ function paintRuns() {
     else if (action === "compare") charts.compareWith(id);
     else if (action === "refresh") markDirty("runs");
     else if (action === "rename") {
-      const r = await attempt(api.patchRun(id, { name: value }), "renaming the run");
-      if (r) { updateRun(r); toast(`renamed to ${r.name}`, "info"); loadModels(); }
+      const r = await attempt(api.patchRun(id, { name: value }), t("load.renaming"));
+      if (r) { updateRun(r); toast(t("run.renamed", { name: r.name }), "info"); loadModels(); }
       markDirty("runs"); markDirty("status");
     } else {
-      const r = await attempt(api.control(id, action), `${action} failed`);
+      const r = await attempt(api.control(id, action), t("run.action_failed", { action: t(`run.action.${action}`) }));
       if (r) { updateRun(r); if (action === "resume" && !isActive(watchedRun())) watch(id); }
       for (const n of ["runs", "status", "controls"]) markDirty(n);
     }
@@ -257,16 +268,16 @@ function paintRuns() {
 
 // -- models, presets, probes ----------------------------------------------------------------------
 async function loadModels() {
-  const list = await attempt(api.getModels(), "listing the models");
+  const list = await attempt(api.getModels(), t("load.models"));
   if (!list) return;
   S.defaultModel = list.default ?? S.defaultModel;
-  const label = (/** @type {any} */ m) => modelLabel(m, (id) => S.runs.get(id)?.name ?? null);
+  const label = (/** @type {any} */ m) => modelLabel(m, (id) => S.runs.get(id)?.name ?? null, (k) => t(`model.kind.${k}`), checkpointName);
   learn.setModels(list.models);
   mine.setModels(list.models, label);
   const sel = /** @type {HTMLSelectElement} */ ($("model"));
   const keep = sel.value;
   sel.length = 1;
-  /** @type {HTMLOptionElement} */ (sel.options[0]).text = `auto: the run training now, else ${S.defaultModel}`;
+  /** @type {HTMLOptionElement} */ (sel.options[0]).text = t("model.auto", { model: S.defaultModel });
   for (const m of list.models) sel.add(new Option(label(m), m.id));
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
   updateOnnxLink();
@@ -289,7 +300,7 @@ $("train-augment-strip").addEventListener("click", () => trainStrip.next());
 
 async function loadCatalog() {
   const [layers, presets, probes] = await Promise.all([
-    attempt(api.getLayers(), "reading the layer types"), attempt(api.getPresets(), "reading the presets"), attempt(api.getProbes(), "reading the probe digits"),
+    attempt(api.getLayers(), t("load.layers")), attempt(api.getPresets(), t("load.presets")), attempt(api.getProbes(), t("load.probes")),
   ]);
   if (layers && presets) train.setCatalog(layers, presets);
   if (probes) { S.probeList = probes; learn.setProbes(probes); }
@@ -310,9 +321,41 @@ new ResizeObserver(() => {
   learn.resize();
 }).observe(document.body);
 
+// -- "Follow the notes": each step's one click, on this page only (no run is started or changed) --
+/** @param {string} id @param {string} value */
+function choose(id, value) {
+  const el = /** @type {HTMLInputElement|HTMLSelectElement} */ ($(id));
+  el.value = value;
+  el.dispatchEvent(new Event("change"));
+}
+/** @param {import("./notessteps.js").Step} step @returns {Promise<string|null>} */
+async function notesSetup(step) {
+  if (step.setup === "pad" || step.setup === "cnn-pad") {
+    if (step.setup === "cnn-pad") choose("model", "cnn");
+    /** @type {HTMLInputElement} */ ($("test-digit")).value = String(NOTES_DIGIT);
+    await draw.putTestDigit();
+    return null;
+  }
+  // The Learn view on the notes' own network (bundled) and a test digit.
+  choose("learn-source", "test");
+  /** @type {HTMLInputElement} */ ($("learn-test")).value = String(NOTES_DIGIT);
+  choose("learn-model", "notes");
+  if (step.setup === "step") $("learn-step").click();
+  if (step.setup === "batch") $("learn-batch-draw").click();
+  if (step.setup === "conv-example") {
+    if (train.editor.readOnly) train.newRun(); // the watched run's own settings stay as they are
+    const r = train.editor.loadSpec(EXAMPLE_SPEC);
+    const row = r?.rows[EXAMPLE_LAYER];
+    if (row) return t("notes.example_row", { i: EXAMPLE_LAYER, formula: row.formula, n: row.params });
+  }
+  return null;
+}
+const notes = new NotesPath({ setup: notesSetup });
+
 // -- go -----------------------------------------------------------------------------------------
 for (const n of ["status", "controls", "loss", "acc", "grad", "probes", "timeline", "confusion"]) markDirty(n);
 draw.clear();
 epochView.clear();
 loadCatalog();
 socket.connect();
+notes.route();

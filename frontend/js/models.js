@@ -6,10 +6,12 @@
  * checkpoint by the run's name) and the test accuracy as stored (four digits: no rounding up).
  * @param {{id: string, kind: string, test_accuracy?: number|null}} m
  * @param {(runId: string) => string|null} runName the name of a run, or null if unknown
+ * @param {(kind: string) => string} [kindWord] the kind as the page says it (default: as the server names it)
+ * @param {(checkpoint: string) => string} [ckptWord] a checkpoint's name as the page says it
  */
-export function modelLabel(m, runName) {
+export function modelLabel(m, runName, kindWord = (k) => k, ckptWord = (c) => c) {
   const acc = m.test_accuracy != null ? ` — ${(m.test_accuracy * 100).toFixed(2)}%` : "";
   const [runId, ckpt] = m.id.split(":");
   const name = ckpt && m.kind === "run" ? runName(runId) : null;
-  return `${name ? `${name} · ${ckpt}` : `${m.id}${m.kind === "bundled" ? "" : ` (${m.kind})`}`}${acc}`;
+  return `${name ? `${name} · ${ckptWord(ckpt)}` : `${m.id}${m.kind === "bundled" ? "" : ` (${kindWord(m.kind)})`}`}${acc}`;
 }

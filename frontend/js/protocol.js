@@ -87,6 +87,16 @@ export function whyNot(run, action) {
   return `${run.name ?? "this run"} cannot ${action === "resume" ? "continue" : action}: ${reason}`;
 }
 
+/**
+ * The stable codes of HTTP error bodies and "error" events (protocol.py ErrorCode); the page words
+ * each through its catalogue (error.code.<code>). Checked against the server's by the drift test.
+ */
+export const ERROR_CODES = /** @type {const} */ ([
+  "bad_request", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict", "too_large",
+  "unsupported_media_type", "invalid", "invalid_json", "empty_body", "quota", "unavailable", "busy", "disk_full",
+  "internal", "bad_json", "bad_message", "diverged", "failed",
+]);
+
 export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict", "panels"]);
 
 /** Field names of each event's `data` object. */

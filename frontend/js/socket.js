@@ -19,11 +19,15 @@ export function backoff(attempt, random = Math.random()) {
 export class LiveSocket {
   /**
    * @param {string} url
-   * @param {{onEvent: (e: import("./protocol.js").Envelope) => void, onState: (s: SocketState, info: string) => void, onProblem: (msg: string) => void}} handlers
+   * @param {{onEvent: (e: import("./protocol.js").Envelope) => void, onState: (s: SocketState, info: string) => void, onProblem: (msg: string) => void,
+   *   say?: (key: string, params?: Record<string, string|number>) => string}} handlers
+   *   say: the page's words for a message key (i18n.js t); without it the keys themselves
    */
   constructor(url, handlers) {
     this.url = url;
     this.h = handlers;
+    const say = handlers.say ?? ((/** @type {string} */ key) => key);
+    this.t = (/** @type {string} */ key, /** @type {Record<string, string|number>} */ params = {}) => say(key, params);
     /** @type {WebSocket|null} */
     this.ws = null;
     this.attempt = 0;
@@ -36,11 +40,11 @@ export class LiveSocket {
 
   connect() {
     clearTimeout(this.timer);
-    this.set(this.attempt ? "reconnecting" : "connecting", this.attempt ? `server unreachable, trying again (attempt ${this.attempt + 1})…` : "connecting…");
+    this.set(this.attempt ? "reconnecting" : "connecting", this.attempt ? this.t("conn.trying_again", { n: this.attempt + 1 }) : this.t("head.connecting"));
     let ws;
-    try { ws = new WebSocket(this.url); } catch (e) { this.h.onProblem(`cannot open the live connection: ${e}`); this.retry(); return; }
+    try { ws = new WebSocket(this.url); } catch (e) { this.h.onProblem(this.t("conn.cannot_open", { error: String(e) })); this.retry(); return; }
     this.ws = ws;
-    ws.onopen = () => { this.attempt = 0; this.seq.reset(); this.set("open", "live"); };
+    ws.onopen = () => { this.attempt = 0; this.seq.reset(); this.set("open", this.t("conn.live")); };
     ws.onmessage = (m) => {
       if (typeof m.data !== "string") return;
       const r = parseMessage(m.data);
@@ -51,8 +55,8 @@ export class LiveSocket {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (ev.code === 1009) this.h.onProblem("the server closed the connection: a message was too big");
-      if (ev.code === 1008) this.h.onProblem("the server refused the connection (origin not allowed)");
+      if (ev.code === 1009) this.h.onProblem(this.t("conn.too_big"));
+      if (ev.code === 1008) this.h.onProblem(this.t("conn.refused"));
       this.retry();
     };
     ws.onerror = () => { /* onclose follows and schedules the retry */ };
@@ -63,7 +67,7 @@ export class LiveSocket {
     const until = Date.now() + delay;
     const tick = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-      this.set("reconnecting", `server unreachable, retrying in ${left} s`);
+      this.set("reconnecting", this.t("conn.retrying_in", { s: left }));
       if (Date.now() < until) this.countdown = window.setTimeout(tick, 1000);
     };
     clearTimeout(this.countdown);

@@ -8,6 +8,7 @@
 import { FrameHistory } from "./history.js";
 import { esc } from "./heatmap.js";
 import { LIVE_STATUSES, ACTIVE_STATUSES } from "./protocol.js";
+import { t, errText, checkpointName } from "./i18n.js";
 
 /** @param {string} id */
 export const $ = (id) => /** @type {any} */ (document.getElementById(id));
@@ -54,7 +55,7 @@ export function modelName(model) {
   if (!model) return "";
   const [run, ckpt] = model.split(":");
   if (!S.runs.has(run)) return model;
-  return ckpt ? `${runName(run)} · ${ckpt}` : runName(run);
+  return ckpt ? `${runName(run)} · ${checkpointName(ckpt)}` : runName(run);
 }
 
 /** The watched run's summary, or null. */
@@ -71,7 +72,7 @@ export function toast(message, kind = "error") {
   const el = document.createElement("div");
   el.className = `toast ${kind}`;
   el.setAttribute("role", kind === "error" ? "alert" : "status");
-  el.innerHTML = `<p>${esc(message)}</p><button type="button" aria-label="Dismiss">✕</button>`;
+  el.innerHTML = `<p>${esc(message)}</p><button type="button" aria-label="${esc(t("toast.dismiss"))}">✕</button>`;
   el.querySelector("button")?.addEventListener("click", () => el.remove());
   box.append(el);
   while (box.children.length > 4) box.firstElementChild?.remove();
@@ -80,7 +81,7 @@ export function toast(message, kind = "error") {
 }
 
 /** A promise whose failure becomes a toast (and null). @template T @param {Promise<T>} p @param {string} what @returns {Promise<T|null>} */
-export const attempt = (p, what) => p.catch((e) => { toast(`${what}: ${e.message}`); return null; });
+export const attempt = (p, what) => p.catch((e) => { toast(`${what}: ${errText(e)}`); return null; });
 
 /** A summary from a RunDetail (without the heavy fields). @param {any} d */
 export const pickSummary = (d) => { const { spec, config, checkpoints, ...rest } = d; return rest; };

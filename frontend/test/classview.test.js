@@ -1,6 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { liveFrames, progress, queueWords, inAbout, pickRuns } from "../js/classview.js";
+import { format } from "../js/messages.js";
+
+/** The page's t() over one catalogue. @param {string} lang */
+const sayIn = (lang) => {
+  const messages = JSON.parse(readFileSync(new URL(`../i18n/${lang}.json`, import.meta.url), "utf8"));
+  return (/** @type {string} */ key, /** @type {any} */ params) => format(messages[key], params);
+};
+const say = sayIn("en");
 
 test("heavy frames follow the visible sections", () => {
   assert.deepEqual(liveFrames([]), []);
@@ -12,12 +21,13 @@ test("heavy frames follow the visible sections", () => {
 test("progress and the queue in words", () => {
   assert.equal(progress({ step: 50, total_steps: 200, epoch: 0, epochs: 2 }), "25%");
   assert.equal(progress({ step: 0, total_steps: null, epoch: 1, epochs: 3 }), "1/3");
-  assert.equal(queueWords({ queue_position: null }), "");
-  assert.equal(queueWords({ queue_position: 1, starts_in_s: 0 }), "next, starts now");
-  assert.equal(queueWords({ queue_position: 3, starts_in_s: 125 }), "#3 in line, starts in ~2 min");
-  assert.equal(queueWords({ queue_position: 7, starts_in_s: null }), "#7 in line, start time not known yet");
-  assert.equal(inAbout(42), "in ~42 s");
-  assert.equal(inAbout(3 * 3600), "in ~3.0 h");
+  assert.equal(queueWords({ queue_position: null }, say), "");
+  assert.equal(queueWords({ queue_position: 1, starts_in_s: 0 }, say), "next, starts now");
+  assert.equal(queueWords({ queue_position: 3, starts_in_s: 125 }, say), "#3 in line, starts in ~2 min");
+  assert.equal(queueWords({ queue_position: 7, starts_in_s: null }, say), "#7 in line, start time not known yet");
+  assert.equal(inAbout(42, say), "in ~42 s");
+  assert.equal(inAbout(3 * 3600, say), "in ~3.0 h");
+  assert.equal(queueWords({ queue_position: 3, starts_in_s: 125 }, sayIn("zh-CN")), "排第 3 位，约 2 分钟后开始");
 });
 
 test("my runs and class runs", () => {

@@ -1,4 +1,7 @@
-"""Errors in one JSON shape, ``{"detail": "<one human sentence>", ...}``, and the body-size cap.
+"""Errors in one JSON shape, ``{"detail": "<one human sentence>", "code": "<stable code>", ...}``,
+and the body-size cap. ``code`` (protocol.ErrorCode) is what a client words in its own language;
+an error that states none gets its status's (404 not_found, 409 conflict, ...), see
+:func:`coded` for the ones that state their own.
 
 * validation errors (422): ``detail`` names the first problem ("body.lr: Input should be greater
   than 0"), ``errors`` lists them all (location and message only, never the input echoed back);
@@ -27,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .disk import DiskFullError, disk_full
 from .pool import PoolBusyError
+from .protocol import ErrorCode, code_for_status
 from .quotas import QuotaError
 
 log = logging.getLogger("glassnet.errors")
@@ -67,35 +71,62 @@ def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
     return f"{first['loc']}: {first['msg']}{extra}", compact
 
 
+def coded(exc: StarletteHTTPException, code: ErrorCode) -> StarletteHTTPException:
+    """An HTTPException that states its own code (``raise coded(HTTPException(...), ErrorCode.BUSY)``)."""
+    exc.glassnet_code = code  # type: ignore[attr-defined]
+    return exc
+
+
+def validation_code(errors: list[dict[str, Any]]) -> ErrorCode:
+    """The code of a 422 from its first problem: not JSON, no body, or an invalid value."""
+    if errors and errors[0]["type"] == "json_invalid":
+        return ErrorCode.INVALID_JSON
+    if errors and errors[0]["msg"].startswith("the request body is empty"):
+        return ErrorCode.EMPTY_BODY
+    return ErrorCode.INVALID
+
+
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     detail, errors = describe_validation(list(exc.errors()))
-    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+    code = validation_code(errors)
+    return JSONResponse({"detail": detail, "code": code.value, "errors": errors}, status_code=422)
 
 
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+    code = getattr(exc, "glassnet_code", None) or code_for_status(exc.status_code)
+    return JSONResponse(
+        {"detail": detail, "code": code.value}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
     request.app.state.internal_errors = getattr(request.app.state, "internal_errors", 0) + 1
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+    return JSONResponse(
+        {"detail": "internal error; see the server log", "code": ErrorCode.INTERNAL.value}, status_code=500
+    )
 
 
 async def _busy_handler(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse(
+        {"detail": str(exc), "code": ErrorCode.BUSY.value}, status_code=503, headers={"Retry-After": "1"}
+    )
 
 
 async def _disk_handler(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=507)
+    return JSONResponse({"detail": str(exc), "code": ErrorCode.DISK_FULL.value}, status_code=507)
 
 
 async def _quota_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QuotaError)
-    return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+    return JSONResponse(
+        {"detail": str(exc), "code": ErrorCode.QUOTA.value},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 async def _storage_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -105,7 +136,8 @@ async def _storage_handler(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
             {
                 "detail": "the disk holding the data dir is full; free some space (or delete runs and "
-                "uploaded models) and retry"
+                "uploaded models) and retry",
+                "code": ErrorCode.DISK_FULL.value,
             },
             status_code=507,
         )
@@ -127,7 +159,7 @@ async def send_error(
     send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """An ``ErrorBody`` answer straight from ASGI middleware (before any route runs)."""
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps({"detail": detail, "code": code_for_status(status).value}).encode()
     start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": start + (headers or [])})
     await send({"type": "http.response.body", "body": body})

@@ -217,11 +217,60 @@ class PredictionData(PredictResult):
     ms: float | None = Field(None, description="server time for the answer, milliseconds")
 
 
+class ErrorCode(StrEnum):
+    """Stable, machine-readable error codes: the ``code`` of every HTTP error body (beside its
+    English ``detail``) and of every ``error`` event (beside its ``message``). The sentences may be
+    reworded; the codes do not change, so a client can say them in its own language (the page's
+    catalogues have ``error.code.<code>`` for each)."""
+
+    BAD_REQUEST = "bad_request"  # 400: a malformed request (headers, Content-Length)
+    UNAUTHORIZED = "unauthorized"  # 401: the server's token is needed
+    FORBIDDEN = "forbidden"  # 403: origin or host not allowed
+    NOT_FOUND = "not_found"  # 404: no such run, model, digit, checkpoint
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
+    CONFLICT = "conflict"  # 409: the run's state does not allow it (state machine)
+    TOO_LARGE = "too_large"  # 413: over the body cap, or a WebSocket message too big
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
+    INVALID = "invalid"  # 422: a value out of bounds or a request that does not make sense
+    INVALID_JSON = "invalid_json"  # 422: the body is not JSON
+    EMPTY_BODY = "empty_body"  # 422: no body where one is needed
+    QUOTA = "quota"  # 429: over a per-client quota
+    UNAVAILABLE = "unavailable"  # 503: not ready (dataset, models) or predictions not yet possible
+    BUSY = "busy"  # 503: the heavy pool is full; retry shortly
+    DISK_FULL = "disk_full"  # 507
+    INTERNAL = "internal"  # 500: a bug; see the server log
+    BAD_JSON = "bad_json"  # WebSocket: a message that is not JSON
+    BAD_MESSAGE = "bad_message"  # WebSocket: JSON that is not a valid client message
+    DIVERGED = RunStatus.DIVERGED.value  # a run's loss became NaN/Inf (the run's status)
+    FAILED = RunStatus.FAILED.value  # a run's process failed (the run's status)
+
+
+#: The code of an HTTP error that states none, by status.
+HTTP_ERROR_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.INVALID,
+    429: ErrorCode.QUOTA,
+    503: ErrorCode.UNAVAILABLE,
+    507: ErrorCode.DISK_FULL,
+}
+
+
+def code_for_status(status: int) -> ErrorCode:
+    """The code of an HTTP error by its status (4xx without its own: bad_request; 5xx: internal)."""
+    if status in HTTP_ERROR_CODES:
+        return HTTP_ERROR_CODES[status]
+    return ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL
+
+
 class ErrorData(_Model):
-    code: str = Field(
-        description="bad_json | bad_message | too_large | not_found | unavailable | "
-        "diverged | failed | internal"
-    )
+    code: str = Field(description="a stable machine-readable code: one of ErrorCode (error_codes)")
     message: str
     id: str | int | None = None
 
@@ -300,6 +349,7 @@ class ProtocolSchema(BaseModel):
     heavy_events: list[str]
     run_statuses: list[str]
     run_machine: dict[str, Any] = Field(description="statuses x actions -> next status (service/runstate.py)")
+    error_codes: list[str] = Field(description="the codes of error events and HTTP error bodies (ErrorCode)")
     envelope: dict[str, Any] = Field(description="JSON schema of the envelope")
     events: dict[str, dict[str, Any]] = Field(description="event type -> JSON schema of its data")
     client_types: list[str]
@@ -314,6 +364,7 @@ def protocol_schema() -> dict[str, Any]:
         "heavy_events": sorted(e.value for e in HEAVY_EVENTS),
         "run_statuses": [s.value for s in RunStatus],
         "run_machine": machine_schema(),
+        "error_codes": [c.value for c in ErrorCode],
         "envelope": Envelope.model_json_schema(),
         "events": {e.value: m.model_json_schema() for e, m in EVENT_MODELS.items()},
         "client_types": ["subscribe", "unsubscribe", "predict", "panels"],

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..nn.model import MAX_LAYERS, MAX_PARAMS
 from ..training.config import MAX_BATCH, MAX_EPOCHS
-from .protocol import RunSummary
+from .protocol import ErrorCode, RunSummary
 
 
 class _Request(BaseModel):
@@ -253,7 +253,10 @@ class HubStats(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error: ``detail`` is one human sentence; ``errors`` lists field problems (422)."""
+    """Every error: ``detail`` is one human sentence (English); ``code`` a stable machine-readable
+    code (:class:`~glassnet.service.protocol.ErrorCode`) a client can word in its own language;
+    ``errors`` lists field problems (422)."""
 
     detail: str
+    code: ErrorCode
     errors: list[dict[str, Any]] | None = None

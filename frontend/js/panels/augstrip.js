@@ -6,6 +6,7 @@
 import { api } from "../api.js";
 import { base64ToBytes } from "../encoding.js";
 import { esc } from "../heatmap.js";
+import { t, errText } from "../i18n.js";
 
 const PROBES = 10;
 
@@ -28,7 +29,7 @@ export class AugmentStrip {
     try {
       r = await api("/api/augment", { method: "POST", body: { probe: this.probe % 8, count: 8, seed: this.probe } });
     } catch (e) {
-      this.root.innerHTML = `<p class="err small">${esc(/** @type {Error} */ (e).message)}</p>`;
+      this.root.innerHTML = `<p class="err small">${esc(errText(e))}</p>`;
       return;
     }
     const tile = (/** @type {{shape: number[], data: string}} */ p, /** @type {string} */ label) => {
@@ -45,9 +46,9 @@ export class AugmentStrip {
       return c;
     };
     const label = r.source.label;
-    const original = tile(r.original, `the original ${label}`);
+    const original = tile(r.original, t("aug.original", { d: label }));
     original.classList.add("original");
-    this.root.replaceChildren(original, ...r.variants.map((/** @type {any} */ v, /** @type {number} */ k) => tile(v, `varied ${label}, version ${k + 1}`)));
+    this.root.replaceChildren(original, ...r.variants.map((/** @type {any} */ v, /** @type {number} */ k) => tile(v, t("aug.variant", { d: label, k: k + 1 }))));
     this.root.dataset.count = String(r.variants.length);
   }
 }

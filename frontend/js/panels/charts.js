@@ -9,6 +9,7 @@ import * as api from "../api.js";
 import { register, markDirty } from "../scheduler.js";
 import { LineChart } from "../chart.js";
 import { Smoother, smooth, formatNumber } from "../chartmath.js";
+import { t } from "../i18n.js";
 
 const pct = (/** @type {number} */ v) => `${(v * 100).toFixed(1)}%`;
 const smoothing = () => Number($("smoothing").value);
@@ -17,16 +18,16 @@ const MARK_COLORS = /** @type {Record<string, string>} */ ({ lr: "--chart-4", pa
 export class Charts {
   constructor() {
     this.smoothers = { loss: new Smoother(0.9), acc: new Smoother(0.9) };
-    const loss = new LineChart($("loss-chart"), { xLabel: "step (mini-batches)", yLabel: "cost", onHover: () => markDirty("loss"), empty: "start or open a run to see its cost" });
-    this.raw = loss.add({ id: "raw", label: "mini-batch", color: "--chart-raw", kind: "band", width: 1 });
-    this.sm = loss.add({ id: "smooth", label: "smoothed", color: "--chart-1", kind: "line", width: 2 });
-    this.eTrain = loss.add({ id: "etrain", label: "epoch (train)", color: "--chart-3", kind: "points" });
-    this.eVal = loss.add({ id: "eval", label: "epoch (validation)", color: "--chart-2", kind: "points" });
-    const acc = new LineChart($("acc-chart"), { xLabel: "step (mini-batches)", yLabel: "accuracy", yDomain: [0, 1], onHover: () => markDirty("acc"), empty: "start or open a run to see its accuracy" });
-    this.accRaw = acc.add({ id: "accraw", label: "mini-batch", color: "--chart-raw", kind: "band", width: 1, fmt: pct, visible: false });
-    this.accSm = acc.add({ id: "accsmooth", label: "training (smoothed)", color: "--chart-1", kind: "line", width: 2, fmt: pct });
-    this.aTrain = acc.add({ id: "atrain", label: "epoch (train)", color: "--chart-3", kind: "points", fmt: pct });
-    this.aVal = acc.add({ id: "aval", label: "epoch (validation)", color: "--chart-2", kind: "points", fmt: pct });
+    const loss = new LineChart($("loss-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.cost"), onHover: () => markDirty("loss"), empty: t("chart.empty_cost") });
+    this.raw = loss.add({ id: "raw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1 });
+    this.sm = loss.add({ id: "smooth", label: t("chart.smoothed"), color: "--chart-1", kind: "line", width: 2 });
+    this.eTrain = loss.add({ id: "etrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points" });
+    this.eVal = loss.add({ id: "eval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points" });
+    const acc = new LineChart($("acc-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.accuracy"), yDomain: [0, 1], onHover: () => markDirty("acc"), empty: t("chart.empty_accuracy") });
+    this.accRaw = acc.add({ id: "accraw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1, fmt: pct, visible: false });
+    this.accSm = acc.add({ id: "accsmooth", label: t("chart.training_smoothed"), color: "--chart-1", kind: "line", width: 2, fmt: pct });
+    this.aTrain = acc.add({ id: "atrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points", fmt: pct });
+    this.aVal = acc.add({ id: "aval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points", fmt: pct });
     this.loss = loss; this.acc = acc;
     loss.clip = $("clip").checked;
     register("loss", () => { this.loss.draw(); this.sayScale(); });
@@ -39,10 +40,10 @@ export class Charts {
   /** The caption under the chart says how its y axis is scaled. */
   sayScale() {
     const parts = [];
-    if (this.loss.log) parts.push("log scale");
-    if (this.loss.clipped) parts.push(`${this.loss.clipped} (untick “clip spikes” to see them)`);
-    const marks = S.marks.length ? `Marks on the step axis: ${[...new Set(S.marks.map((m) => m.kind === "lr" ? "new learning rate" : m.kind))].join(", ")}.` : "";
-    $("loss-scale").textContent = [parts.length ? `Y axis: ${parts.join("; ")}.` : "", marks].filter(Boolean).join(" ");
+    if (this.loss.log) parts.push(t("chart.log_scale"));
+    if (this.loss.clipped) parts.push(t("chart.untick_clip", { clipped: this.loss.clipped }));
+    const marks = S.marks.length ? t("chart.marks", { kinds: [...new Set(S.marks.map((m) => t(`chart.mark.${m.kind}`)))].join(t("list.sep")) }) : "";
+    $("loss-scale").textContent = [parts.length ? t("chart.y_axis", { parts: parts.join(t("list.sep2")) }) : "", marks].filter(Boolean).join(" ");
   }
 
   reset() {
@@ -78,7 +79,7 @@ export class Charts {
   setMarks(marks) {
     this.loss.marks = marks.map((m) => ({
       x: m.step, color: MARK_COLORS[m.kind] ?? "--muted",
-      label: m.kind === "lr" ? `lr ${formatNumber(m.value)}` : m.kind === "pause" ? "pause" : "resume",
+      label: m.kind === "lr" ? `lr ${formatNumber(m.value)}` : t(`chart.mark_short.${m.kind}`),
     }));
     markDirty("loss");
   }
@@ -137,17 +138,17 @@ export class Charts {
       S.compare = null; this.loss.remove("cmp"); this.acc.remove("cmpacc"); $("compare-note").textContent = "";
       markDirty("loss"); markDirty("acc"); markDirty("runs"); return;
     }
-    const h = await attempt(api.getMetrics(id), "loading the run to compare");
+    const h = await attempt(api.getMetrics(id), t("chart.loading_compare"));
     if (!h) return;
     S.compare = id;
     this.loss.remove("cmp"); this.acc.remove("cmpacc");
     const name = runName(id);
-    const c = this.loss.add({ id: "cmp", label: `${name} (smoothed)`, color: "--chart-4", kind: "line", dash: [6, 4], width: 2 });
+    const c = this.loss.add({ id: "cmp", label: t("chart.cmp_smoothed", { name }), color: "--chart-4", kind: "line", dash: [6, 4], width: 2 });
     const ys = smooth(h.batches.loss.map((/** @type {any} */ v) => v ?? NaN), smoothing());
     h.batches.step.forEach((/** @type {number} */ s, /** @type {number} */ i) => { c.xs.push(s); c.ys.push(ys[i]); });
-    const a = this.acc.add({ id: "cmpacc", label: `${name} (validation)`, color: "--chart-4", kind: "points", dash: [6, 4], fmt: pct });
+    const a = this.acc.add({ id: "cmpacc", label: t("chart.cmp_validation", { name }), color: "--chart-4", kind: "points", dash: [6, 4], fmt: pct });
     for (const e of h.epochs) { a.xs.push(e.step); a.ys.push(e.val_accuracy ?? NaN); }
-    $("compare-note").textContent = `comparing with ${name}`;
+    $("compare-note").textContent = t("chart.comparing", { name });
     markDirty("loss"); markDirty("acc"); markDirty("runs");
   }
 }

@@ -9,6 +9,7 @@ import { api } from "../api.js";
 import { esc } from "../heatmap.js";
 import { LIVE_STATUSES } from "../protocol.js";
 import { pickRuns, progress, queueWords } from "../classview.js";
+import { t, errText, statusWord } from "../i18n.js";
 
 const OWNER_KEY = "glassnet-owner";
 
@@ -65,7 +66,7 @@ export class ClassPanel {
     const before = this.view?.pinned ?? null;
     if (this.view) this.view.pinned = d.pinned;
     if (d.pinned && (this.h.watched() === null || this.h.watched() === before)) this.h.watch(d.pinned);
-    if (d.pinned) this.h.toast("The teacher pinned the class run", "info");
+    if (d.pinned) this.h.toast(t("class.pinned_toast"), "info");
     this.changed();
   }
 
@@ -73,13 +74,13 @@ export class ClassPanel {
     const v = this.view;
     if (!v) return;
     const you = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-you"]'));
-    you.innerHTML = `You are <b>${esc(v.you.owner)}</b> (${esc(v.you.role)})` +
-      (v.students.length ? ` · ${v.students.length} students joined` : "") +
-      ` · runs train on <b>${esc(v.executor.name)}</b>` +
-      (v.executor.problem ? ` <span class="bad">(${esc(v.executor.problem)})</span>` : ` (${v.executor.capacity} at once)`);
+    you.innerHTML = t("class.you", { owner: esc(v.you.owner), role: esc(t(`class.role.${v.you.role}`)) }) +
+      (v.students.length ? t("class.joined", { n: v.students.length }) : "") +
+      t("class.executor", { name: esc(v.executor.name) }) +
+      (v.executor.problem ? ` <span class="bad">(${esc(v.executor.problem)})</span>` : t("class.capacity", { n: v.executor.capacity }));
     const pinned = v.runs.find((/** @type {any} */ r) => r.id === v.pinned);
     /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-pinned"]')).textContent =
-      pinned ? `Class run: ${pinned.name} (${pinned.owner ?? "?"}), ${pinned.status}` : "No class run pinned.";
+      pinned ? t("class.pinned", { name: pinned.name, owner: pinned.owner ?? "?", status: statusWord(pinned.status) }) : t("class.no_pinned");
     for (const b of this.root.querySelectorAll("[data-mode]")) {
       b.setAttribute("aria-pressed", String(/** @type {HTMLElement} */ (b).dataset.mode === this.mode));
     }
@@ -87,27 +88,27 @@ export class ClassPanel {
     const runs = pickRuns(v.runs, this.mode, v.you.owner);
     this.tbody.replaceChildren();
     if (!runs.length) {
-      this.tbody.innerHTML = `<tr><td colspan="7" class="muted">${this.mode === "mine" ? "You have no runs yet." : "No runs yet."}</td></tr>`;
+      this.tbody.innerHTML = `<tr><td colspan="7" class="muted">${t(this.mode === "mine" ? "class.no_mine" : "runs.no_runs_yet")}</td></tr>`;
       return;
     }
     for (const r of [...runs].reverse()) {
       const tr = document.createElement("tr");
       tr.dataset.run = r.id;
       const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
-      tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ' <span class="badge">class run</span>' : ""}</td>` +
-        `<td>${esc(r.owner ?? "–")}</td><td><span class="badge" data-status="${esc(r.status)}">${esc(r.status)}</span></td>` +
+      tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ` <span class="badge">${esc(t("class.badge"))}</span>` : ""}</td>` +
+        `<td>${esc(r.owner ?? "–")}</td><td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>` +
         `<td class="num">${esc(progress(r))}</td><td class="num">${acc}</td>` +
-        `<td class="small" data-testid="queue-place">${esc(queueWords(r))}</td><td><div class="actions"></div></td>`;
+        `<td class="small" data-testid="queue-place">${esc(queueWords(r, t))}</td><td><div class="actions"></div></td>`;
       const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
       const mine = teacher || r.owner === v.you.owner;
       const live = LIVE_STATUSES.includes(r.status);
-      this.button(box, "Open", r, () => this.h.watch(r.id));
+      this.button(box, t("runs.open"), r, () => this.h.watch(r.id));
       if (teacher) {
         const pin = r.id === v.pinned ? null : r.id;
-        this.button(box, pin ? "Pin" : "Unpin", r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })));
+        this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })));
       }
-      if (mine && live) this.button(box, "Stop", r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" })));
-      if (mine && !live) this.button(box, "Delete", r, () => this.act(api(`/api/runs/${r.id}`, { method: "DELETE" })));
+      if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" })));
+      if (mine && !live) this.button(box, t("class.delete"), r, () => this.act(api(`/api/runs/${r.id}`, { method: "DELETE" })));
       this.tbody.append(tr);
     }
   }
@@ -116,14 +117,14 @@ export class ClassPanel {
   button(box, text, run, onClick) {
     const b = document.createElement("button");
     b.type = "button"; b.className = "small"; b.textContent = text;
-    b.setAttribute("aria-label", `${text} ${run.name}`);
+    b.setAttribute("aria-label", t("runs.button.label", { action: text, name: run.name }));
     b.addEventListener("click", onClick);
     box.append(b);
   }
 
   /** @param {Promise<any>} request */
   async act(request) {
-    try { await request; } catch (e) { this.h.toast(/** @type {Error} */ (e).message); }
+    try { await request; } catch (e) { this.h.toast(errText(e)); }
     this.refresh();
   }
 }

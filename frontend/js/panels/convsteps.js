@@ -19,14 +19,15 @@ import { map2d, stepPlan, windowSum, fmt } from "../learnmath.js";
 import { drawGrid, hitCell, scaleFor, fitCell } from "../numgrid.js";
 import { showTip, hideTip, esc } from "../heatmap.js";
 import { cssVar } from "../chart.js";
+import { t } from "../i18n.js";
+
+/** A map's name ("padded_input") in the chosen language (catalogue: map.<name>). @param {string} key */
+const mapName = (key) => t(`map.${key}`);
 
 /** @typedef {"forward"|"backward"|"kernel"} Mode */
 
-const TITLES = {
-  forward: ["the kernel slides over the input", "input (padded)", "kernel W", "output: this channel's share"],
-  backward: ["the error flows back: full convolution with the kernel turned 180°", "error, zero-padded by k − 1", "kernel rotated 180°", "the input's error (this kernel's part)"],
-  kernel: ["the kernel's gradient: the input correlated with the error", "input (padded)", "error (as a kernel)", "∂C/∂W, the kernel's gradient"],
-};
+/** The four titles of each stepper (catalogue: conv.<mode>.0..3). @param {Mode} mode */
+const titles = (mode) => [0, 1, 2, 3].map((i) => t(`conv.${mode}.${i}`));
 
 export class ConvStepper {
   /** @param {HTMLElement} root @param {Mode} mode */
@@ -38,7 +39,7 @@ export class ConvStepper {
     this.pos = 0;
     /** @type {number|null} */
     this.timer = null;
-    const [title, a, b, c] = TITLES[mode];
+    const [title, a, b, c] = titles(mode);
     root.innerHTML = `<h4>${esc(title)}</h4>
       <div class="conv-maps">
         <figure><canvas class="src" role="img" aria-label="${esc(a)}"></canvas><figcaption>${esc(a)}</figcaption></figure>
@@ -46,10 +47,10 @@ export class ConvStepper {
         <figure><canvas class="res" role="img" aria-label="${esc(c)}"></canvas><figcaption>${esc(c)}</figcaption></figure>
       </div>
       <div class="row tight stepper-controls">
-        <button type="button" class="prev" aria-label="previous position">◀</button>
-        <input type="range" class="pos" min="0" max="0" value="0" aria-label="window position">
-        <button type="button" class="next" aria-label="next position">▶</button>
-        <button type="button" class="play">Play</button>
+        <button type="button" class="prev" aria-label="${esc(t("conv.prev"))}">◀</button>
+        <input type="range" class="pos" min="0" max="0" value="0" aria-label="${esc(t("conv.position.label"))}">
+        <button type="button" class="next" aria-label="${esc(t("conv.next"))}">▶</button>
+        <button type="button" class="play">${esc(t("conv.play"))}</button>
         <output class="where"></output>
       </div>
       <p class="readout" data-testid="conv-cell-${mode}"></p>`;
@@ -98,11 +99,11 @@ export class ConvStepper {
 
   play() {
     const btn = this.q(".play");
-    if (this.timer !== null) { clearInterval(this.timer); this.timer = null; btn.textContent = "Play"; return; }
-    btn.textContent = "Stop";
+    if (this.timer !== null) { clearInterval(this.timer); this.timer = null; btn.textContent = t("conv.play"); return; }
+    btn.textContent = t("conv.stop");
     this.timer = window.setInterval(() => {
       const total = this.plan ? this.plan.rows * this.plan.cols : 0;
-      if (!this.root.isConnected || this.pos >= total - 1) { if (this.timer !== null) clearInterval(this.timer); this.timer = null; btn.textContent = "Play"; return; }
+      if (!this.root.isConnected || this.pos >= total - 1) { if (this.timer !== null) clearInterval(this.timer); this.timer = null; btn.textContent = t("conv.play"); return; }
       this.go(this.pos + 1);
     }, 90);
   }
@@ -135,13 +136,13 @@ export class ConvStepper {
     // The readout: the products under the window and their sum, beside the server's number.
     const { products, sum } = windowSum(src, ker, r0, c0);
     const server = plan.value(r, c);
-    const where = this.mode === "kernel" ? `kernel cell (${r}, ${c})` : this.mode === "forward" ? `output cell (${r}, ${c})` : `input cell (${r - top}, ${c - left})`;
-    this.q(".where").textContent = `position ${this.pos + 1} of ${plan.rows * plan.cols}`;
-    const shown = products.length <= 9 ? products.map((p) => fmt(p, 3)).join(" + ") : `${products.length} products`;
-    const bias = this.mode === "forward" ? ` (the whole map adds the other channels and the bias b = ${fmt(e.bias, 4)}: z = ${fmt(map2d(e.maps.output).at(r, c), 5)})` : "";
+    const where = this.mode === "kernel" ? t("conv.kernel_cell", { r, c }) : this.mode === "forward" ? t("conv.output_cell", { r, c }) : t("conv.input_cell", { r: r - top, c: c - left });
+    this.q(".where").textContent = t("conv.position", { n: this.pos + 1, total: plan.rows * plan.cols });
+    const shown = products.length <= 9 ? products.map((p) => fmt(p, 3)).join(" + ") : t("conv.products", { n: products.length });
+    const bias = this.mode === "forward" ? t("conv.whole_map", { b: fmt(e.bias, 4), z: fmt(map2d(e.maps.output).at(r, c), 5) }) : "";
     this.q(".readout").innerHTML = server === null
-      ? `${esc(where)} lies in the zero padding: the sum ${fmt(sum, 5)} is cut off (the input has no pixel there).`
-      : `${esc(where)} = Σ ${shown} = <span data-sum="${sum}">${fmt(sum, 6)}</span>; the server's value: <b data-value="${server}">${fmt(server, 7)}</b>${bias}`;
+      ? esc(t("conv.in_padding", { where, sum: fmt(sum, 5) }))
+      : `${esc(where)} = Σ ${shown} = <span data-sum="${sum}">${fmt(sum, 6)}</span>; ${esc(t("conv.server_value"))} <b data-value="${server}">${fmt(server, 7)}</b>${esc(bias)}`;
     const readout = this.q(".readout");
     readout.dataset.row = String(here.r); readout.dataset.col = String(here.c);
     readout.dataset.value = server === null ? "" : String(server);
@@ -155,7 +156,7 @@ export class ConvStepper {
     if (!hit) { hideTip(); return; }
     const key = name === "src" ? this.plan.source : name === "ker" ? this.plan.kernel : this.plan.result;
     const v = map2d(this.e.maps[key]).at(hit.r, hit.c);
-    showTip(ev.clientX, ev.clientY, `${esc(key.replace(/_/g, " "))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`);
+    showTip(ev.clientX, ev.clientY, `${esc(mapName(key))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`);
   }
 }
 
@@ -166,10 +167,10 @@ export class PoolView {
     /** @type {any} */
     this.p = null;
     root.innerHTML = `<div class="conv-maps">
-        <figure><canvas class="in" role="img" aria-label="input map with each window's winner"></canvas><figcaption>input map: windows and their winners</figcaption></figure>
-        <figure><canvas class="out" role="img" aria-label="pooled map"></canvas><figcaption>pooled map</figcaption></figure>
-        <figure><canvas class="err" role="img" aria-label="error of the pooled map"></canvas><figcaption>its error ∂C/∂output</figcaption></figure>
-        <figure><canvas class="back" role="img" aria-label="error handed back to the input"></canvas><figcaption>error handed back to the input</figcaption></figure>
+        <figure><canvas class="in" role="img" aria-label="${esc(t("pool.in.label"))}"></canvas><figcaption>${esc(t("pool.in"))}</figcaption></figure>
+        <figure><canvas class="out" role="img" aria-label="${esc(t("pool.out"))}"></canvas><figcaption>${esc(t("pool.out"))}</figcaption></figure>
+        <figure><canvas class="err" role="img" aria-label="${esc(t("pool.err.label"))}"></canvas><figcaption>${esc(t("pool.err"))}</figcaption></figure>
+        <figure><canvas class="back" role="img" aria-label="${esc(t("pool.back"))}"></canvas><figcaption>${esc(t("pool.back"))}</figcaption></figure>
       </div><p class="readout" data-testid="pool-readout"></p>`;
     /** @type {Record<string, import("../numgrid.js").GridLayout|null>} */
     this.grids = {};
@@ -203,8 +204,8 @@ export class PoolView {
     this.grids.err = drawGrid(q("canvas.err"), e, { cell: cOut, scale: scaleFor([e], "diverging") });
     this.grids.back = drawGrid(q("canvas.back"), dx, { cell: cIn, scale: scaleFor([dx], "diverging"), boxes, text: false });
     /** @type {HTMLElement} */ (this.root.querySelector(".readout")).innerHTML = p.mode === "max"
-      ? `Max pooling ${p.size}×${p.size}, stride ${p.stride}: each window's error goes to its winner (outlined), the input that was the maximum; the other inputs get 0. Hover a cell.`
-      : `Mean pooling ${p.size}×${p.size}, stride ${p.stride}: each input gets 1/${p.size * p.size} of its window's error. Hover a cell.`;
+      ? esc(t("pool.max", { size: `${p.size}×${p.size}`, s: p.stride }))
+      : esc(t("pool.mean", { size: `${p.size}×${p.size}`, s: p.stride, n: p.size * p.size }));
   }
 
   /** @param {string} name @param {PointerEvent} ev */
@@ -215,7 +216,7 @@ export class PoolView {
     if (!hit) { hideTip(); return; }
     const key = { in: "input", out: "output", err: "error", back: "input_grad" }[/** @type {"in"} */ (name)];
     const v = map2d(p.maps[key]).at(hit.r, hit.c);
-    let html = `${esc(key.replace(/_/g, " "))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`;
+    let html = `${esc(mapName(key))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`;
     if (name === "back" || name === "in") {
       const wi = Math.floor(hit.r / p.stride), wj = Math.floor(hit.c / p.stride);
       const ow = map2d(p.maps.output).w;
@@ -224,9 +225,9 @@ export class PoolView {
         if (p.mode === "max") {
           const k = (wi * ow + wj) * 2;
           const won = p.winners.values[k] === hit.r && p.winners.values[k + 1] === hit.c;
-          html += `<br>window (${wi}, ${wj}): ${won ? `the winner, so it gets the window's whole error ${fmt(e.at(wi, wj), 6)}` : "not the winner: it gets 0"}`;
+          html += `<br>${esc(t("pool.window", { i: wi, j: wj }))} ${esc(won ? t("pool.winner", { e: fmt(e.at(wi, wj), 6) }) : t("pool.not_winner"))}`;
         } else {
-          html += `<br>window (${wi}, ${wj}): error ${fmt(e.at(wi, wj), 6)} ÷ ${p.size * p.size} = ${fmt(e.at(wi, wj) / (p.size * p.size), 6)}`;
+          html += `<br>${esc(t("pool.window", { i: wi, j: wj }))} ${esc(t("pool.error_word"))} ${fmt(e.at(wi, wj), 6)} ÷ ${p.size * p.size} = ${fmt(e.at(wi, wj) / (p.size * p.size), 6)}`;
         }
       }
     }

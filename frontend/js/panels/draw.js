@@ -14,7 +14,8 @@ import { predictMessage } from "../protocol.js";
 import { decodeArray } from "../encoding.js";
 import { paintImage, esc } from "../heatmap.js";
 import { fromPrediction } from "../layerdata.js";
-import { aDigit, percent, wholePercent } from "../learnmath.js";
+import { percent, wholePercent } from "../learnmath.js";
+import { t, aDigit } from "../i18n.js";
 import { NetworkView } from "./network.js";
 
 export class DrawPanel {
@@ -59,7 +60,7 @@ export class DrawPanel {
       const el = document.createElement("div");
       el.className = "bar";
       el.innerHTML = `<div class="track"><div class="fill"></div></div><div class="d" title="${esc(name)}">${esc(name)}</div><div class="p">–</div>`;
-      el.setAttribute("role", "meter"); el.setAttribute("aria-label", `probability of ${name}`);
+      el.setAttribute("role", "meter"); el.setAttribute("aria-label", t("draw.bar.label", { name }));
       el.setAttribute("aria-valuemin", "0"); el.setAttribute("aria-valuemax", "100"); el.setAttribute("aria-valuenow", "0");
       bars.append(el);
     }
@@ -68,12 +69,12 @@ export class DrawPanel {
   /** The keyboard's way to give the pad a digit: test digit N, as the network sees it. */
   async putTestDigit() {
     const n = Number($("test-digit").value);
-    const r = await attempt(api.explainActivations({ test_index: n, model: S.defaultModel }), `reading test digit ${n}`);
+    const r = await attempt(api.explainActivations({ test_index: n, model: S.defaultModel }), t("draw.reading_test_digit", { n }));
     if (!r) return;
     const [h, w] = r.input.shape;
     const rows = Array.from({ length: h }, (_, y) => r.input.values.slice(y * w, (y + 1) * w));
     this.pad.setImage(rows);
-    $("pad-note").textContent = `Test digit #${n} (${aDigit(r.source.label)}) is on the pad.`;
+    $("pad-note").textContent = t("draw.test_digit_on_pad", { n, digit: aDigit(r.source.label) });
   }
 
   soon() {
@@ -112,10 +113,10 @@ export class DrawPanel {
     $("prediction").textContent = "?";
     $("mini-prediction").textContent = "?";
     const text = why === "small"
-      ? "draw bigger: the digit should fill most of the pad"
-      : "the server is unreachable: your drawing will be read when it is back";
+      ? t("draw.bigger_long")
+      : t("draw.offline_long");
     $("confidence").textContent = text;
-    $("mini-confidence").textContent = why === "small" ? "draw bigger" : "server unreachable";
+    $("mini-confidence").textContent = why === "small" ? t("draw.bigger") : t("draw.offline");
     $("predict-model").textContent = "";
     document.body.dataset.answer = why;
   }
@@ -148,20 +149,20 @@ export class DrawPanel {
     const out = $("prediction");
     if (d.empty || d.digit == null) {
       out.textContent = "?"; $("mini-prediction").textContent = "?";
-      $("confidence").textContent = d.message ?? "no ink yet"; $("mini-confidence").textContent = "no ink";
+      $("confidence").textContent = d.message ?? t("draw.no_ink_yet"); $("mini-confidence").textContent = t("draw.no_ink");
       $("predict-model").textContent = "";
     } else {
       const label = d.label ?? String(d.digit);
       out.textContent = label;
       $("mini-prediction").textContent = label;
       const p = d.probabilities[d.digit] ?? 0;
-      $("confidence").textContent = `${percent(p)} sure it is ${aDigit(label)}`;
+      $("confidence").textContent = t("draw.sure", { p: percent(p), digit: aDigit(label) });
       $("mini-confidence").textContent = percent(p);
-      $("predict-model").textContent = `read by ${modelName(d.model)}${d.ms != null ? ` in ${Math.round(d.ms)} ms` : ""}`;
+      $("predict-model").textContent = (d.ms != null ? t("draw.read_by_ms", { model: modelName(d.model), ms: Math.round(d.ms) }) : t("draw.read_by", { model: modelName(d.model) }));
     }
     $("readout").textContent = d.readout === "normalised"
-      ? "The ten output neurons: how sure the network is of each digit — its last layer's activations divided by their sum (this network has no softmax)."
-      : "The ten output neurons: how sure the network is of each digit (softmax of the last layer's weighted sums).";
+      ? t("draw.readout_normalised")
+      : t("draw.readout_softmax");
     if (d.classes?.length) this.buildBars(d.classes);
     const kids = $("bars").children;
     for (let k = 0; k < kids.length; k++) {
@@ -175,7 +176,7 @@ export class DrawPanel {
     const seen = $("seen");
     if (d.prepared) {
       try { const img = decodeArray(d.prepared); paintImage(seen, img.bytes, 0, img.shape[1], img.shape[0]); }
-      catch (e) { toast(`could not read the prepared image: ${/** @type {Error} */ (e).message}`); }
+      catch (e) { toast(t("draw.cannot_read_prepared", { error: /** @type {Error} */ (e).message })); }
     } else seen.getContext("2d").clearRect(0, 0, 28, 28);
   }
 
@@ -183,7 +184,7 @@ export class DrawPanel {
     const d = S.prediction;
     if (!d || d.empty || !d.activations?.length) return;
     try { this.netView.show(fromPrediction(d.activations), d.probabilities); this.netView.setReadout(d.readout); }
-    catch (e) { toast(`could not draw the layers: ${/** @type {Error} */ (e).message}`); }
+    catch (e) { toast(t("draw.cannot_draw_layers", { error: /** @type {Error} */ (e).message })); }
   }
 
   /** The exact values behind the Inside pictures, asked for on the first hover. */
@@ -214,13 +215,13 @@ export class DrawPanel {
   clear() {
     S.prediction = null;
     $("prediction").textContent = "?"; $("mini-prediction").textContent = "?";
-    $("confidence").textContent = "draw a digit"; $("mini-confidence").textContent = "draw";
+    $("confidence").textContent = t("draw.confidence"); $("mini-confidence").textContent = t("draw.mini-confidence");
     $("predict-model").textContent = "";
     $("pad-note").textContent = "";
     document.body.dataset.answer = "none";
     this.resetBars();
     $("seen").getContext("2d").clearRect(0, 0, 28, 28);
-    this.netView.clear("Draw a digit to see it pass through the network.");
+    this.netView.clear(t("inside.draw_a_digit_to"));
   }
 
   /** For "your digits": the pad's drawing, its strokes in pad units. */

@@ -8,16 +8,15 @@
  */
 import { inferShapes, presetSpec, newLayer, moveLayer, shapeLabel } from "../arch.js";
 import { esc } from "../heatmap.js";
+import { t, has, presetDescription, archMessage, errText } from "../i18n.js";
 
 /** @typedef {import("../arch.js").Catalog} Catalog @typedef {import("../arch.js").Presets} Presets */
 
 let ACT = /** @type {string[]} */ ([]);
 const POOL = ["maxpool2d", "avgpool2d"];
-const NAMES = /** @type {Record<string, string>} */ ({
-  conv2d: "conv2d", maxpool2d: "max pooling", avgpool2d: "mean pooling", flatten: "flatten", dense: "dense",
-  relu: "ReLU", leaky_relu: "leaky ReLU", sigmoid: "sigmoid", tanh: "tanh", softmax: "softmax", dropout: "dropout",
-});
-/** Options each type shows: [key, label, kind]. */
+/** A layer type as the editor names it (catalogue: editor.type.<type>). @param {string} type */
+const typeName = (type) => (has(`editor.type.${type}`) ? t(`editor.type.${type}`) : type);
+/** Options each type shows: [key, label (catalogue: editor.field.<label>), kind]. */
 const FIELDS = /** @type {Record<string, [string, string, string][]>} */ ({
   conv2d: [["filters", "kernels", "int"], ["kernel", "size", "int"], ["stride", "stride", "int"], ["padding", "padding", "pad"]],
   maxpool2d: [["size", "size", "int"], ["stride", "stride", "int"]],
@@ -68,10 +67,10 @@ export class Editor {
     ACT = cat.layers.filter((l) => l.activation).map((l) => l.type);
     const sel = this.els.preset;
     const keep = sel.value;
-    sel.replaceChildren(...Object.values(presets).map((p) => new Option(`${p.name} — ${p.description.split(":")[0]}`, p.name)), new Option("custom (edited)", "custom"));
+    sel.replaceChildren(...Object.values(presets).map((p) => new Option(p.name, p.name)), new Option(t("editor.custom_edited"), "custom"));
     if (keep && keep in presets) sel.value = keep;
     const add = this.els.addType;
-    add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(NAMES[l.type] ?? l.type, l.type)));
+    add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(typeName(l.type), l.type)));
     if (!this.spec.layers.length) this.loadPreset("cnn" in presets ? "cnn" : Object.keys(presets)[0]);
   }
 
@@ -81,7 +80,7 @@ export class Editor {
     this.presetName = name;
     this.spec = presetSpec(this.presets, name);
     this.els.preset.value = name;
-    this.els.desc.textContent = this.presets[name].description;
+    this.els.desc.textContent = presetDescription(this.presets[name]);
     this.fill({ ...this.presets[name].train, loss: this.spec.loss ?? "cross_entropy" });
     this.build();
   }
@@ -107,9 +106,20 @@ export class Editor {
     this.presetName = detail.preset ?? "custom";
     this.spec = { input_shape: spec.input_shape, layers: spec.layers, loss: spec.loss };
     this.els.preset.value = this.presetName in this.presets ? this.presetName : "custom";
-    this.els.desc.textContent = this.presets[this.presetName]?.description ?? "A network of its own.";
+    this.els.desc.textContent = (this.presets[this.presetName] ? presetDescription(this.presets[this.presetName]) : t("editor.own_network"));
     this.fill({ ...detail.config, loss: spec.loss ?? "cross_entropy" });
     this.build();
+  }
+
+  /**
+   * Hold a network given as a spec (the notes path's example) as an edit of the current one.
+   * @param {any} spec @returns {import("../arch.js").Inferred|null} its shapes and parameter counts
+   */
+  loadSpec(spec) {
+    this.spec = JSON.parse(JSON.stringify({ ...spec, loss: this.spec.loss }));
+    this.edited();
+    this.build();
+    return this.cat ? inferShapes(this.spec, this.cat) : null;
   }
 
   /** Lock or unlock every control of the editor and the form. @param {boolean} on */
@@ -135,7 +145,7 @@ export class Editor {
   }
 
   edited() {
-    if (this.presetName !== "custom") { this.presetName = "custom"; this.els.preset.value = "custom"; this.els.desc.textContent = "Your own network: edit the layers below."; }
+    if (this.presetName !== "custom") { this.presetName = "custom"; this.els.preset.value = "custom"; this.els.desc.textContent = t("editor.your_own"); }
   }
 
   build() {
@@ -150,25 +160,25 @@ export class Editor {
       const group = ACT.includes(layer.type) ? ACT : POOL.includes(layer.type) ? POOL : null;
       if (group) {
         const sel = document.createElement("select");
-        sel.setAttribute("aria-label", `layer ${i} type`);
-        for (const t of group) sel.add(new Option(NAMES[t], t, false, t === layer.type));
+        sel.setAttribute("aria-label", t("editor.layer_type", { i }));
+        for (const t of group) sel.add(new Option(typeName(t), t, false, t === layer.type));
         sel.addEventListener("change", () => {
           const keep = POOL.includes(sel.value) ? { size: layer.size, stride: layer.stride } : {};
           this.spec.layers[i] = { ...newLayer(cat, sel.value), ...keep };
           this.edited(); this.build();
         });
         typeCell.append(sel);
-      } else typeCell.textContent = NAMES[layer.type] ?? layer.type;
+      } else typeCell.textContent = typeName(layer.type);
       const opts = document.createElement("td");
       const box = document.createElement("div");
       box.className = "opts";
       for (const [key, label, kind] of FIELDS[layer.type] ?? []) {
         const lab = document.createElement("label");
-        lab.append(label + " ");
+        lab.append(t(`editor.field.${label}`) + " ");
         let input;
         if (kind === "pad") {
           input = document.createElement("select");
-          input.add(new Option("valid", "valid")); input.add(new Option("same", "same"));
+          input.add(new Option(t("editor.pad.valid"), "valid")); input.add(new Option(t("editor.pad.same"), "same"));
           input.value = layer[key] ?? "valid";
         } else {
           input = document.createElement("input");
@@ -177,7 +187,7 @@ export class Editor {
           input.min = kind === "int" ? "1" : "0";
           input.value = String(layer[key] ?? "");
         }
-        input.setAttribute("aria-label", `layer ${i} ${label}`);
+        input.setAttribute("aria-label", t("editor.layer_field", { i, field: t(`editor.field.${label}`) }));
         input.dataset.key = key;
         input.addEventListener("input", () => {
           const raw = /** @type {HTMLInputElement} */ (input).value;
@@ -200,9 +210,9 @@ export class Editor {
       };
       const n = this.spec.layers.length;
       act.append(
-        mk("↑", `move layer ${i} up`, () => { this.spec.layers = moveLayer(this.spec.layers, i, -1); }, i === 0),
-        mk("↓", `move layer ${i} down`, () => { this.spec.layers = moveLayer(this.spec.layers, i, 1); }, i === n - 1),
-        mk("✕", `remove layer ${i}`, () => { this.spec.layers = this.spec.layers.filter((_, j) => j !== i); }, n <= 1),
+        mk("↑", t("editor.move_up", { i }), () => { this.spec.layers = moveLayer(this.spec.layers, i, -1); }, i === 0),
+        mk("↓", t("editor.move_down", { i }), () => { this.spec.layers = moveLayer(this.spec.layers, i, 1); }, i === n - 1),
+        mk("✕", t("editor.remove", { i }), () => { this.spec.layers = this.spec.layers.filter((_, j) => j !== i); }, n <= 1),
       );
       const idx = document.createElement("td"); idx.textContent = String(i);
       tr.append(idx, typeCell, opts, shape, params, act);
@@ -222,11 +232,11 @@ export class Editor {
       const row = r.rows[i];
       const tr = rows[i];
       tr.classList.toggle("bad", r.error?.index === i);
-      tr.cells[3].textContent = row ? shapeLabel(row.outShape) : r.error?.index === i ? "does not fit" : "–";
+      tr.cells[3].textContent = row ? shapeLabel(row.outShape) : r.error?.index === i ? t("editor.does_not_fit") : "–";
       tr.cells[4].innerHTML = row ? (row.params ? `${row.params.toLocaleString("en-US")}<span class="formula">${esc(row.formula)}</span>` : "0") : "–";
     }
-    this.els.total.textContent = r.error && !r.rows.length ? "–" : `${r.total.toLocaleString("en-US")} parameters`;
-    this.localError = r.error ? r.error.message : "";
+    this.els.total.textContent = r.error && !r.rows.length ? "–" : t("editor.total", { n: r.total.toLocaleString("en-US") });
+    this.localError = r.error ? archMessage(r.error) : "";
     this.serverError = "";
     this.showError();
     this.hooks.onValidity(!r.error);
@@ -240,7 +250,7 @@ export class Editor {
         catch (e) {
           if (seq !== this.checkSeq) return;
           const err = /** @type {any} */ (e);
-          if (err.status === 422) { this.serverError = err.message.replace(/ \(422\)$/, ""); this.showError(); this.hooks.onValidity(false); }
+          if (err.status === 422) { this.serverError = errText(err).replace(/ \(422\)$/, ""); this.showError(); this.hooks.onValidity(false); }
         }
       }, 250);
     }
@@ -250,7 +260,7 @@ export class Editor {
   showError() {
     const msg = this.localError || this.serverError;
     this.els.error.hidden = !msg;
-    this.els.error.textContent = msg ? `This network does not fit — ${msg}` : "";
+    this.els.error.textContent = msg ? t("editor.does_not_fit_msg", { msg }) : "";
   }
 
   modelSpec() {

@@ -8,7 +8,8 @@ import { decodeArray } from "../encoding.js";
 import { paintImage } from "../heatmap.js";
 import { cssColor } from "../colormap.js";
 import { cssVar } from "../chart.js";
-import { aDigit, wholePercent } from "../learnmath.js";
+import { wholePercent } from "../learnmath.js";
+import { t, aDigit } from "../i18n.js";
 
 export class EpochView {
   /**
@@ -58,7 +59,7 @@ export class EpochView {
   show(epoch) {
     this.epoch = epoch;
     this.cell = null;
-    this.epochLabel.textContent = epoch ? `· epoch ${epoch.epoch}` : "";
+    this.epochLabel.textContent = epoch ? t("epoch.label", { n: epoch.epoch }) : "";
     this.drawMatrix();
     this.drawGallery();
     if (this.filter && epoch) this.more();
@@ -76,14 +77,14 @@ export class EpochView {
     ctx.clearRect(0, 0, size, size);
     const m = this.epoch?.confusion;
     ctx.fillStyle = cssVar("--muted"); ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
-    ctx.fillText("what the network said →", L + cell * 5, 9);
-    ctx.save(); ctx.translate(9, T + cell * 5); ctx.rotate(-Math.PI / 2); ctx.fillText("true digit →", 0, 0); ctx.restore();
+    ctx.fillText(t("epoch.axis_said"), L + cell * 5, 9);
+    ctx.save(); ctx.translate(9, T + cell * 5); ctx.rotate(-Math.PI / 2); ctx.fillText(t("epoch.axis_true"), 0, 0); ctx.restore();
     for (let d = 0; d < 10; d++) {
       ctx.fillText(String(d), L + cell * (d + 0.5), T - 9);
       ctx.fillText(String(d), L - 10, T + cell * (d + 0.5));
     }
     if (!m) {
-      ctx.fillText("after the first epoch", L + cell * 5, T + cell * 5);
+      ctx.fillText(t("epoch.after_first"), L + cell * 5, T + cell * 5);
       return;
     }
     for (let r = 0; r < 10; r++) {
@@ -140,11 +141,11 @@ export class EpochView {
     const list = this.epoch?.misclassified ?? [];
     const shown = list;
     this.allButton.hidden = true;
-    this.filterLabel.textContent = list.length ? `· the first ${list.length} of epoch ${this.epoch.epoch}` : "";
+    this.filterLabel.textContent = list.length ? t("epoch.first_of", { n: list.length, epoch: this.epoch.epoch }) : "";
     g.replaceChildren();
-    if (!this.epoch) { g.innerHTML = `<p class="muted">After the first epoch, digits it got wrong appear here.</p>`; return; }
+    if (!this.epoch) { g.innerHTML = `<p class="muted">${t("epochs.after_the_first_epoch")}</p>`; return; }
     if (!shown.length) {
-      g.innerHTML = `<p class="muted">No misclassified digits among the ones sent with this epoch; click a cell of the matrix to see all its digits.</p>`;
+      g.innerHTML = `<p class="muted">${t("epoch.none_sent")}</p>`;
       return;
     }
     this.figures(shown);
@@ -158,15 +159,15 @@ export class EpochView {
     this.allButton.hidden = false;
     const c = this.cell;
     const shown = c?.items.length ?? 0;
-    this.filterLabel.textContent = `· true ${label}, said ${predicted}: ${c ? `${shown} of ${c.total}` : `${n}`} shown`;
+    this.filterLabel.textContent = t("epoch.cell_filter", { label, predicted, shown: c ? t("epoch.n_of", { n: shown, total: c.total }) : n });
     g.replaceChildren();
-    if (!c) { g.innerHTML = `<p class="muted">Reading the ${n} digit${n === 1 ? "" : "s"} of this cell…</p>`; return; }
+    if (!c) { g.innerHTML = `<p class="muted">${t(n === 1 ? "epoch.reading_one" : "epoch.reading", { n })}</p>`; return; }
     if (c.error) { g.innerHTML = `<p class="muted"></p>`; /** @type {HTMLElement} */ (g.firstElementChild).textContent = `These digits cannot be shown: ${c.error}`; return; }
-    if (!c.total) { g.innerHTML = `<p class="muted">No digit was read as ${predicted} when it was ${aDigit(label)}.</p>`; return; }
+    if (!c.total) { g.innerHTML = `<p class="muted">${t("epoch.cell_empty", { predicted, digit: aDigit(label) })}</p>`; return; }
     this.figures(c.items);
     if (shown < c.total) {
       const b = document.createElement("button");
-      b.type = "button"; b.className = "more"; b.textContent = `Show ${Math.min(48, c.total - shown)} more (${c.total - shown} left)`;
+      b.type = "button"; b.className = "more"; b.textContent = t("epoch.show_more", { n: Math.min(48, c.total - shown), left: c.total - shown });
       b.addEventListener("click", () => this.more());
       g.append(b);
     }
@@ -183,10 +184,10 @@ export class EpochView {
       try { const d = decodeArray(x.image); paintImage(canvas, d.bytes, 0, d.shape[1], d.shape[0]); } catch { /* shown empty */ }
       const p = x.probabilities?.[x.predicted];
       const cap = document.createElement("figcaption");
-      cap.innerHTML = `said <b>${x.predicted}</b>${p != null ? ` (${wholePercent(p)})` : ""}<br>true ${x.label}`;
-      if (x.index != null) el.title = `validation digit #${x.index}`;
+      cap.innerHTML = `${t("epoch.said")} <b>${x.predicted}</b>${p != null ? ` (${wholePercent(p)})` : ""}<br>${t("epoch.true", { d: x.label })}`;
+      if (x.index != null) el.title = t("learn.src.validation", { n: x.index });
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", `a ${x.label} the network read as ${x.predicted}`);
+      canvas.setAttribute("aria-label", t("epoch.digit.label", { d: x.label, predicted: x.predicted }));
       el.append(canvas, cap);
       g.append(el);
     }

@@ -9,6 +9,7 @@ import { decodeArray, valueAt } from "../encoding.js";
 import { paintGrid, hitGrid, showTip, hideTip, esc } from "../heatmap.js";
 import { lut, paintMap, divergingIndex } from "../colormap.js";
 import { formatNumber } from "../chartmath.js";
+import { t } from "../i18n.js";
 
 /**
  * @typedef {{title: string, caption: string, enc: any, kind: "conv"|"dense", index: number, bias?: (number|null)[]}} KernelItem
@@ -42,7 +43,7 @@ export class KernelGrids {
         label.className = "klabel";
         const canvas = document.createElement("canvas");
         canvas.setAttribute("role", "img");
-        canvas.setAttribute("aria-label", `${item.title}; click a kernel to enlarge it`);
+        canvas.setAttribute("aria-label", t("kernels.canvas.label", { title: item.title }));
         canvas.addEventListener("pointermove", (e) => this.hover(gi, e));
         canvas.addEventListener("pointerleave", hideTip);
         canvas.addEventListener("click", (e) => {
@@ -56,8 +57,8 @@ export class KernelGrids {
         g.append(label, canvas);
         if (this.onEnlarge) {
           const big = document.createElement("button");
-          big.type = "button"; big.className = "small enlarge"; big.textContent = "Enlarge";
-          big.setAttribute("aria-label", `Enlarge ${item.title}`);
+          big.type = "button"; big.className = "small enlarge"; big.textContent = t("kernels.enlarge");
+          big.setAttribute("aria-label", t("kernels.enlarge.label", { title: item.title }));
           big.addEventListener("click", () => this.onEnlarge?.(this.groups[gi].item, null));
           g.append(big);
         }
@@ -111,12 +112,12 @@ export class KernelGrids {
       const f = Math.floor(hit.map / c), ch = hit.map % c;
       const v = valueAt(d, hit.map * kh * kw + hit.y * kw + hit.x);
       const b = g.item.bias?.[f];
-      html = `<b>${esc(g.item.title)}</b><br>kernel ${f + 1}, input channel ${ch + 1} (${kh}×${kw})<br>weight at (${hit.y}, ${hit.x}) ≈ <b>${formatNumber(v)}</b> <span class="muted">(click to enlarge: exact weights)</span>` +
-        (b !== undefined && b !== null ? `<br>this kernel's bias = ${formatNumber(b)}` : "") + `<br>shape (${d.shape.join(", ")})`;
+      html = `<b>${esc(g.item.title)}</b><br>${esc(t("kernels.tip.kernel", { k: f + 1, ch: ch + 1, size: `${kh}×${kw}` }))}<br>${esc(t("kernels.tip.weight_at", { y: hit.y, x: hit.x }))} ≈ <b>${formatNumber(v)}</b> <span class="muted">${esc(t("kernels.tip.click"))}</span>` +
+        (b !== undefined && b !== null ? `<br>${esc(t("kernels.tip.bias", { b: formatNumber(b) }))}` : "") + `<br>${esc(t("kernels.tip.shape", { shape: d.shape.join(", ") }))}`;
     } else {
       const [, h, w] = d.shape;
       const v = valueAt(d, hit.map * h * w + hit.y * w + hit.x);
-      html = `<b>${esc(g.item.title)}</b><br>neuron ${hit.map}: weight from pixel (${hit.y}, ${hit.x}) ≈ <b>${formatNumber(v)}</b> <span class="muted">(from the picture)</span><br>shape (${d.shape.join(", ")})`;
+      html = `<b>${esc(g.item.title)}</b><br>${esc(t("kernels.tip.pixel_weight", { n: hit.map, y: hit.y, x: hit.x }))} ≈ <b>${formatNumber(v)}</b> <span class="muted">${esc(t("kernels.tip.from_picture"))}</span><br>${esc(t("kernels.tip.shape", { shape: d.shape.join(", ") }))}`;
     }
     showTip(e.clientX, e.clientY, html);
   }
@@ -130,13 +131,13 @@ export function kernelItems(frame) {
   if (!frame) return [];
   /** @type {KernelItem[]} */
   const items = frame.conv.map((/** @type {any} */ k) => ({
-    title: `layer ${k.index} · conv2d kernels`,
-    caption: `${k.kernels.shape[0]} kernels of ${k.kernels.shape[1]}×${k.kernels.shape[2]}×${k.kernels.shape[3]}`,
+    title: t("kernels.conv_title", { i: k.index }),
+    caption: t("kernels.conv_caption", { n: k.kernels.shape[0], size: `${k.kernels.shape[1]}×${k.kernels.shape[2]}×${k.kernels.shape[3]}` }),
     enc: k.kernels, kind: "conv", index: k.index, bias: k.bias,
   }));
   if (frame.dense) {
     const s = frame.dense.weights.shape;
-    items.push({ title: `layer ${frame.dense.index} · dense weights as images`, caption: `${s[0]} neurons, each with ${s[1]}×${s[2]} weights`, enc: frame.dense.weights, kind: "dense", index: frame.dense.index });
+    items.push({ title: t("kernels.dense_title", { i: frame.dense.index }), caption: t("kernels.dense_caption", { n: s[0], size: `${s[1]}×${s[2]}` }), enc: frame.dense.weights, kind: "dense", index: frame.dense.index });
   }
   return items;
 }
@@ -145,7 +146,7 @@ export function kernelItems(frame) {
 export function gradientItems(frame) {
   if (!frame) return [];
   return frame.conv.map((/** @type {any} */ k) => ({
-    title: `layer ${k.index} · ∂cost/∂kernel`, caption: "last mini-batch", enc: k.grad, kind: "conv", index: k.index,
+    title: t("kernels.grad_title", { i: k.index }), caption: t("learned.last_batch"), enc: k.grad, kind: "conv", index: k.index,
   }));
 }
 

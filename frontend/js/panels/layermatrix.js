@@ -9,6 +9,7 @@
 import { neuronColumns, fmt } from "../learnmath.js";
 import { drawGrid, hitCell, scaleFor, fitCell, legend } from "../numgrid.js";
 import { showTip, hideTip, esc } from "../heatmap.js";
+import { t, columnName } from "../i18n.js";
 
 /** @typedef {import("../numgrid.js").Map2D} Map2D */
 
@@ -46,7 +47,7 @@ export class LayerMatrix {
     }
     this.el.root.hidden = false;
     const keep = this.el.pick.value;
-    this.el.pick.replaceChildren(...dense.map((c) => new Option(c.label, String(c.zLayer))));
+    this.el.pick.replaceChildren(...dense.map((c) => new Option(columnName(c), String(c.zLayer))));
     if ([...this.el.pick.options].some((o) => o.value === keep)) this.el.pick.value = keep;
     this.draw();
   }
@@ -94,13 +95,13 @@ export class LayerMatrix {
     legend(this.el.legend, scale);
     const params = n * m + m;
     const sym = this.what === "weights" ? "W" : "∂C/∂W";
-    this.el.text.innerHTML = `${rowsAsImages ? `Each tile is one neuron's ${n} incoming ${this.what === "weights" ? "weights" : "weight gradients"}, laid out as the ${inp.image?.join("×")} image they read. ` : `Row j, column i: ${sym}<sub>i,j</sub>. `}
-      <b>${sym}</b> is ${m}×${n} (neurons × inputs): z = W·a + b, with ${n}·${m} + ${m} = <b data-testid="matrix-params">${params.toLocaleString("en-US")}</b> parameters.
-      ${this.what === "gradient" ? "Each entry is a<sub>i</sub> · δ<sub>j</sub>: the activation feeding the weight times the error of the neuron it feeds." : ""}`;
+    this.el.text.innerHTML = `${rowsAsImages ? t(this.what === "weights" ? "matrix.tiles_weights" : "matrix.tiles_gradients", { n, size: inp.image?.join("×") ?? "" }) : t("matrix.row_col", { sym })}
+      ${t("matrix.shape", { sym, size: `${m}×${n}`, formula: `${n}·${m} + ${m}`, total: `<b data-testid="matrix-params">${params.toLocaleString("en-US")}</b>` })}
+      ${this.what === "gradient" ? t("matrix.gradient_entry") : ""}`;
     const strip = (/** @type {string} */ label, /** @type {number[]} */ v, /** @type {string} */ kind) =>
-      `<div class="vec"><span>${label} <small>(${v.length})</small></span><span class="vals" data-kind="${kind}">${v.length <= 16 ? v.map((x) => `<i data-value="${x}">${fmt(x, 3)}</i>`).join("") : `${v.length} values, from ${fmt(Math.min(...v), 3)} to ${fmt(Math.max(...v), 3)}`}</span></div>`;
+      `<div class="vec"><span>${label} <small>(${v.length})</small></span><span class="vals" data-kind="${kind}">${v.length <= 16 ? v.map((x) => `<i data-value="${x}">${fmt(x, 3)}</i>`).join("") : t("matrix.values_range", { n: v.length, lo: fmt(Math.min(...v), 3), hi: fmt(Math.max(...v), 3) })}</span></div>`;
     this.el.strips.innerHTML = [
-      strip("a in", inp.values, "a"),
+      strip(t("matrix.a_in"), inp.values, "a"),
       strip("b", layer.params.b.values, "b"),
       strip("z = W·a + b", /** @type {number[]} */ (out.z), "z"),
       out.activation ? strip(`a' = ${esc(out.activation)}(z)`, out.values, "a2") : "",
@@ -126,7 +127,7 @@ export class LayerMatrix {
     const m = out.size;
     const wv = layer.params.W.values[i * m + j], g = layer.params.W.grad[i * m + j];
     const a = inp.values[i], d = /** @type {number[]} */ (out.delta)[j];
-    showTip(e.clientX, e.clientY, `<b>w<sub>${i},${j}</sub></b>: input ${i} → neuron ${j}<br>weight = <b>${fmt(wv, 7)}</b><br>` +
-      `∂C/∂w = a<sub>${i}</sub> · δ<sub>${j}</sub> = ${fmt(a, 6)} × ${fmt(d, 6)} = <b>${fmt(a * d, 7)}</b><br><span class="muted">server: ${fmt(g, 7)}</span>`);
+    showTip(e.clientX, e.clientY, `<b>w<sub>${i},${j}</sub></b>: ${t("matrix.tip.edge", { i, j })}<br>${t("matrix.tip.weight")} = <b>${fmt(wv, 7)}</b><br>` +
+      `∂C/∂w = a<sub>${i}</sub> · δ<sub>${j}</sub> = ${fmt(a, 6)} × ${fmt(d, 6)} = <b>${fmt(a * d, 7)}</b><br><span class="muted">${t("matrix.tip.server", { g: fmt(g, 7) })}</span>`);
   }
 }

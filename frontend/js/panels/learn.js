@@ -7,7 +7,8 @@
  * (digit, network, target), asks the server (/api/explain…) and hands the answers to the panels.
  */
 import * as api from "../api.js";
-import { fmt, aDigit } from "../learnmath.js";
+import { fmt } from "../learnmath.js";
+import { t, aDigit, errText, checkpointName } from "../i18n.js";
 import { modelLabel } from "../models.js";
 import { drawGrid } from "../numgrid.js";
 import { WishesView } from "./wishes.js";
@@ -28,7 +29,7 @@ export class Learn {
   modelName(id) {
     const [run, ckpt] = id.split(":");
     const name = this.ctx.runName(run);
-    return name ? `${name}${ckpt ? ` · ${ckpt}` : ""}` : id;
+    return name ? `${name}${ckpt ? ` · ${checkpointName(ckpt)}` : ""}` : id;
   }
 
   /**
@@ -38,7 +39,7 @@ export class Learn {
   setProbes(probes) {
     const sel = this.$("learn-probe");
     const keep = sel.value;
-    sel.replaceChildren(...probes.map((p) => new Option(`probe ${p.probe}: ${aDigit(p.label)} (test digit #${p.test_index})`, String(p.probe))));
+    sel.replaceChildren(...probes.map((p) => new Option(t("learn.probe_option", { probe: p.probe, digit: aDigit(p.label), n: p.test_index }), String(p.probe))));
     if (keep) sel.value = keep;
   }
 
@@ -93,13 +94,13 @@ export class Learn {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = String(d); b.dataset.digit = String(d);
       b.setAttribute("aria-pressed", "false");
-      b.setAttribute("aria-label", `target ${d}`);
+      b.setAttribute("aria-label", t("learn.target_label", { d }));
       b.addEventListener("click", () => { this.target = d; this.refresh(); });
       targets.append(b);
     }
     const auto = document.createElement("button");
-    auto.type = "button"; auto.textContent = "its own"; auto.className = "auto";
-    auto.title = "The true label when it is known, else what the network reads";
+    auto.type = "button"; auto.textContent = t("learn.its_own"); auto.className = "auto";
+    auto.title = t("learn.its_own.title");
     auto.addEventListener("click", () => { this.target = null; this.refresh(); });
     targets.append(auto);
     this.syncSourceControls();
@@ -118,7 +119,7 @@ export class Learn {
     const sel = this.$("learn-miss");
     const keep = sel.value;
     const list = this.ctx.misclassified();
-    sel.replaceChildren(...(list.length ? list.map((m) => new Option(`validation #${m.index}: ${aDigit(m.label)} read as ${m.predicted}`, String(m.index))) : [new Option("none yet: train a run for an epoch", "")]));
+    sel.replaceChildren(...(list.length ? list.map((m) => new Option(t("learn.miss_option", { n: m.index, digit: aDigit(m.label), predicted: m.predicted }), String(m.index))) : [new Option(t("learn.miss_none"), "")]));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 
@@ -133,8 +134,8 @@ export class Learn {
     const keep = sel.value || "notes", keepConv = conv.value || "cnn";
     const order = (/** @type {any} */ m) => (m.id === "notes" ? 0 : m.kind === "bundled" ? 1 : 2);
     const sorted = [...models].sort((a, b) => order(a) - order(b));
-    const label = (/** @type {any} */ m) => modelLabel(m, this.ctx.runName);
-    sel.replaceChildren(...sorted.map((m) => new Option(label(m), m.id)), new Option("the run you watch (latest weights)", WATCHED));
+    const label = (/** @type {any} */ m) => modelLabel(m, this.ctx.runName, (k) => t(`model.kind.${k}`), checkpointName);
+    sel.replaceChildren(...sorted.map((m) => new Option(label(m), m.id)), new Option(t("learn.watched_model"), WATCHED));
     sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "notes";
     const convs = sorted.filter((m) => m.layers?.some((/** @type {any} */ l) => l.type === "conv2d"));
     conv.replaceChildren(...convs.map((m) => new Option(label(m), m.id)));
@@ -154,18 +155,18 @@ export class Learn {
   digit() {
     if (this.source === "pad") {
       const pixels = this.ctx.padPixels();
-      if (!pixels) { this.status("Draw a digit on the pad above (or choose a test digit) to see how the network learns from it."); return null; }
+      if (!pixels) { this.status(t("learn.need_drawing")); return null; }
       return { pixels };
     }
     if (this.source === "probe") return { probe: Number(this.$("learn-probe").value) };
     if (this.source === "miss") {
       const v = this.$("learn-miss").value;
-      if (v === "") { this.status("No misclassified digits yet: train a run for an epoch, or choose another digit."); return null; }
+      if (v === "") { this.status(t("learn.no_miss")); return null; }
       return { validation_index: Number(v) };
     }
     const i = Number(this.$("learn-test").value);
     if (!Number.isInteger(i) || i < 0 || i >= this.testSize()) {
-      this.status(`The test digit number must be a whole number from 0 to ${(this.testSize() - 1).toLocaleString("en-US")}.`, true);
+      this.status(t("learn.bad_test_number", { max: (this.testSize() - 1).toLocaleString("en-US") }), true);
       return null;
     }
     return { test_index: i };
@@ -202,7 +203,7 @@ export class Learn {
     try {
       ex = await api.explain(body);
     } catch (e) {
-      if (seq === this.seq) this.status(`Could not explain this digit: ${/** @type {Error} */ (e).message}`, true);
+      if (seq === this.seq) this.status(t("learn.cannot_explain", { error: errText(e) }), true);
       return;
     } finally {
       if (seq === this.seq) this.$("learn").removeAttribute("aria-busy");
@@ -217,10 +218,13 @@ export class Learn {
   render() {
     const ex = this.ex;
     const $ = this.$;
-    const src = ex.source.kind === "pixels" ? "your drawing" : ex.source.kind === "probe" ? `probe digit ${ex.source.index}` : `${ex.source.kind} digit #${ex.source.index}`;
-    const label = ex.source.label != null ? ` (a ${ex.source.label})` : "";
-    const scratch = this.scratch ? ` after ${this.stepView.steps} step${this.stepView.steps === 1 ? "" : "s"} by hand` : "";
-    this.status(`${src}${label}: the ${ex.model.startsWith("scratch:") ? `${this.modelName(this.scratch?.origin ?? "")} network${scratch}` : `${this.modelName(ex.model)} network`} reads ${aDigit(ex.prediction)} (${fmt(ex.probabilities[ex.prediction] * 100, 3)}%). Target ${ex.target}: cost ${fmt(ex.cost, 4)}.`);
+    const k = ex.source.kind;
+    const src = k === "pixels" ? t("learn.src.drawing") : k === "probe" ? t("learn.src.probe", { n: ex.source.index }) : t(k === "test" ? "learn.src.test" : "learn.src.validation", { n: ex.source.index });
+    const label = ex.source.label != null ? t("learn.src.label", { d: ex.source.label }) : "";
+    const steps = this.stepView.steps;
+    const scratch = this.scratch ? t(steps === 1 ? "learn.after_one_step" : "learn.after_steps", { n: steps }) : "";
+    const network = ex.model.startsWith("scratch:") ? this.modelName(this.scratch?.origin ?? "") : this.modelName(ex.model);
+    this.status(t("learn.reads", { src, label, network, scratch, digit: aDigit(ex.prediction), p: fmt(ex.probabilities[ex.prediction] * 100, 3), target: ex.target, cost: fmt(ex.cost, 4) }));
     $("learn-status").dataset.prediction = String(ex.prediction);
     for (const b of /** @type {NodeListOf<HTMLElement>} */ ($("learn-targets").querySelectorAll("button[data-digit]"))) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === ex.target));
@@ -240,20 +244,20 @@ export class Learn {
     const own = this.ex?.layers.some((/** @type {any} */ l) => l.type === "conv2d");
     $("learn-conv-model-wrap").hidden = !!own;
     const modelId = own ? this.modelId() : $("learn-conv-model").value;
-    if (!modelId) { $("learn-conv-note").textContent = "No network with convolution layers is available."; return; }
+    if (!modelId) { $("learn-conv-note").textContent = t("learn.conv.none"); return; }
     if (!this.convInfo || this.convInfo.model !== modelId) {
       const digit = this.digit();
       if (!digit) return;
       try {
         const info = own ? this.ex : await api.explain({ model: modelId, ...digit, layers: [] });
         this.convInfo = { model: modelId, layers: info.layers, input: info.input.shape };
-      } catch (e) { $("learn-conv-note").textContent = `Could not read the network: ${/** @type {Error} */ (e).message}`; return; }
+      } catch (e) { $("learn-conv-note").textContent = t("learn.conv.cannot_read", { error: errText(e) }); return; }
       this.fillLayerSelect("learn-conv-layer", ["conv2d"]);
       this.fillLayerSelect("learn-pool-layer", ["maxpool2d", "avgpool2d"]);
     }
     $("learn-conv-note").textContent = own
-      ? "The convolution layers of the network above."
-      : `The network above has no convolution layers; these cards explain ${modelId}'s on the same digit and target.`;
+      ? t("learn.conv.own")
+      : t("learn.conv.other", { model: modelId });
     await Promise.all([this.loadConv(), this.loadPool()]);
   }
 
@@ -262,7 +266,7 @@ export class Learn {
     const sel = this.$(id);
     const keep = sel.value;
     const layers = this.convInfo.layers.filter((/** @type {any} */ l) => types.includes(l.type));
-    sel.replaceChildren(...layers.map((/** @type {any} */ l) => new Option(`layer ${l.index} ${l.type} → ${l.shape.join("×")}`, String(l.index))));
+    sel.replaceChildren(...layers.map((/** @type {any} */ l) => new Option(t("learn.layer_option", { i: l.index, type: l.type, shape: l.shape.join("×") }), String(l.index))));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 
@@ -285,18 +289,18 @@ export class Learn {
     let e;
     try {
       e = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, kernel, channel });
-    } catch (err) { $("learn-conv-note").textContent = `Could not explain this kernel: ${/** @type {Error} */ (err).message}`; return; }
+    } catch (err) { $("learn-conv-note").textContent = t("learn.conv.cannot_kernel", { error: errText(err) }); return; }
     if (seq !== this.mapSeq) return;
     const k = e.maps.kernel.shape[0], inH = e.maps.input.shape[0], outH = e.maps.output.shape[0];
     const params = C * k * k * F + F;
-    $("learn-conv-formula").innerHTML = `Layer ${layer}: <b>${F}</b> kernels, each <b>${C}</b> stacked ${k}×${k} grids (one per input channel) and <b>one</b> bias:
-      ${C}·(${k}·${k})·${F} + ${F} = <b data-testid="conv-params" data-value="${params}">${params.toLocaleString("en-US")}</b> parameters.
-      <span class="muted">(The notes' example: 4 channels, two 2×2 kernels: 4·(2·2)·2 + 2 = 34.)</span>`;
+    $("learn-conv-formula").innerHTML = t("learn.conv.formula", { layer, F, C, k: `${k}×${k}`, formula: `${C}·(${k}·${k})·${F} + ${F}`,
+      total: `<b data-testid="conv-params" data-value="${params}">${params.toLocaleString("en-US")}</b>` }) +
+      ` <span class="muted">${t("learn.conv.notes_example")}</span>`;
     const pad = e.padding.some((/** @type {number} */ p) => p > 0);
     $("learn-conv-size").innerHTML = e.stride === 1 && !pad
-      ? `Valid convolution: an input of M = ${inH} with a kernel of k = ${k} gives M − k + 1 = ${inH} − ${k} + 1 = <b data-testid="conv-out-size" data-value="${outH}">${inH - k + 1}</b> positions a side.`
-      : `This layer pads the input with zeros (${e.padding.join(", ")}) and moves ${e.stride} pixel${e.stride > 1 ? "s" : ""} at a time: ${inH} → <b data-testid="conv-out-size">${outH}</b> a side; the error is spread out with zeros between its values (the dilated error) before the full convolution.`;
-    $("learn-conv-cost").textContent = `kernel ${e.kernel} of ${e.kernels}, input channel ${e.channel} of ${e.channels}; target ${e.target}, cost ${fmt(e.cost, 4)}; largest difference from the fast path: ${fmt(Math.max(...Object.values(/** @type {Record<string, number>} */ (e.checks))), 2)}`;
+      ? t("learn.conv.valid", { M: inH, k, sum: `${inH} − ${k} + 1`, out: `<b data-testid="conv-out-size" data-value="${outH}">${inH - k + 1}</b>` })
+      : t(e.stride > 1 ? "learn.conv.padded_n" : "learn.conv.padded_1", { pad: e.padding.join(", "), s: e.stride, M: inH, out: `<b data-testid="conv-out-size">${outH}</b>` });
+    $("learn-conv-cost").textContent = t("learn.conv.cost", { kernel: e.kernel, kernels: e.kernels, channel: e.channel, channels: e.channels, target: e.target, cost: fmt(e.cost, 4), diff: fmt(Math.max(...Object.values(/** @type {Record<string, number>} */ (e.checks))), 2) });
     for (const s of this.steppers) s.show(e);
   }
 
@@ -305,7 +309,7 @@ export class Learn {
     const digit = this.digit();
     const card = $("learn-pool-card");
     if (!digit || !this.convInfo) return;
-    if ($("learn-pool-layer").value === "") { card.querySelector(".readout")?.replaceChildren("This network has no pooling layer."); return; }
+    if ($("learn-pool-layer").value === "") { card.querySelector(".readout")?.replaceChildren(t("learn.pool.none")); return; }
     const layer = Number($("learn-pool-layer").value);
     const C = this.convInfo.layers[layer].shape[0];
     $("learn-pool-channel").max = String(C - 1);
@@ -314,7 +318,7 @@ export class Learn {
     try {
       const p = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
       this.pool.show(p);
-    } catch (err) { this.ctx.toast(`pooling: ${/** @type {Error} */ (err).message}`); }
+    } catch (err) { this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
   }
 
   // -- steps ---------------------------------------------------------------------------------
@@ -329,7 +333,7 @@ export class Learn {
       await this.refresh();
       this.convInfo = null;
       return s;
-    } catch (e) { this.status(`The step failed: ${/** @type {Error} */ (e).message}`, true); return null; }
+    } catch (e) { this.status(t("learn.step_failed", { error: errText(e) }), true); return null; }
   }
 
   resetScratch() {
@@ -342,14 +346,14 @@ export class Learn {
   /** A mini-batch of 8 test digits from a random start. @param {boolean} keep */
   async takeBatch(keep) {
     const lr = Number(this.$("learn-lr").value);
-    if (!(lr > 0 && lr <= 100)) { this.status("Set a learning rate above 0 and at most 100 first.", true); return null; }
+    if (!(lr > 0 && lr <= 100)) { this.status(t("learn.lr_range"), true); return null; }
     if (!keep || this.batchStart === undefined) this.batchStart = Math.floor(Math.random() * Math.max(1, this.testSize() - 8));
     const examples = Array.from({ length: 8 }, (_, k) => ({ test_index: /** @type {number} */ (this.batchStart) + k }));
     try {
       const s = await api.explainStep({ model: this.modelId(), examples, lr, keep });
       if (keep) { this.scratch = { id: s.scratch, origin: s.origin }; this.$("learn-reset").disabled = false; this.stepView.steps += 1; await this.refresh(); }
       return s;
-    } catch (e) { this.status(`The mini-batch step failed: ${/** @type {Error} */ (e).message}`, true); return null; }
+    } catch (e) { this.status(t("learn.batch_failed", { error: errText(e) }), true); return null; }
   }
 
   /** Repaint what depends on the width. */

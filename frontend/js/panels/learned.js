@@ -19,6 +19,7 @@ import { paintImage, esc } from "../heatmap.js";
 import { drawGrid, scaleFor, legend } from "../numgrid.js";
 import { KernelGrids, kernelItems, gradientItems } from "./kernels.js";
 import { NetworkView } from "./network.js";
+import { t } from "../i18n.js";
 
 /** @typedef {{name: string, step: number, epoch: number}} CheckpointInfo */
 /** @typedef {{step: number, label: string, kernels: any, activations: any, gradients: any, model: string|null, source: "live"|"checkpoint"}} Frame */
@@ -37,7 +38,7 @@ export class LearnedPanel {
     this.exact = new Map();
     /** @type {{step: number, data: ReturnType<typeof decodeProbes>}|null} */
     this.probeCache = null;
-    this.kernels = new KernelGrids($("kernels"), "Start or open a run to see its kernels.", (item, k) => this.enlarge(item, k));
+    this.kernels = new KernelGrids($("kernels"), t("learned.kernels_empty"), (item, k) => this.enlarge(item, k));
     this.gradKernels = new KernelGrids($("grad-kernels"), "", (item, k) => this.enlarge(item, k));
     this.probeView = new NetworkView($("probe-layers"), { exact: () => this.exactProbe() });
     $("timeline").addEventListener("input", () => {
@@ -59,7 +60,7 @@ export class LearnedPanel {
 
   /** A run that is not training: its checkpoints are the timeline. @param {string} id */
   async loadCheckpoints(id) {
-    const r = await attempt(api.getLearned(id), "reading what the run has learned");
+    const r = await attempt(api.getLearned(id), t("learned.reading"));
     if (!r || S.watched !== id || isActive(watchedRun())) return;
     if (!r.checkpoints.length) { this.mode = "live"; this.dirty(); return; }
     this.mode = "checkpoints";
@@ -79,7 +80,7 @@ export class LearnedPanel {
       if (!c) return null;
       const f = this.loaded.get(c.name);
       if (!f) { this.fetch(c.name); return null; }
-      return { step: f.step, label: `${c.name} · step ${f.step}`, kernels: f.kernels, activations: f.activations, gradients: f.gradients, model: `${S.watched}:${c.name}`, source: "checkpoint" };
+      return { step: f.step, label: `${c.name} · ${t("learned.step", { step: f.step })}`, kernels: f.kernels, activations: f.activations, gradients: f.gradients, model: `${S.watched}:${c.name}`, source: "checkpoint" };
     }
     const k = S.live ? S.kernels.latest() : S.kernels.get(S.timelineIndex);
     const step = k?.step ?? (S.live ? Infinity : -1);
@@ -89,7 +90,7 @@ export class LearnedPanel {
     // Exact values need weights that stay put: a run that is paused or ended, at its latest frame.
     const run = watchedRun();
     const model = S.live && run && run.status !== STATUS.RUNNING ? S.watched : null;
-    return { step: k?.step ?? a?.step ?? 0, label: `step ${k?.step ?? a?.step}`, kernels: k?.frame ?? null, activations: a?.frame ?? null, gradients: g?.frame ?? null, model, source: "live" };
+    return { step: k?.step ?? a?.step ?? 0, label: t("learned.step", { step: k?.step ?? a?.step ?? "–" }), kernels: k?.frame ?? null, activations: a?.frame ?? null, gradients: g?.frame ?? null, model, source: "live" };
   }
 
   /** @param {string} name */
@@ -97,7 +98,7 @@ export class LearnedPanel {
     const id = S.watched;
     if (!id || this.loading.has(name)) return;
     this.loading.add(name);
-    const r = await attempt(api.getLearned(id, name), `reading checkpoint ${name}`);
+    const r = await attempt(api.getLearned(id, name), t("learned.reading_checkpoint", { name }));
     this.loading.delete(name);
     if (!r || S.watched !== id) return;
     this.loaded.set(name, r);
@@ -106,20 +107,20 @@ export class LearnedPanel {
 
   // -- painters -------------------------------------------------------------------------------
   paintTimeline() {
-    const t = $("timeline"), n = this.length();
-    t.disabled = n < 2;
-    t.max = String(Math.max(0, n - 1));
-    if (S.live) { t.value = String(Math.max(0, n - 1)); S.timelineIndex = n - 1; }
+    const tl = $("timeline"), n = this.length();
+    tl.disabled = n < 2;
+    tl.max = String(Math.max(0, n - 1));
+    if (S.live) { tl.value = String(Math.max(0, n - 1)); S.timelineIndex = n - 1; }
     const f = this.frame();
     const where = this.mode === "checkpoints" ? "checkpoints" : "live";
     const label = this.mode === "checkpoints"
       ? (this.checkpoints[S.live ? n - 1 : S.timelineIndex]?.name ?? "–")
-      : `step ${f?.step ?? "–"}`;
-    $("timeline-label").textContent = S.live ? `${where === "live" ? "live" : "latest"}${f ? ` · ${label}` : ""}` : label;
+      : t("learned.step", { step: f?.step ?? "–" });
+    $("timeline-label").textContent = S.live ? `${where === "live" ? t("learned.live_word") : t("learned.latest")}${f ? ` · ${label}` : ""}` : label;
     $("live").setAttribute("aria-pressed", String(S.live));
-    $("live").textContent = this.mode === "checkpoints" ? "Latest" : "Live";
+    $("live").textContent = this.mode === "checkpoints" ? t("learned.latest_button") : t("learned.live_button");
     $("learned-source").textContent = this.mode === "checkpoints"
-      ? `Read back from ${esc(modelName(S.watched))}'s ${n} checkpoint${n === 1 ? "" : "s"}; gradients are the cost's over the ten probe digits.`
+      ? t(n === 1 ? "learned.read_back_one" : "learned.read_back", { name: modelName(S.watched), n })
       : "";
   }
 
@@ -130,9 +131,9 @@ export class LearnedPanel {
     const c = /** @type {HTMLCanvasElement} */ ($("grad-chart"));
     const g = f?.gradients;
     const norms = (g?.norms ?? []).filter((/** @type {any} */ n) => n.param === "W" || n.param === "b");
-    drawNorms(c, norms, g ? `${f?.source === "checkpoint" ? "probe digits" : "last mini-batch"}, step ${g.step}` : "");
+    drawNorms(c, norms, g ? `${f?.source === "checkpoint" ? t("learned.probe_digits_lc") : t("learned.last_batch")}, ${t("learned.step", { step: g.step })}` : "");
     const items = gradientItems(g);
-    for (const it of items) it.caption = f?.source === "checkpoint" ? "the ten probe digits" : "last mini-batch";
+    for (const it of items) it.caption = f?.source === "checkpoint" ? t("learned.ten_probes") : t("learned.last_batch");
     this.gradKernels.show(items);
   }
 
@@ -140,7 +141,7 @@ export class LearnedPanel {
     const f = this.frame();
     const box = $("probes");
     const frame = f?.activations;
-    if (!frame) { box.innerHTML = `<p class="muted">The probe digits appear once a run is training or has a checkpoint.</p>`; this.probeView.clear(); this.probeCache = null; return; }
+    if (!frame) { box.innerHTML = `<p class="muted">${esc(t("learned.probes_empty"))}</p>`; this.probeView.clear(); this.probeCache = null; return; }
     if (!this.probeCache || this.probeCache.step !== frame.step || this.probeCache.data !== frame._decoded) {
       frame._decoded = frame._decoded ?? decodeProbes(frame);
       this.probeCache = { step: frame.step, data: frame._decoded };
@@ -165,8 +166,8 @@ export class LearnedPanel {
       let best = 0; probs.forEach((v, k) => { if ((v ?? 0) > (probs[best] ?? 0)) best = k; });
       const ok = best === label;
       /** @type {HTMLElement} */ (b.querySelector("span")).innerHTML = `${label} → <b class="${ok ? "ok" : "no"}">${best}</b> ${percent(probs[best] ?? 0)}`;
-      /** @type {HTMLElement} */ (b.querySelector("canvas")).setAttribute("aria-label", `probe digit ${label}`);
-      b.title = `probe digit ${label}, read as ${best}`;
+      /** @type {HTMLElement} */ (b.querySelector("canvas")).setAttribute("aria-label", t("learned.probe_digit", { d: label }));
+      b.title = t("learned.probe_read_as", { d: label, best });
       b.dataset.label = String(label);
     });
     this.probeView.show(probeLayers(p, S.selectedProbe), p.probabilities[S.selectedProbe]);
@@ -193,7 +194,7 @@ export class LearnedPanel {
   async enlarge(item, k) {
     const dlg = /** @type {HTMLDialogElement} */ ($("zoom"));
     const body = $("zoom-body");
-    $("zoom-title").textContent = k === null ? item.title : `${item.title}: kernel ${k + 1}`;
+    $("zoom-title").textContent = k === null ? item.title : t("learned.zoom_kernel", { title: item.title, k: k + 1 });
     body.replaceChildren();
     if (!dlg.open) dlg.showModal();
     if (k === null) {
@@ -203,7 +204,7 @@ export class LearnedPanel {
       const grid = new KernelGrids(root, "", (it, kk) => this.enlarge(it, kk));
       grid.show([item]);
       const note = document.createElement("p"); note.className = "caption";
-      note.textContent = "Click a kernel for its exact weights.";
+      note.textContent = t("learned.click_kernel");
       body.append(note);
       return;
     }
@@ -211,14 +212,14 @@ export class LearnedPanel {
     const model = f?.model ?? S.watched;
     const note = document.createElement("p"); note.className = "caption";
     body.append(note);
-    if (item.kind !== "conv" || !model) { note.textContent = "Exact weights are read for conv kernels of a saved network."; return; }
-    note.textContent = "Reading the exact weights…";
-    const r = await attempt(api.explain({ test_index: 0, model, layers: [item.index], params: !item.title.includes("∂") }), "reading the exact weights");
+    if (item.kind !== "conv" || !model) { note.textContent = t("learned.exact_only_conv"); return; }
+    note.textContent = t("learned.reading_exact");
+    const r = await attempt(api.explain({ test_index: 0, model, layers: [item.index], params: !item.title.includes("∂") }), t("learned.reading_exact_what"));
     if (!r) return;
     const layer = r.layers.find((/** @type {any} */ l) => l.index === item.index);
     const p = layer?.params?.W;
     const values = item.title.includes("∂") ? null : p?.values;
-    if (!values) { note.textContent = "The kernel's gradient is shown as a picture only."; return; }
+    if (!values) { note.textContent = t("learned.gradient_picture"); return; }
     const [, c, kh, kw] = p.shape;
     const maps = Array.from({ length: c }, (_, ch) => ({ h: kh, w: kw, at: (/** @type {number} */ rr, /** @type {number} */ cc) => values[((k * c + ch) * kh + rr) * kw + cc] }));
     const scale = scaleFor(maps, "diverging");
@@ -227,10 +228,10 @@ export class LearnedPanel {
       const fig = document.createElement("figure");
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", `kernel ${k + 1}, input channel ${ch + 1}, ${kh} by ${kw} weights`);
+      canvas.setAttribute("aria-label", t("learned.kernel_channel.label", { k: k + 1, ch: ch + 1, size: `${kh}×${kw}` }));
       drawGrid(canvas, m, { cell: c > 4 ? 22 : 44, scale, text: true });
       const cap = document.createElement("figcaption");
-      cap.textContent = c > 1 ? `input channel ${ch + 1}` : `${kh}×${kw} weights`;
+      cap.textContent = c > 1 ? t("learned.input_channel", { ch: ch + 1 }) : t("learned.weights_of", { size: `${kh}×${kw}` });
       fig.append(canvas, cap);
       wrap.append(fig);
     });
@@ -238,7 +239,8 @@ export class LearnedPanel {
     legend(leg, scale);
     body.append(wrap, leg);
     const bias = item.bias?.[k];
-    note.innerHTML = `Exact weights of ${esc(modelName(model))} (${c} channel${c === 1 ? "" : "s"} of ${kh}×${kw})${bias != null ? `; this kernel's bias b = ${esc(fmt(layer.params.b?.values?.[k] ?? bias))}` : ""}.`;
+    note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) +
+      (bias != null ? esc(t("learned.kernel_bias", { b: fmt(layer.params.b?.values?.[k] ?? bias) })) : "") + esc(t("learned.period"));
   }
 }
 
@@ -253,14 +255,15 @@ export function drawNorms(c, norms, what) {
   const ctx = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
-  if (!norms.length) { ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.fillText("gradient norms appear while a run trains, or from its checkpoints", w / 2, h / 2); return; }
+  if (!norms.length) { ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.fillText(t("learned.norms_empty"), w / 2, h / 2); return; }
   const vals = norms.map((n) => Math.log10(Math.max(1e-8, n.norm ?? 1e-8)));
   const lo = Math.floor(Math.min(...vals)), top = Math.max(...vals), hi = Math.ceil(top) + (top === Math.ceil(top) ? 1 : 0);
   const label = (/** @type {any} */ n) => `layer ${n.index} ${n.type} ${n.param === "W" ? "weights" : "biases"}`;
   const L = Math.ceil(Math.max(...norms.map((n) => ctx.measureText(label(n)).width))) + 10;
   // The caption under the bars: one line when it fits the canvas, else two (a phone's width).
-  const caption = `‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)}; ${what}`;
-  const lines = ctx.measureText(caption).width <= w - 8 ? [caption] : [`‖gradient‖, log scale ${pow10(lo)} … ${pow10(hi)};`, what];
+  const caption = t("learned.norms_caption", { lo: pow10(lo), hi: pow10(hi), what });
+  const cut = caption.lastIndexOf(what); // too wide: the scale on one line, what it is of on the next
+  const lines = ctx.measureText(caption).width <= w - 8 || cut <= 0 ? [caption] : [caption.slice(0, cut).trim(), what];
   const R = 56, rowH = Math.min(18, (h - 8 - 14 * lines.length) / norms.length);
   norms.forEach((n, i) => {
     const y = 4 + i * rowH;
@@ -275,5 +278,5 @@ export function drawNorms(c, norms, what) {
   ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center";
   // Just under the last bar, centred on the canvas (the bars' own span is narrower than the words).
   lines.forEach((line, i) => ctx.fillText(line, w / 2, 4 + norms.length * rowH + 10 + 14 * i));
-  c.setAttribute("aria-label", `Gradient norm per layer: ${norms.map((n) => `${label(n)} ${formatNumber(n.norm)}`).join(", ")}; ${caption}`);
+  c.setAttribute("aria-label", t("learned.norms.label", { values: norms.map((n) => `${label(n)} ${formatNumber(n.norm)}`).join(", "), caption }));
 }

@@ -7,7 +7,7 @@
 import * as api from "../api.js";
 import { esc } from "../heatmap.js";
 import { base64ToBytes } from "../encoding.js";
-import { aDigit } from "../learnmath.js";
+import { t, aDigit, errText, statusWord } from "../i18n.js";
 import { STATUS, LIVE_STATUSES } from "../protocol.js";
 import { AugmentStrip } from "./augstrip.js";
 
@@ -32,14 +32,14 @@ export class MyDigitsView {
     for (let d = 0; d < 10; d++) {
       const b = document.createElement("button");
       b.type = "button"; b.textContent = String(d); b.dataset.testid = `label-${d}`;
-      b.setAttribute("aria-label", `this is ${aDigit(d)}: keep the drawing as ${aDigit(d)}`);
+      b.setAttribute("aria-label", t("mine.label_button", { digit: aDigit(d) }));
       b.addEventListener("click", () => this.label(d));
       buttons.append(b);
     }
     $("pad").addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
       if (/^[0-9]$/.test(e.key) && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); this.label(Number(e.key)); }
     });
-    $("mine-filter").replaceChildren(new Option("all digits", ""), ...Array.from({ length: 10 }, (_, d) => new Option(`only ${d}s`, String(d))));
+    $("mine-filter").replaceChildren(new Option(t("mine.all_digits"), ""), ...Array.from({ length: 10 }, (_, d) => new Option(t("mine.only", { d }), String(d))));
     $("mine-filter").addEventListener("change", () => this.render());
     $("mine-import").addEventListener("click", () => this.importFiles());
     $("mine-evaluate").addEventListener("click", () => this.evaluate());
@@ -72,9 +72,9 @@ export class MyDigitsView {
       this.teachRun = { id: run.id, name: run.name };
       this.teachEpochs = [];
       $("teach-use").hidden = true;
-      this.showTeach(`${run.name} is ${run.status === STATUS.QUEUED ? "waiting for the run before it" : "learning"}…`);
+      this.showTeach(t(run.status === STATUS.QUEUED ? "mine.teach_waiting" : "mine.teach_learning", { name: run.name }));
       this.ctx.watch(run.id);
-    } catch (e) { this.showTeach(`Could not start: ${/** @type {Error} */ (e).message}`, true); }
+    } catch (e) { this.showTeach(t("mine.cannot_start", { error: errText(e) }), true); }
     finally { $("teach-start").disabled = false; }
   }
 
@@ -91,20 +91,20 @@ export class MyDigitsView {
   onStatus(run) {
     if (!this.teachRun || run.id !== this.teachRun.id) return;
     if (run.status === STATUS.FINISHED) this.$("teach-use").hidden = false;
-    if (run.status !== STATUS.FINISHED && !LIVE_STATUSES.includes(run.status)) this.showTeach(`${run.name} ${run.status}: ${run.message ?? ""}`, true);
+    if (run.status !== STATUS.FINISHED && !LIVE_STATUSES.includes(run.status)) this.showTeach(t("run.ended_badly", { name: run.name, status: statusWord(run.status), message: run.message ?? "" }), true);
     this.renderTeach(run.status);
   }
 
   /** @param {string} [status] */
   renderTeach(status) {
     const pct = (/** @type {number|null|undefined} */ v) => (v == null ? "–" : `${(v * 100).toFixed(2)}%`);
-    const rows = this.teachEpochs.map((e) => `<tr data-epoch="${e.epoch}"><th scope="row">${e.epoch === 0 ? "before" : `after epoch ${e.epoch}`}</th>
+    const rows = this.teachEpochs.map((e) => `<tr data-epoch="${e.epoch}"><th scope="row">${e.epoch === 0 ? t("mine.before") : t("mine.after_epoch", { n: e.epoch })}</th>
       <td class="num" data-kind="mine" data-value="${e.extra.mine ?? ""}">${pct(e.extra.mine)}</td>
       <td class="num" data-kind="test" data-value="${e.extra.test ?? ""}">${pct(e.extra.test)}</td>
       <td class="num">${pct(e.val_accuracy)}</td></tr>`).join("");
     const name = esc(this.teachRun?.name ?? "");
-    this.$("teach-status").innerHTML = `<p><b>${name}</b>${status ? ` — ${esc(status)}` : ""}</p>
-      <div class="table-wrap"><table class="teach-table"><thead><tr><th scope="col"></th><th scope="col">your digits kept aside</th><th scope="col">MNIST test</th><th scope="col">validation</th></tr></thead><tbody>${rows}</tbody></table></div>`;
+    this.$("teach-status").innerHTML = `<p><b>${name}</b>${status ? ` — ${esc(statusWord(status))}` : ""}</p>
+      <div class="table-wrap"><table class="teach-table"><thead><tr><th scope="col"></th><th scope="col">${t("mine.col_mine")}</th><th scope="col">${t("mine.col_test")}</th><th scope="col">${t("mine.col_val")}</th></tr></thead><tbody>${rows}</tbody></table></div>`;
   }
 
   /** @param {string} text @param {boolean} [error] */
@@ -115,19 +115,19 @@ export class MyDigitsView {
   /** @param {number} d */
   async label(d) {
     const drawing = this.ctx.pad();
-    if (!drawing) { this.ctx.toast("Draw the digit on the pad first, then say which it is."); return; }
+    if (!drawing) { this.ctx.toast(t("mine.draw_first")); return; }
     try {
       const saved = await api.addMyDigit({ label: d, pixels: drawing.pixels, strokes: drawing.strokes, pad: drawing.size });
       this.digits.push(saved);
       this.stale();
       this.ctx.clearPad();
       this.render();
-      this.ctx.toast(`Kept as ${aDigit(d)}: ${this.digits.length} of your digits (${this.digits.filter((x) => x.label === d).length} ${d}s).`, "info");
-    } catch (e) { this.ctx.toast(`Could not keep the drawing: ${/** @type {Error} */ (e).message}`); }
+      this.ctx.toast(t("mine.kept", { digit: aDigit(d), n: this.digits.length, k: this.digits.filter((x) => x.label === d).length, d }), "info");
+    } catch (e) { this.ctx.toast(t("mine.cannot_keep", { error: errText(e) })); }
   }
 
   async load() {
-    try { this.digits = (await api.getMyDigits()).digits; } catch (e) { this.ctx.toast(`Could not load your digits: ${/** @type {Error} */ (e).message}`); }
+    try { this.digits = (await api.getMyDigits()).digits; } catch (e) { this.ctx.toast(t("mine.cannot_load", { error: errText(e) })); }
     this.render();
   }
 
@@ -145,7 +145,7 @@ export class MyDigitsView {
   stale() {
     const out = this.$("mine-result");
     if (this.readings.size && !out.querySelector(".stale")) {
-      out.insertAdjacentHTML("afterbegin", `<p class="stale muted">Your digits changed since this reading: read them again.</p>`);
+      out.insertAdjacentHTML("afterbegin", `<p class="stale muted">${esc(t("mine.changed"))}</p>`);
     }
   }
 
@@ -153,12 +153,12 @@ export class MyDigitsView {
     const $ = this.$;
     const filter = $("mine-filter").value;
     const shown = filter === "" ? this.digits : this.digits.filter((d) => d.label === Number(filter));
-    $("mine-count").textContent = `${this.digits.length} digit${this.digits.length === 1 ? "" : "s"}`;
+    $("mine-count").textContent = t(this.digits.length === 1 ? "mine.count_one" : "mine.count", { n: this.digits.length });
     const counts = Array.from({ length: 10 }, (_, d) => this.digits.filter((x) => x.label === d).length);
     $("mine-counts").innerHTML = counts.map((c, d) => `<span><b>${d}</b> ${c}</span>`).join("");
     const gallery = $("mine-gallery");
     if (!shown.length) {
-      gallery.innerHTML = `<p class="muted">${this.digits.length ? "None of this digit yet." : 'No digits yet: draw one on the pad and press "This is a …".'}</p>`;
+      gallery.innerHTML = `<p class="muted">${esc(this.digits.length ? t("mine.none_of_this") : t("mine.no_digits_yet_draw"))}</p>`;
       return;
     }
     gallery.replaceChildren(...shown.map((d) => this.tile(d)));
@@ -179,24 +179,24 @@ export class MyDigitsView {
     for (let i = 0; i < 784; i++) { img.data[i * 4] = img.data[i * 4 + 1] = img.data[i * 4 + 2] = bytes[i]; img.data[i * 4 + 3] = 255; }
     ctx.putImageData(img, 0, 0);
     canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `your ${d.label}`);
+    canvas.setAttribute("aria-label", t("mine.your", { d: d.label }));
     const select = document.createElement("select");
-    select.setAttribute("aria-label", `label of digit ${d.id}`);
+    select.setAttribute("aria-label", t("mine.label_of", { id: d.id }));
     for (let k = 0; k < 10; k++) select.add(new Option(String(k), String(k)));
     select.value = String(d.label);
     select.addEventListener("change", async () => {
       try { const r = await api.relabelMyDigit(d.id, Number(select.value)); d.label = r.label; this.stale(); this.render(); }
-      catch (e) { this.ctx.toast(`Relabelling failed: ${/** @type {Error} */ (e).message}`); select.value = String(d.label); }
+      catch (e) { this.ctx.toast(t("mine.relabel_failed", { error: errText(e) })); select.value = String(d.label); }
     });
     const del = document.createElement("button");
     del.type = "button"; del.className = "small"; del.textContent = "✕";
-    del.setAttribute("aria-label", `delete this ${d.label}`);
+    del.setAttribute("aria-label", t("mine.delete", { d: d.label }));
     del.addEventListener("click", async () => {
       try { await api.deleteMyDigit(d.id); this.digits = this.digits.filter((x) => x.id !== d.id); this.stale(); this.render(); }
-      catch (e) { this.ctx.toast(`Deleting failed: ${/** @type {Error} */ (e).message}`); }
+      catch (e) { this.ctx.toast(t("mine.delete_failed", { error: errText(e) })); }
     });
     const note = document.createElement("span");
-    note.textContent = read ? (read.predicted === d.label ? `read right` : `read as ${read.predicted}`) : "";
+    note.textContent = read ? (read.predicted === d.label ? t("mine.read_right") : t("mine.read_as", { d: read.predicted })) : "";
     const row = document.createElement("div");
     row.className = "mine-tools";
     row.append(select, del);
@@ -213,12 +213,12 @@ export class MyDigitsView {
         added = (await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) })).added;
       } else if (images && labels) {
         added = (await api.upload("/api/mydigits/idx", { images, labels })).added;
-      } else { this.ctx.toast("Choose an images and a labels IDX file, or a JSON export."); return; }
-      this.ctx.toast(`Imported ${added} digits.`, "info");
+      } else { this.ctx.toast(t("mine.choose_files")); return; }
+      this.ctx.toast(t("mine.imported", { n: added }), "info");
       for (const id of ["mine-import-images", "mine-import-labels", "mine-import-json"]) $(id).value = "";
       this.stale();
       await this.load();
-    } catch (e) { this.ctx.toast(`Import failed: ${/** @type {Error} */ (e).message}`); }
+    } catch (e) { this.ctx.toast(t("mine.import_failed", { error: errText(e) })); }
   }
 
   async evaluate() {
@@ -227,12 +227,12 @@ export class MyDigitsView {
     try {
       const r = await api.evaluateMyDigits($("mine-model").value || null);
       this.readings = new Map(r.digits.map((/** @type {any} */ d) => [d.id, d]));
-      const head = `<tr><th scope="col">yours ↓ · read →</th>${Array.from({ length: 10 }, (_, d) => `<th scope="col">${d}</th>`).join("")}</tr>`;
+      const head = `<tr><th scope="col">${t("mine.yours_read")}</th>${Array.from({ length: 10 }, (_, d) => `<th scope="col">${d}</th>`).join("")}</tr>`;
       const rows = r.confusion.map((/** @type {number[]} */ row, /** @type {number} */ t) => `<tr><th scope="row">${t}</th>${row.map((c, p) => `<td class="num${c && p !== t ? " off" : c ? " on" : ""}">${c || ""}</td>`).join("")}</tr>`).join("");
-      out.innerHTML = `<p>${esc(r.model)} reads <b data-testid="mine-accuracy" data-value="${r.accuracy}">${(r.accuracy * 100).toFixed(1)}%</b> of your ${r.count} digits right.</p>
-        <div class="table-wrap" tabindex="0" role="region" aria-label="your digits: true digit by what the network said"><table class="confusion-table">${head}${rows}</table></div>
-        <p class="caption">Rows: what you said; columns: what the network read. Misread digits are marked in the gallery.</p>`;
+      out.innerHTML = `<p>${t("mine.reads", { model: esc(r.model), acc: `<b data-testid="mine-accuracy" data-value="${r.accuracy}">${(r.accuracy * 100).toFixed(1)}%</b>`, n: r.count })}</p>
+        <div class="table-wrap" tabindex="0" role="region" aria-label="${esc(t("mine.table.label"))}"><table class="confusion-table">${head}${rows}</table></div>
+        <p class="caption">${esc(t("mine.table.caption"))}</p>`;
       this.render();
-    } catch (e) { out.innerHTML = `<p class="err">${esc(/** @type {Error} */ (e).message)}</p>`; }
+    } catch (e) { out.innerHTML = `<p class="err">${esc(errText(e))}</p>`; }
   }
 }

@@ -12,6 +12,7 @@ import { neuronColumns, shownNeurons, forwardTerms, wishTerms, activationFn, fmt
 import { colorOf } from "../numgrid.js";
 import { cssVar } from "../chart.js";
 import { esc } from "../heatmap.js";
+import { t, columnName as colName } from "../i18n.js";
 
 /** @typedef {import("../learnmath.js").Column} Column */
 
@@ -54,18 +55,18 @@ export class NetDiagram {
     this.ex = ex;
     this.cols = neuronColumns(ex);
     if (!this.cols.length) {
-      this.el.note.textContent = "This network has no dense layers to draw as neurons; its convolution is explained below.";
+      this.el.note.textContent = t("net.no_dense");
       this.el.inspector.innerHTML = "";
       this.draw();
       return;
     }
     const wide = this.cols.filter((c) => c.size > MAX_SHOWN && !c.image);
     this.el.note.textContent = wide.length
-      ? `Wide layers show their ${MAX_SHOWN} strongest neurons (by |${this.mode === "forward" ? "activation" : "wish"}|): ${wide.map((c) => `${c.size} in ${c.label}`).join(", ")}. Every neuron can be inspected below.`
-      : "Every neuron is drawn. Choose one (click, tap, or the form) to see its numbers.";
+      ? t("net.wide", { n: MAX_SHOWN, by: this.mode === "forward" ? t("net.by_activation") : t("net.by_wish"), list: wide.map((c) => t("net.n_in", { n: c.size, name: colName(c) })).join(t("list.sep")) })
+      : t("net.every_drawn");
     const sel = this.el.pickColumn;
     const keep = sel.value;
-    sel.replaceChildren(...this.cols.map((c, k) => new Option(`${c.label} (${c.size})`, String(k))));
+    sel.replaceChildren(...this.cols.map((c, k) => new Option(`${colName(c)} (${c.size})`, String(k))));
     sel.value = keep && Number(keep) < this.cols.length ? keep : String(Math.min(1, this.cols.length - 1));
     if (!this.selected || this.selected.col >= this.cols.length || this.selected.i >= this.cols[this.selected.col].size) {
       // Start on the first hidden neuron: the one the notes' backprop rule is about.
@@ -128,7 +129,7 @@ export class NetDiagram {
     const roomy = gapX >= 110;
     this.cols.forEach((col, k) => {
       ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center";
-      const head = col.image ? `${col.size} input neurons` : col.size > MAX_SHOWN ? `${MAX_SHOWN} of ${col.size}` : roomy ? `${col.size} neurons` : `${col.size}`;
+      const head = col.image ? t("net.input_neurons", { n: col.size }) : col.size > MAX_SHOWN ? t("epoch.n_of", { n: MAX_SHOWN, total: col.size }) : roomy ? t("layer.neurons", { n: col.size }) : `${col.size}`;
       ctx.fillText(head, Math.min(Math.max(xs[k], 40), W - 40), 10);
       const vals = backward ? col.wishes : col.values;
       const scale = backward
@@ -199,21 +200,21 @@ export class NetDiagram {
     const col = this.cols[k];
     const ex = this.ex;
     const parts = [];
-    const where = col.image ? `pixel ${i} (row ${Math.floor(i / col.image[1])}, column ${i % col.image[1]})` : `neuron ${i} of ${col.size}`;
-    parts.push(`<p class="insp-head"><b>${esc(col.label)}</b> · ${where}</p>`);
+    const where = col.image ? t("net.pixel", { i, row: Math.floor(i / col.image[1]), col: i % col.image[1] }) : t("tip.neuron", { u: i, n: col.size });
+    parts.push(`<p class="insp-head"><b>${esc(colName(col))}</b> · ${esc(where)}</p>`);
     // forward: z = Σ a·w + b, a = σ(z)
     if (col.zLayer !== null) {
       const dense = ex.layers[col.zLayer];
       const f = forwardTerms(this.cols[k - 1].values, dense.params.W, dense.params.b.values[i], i);
       const serverZ = /** @type {number[]} */ (col.z)[i];
-      parts.push(`<div class="insp-forward" data-testid="inspector-forward"><p>weighted sum z = Σ a·w + b:</p>${termTable(
-        f.terms.map((t) => ({ label: `a<sub>${t.i}</sub> · w<sub>${t.i},${i}</sub>`, a: t.a, b: t.w, product: t.product })),
+      parts.push(`<div class="insp-forward" data-testid="inspector-forward"><p>${t("net.weighted_sum")}</p>${termTable(
+        f.terms.map((r) => ({ label: `a<sub>${r.i}</sub> · w<sub>${r.i},${i}</sub>`, a: r.a, b: r.w, product: r.product })),
         "a", "w", 12)}
-        <p>+ bias b = <span data-value="${f.bias}">${fmt(f.bias, 6)}</span> → <b>z = <span data-testid="inspector-z" data-value="${serverZ}">${fmt(serverZ, 7)}</span></b></p>
-        ${col.activation ? `<p><b>a = ${esc(col.activation)}(z) = <span data-testid="inspector-a" data-value="${col.values[i]}">${fmt(col.values[i], 7)}</span></b>, slope ${esc(col.activation)}′(z) = <span data-value="${/** @type {number[]} */ (col.slope)[i]}">${fmt(/** @type {number[]} */ (col.slope)[i], 5)}</span></p><canvas class="curve" width="220" height="90" aria-label="the activation function with this neuron's point"></canvas>` : `<p class="muted">no activation after it: its output is z itself${ex.loss === "cross_entropy" && k === this.cols.length - 1 ? " (a score; the softmax turns the scores into probabilities)" : ""}.</p>`}
+        <p>+ ${t("tip.bias")} b = <span data-value="${f.bias}">${fmt(f.bias, 6)}</span> → <b>z = <span data-testid="inspector-z" data-value="${serverZ}">${fmt(serverZ, 7)}</span></b></p>
+        ${col.activation ? `<p><b>a = ${esc(col.activation)}(z) = <span data-testid="inspector-a" data-value="${col.values[i]}">${fmt(col.values[i], 7)}</span></b>, ${t("net.slope")} ${esc(col.activation)}′(z) = <span data-value="${/** @type {number[]} */ (col.slope)[i]}">${fmt(/** @type {number[]} */ (col.slope)[i], 5)}</span></p><canvas class="curve" width="220" height="90" aria-label="${esc(t("net.curve.label"))}"></canvas>` : `<p class="muted">${t(ex.loss === "cross_entropy" && k === this.cols.length - 1 ? "net.no_act_score" : "net.no_act")}</p>`}
       </div>`);
     } else {
-      parts.push(`<p>an input neuron: its activation is the pixel's brightness, a = <b data-value="${col.values[i]}">${fmt(col.values[i], 6)}</b> (0 = black, 1 = full ink).</p>`);
+      parts.push(`<p>${t("net.input_neuron", { a: `<b data-value="${col.values[i]}">${fmt(col.values[i], 6)}</b>` })}</p>`);
     }
     // backward: the wish
     const wish = col.wishes[i];
@@ -222,15 +223,15 @@ export class NetDiagram {
       const rule = ex.loss === "mse"
         ? `−∂C/∂a = −2(a − y) = −2(${fmt(col.values[i], 6)} − ${y})`
         : `−∂C/∂z = y − p = ${y} − ${fmt(ex.probabilities[i], 6)}`;
-      parts.push(`<div class="insp-backward"><p>an output neuron: the cost wants it ${y ? "at 1 (the target)" : "at 0"}. Its wish ${rule} = <b data-testid="inspector-total" data-value="${wish}">${fmt(wish, 7)}</b></p></div>`);
+      parts.push(`<div class="insp-backward"><p>${t(y ? "net.output_neuron_1" : "net.output_neuron_0", { rule, wish: `<b data-testid="inspector-total" data-value="${wish}">${fmt(wish, 7)}</b>` })}</p></div>`);
     } else {
       const next = this.cols[k + 1];
       const W = ex.layers[/** @type {number} */ (next.zLayer)].params.W;
       const { terms, total } = wishTerms(W, next, i);
-      parts.push(`<div class="insp-backward" data-testid="inspector-backward"><p>its wish = Σ over the ${terms.length} neurons it feeds of w · σ′(z) · wish:</p>
-        ${termTable(terms.map((t) => ({ label: `w<sub>${i},${t.j}</sub> · σ′(z<sub>${t.j}</sub>) · wish<sub>${t.j}</sub>`, a: t.w, b: t.slope * t.wish, product: t.product })), "w", "σ′·wish", LISTED)}
-        <p><b>sum = <span data-testid="inspector-total" data-value="${total}">${fmt(total, 7)}</span></b>;
-        the server's wish −∂C/∂a = <span data-testid="inspector-wish" data-value="${wish}">${fmt(wish, 7)}</span></p></div>`);
+      parts.push(`<div class="insp-backward" data-testid="inspector-backward"><p>${t("net.hidden_wish", { n: terms.length })}</p>
+        ${termTable(terms.map((r) => ({ label: `w<sub>${i},${r.j}</sub> · σ′(z<sub>${r.j}</sub>) · ${t("net.wish")}<sub>${r.j}</sub>`, a: r.w, b: r.slope * r.wish, product: r.product })), "w", `σ′·${t("net.wish")}`, LISTED)}
+        <p><b>${t("net.sum")} = <span data-testid="inspector-total" data-value="${total}">${fmt(total, 7)}</span></b>;
+        ${t("net.server_wish")} −∂C/∂a = <span data-testid="inspector-wish" data-value="${wish}">${fmt(wish, 7)}</span></p></div>`);
     }
     box.innerHTML = parts.join("");
     const curve = /** @type {HTMLCanvasElement|null} */ (box.querySelector("canvas.curve"));
@@ -252,8 +253,8 @@ function termTable(rows, an, bn, limit) {
     rest = { count: others.length, sum: others.reduce((s, r) => s + r.product, 0) };
   }
   const body = shown.map((r) => `<tr><td>${r.label}</td><td class="num">${fmt(r.a, 4)}</td><td class="num">${fmt(r.b, 4)}</td><td class="num" data-term="${r.product}">${fmt(r.product, 5)}</td></tr>`).join("");
-  const tail = rest ? `<tr class="rest"><td>the other ${rest.count} terms</td><td></td><td></td><td class="num" data-term="${rest.sum}">${fmt(rest.sum, 5)}</td></tr>` : "";
-  return `<div class="table-wrap terms" tabindex="0" role="region" aria-label="the terms of the sum"><table><thead><tr><th scope="col">term</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">product</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
+  const tail = rest ? `<tr class="rest"><td>${t("net.other_terms", { n: rest.count })}</td><td></td><td></td><td class="num" data-term="${rest.sum}">${fmt(rest.sum, 5)}</td></tr>` : "";
+  return `<div class="table-wrap terms" tabindex="0" role="region" aria-label="${esc(t("net.terms.label"))}"><table><thead><tr><th scope="col">${t("net.term")}</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">${t("net.product")}</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
 }
 
 /**

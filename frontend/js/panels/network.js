@@ -11,22 +11,12 @@ import { mapValue, neuronValues, sharedRange, exactAt } from "../layerdata.js";
 import { formatNumber } from "../chartmath.js";
 import { fmt, wholePercent } from "../learnmath.js";
 import { legend } from "../numgrid.js";
+import { t } from "../i18n.js";
 
 /** @typedef {import("../layerdata.js").LayerView} LayerView */
 
-const CAPTIONS = {
-  conv2d: "feature maps: each kernel slid over its input",
-  maxpool2d: "max pooling: the largest value of each window",
-  avgpool2d: "mean pooling: the mean of each window",
-  flatten: "the maps laid out as one vector of neurons",
-  dense: "weighted sums z = Σ w·a + b, one per neuron",
-  relu: "activation max(0, z)",
-  leaky_relu: "activation: z, or 0.01·z below zero",
-  sigmoid: "activation σ(z) = 1 / (1 + e^−z), 0..1",
-  tanh: "activation tanh(z), −1..1",
-  softmax: "probabilities: e^z / Σ e^z",
-  dropout: "dropout (off when reading a digit)",
-};
+/** What each layer type's row shows (catalogue keys layer.caption.<type>). */
+const CAPTIONED = ["conv2d", "maxpool2d", "avgpool2d", "flatten", "dense", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "dropout"];
 
 export class NetworkView {
   /**
@@ -104,11 +94,12 @@ export class NetworkView {
       row.className = "layer";
       const meta = document.createElement("div");
       meta.className = "meta";
-      const what = l.kind === "maps" ? `${l.shape.length === 3 ? l.shape[0] : 1} map${l.shape[0] === 1 ? "" : "s"} of ${l.shape.slice(-2).join("×")}` : `${l.shape[0]} neurons`;
-      meta.innerHTML = `<b>${l.index} · ${esc(l.type)}</b><br>${what}<br><span>${esc(/** @type {any} */ (CAPTIONS)[l.type] ?? "")}</span>`;
+      const maps = l.shape.length === 3 ? l.shape[0] : 1;
+      const what = l.kind === "maps" ? t(maps === 1 ? "layer.maps_of_one" : "layer.maps_of", { n: maps, size: l.shape.slice(-2).join("×") }) : t("layer.neurons", { n: l.shape[0] });
+      meta.innerHTML = `<b>${l.index} · ${esc(l.type)}</b><br>${what}<br><span>${esc(CAPTIONED.includes(l.type) ? t(`layer.caption.${l.type}`) : "")}</span>`;
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", `layer ${l.index} ${l.type}, output shape ${l.shape.join(" by ")}`);
+      canvas.setAttribute("aria-label", t("layer.canvas.label", { i: l.index, type: l.type, shape: l.shape.join("×") }));
       canvas.dataset.layer = String(l.index);
       canvas.addEventListener("pointermove", (e) => this.hover(i, e));
       canvas.addEventListener("pointerleave", () => { this.hovered = null; hideTip(); });
@@ -122,7 +113,7 @@ export class NetworkView {
     });
     const out = document.createElement("div");
     out.className = "layer";
-    out.innerHTML = `<div class="meta"><b>output</b><br>the ten digits<br><span>brightness = probability</span></div>`;
+    out.innerHTML = `<div class="meta"><b>${esc(t("layer.output"))}</b><br>${esc(t("layer.the_ten_digits"))}<br><span>${esc(t("layer.brightness", { how: t("layer.how.probability") }))}</span></div>`;
     this.outMeta = /** @type {HTMLElement} */ (out.firstElementChild);
     this.digits = document.createElement("div");
     this.digits.className = "digits";
@@ -143,7 +134,7 @@ export class NetworkView {
   legend(el, range, perMap) {
     if (perMap || !range) {
       el.dataset.key = "";
-      el.innerHTML = `<span class="muted small">each map scaled on its own: its smallest value dark, its largest bright (brightness does not compare between maps)</span>`;
+      el.innerHTML = `<span class="muted small">${esc(t("layer.legend.per_map"))}</span>`;
       return;
     }
     const key = `${range.lo}|${range.hi}`;
@@ -152,7 +143,7 @@ export class NetworkView {
     legend(el, { scale: "viridis", lo: range.lo, hi: range.hi, absMax: Math.max(Math.abs(range.lo), Math.abs(range.hi)) });
     const note = document.createElement("span");
     note.className = "muted small";
-    note.textContent = "one scale for the whole layer";
+    note.textContent = t("layer.legend.one_scale");
     el.append(note);
   }
 
@@ -182,29 +173,29 @@ export class NetworkView {
     const exact = this.opt.exact?.();
     const x = exact ? exactAt(exact, this.layers, i, flat) : null;
     const approx = "≈ ";
-    const note = x ? "" : exact === undefined ? `<br><span class="muted">reading the exact value…</span>` : `<br><span class="muted">from the picture (exact to half a grey level)</span>`;
+    const note = x ? "" : exact === undefined ? `<br><span class="muted">${esc(t("tip.reading_exact"))}</span>` : `<br><span class="muted">${esc(t("tip.from_picture"))}</span>`;
     let html;
     if (l.kind === "maps") {
       const v = x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, hit.map, hit.y, hit.x))}</b>`;
-      html = `<b>layer ${l.index} · ${esc(l.type)}</b> · feature map ${hit.map + 1} of ${l.set.maps}<br>` +
-        `position (row ${hit.y}, col ${hit.x}) of ${l.set.mapH}×${l.set.mapW}<br>` +
-        `activation ${v}${note}<br>layer output shape (${l.shape.join(", ")})`;
+      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.feature_map", { m: hit.map + 1, n: l.set.maps }))}<br>` +
+        `${esc(t("tip.position", { row: hit.y, col: hit.x, size: `${l.set.mapH}×${l.set.mapW}` }))}<br>` +
+        `${esc(t("tip.activation"))} ${v}${note}<br>${esc(t("tip.shape", { shape: l.shape.join(", ") }))}`;
     } else {
       const unit = hit.map;
       const n = neuronValues(this.layers, i, unit);
-      html = `<b>layer ${l.index} · ${esc(l.type)}</b> · neuron ${unit} of ${l.set.maps}<br>`;
+      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.neuron", { u: unit, n: l.set.maps }))}<br>`;
       if (n) {
         const z = x?.z ?? null, b = x?.bias ?? null, a = x?.activation ?? null;
-        html += `weighted sum z = Σw·a + b = ${z !== null ? `<b>${fmt(z)}</b>` : `${approx}${formatNumber(n.z)}`}<br>`;
-        if (b !== null && z !== null) html += `bias b = <b>${fmt(b)}</b>, so Σw·a = ${fmt(z - b)}<br>`;
+        html += `${esc(t("tip.weighted_sum"))} z = Σw·a + b = ${z !== null ? `<b>${fmt(z)}</b>` : `${approx}${formatNumber(n.z)}`}<br>`;
+        if (b !== null && z !== null) html += `${esc(t("tip.bias"))} b = <b>${fmt(b)}</b>, Σw·a = ${fmt(z - b)}<br>`;
         html += n.activation !== null
-          ? `activation ${esc(n.fn ?? "")}(z) = ${a !== null ? `<b>${fmt(a)}</b>` : `${approx}${formatNumber(n.activation)}`}`
-          : `(no activation after it: the raw score)`;
+          ? `${esc(t("tip.activation"))} ${esc(n.fn ?? "")}(z) = ${a !== null ? `<b>${fmt(a)}</b>` : `${approx}${formatNumber(n.activation)}`}`
+          : esc(t("tip.raw_score"));
         html += note;
       } else {
-        html += `activation ${x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, unit))}</b>`}${note}`;
+        html += `${esc(t("tip.activation"))} ${x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, unit))}</b>`}${note}`;
       }
-      html += `<br>layer output shape (${l.shape.join(", ")})`;
+      html += `<br>${esc(t("tip.shape", { shape: l.shape.join(", ") }))}`;
     }
     return html;
   }
@@ -212,8 +203,8 @@ export class NetworkView {
   /** Say how the output row's probabilities are made. @param {string|null|undefined} readout */
   setReadout(readout) {
     if (!this.outMeta) return;
-    const how = readout === "normalised" ? "activations ÷ their sum (this network has no softmax)" : readout === "softmax" ? "softmax of the last layer's scores" : "probability";
-    /** @type {HTMLElement} */ (this.outMeta.querySelector("span")).textContent = `brightness = ${how}`;
+    const how = t(readout === "normalised" ? "layer.how.normalised" : readout === "softmax" ? "layer.how.softmax" : "layer.how.probability");
+    /** @type {HTMLElement} */ (this.outMeta.querySelector("span")).textContent = t("layer.brightness", { how });
   }
 
   clear(message = "") {

@@ -5,7 +5,8 @@
  * not, the row says why (a finished run, a stopped one without a checkpoint).
  */
 import { esc } from "../heatmap.js";
-import { can, whyNot, STATUS } from "../protocol.js";
+import { can, STATUS } from "../protocol.js";
+import { t, lang, statusWord, whyNot, optimizerName } from "../i18n.js";
 
 /** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
@@ -18,31 +19,31 @@ import { can, whyNot, STATUS } from "../protocol.js";
 export function renderRuns(tbody, runs, sel, act) {
   if (tbody.querySelector("input.rename")) return; // a name is being typed: leave the row alone
   tbody.replaceChildren();
-  if (!runs.length) { tbody.innerHTML = `<tr><td colspan="6" class="muted">No runs yet — start one above.</td></tr>`; return; }
+  if (!runs.length) { tbody.innerHTML = `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`; return; }
   for (const r of [...runs].reverse()) {
     const tr = document.createElement("tr");
     tr.dataset.run = r.id;
     if (r.id === sel.watched) tr.className = "watched";
     const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
-    const when = new Date(r.created * 1000).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    const when = new Date(r.created * 1000).toLocaleString(lang === "en" ? "en-US" : lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     const pos = sel.queue.get(r.id);
     const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
-    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ' <span class="muted small">(watching)</span>' : ""}<br><span class="muted small">${esc(r.preset ?? "custom")} · ${esc(r.optimizer)} lr ${esc(String(r.lr))}</span></td>` +
-      `<td><span class="badge" data-status="${esc(r.status)}">${esc(r.status)}</span>${pos ? ` <span class="muted small">#${pos} in the queue</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
+    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>` +
+      `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
       `<td class="num">${r.epoch}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
     const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
     const btn = (/** @type {string} */ text, /** @type {RunAction} */ a, /** @type {string} */ label, pressed = false) => {
       const b = document.createElement("button");
-      b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", `${label} ${r.name}`);
+      b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", t("runs.button.label", { action: label, name: r.name }));
       if (a === "compare") b.setAttribute("aria-pressed", String(pressed));
       b.addEventListener("click", () => (a === "rename" ? startRename(tr, r, act) : act(a, r.id)));
       box.append(b);
     };
-    if (r.id !== sel.watched) btn("Open", "open", "Open");
-    if (r.id !== sel.watched) btn(r.id === sel.compare ? "Uncompare" : "Compare", "compare", "Compare with", r.id === sel.compare);
-    if (can(r, "resume")) btn(r.status === STATUS.PAUSED ? "Resume" : "Continue", "resume", r.status === STATUS.PAUSED ? "Resume" : "Continue");
-    if (can(r, "stop")) btn("Stop", "stop", "Stop");
-    btn("Rename", "rename", "Rename");
+    if (r.id !== sel.watched) btn(t("runs.open"), "open", t("runs.open"));
+    if (r.id !== sel.watched) btn(r.id === sel.compare ? t("runs.uncompare") : t("runs.compare"), "compare", t("runs.compare_with"), r.id === sel.compare);
+    if (can(r, "resume")) btn(r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"), "resume", r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"));
+    if (can(r, "stop")) btn(t("runs.stop"), "stop", t("runs.stop"));
+    btn(t("runs.rename"), "rename", t("runs.rename"));
     tbody.append(tr);
   }
 }
@@ -55,7 +56,7 @@ function startRename(tr, r, act) {
   const cell = /** @type {HTMLElement} */ (tr.querySelector(".run-name"));
   const input = document.createElement("input");
   input.className = "rename"; input.value = r.name; input.maxLength = 100;
-  input.setAttribute("aria-label", `New name for ${r.name}`);
+  input.setAttribute("aria-label", t("runs.new_name", { name: r.name }));
   cell.replaceWith(input);
   input.focus(); input.select();
   let done = false;

@@ -6,6 +6,7 @@
 import { S, $, watchedRun, isActive } from "../state.js";
 import { STATUS } from "../protocol.js";
 import { formatDuration } from "../chartmath.js";
+import { t, statusWord } from "../i18n.js";
 
 /**
  * @param {import("../socket.js").SocketState} state @param {string} info
@@ -28,17 +29,17 @@ export function paintStatus() {
   if (!pill) return;
   pill.setAttribute("data-state", run ? run.status : "none");
   pill.classList.toggle("stale", S.stale);
-  const txt = run ? `${run.name}: ${run.status}` : "no run";
-  /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? `${txt} (last known)` : txt;
-  pill.title = S.stale ? "The server is unreachable: this is the last state it sent" : "The run being watched";
+  const txt = run ? `${run.name}: ${statusWord(run.status)}` : t("head.no_run");
+  /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? t("status.last_known", { txt }) : txt;
+  pill.title = `${S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title")}${run ? `: ${txt}` : ""}`;
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
-  prog.textContent = `epoch ${run.epoch}/${run.epochs} · step ${run.step.toLocaleString("en-US")}${total}`;
+  prog.textContent = t("status.progress", { epoch: run.epoch, epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
   const active = isActive(run) && !S.stale;
-  speed.textContent = active && S.speed ? `${Math.round(S.speed).toLocaleString("en-US")} samples/s` : "";
+  speed.textContent = active && S.speed ? t("status.speed", { n: Math.round(S.speed).toLocaleString("en-US") }) : "";
   const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
   if (active && run.status === STATUS.RUNNING && S.speed && bs && run.total_steps) {
-    eta.textContent = `${formatDuration(((run.total_steps - run.step) * bs) / S.speed)} left`;
+    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / S.speed) });
   } else eta.textContent = "";
 }

@@ -11,6 +11,7 @@ import { fmt, map2d } from "../learnmath.js";
 import { drawGrid, scaleFor, fitCell } from "../numgrid.js";
 import { LineChart } from "../chart.js";
 import { esc } from "../heatmap.js";
+import { t } from "../i18n.js";
 
 /** lr slider position (0..1000) ↔ learning rate, log scale from 10⁻³ to 10. */
 export const lrFromSlider = (/** @type {number} */ s) => 10 ** (-3 + (4 * s) / 1000);
@@ -26,14 +27,14 @@ export class StepView {
     this.el = el;
     this.act = act;
     this.steps = 0;
-    this.chart = new LineChart(el.curve, { xLabel: "learning rate η", yLabel: "cost C(θ − η∇C)", onHover: () => this.chart.draw(), empty: "take a step to see the cost along it" });
-    this.line = this.chart.add({ id: "curve", label: "cost along the step", color: "--chart-1", kind: "line", width: 2 });
-    this.here = this.chart.add({ id: "here", label: "before (η = 0) and after this step", color: "--chart-2", kind: "points" });
+    this.chart = new LineChart(el.curve, { xLabel: t("step.x"), yLabel: t("step.y"), onHover: () => this.chart.draw(), empty: t("step.empty") });
+    this.line = this.chart.add({ id: "curve", label: t("step.curve"), color: "--chart-1", kind: "line", width: 2 });
+    this.here = this.chart.add({ id: "here", label: t("step.here"), color: "--chart-2", kind: "points" });
     el.slider.addEventListener("input", () => { el.lr.value = String(+lrFromSlider(Number(el.slider.value)).toPrecision(3)); });
     el.lr.addEventListener("change", () => { const v = Number(el.lr.value); if (v > 0) el.slider.value = String(sliderFromLr(v)); });
     el.step.addEventListener("click", async () => {
       const lr = Number(el.lr.value);
-      if (!(lr > 0 && lr <= 100)) { el.result.innerHTML = `<p class="err">The learning rate must be a number above 0 and at most 100.</p>`; return; }
+      if (!(lr > 0 && lr <= 100)) { el.result.innerHTML = `<p class="err">${esc(t("step.lr_range"))}</p>`; return; }
       el.step.disabled = true;
       try {
         const s = await act.step(lr);
@@ -51,7 +52,7 @@ export class StepView {
   }
 
   clear() {
-    this.el.result.innerHTML = `<p class="muted">No step taken: the network is as it was trained.</p>`;
+    this.el.result.innerHTML = `<p class="muted">${esc(t("step.none"))}</p>`;
     this.el.count.textContent = "";
     this.line.xs.clear(); this.line.ys.clear(); this.here.xs.clear(); this.here.ys.clear();
     this.chart.draw();
@@ -64,15 +65,15 @@ export class StepView {
       `<span class="pbar${d === best ? " best" : ""}" title="${d}: ${fmt(v * 100, 4)}%"><i data-h="${Math.max(1, v * 100).toFixed(1)}"></i><b>${d}</b></span>`).join("");
     const fell = s.cost_after < s.cost_before;
     this.el.result.innerHTML = `
-      <p>cost for this digit (target ${ex.target}): <b data-testid="step-cost-before" data-value="${s.cost_before}">${fmt(s.cost_before, 6)}</b> →
+      <p>${esc(t("step.cost_for", { target: ex.target }))} <b data-testid="step-cost-before" data-value="${s.cost_before}">${fmt(s.cost_before, 6)}</b> →
         <b data-testid="step-cost-after" data-value="${s.cost_after}">${fmt(s.cost_after, 6)}</b>
-        <span class="${fell ? "ok" : "no"}">${fell ? "fell" : "rose: the step overshot"} by ${fmt(Math.abs(s.cost_before - s.cost_after), 4)}</span></p>
-      <div class="pbars-pair"><div><small>before: reads ${ex.prediction_before}</small><div class="pbars">${bars(ex.probabilities_before, ex.prediction_before)}</div></div>
-        <div><small>after: reads <b data-testid="step-prediction-after">${ex.prediction_after}</b></small><div class="pbars" data-testid="step-probabilities-after">${bars(ex.probabilities_after, ex.prediction_after)}</div></div></div>
-      <p class="muted small">p(target ${ex.target}): <span data-testid="step-p-before" data-value="${ex.probabilities_before[ex.target]}">${fmt(ex.probabilities_before[ex.target] * 100, 4)}%</span> →
+        <span class="${fell ? "ok" : "no"}">${esc(t(fell ? "step.fell" : "step.rose", { d: fmt(Math.abs(s.cost_before - s.cost_after), 4) }))}</span></p>
+      <div class="pbars-pair"><div><small>${esc(t("step.before_reads", { d: ex.prediction_before }))}</small><div class="pbars">${bars(ex.probabilities_before, ex.prediction_before)}</div></div>
+        <div><small>${esc(t("step.after_reads"))} <b data-testid="step-prediction-after">${ex.prediction_after}</b></small><div class="pbars" data-testid="step-probabilities-after">${bars(ex.probabilities_after, ex.prediction_after)}</div></div></div>
+      <p class="muted small">${esc(t("step.p_target", { target: ex.target }))} <span data-testid="step-p-before" data-value="${ex.probabilities_before[ex.target]}">${fmt(ex.probabilities_before[ex.target] * 100, 4)}%</span> →
         <span data-testid="step-p-after" data-value="${ex.probabilities_after[ex.target]}">${fmt(ex.probabilities_after[ex.target] * 100, 4)}%</span></p>`;
     for (const i of /** @type {NodeListOf<HTMLElement>} */ (this.el.result.querySelectorAll(".pbar i"))) i.style.height = `${i.dataset.h}%`;
-    this.el.count.textContent = `${this.steps} step${this.steps === 1 ? "" : "s"} taken on a scratch copy of ${s.origin}; the network itself is untouched.`;
+    this.el.count.textContent = t(this.steps === 1 ? "step.count_one" : "step.count", { n: this.steps, origin: s.origin });
     this.line.xs.clear(); this.line.ys.clear(); this.here.xs.clear(); this.here.ys.clear();
     s.curve.lr.forEach((/** @type {number} */ x, /** @type {number} */ k) => { this.line.xs.push(x); this.line.ys.push(s.curve.cost[k]); });
     this.here.xs.push(0); this.here.ys.push(s.cost_before);
@@ -109,14 +110,13 @@ export class BatchView {
     const T = (/** @type {ReturnType<typeof map2d>} */ m) => ({ h: m.w, w: m.h, at: (/** @type {number} */ r, /** @type {number} */ c) => m.at(c, r) });
     out.innerHTML = `<div class="batch-grid">${s.examples.map((/** @type {any} */ e, /** @type {number} */ k) =>
       `<figure><canvas class="digit" width="28" height="28" data-k="${k}"></canvas><canvas class="g" data-k="${k}"></canvas>
-       <figcaption>${e.source.label ?? "?"} → target ${e.target}<br>C ${fmt(e.cost_before, 3)} → ${fmt(e.cost_after, 3)}</figcaption></figure>`).join("")}
-      <figure class="avg"><canvas class="g" data-k="mean"></canvas><figcaption><b>average</b> of the ${s.examples.length}</figcaption></figure>
-      <figure class="avg"><canvas class="g" data-k="batch"></canvas><figcaption>the batch's gradient</figcaption></figure></div>
-      <p>The mini-batch gradient is the average of the single digits' gradients: the largest difference between the two is
-        <b data-testid="batch-match" data-value="${s.average_matches_batch}">${fmt(s.average_matches_batch, 3)}</b> (rounding).
-        The step with it moves the mean cost of these ${s.examples.length} digits from <b data-value="${s.cost_before}">${fmt(s.cost_before, 5)}</b> to
-        <b data-testid="batch-cost-after" data-value="${s.cost_after}">${fmt(s.cost_after, 5)}</b>${applied ? " — applied to the scratch copy" : ""}.</p>
-      <p class="muted small">Each small picture is ∂C/∂W of layer ${s.layer} for one digit alone (a row per output neuron, a column per input); blue negative, red positive, one shared scale.</p>`;
+       <figcaption>${e.source.label ?? "?"} → ${esc(t("learn.target_label", { d: e.target }))}<br>C ${fmt(e.cost_before, 3)} → ${fmt(e.cost_after, 3)}</figcaption></figure>`).join("")}
+      <figure class="avg"><canvas class="g" data-k="mean"></canvas><figcaption>${t("batch.average", { n: s.examples.length })}</figcaption></figure>
+      <figure class="avg"><canvas class="g" data-k="batch"></canvas><figcaption>${esc(t("batch.gradient"))}</figcaption></figure></div>
+      <p>${t("batch.text", { match: `<b data-testid="batch-match" data-value="${s.average_matches_batch}">${fmt(s.average_matches_batch, 3)}</b>`, n: s.examples.length,
+        before: `<b data-value="${s.cost_before}">${fmt(s.cost_before, 5)}</b>`, after: `<b data-testid="batch-cost-after" data-value="${s.cost_after}">${fmt(s.cost_after, 5)}</b>`,
+        applied: applied ? t("batch.applied") : "" })}</p>
+      <p class="muted small">${esc(t("batch.pictures", { layer: s.layer }))}</p>`;
     const width = Math.max(40, Math.min(140, (out.clientWidth - 40) / 5));
     for (const c of /** @type {NodeListOf<HTMLCanvasElement>} */ (out.querySelectorAll("canvas.g"))) {
       const k = c.dataset.k;
@@ -127,6 +127,6 @@ export class BatchView {
       const x = map2d(s.examples[Number(c.dataset.k)].input);
       drawGrid(c, x, { cell: 2, scale: { scale: "viridis", lo: 0, hi: 1, absMax: 1 }, text: false });
     }
-    out.setAttribute("aria-label", esc(`mini-batch of ${s.examples.length}: mean cost ${fmt(s.cost_before)} to ${fmt(s.cost_after)}`));
+    out.setAttribute("aria-label", t("batch.label", { n: s.examples.length, before: fmt(s.cost_before), after: fmt(s.cost_after) }));
   }
 }

@@ -10,7 +10,8 @@
 import { S, $, attempt, toast, updateRun, watchedRun, isLive, runName } from "../state.js";
 import * as api from "../api.js";
 import { markDirty } from "../scheduler.js";
-import { can, whyNot, STATUS } from "../protocol.js";
+import { can, STATUS } from "../protocol.js";
+import { t, statusWord, whyNot } from "../i18n.js";
 import { Editor } from "./editor.js";
 
 export class TrainPanel {
@@ -65,14 +66,15 @@ export class TrainPanel {
   async start() {
     const queueing = isLive(watchedRun());
     $("start").disabled = true;
-    const run = await attempt(api.startRun(this.editor.runBody()), "could not start the run");
+    const run = await attempt(api.startRun(this.editor.runBody()), t("train.cannot_start"));
     markDirty("controls");
     if (!run) return;
     updateRun(run);
     if (run.status === STATUS.QUEUED) {
-      const ahead = run.queue_position && run.queue_position > 1 ? `, after ${run.queue_position - 1} other queued run${run.queue_position > 2 ? "s" : ""}` : "";
-      toast(`${run.name} is queued: #${run.queue_position ?? "?"} in the queue${ahead}; it starts when ${queueing ? runName(S.watched) : "the running run"} ends`, "info");
-    } else toast(`${run.name} started`, "info");
+      const others = run.queue_position ? run.queue_position - 1 : 0;
+      const ahead = others > 0 ? t(others === 1 ? "train.after_one" : "train.after_n", { n: others }) : "";
+      toast(t("train.queued", { name: run.name, pos: run.queue_position ?? "?", ahead, running: queueing ? runName(S.watched) : t("train.the_running_run") }), "info");
+    } else toast(t("train.started", { name: run.name }), "info");
     markDirty("runs");
     if (queueing) return; // the page stays on the run it watches
     this.mode = "run";
@@ -84,16 +86,16 @@ export class TrainPanel {
   async control(action) {
     if (!S.watched) return;
     $(action).disabled = true;
-    const r = await attempt(api.control(S.watched, action), `${action} failed`);
+    const r = await attempt(api.control(S.watched, action), t("run.action_failed", { action: t(`run.action.${action}`) }));
     if (r) updateRun(r);
     markDirty("status"); markDirty("runs"); markDirty("controls");
   }
 
   async applyLr() {
     const lr = Number($("live-lr").value);
-    if (!S.watched || !(lr > 0)) { toast("the learning rate must be a positive number"); return; }
-    const r = await attempt(api.patchRun(S.watched, { lr }), "changing the learning rate failed");
-    if (r) { updateRun(r); toast(`learning rate is now ${r.lr}`, "info"); }
+    if (!S.watched || !(lr > 0)) { toast(t("train.lr_positive")); return; }
+    const r = await attempt(api.patchRun(S.watched, { lr }), t("train.lr_failed"));
+    if (r) { updateRun(r); toast(t("train.lr_now", { lr: r.lr }), "info"); }
   }
 
   /** Buttons and the banner follow the watched run's state (the state machine) and the form's mode. */
@@ -103,7 +105,7 @@ export class TrainPanel {
     const editing = this.mode === "new" || !run;
     $("pause").disabled = !can(run, "pause") || S.stale;
     $("resume").disabled = !can(run, "resume") || S.stale;
-    $("resume").textContent = run && run.status !== STATUS.PAUSED ? "Continue" : "Resume";
+    $("resume").textContent = run && run.status !== STATUS.PAUSED ? t("runs.continue") : t("runs.resume");
     $("step").disabled = !can(run, "step") || S.stale;
     $("stop").disabled = !can(run, "stop") || S.stale;
     $("apply-lr").disabled = !can(run, "patch") || S.stale;
@@ -111,13 +113,14 @@ export class TrainPanel {
     const start = $("start");
     start.hidden = !editing && live;
     start.disabled = !S.archOk || S.stale || (!editing && live);
-    start.textContent = live && editing ? "Queue another run" : "Start";
+    start.textContent = live && editing ? t("train.queue_another") : t("train.start");
     $("new-run").hidden = editing || !live; // an ended run's settings are editable as they are
     const banner = $("form-banner");
     const why = run && !can(run, "resume") && !live ? whyNot(run, "resume") : "";
-    if (!run) banner.textContent = "The settings of the next run.";
-    else if (editing) banner.textContent = live ? `A new run from these settings will wait in the queue until ${run.name} ends.` : `A new run from these settings (${run.name} is ${run.status}).`;
-    else if (live) banner.textContent = `${run.name}'s network and settings — read-only while it is ${run.status}.`;
-    else banner.textContent = `${run.name}'s network and settings (it is ${run.status}): Start trains a new run from them.${why ? ` ${why}.` : ""}`;
+    const status = run ? statusWord(run.status) : "";
+    if (!run) banner.textContent = t("train.banner.next");
+    else if (editing) banner.textContent = live ? t("train.banner.will_wait", { name: run.name }) : t("train.banner.new_from", { name: run.name, status });
+    else if (live) banner.textContent = t("train.banner.read_only", { name: run.name, status });
+    else banner.textContent = t("train.banner.ended", { name: run.name, status }) + (why ? t("train.banner.why", { why }) : "");
   }
 }

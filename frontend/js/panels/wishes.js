@@ -6,6 +6,7 @@
  */
 import { fmt } from "../learnmath.js";
 import { esc } from "../heatmap.js";
+import { t } from "../i18n.js";
 
 export class WishesView {
   /** @param {HTMLElement} root */
@@ -35,22 +36,22 @@ export class WishesView {
         <td class="num" data-testid="wish-${j}" data-value="${w}">${w > 0 ? "+" : ""}${fmt(w)}</td>
       </tr>`);
     }
-    const a = mse ? "a<sub>j</sub>" : "z<sub>j</sub> (score)";
+    const a = mse ? "a<sub>j</sub>" : `z<sub>j</sub> (${t("wishes.score")})`;
     const term = mse ? "(a<sub>j</sub> − y<sub>j</sub>)²" : "−y<sub>j</sub>·log p<sub>j</sub>";
     const wish = mse ? "−∂C/∂a<sub>j</sub> = −2(a<sub>j</sub> − y<sub>j</sub>)" : "−∂C/∂z<sub>j</sub> = y<sub>j</sub> − p<sub>j</sub>";
     this.root.innerHTML = `
-      <p class="cost-line">cost C = ${mse ? "Σ (a<sub>j</sub> − y<sub>j</sub>)²" : "−log p<sub>target</sub>"} =
+      <p class="cost-line">${t("wishes.cost")} C = ${mse ? "Σ (a<sub>j</sub> − y<sub>j</sub>)²" : "−log p<sub>target</sub>"} =
         <b data-testid="learn-cost" data-value="${ex.cost}">${fmt(ex.cost, 5)}</b>
-        <span class="muted">for target ${ex.target}${ex.target_was_given ? "" : ex.source.label != null ? " (its true label)" : " (its own reading)"}</span></p>
-      <div class="table-wrap" tabindex="0" role="region" aria-label="each output, its cost term and its wish"><table class="wishes" data-testid="wishes-table">
-        <thead><tr><th scope="col">digit</th><th scope="col">${a}</th><th scope="col">p</th><th scope="col">y</th>
-          <th scope="col">cost term ${term}</th><th scope="col" colspan="2">wish ${wish}</th></tr></thead>
+        <span class="muted">${t(ex.target_was_given ? "wishes.for_target" : ex.source.label != null ? "wishes.for_target_true" : "wishes.for_target_own", { target: ex.target })}</span></p>
+      <div class="table-wrap" tabindex="0" role="region" aria-label="${esc(t("wishes.table.label"))}"><table class="wishes" data-testid="wishes-table">
+        <thead><tr><th scope="col">${t("wishes.digit")}</th><th scope="col">${a}</th><th scope="col">p</th><th scope="col">y</th>
+          <th scope="col">${t("wishes.cost_term")} ${term}</th><th scope="col" colspan="2">${t("net.wish")} ${wish}</th></tr></thead>
         <tbody>${rows.join("")}</tbody></table></div>`;
     // Bar widths through the CSSOM (a style attribute in markup would need 'unsafe-inline').
     for (const bar of /** @type {NodeListOf<HTMLElement>} */ (this.root.querySelectorAll(".wishbar"))) {
       bar.style.width = `${bar.dataset.pct}%`;
     }
-    this.root.setAttribute("aria-label", `cost ${fmt(ex.cost)} for target ${ex.target}; ${esc(ex.loss)}`);
+    this.root.setAttribute("aria-label", t("wishes.label", { cost: fmt(ex.cost), target: ex.target, loss: ex.loss }));
   }
 
   clear(message = "") {

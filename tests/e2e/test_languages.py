@@ -1,0 +1,166 @@
+"""The page in both languages (issue 13), end to end: a real uvicorn, a real Chromium.
+
+* Bar 1: the browser's language picks the catalogue (Playwright's locale sets navigator.languages);
+  in 中文 no English word is left in the visible text of any view (only layer type codes, names
+  such as MNIST or SGD, run and checkpoint ids, numbers, units and formula letters), and the header
+  switch goes back to English with no Chinese left, remembered across a reload.
+* Bar 4: phone (390×844) and laptop (1366×900), both languages, both themes: no element of the
+  header or of a panel holds text wider than itself (scrollWidth > clientWidth), except the
+  scrolling table wrappers made for it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from .conftest import PageErrors
+from .digits import DIGITS, draw
+from .test_dashboard import api
+
+pytestmark = pytest.mark.e2e
+
+# Words a Chinese page may show: layer type codes, names of things (datasets, formats, optimizers,
+# the app, the presets and bundled models, which are ids), and the letters and function names of
+# formulas (log, max, exp, σ′ written with Latin letters).
+ALLOWED = {
+    # layer type codes and activation functions as the editor and the layer rows name them
+    "conv2d", "maxpool2d", "avgpool2d", "dense", "flatten", "dropout", "relu", "leaky_relu", "leaky",
+    "ReLU", "sigmoid", "tanh", "softmax",
+    # names
+    "glassnet", "MNIST", "ONNX", "IDX", "JSON", "NumPy", "SGD", "Adam", "English",
+    # preset and bundled model ids, in model menus and run names ("notes #1")
+    "cnn", "mlp", "notes", "custom",
+    # formula words and units
+    "log", "max", "exp", "ms", "mse", "Mx", "Nx", "Mw", "Nw", "P_err", "Q_err", "rot180",
+}  # fmt: skip
+ID = re.compile(r"^(epoch-\d+|run-[0-9a-f]+|[0-9a-f]{6,})$")  # checkpoint and run ids
+FORMULA = re.compile(r"^[A-Za-z](\d+|[ijk])$")  # a variable with its subscript: a232, w0, z10, aj
+
+VISIBLE_TEXT = "() => document.body.innerText"
+
+
+def english_words(text: str) -> list[str]:
+    """Latin-letter words of two letters or more that are not allowed in the Chinese page."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*", text)
+    allowed = {w for w in words if w in ALLOWED or ID.match(w) or FORMULA.match(w)}
+    return sorted({w for w in words if len(w) > 1} - allowed)
+
+
+def chinese(text: str) -> list[str]:
+    return sorted(set(re.findall(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+", text)))
+
+
+@pytest.fixture(scope="module")
+def finished_run(server) -> dict:
+    """A short run of the notes' network (one epoch), so Learned, Epochs and Runs have content."""
+    run = api(server, "/api/runs", {"preset": "notes", "epochs": 1})
+    deadline = time.monotonic() + 240
+    while (r := api(server, f"/api/runs/{run['id']}"))["status"] not in ("finished", "failed", "diverged"):
+        assert time.monotonic() < deadline, "the short run did not finish in 240 s"
+        time.sleep(0.5)
+    assert r["status"] == "finished", r
+    return r
+
+
+def open_in(browser, server, locale: str, width: int = 1366, height: int = 900, scheme: str = "light"):
+    """A page whose browser speaks `locale` (navigator.languages), connected to the server."""
+    context = browser.new_context(
+        locale=locale, viewport={"width": width, "height": height}, color_scheme=scheme
+    )
+    page = context.new_page()
+    errors = PageErrors(page)
+    page.goto(server.url)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"connection\"]')?.dataset.state === 'open'",
+        timeout=15000,
+    )
+    return context, page, errors
+
+
+def fill_views(page) -> None:
+    """Content in every view: a drawn digit through the cnn (Draw, Inside), the Learn cards on a
+    test digit (cost, wishes, inspector, matrix, a step, a mini-batch, convolution and pooling), the
+    finished run's kernels, epochs and runs (watched on load)."""
+    page.select_option('[data-testid="model"]', "cnn")
+    draw(page, DIGITS[4])
+    page.wait_for_function("() => window.glassnet.S.prediction && !window.glassnet.S.prediction.empty")
+    page.get_by_test_id("learn-cost").wait_for(timeout=20000)
+    page.get_by_test_id("learn-batch-draw").click()
+    page.get_by_test_id("batch-match").wait_for(timeout=20000)
+    page.get_by_test_id("learn-step").click()
+    page.get_by_test_id("step-cost-after").wait_for(timeout=20000)
+    page.locator('[data-testid="conv-params"]').wait_for(timeout=20000)
+    page.locator('[data-testid="pool-readout"]:not(:empty)').wait_for(timeout=20000)
+    page.locator("#confusion-epoch:not(:empty)").wait_for(timeout=20000)
+    page.locator("#learn-net-note:not(:empty)").wait_for(timeout=20000)
+
+
+def test_chinese_page_has_no_english_and_back(server, browser, finished_run) -> None:
+    context, page, errors = open_in(browser, server, "zh-CN")
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    fill_views(page)
+    text = page.evaluate(VISIBLE_TEXT)
+    assert len(chinese(text)) > 100, "the page is not in Chinese"
+    left = english_words(text)
+    where = [m.group(0) for w in left for m in re.finditer(rf".{{0,30}}\b{w}\b.{{0,30}}", text)]
+    assert left == [], f"English words left in the Chinese page: {left} in {where}"
+    # The notes' own words are the ones shown.
+    for term in ("激活值", "加权和", "偏置", "代价", "学习速率", "卷积核", "特征图", "池化", "反向传播"):
+        assert term in text, term
+    # Back to English with the header's switch; the choice is remembered across a reload.
+    page.get_by_test_id("lang").click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"connection\"]')?.dataset.state === 'open'",
+        timeout=15000,
+    )
+    fill_views(page)
+    text = page.evaluate(VISIBLE_TEXT)
+    assert chinese(text) == ["中文"], "Chinese left in the English page (only the switch's own name)"
+    page.reload()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert page.get_by_test_id("lang").inner_text() == "中文"
+    errors.check()
+    context.close()
+
+
+OVERFLOW = """() => {
+  const out = [];
+  const roots = document.querySelectorAll('.top, .section-head, .card, .notes-card');
+  for (const root of roots) for (const el of [root, ...root.querySelectorAll('*')]) {
+    if (!(el instanceof HTMLElement) || el.offsetParent === null || el.closest('.sr')) continue;  // hidden
+    const st = getComputedStyle(el);
+    if (st.clip === 'rect(0px, 0px, 0px, 0px)') continue;   // visually hidden, for screen readers
+    if (st.overflowX === 'auto' || st.overflowX === 'scroll') continue;   // a scroller made for it
+    if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
+      out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} `
+        + `${el.scrollWidth}>${el.clientWidth}: ${(el.innerText || '').slice(0, 40)}`);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1366, 900)])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_text_overflow(
+    server, browser, finished_run, locale: str, width: int, height: int, scheme: str
+) -> None:
+    context, page, errors = open_in(browser, server, locale, width, height, scheme)
+    fill_views(page)
+    over = page.evaluate(OVERFLOW)
+    assert over == [], "\n".join(over)
+    # and a step of the notes' path (its card, the longest set-up button)
+    page.evaluate("location.hash = '#/notes/9'")
+    page.get_by_test_id("notes-card").wait_for()
+    over = page.evaluate(OVERFLOW)
+    assert over == [], "\n".join(over)
+    # the header stays one row on a phone and a laptop, in both languages
+    head = page.locator(".top").bounding_box()
+    assert head and head["height"] < (140 if width < 500 else 90), head
+    errors.check()
+    context.close()

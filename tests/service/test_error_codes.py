@@ -1,0 +1,70 @@
+"""Every error carries a stable machine-readable ``code`` next to its English ``detail`` (issue 13):
+the page words the code in the reader's language. Codes come from one enum (protocol.ErrorCode),
+are in the OpenAPI schema and the protocol schema, and each has a message in both catalogues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from glassnet.service.protocol import ErrorCode, code_for_status, protocol_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+CODES = {c.value for c in ErrorCode}
+
+
+def coded(response, status: int, code: str) -> dict:
+    """The answer has the status, the code and a non-empty English sentence."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def test_each_kind_of_error_has_its_code(client: TestClient) -> None:
+    coded(client.get("/api/runs/no-such-run"), 404, "not_found")
+    coded(client.post("/api/runs", json={"preset": "mlp", "lr": -1}), 422, "invalid")
+    coded(
+        client.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"}),
+        422,
+        "invalid_json",
+    )
+    coded(client.put("/api/runs"), 405, "method_not_allowed")
+    big = b"[" + b"0," * (3 * 2**20) + b"0]"
+    coded(
+        client.post("/api/architecture", content=big, headers={"content-type": "application/json"}),
+        413,
+        "too_large",
+    )
+    # the detail sentence is unchanged by the code beside it
+    body = coded(client.post("/api/architecture", json={"layers": []}), 422, "invalid")
+    assert "layers" in body["detail"]
+
+
+def test_codes_by_status() -> None:
+    assert code_for_status(404) is ErrorCode.NOT_FOUND
+    assert code_for_status(409) is ErrorCode.CONFLICT
+    assert code_for_status(418) is ErrorCode.BAD_REQUEST
+    assert code_for_status(502) is ErrorCode.INTERNAL
+
+
+def test_codes_are_in_the_openapi_and_protocol_schemas(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["components"]["schemas"]["ErrorBody"]
+    assert "code" in body["required"]
+    enum = schema["components"]["schemas"].get("ErrorCode", {}).get("enum") or body["properties"]["code"].get(
+        "enum"
+    )
+    assert set(enum) == CODES
+    assert protocol_schema()["error_codes"] == [c.value for c in ErrorCode]
+    assert "code" in protocol_schema()["events"]["error"]["required"]
+
+
+def test_every_code_has_a_message_in_both_catalogues() -> None:
+    for lang in ("en", "zh-CN"):
+        catalogue = json.loads((ROOT / "frontend" / "i18n" / f"{lang}.json").read_text("utf-8"))
+        missing = sorted(c for c in CODES if not catalogue.get(f"error.code.{c}", "").strip())
+        assert missing == [], f"{lang}.json lacks error.code.<code> for {missing}"
