@@ -9,7 +9,7 @@ import { api } from "../api.js";
 import { esc } from "../heatmap.js";
 import { LIVE_STATUSES } from "../protocol.js";
 import { pickRuns, progress, queueWords } from "../classview.js";
-import { t, errText, statusWord } from "../i18n.js";
+import { t, has, errText, statusWord } from "../i18n.js";
 
 const OWNER_KEY = "glassnet-owner";
 
@@ -76,7 +76,7 @@ export class ClassPanel {
     const you = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-you"]'));
     you.innerHTML = t("class.you", { owner: esc(v.you.owner), role: esc(t(`class.role.${v.you.role}`)) }) +
       (v.students.length ? t("class.joined", { n: v.students.length }) : "") +
-      t("class.executor", { name: esc(v.executor.name) }) +
+      t("class.executor", { name: esc(has(`class.exec.${v.executor.name}`) ? t(`class.exec.${v.executor.name}`) : v.executor.name) }) +
       (v.executor.problem ? ` <span class="bad">(${esc(v.executor.problem)})</span>` : t("class.capacity", { n: v.executor.capacity }));
     const pinned = v.runs.find((/** @type {any} */ r) => r.id === v.pinned);
     /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-pinned"]')).textContent =
