@@ -3,10 +3,13 @@ how a network reads them."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .conftest import open_page, shoot
 from .digits import DIGITS, draw
+from .test_dashboard import api
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +71,37 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
     )
     shoot(page, "mine", locator=page.locator("#mine"))
     errors.check()
+
+
+def test_train_from_scratch_with_my_digits(server, browser) -> None:
+    """Issue 12's "train from scratch with my digits included": the teach card's "start from" offers a
+    new network of a preset; the run it starts is that preset, untrained at first, with my digits
+    mixed into its training and evaluated each epoch."""
+    for i in range(12):  # enough digits to teach (10), some held out
+        ink = [[0.0] * 28 for _ in range(28)]
+        for r in range(5, 23):
+            ink[r][12 + (i % 3)] = ink[r][13 + (i % 3)] = 1.0
+        api(server, "/api/mydigits", {"label": 1, "pixels": ink})
+    before = {r["id"] for r in api(server, "/api/runs")}
+    page, errors = open_page(browser, server.url)
+    page.get_by_test_id("teach-from").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#teach-from option')].some((o) => o.value === 'new:mlp')"
+    )
+    page.select_option('[data-testid="teach-from"]', "new:mlp")
+    page.fill("#teach-subset", "1000")
+    page.fill("#teach-epochs", "1")
+    page.locator("#teach-start").click()
+    deadline = time.monotonic() + 240
+    while (
+        not (new := [r for r in api(server, "/api/runs") if r["id"] not in before])
+        or new[0]["status"] != "finished"
+    ):
+        assert time.monotonic() < deadline, f"the from-scratch run did not finish: {new}"
+        time.sleep(0.5)
+    run = new[0]
+    assert run["preset"] == "mlp" and run["name"] == "mlp with my digits #1", run
+    epochs = api(server, f"/api/runs/{run['id']}/metrics")["epochs"]
+    assert epochs[0]["epoch"] == 0 and "mine" in epochs[-1]["extra"], epochs
+    errors.check()
+    page.close()

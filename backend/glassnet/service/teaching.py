@@ -46,11 +46,14 @@ class TeachPlan:
         self.teach.save(folder, self.train, self.holdout, self.init)
 
 
-def teach_name(plan: TeachPlan | None) -> str | None:
-    """How a teach run is named: "teach cnn"; None for other runs."""
+def teach_name(plan: TeachPlan | None, preset: str | None = None) -> str | None:
+    """How a teach run is named: "teach cnn" (fine-tuned), "mlp with my digits" (from scratch);
+    None for other runs."""
     if plan is None:
         return None
-    return f"teach {plan.teach.origin}" if plan.teach.origin else "with my digits"
+    if plan.teach.origin:
+        return f"teach {plan.teach.origin}"
+    return f"{preset} with my digits" if preset else "with my digits"
 
 
 def plan_teach(state: Any, req: TeachRequest, owner: str = "") -> TeachPlan:

@@ -11,6 +11,9 @@ import { t, aDigit, errText, statusWord } from "../i18n.js";
 import { STATUS, LIVE_STATUSES } from "../protocol.js";
 import { AugmentStrip } from "./augstrip.js";
 
+/** A "start from" value that means a new network of a preset, trained from scratch. */
+const NEW_PREFIX = "new:";
+
 /**
  * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
  * @typedef {{pad: () => {pixels: number[][], strokes: number[][][], size: number}|null, clearPad: () => void,
@@ -61,8 +64,13 @@ export class MyDigitsView {
   async teach() {
     const $ = this.$;
     const num = (/** @type {string} */ id) => Number($(id).value);
+    // "new:<preset>" trains that preset from scratch on MNIST with my digits mixed in; else fine-tune a model.
+    const from = String($("teach-from").value || "cnn");
+    const fresh = from.startsWith(NEW_PREFIX) ? from.slice(NEW_PREFIX.length) : null;
+    const mix = { train_subset: num("teach-subset"), repeat: num("teach-repeat"), holdout: num("teach-holdout") };
     const body = {
-      teach: { from_model: $("teach-from").value || "cnn", train_subset: num("teach-subset"), repeat: num("teach-repeat"), holdout: num("teach-holdout") },
+      teach: fresh ? mix : { from_model: from, ...mix },
+      ...(fresh ? { preset: fresh } : {}),
       epochs: num("teach-epochs"),
       augment: $("teach-augment").checked,
     };
@@ -137,6 +145,8 @@ export class MyDigitsView {
       const sel = this.$(id);
       const keep = sel.value || "cnn";
       sel.replaceChildren(...models.map((m) => new Option(label(m), m.id)));
+      // Teaching can also start from nothing: a new network of a preset, my digits in its training.
+      if (id === "teach-from") for (const preset of ["cnn", "mlp"]) sel.add(new Option(t("mine.from_scratch", { preset }), NEW_PREFIX + preset));
       if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
     }
   }

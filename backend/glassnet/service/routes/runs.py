@@ -207,7 +207,7 @@ async def create_run(
         if teach is not None:
             n_train = teach.train_size(n_train)
     total = None if n_train is None else -(-n_train // config.batch_size) * config.epochs
-    kind = teach_name(teach) or preset or spec.get("name") or "custom"
+    kind = teach_name(teach, preset) or preset or spec.get("name") or "custom"
     created = manager.store.create(
         {
             "id": run_id,
