@@ -249,7 +249,9 @@ let queueTimer = 0;
 function paintRuns() {
   const body = /** @type {HTMLTableSectionElement} */ (document.querySelector('[data-testid="runs"] tbody'));
   const queued = [...S.runs.values()].some((r) => r.status === STATUS.QUEUED);
-  if (queued !== queue.size > 0) { clearTimeout(queueTimer); queueTimer = window.setTimeout(loadQueue, 200); }
+  // Ask once (not again while a request is pending: the table repaints many times a second while a
+  // run trains, and restarting the wait on every paint would never let it fire).
+  if (queued !== queue.size > 0 && !queueTimer) queueTimer = window.setTimeout(() => { queueTimer = 0; loadQueue(); }, 200);
   renderRuns(body, [...S.runs.values()], { watched: S.watched, compare: S.compare, queue }, async (action, id, value) => {
     if (action === "open") watch(id);
     else if (action === "compare") charts.compareWith(id);

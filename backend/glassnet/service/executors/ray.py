@@ -212,9 +212,28 @@ def run_files(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in files}
 
 
-def node_died(exc: BaseException) -> bool:
+def node_died(exc: BaseException, node: str | None = None, wait_s: float = 5.0) -> bool:
+    """Whether ``exc`` means the run's node is gone. Ray says so in several ways: an actor error
+    naming a dead node, or the lost result of a call (``ObjectLostError`` and its kin, e.g.
+    ``ObjectReconstructionFailedError``) — or only by the node leaving ``ray.nodes()`` a moment
+    later, which is asked for up to ``wait_s``."""
     text = str(exc).lower()
-    return "node" in text and ("died" in text or "dead" in text)
+    if "node" in text and ("died" in text or "dead" in text):
+        return True
+    if isinstance(exc, ray.exceptions.ObjectLostError):
+        return True
+    deadline = time.monotonic() + wait_s
+    while node is not None:
+        try:
+            alive = any(n.get("NodeID") == node and n.get("Alive") for n in ray.nodes())
+        except Exception:  # the cluster itself is unreachable: not a node's death
+            return False
+        if not alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    return False
 
 
 class RayRun(RunHandle):
@@ -273,7 +292,7 @@ class RayRun(RunHandle):
             with contextlib.suppress(Exception):
                 ray.get(self.actor.cleanup.remote(), timeout=10)
         except Exception as exc:  # the actor (or its node, or the cluster) is gone
-            if node_died(exc):
+            if node_died(exc, self.node):
                 self.reason = f"lost its Ray node ({(self.node or '?')[:12]}…)"
             else:
                 first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
