@@ -13,16 +13,9 @@ from glassnet.nn import Sequential
 from glassnet.training.config import TrainConfig
 from glassnet.training.teach import Teach, mix, split_holdout
 from glassnet.training.trainer import Trainer
+from specs import TINY_MLP
 
-SPEC = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 16},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-}
+SPEC = TINY_MLP  # cross-entropy is also the default loss
 
 
 def trainer(small_mnist: Path, extra: dict | None = None, **settings) -> Trainer:
