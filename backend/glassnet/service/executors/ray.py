@@ -246,6 +246,7 @@ class RayRun(RunHandle):
         self.thread: threading.Thread | None = None
         self.reason: str | None = None
         self.node: str | None = None
+        self.killed = False  # by us (_kill): its end is no node's death, nothing to ask Ray
 
     def start(self, on_message: OnMessage) -> None:
         if self.executor.problem() is not None:
@@ -292,7 +293,7 @@ class RayRun(RunHandle):
             with contextlib.suppress(Exception):
                 ray.get(self.actor.cleanup.remote(), timeout=10)
         except Exception as exc:  # the actor (or its node, or the cluster) is gone
-            if node_died(exc, self.node):
+            if node_died(exc, None if self.killed else self.node):
                 self.reason = f"lost its Ray node ({(self.node or '?')[:12]}…)"
             else:
                 first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
@@ -312,6 +313,7 @@ class RayRun(RunHandle):
         self.actor.command.remote(pack(message))
 
     def _kill(self) -> None:
+        self.killed = True
         if self.actor is not None:
             with contextlib.suppress(Exception):
                 ray.kill(self.actor)
