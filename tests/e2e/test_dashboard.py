@@ -242,7 +242,9 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
     """The server restarts while a run trains: the page reconnects by itself (backoff), shows the
     run as interrupted, and Resume continues it from its last checkpoint."""
     api(server, "/api/runs", {"preset": "mlp", "epochs": 1, "name": "short run"})
-    run = api(server, "/api/runs", {"preset": "cnn", "epochs": 30, "name": "long run"})  # queued after it
+    # Queued after it; far more epochs than the test lasts (it stops the run), so that it still
+    # trains when the test looks, however fast the machine.
+    run = api(server, "/api/runs", {"preset": "cnn", "epochs": 1000, "name": "long run"})
     page, errors = open_page(browser, server.url)
     page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}", timeout=15000)
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 5", timeout=30000)

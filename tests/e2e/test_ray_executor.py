@@ -99,7 +99,7 @@ def test_a_ray_run_is_controlled_watched_and_read(ray_server, browser) -> None:
     url = ray_server.url
     executor = api(url, "/api/executor")
     assert executor["name"] == "ray" and executor["problem"] is None and executor["capacity"] == 2
-    run = api(url, "/api/runs", {**BODY, "epochs": 40, "name": "on ray"})
+    run = api(url, "/api/runs", {**BODY, "epochs": 1000, "name": "on ray"})
     rid = run["id"]
     assert run["status"] == "running"
     # The dashboard shows it live: the loss chart fills and the status pill says running.

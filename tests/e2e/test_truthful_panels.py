@@ -134,7 +134,9 @@ def cnn_run(server) -> dict:
 def test_item01_start_while_training_is_an_explicit_queue_and_the_page_stays(
     server, browser, cnn_run
 ) -> None:
-    long, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 200, "name": "long mlp"})
+    long, page, errors = start_and_open(
+        server, browser, {"preset": "mlp", "epochs": 1000, "name": "long mlp"}
+    )
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 3", timeout=30000)
     start, new_run = page.get_by_test_id("start"), page.get_by_test_id("new-run")
     # While the watched run trains there is no plain Start: only "New run from these settings".
@@ -366,7 +368,9 @@ def test_item11_one_labelled_scale_per_layer_or_each_map_on_its_own(server, brow
 
 # -- items 5, 6, 8, 12 ------------------------------------------------------------------------------
 def test_item05_the_form_shows_the_watched_run(server, browser) -> None:
-    _, page, errors = start_and_open(server, browser, {"preset": "notes", "epochs": 100, "name": "notes run"})
+    _, page, errors = start_and_open(
+        server, browser, {"preset": "notes", "epochs": 1000, "name": "notes run"}
+    )
     form = page.locator("#hyper")
     page.wait_for_function("() => document.querySelector('#hyper [name=lr]').value === '1.5'")
     assert form.locator("[name=optimizer]").input_value() == "sgd"
@@ -399,7 +403,7 @@ def test_item06_runs_have_names_everywhere_and_can_be_renamed(server, browser, c
 
 
 def test_item08_a_stopped_run_continues(server, browser) -> None:
-    run = api(server, "/api/runs", {"preset": "mlp", "epochs": 100, "name": "to stop"})
+    run = api(server, "/api/runs", {"preset": "mlp", "epochs": 1000, "name": "to stop"})
     wait_run(server, run["id"], ("running",))
     api(server, f"/api/runs/{run['id']}/stop", {})
     page, errors = open_page(browser, server.url)
@@ -410,7 +414,7 @@ def test_item08_a_stopped_run_continues(server, browser) -> None:
     page.wait_for_function(f"() => ['running', 'queued'].includes(({STATE})())", timeout=15000)
     stop_all(server)
     # A run stopped while it was queued has nothing to continue from: the page says why.
-    blocker = api(server, "/api/runs", {"preset": "mlp", "epochs": 100, "name": "blocker"})
+    blocker = api(server, "/api/runs", {"preset": "mlp", "epochs": 1000, "name": "blocker"})
     queued = api(server, "/api/runs", {"preset": "mlp", "epochs": 1, "name": "never started"})
     api(server, f"/api/runs/{queued['id']}/stop", {})
     api(server, f"/api/runs/{blocker['id']}/stop", {})
@@ -421,7 +425,7 @@ def test_item08_a_stopped_run_continues(server, browser) -> None:
 
 
 def test_item12_the_loss_chart_marks_pauses_resumes_and_new_rates(server, browser) -> None:
-    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 100, "name": "marked"})
+    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "name": "marked"})
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 5", timeout=30000)
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
@@ -547,7 +551,7 @@ def test_item16_wording(server, browser) -> None:
 def test_item07_server_down_is_said_and_the_last_state_is_stale(tmp_path: Path, small_mnist, browser) -> None:
     srv = Server(tmp_path / "data", small_mnist, validation=200).start()
     try:
-        run = api(srv, "/api/runs", {"preset": "mlp", "epochs": 100, "name": "when it fell"})
+        run = api(srv, "/api/runs", {"preset": "mlp", "epochs": 1000, "name": "when it fell"})
         page, errors = open_page(browser, srv.url)
         page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(run['id'])}", timeout=15000)
         page.wait_for_function(f"() => ({STATE})() === 'running'", timeout=15000)
