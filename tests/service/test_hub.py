@@ -154,3 +154,47 @@ def test_panels_hidden_heavy_rate_and_replay_on_show() -> None:
     hub.set_panels(charts, {EventType.KERNELS})  # no change: nothing more
     assert kernels(charts) == ["5"]
     assert hub.stats()["live_heavy"] == {"activations": 1, "gradients": 1, "kernels": 3}
+
+
+def test_a_crowd_gets_fewer_metrics_frames_with_every_point_in_order() -> None:
+    """From ``crowd_viewers`` sockets on a run, its metrics frames are merged (at most one per
+    interval): every point still arrives, in order, and a status frame is never overtaken by
+    points published before it. Below the crowd size every frame goes out as it is."""
+
+    async def scenario(viewers: int) -> tuple[list[FakeSocket], Hub]:
+        hub = Hub(queue_size=1000, crowd_viewers=3, crowd_metrics_interval=0.05)
+        sockets = [FakeSocket() for _ in range(viewers)]
+        pumps = []
+        for ws in sockets:
+            viewer = hub.add(ws)
+            viewer.runs.add("r")
+            pumps.append(asyncio.create_task(hub.pump(viewer)))
+        for step in range(1, 61):
+            hub.publish(EventType.METRICS, "r", metrics(step))
+            if step == 30:
+                hub.publish(EventType.STATUS, "r", heavy(step))
+        await until(
+            lambda: all(any(m["data"].get("step", [0])[-1:] == [60] for m in ws.sent) for ws in sockets)
+        )
+        for task in pumps:
+            task.cancel()
+        return sockets, hub
+
+    crowd, hub = asyncio.run(scenario(3))
+    for ws in crowd:
+        frames = [m for m in ws.sent if m["type"] == "metrics"]
+        points = [s for m in frames for s in m["data"]["step"]]
+        assert points == list(range(1, 61))
+        # Published at once: the first goes out, the rest wait for the interval — except that
+        # the status frame first flushes points 2-30.
+        assert [(m["data"]["step"][0], m["data"]["step"][-1]) for m in frames] == [(1, 1), (2, 30), (31, 60)]
+        # The status frame comes after the 30th point and before the 31st.
+        order = [m["type"] if m["type"] != "metrics" else m["data"]["step"][-1] for m in ws.sent]
+        status_at = order.index("status")
+        assert order[status_at - 1] == 30 and all(o > 30 for o in order[status_at + 1 :])
+    assert hub.stats()["merged_metrics_frames"] == 57
+
+    few, hub = asyncio.run(scenario(2))
+    for ws in few:
+        assert [m["data"]["step"] for m in ws.sent if m["type"] == "metrics"] == [[s] for s in range(1, 61)]
+    assert hub.stats()["merged_metrics_frames"] == 0

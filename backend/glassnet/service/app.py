@@ -184,7 +184,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interrupted = store.mark_interrupted()
         if interrupted:
             log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
-        hub = Hub(settings.viewer_queue, settings.viewer_send_timeout_s, settings.hidden_heavy_interval_s)
+        hub = Hub(
+            settings.viewer_queue,
+            settings.viewer_send_timeout_s,
+            settings.hidden_heavy_interval_s,
+            settings.crowd_viewers,
+            settings.crowd_metrics_interval_s,
+        )
         classroom = Classroom(settings.database_path)
         executor = make_executor(settings)
         await executor.open()  # never raises: an unreachable cluster is a problem /readyz names

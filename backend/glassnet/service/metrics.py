@@ -9,7 +9,8 @@ Each app has its own registry (several apps in one test process do not share cou
   ``glassnet_training_samples_total`` — training throughput;
 * ``glassnet_checkpoint_writes_total``, ``glassnet_checkpoint_failures_total``;
 * ``glassnet_dropped_frames_total``, ``glassnet_published_frames_total``,
-  ``glassnet_slow_viewers_disconnected_total`` — the hub's fan-out.
+  ``glassnet_merged_metrics_frames_total``, ``glassnet_slow_viewers_disconnected_total`` — the
+  hub's fan-out.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class _LiveState(Collector):
             )
             yield CounterMetricFamily(
                 "glassnet_published_frames", "Frames published to viewers", stats["published_frames"]
+            )
+            yield CounterMetricFamily(
+                "glassnet_merged_metrics_frames",
+                "Metrics frames merged into a later one for a crowd of viewers (no point lost)",
+                stats["merged_metrics_frames"],
             )
             yield CounterMetricFamily(
                 "glassnet_slow_viewers_disconnected",

@@ -247,6 +247,9 @@ class HubStats(BaseModel):
     dropped_frames: int
     disconnected_slow: int
     published_frames: int
+    merged_metrics_frames: int = Field(
+        0, description="metrics frames merged into a later one for a crowd (their points kept)"
+    )
     live_heavy: dict[str, int] = Field(
         default_factory=dict, description="heavy type -> viewers receiving it live (panels on screen)"
     )

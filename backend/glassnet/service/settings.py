@@ -100,6 +100,16 @@ class Settings(BaseSettings):
         "seconds (0 = none)",
     )
     viewer_send_timeout_s: float = Field(5.0, gt=0, description="a stalled viewer is dropped after")
+    crowd_viewers: int = Field(
+        100, ge=1, le=1_000_000, description="viewers of one run from which its metrics frames are merged"
+    )
+    crowd_metrics_interval_s: float = Field(
+        0.16,
+        ge=0,
+        le=10,
+        description="a crowd's metrics: at most one frame per this many seconds (the points merged, "
+        "none lost; 0 = never merge)",
+    )
     ws_ping_interval_s: float = Field(10.0, gt=0)
     ws_ping_timeout_s: float = Field(10.0, gt=0)
     allowed_origins: list[str] = Field(
