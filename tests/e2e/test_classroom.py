@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from glassnet.service.devserver import ServeProcess, free_port
 from specs import TINY_MLP
 
-from .conftest import ROOT, open_page
+from .conftest import ROOT, PageErrors, open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -99,6 +99,13 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     expect(
         taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Stop bob's run")
     ).to_be_visible()
+    # The same run has buttons in the Runs table and the Class table: their names tell them apart.
+    expect(teacher.get_by_test_id("runs").get_by_role("button", name="Stop bob's run")).to_be_visible()
+    names = teacher.evaluate(
+        "() => [...document.querySelectorAll('#runs button, #class button')]"
+        ".filter((b) => b.offsetParent !== null).map((b) => b.getAttribute('aria-label') ?? b.textContent)"
+    )
+    assert len(names) == len(set(names)), sorted(names)
     taught.locator(f'tr[data-run="{bobs["id"]}"]').get_by_role("button", name="Pin bob's run").click()
     # The student's page hears of the pin at once (a "class" event), and says so.
     expect(student.get_by_test_id("class-pinned")).to_contain_text(
@@ -124,3 +131,36 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     call(url, f"/api/runs/{bobs['id']}/stop", TEACHER, {})
     errors.check()
     teacher_errors.check()
+
+
+def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
+    """A browser with only the address of a class server that takes a join code: the server sends
+    it to the join page (not a 401); a wrong code is refused there and nobody joins; the right one
+    opens the dashboard as that student. In Chinese too: the page's words follow the language."""
+    url = class_server.url
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = PageErrors(page)
+    page.goto(url)
+    expect(page).to_have_url(f"{url}/join.html")
+    form = page.get_by_test_id("join")
+    expect(form.get_by_role("button", name="Join")).to_be_visible()
+    form.get_by_label("Your name").fill("cleo")
+    form.get_by_label("Join code").fill("not-the-code")
+    form.get_by_role("button", name="Join").click()
+    expect(page.get_by_test_id("join-status")).to_contain_text("not this class's join code")
+    assert "cleo" not in call(url, "/api/class", TEACHER)["students"]
+    form.get_by_label("Join code").fill(CODE)
+    form.get_by_role("button", name="Join").click()
+    page.wait_for_url(f"{url}/", timeout=15000)
+    page.locator("#class").scroll_into_view_if_needed()
+    expect(page.get_by_test_id("class-you")).to_contain_text("You are cleo (student)", timeout=15000)
+    expect(page.get_by_test_id("join")).to_be_hidden()  # the Class section's form: not for a student
+    assert "cleo" in call(url, "/api/class", TEACHER)["students"]
+    errors.check(allow=("status of 403",))
+    page.close()
+
+    zh = browser.new_page(locale="zh-CN")
+    zh.goto(url)
+    expect(zh.locator("#join-h")).to_have_text("加入班级")
+    expect(zh.get_by_test_id("join").get_by_role("button", name="加入")).to_be_visible()
+    zh.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import httpx
 import numpy as np
 
 from glassnet.data.mnist import write_subset
+from glassnet.service.chaos import wait
 from glassnet.service.devserver import ServeProcess, free_port
 from glassnet.service.protocol import EVENT_MODELS, PROTOCOL_VERSION, Envelope
 from glassnet.service.settings import Settings
@@ -62,13 +62,11 @@ def make_settings(data_dir: Path, dataset: Path, **overrides: Any) -> Settings:
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
+    """chaos.wait, failing the test with what it waited for when the time runs out."""
+    value = wait(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {value!r})")
+    return value
 
 
 def wait_status(client: Any, run_id: str, statuses: set[str] | str, timeout: float = 60.0) -> dict[str, Any]:

@@ -165,3 +165,27 @@ def test_my_digits_are_each_students_own(classroom: TestClient) -> None:
     r = c.post("/api/runs", json={"teach": {"from_model": "notes"}, "epochs": 1}, headers=bob)
     assert r.status_code == 422 and "you have labelled 0" in r.json()["detail"]
     assert c.delete(f"/api/mydigits/{digit}", headers=ann).status_code == 204
+
+
+def test_a_browser_without_a_token_is_sent_to_the_join_page(classroom: TestClient) -> None:
+    """With a join code, the dashboard's address sends a browser without a token to the join
+    page (303, not a 401), and that page and the static files it loads open without a token;
+    nothing else does: the dashboard itself, the API and paths that climb out stay 401."""
+    c = classroom
+    r = c.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/join.html"
+    for path in (
+        "/join.html",
+        "/js/joinpage.js",
+        "/js/join.js",
+        "/js/i18n.js",
+        "/style.css",
+        "/i18n/zh-CN.json",
+    ):
+        r = c.get(path)
+        assert r.status_code == 200 and r.content, path
+        assert "content-security-policy" in r.headers, path
+    assert "join code" in c.get("/join.html").text
+    for path in ("/index.html", "/api/runs", "/api/class", "/js/../index.html", "/api/models"):
+        assert c.get(path, follow_redirects=False).status_code == 401, path
+    assert c.get("/", headers=bearer(TEACHER), follow_redirects=False).status_code == 200

@@ -57,13 +57,16 @@ def alive(pid: int) -> bool:
 
 
 def wait(predicate: Any, timeout: float, interval: float = 0.05) -> Any:
+    """Call ``predicate`` every ``interval`` seconds until it returns something truthy (returned)
+    or ``timeout`` seconds pass (then its last, falsy, value is returned)."""
     deadline = time.monotonic() + timeout
+    value = None
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    return None
+    return value
 
 
 @dataclass

@@ -20,8 +20,8 @@ A crowd (``crowd_viewers`` or more sockets on one run): what a viewer costs the 
 per *frame* (a socket write and the kernel's TCP work on both ends), not per byte, and the
 ``metrics`` frames are the many small ones (10/s). For a crowd the hub therefore merges a run's
 metrics frames — their columns of points concatenated, nothing lost — into at most one per
-``crowd_metrics_interval`` seconds (default 0.16 s, ~6 frames/s); any other frame of the run
-first flushes what is held, so the order of events stays as published. Measured with 200
+``crowd_metrics_interval`` seconds (default 0.16 s, ~6 frames/s); a status or epoch frame of the
+run first flushes what is held, so those are never overtaken by earlier points. Measured with 200
 viewers on 2 cores: training kept 93% of its unwatched speed at 10 metrics frames/s, 96% at 5.
 """
 
@@ -174,8 +174,10 @@ class Hub:
             if type_ == EventType.METRICS and isinstance(data, MetricsData):
                 if self._hold_metrics(run, data):
                     return
-            else:
-                self.flush_metrics(run)  # the held points first: events keep their order
+            elif type_ not in HEAVY_EVENTS:
+                # The held points first: status and epoch frames are never overtaken. (Heavy
+                # frames carry their own step, and a page draws them whenever they come.)
+                self.flush_metrics(run)
         self._publish(type_, run, data, everyone)
 
     def _hold_metrics(self, run: str, data: MetricsData) -> bool:

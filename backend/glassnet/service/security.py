@@ -10,7 +10,9 @@ In this order, for HTTP and WebSocket alike:
    cookie that ``GET /?token=<token>`` sets (HttpOnly, SameSite=Strict) for a browser. Without
    it: state-changing requests are 401; viewing (GET, a socket that only watches) is 401 too
    unless ``open_view`` is set. ``/healthz`` and ``/readyz`` stay open for monitors, and
-   ``/api/join`` for students who bring the class's join code. A student's own token
+   ``/api/join`` for students who bring the class's join code; with a join code, a browser that
+   opens ``/`` without a token is sent (303) to the join page, which opens with the static files
+   it loads (:func:`join_asset`), and nothing else. A student's own token
    (:mod:`.owners`) is accepted too: it acts on its holder's runs only.
 3. **Origin** (CSRF): a state-changing request (POST, PUT, PATCH, DELETE) or a socket whose
    ``Origin`` (or, without one, ``Referer``) is foreign is refused with 403: allowed are this
@@ -46,6 +48,18 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/join"})
+JOIN_PAGE = "/join.html"
+# What the join page needs, open (GET) without a token on a server with a join code: the page's
+# own code and words, which hold no data (they ship in the wheel).
+JOIN_FILES = frozenset({JOIN_PAGE, "/style.css", "/favicon.svg"})
+JOIN_FOLDERS = ("/js/", "/i18n/")
+
+
+def join_asset(path: str) -> bool:
+    """Whether a path is the join page or one of the static files it loads."""
+    return path in JOIN_FILES or (path.startswith(JOIN_FOLDERS) and ".." not in path and "\\" not in path)
+
+
 TOKEN_COOKIE = "glassnet_token"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
@@ -172,6 +186,16 @@ class Guard:
                 None if http or offered is None else self.who(offered)
             )
             state["identity"] = identity or VIEWER_IDENTITY
+            if identity is None and http and method == "GET" and self.settings.join_code:
+                # A student who has only the address and the class's code: the dashboard
+                # sends them to the join page, which (and only its assets) opens without a token.
+                if path == "/" and not self.settings.open_view:
+                    await self.redirect(send, JOIN_PAGE)
+                    return
+                if join_asset(path):
+                    state["read_only"] = True
+                    await self.app(scope, receive, self.with_headers(send))
+                    return
             if identity is None:
                 if method in STATE_CHANGING or not self.settings.open_view:
                     await self.refuse(
@@ -192,6 +216,11 @@ class Guard:
         if not http:
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, self.with_headers(send))
+
+    @staticmethod
+    def with_headers(send: Send) -> Send:
+        """``send`` adding the security headers to the response's start."""
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -202,7 +231,7 @@ class Guard:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return send_with_headers
 
     # -- checks ----------------------------------------------------------------------------------
     def valid(self, offered: str) -> bool:
@@ -257,6 +286,17 @@ class Guard:
             return
         extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
         await send_error(send, status, detail, extra + SECURITY_HEADERS)
+
+    @staticmethod
+    async def redirect(send: Send, location: str) -> None:
+        """303 to ``location`` on this server."""
+        headers = [
+            (b"location", location.encode()),
+            (b"content-length", b"0"),
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": 303, "headers": headers + SECURITY_HEADERS})
+        await send({"type": "http.response.body", "body": b""})
 
     async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]], token: str) -> None:
         """303 to the same address without the token, which now lives in a strict cookie."""

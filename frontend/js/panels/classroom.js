@@ -10,6 +10,7 @@ import { esc } from "../heatmap.js";
 import { LIVE_STATUSES } from "../protocol.js";
 import { pickRuns, progress, queueWords } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
+import { joinClass } from "../join.js";
 
 const OWNER_KEY = "glassnet-owner";
 
@@ -42,6 +43,10 @@ export class ClassPanel {
         this.render();
       });
     }
+    this.join = /** @type {HTMLFormElement} */ (this.root.querySelector("#join-form"));
+    // A viewer without a token on a server that lets anyone view (open_view) joins here; without
+    // open_view such a browser never sees this page: the server sends it to join.html.
+    this.join.addEventListener("submit", (e) => { e.preventDefault(); joinClass(this.join); });
     setInterval(() => { if (!document.hidden) this.refresh(); }, 5000);
     this.refresh();
   }
@@ -78,6 +83,7 @@ export class ClassPanel {
       (v.students.length ? t("class.joined", { n: v.students.length }) : "") +
       t("class.executor", { name: esc(has(`class.exec.${v.executor.name}`) ? t(`class.exec.${v.executor.name}`) : v.executor.name) }) +
       (v.executor.problem ? ` <span class="bad">(${esc(v.executor.problem)})</span>` : t("class.capacity", { n: v.executor.capacity }));
+    this.join.hidden = !(v.joinable && v.you.role === "viewer");
     const pinned = v.runs.find((/** @type {any} */ r) => r.id === v.pinned);
     /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-pinned"]')).textContent =
       pinned ? t("class.pinned", { name: pinned.name, owner: pinned.owner ?? "?", status: statusWord(pinned.status) }) : t("class.no_pinned");
@@ -117,7 +123,8 @@ export class ClassPanel {
   button(box, text, run, onClick) {
     const b = document.createElement("button");
     b.type = "button"; b.className = "small"; b.textContent = text;
-    b.setAttribute("aria-label", t("runs.button.label", { action: text, name: run.name }));
+    // Not the Runs table's names: the same run has buttons in both, and a screen reader lists them apart.
+    b.setAttribute("aria-label", t("class.button.label", { action: text, name: run.name }));
     b.addEventListener("click", onClick);
     box.append(b);
   }

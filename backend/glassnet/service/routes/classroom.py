@@ -52,6 +52,7 @@ class ClassView(BaseModel):
     students: list[str]
     runs: list[RunSummary] = Field(description="every run, oldest first, with its owner")
     executor: dict[str, Any]
+    joinable: bool = Field(False, description="whether this server takes a join code (POST /api/join)")
 
 
 def _teacher(request: Request, what: str) -> Identity:
@@ -142,6 +143,7 @@ async def class_view(request: Request, state: AppState, manager: Manager) -> Cla
         students=state.classroom.students(),
         runs=manager.summaries(manager.store.list()),
         executor=manager.executor.describe(),
+        joinable=bool(state.settings.join_code),
     )
 
 
