@@ -121,3 +121,20 @@ def publish(path: Path, name: str) -> None:
     target = ROOT / "docs" / "screenshots" / f"{name}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, target)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe(page: Page, selector: str) -> list[dict]:
+    """axe-core's serious and critical violations inside ``selector`` (the page must have had
+    ``AXE`` added as a script tag, in a context that bypasses the CSP)."""
+    return page.evaluate(
+        """async (sel) => {
+          const r = await axe.run({include: [[sel]]}, {resultTypes: ['violations']});
+          return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => ({id: v.id, impact: v.impact,
+              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ': ' + n.failureSummary)}));
+        }""",
+        selector,
+    )

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from glassnet.service.devserver import ServeProcess, free_port
 from specs import TINY_MLP
 
-from .conftest import ROOT, PageErrors, open_page
+from .conftest import AXE, ROOT, PageErrors, axe, open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -159,8 +159,11 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     errors.check(allow=("status of 403",))
     page.close()
 
-    zh = browser.new_page(locale="zh-CN")
-    zh.goto(url)
-    expect(zh.locator("#join-h")).to_have_text("加入班级")
-    expect(zh.get_by_test_id("join").get_by_role("button", name="加入")).to_be_visible()
+    zh = browser.new_context(locale="zh-CN", bypass_csp=True)  # bypass_csp: to inject axe-core
+    page = zh.new_page()
+    page.goto(url)
+    expect(page.locator("#join-h")).to_have_text("加入班级")
+    expect(page.get_by_test_id("join").get_by_role("button", name="加入")).to_be_visible()
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    assert axe(page, "body") == []
     zh.close()

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Server, open_page, publish, shoot
+from .conftest import AXE, Server, axe, open_page, publish, shoot
 from .digits import DIGITS, draw
 from .test_dashboard import ANSWERED, api, read_digit
 from .test_learn import wait_text
 
 pytestmark = pytest.mark.e2e
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SECTIONS = ("draw", "inside", "learn", "train", "learned", "epochs", "mine", "runs")
 SCREENS = [(1366, 900, "light"), (1366, 900, "dark"), (390, 844, "light"), (390, 844, "dark")]
 # Two conv layers: the second one's kernels read four channels (item 17 groups them).
@@ -641,18 +640,6 @@ def prepare(page, server, run_id: str) -> None:
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"learn-status\"]').textContent.includes('cost')",
         timeout=20000,
-    )
-
-
-def axe(page, selector: str) -> list[dict]:
-    return page.evaluate(
-        """async (sel) => {
-          const r = await axe.run({include: [[sel]]}, {resultTypes: ['violations']});
-          return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-            .map((v) => ({id: v.id, impact: v.impact,
-              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ') + ': ' + n.failureSummary)}));
-        }""",
-        selector,
     )
 
 
