@@ -99,6 +99,28 @@ def fill_views(page) -> None:
     page.locator("#learn-net-note:not(:empty)").wait_for(timeout=20000)
 
 
+def hover_tooltips(page) -> list[str]:
+    """The tooltip text of every visible canvas that shows one, hovered at its middle."""
+    tips = []
+    canvases = page.locator("main canvas")
+    for i in range(canvases.count()):
+        canvas = canvases.nth(i)
+        if not canvas.is_visible():
+            continue
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        if not box or box["width"] < 4 or box["height"] < 4:
+            continue
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(box["x"] + box["width"] / 2 + 1, box["y"] + box["height"] / 2 + 1)
+        page.wait_for_timeout(60)
+        tip = page.locator("#tooltip")
+        if tip.is_visible():
+            tips.append(tip.inner_text())
+    page.mouse.move(0, 0)
+    return tips
+
+
 def test_chinese_page_has_no_english_and_back(server, browser, finished_run) -> None:
     context, page, errors = open_in(browser, server, "zh-CN")
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
@@ -112,6 +134,13 @@ def test_chinese_page_has_no_english_and_back(server, browser, finished_run) -> 
     left = english_words(text, frozenset(names))
     where = [m.group(0) for w in left for m in re.finditer(rf".{{0,30}}\b{w}\b.{{0,30}}", text)]
     assert left == [], f"English words left in the Chinese page: {left} in {where}"
+    # The words drawn on hover: every canvas's tooltip.
+    tips = hover_tooltips(page)
+    assert len(tips) >= 5, f"only {len(tips)} canvases showed a tooltip"
+    tip_text = "\n".join(tips)
+    left = english_words(tip_text, frozenset(names))
+    where = [m.group(0) for w in left for m in re.finditer(rf".{{0,30}}\b{w}\b.{{0,30}}", tip_text)]
+    assert left == [], f"English words left in the Chinese tooltips: {left} in {where}"
     # The notes' own words are the ones shown.
     for term in ("激活值", "加权和", "偏置", "代价", "学习速率", "卷积核", "特征图", "池化", "反向传播"):
         assert term in text, term
