@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from glassnet.service.devserver import ServeProcess, free_port
 from specs import TINY_MLP
 
-from .conftest import AXE, ROOT, PageErrors, axe, open_page
+from .conftest import AXE, ROOT, PageErrors, axe, open_page, publish, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -148,6 +148,7 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     form.get_by_label("Join code").fill("not-the-code")
     form.get_by_role("button", name="Join").click()
     expect(page.get_by_test_id("join-status")).to_contain_text("not this class's join code")
+    publish(shoot(page, "join-page", full_page=False), "join")
     assert "cleo" not in call(url, "/api/class", TEACHER)["students"]
     form.get_by_label("Join code").fill(CODE)
     form.get_by_role("button", name="Join").click()
