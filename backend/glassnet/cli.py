@@ -468,8 +468,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if settings.join_code:
         print(
-            f"glassnet serve: students join at http://{shown}:{settings.port}/ with the code "
-            f"{settings.join_code!r} (POST /api/join); the token above is the teacher's",
+            f"glassnet serve: students open http://{shown}:{settings.port}/ and join there with the "
+            f"code {settings.join_code!r} (the join page; scripts: POST /api/join); the token above "
+            "is the teacher's",
             file=sys.stderr,
             flush=True,
         )

@@ -43,7 +43,7 @@ def test_four_runs_at_once_then_one_at_a_time(tmp_path: Path, subset: Path) -> N
         assert client.get("/healthz").json()["active_runs"] == 4
         # All four train at the same time: each has reported its speed while all four run.
         manager = client.app.state.manager
-        wait_for(lambda: len(manager.step_s) == 4, what="all four training at once")
+        wait_for(lambda: len(manager.speeds.step_s) == 4, what="all four training at once")
         assert len(manager.workers) == 4
         done = [wait_status(client, r["id"], "finished", timeout=180) for r in runs]
         concurrent = {}

@@ -8,7 +8,8 @@ core, or the Ray cluster's CPUs). A run started while the slots are taken is **q
 ``queued``) in a fair queue (:mod:`.fairqueue`): first in, first out per owner, round-robin across
 owners, so one person cannot fill it; a paused run keeps its slot. Up to ``max_queued_runs`` wait
 (``max_queued_per_owner`` of one owner); one more is refused with 409, before anything is stored
-(:meth:`RunManager.admit`). :meth:`RunManager.starts_in` estimates when each waiting run starts.
+(:meth:`RunManager.admit`). :meth:`RunManager.starts_in` estimates when each waiting run starts
+(:mod:`.estimates`).
 What each status allows is :mod:`.runstate`.
 
 Every command that changes a run (pause, resume, step, stop, patch, delete) holds that run's
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -32,9 +32,10 @@ from typing import Any
 
 from ..nn.optim import check_hyperparameters, check_names
 from .disk import disk_full
+from .estimates import RunSpeeds
 from .executors import Executor, ExecutorUnavailableError, RunHandle, make_executor
 from .executors.base import RunEndedError
-from .fairqueue import FairQueue, estimate_starts
+from .fairqueue import FairQueue
 from .hub import Hub
 from .protocol import (
     ActivationsData,
@@ -120,10 +121,7 @@ class RunManager:
         self.pinned = pinned  # the teacher's class run: viewers that follow stay on it
         self.workers: dict[str, RunHandle] = {}
         self.queue = FairQueue()
-        # Seconds per mini-batch, measured: per training run, and per kind of run (network and
-        # batch size) for the runs that wait (their estimated start and duration).
-        self.step_s: dict[str, float] = {}
-        self.kind_step_s: dict[str, float] = {}
+        self.speeds = RunSpeeds()  # measured seconds per mini-batch: the waiting runs' starts
         self.retry: asyncio.TimerHandle | None = None
         self.shutting_down = False
         self.locks: dict[str, asyncio.Lock] = {}
@@ -296,7 +294,7 @@ class RunManager:
             return  # a late word from a process that has already ended
         if kind == "metrics":
             data = message["data"]
-            self.measure(worker, data)
+            self.speeds.measure(worker.run_id, worker.job, data)
             self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
             self.store.add_points(run_id, data)
             self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
@@ -375,7 +373,7 @@ class RunManager:
 
     def end(self, run_id: str, status: str, message: str | None) -> None:
         worker = self.workers.pop(run_id, None)
-        self.step_s.pop(run_id, None)
+        self.speeds.forget(run_id)
         if worker:
             worker.ended = True
             worker.release_waiters(status)
@@ -534,45 +532,12 @@ class RunManager:
     def queue_position(self, run_id: str) -> int | None:
         return self.queue.position(run_id)
 
-    # -- estimates ------------------------------------------------------------------------------
-    @staticmethod
-    def kind_of(run: dict[str, Any]) -> str:
-        """Runs of one kind train at one speed: the same network at the same batch size."""
-        return json.dumps([run["spec"], run["config"]["batch_size"]], sort_keys=True)
-
-    def measure(self, worker: RunHandle, data: dict[str, Any]) -> None:
-        """Seconds per mini-batch from a metrics report (samples/s over the frame)."""
-        rate = data.get("samples_per_s") or 0.0
-        if rate <= 0:
-            return
-        seconds = worker.job["config"]["batch_size"] / rate
-        self.step_s[worker.run_id] = seconds
-        kind = self.kind_of(worker.job)
-        before = self.kind_step_s.get(kind)
-        self.kind_step_s[kind] = seconds if before is None else 0.8 * before + 0.2 * seconds
-
     def starts_in(self) -> dict[str, float | None]:
-        """Seconds from now until each waiting run starts (None: not known yet — no run of its
-        kind has been measured, or one before it trains at an unknown speed or is paused)."""
-        order = self.queue.order()
-        if not order:
-            return {}
-        running: list[float | None] = []
-        for run_id in self.workers:
-            run, per_step = self.store.get(run_id), self.step_s.get(run_id)
-            if run is None or per_step is None or run["status"] == RunStatus.PAUSED:
-                running.append(None)
-            else:
-                running.append(max(0, (run["total_steps"] or 0) - run["step"]) * per_step)
-        durations: list[float | None] = []
-        for run_id in order:
-            run = self.store.get(run_id)
-            per_step = None if run is None else self.kind_step_s.get(self.kind_of(run))
-            durations.append(
-                None if per_step is None else max(0, (run["total_steps"] or 0) - run["step"]) * per_step
-            )
-        starts = estimate_starts(self.executor.capacity(), running, durations)
-        return dict(zip(order, starts, strict=True))
+        """Seconds from now until each waiting run starts (None: not known yet — see
+        :mod:`.estimates`)."""
+        return self.speeds.starts_in(
+            self.queue.order(), list(self.workers), self.store.get, self.executor.capacity()
+        )
 
     async def shutdown(self, timeout: float = 6.0) -> None:
         """Checkpoint every active run and stop its process (status ``interrupted``)."""
