@@ -25,6 +25,16 @@ for name, folder in RESOURCES.items():
     for sub in ["", *find_namespace_packages(folder, exclude=EXCLUDE)]:
         package = f"{root}.{sub}" if sub else root
         packages.append(package)
-        package_data[package] = ["*.html", "*.css", "*.js", "*.json", "*.npz", "*.gz", "*.md", "SHA256SUMS"]
+        package_data[package] = [
+            "*.html",
+            "*.css",
+            "*.js",
+            "*.json",
+            "*.svg",
+            "*.npz",
+            "*.gz",
+            "*.md",
+            "SHA256SUMS",
+        ]
 
 setup(packages=packages, package_dir=package_dir, package_data=package_data)

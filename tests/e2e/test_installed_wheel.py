@@ -132,6 +132,16 @@ def test_the_wheel_holds_the_dashboard_models_and_mnist(wheel: Path) -> None:
     ):
         assert needed in names, needed
     assert not any("frontend/test" in n for n in names)
+    # Every file the dashboard is made of (a file type the package data leaves out would be a 404
+    # only for the installed app).
+    frontend = ROOT / "frontend"
+    shipped = {
+        p.relative_to(frontend).as_posix()
+        for p in frontend.rglob("*")
+        if p.is_file() and p.relative_to(frontend).parts[0] != "test"
+    }
+    missing = sorted(f for f in shipped if f"glassnet/_resources/frontend/{f}" not in names)
+    assert missing == [], missing
 
 
 def test_command_and_module_run_from_another_folder(installed: Path, elsewhere: Path) -> None:
