@@ -95,6 +95,26 @@ export class Pad {
   undo() { if (this.image) this.image = null; else this.strokes.pop(); this.current = null; this.redraw(); this.h.onChange(true); }
   get empty() { return this.strokes.length === 0 && !this.image; }
 
+  /** What is on the pad, as plain data (kept across a reload: see panels/draw.js). */
+  snapshot() { return { strokes: this.strokes, image: this.image }; }
+
+  /**
+   * Put back what :meth:`snapshot` gave, if it is well-formed (anything else leaves the pad
+   * empty); redraws without announcing a change: the page reads the pad once it is connected.
+   * @param {any} kept
+   */
+  restore(kept) {
+    const point = (/** @type {any} */ p) => p && Number.isFinite(p.x) && Number.isFinite(p.y);
+    const strokes = Array.isArray(kept?.strokes) && kept.strokes.every((/** @type {any} */ s) => Array.isArray(s) && s.length && s.every(point))
+      ? kept.strokes : [];
+    const image = Array.isArray(kept?.image) && kept.image.every((/** @type {any} */ r) => Array.isArray(r) && r.every(Number.isFinite))
+      ? kept.image : null;
+    this.strokes = image ? [] : strokes;
+    this.image = image;
+    this.current = null;
+    this.redraw();
+  }
+
   /** A picture instead of strokes (the keyboard's way to give the pad a digit). @param {number[][]} rows in [0, 1] */
   setImage(rows) {
     this.strokes = []; this.current = null; this.image = rows;

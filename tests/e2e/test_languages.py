@@ -151,6 +151,10 @@ def test_chinese_page_has_no_english_and_back(server, browser, finished_run) -> 
         "() => document.querySelector('[data-testid=\"connection\"]')?.dataset.state === 'open'",
         timeout=15000,
     )
+    # The switch reloads the page; the drawing on the pad stays, and is read again.
+    page.wait_for_function("() => window.glassnet.S.prediction && !window.glassnet.S.prediction.empty")
+    assert not page.evaluate("() => window.glassnet.draw.pad.empty")
+    assert page.get_by_test_id("prediction").inner_text() == "4"
     fill_views(page)
     text = page.evaluate(VISIBLE_TEXT)
     assert chinese(text) == ["中文"], "Chinese left in the English page (only the switch's own name)"

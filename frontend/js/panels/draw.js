@@ -31,6 +31,7 @@ export class DrawPanel {
     this.exact = new Map();
     this.pad = new Pad($("pad"), { onChange: () => { hooks.padChanged(); if (this.pad.empty) this.clear(); else this.soon(); } });
     this.pad.fit();
+    this.keepAcrossReloads();
     this.netView = new NetworkView($("layers"), { exact: () => this.exactValues(), perMap: () => $("per-map").checked });
     $("per-map").addEventListener("change", () => markDirty("layers"));
     $("clear").addEventListener("click", () => this.pad.clear());
@@ -67,6 +68,25 @@ export class DrawPanel {
   }
 
   /** The keyboard's way to give the pad a digit: test digit N, as the network sees it. */
+  /**
+   * The drawing survives a reload of this tab (the language switch reloads the page): kept in
+   * sessionStorage as the page goes, put back as it starts.
+   */
+  keepAcrossReloads() {
+    const KEY = "glassnet-pad";
+    try {
+      const kept = sessionStorage.getItem(KEY);
+      sessionStorage.removeItem(KEY);
+      if (kept) this.pad.restore(JSON.parse(kept));
+    } catch { /* storage off, or not JSON: an empty pad */ }
+    window.addEventListener("pagehide", () => {
+      try {
+        if (this.pad.empty) sessionStorage.removeItem(KEY);
+        else sessionStorage.setItem(KEY, JSON.stringify(this.pad.snapshot()));
+      } catch { /* storage off or full: the drawing is lost, as before */ }
+    });
+  }
+
   async putTestDigit() {
     const n = Number($("test-digit").value);
     const r = await attempt(api.explainActivations({ test_index: n, model: S.defaultModel }), t("draw.reading_test_digit", { n }));
