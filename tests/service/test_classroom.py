@@ -189,3 +189,22 @@ def test_a_browser_without_a_token_is_sent_to_the_join_page(classroom: TestClien
     for path in ("/index.html", "/api/runs", "/api/class", "/js/../index.html", "/api/models"):
         assert c.get(path, follow_redirects=False).status_code == 401, path
     assert c.get("/", headers=bearer(TEACHER), follow_redirects=False).status_code == 200
+
+
+def test_the_join_code_fills_the_class_only_up_to_its_size(tmp_path: Path, tiny_dataset: Path) -> None:
+    """The code is shared, so whoever has it could add names without end: joins stop at
+    ``max_students`` with a 409 that says so (nobody is added); a taken name is still "taken";
+    the teacher can still enrol more."""
+    settings = make_settings(tmp_path / "runs", tiny_dataset, token=TEACHER, join_code=CODE, max_students=2)
+    with TestClient(create_app(settings)) as c:
+        join(c, "ann")
+        join(c, "bob")
+        full = c.post("/api/join", json={"code": CODE, "name": "cy"})
+        assert full.status_code == 409 and "the class is full (2 students" in full.json()["detail"]
+        taken = c.post("/api/join", json={"code": CODE, "name": "ann"})
+        assert taken.status_code == 409 and "taken" in taken.json()["detail"]
+        assert c.get("/api/class", headers=bearer(TEACHER)).json()["students"] == ["ann", "bob"]
+        r = c.post("/api/class/students", json={"names": ["cy"]}, headers=bearer(TEACHER))
+        assert (
+            r.status_code == 200 and "cy" in c.get("/api/class", headers=bearer(TEACHER)).json()["students"]
+        )

@@ -136,9 +136,15 @@ class Classroom:
     def close(self) -> None:
         self.db.close()
 
-    def join(self, name: str) -> bool:
-        """Take ``name`` for a student; False when someone already has it."""
+    def join(self, name: str, limit: int) -> bool | None:
+        """Take ``name`` for a student: True; False when someone already has it; None when the
+        class already has ``limit`` students (the join code is shared: without a cap, whoever has
+        it could fill the roster with names)."""
         with self.lock:
+            (count,) = self.db.execute("SELECT COUNT(*) FROM class_students").fetchone()
+            if count >= limit:
+                taken = self.db.execute("SELECT 1 FROM class_students WHERE name = ?", (name,)).fetchone()
+                return False if taken else None
             cur = self.db.execute("INSERT OR IGNORE INTO class_students VALUES (?, ?)", (name, time.time()))
             return cur.rowcount == 1
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         max_length=128,
         description="students take their own token with this code (POST /api/join); needs token mode",
     )
+    max_students: int = Field(
+        1000, ge=1, le=1_000_000, description="names that may join with the code (the teacher may add more)"
+    )
     device: Literal["cpu", "cuda"] = Field(
         "cpu",
         description="where runs train unless a run asks otherwise: cuda = a GPU through CuPy "

@@ -77,7 +77,7 @@ def _secret(state: Any) -> str:
     responses={
         403: {"model": ErrorBody, "description": "wrong join code"},
         404: {"model": ErrorBody, "description": "this server takes no join code"},
-        409: {"model": ErrorBody, "description": "the name is taken"},
+        409: {"model": ErrorBody, "description": "the name is taken, or the class is full"},
         422: {"model": ErrorBody, "description": "a name that cannot be used"},
     },
     summary="Join the class with its code: a token of your own (also set as the browser's cookie)",
@@ -95,7 +95,14 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
         name = check_name(body.name)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    if not state.classroom.join(name):
+    joined = state.classroom.join(name, state.settings.max_students)
+    if joined is None:
+        raise HTTPException(
+            409,
+            f"the class is full ({state.settings.max_students} students, GLASSNET_MAX_STUDENTS); "
+            "ask the teacher",
+        )
+    if not joined:
         raise HTTPException(
             409, f"the name {name!r} is taken in this class; choose another, or ask the teacher"
         )
