@@ -12,17 +12,11 @@ from PIL import Image
 from glassnet.cli import main
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
 from glassnet.nn import load_checkpoint
+from specs import MLP32
 
 TINY = {
     "name": "tiny",
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 32},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-    "loss": "cross_entropy",
+    **MLP32,
     "train": {"optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 2, "seed": 1},
 }
 

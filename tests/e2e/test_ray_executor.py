@@ -22,22 +22,13 @@ from glassnet.nn.checkpoint import read_checkpoint
 from glassnet.nn.losses import probabilities
 from glassnet.service.devserver import ServeProcess, free_port
 from raycluster import local_cluster, node_with_id
+from specs import MLP32
 
 from .conftest import ROOT, open_page
 
 pytestmark = pytest.mark.e2e
 
-SPEC = {
-    "input_shape": [1, 28, 28],
-    "layers": [
-        {"type": "flatten"},
-        {"type": "dense", "units": 32},
-        {"type": "relu"},
-        {"type": "dense", "units": 10},
-    ],
-    "loss": "cross_entropy",
-}
-BODY = {"spec": SPEC, "epochs": 6, "batch_size": 10, "optimizer": "sgd", "lr": 0.05, "seed": 3}
+BODY = {"spec": MLP32, "epochs": 6, "batch_size": 10, "optimizer": "sgd", "lr": 0.05, "seed": 3}
 PIXELS = [[0.0] * 28] * 8 + [[0.0] * 10 + [1.0] * 6 + [0.0] * 12] * 12 + [[0.0] * 28] * 8
 
 
