@@ -33,6 +33,7 @@ from .disk import DiskCheck
 from .errors import AllowedMethods, BodySizeLimit, document_errors, install_error_handlers
 from .executors import make_executor
 from .explain import DigitBank, Explainer
+from .fastsend import KeepRawSend
 from .hub import Hub
 from .inference import ModelRegistry
 from .locks import clean_data_dir, hold_data_dir, release_data_dir
@@ -247,7 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
     app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
-    app.add_middleware(Guard, settings=settings)  # outermost: Host, token, Origin, headers
+    app.add_middleware(Guard, settings=settings)  # Host, token, Origin, headers
+    app.add_middleware(KeepRawSend)  # outermost: the server's own send, for fastsend
     for module in (
         health,
         runs,

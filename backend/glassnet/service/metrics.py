@@ -74,6 +74,11 @@ class _LiveState(Collector):
                 stats["merged_metrics_frames"],
             )
             yield CounterMetricFamily(
+                "glassnet_direct_frames",
+                "Frames written straight to an idle viewer's socket (framed once for all viewers)",
+                stats["direct_frames"],
+            )
+            yield CounterMetricFamily(
                 "glassnet_slow_viewers_disconnected",
                 "Viewers dropped for not reading",
                 stats["disconnected_slow"],

@@ -250,6 +250,9 @@ class HubStats(BaseModel):
     merged_metrics_frames: int = Field(
         0, description="metrics frames merged into a later one for a crowd (their points kept)"
     )
+    direct_frames: int = Field(
+        0, description="frames written straight to an idle viewer's socket, framed once for all"
+    )
     live_heavy: dict[str, int] = Field(
         default_factory=dict, description="heavy type -> viewers receiving it live (panels on screen)"
     )
