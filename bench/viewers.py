@@ -5,7 +5,7 @@ One real ``glassnet serve`` trains one long cnn run; the measurement alternates 
 (default 8 s) without viewers and with the N viewers connected, so slow drifts in the machine's
 other load cancel out: throughput is the run's mini-batches per second in each segment (from its
 step count), compared pairwise (bar: median >= 95 %). Each viewer is a light raw WebSocket client
-(one asyncio loop for all; it reads every byte and looks only at each frame's first bytes) and
+(one asyncio loop for all, on uvloop when installed; it reads every byte and looks only at each frame's first bytes) and
 tells the server which panels it shows, like the page does (``{"type": "panels", "live": [...]}``):
 
 - ``charts``  (half of them): the Train view — metrics and status only, no heavy panel on screen;
@@ -173,7 +173,14 @@ def run_viewers(
         for v in viewers:
             v.transport.close()
 
-    asyncio.run(main())
+    # uvloop (uvicorn[standard] installs it, and the server runs on it): the load script's own
+    # CPU is part of what the viewers cost this machine, so it is kept as small as it can be.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
 
 
 def pin_tree(pid: int, cpus: set[int]) -> None:
