@@ -5,8 +5,9 @@ One real ``glassnet serve`` trains one long cnn run; the measurement alternates 
 (default 8 s) without viewers and with the N viewers connected, so slow drifts in the machine's
 other load cancel out: throughput is the run's mini-batches per second in each segment (from its
 step count), compared pairwise (bar: median >= 95 %). Each viewer is a light raw WebSocket client
-(one asyncio loop for all, on uvloop when installed; it reads every byte and looks only at each frame's first bytes) and
-tells the server which panels it shows, like the page does (``{"type": "panels", "live": [...]}``):
+(one asyncio loop for all, on uvloop when installed; it reads every byte and looks only at each
+frame's first bytes) and tells the server which panels it shows, like the page does
+(``{"type": "panels", "live": [...]}``):
 
 - ``charts``  (half of them): the Train view — metrics and status only, no heavy panel on screen;
 - ``learned`` (a quarter):   the Learned view — kernels, gradients and the probes' activations;
