@@ -148,7 +148,8 @@ def test_backward_convolution_stepped_cell_by_cell(server, browser) -> None:
     page.fill("#learn-conv-kernel", "4")
     page.fill("#learn-conv-channel", "2")
     page.press("#learn-conv-channel", "Enter")
-    wait_text(page, "#learn-conv-cost", "kernel 4 of 32")
+    # The kernel's answer comes before the channel's (each field asks on its own): wait for both.
+    wait_text(page, "#learn-conv-cost", "kernel 4 of 32, input channel 2 of 16")
     api_map = post(
         server,
         "/api/explain/conv",
