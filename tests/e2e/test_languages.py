@@ -41,6 +41,23 @@ FORMULA = re.compile(r"^[A-Za-z](\d+|[ijk])$")  # a variable with its subscript:
 
 VISIBLE_TEXT = "() => document.body.innerText"
 
+# Text drawn on canvases (chart axes, labels in the maps) is not in the DOM: every string a canvas
+# draws is recorded as the page draws it.
+RECORD_CANVAS_TEXT = """(() => {
+  window.__canvasText = new Set();
+  const protos = [CanvasRenderingContext2D, globalThis.OffscreenCanvasRenderingContext2D];
+  for (const proto of protos.filter(Boolean).map((c) => c.prototype)) {
+    for (const name of ['fillText', 'strokeText']) {
+      const draw = proto[name];
+      proto[name] = function (text, ...rest) {
+        window.__canvasText.add(String(text));
+        return draw.call(this, text, ...rest);
+      };
+    }
+  }
+})();"""
+CANVAS_TEXT = "() => [...window.__canvasText].join('\\n')"
+
 
 def english_words(text: str, names: frozenset[str] = frozenset()) -> list[str]:
     """Latin-letter words of two letters or more that are not allowed in the Chinese page
@@ -71,6 +88,7 @@ def open_in(browser, server, locale: str, width: int = 1366, height: int = 900, 
     context = browser.new_context(
         locale=locale, viewport={"width": width, "height": height}, color_scheme=scheme
     )
+    context.add_init_script(RECORD_CANVAS_TEXT)
     page = context.new_page()
     errors = PageErrors(page)
     page.goto(server.url)
@@ -141,6 +159,12 @@ def test_chinese_page_has_no_english_and_back(server, browser, finished_run) -> 
     left = english_words(tip_text, frozenset(names))
     where = [m.group(0) for w in left for m in re.finditer(rf".{{0,30}}\b{w}\b.{{0,30}}", tip_text)]
     assert left == [], f"English words left in the Chinese tooltips: {left} in {where}"
+    # The words drawn on the canvases themselves (axes, labels), all views filled and hovered.
+    drawn = page.evaluate(CANVAS_TEXT)
+    assert chinese(drawn), f"no Chinese drawn on any canvas: {drawn[:200]!r}"
+    left = english_words(drawn, frozenset(names))
+    where = [m.group(0) for w in left for m in re.finditer(rf".{{0,30}}\b{w}\b.{{0,30}}", drawn)]
+    assert left == [], f"English words drawn on the Chinese page's canvases: {left} in {where}"
     # The notes' own words are the ones shown.
     for term in ("激活值", "加权和", "偏置", "代价", "学习速率", "卷积核", "特征图", "池化", "反向传播"):
         assert term in text, term

@@ -258,7 +258,8 @@ export function drawNorms(c, norms, what) {
   if (!norms.length) { ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.fillText(t("learned.norms_empty"), w / 2, h / 2); return; }
   const vals = norms.map((n) => Math.log10(Math.max(1e-8, n.norm ?? 1e-8)));
   const lo = Math.floor(Math.min(...vals)), top = Math.max(...vals), hi = Math.ceil(top) + (top === Math.ceil(top) ? 1 : 0);
-  const label = (/** @type {any} */ n) => `layer ${n.index} ${n.type} ${n.param === "W" ? "weights" : "biases"}`;
+  const label = (/** @type {any} */ n) =>
+    t(n.param === "W" ? "learned.norms.row_weights" : "learned.norms.row_biases", { i: n.index, type: n.type });
   const L = Math.ceil(Math.max(...norms.map((n) => ctx.measureText(label(n)).width))) + 10;
   // The caption under the bars: one line when it fits the canvas, else two (a phone's width).
   const caption = t("learned.norms_caption", { lo: pow10(lo), hi: pow10(hi), what });
