@@ -67,7 +67,6 @@ export class DrawPanel {
     }
   }
 
-  /** The keyboard's way to give the pad a digit: test digit N, as the network sees it. */
   /**
    * The drawing survives a reload of this tab (the language switch reloads the page): kept in
    * sessionStorage as the page goes, put back as it starts.
@@ -87,6 +86,7 @@ export class DrawPanel {
     });
   }
 
+  /** The keyboard's way to give the pad a digit: test digit N, as the network sees it. */
   async putTestDigit() {
     const n = Number($("test-digit").value);
     const r = await attempt(api.explainActivations({ test_index: n, model: S.defaultModel }), t("draw.reading_test_digit", { n }));
