@@ -194,3 +194,28 @@ def test_notes_network_overfits_with_squared_error_and_plain_sgd() -> None:
         opt.step(model.named_params())
     assert cost < first / 5
     assert (model.forward(x).argmax(axis=1) == y).mean() == 1.0
+
+
+def test_no_layer_computes_the_error_of_the_input() -> None:
+    """Behind flatten, an mlp's first dense layer skips its input's error (nobody can use it)
+    and backward stops there; the parameters' gradients equal those of a network in which
+    every layer computes it."""
+    model = Sequential.from_spec(load_preset("mlp"), np.random.default_rng(0))
+    assert [layer.needs_input_grad for layer in model.layers[:3]] == [False, False, True]
+    full = Sequential.from_spec(load_preset("mlp"), np.random.default_rng(0))
+    for layer in full.layers:
+        layer.needs_input_grad = True
+    rng = np.random.default_rng(1)
+    x = rng.random((5, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 5)
+    recorded = []
+    for net in (model, full):
+        _, dout = compute_loss(net.loss, net.forward(x, train=True), y)
+        recorded.append(net.backward_record(dout))
+    skipped, computed = recorded
+    assert skipped[0].size == 0 and skipped[1].size == 0  # flatten's input and output
+    assert computed[0].shape == x.shape and computed[1].shape == (5, 784)
+    for a, b in zip(skipped[2:], computed[2:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for (name, _, g), (_, _, g_full) in zip(model.named_params(), full.named_params(), strict=True):
+        np.testing.assert_allclose(g, g_full, rtol=1e-6, atol=1e-7, err_msg=name)

@@ -121,7 +121,12 @@ class Sequential:
         if allocate:
             for layer in layers:  # the same order of draws from rng as layer.build
                 layer.init_params(rng)
-        layers[0].needs_input_grad = False
+        # No step can change the input, so the error of the network's input is wanted by nobody:
+        # the layers up to the first one with parameters skip it (an mlp's first dense layer
+        # behind flatten would otherwise spend a third of its backward pass on it).
+        first = next((i for i, layer in enumerate(layers) if layer.params), 0)
+        for layer in layers[: first + 1]:
+            layer.needs_input_grad = False
         # All parameters in one flat vector the layers view into (params.py; empty when not allocated).
         self._pack = ParamPack(layers)
 
@@ -231,20 +236,28 @@ class Sequential:
         """Backward like :meth:`backward`, keeping every error on the way.
 
         Returns ``grads`` with ``grads[i + 1]`` = dCost/d(output of layer i) and ``grads[0]`` =
-        dCost/d(input) (empty when the first layer skips its input gradient).
+        dCost/d(input) (empty, as are the errors of the layers before the first one with
+        parameters, when that layer skips its input's error).
         """
         grads = [dout]
+        flowing = True
         for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+            if flowing:  # below the first layer that skips its input's error, nothing flows
+                dout = layer.backward(dout)
+                flowing = layer.needs_input_grad
+                if not flowing:
+                    dout = dout[:0].reshape(0)
             grads.append(dout)
         return grads[::-1]
 
     def backward(self, dout: np.ndarray) -> None:
         """Backpropagation: the output's wishes (dCost/doutput) flow back layer by layer, each
         layer turning the error of its output into gradients of its own parameters and the error
-        of its input."""
+        of its input. It stops at the first layer that skips its input's error."""
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
+            if not layer.needs_input_grad:
+                break
 
     # -- parameters --------------------------------------------------------------------------
     def named_params(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
