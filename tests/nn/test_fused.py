@@ -96,15 +96,19 @@ def _assert_same_gradients(fast: Sequential, ref: Sequential) -> None:
 SPECS = {**{name: load_preset(name) for name in PRESETS}, **CONV_SPECS}
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize(
+    "threads,processes", [(1, True), (2, True), (3, True), (2, False), (3, False)], ids=str
+)
 @pytest.mark.parametrize("name", list(SPECS))
-def test_fused_step_equals_layer_by_layer(name: str, threads: int) -> None:
+def test_fused_step_equals_layer_by_layer(name: str, threads: int, processes: bool) -> None:
+    """Shares in helper processes (the default) or in threads."""
     spec = SPECS[name]
     fast, ref = _pair(spec)
     x, y = _batch(spec, 37)  # an odd batch: shares of unequal size
-    step = TrainStep(fast, threads=threads)
+    step = TrainStep(fast, threads=threads, processes=processes)
     assert step.fused, step.reason
     result = step(x, y)
+    assert step.process_error == ""
     loss = _layer_by_layer(ref, x, y)
     assert result.finite
     assert abs(result.loss - loss) <= 1e-5 * max(1.0, abs(loss))
@@ -151,14 +155,14 @@ def test_training_with_the_fused_path_follows_the_layer_path() -> None:
     step.close()
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_same_seed_same_weights_bit_for_bit(threads: int) -> None:
+@pytest.mark.parametrize("threads,processes", [(1, True), (2, True), (2, False)], ids=str)
+def test_same_seed_same_weights_bit_for_bit(threads: int, processes: bool) -> None:
     spec = load_preset("cnn")
     runs = []
     for _ in range(2):
         model = Sequential.from_spec(spec, np.random.default_rng(3))
         opt = make_optimizer("adam", 0.002)
-        step = TrainStep(model, threads=threads)
+        step = TrainStep(model, threads=threads, processes=processes)
         for i in range(5):
             x, y = _batch(spec, 64, seed=i)
             step(x, y)

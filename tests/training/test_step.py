@@ -61,18 +61,23 @@ def test_blas_threads_are_set_and_restored() -> None:
     assert controls.get() == before
 
 
-def test_an_error_in_a_worker_thread_reaches_the_caller() -> None:
+@pytest.mark.parametrize("processes", [True, False], ids=["process", "thread"])
+def test_an_error_in_another_share_reaches_the_caller(processes: bool) -> None:
     model = Sequential.from_spec(load_preset("mlp"))
-    step = TrainStep(model, threads=2)
+    step = TrainStep(model, threads=2, processes=processes)
     x = np.zeros((32, 1, 28, 28), np.float32)
     y = np.zeros(32, np.int64)
-    y[20] = 99  # only the second share (a worker thread's) has a label outside 0..9
+    y[20] = 99  # only the second share (a helper's) has a label outside 0..9
     with pytest.raises(IndexError):
         step(x, y)
+    y[20] = 0  # and the next step works: the helper is still in step with the trainer
+    assert step(x, y).finite
     step.close()
 
 
 def test_describe_names_the_path_and_threads() -> None:
     model = Sequential.from_spec(load_preset("cnn"))
-    assert TrainStep(model, threads=2).describe(64) == "fused, 2 threads"
+    assert TrainStep(model, threads=2).describe(64) == "fused, 2 processes"
+    assert TrainStep(model, threads=2, processes=False).describe(64) == "fused, 2 threads"
+    assert TrainStep(model, threads=1).describe(64) == "fused, 1 thread"
     assert TrainStep(model, fused=False).describe(64).startswith("layer by layer")

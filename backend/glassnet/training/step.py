@@ -9,21 +9,25 @@ the tests check):
   every preset is: blocks on preallocated batch-last buffers;
 * **layer by layer** otherwise: ``model.forward`` / ``compute_loss`` / ``model.backward``.
 
-On the fused path the batch is split across threads, one share per usable core (at least
-:data:`MIN_SHARE` samples and :data:`MIN_SHARE_WORK` multiply-adds each): each thread runs the
-whole network on a share with that share's own buffers and gradient vector (a thread that
-finishes early takes a share no other thread has started, so a core lost to another program
-does not hold up the step). NumPy releases the GIL inside every large array operation and
-matrix product, and the shares' gradients are added up (in a fixed order, so a seed gives the
-same run) for one optimizer step. Meanwhile BLAS runs at one thread per share (``blas.py``):
-the parallelism is ours, not BLAS's, so there is no spin-waiting BLAS pool to suffer when other
-programs load the machine, and elementwise work (pooling, im2col) runs in parallel too.
-``GLASSNET_TRAIN_THREADS`` overrides the count (1 = single-threaded, e.g. for comparisons).
+On the fused path the batch is split into shares, one per usable core (at least
+:data:`MIN_SHARE` samples and :data:`MIN_SHARE_WORK` multiply-adds each): each share runs the
+whole network with its own buffers and gradient vector, and the shares' gradients are added up
+(in a fixed order, so a seed gives the same run) for one optimizer step. Share 0 runs in the
+calling thread; the others run in **helper processes** (:mod:`.share_process`: each its own
+interpreter, so the shares do not queue for one GIL; the numbers cross in shared memory), or,
+where those cannot start or with ``GLASSNET_TRAIN_PROCESSES=0``, in **threads** (NumPy releases
+the GIL inside large operations; a thread that finishes early takes a share no other thread has
+started, so a core lost to another program does not hold up the step). BLAS runs at one
+thread in every share (``blas.py``): the parallelism is ours, not BLAS's, so there is no
+spin-waiting BLAS pool to suffer when other programs load the machine, and elementwise work
+(pooling, im2col) runs in parallel too. ``GLASSNET_TRAIN_THREADS`` overrides the number of
+shares (1 = one share, e.g. for comparisons).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import queue
 import threading
@@ -45,6 +49,9 @@ from ..nn.fused import (
 from ..nn.losses import compute_loss
 from ..nn.model import Sequential
 from .blas import blas_controls, blas_threads
+from .share_process import SharePool, ShareProcessError
+
+log = logging.getLogger(__name__)
 
 MIN_SHARE = 16  # smaller shares lose more to per-call overhead than a second core gains
 # Forward multiply-adds a share must hold to be worth a thread: below it (the mlp: 3.5 million
@@ -52,6 +59,7 @@ MIN_SHARE = 16  # smaller shares lose more to per-call overhead than a second co
 # and two threads were slower than one (bench/train_speed.py); the cnn's shares hold 36 million.
 MIN_SHARE_WORK = 8_000_000
 THREADS_ENV = "GLASSNET_TRAIN_THREADS"
+PROCESSES_ENV = "GLASSNET_TRAIN_PROCESSES"
 
 
 def usable_cores() -> int:
@@ -130,13 +138,20 @@ def _work(i: int, jobs: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
 class TrainStep:
     """Forward, cost and backward of one batch into ``model``'s gradients (see module doc).
 
-    ``threads``: None for one per usable core (or ``$GLASSNET_TRAIN_THREADS``); ``fused``:
-    False forces the layer-by-layer path.
+    ``threads``: None for one share per usable core (or ``$GLASSNET_TRAIN_THREADS``); ``fused``:
+    False forces the layer-by-layer path; ``processes``: False runs the shares in threads
+    instead of helper processes (None: ``$GLASSNET_TRAIN_PROCESSES``, on unless "0").
     """
 
-    def __init__(self, model: Sequential, threads: int | None = None, fused: bool = True) -> None:
+    def __init__(
+        self, model: Sequential, threads: int | None = None, fused: bool = True, processes: bool | None = None
+    ) -> None:
         self.model = model
         self.requested = threads
+        if processes is None:
+            processes = os.environ.get(PROCESSES_ENV, "1").strip() != "0"
+        self.use_processes = processes
+        self.process_error = ""  # why helper processes could not be used, once they could not
         self.plan: NetworkPlan | None = None
         self.reason = "fused path turned off"
         self.work = MIN_SHARE_WORK  # a sample's forward multiply-adds
@@ -152,23 +167,36 @@ class TrainStep:
         self._grads: dict[int, Any] = {}
         self._workers: _Workers | None = None
         self._finalizer: weakref.finalize | None = None
+        self._pool: SharePool | None = None
+        self._pool_finalizer: weakref.finalize | None = None
 
     @property
     def fused(self) -> bool:
         return self.plan is not None
 
     def describe(self, batch: int) -> str:
-        """How a batch of this size is trained: ``"fused, 2 threads"`` or ``"layer by layer (why)"``."""
+        """How a batch of this size is trained: ``"fused, 2 processes"``, ``"fused, 1 thread"`` or
+        ``"layer by layer (why)"``."""
         if self.plan is None:
             return f"layer by layer ({self.reason})"
         n = thread_count(batch, self.requested, self.work) if self.model.device == "cpu" else 1
+        if n > 1 and self.use_processes:
+            return f"fused, {n} processes"
         return f"fused, {n} thread{'s' if n != 1 else ''}"
 
+    def helper_pids(self) -> list[int]:
+        """The process ids of the running helper processes (none before the first step)."""
+        return [proc.pid for proc in self._pool.procs] if self._pool is not None else []
+
     def close(self) -> None:
-        """Stop the worker threads (also done when the step object is garbage-collected)."""
+        """Stop the worker threads and helper processes (also done when the step object is
+        garbage-collected, and, for the helpers, when this process ends)."""
         if self._finalizer is not None:
             self._finalizer()
         self._workers = None
+        if self._pool_finalizer is not None:
+            self._pool_finalizer()
+        self._pool = None
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> StepResult:
         """x (N, *input_shape) float32, y (N,) labels -> the batch's cost; gradients in the model."""
@@ -177,46 +205,131 @@ class TrainStep:
         pack = self.model.pack()
         if pack is not self._pack:  # first step, or the parameters were re-made (astype, to)
             self._pack, self._nets, self._grads = pack, {}, {}
+            if self._pool is not None:  # the helpers built their networks for the old ones
+                self._pool.close()
+                self._pool = None
         x, y = pack.xp.asarray(x), pack.xp.asarray(y)
         n = x.shape[0]
         count = thread_count(n, self.requested, self.work) if pack.xp is np else 1
         bounds = [n * t // count for t in range(count + 1)]
         shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
         scale = 1.0 / n
-        # BLAS at one thread: the threads here are the parallelism (and a lone share's small
-        # products lose more to waking BLAS's helper threads than they gain from them).
+        # BLAS at one thread: the shares are the parallelism (and a lone share's small products
+        # lose more to waking BLAS's helper threads than they gain from them).
         with blas_threads(1):
             if count == 1:
-                stats = [self._run_share(0, x, y, scale)]
+                stats: list[StepStats | None] = [self._run_share(0, x, y, scale)]
             else:
-                workers = self._ensure_workers(count - 1)
-                stats = [None] * count
-                claims = itertools.count()
-
-                def take() -> None:
-                    # Each share goes to whichever thread asks first: a worker that the OS has
-                    # not scheduled yet (another program holds its core) leaves its share to the
-                    # threads that are running instead of holding up the step.
-                    while (i := next(claims)) < count:
-                        lo, hi = shares[i]
-                        stats[i] = self._run_share(i, x[lo:hi], y[lo:hi], scale)
-
-                for t in range(count - 1):
-                    workers.start(t, take)
-                try:
-                    take()
-                finally:  # even when this thread failed: no worker may still be running
-                    errors = [r for r in workers.wait(count - 1) if isinstance(r, BaseException)]
-                if errors:
-                    raise errors[0]
-                for t in range(1, count):  # in a fixed order: the same sums every run
-                    pack.grad += self._grads[t]
+                pool = self._share_pool(count, max(hi - lo for lo, hi in shares))
+                if pool is not None:
+                    stats = self._run_in_processes(pool, x, y, shares, scale)
+                else:
+                    stats = self._run_in_threads(x, y, shares, scale)
         done = [s for s in stats if s is not None]
         return StepResult(
             loss=sum(s.loss_sum for s in done) / n,
             correct=sum(s.correct for s in done),
             finite=all(s.finite for s in done),
         )
+
+    def _run_in_threads(
+        self, x: Any, y: Any, shares: list[tuple[int, int]], scale: float
+    ) -> list[StepStats | None]:
+        """Share 0 here, the others in worker threads; the gradients summed into the pack's."""
+        count = len(shares)
+        workers = self._ensure_workers(count - 1)
+        stats: list[StepStats | None] = [None] * count
+        claims = itertools.count()
+
+        def take() -> None:
+            # Each share goes to whichever thread asks first: a worker that the OS has not
+            # scheduled yet (another program holds its core) leaves its share to the threads
+            # that are running instead of holding up the step.
+            while (i := next(claims)) < count:
+                lo, hi = shares[i]
+                stats[i] = self._run_share(i, x[lo:hi], y[lo:hi], scale)
+
+        for t in range(count - 1):
+            workers.start(t, take)
+        try:
+            take()
+        finally:  # even when this thread failed: no worker may still be running
+            errors = [r for r in workers.wait(count - 1) if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        for t in range(1, count):  # in a fixed order: the same sums every run
+            self._pack.grad += self._grads[t]
+        return stats
+
+    def _run_in_processes(
+        self, pool: SharePool, x: Any, y: Any, shares: list[tuple[int, int]], scale: float
+    ) -> list[StepStats | None]:
+        """Share 0 here, share t in helper process t - 1; the gradients summed into the pack's
+        in the same order as the threads' (the same numbers). A helper that has died has its
+        share run here instead, and the step goes on with threads from then on."""
+        count = len(shares)
+        pack = self._pack
+        pool.load_params(pack.data)
+        stats: list[StepStats | None] = [None] * count
+        sent = []
+        for t in range(1, count):
+            lo, hi = shares[t]
+            try:
+                pool.start(t - 1, x[lo:hi], y[lo:hi], scale)
+                sent.append(t)
+            except ShareProcessError as exc:
+                self._lose_pool(exc)
+                break
+        errors: list[BaseException] = []
+        try:
+            lo, hi = shares[0]
+            stats[0] = self._run_share(0, x[lo:hi], y[lo:hi], scale)
+        finally:  # every answer is read, even when share 0 failed: the pipes stay in step
+            for t in sent:
+                try:
+                    stats[t] = pool.finish(t - 1)
+                except ShareProcessError as exc:
+                    self._lose_pool(exc)
+                except Exception as exc:  # the share's own error, raised below
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+        for t in range(1, count):  # in a fixed order: the same sums every run
+            if stats[t] is None:  # its helper is gone: run the share here
+                lo, hi = shares[t]
+                stats[t] = self._run_share(t, x[lo:hi], y[lo:hi], scale)
+                pack.grad += self._grads[t]
+            else:
+                pack.grad += pool.grad(t - 1)
+        return stats
+
+    def _share_pool(self, count: int, share: int) -> SharePool | None:
+        """Helper processes for ``count`` shares of up to ``share`` samples, started on first
+        use; None where the step runs its shares in threads instead."""
+        if not self.use_processes:
+            return None
+        pool = self._pool
+        if pool is not None and pool.count == count - 1 and pool.share >= share:
+            return pool
+        if pool is not None:
+            pool.close()
+            self._pool = None
+        try:
+            self._pool = SharePool(self.model, count - 1, share)
+        except (ShareProcessError, OSError) as exc:
+            self._lose_pool(exc)
+            return None
+        self._pool_finalizer = weakref.finalize(self, self._pool.close)
+        return self._pool
+
+    def _lose_pool(self, exc: BaseException) -> None:
+        """No helper processes from now on: say why once, and use threads."""
+        log.warning("training in threads instead of helper processes: %s", exc)
+        self.use_processes = False
+        self.process_error = str(exc)
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _run_share(self, t: int, x: Any, y: Any, scale: float) -> StepStats:
         key = (t, x.shape[0])

@@ -1,0 +1,156 @@
+"""Helper processes for the shares of a batch: the same numbers as threads, and nothing lost
+or left behind when a helper or its trainer dies."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glassnet.nn import Sequential, make_optimizer
+from glassnet.presets import load_preset
+from glassnet.training import share_process
+from glassnet.training.step import PROCESSES_ENV, TrainStep
+
+
+def _batches(count: int, n: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(4)
+    return [
+        (
+            rng.random((n, 1, 28, 28), dtype=np.float32) * (rng.random((n, 1, 28, 28)) > 0.6),
+            rng.integers(0, 10, n),
+        )
+        for _ in range(count)
+    ]
+
+
+def _train(
+    processes: bool, batches: list, kill_after: int | None = None
+) -> tuple[np.ndarray, list, TrainStep]:
+    model = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(3))
+    opt = make_optimizer("adam", 0.002)
+    step = TrainStep(model, threads=2, processes=processes)
+    results = []
+    for i, (x, y) in enumerate(batches):
+        results.append(step(x, y))
+        opt.step(model.pack())
+        if i == kill_after:
+            for pid in step.helper_pids():
+                os.kill(pid, signal.SIGKILL)
+    return model.pack().data.copy(), results, step
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+            if state == "Z":
+                return True
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_processes_give_the_threads_numbers_bit_for_bit() -> None:
+    batches = _batches(6)
+    with_processes, results_p, step_p = _train(True, batches)
+    with_threads, results_t, step_t = _train(False, batches)
+    assert step_p.describe(64) == "fused, 2 processes" and step_p.process_error == ""
+    assert len(step_p.helper_pids()) == 1 and step_t.helper_pids() == []
+    assert np.array_equal(with_processes, with_threads)
+    assert [r.loss for r in results_p] == [r.loss for r in results_t]
+    assert [r.correct for r in results_p] == [r.correct for r in results_t]
+    step_p.close()
+    step_t.close()
+
+
+def test_a_killed_helper_loses_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """SIGKILL the helper after the second step: the third step runs its share in a thread and
+    the weights come out as if nothing had happened; the log says why."""
+    batches = _batches(5)
+    expected, _, reference = _train(False, batches)
+    with caplog.at_level(logging.WARNING):
+        got, results, step = _train(True, batches, kill_after=1)
+    assert np.array_equal(got, expected)
+    assert all(r.finite for r in results)
+    assert "helper process" in step.process_error
+    assert step.describe(64) == "fused, 2 threads"
+    assert any("threads instead of helper processes" in r.message for r in caplog.records)
+    step.close()
+    reference.close()
+
+
+def test_helpers_end_with_close_and_with_their_trainer() -> None:
+    _, _, step = _train(True, _batches(1))
+    pids = step.helper_pids()
+    assert pids
+    step.close()
+    assert all(_gone(pid) for pid in pids)
+    # A trainer killed outright: its helpers see their pipe close and exit.
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        import numpy as np
+        from glassnet.nn import Sequential
+        from glassnet.presets import load_preset
+        from glassnet.training.step import TrainStep
+        step = TrainStep(Sequential.from_spec(load_preset("cnn")), threads=2)
+        step(np.zeros((32, 1, 28, 28), np.float32), np.zeros(32, np.int64))
+        print(*step.helper_pids(), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    orphans = [int(p) for p in proc.stdout.split()]
+    assert orphans
+    assert all(_gone(pid) for pid in orphans)
+
+
+def test_without_memfd_the_shares_run_in_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(share_process.os, "memfd_create")
+    batches = _batches(2)
+    got, _, step = _train(True, batches)
+    expected, _, reference = _train(False, batches)
+    assert np.array_equal(got, expected)
+    assert "memfd_create" in step.process_error and step.helper_pids() == []
+    step.close()
+    reference.close()
+
+
+def test_the_environment_can_turn_processes_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = Sequential.from_spec(load_preset("cnn"))
+    monkeypatch.setenv(PROCESSES_ENV, "0")
+    assert TrainStep(model, threads=2).describe(64) == "fused, 2 threads"
+    monkeypatch.setenv(PROCESSES_ENV, "1")
+    assert TrainStep(model, threads=2).describe(64) == "fused, 2 processes"
+
+
+def test_a_helper_refuses_a_share_larger_than_its_block() -> None:
+    """The trainer restarts its helpers for larger shares; a helper asked for more than its
+    shared block holds answers with an error instead of reading past it."""
+    model = Sequential.from_spec(load_preset("mlp"))
+    pool = share_process.SharePool(model, helpers=1, share=8)
+    try:
+        pool.load_params(model.pack().data)
+        proc = pool.procs[0]
+        assert proc.stdin is not None
+        proc.stdin.write(share_process.COMMAND.pack(9, 1 / 18))
+        proc.stdin.flush()
+        with pytest.raises(ValueError, match="holds 8"):
+            pool.finish(0)
+        pool.start(0, np.zeros((8, 1, 28, 28), np.float32), np.arange(8) % 10, 1 / 8)
+        assert pool.finish(0).finite
+    finally:
+        pool.close()
