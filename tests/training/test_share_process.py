@@ -91,6 +91,32 @@ def test_a_killed_helper_loses_nothing(caplog: pytest.LogCaptureFixture) -> None
     reference.close()
 
 
+def test_a_helper_that_stops_answering_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper frozen mid-run (SIGSTOP) holds the step up for STEP_TIMEOUT_S, no longer; its
+    share is then run here and the weights are those of an undisturbed run."""
+    monkeypatch.setattr(share_process, "STEP_TIMEOUT_S", 1.0)
+    batches = _batches(3)
+    expected, _, reference = _train(False, batches)
+    model = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(3))
+    opt = make_optimizer("adam", 0.002)
+    step = TrainStep(model, threads=2, processes=True)
+    for i, (x, y) in enumerate(batches):
+        if i == 1:
+            frozen = step.helper_pids()
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            started = time.monotonic()
+        step(x, y)
+        opt.step(model.pack())
+        if i == 1:
+            assert time.monotonic() - started < 20
+    assert np.array_equal(model.pack().data, expected)
+    assert "stopped answering" in step.process_error and step.helper_pids() == []
+    assert all(_gone(pid) for pid in frozen)
+    step.close()
+    reference.close()
+
+
 def test_helpers_end_with_close_and_with_their_trainer() -> None:
     _, _, step = _train(True, _batches(1))
     pids = step.helper_pids()

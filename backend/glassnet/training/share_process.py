@@ -32,6 +32,7 @@ import json
 import math
 import mmap
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -50,8 +51,12 @@ COMMAND = struct.Struct("<qd")
 #: an error is followed by a 4-byte length and the message, "TypeName: text", in UTF-8).
 ANSWER = struct.Struct("<dqBB")
 ERROR_LENGTH = struct.Struct("<I")
+READY = b"ready\n"  # the helper's first words, once its network is built
 MAX_ERROR = 4096
-START_TIMEOUT_S = 60.0
+#: How long a helper may take to start (import NumPy, build the network) and to run one share
+#: before the trainer gives up on it and runs its shares in threads.
+START_TIMEOUT_S = 120.0
+STEP_TIMEOUT_S = 300.0
 _ALIGN = 64  # every array in the shared block starts on a cache line
 
 
@@ -97,14 +102,24 @@ def shared_views(buf: Any, header: dict, index: int | None) -> dict[str, np.ndar
     return views
 
 
-def _read_exact(stream: Any, n: int) -> bytes:
+def _read_exact(stream: Any, n: int, timeout: float | None = None) -> bytes:
+    """``n`` bytes from a pipe; EOFError when it closes first, TimeoutError after ``timeout``
+    seconds without data (None: wait as long as it takes)."""
     data = b""
     while len(data) < n:
+        if timeout is not None and not select.select([stream], [], [], timeout)[0]:
+            raise TimeoutError(f"no answer in {timeout:.0f} s")
         chunk = stream.read(n - len(data))
         if not chunk:
             raise EOFError("the other side closed the pipe")
         data += chunk
     return data
+
+
+def _write_all(stream: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[stream.write(view) :]
 
 
 class SharePool:
@@ -140,13 +155,13 @@ class SharePool:
                     [sys.executable, "-m", "glassnet.training.share_process"],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
+                    bufsize=0,  # raw pipes: select() sees every byte that has not been read
                     pass_fds=(fd,),
                     env=env,
                 )
                 self.procs.append(proc)
                 assert proc.stdin is not None
-                proc.stdin.write(json.dumps({**header, "index": i}).encode() + b"\n")
-                proc.stdin.flush()
+                _write_all(proc.stdin, json.dumps({**header, "index": i}).encode() + b"\n")
             for proc in self.procs:
                 self._wait_ready(proc)
         except BaseException:
@@ -158,11 +173,14 @@ class SharePool:
     @staticmethod
     def _wait_ready(proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if line != b"ready\n":
+        try:
+            line = _read_exact(proc.stdout, len(READY), START_TIMEOUT_S)
+        except (EOFError, TimeoutError, OSError) as exc:
             proc.kill()
             code = proc.wait()
-            raise ShareProcessError(f"a helper process did not start (exit code {code}): {line[:200]!r}")
+            raise ShareProcessError(f"a helper process did not start ({exc}; exit code {code})") from exc
+        if line != READY:
+            raise ShareProcessError(f"a helper process answered {line!r} instead of {READY!r}")
 
     def start(self, index: int, x: np.ndarray, y: np.ndarray, scale: float) -> None:
         """Hand helper ``index`` its share (call :meth:`load_params` first)."""
@@ -173,9 +191,8 @@ class SharePool:
         proc = self.procs[index]
         assert proc.stdin is not None
         try:
-            proc.stdin.write(COMMAND.pack(n, scale))
-            proc.stdin.flush()
-        except (BrokenPipeError, OSError) as exc:
+            _write_all(proc.stdin, COMMAND.pack(n, scale))
+        except OSError as exc:
             raise ShareProcessError(f"helper process {index + 1} has stopped ({exc})") from exc
 
     def load_params(self, data: np.ndarray) -> None:
@@ -189,11 +206,15 @@ class SharePool:
         proc = self.procs[index]
         assert proc.stdout is not None
         try:
-            loss_sum, correct, finite, status = ANSWER.unpack(_read_exact(proc.stdout, ANSWER.size))
+            answer = _read_exact(proc.stdout, ANSWER.size, STEP_TIMEOUT_S)
+            loss_sum, correct, finite, status = ANSWER.unpack(answer)
+            message = ""
             if status:
-                (length,) = ERROR_LENGTH.unpack(_read_exact(proc.stdout, ERROR_LENGTH.size))
-                message = _read_exact(proc.stdout, min(length, MAX_ERROR)).decode("utf-8", "replace")
-        except (EOFError, OSError) as exc:
+                (length,) = ERROR_LENGTH.unpack(_read_exact(proc.stdout, ERROR_LENGTH.size, STEP_TIMEOUT_S))
+                if length > MAX_ERROR:
+                    raise OSError(f"an error message of {length} bytes")
+                message = _read_exact(proc.stdout, length, STEP_TIMEOUT_S).decode("utf-8", "replace")
+        except (EOFError, TimeoutError, OSError) as exc:
             raise ShareProcessError(f"helper process {index + 1} stopped answering ({exc})") from exc
         if status:
             kind, _, text = message.partition(": ")
@@ -203,15 +224,16 @@ class SharePool:
     def grad(self, index: int) -> np.ndarray:
         return self.views[index]["grad"]
 
-    def close(self) -> None:
-        """Ask every helper to exit (closing its pipe does), and wait a moment for each."""
+    def close(self, wait: float = 5.0) -> None:
+        """Ask every helper to exit (closing its pipe does); kill any still there after ``wait``
+        seconds."""
         for proc in self.procs:
             with contextlib.suppress(OSError):
                 if proc.stdin is not None:
                     proc.stdin.close()
         for proc in self.procs:
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -262,7 +284,7 @@ def serve(stdin: Any, stdout: Any) -> None:
     os.close(header["fd"])
     views = shared_views(buf, header, header["index"])
     nets: dict[int, FusedNetwork] = {}
-    stdout.write(b"ready\n")
+    stdout.write(READY)
     stdout.flush()
     while True:
         try:

@@ -265,33 +265,38 @@ class TrainStep:
         self, pool: SharePool, x: Any, y: Any, shares: list[tuple[int, int]], scale: float
     ) -> list[StepStats | None]:
         """Share 0 here, share t in helper process t - 1; the gradients summed into the pack's
-        in the same order as the threads' (the same numbers). A helper that has died has its
-        share run here instead, and the step goes on with threads from then on."""
+        in the same order as the threads' (the same numbers). A helper that has died or stopped
+        answering has its share run here instead, and later steps use threads."""
         count = len(shares)
         pack = self._pack
         pool.load_params(pack.data)
         stats: list[StepStats | None] = [None] * count
-        sent = []
+        sent: list[int] = []
+        lost: ShareProcessError | None = None
         for t in range(1, count):
             lo, hi = shares[t]
             try:
                 pool.start(t - 1, x[lo:hi], y[lo:hi], scale)
-                sent.append(t)
             except ShareProcessError as exc:
-                self._lose_pool(exc)
+                lost = exc
                 break
+            sent.append(t)
         errors: list[BaseException] = []
         try:
             lo, hi = shares[0]
             stats[0] = self._run_share(0, x[lo:hi], y[lo:hi], scale)
         finally:  # every answer is read, even when share 0 failed: the pipes stay in step
             for t in sent:
+                if lost is not None:
+                    break  # the pool is being given up: its answers no longer matter
                 try:
                     stats[t] = pool.finish(t - 1)
                 except ShareProcessError as exc:
-                    self._lose_pool(exc)
+                    lost = exc
                 except Exception as exc:  # the share's own error, raised below
                     errors.append(exc)
+            if lost is not None:
+                self._lose_pool(lost)
         if errors:
             raise errors[0]
         for t in range(1, count):  # in a fixed order: the same sums every run
@@ -328,7 +333,7 @@ class TrainStep:
         self.use_processes = False
         self.process_error = str(exc)
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(wait=0.5)  # one that stopped answering will not start again
             self._pool = None
 
     def _run_share(self, t: int, x: Any, y: Any, scale: float) -> StepStats:
