@@ -510,10 +510,12 @@ class FusedNetwork:
                 g = block.backward(g, self.weights[b], self.grads[b])
             if g is not None and b > 0 and isinstance(self.blocks[b - 1], ConvBlock):
                 g = g.reshape(self.blocks[b - 1].out.shape)
-        # The figures the trainer reports, read back once, after all the work is issued (on a
-        # GPU each read waits for the device: one wait per step, not one per figure).
         correct = xp.count_nonzero(a.argmax(axis=0) == y)
         finite = xp.isfinite(a).all() & xp.isfinite(loss_sum)
+        if xp is np:
+            return StepStats(float(loss_sum), int(correct), bool(finite))
+        # On a GPU the figures are read back once, after all the work is issued (each read waits
+        # for the device: one wait per step, not one per figure).
         stats = to_host(xp.stack([xp.asarray(v, dtype=np.float64) for v in (loss_sum, correct, finite)]))
         return StepStats(float(stats[0]), int(stats[1]), bool(stats[2]))
 

@@ -23,6 +23,7 @@ traffic, and a cast back on every step).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -64,6 +65,7 @@ FLUSH_BELOW = 1e-30
 SUBNORMAL = 1.1754944e-38  # float32's smallest normal number
 
 
+@functools.lru_cache(maxsize=64)
 def flush_period(decay: float) -> int:
     """How often (in steps) to flush a state that shrinks by ``decay`` per step: the steps it
     takes to fall from FLUSH_BELOW to a subnormal (172 for 0.9), so none ever gets there by

@@ -67,7 +67,8 @@ class ParamPack:
                 values[key][...] = p
             layer.params = values
             layer.grads = self.layer_views(i, self.grad)
-        self._views = [(layer, dict(layer.params), dict(layer.grads)) for layer in owners]
+        # (layer, name, its parameter view, its gradient view): what is_current() checks, each step
+        self._checks = [(layer, k, layer.params[k], layer.grads[k]) for layer in owners for k in layer.params]
 
     # -- layout ----------------------------------------------------------------------------
     def packed(self, flat: Any, index: int) -> Any:
@@ -93,6 +94,4 @@ class ParamPack:
 
     def is_current(self) -> bool:
         """True while every layer still holds this pack's views (astype() replaces them)."""
-        return all(
-            layer.params.get(k) is v for layer, params, _ in self._views for k, v in params.items()
-        ) and all(layer.grads.get(k) is v for layer, _, grads in self._views for k, v in grads.items())
+        return all(layer.params.get(k) is p and layer.grads.get(k) is g for layer, k, p, g in self._checks)
