@@ -180,3 +180,35 @@ def test_a_helper_refuses_a_share_larger_than_its_block() -> None:
         assert pool.finish(0).finite
     finally:
         pool.close()
+
+
+def test_an_interrupt_while_answers_are_pending_costs_the_helpers_not_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C arriving while the trainer waits for a helper: the helpers are let go (their pipes
+    are out of step) and the next step starts new ones; the weights are an undisturbed run's."""
+    batches = _batches(3)
+    expected, _, reference = _train(False, batches)
+    model = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(3))
+    opt = make_optimizer("adam", 0.002)
+    step = TrainStep(model, threads=2, processes=True)
+    step(*batches[0])
+    opt.step(model.pack())
+    first = step.helper_pids()
+    real_finish = share_process.SharePool.finish
+
+    def interrupted(self: share_process.SharePool, index: int) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(share_process.SharePool, "finish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        step(*batches[1])
+    assert step.helper_pids() == [] and all(_gone(pid) for pid in first)
+    monkeypatch.setattr(share_process.SharePool, "finish", real_finish)
+    for x, y in batches[1:]:  # the interrupted step again, then the next
+        step(x, y)
+        opt.step(model.pack())
+    assert step.helper_pids() and step.helper_pids() != first and step.process_error == ""
+    assert np.array_equal(model.pack().data, expected)
+    step.close()
+    reference.close()

@@ -283,20 +283,25 @@ class TrainStep:
             sent.append(t)
         errors: list[BaseException] = []
         try:
-            lo, hi = shares[0]
-            stats[0] = self._run_share(0, x[lo:hi], y[lo:hi], scale)
-        finally:  # every answer is read, even when share 0 failed: the pipes stay in step
-            for t in sent:
-                if lost is not None:
-                    break  # the pool is being given up: its answers no longer matter
-                try:
-                    stats[t] = pool.finish(t - 1)
-                except ShareProcessError as exc:
-                    lost = exc
-                except Exception as exc:  # the share's own error, raised below
-                    errors.append(exc)
-            if lost is not None:
-                self._lose_pool(lost)
+            try:
+                lo, hi = shares[0]
+                stats[0] = self._run_share(0, x[lo:hi], y[lo:hi], scale)
+            finally:  # every answer is read, even when share 0 failed: the pipes stay in step
+                for t in sent:
+                    if lost is not None:
+                        break  # the pool is being given up: its answers no longer matter
+                    try:
+                        stats[t] = pool.finish(t - 1)
+                    except ShareProcessError as exc:
+                        lost = exc
+                    except Exception as exc:  # the share's own error, raised below
+                        errors.append(exc)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # Ctrl-C while answers were pending: the pipes
+                self._close_pool()  # are out of step; the next step starts new helpers
+            raise
+        if lost is not None:
+            self._lose_pool(lost)
         if errors:
             raise errors[0]
         for t in range(1, count):  # in a fixed order: the same sums every run
@@ -332,6 +337,9 @@ class TrainStep:
         log.warning("training in threads instead of helper processes: %s", exc)
         self.use_processes = False
         self.process_error = str(exc)
+        self._close_pool()
+
+    def _close_pool(self) -> None:
         if self._pool is not None:
             self._pool.close(wait=0.5)  # one that stopped answering will not start again
             self._pool = None
