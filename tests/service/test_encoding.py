@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.nn import read_checkpoint
+from glassnet.nn import Sequential, read_checkpoint
+from glassnet.presets import load_preset
 from glassnet.service.encoding import (
     EncodedArray,
     LayerActivation,
     encode_activations,
+    encode_all_activations,
     encode_array,
     encode_image28,
+    encode_samples,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -168,3 +171,42 @@ def test_activations_follow_the_model_summary(name: str) -> None:
         np.testing.assert_allclose(decode(enc), act[1], atol=span / 255 + 1e-4 * (1 + abs(act[1]).max()))
     with pytest.raises(ValueError, match="sample"):
         encode_activations(model, acts, sample=2)
+
+
+@pytest.mark.parametrize(
+    "shape,per_map_axes",
+    [((10, 16, 12, 12), 2), ((10, 512), 1), ((3, 28, 28), 2), ((4, 2, 3, 5), 1), ((5,), 0)],
+)
+def test_a_batch_is_encoded_as_its_samples_one_by_one(shape: tuple[int, ...], per_map_axes: int) -> None:
+    """One pass over the batch gives each sample's dict exactly, non-finite and constant maps
+    included."""
+    rng = np.random.default_rng(2)
+    batch = rng.normal(size=shape).astype(np.float32) * 10.0 ** rng.integers(-8, 8)
+    flat = batch.reshape(-1)
+    flat[rng.integers(0, flat.size, 5)] = np.nan
+    flat[rng.integers(0, flat.size, 3)] = np.inf
+    flat[rng.integers(0, flat.size, 3)] = -np.inf
+    if batch.ndim > 1:
+        batch[1] = 0.25  # a sample whose maps are all constant
+    got = encode_samples(batch, per_map_axes)
+    assert got == [encode_array(batch[i], per_map_axes) for i in range(shape[0])]
+
+
+def test_every_probe_is_encoded_as_on_its_own() -> None:
+    model = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(0))
+    x = np.random.default_rng(1).random((6, 1, 28, 28), dtype=np.float32)
+    _, acts = model.forward_record(x)
+    one_by_one = [
+        [
+            {
+                "index": index,
+                "type": layer.kind,
+                "kind": "maps" if a.ndim == 4 else "vector",
+                **encode_array(a[i], per_map_axes=2 if a.ndim == 4 else 1),
+            }
+            for index, (layer, a) in enumerate(zip(model.layers, acts, strict=True))
+        ]
+        for i in range(6)
+    ]
+    assert encode_all_activations(model, acts) == one_by_one
+    assert encode_activations(model, acts, sample=4) == one_by_one[4]

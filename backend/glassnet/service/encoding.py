@@ -52,8 +52,10 @@ __all__ = [
     "EncodedArray",
     "LayerActivation",
     "encode_activations",
+    "encode_all_activations",
     "encode_array",
     "encode_image28",
+    "encode_samples",
 ]
 
 # Finite values are clipped to float32's range before the arithmetic below, so that
@@ -97,33 +99,18 @@ def _b64(q: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(q, dtype=np.uint8).tobytes()).decode("ascii")
 
 
-def encode_array(a: np.ndarray, per_map_axes: int = 2) -> dict[str, Any]:
-    """Normalise each map of ``a`` to uint8 0..255 and encode it (format in the module docstring).
-
-    Args:
-        a: any real array, e.g. (C, H, W) feature maps or a (K,) vector.
-        per_map_axes: how many trailing axes form one map: 2 for images and feature maps,
-            1 for a vector (0 makes every element its own, constant, map).
-
-    Returns:
-        ``{"shape": list[int], "min": list[float], "max": list[float], "data": str}`` with
-        ``len(min) == len(max) == prod(shape[:ndim - per_map_axes])``. Always JSON-safe.
-
-    Raises:
-        ValueError: ``per_map_axes`` outside 0..a.ndim, or a non-numeric array.
-    """
+def _checked(a: Any, per_map_axes: int, name: str = "encode_array") -> np.ndarray:
     arr = to_host(a)  # a CuPy array (a GPU run's kernels) comes to the host here
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"encode_array: expected a numeric array, got dtype {arr.dtype}")
+        raise ValueError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     if not 0 <= per_map_axes <= arr.ndim:
-        raise ValueError(f"encode_array: per_map_axes must lie in 0..{arr.ndim}, got {per_map_axes}")
-    lead = arr.shape[: arr.ndim - per_map_axes]
-    n_maps = math.prod(lead)
-    maps = arr.astype(np.float64).reshape(n_maps, -1) if n_maps else np.zeros((0, 0))
-    if maps.size == 0:
-        zeros = [0.0] * n_maps
-        return {"shape": list(arr.shape), "min": zeros, "max": list(zeros), "data": ""}
+        raise ValueError(f"{name}: per_map_axes must lie in 0..{arr.ndim}, got {per_map_axes}")
+    return arr
 
+
+def _quantized(maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(min, max, uint8 bytes) of every row of ``maps`` (M, S) float64, M·S > 0: the format's
+    quantisation, non-finite values handled as the module docstring says."""
     finite = np.isfinite(maps)
     if not finite.all():
         # NaN -> 0; +/-Inf -> the map's largest / smallest finite value (0 when it has none).
@@ -143,12 +130,56 @@ def encode_array(a: np.ndarray, per_map_axes: int = 2) -> dict[str, Any]:
     scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0)
     q = np.rint((maps - lo) * scale)
     np.clip(q, 0, 255, out=q)
-    return {
-        "shape": list(arr.shape),
-        "min": _rounded(lo[:, 0]),
-        "max": _rounded(hi[:, 0]),
-        "data": _b64(q.astype(np.uint8)),
-    }
+    return lo[:, 0], hi[:, 0], q.astype(np.uint8)
+
+
+def encode_array(a: np.ndarray, per_map_axes: int = 2) -> dict[str, Any]:
+    """Normalise each map of ``a`` to uint8 0..255 and encode it (format in the module docstring).
+
+    Args:
+        a: any real array, e.g. (C, H, W) feature maps or a (K,) vector.
+        per_map_axes: how many trailing axes form one map: 2 for images and feature maps,
+            1 for a vector (0 makes every element its own, constant, map).
+
+    Returns:
+        ``{"shape": list[int], "min": list[float], "max": list[float], "data": str}`` with
+        ``len(min) == len(max) == prod(shape[:ndim - per_map_axes])``. Always JSON-safe.
+
+    Raises:
+        ValueError: ``per_map_axes`` outside 0..a.ndim, or a non-numeric array.
+    """
+    arr = _checked(a, per_map_axes)
+    n_maps = math.prod(arr.shape[: arr.ndim - per_map_axes])
+    if n_maps == 0 or arr.size == 0:
+        zeros = [0.0] * n_maps
+        return {"shape": list(arr.shape), "min": zeros, "max": list(zeros), "data": ""}
+    lo, hi, q = _quantized(arr.astype(np.float64).reshape(n_maps, -1))
+    return {"shape": list(arr.shape), "min": _rounded(lo), "max": _rounded(hi), "data": _b64(q)}
+
+
+def encode_samples(batch: np.ndarray, per_map_axes: int = 2) -> list[dict[str, Any]]:
+    """``encode_array(batch[i], per_map_axes)`` for every sample ``i`` of a (N, ...) batch, the
+    same dicts byte for byte, from one pass over the whole batch (every map is normalised on
+    its own either way; one pass saves ~25 NumPy calls per sample: a heavy frame encodes 10
+    probe digits × every layer)."""
+    arr = _checked(batch, per_map_axes + 1 if np.ndim(batch) else 0, "encode_samples")
+    if arr.ndim == 0:
+        raise ValueError("encode_samples: expected a batch (N, ...), got a scalar")
+    n, shape = arr.shape[0], arr.shape[1:]
+    per = math.prod(shape[: len(shape) - per_map_axes])  # maps per sample
+    if n == 0 or per == 0 or arr.size == 0:
+        return [encode_array(arr[i], per_map_axes) for i in range(n)]
+    lo, hi, q = _quantized(arr.astype(np.float64).reshape(n * per, -1))
+    mins, maxs = _rounded(lo), _rounded(hi)
+    return [
+        {
+            "shape": list(shape),
+            "min": mins[i * per : (i + 1) * per],
+            "max": maxs[i * per : (i + 1) * per],
+            "data": _b64(q[i * per : (i + 1) * per]),
+        }
+        for i in range(n)
+    ]
 
 
 def encode_image28(x: np.ndarray) -> dict[str, Any]:
@@ -182,14 +213,29 @@ def encode_activations(model: Sequential, acts: list[np.ndarray], sample: int = 
         "shape", "min", "max", "data"}``. (C, H, W) and (H, W) outputs are ``"maps"`` (one
         min/max per 2-D map), (K,) outputs are a ``"vector"`` (one min/max).
     """
-    if len(acts) != len(model.layers):
-        raise ValueError(f"encode_activations: {len(model.layers)} layers but {len(acts)} activations")
-    out = []
-    for index, (layer, batch) in enumerate(zip(model.layers, acts, strict=True)):
+    _check_layers(model, acts)
+    for batch in acts:
         if not 0 <= sample < batch.shape[0]:
             raise ValueError(f"encode_activations: sample {sample} outside the batch of {batch.shape[0]}")
-        a = batch[sample]
-        kind = "vector" if a.ndim <= 1 else "maps"
-        encoded = encode_array(a, per_map_axes=min(a.ndim, 1 if kind == "vector" else 2))
-        out.append({"index": index, "type": layer.kind, "kind": kind, **encoded})
+    return encode_all_activations(model, [batch[sample : sample + 1] for batch in acts])[0]
+
+
+def encode_all_activations(model: Sequential, acts: list[np.ndarray]) -> list[list[dict[str, Any]]]:
+    """:func:`encode_activations` of every sample of the recorded batch: ``out[i]`` is sample
+    ``i``'s list of layers. Each layer is encoded for all samples in one pass
+    (:func:`encode_samples`)."""
+    _check_layers(model, acts)
+    n = acts[0].shape[0] if acts else 0
+    out: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for index, (layer, batch) in enumerate(zip(model.layers, acts, strict=True)):
+        ndim = batch.ndim - 1  # a sample's
+        kind = "vector" if ndim <= 1 else "maps"
+        encoded = encode_samples(batch, per_map_axes=min(ndim, 1 if kind == "vector" else 2))
+        for i, sample in enumerate(encoded):
+            out[i].append({"index": index, "type": layer.kind, "kind": kind, **sample})
     return out
+
+
+def _check_layers(model: Sequential, acts: list[np.ndarray]) -> None:
+    if len(acts) != len(model.layers):
+        raise ValueError(f"encode_activations: {len(model.layers)} layers but {len(acts)} activations")

@@ -16,7 +16,7 @@ from ..nn.backend import to_host
 from ..nn.losses import compute_loss, probabilities
 from ..nn.model import Sequential
 from ..training import probes
-from .encoding import encode_activations, encode_array
+from .encoding import encode_all_activations, encode_array
 
 
 def finite(value: float | None) -> float | None:
@@ -37,15 +37,12 @@ def activations_frame(
     """Every layer's output for each probe digit (``ActivationsData``)."""
     out, acts = model.forward_record(probe_x)
     probs = probabilities(model.loss, out)
+    layers = encode_all_activations(model, acts)
     return {
         "step": step,
         "inputs": encode_array(probe_x[:, 0], per_map_axes=2),
         "probes": [
-            {
-                "label": int(label),
-                "probabilities": finite_list(probs[i]),
-                "layers": encode_activations(model, acts, sample=i),
-            }
+            {"label": int(label), "probabilities": finite_list(probs[i]), "layers": layers[i]}
             for i, label in enumerate(probe_y.tolist())
         ],
     }

@@ -52,7 +52,7 @@ from glassnet.nn.fused import FastForward
 from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
 
-from .encoding import encode_activations, encode_image28
+from .encoding import encode_all_activations, encode_image28
 from .modelinfo import (
     DEFAULT_MODEL,
     MAX_ID,
@@ -386,8 +386,13 @@ class ModelRegistry:
                 else:
                     scores, acts = loaded.fast.scores(x.astype(np.float32)), []
                 probs = to_host(probabilities(model.loss, scores)).astype(np.float64)
+            wanted = [row for row, i in enumerate(members) if queries[i].activations]
+            encoded: dict[int, list[dict[str, Any]]] = {}
+            if wanted:  # every layer encoded once for all the rows that asked for activations
+                layers_of = encode_all_activations(model, [a[wanted] for a in acts])
+                encoded = dict(zip(wanted, layers_of, strict=True))
             for row, i in enumerate(members):
-                layers = encode_activations(model, acts, sample=row) if queries[i].activations else None
+                layers = encoded.get(row)
                 answer = (model_id, note, digits[i], probs[row], layers, loaded.classes, model.loss)
                 out[i] = self._answer(*answer)
         return out  # type: ignore[return-value]
