@@ -1,8 +1,9 @@
 """Training speed: seconds per epoch of 60,000 MNIST samples at batch 64, glassnet vs PyTorch.
 
 Prints figures and asserts nothing. Times glassnet's training step (``TrainStep``, what
-``glassnet train`` runs: the fused path, the batch split across one thread per usable core) and,
-when PyTorch is installed (optional, never a dependency: ``pip install torch==2.13.0``), the
+``glassnet train`` runs: the fused path, the batch split into one share per usable core, shares
+beyond the first in helper processes) and, when PyTorch is installed (optional, never a
+dependency: ``pip install torch==2.13.0``), the
 same networks in PyTorch on the same cores, in the same process, epochs alternating so both see
 the same machine load. Each network is timed ``--repeats`` times; the table gives the minimum
 and the median of each, and the ratio of the minima (and the median of the per-pair ratios).
@@ -417,7 +418,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="epochs timed per network and library")
     parser.add_argument("--only", default="mlp,ref-cnn,cnn,notes")
-    parser.add_argument("--threads", type=int, default=None, help="glassnet threads (default: one per core)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="glassnet's shares of a batch (default: one per core)"
+    )
     parser.add_argument("--samples", type=int, default=60_000, help="samples per timed epoch")
     parser.add_argument("--profile", action="store_true", help="per-layer, per-phase breakdown first")
     parser.add_argument("--profile-steps", type=int, default=300)
@@ -475,7 +478,7 @@ def main() -> None:
             line += f" {'(no torch)':>9}"
         print(line, flush=True)
         step.close()
-    print(f"end: {loadavg()}; glassnet threads for batch 64: {thread_count(64, args.threads)}")
+    print(f"end: {loadavg()}; glassnet shares for batch 64: {thread_count(64, args.threads)}")
 
 
 if __name__ == "__main__":
