@@ -39,6 +39,12 @@ def test_walk_the_thirteen_steps(server, browser, locale: str) -> None:
     page.goto(server.url + "/#/notes/1")
     for n in range(1, 14):
         page.wait_for_function("(n) => location.hash === `#/notes/${n}`", arg=n)
+        # The card re-renders after the hash changes: wait until it shows step n, as a number.
+        page.wait_for_function(
+            r"(n) => (document.querySelector('[data-testid=\"notes-progress\"]')?.textContent ?? '')"
+            r".match(/\d+/g)?.includes(String(n))",
+            arg=n,
+        )
         card = page.get_by_test_id("notes-card")
         progress = card.get_by_test_id("notes-progress").inner_text()
         assert str(n) in progress and "13" in progress, progress
