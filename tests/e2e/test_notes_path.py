@@ -90,6 +90,10 @@ def test_deep_link_back_and_exit(server, browser) -> None:
     assert page.get_by_test_id("notes-step-title").inner_text().startswith("7.")
     page.get_by_test_id("notes-back").click()
     page.wait_for_function("() => location.hash === '#/notes/6'")
+    # the card re-renders on the hashchange event, after the hash itself
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"notes-step-title\"]')?.textContent.startsWith('6.')"
+    )
     assert page.get_by_test_id("notes-step-title").inner_text().startswith("6.")
     # a progress dot jumps to its step
     page.locator('.notes-dots a[href="#/notes/12"]').click()

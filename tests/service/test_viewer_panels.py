@@ -28,7 +28,10 @@ def test_heavy_frames_follow_the_panels_on_screen(tmp_path: Path, tiny_dataset: 
         tmp_path / "runs", tiny_dataset, heavy_interval_s=0.1, hidden_heavy_interval_s=30
     )
     with TestClient(create_app(settings)) as client:
-        run = client.post("/api/runs", json={"spec": TINY_CNN, "epochs": 400, "batch_size": 10}).json()
+        # Minutes of work at any speed (1,000 epochs of ~300 steps): the run must outlast the
+        # test, whose reads wait for frames that a finished run no longer sends.
+        body = {"spec": TINY_CNN, "epochs": 1000, "batch_size": 2}
+        run = client.post("/api/runs", json=body).json()
         with (
             client.websocket_connect("/ws") as charts,
             client.websocket_connect("/ws") as learned,
