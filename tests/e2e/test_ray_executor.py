@@ -131,9 +131,11 @@ def test_a_ray_run_is_controlled_watched_and_read(ray_server, browser) -> None:
 
 def test_a_killed_node_interrupts_the_run_and_it_finishes_on_the_other(ray_server, cluster) -> None:
     url = ray_server.url
-    reference = api(url, "/api/runs", {**BODY, "name": "never killed"})
+    # 30 epochs: long enough that the resumed run is still training when the test looks for
+    # its new node (6 epochs could finish within a second of the resume).
+    reference = api(url, "/api/runs", {**BODY, "epochs": 30, "name": "never killed"})
     reference = wait(url, reference["id"], lambda r: r["status"] == "finished", "the reference run")
-    run = api(url, "/api/runs", {**BODY, "name": "killed"})
+    run = api(url, "/api/runs", {**BODY, "epochs": 30, "name": "killed"})
     rid = run["id"]
     wait(url, rid, lambda r: (r["checkpoint_step"] or 0) > 30, "a checkpoint mid-run")
     node = api(url, "/api/executor")["runs"][rid]
