@@ -205,9 +205,7 @@ class TrainStep:
         pack = self.model.pack()
         if pack is not self._pack:  # first step, or the parameters were re-made (astype, to)
             self._pack, self._nets, self._grads = pack, {}, {}
-            if self._pool is not None:  # the helpers built their networks for the old ones
-                self._pool.close()
-                self._pool = None
+            self._close_pool()  # the helpers built their networks for the old ones
         x, y = pack.xp.asarray(x), pack.xp.asarray(y)
         n = x.shape[0]
         count = thread_count(n, self.requested, self.work) if pack.xp is np else 1
@@ -298,7 +296,7 @@ class TrainStep:
                         errors.append(exc)
         except BaseException as exc:
             if not isinstance(exc, Exception):  # Ctrl-C while answers were pending: the pipes
-                self._close_pool()  # are out of step; the next step starts new helpers
+                self._close_pool(wait=0.5)  # are out of step; the next step starts new helpers
             raise
         if lost is not None:
             self._lose_pool(lost)
@@ -321,9 +319,7 @@ class TrainStep:
         pool = self._pool
         if pool is not None and pool.count == count - 1 and pool.share >= share:
             return pool
-        if pool is not None:
-            pool.close()
-            self._pool = None
+        self._close_pool()  # the wrong number of helpers, or blocks too small for this share
         try:
             self._pool = SharePool(self.model, count - 1, share)
         except (ShareProcessError, OSError) as exc:
@@ -337,11 +333,12 @@ class TrainStep:
         log.warning("training in threads instead of helper processes: %s", exc)
         self.use_processes = False
         self.process_error = str(exc)
-        self._close_pool()
+        self._close_pool(wait=0.5)  # one that stopped answering will not start again
 
-    def _close_pool(self) -> None:
+    def _close_pool(self, wait: float = 5.0) -> None:
+        """Let the helpers go (each exits when its pipe closes; killed after ``wait`` s)."""
         if self._pool is not None:
-            self._pool.close(wait=0.5)  # one that stopped answering will not start again
+            self._pool.close(wait=wait)
             self._pool = None
 
     def _run_share(self, t: int, x: Any, y: Any, scale: float) -> StepStats:
