@@ -162,9 +162,9 @@ def encode_samples(batch: np.ndarray, per_map_axes: int = 2) -> list[dict[str, A
     same dicts byte for byte, from one pass over the whole batch (every map is normalised on
     its own either way; one pass saves ~25 NumPy calls per sample: a heavy frame encodes 10
     probe digits × every layer)."""
-    arr = _checked(batch, per_map_axes + 1 if np.ndim(batch) else 0, "encode_samples")
-    if arr.ndim == 0:
+    if np.ndim(batch) == 0:
         raise ValueError("encode_samples: expected a batch (N, ...), got a scalar")
+    arr = _checked(batch, per_map_axes + 1, "encode_samples")  # + 1: the batch axis
     n, shape = arr.shape[0], arr.shape[1:]
     per = math.prod(shape[: len(shape) - per_map_axes])  # maps per sample
     if n == 0 or per == 0 or arr.size == 0:
