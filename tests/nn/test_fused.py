@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from glassnet.nn import Sequential, compute_loss, make_optimizer
-from glassnet.nn.fused import FastForward, UnsupportedNetworkError, plan_network
+from glassnet.nn.fused import (
+    CHUNK_COLUMNS,
+    CHUNK_MAX_ROWS,
+    FastForward,
+    UnsupportedNetworkError,
+    column_chunks,
+    plan_network,
+)
 from glassnet.presets import PRESETS, load_preset
 from glassnet.training.step import TrainStep
 
@@ -244,3 +251,31 @@ def test_fast_forward_falls_back_for_networks_it_does_not_fuse() -> None:
     fast = FastForward(model)
     assert fast.plan is None
     np.testing.assert_array_equal(fast.scores(x), model.forward(x))
+
+
+def test_column_chunks_divide_evenly_and_stay_long() -> None:
+    assert column_chunks(576 * 64) == 36  # the cnn's first layer at batch 64: 36 chunks of 1,024
+    assert column_chunks(576 * 37) == 18  # 1,184 columns each
+    for columns in (1, 1023, 2047, 2 * 1031, 4096 * 3 + 1):
+        chunks = column_chunks(columns)
+        assert columns % chunks == 0 and (chunks == 1 or columns // chunks >= CHUNK_COLUMNS)
+    assert column_chunks(2 * 1031) == 2 and column_chunks(2047) == 1  # 2047 = 23 · 89: no divisor fits
+
+
+def test_short_patches_run_in_chunks_and_give_the_same_gradients() -> None:
+    """The cnn's first convolution (26 patch rows) multiplies in column chunks, its second (401
+    rows) in one product; the step still equals the layers, and the chunked weight gradient
+    equals the one-product one."""
+    spec = load_preset("cnn")
+    fast, ref = _pair(spec)
+    x, y = _batch(spec, 64)
+    step = TrainStep(fast, threads=1)
+    step(x, y)
+    net = next(iter(step._nets.values()))
+    first, second = net.blocks[0], net.blocks[1]
+    assert first.kk + 1 <= CHUNK_MAX_ROWS and first.chunks == 36
+    assert second.chunks == 1
+    _layer_by_layer(ref, x, y)
+    _assert_same_gradients(fast, ref)
+    whole = first.cols @ first.dz.T  # the same gradient as one product, float32 sums in another order
+    assert np.allclose(first.dwt, whole, rtol=1e-5, atol=1e-6 * float(np.abs(whole).max()))

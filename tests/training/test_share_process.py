@@ -75,6 +75,34 @@ def test_processes_give_the_threads_numbers_bit_for_bit() -> None:
     step_t.close()
 
 
+def test_each_hand_over_rings_a_doorbell_and_the_pipe_alone_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command and every answer counts up the helper's doorbell in the shared block (the
+    other side watches it instead of sleeping in the pipe's read). With no watching on the
+    trainer's side (SPIN_S 0: every read sleeps in the pipe) the steps give the same numbers."""
+    batches = _batches(4)
+    expected, _, reference = _train(False, batches)
+    got, _, step = _train(True, batches)
+    assert step._pool is not None
+    assert step._pool.views[0]["bell"].tolist() == [4, 4]  # 4 commands sent, 4 answers
+    assert np.array_equal(got, expected)
+    step.close()
+    monkeypatch.setattr(share_process, "SPIN_S", 0.0)
+    got, _, step = _train(True, batches)
+    assert np.array_equal(got, expected) and step.process_error == ""
+    step.close()
+    reference.close()
+
+
+def test_wait_for_bell_watches_for_so_long_and_no_longer() -> None:
+    bell = np.zeros(2, dtype=np.int64)
+    started = time.perf_counter()
+    assert not share_process.wait_for_bell(bell, share_process.ANSWERS, 1, spin=0.02)
+    assert time.perf_counter() - started >= 0.02
+    bell[share_process.ANSWERS] = 1
+    assert share_process.wait_for_bell(bell, share_process.ANSWERS, 1, spin=0.0)
+    assert not share_process.wait_for_bell(bell, share_process.COMMANDS, 1, spin=0.0)
+
+
 def test_a_killed_helper_loses_nothing(caplog: pytest.LogCaptureFixture) -> None:
     """SIGKILL the helper after the second step: the third step runs its share in a thread and
     the weights come out as if nothing had happened; the log says why."""

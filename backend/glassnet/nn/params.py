@@ -94,4 +94,7 @@ class ParamPack:
 
     def is_current(self) -> bool:
         """True while every layer still holds this pack's views (astype() replaces them)."""
-        return all(layer.params.get(k) is p and layer.grads.get(k) is g for layer, k, p, g in self._checks)
+        for layer, k, p, g in self._checks:  # a plain loop: a generator costs more, every step
+            if layer.params.get(k) is not p or layer.grads.get(k) is not g:
+                return False
+        return True

@@ -13,10 +13,8 @@ the trainer keeps to one thread.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import functools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np  # noqa: F401 - loads NumPy's BLAS into the process before we look for it
@@ -69,19 +67,25 @@ def blas_controls() -> BlasThreads | None:
     return None
 
 
-@contextlib.contextmanager
-def blas_threads(n: int) -> Iterator[bool]:
-    """Run the block with BLAS at ``n`` threads (restored afterwards); yields whether it could."""
-    controls = blas_controls()
-    if controls is None:
-        yield False
-        return
-    before = controls.get()
-    if before == n:
-        yield True
-        return
-    controls.set(n)
-    try:
-        yield True
-    finally:
-        controls.set(before)
+class blas_threads:  # noqa: N801 - used like a function: ``with blas_threads(1): ...``
+    """Run the block with BLAS at ``n`` threads (restored afterwards); ``as`` gives whether it
+    could. A class rather than a generator: the trainer enters it at every step."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.controls = blas_controls()
+        self.before: int | None = None
+
+    def __enter__(self) -> bool:
+        if self.controls is None:
+            return False
+        before = self.controls.get()
+        if before != self.n:
+            self.controls.set(self.n)
+            self.before = before
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is not None and self.controls is not None:
+            self.controls.set(self.before)
+            self.before = None

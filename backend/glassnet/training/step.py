@@ -31,6 +31,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ MIN_SHARE = 16  # smaller shares lose more to per-call overhead than a second co
 # for 32 samples) the work is mostly Python-level calls on small arrays, which hold the GIL,
 # and two threads were slower than one (bench/train_speed.py); the cnn's shares hold 36 million.
 MIN_SHARE_WORK = 8_000_000
+#: How often (seconds) the step re-reads the cores it may use and $GLASSNET_TRAIN_THREADS.
+RECOUNT_S = 1.0
 THREADS_ENV = "GLASSNET_TRAIN_THREADS"
 PROCESSES_ENV = "GLASSNET_TRAIN_PROCESSES"
 
@@ -169,6 +172,8 @@ class TrainStep:
         self._finalizer: weakref.finalize | None = None
         self._pool: SharePool | None = None
         self._pool_finalizer: weakref.finalize | None = None
+        self._counts: dict[int, int] = {}  # batch size -> shares, re-read every RECOUNT_S
+        self._counted = 0.0
 
     @property
     def fused(self) -> bool:
@@ -179,7 +184,7 @@ class TrainStep:
         ``"layer by layer (why)"``."""
         if self.plan is None:
             return f"layer by layer ({self.reason})"
-        n = thread_count(batch, self.requested, self.work) if self.model.device == "cpu" else 1
+        n = self._share_count(batch) if self.model.device == "cpu" else 1
         if n > 1 and self.use_processes:
             return f"fused, {n} processes"
         return f"fused, {n} thread{'s' if n != 1 else ''}"
@@ -208,7 +213,7 @@ class TrainStep:
             self._close_pool()  # the helpers built their networks for the old ones
         x, y = pack.xp.asarray(x), pack.xp.asarray(y)
         n = x.shape[0]
-        count = thread_count(n, self.requested, self.work) if pack.xp is np else 1
+        count = self._share_count(n) if pack.xp is np else 1
         bounds = [n * t // count for t in range(count + 1)]
         shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
         scale = 1.0 / n
@@ -229,6 +234,17 @@ class TrainStep:
             correct=sum(s.correct for s in done),
             finite=all(s.finite for s in done),
         )
+
+    def _share_count(self, n: int) -> int:
+        """:func:`thread_count` for a batch of ``n``, looked up again at most every RECOUNT_S (it
+        reads the environment and asks the kernel for the process's cores: not every step)."""
+        now = time.monotonic()
+        if now - self._counted > RECOUNT_S:
+            self._counts, self._counted = {}, now
+        count = self._counts.get(n)
+        if count is None:
+            count = self._counts[n] = thread_count(n, self.requested, self.work)
+        return count
 
     def _run_in_threads(
         self, x: Any, y: Any, shares: list[tuple[int, int]], scale: float
