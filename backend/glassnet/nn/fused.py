@@ -47,6 +47,7 @@ through the array module of the parameters (:mod:`.backend`), so the same code r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -416,8 +417,14 @@ class ConvBlock:
         xp.copyto(self.w_rows, wb[:, : self.kk].reshape(f, c, k, k).transpose(2, 1, 3, 0))
         xp.matmul(self.w_rows.reshape(k * c, k * f), self.dz_shifted.reshape(k * f, -1), out=self.bands)
         dst = self.dxp if self.dxp is not None else self.dx
-        dst.fill(0)
-        for view, band in self._band_views:
+        (first, band), rest = self._band_views[0], self._band_views[1:]
+        if self.s == 1:  # the first band is copied, not added to zeros: one pass less
+            xp.copyto(first, band)
+            dst[:, self.oh :] = 0
+        else:
+            dst.fill(0)
+            xp.add(first, band, out=first)
+        for view, band in rest:
             xp.add(view, band, out=view)
         if self.dxp is not None:
             top, _, left, _ = self.pad
@@ -548,9 +555,10 @@ class FusedNetwork:
             if g is not None and b > 0 and isinstance(self.blocks[b - 1], ConvBlock):
                 g = g.reshape(self.blocks[b - 1].out.shape)
         correct = xp.count_nonzero(a.argmax(axis=0) == y)
-        finite = xp.isfinite(a).all() & xp.isfinite(loss_sum)
         if xp is np:
-            return StepStats(float(loss_sum), int(correct), bool(finite))
+            loss = float(loss_sum)
+            return StepStats(loss, int(correct), math.isfinite(loss) and bool(xp.isfinite(a).all()))
+        finite = xp.isfinite(a).all() & xp.isfinite(loss_sum)
         # On a GPU the figures are read back once, after all the work is issued (each read waits
         # for the device: one wait per step, not one per figure).
         stats = to_host(xp.stack([xp.asarray(v, dtype=np.float64) for v in (loss_sum, correct, finite)]))
