@@ -279,3 +279,31 @@ def test_short_patches_run_in_chunks_and_give_the_same_gradients() -> None:
     _assert_same_gradients(fast, ref)
     whole = first.cols @ first.dz.T  # the same gradient as one product, float32 sums in another order
     assert np.allclose(first.dwt, whole, rtol=1e-5, atol=1e-6 * float(np.abs(whole).max()))
+
+
+def test_the_input_error_in_row_groups_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input error skips, per group of input rows, the row offsets that cannot reach them:
+    the products it leaves out are zeros, so the result is that of one product over every
+    offset, within float rounding (the kernels BLAS picks for the smaller products may add in
+    another order), for the cnn and a strided, padded network."""
+    from glassnet.nn import fused
+
+    for name in ("cnn", "stride-same-padding"):
+        spec = SPECS[name]
+        x, y = _batch(spec, 9)
+        results = []
+        for rows in (1000, 2, 1):  # 1000: one product for all rows
+            monkeypatch.setattr(fused, "ROWS_PER_PRODUCT", rows)
+            model = Sequential.from_spec(spec, np.random.default_rng(5))
+            step = TrainStep(model, threads=1)
+            step(x, y)
+            net = next(iter(step._nets.values()))
+            errors = [b.dx.copy() for b in net.blocks if getattr(b, "dx", None) is not None]
+            assert errors
+            if name == "cnn":  # 12 input rows: one product, or one per group of rows
+                assert len(net.blocks[1]._products) == (1 if rows == 1000 else -(-12 // rows))
+            results.append((errors, model.pack().grad.copy()))
+        for errors, grad in results[1:]:
+            for a, b in zip(errors, results[0][0], strict=True):
+                assert float(np.abs(a - b).max()) <= 1e-6 * float(np.abs(b).max())
+            assert float(np.abs(grad - results[0][1]).max()) <= 1e-6 * float(np.abs(results[0][1]).max())
