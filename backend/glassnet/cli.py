@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import signal
+import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -38,7 +41,7 @@ from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
 from .presets import PRESETS, fit_classes, load_preset, load_spec_file
-from .progress import MetricsWriter, Progress
+from .progress import MetricsWriter, PipeSafe, Progress, quiet_broken_pipe
 from .training.config import TrainConfig
 from .training.trainer import DivergedError, Trainer, evaluate, predict_probabilities
 
@@ -113,24 +116,36 @@ TRAIN_SETTINGS = (
 
 
 class _StopOnInterrupt:
-    """The first Ctrl-C asks the trainer to stop after the current mini-batch (so the checkpoint
-    holds consistent weights and optimizer state); a second one interrupts at once."""
+    """The first Ctrl-C or SIGTERM (what ``timeout``, ``docker stop`` and batch schedulers send)
+    asks the trainer to stop after the current mini-batch, so the checkpoint holds consistent
+    weights and optimizer state; a second one interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self.previous: Any = None
+        self.signal = signal.SIGINT
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopOnInterrupt:
         def handler(signum: int, frame: Any) -> None:
             if self.requested:
                 raise KeyboardInterrupt
             self.requested = True
+            self.signal = signal.Signals(signum)
 
-        self.previous = signal.signal(signal.SIGINT, handler)
+        for sig in self.SIGNALS:
+            self.previous[sig] = signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self.previous)
+        for sig, previous in self.previous.items():
+            signal.signal(sig, previous)
+
+    @property
+    def exit_code(self) -> int:
+        """130 after Ctrl-C, 143 after SIGTERM: 128 + the signal's number, as shells report it."""
+        return 128 + int(self.signal)
 
 
 def _joined(names: Any) -> str | None:
@@ -184,7 +199,9 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     elif resume is not None:
         out = writable_file(args.resume, "--resume")
     else:
-        out = writable_file(default_model_path(name, _settings().data_dir), "--out")
+        # No --out: the data dir's models/ folder (GLASSNET_DATA_DIR, runs/ by default).
+        where = "the data dir (GLASSNET_DATA_DIR):"
+        out = writable_file(default_model_path(name, _settings().data_dir), where)
     metrics_file = writable_file(args.metrics, "--metrics") if args.metrics else None
     tensorboard = None
     if args.tensorboard:
@@ -236,22 +253,24 @@ def _meta(run: dict[str, Any], trainer: Trainer, wall: float, extra: dict[str, A
 def cmd_train(args: argparse.Namespace) -> int:
     run = _train_setup(args)
     # With --json, stdout carries only JSON lines; the human report goes to stderr.
-    report: TextIO = sys.stderr if args.json else sys.stdout
+    report = PipeSafe(sys.stderr if args.json else sys.stdout)
     with contextlib.ExitStack() as stack:
-        streams: list[TextIO] = [sys.stdout] if args.json else []
+        # A reader of stdout that goes away (--json | head -1) stops the output, not the training.
+        streams: list[TextIO | PipeSafe] = [PipeSafe(sys.stdout)] if args.json else []
         if run["metrics_file"] is not None:
             streams.append(stack.enter_context(run["metrics_file"].open("a", encoding="utf-8")))
         return _train(run, MetricsWriter(streams), report)
 
 
-def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
+def _train(run: dict[str, Any], writer: MetricsWriter, report: PipeSafe) -> int:
     model, config, data, out = run["model"], run["config"], run["data"], run["out"]
 
     def say(text: str) -> None:
         progress.end_line()
-        print(text, file=report, flush=True)
+        report.write(text + "\n")
+        report.flush()
 
-    progress = Progress(1, config.epochs, config.batch_size, sys.stderr)
+    progress = Progress(1, config.epochs, config.batch_size, PipeSafe(sys.stderr))
     last_lr = [config.lr]
 
     def on_event(event: str, payload: Any) -> None:
@@ -289,10 +308,24 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
     say(f"checkpoint: {out}")
     if board is not None:
         say(f"TensorBoard: tensorboard --logdir {board.logdir}")
+    # Signals are caught until the checkpoint is written: one that comes after the last batch
+    # (during the test pass or the save) lets them finish.
+    with _StopOnInterrupt() as interrupt:
+        return _fit_and_save(run, trainer, writer, board, interrupt, say)
+
+
+def _fit_and_save(
+    run: dict[str, Any],
+    trainer: Trainer,
+    writer: MetricsWriter,
+    board: TensorBoardWriter | None,
+    interrupt: _StopOnInterrupt,
+    say: Any,
+) -> int:
+    model, config, data, out = run["model"], run["config"], run["data"], run["out"]
     started = time.perf_counter()
     try:
-        with _StopOnInterrupt() as interrupt:
-            trainer.fit(should_stop=lambda: interrupt.requested)
+        trainer.fit(should_stop=lambda: interrupt.requested)
     except DivergedError as exc:
         raise ValueError(f"the run diverged: {exc}; nothing was written") from None
     finally:
@@ -301,23 +334,43 @@ def _train(run: dict[str, Any], writer: MetricsWriter, report: TextIO) -> int:
     wall = time.perf_counter() - started
     if not trainer.finished:
         meta = _meta(run, trainer, wall, dict(trainer=trainer.state(), interrupted=True))
-        save_checkpoint(out, model, meta, run["spec"], trainer.optimizer.state_dict())
+        written = _save(out, say, model, meta, run["spec"], trainer.optimizer.state_dict())
         say(
             f"interrupted at epoch {trainer.epoch + 1}/{config.epochs}, step {trainer.step:,}: "
-            f"checkpoint written to {out}\ncontinue with: glassnet train --resume {out}"
+            f"checkpoint written to {written}\ncontinue with: glassnet train --resume {written}"
         )
-        return 130
+        return interrupt.exit_code
     test = evaluate(model, data.test)
     say(f"test accuracy {test.accuracy:.2%}  (test loss {test.loss:.4f}), trained in {wall:.1f}s")
     val = evaluate(model, data.val).accuracy if len(data.val) else None
     meta = _meta(run, trainer, wall, {"test_accuracy": test.accuracy, "val_accuracy": val})
-    save_checkpoint(out, model, meta, run["spec"])
+    written = _save(out, say, model, meta, run["spec"])
     writer.write(
-        {"event": "done", "test_accuracy": test.accuracy, "test_loss": test.loss, "checkpoint": str(out)}
+        {"event": "done", "test_accuracy": test.accuracy, "test_loss": test.loss, "checkpoint": str(written)}
     )
+    say(f"checkpoint written to {written}")
+    return 0 if written == out else 2
 
-    say(f"checkpoint written to {out}")
-    return 0
+
+def _save(out: Path, say: Any, *checkpoint: Any) -> Path:
+    """Write the checkpoint to ``out``; when that fails (a full disk, a folder gone since the
+    check before training), write it to the temporary folder instead, so the trained network is
+    not lost, and say so. Returns where it went; a ValueError naming both when neither worked."""
+    try:
+        save_checkpoint(out, *checkpoint)
+        return out
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    rescue = Path(tempfile.gettempdir()) / out.name
+    try:
+        save_checkpoint(rescue, *checkpoint)
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write the checkpoint to {out} ({reason}) nor to {rescue} ({exc.strerror or exc}); "
+            "the trained network is lost"
+        ) from None
+    say(f"glassnet train: error: cannot write the checkpoint to {out} ({reason}); written to {rescue}")
+    return rescue
 
 
 # -- evaluate, predict, export --------------------------------------------------------------------
@@ -359,32 +412,49 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """One answer per image, by class name (a checkpoint trained on other classes records their
+    names). An image that cannot be read gets an error line of its own; the others are still
+    answered, and the exit code is 2 when any could not be read."""
     ckpt = load_checkpoint(resolve_model(args.model))
-    results = []
+    outputs = ckpt.model.output_shape[0]
+    recorded = ckpt.meta.get("classes")
+    names = [str(n) for n in recorded] if isinstance(recorded, list) and len(recorded) == outputs else None
+    names = names or [str(i) for i in range(outputs)]
+    results: list[dict[str, Any]] = []
     for path in args.images:
-        prepared = prepare_digit(load_image_file(path))
+        try:
+            prepared = prepare_digit(load_image_file(path))
+        except ValueError as exc:  # ImageError: missing, not an image, corrupt, too large
+            results.append({"image": str(path), "error": " ".join(str(exc).split())})
+            continue
         if prepared is None:
-            results.append({"image": str(path), "empty": True, "digit": None, "probabilities": None})
+            empty = {"empty": True, "digit": None, "label": None, "probabilities": None}
+            results.append({"image": str(path), **empty})
             continue
         probs = predict_probabilities(ckpt.model, prepared[None, None])[0]
+        best = int(probs.argmax())
         results.append(
             {
                 "image": str(path),
                 "empty": False,
-                "digit": int(probs.argmax()),
+                "digit": best,  # the class's index (kept for scripts written before "label")
+                "label": names[best],
                 "probabilities": [round(float(p), 6) for p in probs],
             }
         )
+    failed = [r for r in results if "error" in r]
     if args.json:
         print(json.dumps(results))
-        return 0
-    for r in results:
-        if r["empty"]:
-            print(f"{r['image']}: empty (no ink found), nothing to read")
-        else:
-            top = r["probabilities"][r["digit"]]
-            print(f"{r['image']}: {r['digit']}  ({top:.1%})")
-    return 0
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"glassnet predict: error: {r['error']}", file=sys.stderr)
+            elif r["empty"]:
+                print(f"{r['image']}: empty (no ink found), nothing to read")
+            else:
+                top = r["probabilities"][r["digit"]]
+                print(f"{r['image']}: {r['label']}  ({top:.1%})")
+    return 2 if failed else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -392,7 +462,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     path = resolve_model(args.model)
     out = writable_file(args.onnx, "--onnx")
-    export_onnx(load_checkpoint(path), out)
+    try:
+        export_onnx(load_checkpoint(path), out)
+    except OSError as exc:  # a full disk, or the folder gone since the check
+        raise ValueError(f"--onnx {out}: cannot write the file ({exc.strerror or exc})") from None
     print(f"{path}: ONNX model written to {out}")
     return 0
 
@@ -429,7 +502,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .logs import configure
-    from .service.app import create_app, shutdown_service
+    from .service.app import create_app, dataset_facts, shutdown_service
     from .service.locks import LockedError, hold_data_dir
     from .service.security import ensure_token
 
@@ -450,11 +523,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     if settings_need_ray(configured):
         return 2
+    try:  # a mistyped --dataset or --validation: one line now, not a server that cannot train
+        dataset_facts(configured)
+    except ValueError as exc:
+        where = f"--dataset {configured.dataset}" if configured.dataset else "the bundled MNIST"
+        raise ValueError(f"{where}: {exc}") from None
     settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
     writable_dir(settings.data_dir, "--data-dir")
     if settings.tensorboard_dir is not None:
         require_tensorboard()
         writable_dir(settings.tensorboard_dir, "--tensorboard")
+    try:  # before binding the port: a second server on the same data dir says who has it
+        hold_data_dir(settings.data_dir)
+    except LockedError as exc:
+        print(f"glassnet serve: error: {exc}", file=sys.stderr)
+        return 2
+    # Bind before saying "open http://...": a port in use is one line and exit 2, never an
+    # address that points at another program.
+    sock = _listening_socket(settings.host, settings.port)
     configure(args.log_level, json_lines=args.log_json)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.token:
@@ -474,11 +560,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    try:  # before binding the port: a second server on the same data dir says who has it
-        hold_data_dir(settings.data_dir)
-    except LockedError as exc:
-        print(f"glassnet serve: error: {exc}", file=sys.stderr)
-        return 2
     app = create_app(settings)
 
     class Server(uvicorn.Server):
@@ -501,8 +582,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=3,
     )
     print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
-    Server(config).run()
-    return 0
+    server = Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), as uvicorn would bind it; a ValueError naming the
+    address and the reason when it cannot be (the port in use, an address not on this machine,
+    a name that does not resolve)."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses it
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror):
+            raise ValueError(f"--host {host}: not an address of this machine ({exc.strerror})") from None
+        hint = f" (another program has it; try --port {port + 1})" if exc.errno == errno.EADDRINUSE else ""
+        raise ValueError(f"cannot listen on {where}: {exc.strerror or exc}{hint}") from None
+    return sock
 
 
 # -- the parser -----------------------------------------------------------------------------------
@@ -684,11 +785,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr = command(
         "predict",
         "read digits from image files",
-        "Read digits from PNG/JPEG files, prepared the way MNIST was made.",
+        "Read digits from image files (PNG, JPEG, GIF, BMP, WebP), prepared the way MNIST was made; "
+        "answers by class name (the names a checkpoint trained with --classes records). An image that "
+        "cannot be read gets an error line and exit code 2; the others are still answered.",
     )
     pr.add_argument("model", help="a checkpoint file, or a bundled model: cnn, mlp, notes")
     pr.add_argument("images", nargs="+", help="image files (any size, light or dark background)")
-    pr.add_argument("--json", action="store_true", help="print one JSON array (default: one line per image)")
+    pr.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON array, per image: digit (the class index), label, probabilities, or error "
+        "(default: one line per image)",
+    )
     pr.set_defaults(func=cmd_predict)
 
     ex = command(
@@ -707,12 +815,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader of our output went away (evaluate | head -1): stop quietly
+        quiet_broken_pipe(sys.stdout)
+        return 128 + signal.SIGPIPE
     except (ValueError, OSError) as exc:  # every user-caused problem in glassnet is a ValueError
-        text = (
-            " ".join(str(exc).split())
-            if isinstance(exc, ValueError)
-            else f"{exc.strerror or exc}: {exc.filename or ''}"
-        )
+        if isinstance(exc, ValueError):
+            text = " ".join(str(exc).split())
+        else:
+            text = exc.strerror or str(exc)
+            text = f"{exc.filename}: {text}" if exc.filename else text
         print(f"glassnet {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

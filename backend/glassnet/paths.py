@@ -33,6 +33,8 @@ def writable_dir(path: str | Path, option: str) -> Path:
 
 def writable_file(path: str | Path, option: str) -> Path:
     """Check that ``path`` can be written (its folder created if needed), without touching ``path``."""
+    if not str(path).strip():
+        raise ValueError(f"{option}: an empty file name; give the file to write")
     file = Path(path).expanduser()
     if file.is_dir():
         raise ValueError(f"{option} {file}: is a folder; give a file name")
@@ -63,6 +65,8 @@ def resolve_model(name_or_path: str) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ValueError(f"{name_or_path}: is a folder; give a checkpoint file (.npz) or a bundled model")
     bundled = bundled_models()
     if name_or_path in bundled:
         return bundled[name_or_path]

@@ -8,23 +8,67 @@ or a file it prints a plain line every ``quiet_every`` seconds instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import time
 from typing import Any, TextIO
 
 from .training.trainer import BatchMetrics, EpochMetrics
 
-__all__ = ["MetricsWriter", "Progress"]
+__all__ = ["MetricsWriter", "PipeSafe", "Progress", "quiet_broken_pipe"]
 
 ERASE_LINE = "\x1b[K"
+
+
+def quiet_broken_pipe(stream: TextIO) -> None:
+    """After a write to ``stream`` met a closed pipe: point its file descriptor at /dev/null, so
+    that later writes, and Python's own flush at exit, go nowhere instead of failing again."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+class PipeSafe:
+    """A text stream whose reader may go away (``glassnet train --json | head -1``): once a write
+    or flush meets a closed pipe, output to it stops and the training goes on. Anything else (a
+    full disk) still raises."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        self._do(self.stream.write, text)
+
+    def flush(self) -> None:
+        self._do(self.stream.flush)
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def _do(self, action: Any, *args: Any) -> None:
+        if self.closed:
+            return
+        try:
+            action(*args)
+        except BrokenPipeError:
+            self.closed = True
+            quiet_broken_pipe(self.stream)
 
 
 class Progress:
     """One self-overwriting line per epoch: bar, loss, accuracy, samples/s, time left."""
 
     def __init__(
-        self, steps_per_epoch: int, epochs: int, batch_size: int, stream: TextIO, quiet_every: float = 10.0
+        self,
+        steps_per_epoch: int,
+        epochs: int,
+        batch_size: int,
+        stream: TextIO | PipeSafe,
+        quiet_every: float = 10.0,
     ) -> None:
         self.steps_per_epoch = steps_per_epoch
         self.epochs = epochs
@@ -32,8 +76,8 @@ class Progress:
         self.stream = stream
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.quiet_every = quiet_every
-        self.epoch_start = time.perf_counter()
-        self.last_draw = 0.0
+        self.first: tuple[float, int] | None = None  # (time, batches done) at the epoch's first batch here
+        self.last_draw = -math.inf  # the first batch is always shown
         self.loss = math.nan
         self.acc = math.nan
         self.open_line = False
@@ -44,17 +88,25 @@ class Progress:
         self.acc = m.accuracy if math.isnan(self.acc) else 0.95 * self.acc + 0.05 * m.accuracy
         now = time.perf_counter()
         done = (m.step - 1) % self.steps_per_epoch + 1
+        # The speed counts only batches this process trained since its first one of the epoch:
+        # not the batches before a --resume, nor the start-up before the first batch.
+        if self.first is None:
+            self.first = (now, done)
         if now - self.last_draw < (0.2 if self.tty else self.quiet_every) and done != self.steps_per_epoch:
             return
         self.last_draw = now
-        elapsed = now - self.epoch_start
-        rate = done * self.batch_size / max(elapsed, 1e-9)
-        left = (self.steps_per_epoch - done) * self.batch_size / max(rate, 1e-9)
+        since, done_then = self.first
+        if done > done_then:
+            rate = (done - done_then) * self.batch_size / max(now - since, 1e-9)
+            left = (self.steps_per_epoch - done) * self.batch_size / max(rate, 1e-9)
+            speed = f"{rate:,.0f} samples/s  {left:.0f}s left"
+        else:
+            speed = "measuring speed"
         frac = done / self.steps_per_epoch
         bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
         line = (
             f"epoch {m.epoch + 1}/{self.epochs} [{bar}] {frac:4.0%}  loss {self.loss:.4f}"
-            f"  acc {self.acc:6.2%}  {rate:,.0f} samples/s  {left:.0f}s left"
+            f"  acc {self.acc:6.2%}  {speed}"
         )
         if self.tty:
             self.stream.write("\r" + line + ERASE_LINE)
@@ -74,7 +126,7 @@ class Progress:
         val = "" if m.val_accuracy is None else f"  val loss {m.val_loss:.4f}  val acc {m.val_accuracy:.2%}"
         self.stream.write(f"  epoch {m.epoch} done in {m.seconds:.1f}s{val}\n")
         self.stream.flush()
-        self.epoch_start = time.perf_counter()
+        self.first = None
         self.loss = self.acc = math.nan
 
 
@@ -85,7 +137,7 @@ def _finite(value: float | None) -> float | None:
 class MetricsWriter:
     """Per-epoch metrics as JSON lines (one object per line; NaN never written) to any streams."""
 
-    def __init__(self, streams: list[TextIO]) -> None:
+    def __init__(self, streams: list[TextIO | PipeSafe]) -> None:
         self.streams = streams
 
     def write(self, record: dict[str, Any]) -> None:

@@ -70,6 +70,33 @@ def _digit_png(path: Path, digit: np.ndarray, dark_on_light: bool, scale: int = 
     return path
 
 
+def test_predict_answers_every_readable_image_by_class_name(tmp_path: Path, capsys) -> None:
+    """A checkpoint that records other class names is answered with them; an unreadable file gets
+    its own error line and exit code 2 while the other images are still answered."""
+    from glassnet.nn import save_checkpoint
+
+    bundled = load_checkpoint(Path(__file__).resolve().parents[2] / "models" / "cnn.npz")
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    named = save_checkpoint(tmp_path / "named.npz", bundled.model, {"classes": names}, bundled.spec)
+    images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:2]
+    labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:2]
+    files = [_digit_png(tmp_path / f"d{i}.png", im, dark_on_light=False) for i, im in enumerate(images)]
+    broken = tmp_path / "broken.tiff"
+    broken.write_bytes(b"II*\x00 not really a tiff")
+    assert main(["predict", str(named), str(files[0]), str(broken), str(files[1])]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        f"{files[0]}: {names[labels[0]]}  (100.0%)",
+        f"{files[1]}: {names[labels[1]]}  (100.0%)",
+    ]
+    assert captured.err.startswith("glassnet predict: error: ")
+    assert "broken.tiff: not an image" in captured.err
+    assert main(["predict", str(named), str(files[0]), str(broken), "--json"]) == 2
+    results = json.loads(capsys.readouterr().out)
+    assert results[0]["label"] == names[labels[0]] and results[0]["digit"] == labels[0]
+    assert set(results[1]) == {"image", "error"}
+
+
 def test_predict_reads_digit_images(tmp_path: Path, capsys) -> None:
     images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:6]
     labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:6]

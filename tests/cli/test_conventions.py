@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,12 @@ def test_every_option_says_its_default() -> None:
         (["serve"], {"GLASSNET_VALIDATION": "-3"}, "GLASSNET_VALIDATION='-3'"),
         (["serve", "--data-dir", "/proc/glassnet-runs"], {}, "--data-dir /proc/glassnet-runs: cannot create"),
         (["train", "--out", "/proc/nope/m.npz"], {}, "--out /proc/nope/m.npz: cannot write"),
-        (["train"], {"GLASSNET_DATA_DIR": "/proc/nope"}, "--out /proc/nope/models/cnn-"),
+        (["train"], {"GLASSNET_DATA_DIR": "/proc/nope"}, "(GLASSNET_DATA_DIR): /proc/nope/models/cnn-"),
+        (["serve"], {"GLASSNET_HOST": ""}, "GLASSNET_HOST='': Value error, must not be empty"),
+        (["serve"], {"GLASSNET_DATA_DIR": " "}, "GLASSNET_DATA_DIR=' ': Value error, must not be empty"),
+        (["serve", "--dataset", "/nonexistent"], {}, "--dataset /nonexistent: /nonexistent/train-images"),
+        (["serve", "--validation", "60000"], {}, "validation 60000 must be below the 60000 training images"),
+        (["serve", "--host", "not.a.host.invalid"], {}, "--host not.a.host.invalid: not an address"),
         (["export", "nope", "--onnx", "x.onnx"], {}, "nope: no such file, and not a bundled model"),
     ],
 )
@@ -135,8 +141,9 @@ def test_json_and_metrics_file_hold_one_record_per_epoch(small_mnist: Path, tmp_
     assert "epoch 2 done" in result.stderr  # the human report went to stderr
 
 
-def test_ctrl_c_checkpoints_and_resume_finishes(small_mnist: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run.npz"
+def _stopped_by(sig: int, exit_code: int, small_mnist: Path, out: Path) -> int:
+    """A 400-epoch mlp run sent ``sig`` once its first epoch is done: it must exit with
+    ``exit_code`` and leave a resumable checkpoint at ``out``; returns the epochs it completed."""
     argv = ["train", "--preset", "mlp", "--dataset", str(small_mnist), "--validation", "100"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "glassnet", *argv, "--epochs", "400", "--out", str(out)],
@@ -148,13 +155,19 @@ def test_ctrl_c_checkpoints_and_resume_finishes(small_mnist: Path, tmp_path: Pat
     for line in proc.stderr:  # wait until it trains
         if "epoch 1 done" in line:
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stdout
+    assert proc.returncode == exit_code, stdout
     assert f"continue with: glassnet train --resume {out}" in stdout
     ckpt = load_checkpoint(out)
     stopped = ckpt.meta["trainer"]["epoch"]
     assert ckpt.meta["interrupted"] and 1 <= stopped < 400 and ckpt.optimizer_state
+    return stopped
+
+
+def test_ctrl_c_checkpoints_and_resume_finishes(small_mnist: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run.npz"
+    stopped = _stopped_by(signal.SIGINT, 130, small_mnist, out)
 
     result = _run("train", "--resume", str(out), "--epochs", str(stopped + 1))
     assert result.returncode == 0, result.stderr
@@ -209,5 +222,102 @@ def test_progress_redraws_cleanly_on_a_terminal(monkeypatch) -> None:
             BatchMetrics(step=step, epoch=0, loss=1.0, accuracy=0.5, lr=0.1, samples_per_s=rate_hint)
         )
         shown = _screen(stream.getvalue())
-        assert shown.endswith("s left"), repr(shown)  # never "0s leftt"
+        # the first batch has no speed yet; then never "0s leftt"
+        assert shown.endswith("measuring speed" if step == 1 else "s left"), repr(shown)
     assert "\n" not in stream.getvalue()  # one line, redrawn in place
+
+
+def test_progress_speed_after_resume_counts_only_this_process(monkeypatch) -> None:
+    """Resumed at batch 218 of 860: the speed is the batches trained since then over the time
+    since then (the clock ticks 1 s per reading), not 228 batches over 10 s."""
+    stream = io.StringIO()
+    clock = iter(range(1000))
+    monkeypatch.setattr("glassnet.progress.time.perf_counter", lambda: float(next(clock)))
+    progress = Progress(steps_per_epoch=860, epochs=1, batch_size=64, stream=stream, quiet_every=0)
+    for step in range(218, 229):
+        progress.batch(BatchMetrics(step=step, epoch=0, loss=1.0, accuracy=0.5, lr=0.1, samples_per_s=0))
+    last = stream.getvalue().splitlines()[-1]
+    assert "64 samples/s" in last and f"{(860 - 228) * 64 // 64}s left" in last, last
+
+
+def test_sigterm_checkpoints_like_ctrl_c(small_mnist: Path, tmp_path: Path) -> None:
+    """What timeout, docker stop and batch schedulers send: the run stops after its batch, writes
+    its resumable checkpoint and exits 143."""
+    _stopped_by(signal.SIGTERM, 143, small_mnist, tmp_path / "run.npz")
+
+
+def test_closed_stdout_stops_the_output_not_the_training(small_mnist: Path, tmp_path: Path) -> None:
+    """train --json | head -1: the reader leaves after the first line; the run still finishes and
+    writes its checkpoint, with no broken-pipe error."""
+    out = tmp_path / "m.npz"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glassnet",
+            "train",
+            *SMALL,
+            "--dataset",
+            str(small_mnist),
+            "--json",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # what head -1 does after its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0, err
+    assert first["event"] == "epoch" and "Broken pipe" not in err and "error" not in err
+    assert load_checkpoint(out).meta["epochs"] == 2
+
+
+def test_closed_stdout_ends_evaluate_quietly() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet", "evaluate", "notes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert "test accuracy" in proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) in (0, 128 + signal.SIGPIPE) and err == "", err
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("serve", "--port", str(port), env={"GLASSNET_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2, result
+    assert result.stderr.strip() == (
+        f"glassnet serve: error: cannot listen on 127.0.0.1:{port}: Address already in use "
+        f"(another program has it; try --port {port + 1})"
+    )
+    assert result.stdout == ""  # no "open http://..." pointing at the other program
+
+
+def test_a_failed_save_keeps_the_network_in_the_temporary_folder(tmp_path: Path) -> None:
+    from glassnet.cli import _save
+    from glassnet.nn import Sequential
+    from glassnet.presets import load_preset
+
+    model = Sequential.from_spec(load_preset("notes"))
+    said: list[str] = []
+    written = _save(Path("/proc/glassnet-nope/m.npz"), said.append, model, {"epochs": 1}, None)
+    try:
+        assert written.parent == Path(tempfile.gettempdir()) and written.name == "m.npz"
+        assert load_checkpoint(written).model.param_count() == model.param_count()
+        assert said and "cannot write the checkpoint to /proc/glassnet-nope/m.npz" in said[0]
+    finally:
+        written.unlink()

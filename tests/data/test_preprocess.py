@@ -325,7 +325,7 @@ def test_mnist_digits_round_trip_within_a_pixel(mnist_test_digits: np.ndarray) -
     ("data", "message"),
     [
         (b"", "upload.png: empty"),
-        (b"this is plain text, not a picture", "upload.png: not a PNG or JPEG image"),
+        (b"this is plain text, not a picture", r"upload.png: not an image glassnet reads \(PNG, JPEG"),
         (b"\x89PNG\r\n\x1a\n", "upload.png"),
     ],
     ids=["empty", "text", "bare-signature"],
@@ -371,5 +371,5 @@ def test_load_image_file(tmp_path: Path) -> None:
     with pytest.raises(ImageError, match=r"missing\.png: file not found"):
         load_image_file(tmp_path / "missing.png")
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(ImageError, match=r"notes\.txt: not a PNG or JPEG image"):
+    with pytest.raises(ImageError, match=r"notes\.txt: not an image glassnet reads \(PNG, JPEG"):
         load_image_file(tmp_path / "notes.txt")

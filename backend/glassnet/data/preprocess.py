@@ -173,9 +173,11 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{name}: image is too large (over {MAX_IMAGE_PIXELS} pixels): {exc}") from exc
+        # Pillow's own sentence names its own (higher) limit; ours is the one that applies.
+        raise ImageError(f"{name}: image is too large (over the limit of {MAX_IMAGE_PIXELS} pixels)") from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(f"{name}: not a PNG or JPEG image") from exc
+        readable = ", ".join(_allowed_formats())
+        raise ImageError(f"{name}: not an image glassnet reads ({readable})") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         # Pillow reports truncated or corrupt data as OSError ("image file is truncated"),
         # SyntaxError (broken chunks) or struct.error.

@@ -274,6 +274,8 @@ def read_checkpoint(
     model = _spec_model(spec, where, allocate=True)
     try:
         model.load_state_dict({key: archive.read(key) for key in params})
+    except CheckpointError:
+        raise  # already names the file
     except ValueError as exc:
         raise CheckpointError(f"{where}: {exc}") from None
     optim = {k[len(OPTIM_PREFIX) :]: archive.read(k) for k in optim_keys} if optimizer else {}

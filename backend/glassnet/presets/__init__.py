@@ -30,6 +30,8 @@ def load_spec_file(path: str | Path) -> dict[str, Any]:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot read the spec as JSON ({exc})") from None
+    except RecursionError:  # [[[[...]]]]: the decoder recurses once per level
+        raise ValueError(f"{path}: cannot read the spec as JSON (nested too deeply)") from None
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: a spec must be a JSON object with 'layers'")
     return spec

@@ -101,23 +101,31 @@ def check_dataset(directory: Path | None) -> tuple[Path, list[int], int]:
     return root, [1, train[1], train[2]], train[0]
 
 
+def dataset_facts(settings: Settings) -> tuple[Path, list[int], int, int, list[str]]:
+    """(folder, image shape [1, H, W], training images, validation images, class names) of the
+    settings' dataset, from the IDX headers; a ValueError naming the problem otherwise. ``glassnet
+    serve`` calls it before it starts, so a mistyped --dataset is one line, not a server that
+    cannot train."""
+    root, image_shape, n_train = check_dataset(settings.dataset)
+    validation = default_validation(n_train) if settings.validation is None else settings.validation
+    if not 0 <= validation < n_train:
+        raise ValueError(
+            f"validation {validation} must be below the {n_train} training images "
+            f"(e.g. GLASSNET_VALIDATION={default_validation(n_train)})"
+        )
+    classes = list(dataset_classes(root, settings.classes).names)
+    if settings.transpose:
+        image_shape = [image_shape[0], image_shape[2], image_shape[1]]
+    return root, image_shape, n_train, validation, classes
+
+
 def _ready(app: FastAPI, settings: Settings) -> None:
     """Fill ``app.state.readiness`` (and the dataset facts the runs routes check against)."""
     problems: list[str] = []
     dataset, image_shape, n_train, classes, validation = None, None, None, None, settings.validation
     try:
-        root, image_shape, n_train = check_dataset(settings.dataset)
+        root, image_shape, n_train, validation, classes = dataset_facts(settings)
         dataset = str(root)
-        if validation is None:
-            validation = default_validation(n_train)
-        if not 0 <= validation < n_train:
-            problems.append(
-                f"validation {validation} must be below the {n_train} training images "
-                f"(e.g. GLASSNET_VALIDATION={default_validation(n_train)})"
-            )
-        classes = list(dataset_classes(root, settings.classes).names)
-        if settings.transpose:
-            image_shape = [image_shape[0], image_shape[2], image_shape[1]]
     except ValueError as exc:
         problems.append(f"dataset: {exc}")
     default_model = None

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..resources import resource_dir
@@ -152,6 +152,15 @@ class Settings(BaseSettings):
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
+
+    @field_validator("host", "data_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # GLASSNET_HOST= in an env file would bind every address (and print http://:8000/);
+        # GLASSNET_DATA_DIR= would write into the current folder. An empty value is a mistake.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (leave the variable unset for the default)")
+        return value
 
     @property
     def database_path(self) -> Path:
