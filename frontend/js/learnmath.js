@@ -37,8 +37,14 @@ export function fmt(v, sig = 4) {
   const a = Math.abs(v);
   const sign = v < 0 ? "−" : "";
   if (a >= 1e-3 && a < 1e5) {
-    let s = a.toPrecision(sig);
-    if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
+    const cut = (/** @type {number} */ digits) => {
+      const s = a.toPrecision(digits);
+      return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+    };
+    let s = cut(sig);
+    // A sigmoid never reaches 1: 0.99997 must not read "= 1". Near 1, more digits until it shows
+    // (float32 holds about 7).
+    for (let d = sig + 1; s === "1" && a !== 1 && d <= 7; d++) s = cut(d);
     return sign + s;
   }
   const [m, e] = a.toExponential(sig - 1).split("e");

@@ -26,6 +26,7 @@ import { PanelWatch } from "./panelwatch.js";
 import { NotesPath } from "./panels/notespath.js";
 import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
 import { t, lang, setLanguage, statusWord, serverMessage, checkpointName } from "./i18n.js";
+import { watchStrip } from "./navstrip.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
 const other = lang === "en" ? "zh-CN" : "en";
@@ -33,6 +34,10 @@ $("lang").textContent = other === "zh-CN" ? "中文" : "English";
 $("lang").setAttribute("lang", other);
 $("lang").title = t("head.lang.title");
 $("lang").addEventListener("click", () => setLanguage(other));
+
+// -- the section links: a strip that scrolls sideways when they do not fit, and says so ----------
+const sections = /** @type {HTMLElement | null} */ (document.querySelector("nav.sections"));
+if (sections) watchStrip(sections, (key) => t(key));
 
 // -- theme ------------------------------------------------------------------------------------
 const root = document.documentElement;

@@ -11,6 +11,9 @@ test("numbers read as a person writes them", () => {
   assert.equal(fmt(0), "0");
   assert.equal(fmt(-0.5), "−0.5");
   assert.equal(fmt(1.99999), "2");
+  assert.equal(fmt(0.9999692), "0.99997"); // a sigmoid's output is never shown as 1
+  assert.equal(fmt(1.00000001), "1"); // past float32's precision it is 1
+  assert.equal(fmt(1), "1");
   assert.equal(fmt(0.0123456), "0.01235");
   assert.equal(fmt(-1.2e-7), "−1.2·10⁻⁷");
   assert.equal(fmt(2.5e12, 3), "2.5·10¹²");

@@ -629,6 +629,19 @@ def test_item14_bar3_phone_answer_in_sight_while_drawing_and_a_short_header(serv
     wide, wide_errors = open_page(browser, server.url)
     watch(wide, cnn_run["id"])
     assert wide.evaluate("() => document.querySelector('.top').offsetHeight") <= 72
+    # The section links that do not fit are not hidden without a sign: that side fades and its
+    # "more" button scrolls them into view, up to the last one.
+    strip = wide.locator(".strip-wrap")
+    assert strip.get_attribute("data-hidden") == "right"
+    last = wide.locator("nav.sections a").last
+    for _ in range(6):
+        if strip.get_attribute("data-hidden") not in ("right", "both"):
+            break
+        wide.locator(".strip-more.right").click()
+        wide.wait_for_timeout(600)  # the smooth scroll
+    box, nav = last.bounding_box(), wide.locator("nav.sections").bounding_box()
+    assert box and nav and box["x"] + box["width"] <= nav["x"] + nav["width"] + 1, (box, nav)
+    assert strip.get_attribute("data-hidden") == "left"
     api(server, f"/api/runs/{cnn_run['id']}", {"name": "two conv"}, method="PATCH")
     wide_errors.check()
     wide.close()

@@ -135,8 +135,15 @@ export class EpochView {
     this.drawGallery();
   }
 
+  /** The gallery's heading: "Misclassified", or "Read right" for a diagonal cell of the matrix. */
+  setHeading(right = false) {
+    const heading = this.filterLabel.previousElementSibling;
+    if (heading) heading.textContent = t(right ? "epochs.read_right" : "epochs.misclassified");
+  }
+
   drawGallery() {
     if (this.filter) { this.drawCell(); return; }
+    this.setHeading();
     const g = this.gallery;
     const list = this.epoch?.misclassified ?? [];
     const shown = list;
@@ -155,6 +162,7 @@ export class EpochView {
   drawCell() {
     const g = this.gallery;
     const [label, predicted] = /** @type {[number, number]} */ (this.filter);
+    this.setHeading(label === predicted);
     const n = this.epoch?.confusion?.[label]?.[predicted] ?? 0;
     this.allButton.hidden = false;
     const c = this.cell;
@@ -178,7 +186,7 @@ export class EpochView {
     const g = this.gallery;
     for (const x of shown) {
       const el = document.createElement("figure");
-      el.className = "mis";
+      el.className = x.predicted === x.label ? "mis right" : "mis"; // "right": not in the error colour
       el.style.margin = "0";
       const canvas = document.createElement("canvas");
       try { const d = decodeArray(x.image); paintImage(canvas, d.bytes, 0, d.shape[1], d.shape[0]); } catch { /* shown empty */ }

@@ -152,6 +152,15 @@ export class NetDiagram {
         return;
       }
       const L = layout[k];
+      const last = k === n - 1;
+      // Labels beside the neurons: the value too where the columns leave room, but only if the
+      // column's widest label fits before the canvas's edge — a number cut at the edge reads as
+      // another number (−8.75·10⁻⁶ as "−8.75·10"). Otherwise the output neurons keep their names.
+      const named = last && col.size === 10;
+      const full = L.idx.map((i) => (named ? `${i}: ${fmt(vals[i], 3)}` : fmt(vals[i], 3)));
+      const labelX = xs[k] + L.r + 3;
+      const fits = labelX + Math.max(0, ...full.map((s) => ctx.measureText(s).width)) <= W - 2;
+      const labels = roomy && fits ? full : named ? L.idx.map(String) : null;
       L.idx.forEach((i, t) => {
         const y = L.ys[t];
         ctx.beginPath(); ctx.arc(xs[k], y, L.r, 0, 2 * Math.PI);
@@ -159,11 +168,9 @@ export class NetDiagram {
         const chosen = this.selected?.col === k && this.selected.i === i;
         ctx.strokeStyle = chosen ? cssVar("--accent") : cssVar("--line"); ctx.lineWidth = chosen ? 3 : 1; ctx.stroke();
         this.spots.push({ col: k, i, x: xs[k], y, r: L.r });
-        const last = k === n - 1;
-        if (L.r >= 5 && (roomy || last)) {
+        if (L.r >= 5 && labels && (roomy || last)) {
           ctx.fillStyle = cssVar("--text"); ctx.textAlign = "left";
-          const label = last && col.size === 10 ? (roomy ? `${i}: ${fmt(vals[i], 3)}` : String(i)) : fmt(vals[i], 3);
-          ctx.fillText(label, xs[k] + L.r + 3, y);
+          ctx.fillText(labels[t], labelX, y);
         }
       });
     });

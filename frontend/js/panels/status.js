@@ -35,11 +35,15 @@ export function paintStatus() {
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
-  prog.textContent = t("status.progress", { epoch: run.epoch, epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
+  // run.epoch counts finished epochs; a person reads "epoch 1/6" as the one in progress.
+  const current = Math.min(run.epoch + 1, run.epochs);
+  prog.textContent = t("status.progress", { epoch: current, epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
   const active = isActive(run) && !S.stale;
-  speed.textContent = active && S.speed ? t("status.speed", { n: Math.round(S.speed).toLocaleString("en-US") }) : "";
+  // A speed only while it trains: paused, the last figure would go stale (and one Step's "2/s" means nothing).
+  const training = active && run.status === STATUS.RUNNING;
+  speed.textContent = training && S.speed ? t("status.speed", { n: Math.round(S.speed).toLocaleString("en-US") }) : "";
   const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
-  if (active && run.status === STATUS.RUNNING && S.speed && bs && run.total_steps) {
+  if (training && S.speed && bs && run.total_steps) {
     eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / S.speed) });
   } else eta.textContent = "";
 }
