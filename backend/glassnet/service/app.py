@@ -61,7 +61,7 @@ from .runlog import RunObserver
 from .schemas import Readiness
 from .security import Guard, ensure_token
 from .settings import Settings, get_settings
-from .store import RunStore
+from .store import RunStore, check_database
 from .worker import RunManager
 
 log = logging.getLogger("glassnet.app")
@@ -180,6 +180,9 @@ async def _flush_unsaved(store: RunStore, every: float = 2.0) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ensure_token(settings or get_settings())
+    # A damaged runs.sqlite3 is a ValueError naming it now (glassnet serve: one line, exit 2),
+    # not a traceback from the lifespan inside uvicorn.
+    check_database(settings.database_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -107,6 +107,39 @@ def _epoch_row(text: str) -> dict[str, Any]:
     return data
 
 
+class DamagedStoreError(ValueError):
+    """The run database cannot be opened or read (a ValueError: ``glassnet serve`` prints it as
+    one line and exits 2, like its other start-up problems)."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        super().__init__(
+            f"{path}: cannot be read as the run database ({exc}). Stop here and move it aside "
+            f"(mv {path} {path}.damaged) or restore a backup of it, then start again: the server "
+            f"makes a new, empty run list, and every run's folder in {path.parent} (its checkpoints) is kept"
+        )
+
+
+def check_database(path: Path) -> None:
+    """Raise :class:`DamagedStoreError` when ``path`` exists but is not a readable run database
+    (a bad header, a damaged table). Read-only, and cheap: every table's first page and the runs
+    table's rows, not the metrics. ``create_app`` calls it, so ``glassnet serve`` says so in one
+    line before the server starts instead of failing inside uvicorn's start-up."""
+    if not path.is_file():
+        return  # a new data dir: RunStore creates it
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                db.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
+            if "runs" in tables:
+                db.execute("SELECT * FROM runs").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise DamagedStoreError(path, exc) from None
+
+
 class RunStore:
     """CRUD for runs and their metric history."""
 
@@ -115,14 +148,18 @@ class RunStore:
         self.path = path
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        # WAL + NORMAL: a commit is an append to the log, no fsync per metrics frame; a crash
-        # loses at most the last frames, never the database.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
-        if "owner" not in columns:  # a database from before per-client quotas
-            self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+        try:
+            # WAL + NORMAL: a commit is an append to the log, no fsync per metrics frame; a crash
+            # loses at most the last frames, never the database.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
+            if "owner" not in columns:  # a database from before per-client quotas
+                self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+        except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
+            self.db.close()
+            raise DamagedStoreError(path, exc) from None
         self.unsaved: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
