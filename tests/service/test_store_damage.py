@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from service_helpers import REPO, TINY_MLP, make_settings
 
 from glassnet.service.app import create_app
@@ -83,3 +84,43 @@ def test_glassnet_serve_says_one_line_and_exits_2(tmp_path: Path, tiny_dataset: 
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and str(path) in errors[0] and "move it aside" in errors[0], done.stderr
+
+
+# -- one unreadable row ---------------------------------------------------------------------------
+def _runs_with_damaged_rows(data_dir: Path) -> None:
+    """Healthy runs a and e (stopped), and between them b, c, d: each damaged in one column."""
+    store = RunStore(data_dir / "runs.sqlite3")
+    config = TrainConfig().as_dict()
+    for rid in ("a", "b", "c", "d", "e"):
+        store.create({"id": rid, "name": rid, "spec": TINY_MLP, "config": config, "validation": 100})
+        store.update(rid, status="stopped")
+    store.db.execute("UPDATE runs SET config = '{not json' WHERE id = 'b'")
+    store.db.execute("UPDATE runs SET status = 'bogus' WHERE id = 'c'")  # e.g. from a newer version
+    store.db.execute("UPDATE runs SET spec = '3' WHERE id = 'd'")
+    store.close()
+
+
+def test_one_unreadable_row_leaves_the_others_served(
+    tmp_path: Path, tiny_dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _runs_with_damaged_rows(tmp_path / "runs")
+    app = create_app(make_settings(tmp_path / "runs", tiny_dataset))
+    with caplog.at_level("WARNING", logger="glassnet.store"), TestClient(app) as client:
+        listed = client.get("/api/runs")
+        assert listed.status_code == 200, listed.text
+        assert [r["id"] for r in listed.json()] == ["a", "e"]
+        page = client.get("/api/runs", params={"limit": 1})
+        assert [r["id"] for r in page.json()] == ["a"]  # a full page, and a next one
+        rest = client.get("/api/runs", params={"limit": 1, "cursor": page.headers["X-Next-Cursor"]})
+        assert [r["id"] for r in rest.json()] == ["e"]
+        assert [r["id"] for r in client.get("/api/class").json()["runs"]] == ["a", "e"]
+        for rid, column in (("b", "config"), ("c", "status"), ("d", "spec")):
+            for path in ("", "/metrics", "/learned", "/resume"):
+                r = client.request("POST" if path == "/resume" else "GET", f"/api/runs/{rid}{path}")
+                assert r.status_code == 409, (rid, path, r.text)
+                assert f"run {rid} cannot be read from runs.sqlite3: its {column}" in r.json()["detail"]
+        assert client.get("/api/runs/a").json()["status"] == "stopped"
+        assert client.get("/api/runs/zzz").status_code == 404
+        assert getattr(client.app.state, "internal_errors", 0) == 0
+    warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert len(warned) == 3 and "run b cannot be read" in warned[0]  # once each, at start-up

@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if removed:
             log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
+        store.damaged_runs()  # logs each run whose row cannot be read (left out, the rest served)
         interrupted = store.mark_interrupted()
         if interrupted:
             log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))

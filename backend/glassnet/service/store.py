@@ -93,11 +93,30 @@ _RUN_COLUMNS = (
 )
 
 
+class DamagedRunError(ValueError):
+    """One row of the runs table cannot be read (its JSON, its settings, a status this version
+    does not know — e.g. written by a newer version). The other runs are unaffected."""
+
+
+def _json_object(run: dict[str, Any], column: str) -> dict[str, Any]:
+    value = json.loads(run[column])
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON object but {type(value).__name__}")
+    return value
+
+
 def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
-    run["spec"] = json.loads(run["spec"])
-    # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
-    run["config"] = TrainConfig.from_dict(json.loads(run["config"]), legacy=True).as_dict()
+    column = "status"
+    try:
+        run["status"] = RunStatus(run["status"]).value
+        column = "spec"
+        run["spec"] = _json_object(run, "spec")
+        column = "config"
+        # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
+        run["config"] = TrainConfig.from_dict(_json_object(run, "config"), legacy=True).as_dict()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DamagedRunError(f"its {column} cannot be read ({exc})") from None
     return run
 
 
@@ -161,6 +180,7 @@ class RunStore:
             self.db.close()
             raise DamagedStoreError(path, exc) from None
         self.unsaved: dict[str, dict[str, Any]] = {}
+        self.damaged: dict[str, str] = {}  # run id -> why its row cannot be read
 
     def close(self) -> None:
         self.db.close()
@@ -193,9 +213,42 @@ class RunStore:
             run.update({k: json.loads(v) if k == "config" else v for k, v in pending.items()})
         return run
 
+    def _readable(self, row: sqlite3.Row) -> dict[str, Any] | None:
+        """The run of a row, or None for a damaged one (logged once per run; :meth:`problem`
+        says why): one unreadable row must not take the run list, or any other run, with it."""
+        try:
+            return self._overlay(_row_to_run(row))
+        except DamagedRunError as exc:
+            if row["id"] not in self.damaged:
+                log.warning("run %s cannot be read from %s: %s; it is left out", row["id"], self.path, exc)
+            self.damaged[row["id"]] = str(exc)
+            return None
+
     def get(self, run_id: str) -> dict[str, Any] | None:
+        """The run, or None when there is none — or it cannot be read (see :meth:`problem`)."""
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return self._overlay(_row_to_run(row)) if row else None
+        return self._readable(row) if row else None
+
+    def problem(self, run_id: str) -> str | None:
+        """Why a run that is in the table cannot be read (the sentence a 409 says), or None
+        (readable, or no such row)."""
+        row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            _row_to_run(row)
+        except DamagedRunError as exc:
+            return (
+                f"run {run_id} cannot be read from {self.path.name}: {exc}; it is left out of the run "
+                "list (the other runs are unaffected)"
+            )
+        return None
+
+    def damaged_runs(self) -> dict[str, str]:
+        """Every run that cannot be read, with why (start-up logs them)."""
+        for row in self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs").fetchall():
+            self._readable(row)
+        return dict(self.damaged)
 
     def list(
         self,
@@ -220,10 +273,16 @@ class RunStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [self._overlay(_row_to_run(r)) for r in self.db.execute(sql, args).fetchall()]
+        # No SQL LIMIT: a damaged row is left out, and a page must still hold ``limit`` runs
+        # (the caller asks for one more to know whether another page follows).
+        runs = []
+        for row in self.db.execute(sql, args):
+            run = self._readable(row)
+            if run is not None:
+                runs.append(run)
+                if limit is not None and len(runs) >= limit:
+                    break
+        return runs
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set columns (``config``/``spec`` given as dicts); returns the updated run. On a full

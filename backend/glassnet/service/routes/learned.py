@@ -68,6 +68,9 @@ class CellDigits(BaseModel):
 def _run(manager: Any, run_id: str) -> dict[str, Any]:
     run = manager.store.get(run_id)
     if run is None:
+        damaged = manager.store.problem(run_id)
+        if damaged is not None:
+            raise HTTPException(409, damaged)
         raise HTTPException(404, f"no run with id {run_id!r}")
     return run
 

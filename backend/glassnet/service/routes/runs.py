@@ -102,6 +102,9 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
     try:
         return manager.get(run_id)
     except RunNotFoundError as exc:
+        damaged = manager.store.problem(run_id)
+        if damaged is not None:  # its row is there but unreadable: say so, not "no such run"
+            raise HTTPException(409, damaged) from None
         raise HTTPException(404, str(exc)) from None
 
 
