@@ -176,6 +176,12 @@ class RunStore:
             columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
             if "owner" not in columns:  # a database from before per-client quotas
                 self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+            # A database from before runs survived a restart: when each run last joined the
+            # queue (its place after a restart), and whether a shutdown stopped it while it trained.
+            if "queued_at" not in columns:
+                self.db.execute("ALTER TABLE runs ADD COLUMN queued_at REAL")
+            if "resume_at_start" not in columns:
+                self.db.execute("ALTER TABLE runs ADD COLUMN resume_at_start INTEGER NOT NULL DEFAULT 0")
         except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
             self.db.close()
             raise DamagedStoreError(path, exc) from None
@@ -291,6 +297,8 @@ class RunStore:
             fields["config"] = json.dumps(fields["config"])
         if "status" in fields:
             fields["status"] = RunStatus(fields["status"]).value
+            if fields["status"] == RunStatus.QUEUED:  # its place in the queue, kept over a restart
+                fields.setdefault("queued_at", time.time())
         fields["updated"] = time.time()
         try:
             self.flush_unsaved()
@@ -339,23 +347,18 @@ class RunStore:
     def delete_upload(self, model_id: str) -> None:
         self.db.execute("DELETE FROM uploads WHERE id = ?", (model_id,))
 
-    def mark_interrupted(self) -> list[str]:
-        """On start-up: runs that were active when the last process ended are ``interrupted``."""
-        active = sorted(s.value for s in LIVE_STATUSES)
-        ids = [
-            r["id"]
-            for r in self.db.execute(
-                f"SELECT id FROM runs WHERE status IN ({', '.join('?' * len(active))})", active
-            )
-        ]
-        for run_id in ids:
-            self.update(
-                run_id,
-                status=RunStatus.INTERRUPTED,
-                message="the server stopped while this run was active; resume continues "
-                "from its last checkpoint",
-            )
-        return ids
+    def unfinished(self) -> list[tuple[str, str, bool]]:
+        """On start-up: (id, status, stopped by a shutdown while it trained) of every run the last
+        server left queued, running or paused, or interrupted by its shutdown while it trained —
+        in the order they joined the queue. The shutdown marks are cleared: they count once."""
+        live = sorted(s.value for s in LIVE_STATUSES)
+        rows = self.db.execute(
+            f"SELECT id, status, resume_at_start FROM runs WHERE status IN ({', '.join('?' * len(live))}) "
+            "OR resume_at_start = 1 ORDER BY COALESCE(queued_at, created), created, id",
+            live,
+        ).fetchall()
+        self.db.execute("UPDATE runs SET resume_at_start = 0 WHERE resume_at_start = 1")
+        return [(r["id"], r["status"], bool(r["resume_at_start"])) for r in rows]
 
     # -- metrics ------------------------------------------------------------------------------
     def add_points(self, run_id: str, points: dict[str, list[Any]]) -> None:

@@ -23,13 +23,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from ...nn.backend import device_problem
-from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
 from ..owners import digits_owner, identity_of
 from ..pool import HeavyPool
 from ..protocol import RunStatus, RunSummary
+from ..recovery import checkpoint_meta, data_mismatch
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -135,8 +135,15 @@ def _answers() -> Iterator[None]:
         raise HTTPException(404, str(exc)) from None
 
 
-def _readable(path: PathType) -> None:
-    read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+def _resumable(path: PathType, run_id: str, served: dict[str, Any] | None) -> None:
+    """A ValueError when the checkpoint is unreadable; a 409 when it was trained on other data
+    than the server serves now (another --dataset, --classes or --transpose): continuing would
+    silently train on data prepared differently."""
+    mismatch = data_mismatch(checkpoint_meta(path), served)
+    if mismatch is not None:
+        raise RunConflictError(
+            f"cannot resume run {run_id}: {mismatch}; start the server with the run's settings to resume it"
+        )
 
 
 def _run_device(requested: str | None, default: str) -> str:
@@ -159,7 +166,8 @@ async def _control(
     extra = {}
     if action == "resume":
         await pool.run(state.disk.require_room, "resume a run")
-        extra = {"readable": lambda path: pool.run(_readable, path)}
+        served = getattr(state, "served_data", None)
+        extra = {"readable": lambda path: pool.run(_resumable, path, run_id, served)}
     with _answers():
         run = await getattr(manager, action)(run_id, **extra)
     return detail(manager, run)
