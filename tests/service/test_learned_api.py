@@ -131,3 +131,15 @@ def test_catalog_is_the_library(client: TestClient) -> None:
     assert layers["hyperparameters"]["adam"] == ["lr", "beta1", "beta2", "weight_decay"]
     probes = client.get("/api/probes").json()
     assert [p["label"] for p in probes] == list(range(10))
+
+
+def test_a_damaged_checkpoint_is_a_422_naming_it(client: TestClient, settings) -> None:
+    run = start(client, spec=TINY_MLP, epochs=200, batch_size=20)
+    rid = run["id"]
+    wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > 3, what="some steps")
+    assert client.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
+    (settings.data_dir / rid / "last.npz").write_bytes(b"garbage\n")
+    r = client.get(f"/api/runs/{rid}/learned", params={"checkpoint": "last"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"run {rid}: checkpoint last.npz cannot be read (")
+    assert client.get(f"/api/runs/{rid}/learned").status_code == 200  # the readable ones still answer

@@ -558,9 +558,14 @@ def load_splits(
         ),
         source=str(root),
         classes=info,
-        name="mnist" if root.resolve() == DEFAULT_DATASET_DIR.resolve() else root.name,
+        name=dataset_name(root),
         transpose=transpose,
     )
+
+
+def dataset_name(root: Path) -> str:
+    """What checkpoints record as the dataset: ``mnist`` for the bundled one, else its folder's name."""
+    return "mnist" if root.resolve() == DEFAULT_DATASET_DIR.resolve() else root.name
 
 
 def dataset_classes(directory: str | Path | None = None, classes: str | None = None) -> ClassInfo:

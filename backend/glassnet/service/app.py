@@ -1,9 +1,10 @@
 """The FastAPI application: ``create_app(settings)`` and its lifespan.
 
 Start-up: take the data dir's lock (a second server on the same folder stops there), remove the
-temporary files a crash left, open the run store (marking runs that were active when the last
-process ended as ``interrupted``), check the dataset, load the default model into the registry, start the hub
-and the run manager. Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): close every
+temporary files a crash left, open the run store, check the dataset, load the default model into
+the registry, start the hub and the run manager, and settle the runs the last server left unfinished
+(:mod:`.recovery`: those that trained continue, queued ones queue again, paused ones are interrupted).
+Shutdown (SIGTERM, Ctrl-C, or the end of a TestClient): close every
 WebSocket with 1001, checkpoint and stop every training process — within a few seconds.
 
 Routes: ``/healthz`` ``/readyz`` ``/api/runs…`` ``/api/architecture`` ``/api/protocol``
@@ -43,6 +44,7 @@ from .mydigits import DigitStore
 from .owners import Classroom
 from .pool import HeavyPool
 from .quotas import Quotas
+from .recovery import recover, served_data
 from .routes import (
     augment,
     catalog,
@@ -61,7 +63,7 @@ from .runlog import RunObserver
 from .schemas import Readiness
 from .security import Guard, ensure_token
 from .settings import Settings, get_settings
-from .store import RunStore
+from .store import RunStore, check_database
 from .worker import RunManager
 
 log = logging.getLogger("glassnet.app")
@@ -180,6 +182,9 @@ async def _flush_unsaved(store: RunStore, every: float = 2.0) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ensure_token(settings or get_settings())
+    # A damaged runs.sqlite3 is a ValueError naming it now (glassnet serve: one line, exit 2),
+    # not a traceback from the lifespan inside uvicorn.
+    check_database(settings.database_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -190,9 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if removed:
             log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
-        interrupted = store.mark_interrupted()
-        if interrupted:
-            log.info("runs interrupted by the last shutdown: %s", ", ".join(interrupted))
+        store.damaged_runs()  # logs each run whose row cannot be read (left out, the rest served)
         hub = Hub(
             settings.viewer_queue,
             settings.viewer_send_timeout_s,
@@ -228,6 +231,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(_ready, app, settings)
         if app.state.validation is not None:  # the trainer's split: validation digits by index
             app.state.explainer.digits.validation = app.state.validation
+        # The runs the last server left unfinished: continued, queued again or interrupted.
+        classes = app.state.classes
+        app.state.served_data = None if classes is None else served_data(settings, classes)
+        cannot_train = next((p for p in app.state.readiness.problems if p.startswith("dataset")), None)
+        await recover(manager, app.state.served_data, cannot_train)
         flusher = asyncio.create_task(_flush_unsaved(store))
         try:
             yield

@@ -93,11 +93,30 @@ _RUN_COLUMNS = (
 )
 
 
+class DamagedRunError(ValueError):
+    """One row of the runs table cannot be read (its JSON, its settings, a status this version
+    does not know — e.g. written by a newer version). The other runs are unaffected."""
+
+
+def _json_object(run: dict[str, Any], column: str) -> dict[str, Any]:
+    value = json.loads(run[column])
+    if not isinstance(value, dict):
+        raise ValueError(f"not a JSON object but {type(value).__name__}")
+    return value
+
+
 def _row_to_run(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
-    run["spec"] = json.loads(run["spec"])
-    # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
-    run["config"] = TrainConfig.from_dict(json.loads(run["config"]), legacy=True).as_dict()
+    column = "status"
+    try:
+        run["status"] = RunStatus(run["status"]).value
+        column = "spec"
+        run["spec"] = _json_object(run, "spec")
+        column = "config"
+        # Rows written before each optimizer named its settings (Adam's beta1 stored as momentum).
+        run["config"] = TrainConfig.from_dict(_json_object(run, "config"), legacy=True).as_dict()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DamagedRunError(f"its {column} cannot be read ({exc})") from None
     return run
 
 
@@ -105,6 +124,39 @@ def _epoch_row(text: str) -> dict[str, Any]:
     data = json.loads(text)
     data.setdefault("misclassified", [])  # rows replayed from a checkpoint have none
     return data
+
+
+class DamagedStoreError(ValueError):
+    """The run database cannot be opened or read (a ValueError: ``glassnet serve`` prints it as
+    one line and exits 2, like its other start-up problems)."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        super().__init__(
+            f"{path}: cannot be read as the run database ({exc}). Stop here and move it aside "
+            f"(mv {path} {path}.damaged) or restore a backup of it, then start again: the server "
+            f"makes a new, empty run list, and every run's folder in {path.parent} (its checkpoints) is kept"
+        )
+
+
+def check_database(path: Path) -> None:
+    """Raise :class:`DamagedStoreError` when ``path`` exists but is not a readable run database
+    (a bad header, a damaged table). Read-only, and cheap: every table's first page and the runs
+    table's rows, not the metrics. ``create_app`` calls it, so ``glassnet serve`` says so in one
+    line before the server starts instead of failing inside uvicorn's start-up."""
+    if not path.is_file():
+        return  # a new data dir: RunStore creates it
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                db.execute(f'SELECT * FROM "{table}" LIMIT 1').fetchall()
+            if "runs" in tables:
+                db.execute("SELECT * FROM runs").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise DamagedStoreError(path, exc) from None
 
 
 class RunStore:
@@ -115,15 +167,26 @@ class RunStore:
         self.path = path
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        # WAL + NORMAL: a commit is an append to the log, no fsync per metrics frame; a crash
-        # loses at most the last frames, never the database.
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
-        if "owner" not in columns:  # a database from before per-client quotas
-            self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+        try:
+            # WAL + NORMAL: a commit is an append to the log, no fsync per metrics frame; a crash
+            # loses at most the last frames, never the database.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            columns = {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}
+            if "owner" not in columns:  # a database from before per-client quotas
+                self.db.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+            # A database from before runs survived a restart: when each run last joined the
+            # queue (its place after a restart), and whether a shutdown stopped it while it trained.
+            if "queued_at" not in columns:
+                self.db.execute("ALTER TABLE runs ADD COLUMN queued_at REAL")
+            if "resume_at_start" not in columns:
+                self.db.execute("ALTER TABLE runs ADD COLUMN resume_at_start INTEGER NOT NULL DEFAULT 0")
+        except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
+            self.db.close()
+            raise DamagedStoreError(path, exc) from None
         self.unsaved: dict[str, dict[str, Any]] = {}
+        self.damaged: dict[str, str] = {}  # run id -> why its row cannot be read
 
     def close(self) -> None:
         self.db.close()
@@ -156,9 +219,42 @@ class RunStore:
             run.update({k: json.loads(v) if k == "config" else v for k, v in pending.items()})
         return run
 
+    def _readable(self, row: sqlite3.Row) -> dict[str, Any] | None:
+        """The run of a row, or None for a damaged one (logged once per run; :meth:`problem`
+        says why): one unreadable row must not take the run list, or any other run, with it."""
+        try:
+            return self._overlay(_row_to_run(row))
+        except DamagedRunError as exc:
+            if row["id"] not in self.damaged:
+                log.warning("run %s cannot be read from %s: %s; it is left out", row["id"], self.path, exc)
+            self.damaged[row["id"]] = str(exc)
+            return None
+
     def get(self, run_id: str) -> dict[str, Any] | None:
+        """The run, or None when there is none — or it cannot be read (see :meth:`problem`)."""
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        return self._overlay(_row_to_run(row)) if row else None
+        return self._readable(row) if row else None
+
+    def problem(self, run_id: str) -> str | None:
+        """Why a run that is in the table cannot be read (the sentence a 409 says), or None
+        (readable, or no such row)."""
+        row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        try:
+            _row_to_run(row)
+        except DamagedRunError as exc:
+            return (
+                f"run {run_id} cannot be read from {self.path.name}: {exc}; it is left out of the run "
+                "list (the other runs are unaffected)"
+            )
+        return None
+
+    def damaged_runs(self) -> dict[str, str]:
+        """Every run that cannot be read, with why (start-up logs them)."""
+        for row in self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs").fetchall():
+            self._readable(row)
+        return dict(self.damaged)
 
     def list(
         self,
@@ -183,10 +279,16 @@ class RunStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created, id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [self._overlay(_row_to_run(r)) for r in self.db.execute(sql, args).fetchall()]
+        # No SQL LIMIT: a damaged row is left out, and a page must still hold ``limit`` runs
+        # (the caller asks for one more to know whether another page follows).
+        runs = []
+        for row in self.db.execute(sql, args):
+            run = self._readable(row)
+            if run is not None:
+                runs.append(run)
+                if limit is not None and len(runs) >= limit:
+                    break
+        return runs
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
         """Set columns (``config``/``spec`` given as dicts); returns the updated run. On a full
@@ -195,6 +297,8 @@ class RunStore:
             fields["config"] = json.dumps(fields["config"])
         if "status" in fields:
             fields["status"] = RunStatus(fields["status"]).value
+            if fields["status"] == RunStatus.QUEUED:  # its place in the queue, kept over a restart
+                fields.setdefault("queued_at", time.time())
         fields["updated"] = time.time()
         try:
             self.flush_unsaved()
@@ -243,23 +347,18 @@ class RunStore:
     def delete_upload(self, model_id: str) -> None:
         self.db.execute("DELETE FROM uploads WHERE id = ?", (model_id,))
 
-    def mark_interrupted(self) -> list[str]:
-        """On start-up: runs that were active when the last process ended are ``interrupted``."""
-        active = sorted(s.value for s in LIVE_STATUSES)
-        ids = [
-            r["id"]
-            for r in self.db.execute(
-                f"SELECT id FROM runs WHERE status IN ({', '.join('?' * len(active))})", active
-            )
-        ]
-        for run_id in ids:
-            self.update(
-                run_id,
-                status=RunStatus.INTERRUPTED,
-                message="the server stopped while this run was active; resume continues "
-                "from its last checkpoint",
-            )
-        return ids
+    def unfinished(self) -> list[tuple[str, str, bool]]:
+        """On start-up: (id, status, stopped by a shutdown while it trained) of every run the last
+        server left queued, running or paused, or interrupted by its shutdown while it trained —
+        in the order they joined the queue. The shutdown marks are cleared: they count once."""
+        live = sorted(s.value for s in LIVE_STATUSES)
+        rows = self.db.execute(
+            f"SELECT id, status, resume_at_start FROM runs WHERE status IN ({', '.join('?' * len(live))}) "
+            "OR resume_at_start = 1 ORDER BY COALESCE(queued_at, created), created, id",
+            live,
+        ).fetchall()
+        self.db.execute("UPDATE runs SET resume_at_start = 0 WHERE resume_at_start = 1")
+        return [(r["id"], r["status"], bool(r["resume_at_start"])) for r in rows]
 
     # -- metrics ------------------------------------------------------------------------------
     def add_points(self, run_id: str, points: dict[str, list[Any]]) -> None:

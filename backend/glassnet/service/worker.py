@@ -543,6 +543,9 @@ class RunManager:
         """Checkpoint every active run and stop its process (status ``interrupted``)."""
         self.shutting_down = True
         workers = list(self.workers.values())
+        training = [
+            w.run_id for w in workers if (self.store.get(w.run_id) or {}).get("status") == RunStatus.RUNNING
+        ]
 
         async def close(worker: RunHandle) -> None:
             with contextlib.suppress(Exception):
@@ -555,6 +558,9 @@ class RunManager:
         for worker in workers:  # whatever did not report: still resumable from its checkpoint
             if worker.run_id in self.workers:
                 self.end(worker.run_id, RunStatus.INTERRUPTED, "the server stopped")
-        for run_id in list(self.queue):
-            self.set_status(run_id, RunStatus.INTERRUPTED, message="the server stopped before it started")
+        # The next start continues these (service/recovery.py): the runs that trained, from the
+        # checkpoint just written; the queued ones keep their rows as they are, queued, in order.
+        for run_id in training:
+            if (self.store.get(run_id) or {}).get("status") == RunStatus.INTERRUPTED:
+                self.store.update(run_id, resume_at_start=1)
         self.queue.clear()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from ...data.mnist import IdxFormatError
+from ...nn.checkpoint import CheckpointError
 from ..learned import MAX_PAGE, NoCheckpointError, cell_digits, checkpoints, learned_frames
 from ..protocol import ActivationsData, GradientsData, KernelsData
 from ..schemas import ErrorBody
@@ -68,6 +69,9 @@ class CellDigits(BaseModel):
 def _run(manager: Any, run_id: str) -> dict[str, Any]:
     run = manager.store.get(run_id)
     if run is None:
+        damaged = manager.store.problem(run_id)
+        if damaged is not None:
+            raise HTTPException(409, damaged)
         raise HTTPException(404, f"no run with id {run_id!r}")
     return run
 
@@ -102,6 +106,8 @@ async def learned(
         raise HTTPException(404, str(exc)) from None
     except IdxFormatError as exc:
         raise HTTPException(503, f"the dataset cannot be read: {exc}") from None
+    except CheckpointError as exc:  # damaged on disk: the file's fault, like predict's 422
+        raise HTTPException(422, f"run {run_id}: checkpoint {name}.npz cannot be read ({exc})") from None
     return {**frames, "checkpoints": listing}
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path as PathType
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,13 +23,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from ...nn.backend import device_problem
-from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
 from ..owners import digits_owner, identity_of
 from ..pool import HeavyPool
 from ..protocol import RunStatus, RunSummary
+from ..recovery import checkpoint_meta, data_mismatch
 from ..schemas import (
     ArchitectureSummary,
     ErrorBody,
@@ -100,6 +102,9 @@ def _found(manager: RunManager, run_id: str) -> dict[str, Any]:
     try:
         return manager.get(run_id)
     except RunNotFoundError as exc:
+        damaged = manager.store.problem(run_id)
+        if damaged is not None:  # its row is there but unreadable: say so, not "no such run"
+            raise HTTPException(409, damaged) from None
         raise HTTPException(404, str(exc)) from None
 
 
@@ -116,8 +121,29 @@ def _owned(manager: RunManager, request: Request, run_id: str, action: str) -> d
     return run
 
 
-def _readable(path: PathType) -> None:
-    read_checkpoint_info(path, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+@contextlib.contextmanager
+def _answers() -> Iterator[None]:
+    """A manager's refusal as the HTTP answer: 409 for a state that does not allow it, 404 for a
+    run that is gone. A command passes the route's existence check and then waits for the run's
+    lock; a DELETE that held it may have removed the run meanwhile, so the manager's own
+    "no run with id" is a 404 like the route's, never an unhandled 500."""
+    try:
+        yield
+    except RunConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except RunNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def _resumable(path: PathType, run_id: str, served: dict[str, Any] | None) -> None:
+    """A ValueError when the checkpoint is unreadable; a 409 when it was trained on other data
+    than the server serves now (another --dataset, --classes or --transpose): continuing would
+    silently train on data prepared differently."""
+    mismatch = data_mismatch(checkpoint_meta(path), served)
+    if mismatch is not None:
+        raise RunConflictError(
+            f"cannot resume run {run_id}: {mismatch}; start the server with the run's settings to resume it"
+        )
 
 
 def _run_device(requested: str | None, default: str) -> str:
@@ -140,11 +166,10 @@ async def _control(
     extra = {}
     if action == "resume":
         await pool.run(state.disk.require_room, "resume a run")
-        extra = {"readable": lambda path: pool.run(_readable, path)}
-    try:
+        served = getattr(state, "served_data", None)
+        extra = {"readable": lambda path: pool.run(_resumable, path, run_id, served)}
+    with _answers():
         run = await getattr(manager, action)(run_id, **extra)
-    except RunConflictError as exc:
-        raise HTTPException(409, str(exc)) from None
     return detail(manager, run)
 
 
@@ -224,7 +249,8 @@ async def create_run(
     manager.observer.created(created)
     if teach is not None:  # everything the run needs, in its folder before it starts
         await pool.run(teach.write, manager.run_dir(run_id))
-    return detail(manager, manager.enqueue(run_id))
+    with _answers():  # a DELETE of the new id may have come in during the await above
+        return detail(manager, manager.enqueue(run_id))
 
 
 def _cursor(run: dict[str, Any]) -> str:
@@ -346,10 +372,8 @@ async def delete_run(
     """Forget the run, its history and its checkpoints. A run that trains or is paused must be
     stopped first (409); a queued one leaves the queue."""
     _owned(manager, request, run_id, "delete")
-    try:
+    with _answers():
         await manager.delete(run_id, lambda folder: pool.run(shutil.rmtree, folder, True))
-    except RunConflictError as exc:
-        raise HTTPException(409, str(exc)) from None
     state.disk.forget()
     return Response(status_code=204)
 
@@ -368,13 +392,14 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request, manager: Ma
     name = values.pop("name", None)
     if name is not None and not name.strip():
         raise HTTPException(422, "name: a run's name cannot be blank")
-    try:
-        if values:
-            run = await manager.patch(run_id, values)
-        if name is not None:
-            run = await manager.rename(run_id, name.strip())
-    except (RunConflictError, ValueError) as exc:  # ValueError: not a setting of this run's optimizer
-        raise HTTPException(409, str(exc)) from None
+    with _answers():
+        try:
+            if values:
+                run = await manager.patch(run_id, values)
+            if name is not None:
+                run = await manager.rename(run_id, name.strip())
+        except ValueError as exc:  # not a setting of this run's optimizer
+            raise RunConflictError(str(exc)) from None
     return detail(manager, run)
 
 
