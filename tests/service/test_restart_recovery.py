@@ -92,6 +92,29 @@ def test_after_a_kill_queued_runs_stay_queued_and_no_message_claims_a_checkpoint
             client.post(f"/api/runs/{rid}/stop")
 
 
+def test_a_run_killed_again_where_a_restart_continued_it_waits_for_a_person(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    """Perhaps it brings the server down: continued by itself once, not at every start."""
+    data_dir = tmp_path / "runs"
+    store = RunStore(data_dir / "runs.sqlite3")
+    config = TrainConfig(epochs=1000, batch_size=10).as_dict()
+    for rid in ("again", "first"):
+        store.create({"id": rid, "name": rid, "spec": TINY_MLP, "config": config, "validation": 100})
+        store.update(rid, status="running")
+    store.update("again", restarted_from=-1)  # the last start-up continued it from its start
+    store.close()
+    with TestClient(create_app(make_settings(data_dir, tiny_dataset))) as client:
+        runs = {r["id"]: r for r in client.get("/api/runs").json()}
+        assert runs["first"]["status"] == "running"
+        assert runs["again"]["status"] == "interrupted" and runs["again"]["resumable"]
+        assert "stopped again before this run trained past its start" in runs["again"]["message"]
+        client.post("/api/runs/first/stop")
+    store = RunStore(data_dir / "runs.sqlite3")
+    assert store.restarted_from("first") == -1 and store.restarted_from("again") == -1
+    store.close()
+
+
 def test_other_data_after_a_restart_is_not_trained_on(tmp_path: Path, tiny_dataset: Path) -> None:
     plain = make_settings(tmp_path / "runs", tiny_dataset)
     with TestClient(create_app(plain)) as client:

@@ -4,7 +4,9 @@ At start-up (:func:`recover`, from the lifespan) every run the last server left 
 settled, whether it stopped with SIGTERM/Ctrl-C or was killed outright:
 
 - a run that was **training** continues by itself from its last checkpoint (from the start when
-  it had none yet — it had trained nothing), first in line, in the order the runs joined the queue;
+  it had none yet — it had trained nothing), first in line, in the order the runs joined the queue
+  — once: a run found killed again at the step a start-up continued it from (no checkpoint since)
+  waits for a person, ``interrupted``, in case it is what brings the server down;
 - a **queued** run keeps its place in the queue, behind those;
 - a **paused** run waits for a person: ``interrupted``, resumable from its checkpoint;
 - a run whose checkpoint cannot be read, or was trained on other data than the server now serves
@@ -114,9 +116,20 @@ async def recover(manager: RunManager, served: dict[str, Any] | None, problem: s
             interrupt(
                 manager, run_id, f"not continued after the restart: the server cannot train now ({problem})"
             )
+        elif training and status == RunStatus.RUNNING and store.restarted_from(run_id) == (step or -1):
+            # Killed again before it trained past the point the last start-up continued it from:
+            # perhaps this run brings the server down (its memory, say). Continuing it by itself
+            # once more could repeat that at every start; a person decides.
+            interrupt(
+                manager,
+                run_id,
+                f"not continued after the restart: the server stopped again before this run trained past "
+                f"{where}, where the last restart had continued it; resume it by hand",
+            )
         elif training:
             if step is not None:
                 store.add_mark(run_id, step, "resume")
+            store.update(run_id, restarted_from=step or -1)
             first.append((run_id, f"the server restarted; it continues from {where}"))
         else:
             then.append((run_id, run["message"] or "the server restarted; it kept its place in the queue"))

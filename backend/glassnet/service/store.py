@@ -182,6 +182,10 @@ class RunStore:
                 self.db.execute("ALTER TABLE runs ADD COLUMN queued_at REAL")
             if "resume_at_start" not in columns:
                 self.db.execute("ALTER TABLE runs ADD COLUMN resume_at_start INTEGER NOT NULL DEFAULT 0")
+            # The checkpoint step (-1: its start) the last start-up continued the run from by
+            # itself: a run found killed again at that same step is not continued a second time.
+            if "restarted_from" not in columns:
+                self.db.execute("ALTER TABLE runs ADD COLUMN restarted_from INTEGER")
         except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
             self.db.close()
             raise DamagedStoreError(path, exc) from None
@@ -346,6 +350,11 @@ class RunStore:
 
     def delete_upload(self, model_id: str) -> None:
         self.db.execute("DELETE FROM uploads WHERE id = ?", (model_id,))
+
+    def restarted_from(self, run_id: str) -> int | None:
+        """The checkpoint step (-1: its start) a start-up last continued the run from by itself."""
+        row = self.db.execute("SELECT restarted_from FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else row["restarted_from"]
 
     def unfinished(self) -> list[tuple[str, str, bool]]:
         """On start-up: (id, status, stopped by a shutdown while it trained) of every run the last
