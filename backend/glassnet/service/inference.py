@@ -520,15 +520,20 @@ class ModelRegistry:
         path = write_new(folder, slug(filename), data)
         return self._summary(f"{UPLOADS}:{path.stem}", path)
 
-    def delete_uploaded(self, model_id: str) -> None:
+    def delete_uploaded(self, model_id: str, allowed: Callable[[], None] | None = None) -> None:
         """Delete an uploaded model. Raises :class:`UnknownModelError`, or ``PermissionError``
-        for a bundled model or a run's checkpoint (those are not uploads)."""
+        for a bundled model or a run's checkpoint (those are not uploads). ``allowed`` (the
+        route's owner check) runs once the model is known to be an upload, before anything is
+        removed, and raises ``PermissionError`` to refuse: so an unknown id is still a 404 and a
+        bundled one still says why, whoever asks."""
         path = self.path_of(model_id)  # UnknownModelError
         if self._kind(path) != "upload":
             what = (
                 "a bundled model" if self._kind(path) == "bundled" else "a run's checkpoint (delete the run)"
             )
             raise PermissionError(f"{model_id} is {what}; only uploaded models can be deleted")
+        if allowed is not None:
+            allowed()
         try:
             path.unlink()
         except FileNotFoundError:

@@ -25,7 +25,7 @@ from ...nn.checkpoint import MAX_RUN_CHECKPOINT_BYTES, read_checkpoint_info
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
-from ..owners import digits_owner, identity_of
+from ..owners import digits_owner, identity_of, not_yours
 from ..pool import HeavyPool
 from ..protocol import RunStatus, RunSummary
 from ..schemas import (
@@ -108,11 +108,7 @@ def _owned(manager: RunManager, request: Request, run_id: str, action: str) -> d
     run = _found(manager, run_id)
     identity = identity_of(request)
     if not identity.may_control(run.get("owner")):
-        raise HTTPException(
-            403,
-            f"cannot {action} run {run_id}: it belongs to {run.get('owner') or 'nobody'}; only its owner "
-            "or the teacher may change it",
-        )
+        raise HTTPException(403, not_yours(action, f"run {run_id}", run.get("owner")))
     return run
 
 
