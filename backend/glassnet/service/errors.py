@@ -11,7 +11,7 @@ an error that states none gets its status's (404 not_found, 409 conflict, ...), 
 * :class:`BodySizeLimit`: the one body-size mechanism. A request body over its route's cap is
   refused with 413 before any route reads it (declared Content-Length or counted while
   streaming). A route states its own cap with :func:`body_cap` (a model upload: 64 MiB and the
-  form around it; a prediction: 4 MiB of JSON); every other route has ``max_body_bytes`` (2 MiB).
+  form around it; a prediction: 1 MiB of JSON); every other route has ``max_body_bytes`` (2 MiB).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ endpoint and so read them by hand instead of through FastAPI's body parameters.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "MULTIPART_OVERHEAD",
     "PlainErrorRoute",
     "describe_errors",
+    "json_problem",
     "loads_strict",
     "media_type",
     "not_a_file",
@@ -62,23 +64,39 @@ async def read_body(request: Request, limit: int, what: str = "request body") ->
     return b"".join(chunks)
 
 
-def loads_strict(body: bytes, hint: str = "") -> Any:
+class JSONConstantError(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON (Python reads them; JSON has no such numbers)."""
+
+
+def json_problem(exc: ValueError | RecursionError, what: str = "the body") -> str:
+    """Why ``json.loads`` refused a text, in the client's terms, never Python's: too deep, a
+    number with more digits than Python converts (``int`` stops at 4300: a plain
+    ``ValueError`` that names ``sys.set_int_max_str_digits``), not UTF-8, not JSON, or a
+    NaN/Infinity constant (:class:`JSONConstantError`, whose text is already the client's)."""
+    if isinstance(exc, RecursionError):
+        return f"{what} is nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{what} is not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{what} is not valid JSON: {exc}"
+    if isinstance(exc, JSONConstantError):
+        return str(exc)
+    if "integer string conversion" in str(exc):
+        return f"a number in {what} has too many digits (at most {sys.get_int_max_str_digits() or 4300})"
+    return f"{what} is not valid JSON"
+
+
+def loads_strict(body: bytes | str, hint: str = "", what: str = "the body") -> Any:
     """JSON that refuses NaN and Infinity (Python's json accepts them by default); 422 naming
     the problem (``hint`` says what the numbers must be)."""
 
     def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
+        raise JSONConstantError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
 
     try:
         return json.loads(body, parse_constant=no_constants)
-    except RecursionError:
-        raise HTTPException(422, "the JSON body is nested too deeply") from None
-    except UnicodeDecodeError:
-        raise HTTPException(422, "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"the body is not valid JSON: {exc}") from None
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise HTTPException(422, json_problem(exc, what)) from None
 
 
 async def read_form(request: Request, body: bytes, max_files: int = 1) -> FormData:
