@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import sqlite3
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,6 +72,28 @@ def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
     return f"{first['loc']}: {first['msg']}{extra}", compact
 
 
+class JSONConstantError(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON (Python reads them; JSON has no such numbers)."""
+
+
+def json_problem(exc: ValueError | RecursionError, what: str = "the body") -> str:
+    """Why ``json.loads`` refused a text, in the client's terms, never Python's: too deep, a
+    number with more digits than Python converts (``int`` stops at 4300: a plain
+    ``ValueError`` that names ``sys.set_int_max_str_digits``), not UTF-8, not JSON, or a
+    NaN/Infinity constant (:class:`JSONConstantError`, whose text is already the client's)."""
+    if isinstance(exc, RecursionError):
+        return f"{what} is nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{what} is not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{what} is not valid JSON: {exc}"
+    if isinstance(exc, JSONConstantError):
+        return str(exc)
+    if "integer string conversion" in str(exc):
+        return f"a number in {what} has too many digits (at most {sys.get_int_max_str_digits() or 4300})"
+    return f"{what} is not valid JSON"
+
+
 def coded(exc: StarletteHTTPException, code: ErrorCode) -> StarletteHTTPException:
     """An HTTPException that states its own code (``raise coded(HTTPException(...), ErrorCode.BUSY)``)."""
     exc.glassnet_code = code  # type: ignore[attr-defined]
@@ -86,15 +109,56 @@ def validation_code(errors: list[dict[str, Any]]) -> ErrorCode:
     return ErrorCode.INVALID
 
 
+NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """The 415 message when a JSON route got a body that was not sent as JSON (``text/plain``,
+    a form): FastAPI then hands the raw bytes to the model, whose complaint ("Input should be a
+    valid dictionary ...") hides the real problem. The same 415 the hand-read routes give."""
+    ctype = _media_type(request)
+    if ctype == "application/json" or ctype.endswith("+json") or not getattr(exc, "body", None):
+        return None
+    if not isinstance(exc.body, bytes | str):
+        return None
+    if not any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in NOT_AN_OBJECT for e in exc.errors()):
+        return None
+    return f"unsupported content type {ctype or '(none)'!r}: send the body as application/json"
+
+
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    wrong_type = _not_json(request, exc)
+    if wrong_type is not None:
+        return JSONResponse(
+            {"detail": wrong_type, "code": ErrorCode.UNSUPPORTED_MEDIA_TYPE.value}, status_code=415
+        )
     detail, errors = describe_validation(list(exc.errors()))
     code = validation_code(errors)
     return JSONResponse({"detail": detail, "code": code.value, "errors": errors}, status_code=422)
 
 
+FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if (
+        exc.status_code == 400
+        and exc.detail == FASTAPI_PARSE_ERROR
+        and isinstance(cause, ValueError | RecursionError)
+    ):
+        # FastAPI's own JSON parse for a pydantic body: a number over Python's 4300 digits or
+        # nesting past the recursion limit is no JSONDecodeError, so it says only "error parsing
+        # the body" (400). Named like every hand-read route names it (json_problem).
+        return JSONResponse(
+            {"detail": json_problem(cause), "code": ErrorCode.INVALID_JSON.value}, status_code=422
+        )
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     code = getattr(exc, "glassnet_code", None) or code_for_status(exc.status_code)
     return JSONResponse(

@@ -7,7 +7,6 @@ endpoint and so read them by hand instead of through FastAPI's body parameters.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,7 +16,9 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
+from ..errors import JSONConstantError, coded, json_problem
 from ..pool import HeavyPool
+from ..protocol import ErrorCode
 
 __all__ = [
     "MULTIPART_OVERHEAD",
@@ -64,28 +65,6 @@ async def read_body(request: Request, limit: int, what: str = "request body") ->
     return b"".join(chunks)
 
 
-class JSONConstantError(ValueError):
-    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON (Python reads them; JSON has no such numbers)."""
-
-
-def json_problem(exc: ValueError | RecursionError, what: str = "the body") -> str:
-    """Why ``json.loads`` refused a text, in the client's terms, never Python's: too deep, a
-    number with more digits than Python converts (``int`` stops at 4300: a plain
-    ``ValueError`` that names ``sys.set_int_max_str_digits``), not UTF-8, not JSON, or a
-    NaN/Infinity constant (:class:`JSONConstantError`, whose text is already the client's)."""
-    if isinstance(exc, RecursionError):
-        return f"{what} is nested too deeply"
-    if isinstance(exc, UnicodeDecodeError):
-        return f"{what} is not UTF-8 text"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{what} is not valid JSON: {exc}"
-    if isinstance(exc, JSONConstantError):
-        return str(exc)
-    if "integer string conversion" in str(exc):
-        return f"a number in {what} has too many digits (at most {sys.get_int_max_str_digits() or 4300})"
-    return f"{what} is not valid JSON"
-
-
 def loads_strict(body: bytes | str, hint: str = "", what: str = "the body") -> Any:
     """JSON that refuses NaN and Infinity (Python's json accepts them by default); 422 naming
     the problem (``hint`` says what the numbers must be)."""
@@ -95,8 +74,10 @@ def loads_strict(body: bytes | str, hint: str = "", what: str = "the body") -> A
 
     try:
         return json.loads(body, parse_constant=no_constants)
+    except JSONConstantError as exc:
+        raise HTTPException(422, str(exc)) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
-        raise HTTPException(422, json_problem(exc, what)) from None
+        raise coded(HTTPException(422, json_problem(exc, what)), ErrorCode.INVALID_JSON) from None
 
 
 async def read_form(request: Request, body: bytes, max_files: int = 1) -> FormData:

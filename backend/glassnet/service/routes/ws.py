@@ -24,7 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ...nn.checkpoint import CheckpointError
-from ..errors import describe_validation
+from ..errors import describe_validation, json_problem
 from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
 from ..owners import identity_of
@@ -46,7 +46,6 @@ from ..protocol import (
     protocol_schema,
 )
 from ..worker import RunManager
-from .bodies import json_problem
 from .predict import as_grid
 
 log = logging.getLogger("glassnet.ws")
