@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from glassnet.service.protocol import ErrorCode, code_for_status, protocol_schema
@@ -68,3 +69,21 @@ def test_every_code_has_a_message_in_both_catalogues() -> None:
         catalogue = json.loads((ROOT / "frontend" / "i18n" / f"{lang}.json").read_text("utf-8"))
         missing = sorted(c for c in CODES if not catalogue.get(f"error.code.{c}", "").strip())
         assert missing == [], f"{lang}.json lacks error.code.<code> for {missing}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/nonexistent"),
+        ("GET", "/api/nonexistent"),
+        ("DELETE", "/api/mydigits/abc"),
+        ("PUT", "/api/runs/abc/pause/more"),
+        ("POST", "/api"),
+    ],
+)
+def test_unknown_api_paths_are_404_for_every_method(client: TestClient, method: str, path: str) -> None:
+    """QA #7: a path no API route fits is a 404, not the static files' 405 ("only the verb is
+    wrong"); a known path with a wrong verb stays 405."""
+    body = coded(client.request(method, path), 404, "not_found")
+    assert "no API path" in body["detail"]
+    coded(client.put("/api/runs"), 405, "method_not_allowed")

@@ -400,7 +400,8 @@ def documented_paths(openapi: dict[str, Any]) -> list[tuple[re.Pattern[str], set
 
 class AllowedMethods:
     """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
-    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD)."""
+    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD);
+    a path under ``/api/`` that no documented path fits is a 404 whatever the method."""
 
     def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
         self.app = app
@@ -414,6 +415,12 @@ class AllowedMethods:
             # every documented path the request's path fits, its parameters typed as the router
             # types them ("/x/7" fits "/x/{id}" with an integer id; "/x/idx" does not)
             allowed = set().union(*(m for regex, m in self.paths if regex.match(scope["path"])))
+            if not allowed and (scope["path"] + "/").startswith("/api/"):
+                # No API path fits: 404 for every method. (The static files mounted at "/" would
+                # answer anything but GET with a 405, as if only the verb were wrong.)
+                shown = scope["path"][:100]
+                await send_error(send, 404, f"no API path {shown!r}; GET /openapi.json lists them")
+                return
             if (
                 allowed
                 and scope["method"] not in allowed

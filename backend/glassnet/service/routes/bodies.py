@@ -104,13 +104,18 @@ def not_a_file(field: str, form: FormData) -> str:
 
 async def read_form_file(request: Request, field: str, limit: int) -> tuple[bytes, str | None]:
     """The file in multipart ``field`` (at most ``limit + 1`` bytes read, so a caller can tell
-    "over the limit") and its filename. Missing or text field -> 422; malformed form -> 400."""
+    "over the limit") and its filename. Missing or text field -> 422; malformed form or any other
+    field -> 400."""
     body = await read_body(request, limit + MULTIPART_OVERHEAD, "upload")
     form = await read_form(request, body)
     try:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, not_a_file(field, form))
+        extra = sorted({k for k in form if k != field})
+        if extra:  # the routes' schemas say additionalProperties: false; a stray field is a mistake
+            names = ", ".join(repr(k[:40]) for k in extra[:5])
+            raise HTTPException(400, f"multipart: unexpected field(s) {names}; send only the file '{field}'")
         return await upload.read(limit + 1), upload.filename
     finally:
         await form.close()
