@@ -4,6 +4,7 @@ are in the OpenAPI schema and the protocol schema, and each has a message in bot
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -87,3 +88,29 @@ def test_unknown_api_paths_are_404_for_every_method(client: TestClient, method: 
     body = coded(client.request(method, path), 404, "not_found")
     assert "no API path" in body["detail"]
     coded(client.put("/api/runs"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        '[NaN, "x"]',
+        '[1e999, "x"]',
+        '[99999999999999999999999999999, "x"]',
+        '[true, "x"]',
+        '[-1, "x"]',
+        "[1" + "0" * 100 + ', "x"]',
+    ],
+)
+def test_forged_cursors_with_odd_numbers_are_422(client: TestClient, forged: str) -> None:
+    """QA #14: a cursor is base64 JSON [created, id] that this server gave out; one with a
+    number no run was created at (NaN, Infinity, beyond any Unix time, a boolean) is refused
+    like any other forged cursor."""
+    cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+    body = coded(client.get("/api/runs", params={"limit": 1, "cursor": cursor}), 422, "invalid")
+    assert "is not one this server gave out" in body["detail"]
+
+
+def test_the_protocol_documents_the_model_ids_the_server_takes(client: TestClient) -> None:
+    """QA #10: PredictMessage's ``model`` is documented as the ids predictions accept."""
+    text = json.dumps(client.get("/api/protocol").json()["client"]["predict"])
+    assert "<run id>:<checkpoint>" in text and "<run id>/<checkpoint>" not in text

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import secrets
 import shutil
 from pathlib import Path as PathType
@@ -228,12 +229,19 @@ def _cursor(run: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps([run["created"], run["id"]]).encode()).decode().rstrip("=")
 
 
+MAX_CREATED = 1e11  # a creation time is a Unix time: anything past the year 5000 was never given out
+
+
 def _after(cursor: str) -> tuple[float, str]:
+    """The (created, id) key a cursor holds; 422 for one this server cannot have made: not
+    base64 JSON of [a finite Unix time, an id] (NaN, 1e999, a 30-digit number, ``true`` too)."""
     try:
         created, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(created, int | float) or not isinstance(run_id, str):
+        if type(created) not in (int, float) or not isinstance(run_id, str) or len(run_id) > 64:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
+        if not (math.isfinite(created) and 0 <= created < MAX_CREATED):
+            raise ValueError
+    except (ValueError, TypeError, OverflowError, binascii.Error, RecursionError):
         raise HTTPException(422, f"cursor {cursor[:40]!r} is not one this server gave out") from None
     return float(created), run_id
 
