@@ -114,3 +114,18 @@ def test_the_protocol_documents_the_model_ids_the_server_takes(client: TestClien
     """QA #10: PredictMessage's ``model`` is documented as the ids predictions accept."""
     text = json.dumps(client.get("/api/protocol").json()["client"]["predict"])
     assert "<run id>:<checkpoint>" in text and "<run id>/<checkpoint>" not in text
+
+
+def test_validation_names_the_union_member_the_client_meant(client: TestClient) -> None:
+    """QA #8: an object for ``augment`` (a boolean or settings) that breaks a setting names that
+    setting, not "augment.bool: should be a boolean"; no pydantic member names in the location."""
+    r = client.post("/api/runs", json={"preset": "mlp", "augment": {"rotation": 1e9}})
+    body = coded(r, 422, "invalid")
+    assert body["detail"].startswith("augment.rotation: Input should be less than or equal to 45"), body
+    assert all("[" not in e["loc"] and ".bool" not in e["loc"] for e in body["errors"]), body["errors"]
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        ws.send_text('{"type": "predict", "pixels": [0.5], "id": {"a": 1}}')
+        while (frame := ws.receive_json())["type"] != "error":
+            pass
+        assert frame["data"]["message"].startswith("predict.id: Input should be a valid"), frame

@@ -37,8 +37,20 @@ from .quotas import QuotaError
 log = logging.getLogger("glassnet.errors")
 
 
+_TYPE_TAGS = frozenset({"bool", "int", "float", "str", "bytes", "list", "dict", "none", "tuple"})
+
+
+def _union_tag(part: Any) -> bool:
+    """Whether a location part is pydantic's name for a union member (``bool``, ``list[float]``,
+    ``function-after[_ordered(), AugmentSettings]``, a model's class name), not a field: fields
+    here are snake_case, so these never clash with one."""
+    if not isinstance(part, str):
+        return False
+    return part in _TYPE_TAGS or "[" in part or "(" in part or part[:1].isupper()
+
+
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if not _union_tag(p)]
     if parts and parts[0] == "body" and len(parts) > 1:
         parts = parts[1:]
     # ("layers", 1, "dense", "units") -> "layer 1 (dense) units": the editor's words for a layer.
@@ -53,7 +65,14 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """A sentence for the first error and a compact list of all (no input values echoed)."""
+    """A sentence for the first error and a compact list of all (no input values echoed).
+
+    A value that fits no member of a union gets one error per member; the member the client
+    meant is the one it got furthest into (an object sent for ``augment: bool | AugmentSettings``
+    fails the settings' ``rotation``, not "should be a boolean"), so the deepest error comes
+    first, and the members' names are left out of the location (``augment.rotation``)."""
+    depth = {id(err): sum(not _union_tag(p) for p in err.get("loc", ())) for err in errors}
+    errors = sorted(errors, key=lambda err: -depth[id(err)])  # stable: same depth keeps its order
     compact = []
     for err in errors:
         kind = err.get("type", "")
