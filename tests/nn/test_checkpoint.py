@@ -129,3 +129,21 @@ def test_pickled_payload_is_never_executed(tmp_path: Path) -> None:
         z.writestr("__spec__.npy", b"\x80\x04not an npy")
     with pytest.raises(CheckpointError):
         read_checkpoint(zbuf.getvalue())
+
+
+def test_a_header_with_code_is_refused_without_the_parsers_insides(model: Sequential) -> None:
+    """QA #12: a .npy header holding a call is refused (nothing runs), and the message is the
+    fact, not ``<ast.Call object at 0x...>``."""
+    good = io.BytesIO(checkpoint_bytes(model))
+    bad = io.BytesIO()
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as out:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "0.W.npy":
+                header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (__import__('os').getpid(),), }"
+                data = b"\x93NUMPY\x01\x00" + len(header.ljust(117) + b"\n").to_bytes(2, "little")
+                data += header.ljust(117) + b"\n"
+            out.writestr(name, data)
+    with pytest.raises(CheckpointError) as exc:
+        read_checkpoint(bad.getvalue(), name="m.npz")
+    assert str(exc.value) == "m.npz: entry 0.W: unreadable array header", str(exc.value)

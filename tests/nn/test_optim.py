@@ -91,6 +91,13 @@ def test_each_optimizer_names_its_own_hyperparameters() -> None:
         make_optimizer("adam", 0.01, momentum=0.5)
     with pytest.raises(ValueError, match="adam optimizer has no 'momentum'"):
         adam.set_hyperparameters({"lr": 0.5, "momentum": 0.5})
+    # Plain SGD is pointed at the optimizer with momentum, not at Adam's rates (QA #11).
+    with pytest.raises(
+        ValueError, match=r"sgd optimizer has no 'momentum'.*choose \"optimizer\": \"momentum\"\)$"
+    ):
+        make_optimizer("sgd", 0.1, momentum=0.5)
+    with pytest.raises(ValueError, match=r"momentum optimizer has no 'beta1'.*\"optimizer\": \"adam\""):
+        make_optimizer("momentum", 0.1, beta1=0.5)
     assert adam.lr == 0.01 and adam.beta1 == 0.8  # a refused change changes nothing
     with pytest.raises(ValueError, match=r"beta2 must be in \[0, 1\)"):
         adam.set_hyperparameters({"lr": 0.5, "beta2": 1.0})

@@ -113,6 +113,8 @@ def test_http_predictions_in_parallel(client: TestClient, digits: list) -> None:
         '{"pixels": [[0, true, 0.5]]}',
         '{"pixels": [[0, null, 0.5]]}',
         '{"pixels": [[0, "1", 0.5]]}',
+        '{"pixels": [[0, 99999999999999999999999, 0.5]]}',  # beyond int64: no numeric array
+        '{"pixels": [[0, 1], [0.5, 1e999]]}',
         '{"pixels": [[0, 1], [0.5]]}',
         '{"pixels": [[[0.5]]]}',
         '{"pixels": [0.5, 0.5]}',

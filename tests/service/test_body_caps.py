@@ -1,5 +1,5 @@
 """One body-size mechanism, each route's cap where its docs say (issue 9): the middleware answers
-413 over a route's own cap — 4 MiB of JSON for a prediction, 64 MiB (and the form around it) for
+413 over a route's own cap — 1 MiB of JSON for a prediction, 64 MiB (and the form around it) for
 a model upload, 2 MiB for everything else — and lets a body of exactly the cap through to the
 route (which may refuse it for what it holds, never for its size). Before, a 2 MiB middleware cap
 answered first: a 3 MiB model upload got 413."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import TINY_MLP, make_settings, wait_for
+from service_helpers import REPO, TINY_MLP, make_settings, wait_for
 
 from glassnet.service.app import create_app
 
@@ -208,3 +208,49 @@ def test_the_join_code_fills_the_class_only_up_to_its_size(tmp_path: Path, tiny_
         assert (
             r.status_code == 200 and "cy" in c.get("/api/class", headers=bearer(TEACHER)).json()["students"]
         )
+
+
+def test_students_delete_only_their_own_uploads(classroom: TestClient, tmp_path: Path) -> None:
+    """QA #1: an uploaded model has an owner like a run: another student's or the teacher's
+    upload is a 403 naming the owner (the runs' wording) and stays; the owner and the teacher may
+    delete; an upload from before owners were recorded is the teacher's to delete only."""
+    c, teacher = classroom, bearer(TEACHER)
+    ann, bob = join(c, "ann"), join(c, "bob")
+    data = (REPO / "models" / "mlp.npz").read_bytes()
+
+    def upload(headers: dict[str, str], name: str) -> str:
+        r = c.post("/api/models", files={"file": (name, data, "application/octet-stream")}, headers=headers)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    theirs, anns = upload(teacher, "teachers.npz"), upload(ann, "anns.npz")
+    for model, owner in ((theirs, "teacher"), (anns, "ann")):
+        r = c.delete(f"/api/models/{model}", headers=bob)
+        assert r.status_code == 403, r.text
+        assert r.json()["detail"] == (
+            f"cannot delete model {model}: it belongs to {owner}; only its owner or the teacher may change it"
+        )
+    listed = {m["id"] for m in c.get("/api/models", headers=bob).json()["models"]}
+    assert {theirs, anns} <= listed
+    assert c.post(f"/api/predict?model={anns}", json={"pixels": [0.5] * 784}, headers=ann).status_code == 200
+    assert c.delete(f"/api/models/{anns}", headers=ann).status_code == 204
+    assert c.delete(f"/api/models/{theirs}", headers=ann).status_code == 403
+    assert c.delete(f"/api/models/{theirs}", headers=teacher).status_code == 204
+    bobs = upload(bob, "bobs.npz")
+    assert c.delete(f"/api/models/{bobs}", headers=teacher).status_code == 204  # the teacher: anyone's
+    # A file in uploads/ with no recorded owner (stored before owners were): teacher only.
+    old = tmp_path / "runs" / "uploads" / "old-model-0000abcd.npz"
+    old.write_bytes(data)
+    r = c.delete("/api/models/uploads:old-model-0000abcd", headers=ann)
+    assert r.status_code == 403 and "it belongs to nobody" in r.json()["detail"]
+    assert c.delete("/api/models/uploads:old-model-0000abcd", headers=teacher).status_code == 204
+    assert c.delete(f"/api/models/{anns}", headers=ann).status_code == 404  # gone: 404, not 403
+
+
+def test_a_loopback_user_without_a_token_deletes_any_upload(client: TestClient) -> None:
+    """Without a token (one person at a machine) everyone is the teacher: uploads recorded under
+    a browser's name can be deleted from another browser, as runs can."""
+    data = (REPO / "models" / "mlp.npz").read_bytes()
+    files = {"file": ("m.npz", data, "application/octet-stream")}
+    model = client.post("/api/models", files=files, headers={"x-glassnet-owner": "ann"}).json()["id"]
+    assert client.delete(f"/api/models/{model}", headers={"x-glassnet-owner": "bob"}).status_code == 204

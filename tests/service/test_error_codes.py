@@ -4,9 +4,11 @@ are in the OpenAPI schema and the protocol schema, and each has a message in bot
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from glassnet.service.protocol import ErrorCode, code_for_status, protocol_schema
@@ -68,3 +70,62 @@ def test_every_code_has_a_message_in_both_catalogues() -> None:
         catalogue = json.loads((ROOT / "frontend" / "i18n" / f"{lang}.json").read_text("utf-8"))
         missing = sorted(c for c in CODES if not catalogue.get(f"error.code.{c}", "").strip())
         assert missing == [], f"{lang}.json lacks error.code.<code> for {missing}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/nonexistent"),
+        ("GET", "/api/nonexistent"),
+        ("DELETE", "/api/mydigits/abc"),
+        ("PUT", "/api/runs/abc/pause/more"),
+        ("POST", "/api"),
+    ],
+)
+def test_unknown_api_paths_are_404_for_every_method(client: TestClient, method: str, path: str) -> None:
+    """QA #7: a path no API route fits is a 404, not the static files' 405 ("only the verb is
+    wrong"); a known path with a wrong verb stays 405."""
+    body = coded(client.request(method, path), 404, "not_found")
+    assert "no API path" in body["detail"]
+    coded(client.put("/api/runs"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        '[NaN, "x"]',
+        '[1e999, "x"]',
+        '[99999999999999999999999999999, "x"]',
+        '[true, "x"]',
+        '[-1, "x"]',
+        "[1" + "0" * 100 + ', "x"]',
+    ],
+)
+def test_forged_cursors_with_odd_numbers_are_422(client: TestClient, forged: str) -> None:
+    """QA #14: a cursor is base64 JSON [created, id] that this server gave out; one with a
+    number no run was created at (NaN, Infinity, beyond any Unix time, a boolean) is refused
+    like any other forged cursor."""
+    cursor = base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+    body = coded(client.get("/api/runs", params={"limit": 1, "cursor": cursor}), 422, "invalid")
+    assert "is not one this server gave out" in body["detail"]
+
+
+def test_the_protocol_documents_the_model_ids_the_server_takes(client: TestClient) -> None:
+    """QA #10: PredictMessage's ``model`` is documented as the ids predictions accept."""
+    text = json.dumps(client.get("/api/protocol").json()["client"]["predict"])
+    assert "<run id>:<checkpoint>" in text and "<run id>/<checkpoint>" not in text
+
+
+def test_validation_names_the_union_member_the_client_meant(client: TestClient) -> None:
+    """QA #8: an object for ``augment`` (a boolean or settings) that breaks a setting names that
+    setting, not "augment.bool: should be a boolean"; no pydantic member names in the location."""
+    r = client.post("/api/runs", json={"preset": "mlp", "augment": {"rotation": 1e9}})
+    body = coded(r, 422, "invalid")
+    assert body["detail"].startswith("augment.rotation: Input should be less than or equal to 45"), body
+    assert all("[" not in e["loc"] and ".bool" not in e["loc"] for e in body["errors"]), body["errors"]
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json()
+        ws.send_text('{"type": "predict", "pixels": [0.5], "id": {"a": 1}}')
+        while (frame := ws.receive_json())["type"] != "error":
+            pass
+        assert frame["data"]["message"].startswith("predict.id: Input should be a valid"), frame

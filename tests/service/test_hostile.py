@@ -172,7 +172,7 @@ CASES = [
     (
         "body over the cap",
         "POST",
-        "/api/predict",  # its cap: 4 MiB of JSON (tests/service/test_body_caps.py)
+        "/api/predict",  # its cap: 1 MiB of JSON (tests/service/test_body_caps.py)
         {"content": b"0" * (5 * 2**20), "headers": {"content-type": "application/json"}},
         413,
         "limit",

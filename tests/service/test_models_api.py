@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from glassnet.nn import Sequential
 from glassnet.nn.checkpoint import checkpoint_bytes
@@ -217,3 +218,19 @@ def test_upload_wrong_shape_of_request(models_api_env: ModelsEnv) -> None:
     assert_4xx(client.post("/api/models", content=b"{}", headers={"content-type": "application/json"}), 415)
     r = client.post("/api/models", files={"checkpoint": ("a.npz", tiny_checkpoint(), "application/x")})
     assert "file" in assert_4xx(r, 422)
+
+
+def test_extra_form_fields_are_refused(models_api_env: ModelsEnv) -> None:
+    """QA #6: the upload's schema says additionalProperties: false; a stray field is a 400 naming
+    it (the prediction's form too), and nothing is stored."""
+    env = models_api_env
+    files = {"file": ("m.npz", tiny_checkpoint(), "application/octet-stream")}
+    r = env.client.post("/api/models", files=files, data={"extra": "hello"})
+    assert "unexpected field(s) 'extra'" in assert_4xx(r, 400)
+    assert not (env.runs_dir / "uploads").exists() or not list((env.runs_dir / "uploads").iterdir())
+    png = io.BytesIO()
+    Image.new("L", (28, 28)).save(png, format="PNG")
+    r = env.client.post(
+        "/api/predict", files={"image": ("d.png", png.getvalue(), "image/png")}, data={"x": "1"}
+    )
+    assert "unexpected field(s) 'x'" in assert_4xx(r, 400)

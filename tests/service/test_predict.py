@@ -303,6 +303,22 @@ def test_bad_images_are_4xx(predict_env: PredictEnv, mnist_test_digits) -> None:
     assert_4xx(client.post("/api/predict", content=b"GIF89a", headers={"content-type": "image/gif"}), 422)
 
 
+def test_json_grids_are_capped_at_one_mebibyte(predict_env: PredictEnv) -> None:
+    """QA #4: a JSON grid is at most 1 MiB (json.loads holds the GIL for the whole body, so the
+    cap bounds how long /healthz and the sockets can wait); a big but legal grid is read."""
+    client = predict_env.client
+    assert predict_routes.MAX_JSON_BYTES == 1024 * 1024
+    grid = np.zeros((300, 300))
+    grid[60:240, 140:160] = 1.0  # a 1, drawn big: ~0.2 MiB of JSON
+    r = client.post("/api/predict", json={"pixels": grid.tolist()})
+    assert r.status_code == 200 and r.json()["digit"] == 1, r.text
+    over = b'{"pixels": [' + b"0," * (512 * 1024) + b"0]}"
+    detail = assert_4xx(
+        client.post("/api/predict", content=over, headers={"content-type": "application/json"}), 413
+    )
+    assert "1.0 MiB" in detail
+
+
 def test_oversize_bodies_are_413(predict_env: PredictEnv) -> None:
     client = predict_env.client
     big = b"\x89PNG\r\n\x1a\n" + b"\0" * (2 * 1024 * 1024 + 10)

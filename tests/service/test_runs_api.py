@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from service_helpers import TINY_CNN, TINY_MLP, make_settings, wait_for, wait_status
 
@@ -213,3 +214,15 @@ def test_resume_after_a_restart_is_exact(tmp_path: Path, tiny_dataset: Path) -> 
     b = read_checkpoint(tmp_path / "broken" / run["id"] / "last.npz").model.state_dict()
     for name in a:
         assert (a[name] == b[name]).all(), name
+
+
+def test_run_checkpoints_list_their_epochs_and_accuracy(client: TestClient) -> None:
+    """QA #9: /api/models shows a run checkpoint's epochs and, where the weights are the ones the
+    epoch was judged with (epoch-NNN, last at the end), that epoch's validation accuracy."""
+    run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 1, "batch_size": 20}).json()
+    done = wait_status(client, run["id"], "finished")
+    models = {m["id"]: m for m in client.get("/api/models").json()["models"]}
+    for name in ("epoch-001", "last"):
+        model = models[f"{run['id']}:{name}"]
+        assert model["epochs"] == 1, model
+        assert model["val_accuracy"] == pytest.approx(done["val_accuracy"]), (model, done)

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -162,7 +163,10 @@ class _Archive:
                     raise ValueError(f"unknown .npy version {version}")
                 offset = f.tell()
         except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError, RuntimeError) as exc:
-            raise CheckpointError(f"{self.where}: entry {key}: unreadable array header ({exc})") from None
+            # NumPy's reason, unless it shows its parser's insides ("malformed node or string:
+            # <ast.Call object at 0x...>", for a header with code in it): then just the fact.
+            why = "" if re.search(r"malformed node|object at 0x", str(exc)) else f" ({exc})"
+            raise CheckpointError(f"{self.where}: entry {key}: unreadable array header{why}") from None
         if dtype.hasobject:
             raise CheckpointError(f"{self.where}: entry {key} holds Python objects; refused")
         if dtype.kind not in "fiub":

@@ -281,7 +281,13 @@ def check_names(kind: str, values: dict[str, object]) -> None:
         raise ValueError(f"unknown optimizer {kind!r}; choose one of {', '.join(OPTIMIZERS)}")
     for name in values:
         if name not in own:
-            hint = " (Adam's momentum-like rates are beta1 and beta2)" if name == "momentum" else ""
+            hint = ""
+            if name == "momentum" and kind == "adam":
+                hint = " (Adam's momentum-like rates are beta1 and beta2)"
+            elif name == "momentum":  # plain SGD: the optimizer with momentum is its own choice
+                hint = ' (for SGD with momentum, choose "optimizer": "momentum")'
+            elif name in ("beta1", "beta2"):
+                hint = ' (beta1 and beta2 are Adam\'s: choose "optimizer": "adam")'
             raise ValueError(
                 f"the {kind} optimizer has no {name!r}; its hyperparameters are {', '.join(own)}{hint}"
             )

@@ -11,7 +11,7 @@ an error that states none gets its status's (404 not_found, 409 conflict, ...), 
 * :class:`BodySizeLimit`: the one body-size mechanism. A request body over its route's cap is
   refused with 413 before any route reads it (declared Content-Length or counted while
   streaming). A route states its own cap with :func:`body_cap` (a model upload: 64 MiB and the
-  form around it; a prediction: 4 MiB of JSON); every other route has ``max_body_bytes`` (2 MiB).
+  form around it; a prediction: 1 MiB of JSON); every other route has ``max_body_bytes`` (2 MiB).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import sqlite3
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -36,8 +37,20 @@ from .quotas import QuotaError
 log = logging.getLogger("glassnet.errors")
 
 
+_TYPE_TAGS = frozenset({"bool", "int", "float", "str", "bytes", "list", "dict", "none", "tuple"})
+
+
+def _union_tag(part: Any) -> bool:
+    """Whether a location part is pydantic's name for a union member (``bool``, ``list[float]``,
+    ``function-after[_ordered(), AugmentSettings]``, a model's class name), not a field: fields
+    here are snake_case, so these never clash with one."""
+    if not isinstance(part, str):
+        return False
+    return part in _TYPE_TAGS or "[" in part or "(" in part or part[:1].isupper()
+
+
 def _where(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if not _union_tag(p)]
     if parts and parts[0] == "body" and len(parts) > 1:
         parts = parts[1:]
     # ("layers", 1, "dense", "units") -> "layer 1 (dense) units": the editor's words for a layer.
@@ -52,7 +65,14 @@ def _where(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    """A sentence for the first error and a compact list of all (no input values echoed)."""
+    """A sentence for the first error and a compact list of all (no input values echoed).
+
+    A value that fits no member of a union gets one error per member; the member the client
+    meant is the one it got furthest into (an object sent for ``augment: bool | AugmentSettings``
+    fails the settings' ``rotation``, not "should be a boolean"), so the deepest error comes
+    first, and the members' names are left out of the location (``augment.rotation``)."""
+    depth = {id(err): sum(not _union_tag(p) for p in err.get("loc", ())) for err in errors}
+    errors = sorted(errors, key=lambda err: -depth[id(err)])  # stable: same depth keeps its order
     compact = []
     for err in errors:
         kind = err.get("type", "")
@@ -71,6 +91,28 @@ def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
     return f"{first['loc']}: {first['msg']}{extra}", compact
 
 
+class JSONConstantError(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON (Python reads them; JSON has no such numbers)."""
+
+
+def json_problem(exc: ValueError | RecursionError, what: str = "the body") -> str:
+    """Why ``json.loads`` refused a text, in the client's terms, never Python's: too deep, a
+    number with more digits than Python converts (``int`` stops at 4300: a plain
+    ``ValueError`` that names ``sys.set_int_max_str_digits``), not UTF-8, not JSON, or a
+    NaN/Infinity constant (:class:`JSONConstantError`, whose text is already the client's)."""
+    if isinstance(exc, RecursionError):
+        return f"{what} is nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{what} is not UTF-8 text"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{what} is not valid JSON: {exc}"
+    if isinstance(exc, JSONConstantError):
+        return str(exc)
+    if "integer string conversion" in str(exc):
+        return f"a number in {what} has too many digits (at most {sys.get_int_max_str_digits() or 4300})"
+    return f"{what} is not valid JSON"
+
+
 def coded(exc: StarletteHTTPException, code: ErrorCode) -> StarletteHTTPException:
     """An HTTPException that states its own code (``raise coded(HTTPException(...), ErrorCode.BUSY)``)."""
     exc.glassnet_code = code  # type: ignore[attr-defined]
@@ -86,15 +128,56 @@ def validation_code(errors: list[dict[str, Any]]) -> ErrorCode:
     return ErrorCode.INVALID
 
 
+NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> str | None:
+    """The 415 message when a JSON route got a body that was not sent as JSON (``text/plain``,
+    a form): FastAPI then hands the raw bytes to the model, whose complaint ("Input should be a
+    valid dictionary ...") hides the real problem. The same 415 the hand-read routes give."""
+    ctype = _media_type(request)
+    if ctype == "application/json" or ctype.endswith("+json") or not getattr(exc, "body", None):
+        return None
+    if not isinstance(exc.body, bytes | str):
+        return None
+    if not any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in NOT_AN_OBJECT for e in exc.errors()):
+        return None
+    return f"unsupported content type {ctype or '(none)'!r}: send the body as application/json"
+
+
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    wrong_type = _not_json(request, exc)
+    if wrong_type is not None:
+        return JSONResponse(
+            {"detail": wrong_type, "code": ErrorCode.UNSUPPORTED_MEDIA_TYPE.value}, status_code=415
+        )
     detail, errors = describe_validation(list(exc.errors()))
     code = validation_code(errors)
     return JSONResponse({"detail": detail, "code": code.value, "errors": errors}, status_code=422)
 
 
+FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if (
+        exc.status_code == 400
+        and exc.detail == FASTAPI_PARSE_ERROR
+        and isinstance(cause, ValueError | RecursionError)
+    ):
+        # FastAPI's own JSON parse for a pydantic body: a number over Python's 4300 digits or
+        # nesting past the recursion limit is no JSONDecodeError, so it says only "error parsing
+        # the body" (400). Named like every hand-read route names it (json_problem).
+        return JSONResponse(
+            {"detail": json_problem(cause), "code": ErrorCode.INVALID_JSON.value}, status_code=422
+        )
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     code = getattr(exc, "glassnet_code", None) or code_for_status(exc.status_code)
     return JSONResponse(
@@ -336,7 +419,8 @@ def documented_paths(openapi: dict[str, Any]) -> list[tuple[re.Pattern[str], set
 
 class AllowedMethods:
     """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
-    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD)."""
+    ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD);
+    a path under ``/api/`` that no documented path fits is a 404 whatever the method."""
 
     def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
         self.app = app
@@ -350,6 +434,12 @@ class AllowedMethods:
             # every documented path the request's path fits, its parameters typed as the router
             # types them ("/x/7" fits "/x/{id}" with an integer id; "/x/idx" does not)
             allowed = set().union(*(m for regex, m in self.paths if regex.match(scope["path"])))
+            if not allowed and (scope["path"] + "/").startswith("/api/"):
+                # No API path fits: 404 for every method. (The static files mounted at "/" would
+                # answer anything but GET with a 405, as if only the verb were wrong.)
+                shown = scope["path"][:100]
+                await send_error(send, 404, f"no API path {shown!r}; GET /openapi.json lists them")
+                return
             if (
                 allowed
                 and scope["method"] not in allowed

@@ -113,6 +113,21 @@ class _Loaded:
     fast: FastForward  # the fused forward pass for small batches (nn/fused.py)
 
 
+def _run_figures(meta: dict[str, Any], epochs: Any, val_accuracy: Any) -> tuple[Any, Any]:
+    """A run checkpoint's epochs and validation accuracy, from what its meta already holds: the
+    epochs completed (``epoch``) and the last epochs' figures (``history.epochs``). The accuracy
+    only when the weights are exactly those the epoch was judged with (its step is the
+    checkpoint's): ``epoch-NNN``, and ``last`` at an epoch's end; not weights trained on since."""
+    if epochs is None:
+        epochs = meta.get("epoch")
+    history, step = meta.get("history"), meta.get("step")
+    if val_accuracy is None and step is not None and isinstance(history, dict):
+        for figures in history.get("epochs") or []:
+            if isinstance(figures, dict) and figures.get("step") == step:
+                val_accuracy = figures.get("val_accuracy")
+    return epochs, val_accuracy
+
+
 class ModelRegistry:
     """Finds, loads, caches and runs the networks that answer predictions.
 
@@ -452,6 +467,9 @@ class ModelRegistry:
         if created is None:
             created = datetime.fromtimestamp(key[1] / 1e9, tz=UTC).isoformat(timespec="seconds")
         epochs = meta.get("epochs")
+        val_accuracy = meta.get("val_accuracy")
+        if self._kind(path) == "run":
+            epochs, val_accuracy = _run_figures(meta, epochs, val_accuracy)
         summary = ModelSummary(
             id=model_id,
             kind=self._kind(path),
@@ -464,7 +482,7 @@ class ModelRegistry:
             layers=[LayerSummary(**info.as_dict()) for info in model.summary()],
             params=model.param_count(),
             test_accuracy=finite_fraction(meta.get("test_accuracy")),
-            val_accuracy=finite_fraction(meta.get("val_accuracy")),
+            val_accuracy=finite_fraction(val_accuracy),
             epochs=epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
             size=key[2],
             created=created[:TEXT_MAX],
@@ -520,15 +538,20 @@ class ModelRegistry:
         path = write_new(folder, slug(filename), data)
         return self._summary(f"{UPLOADS}:{path.stem}", path)
 
-    def delete_uploaded(self, model_id: str) -> None:
+    def delete_uploaded(self, model_id: str, allowed: Callable[[], None] | None = None) -> None:
         """Delete an uploaded model. Raises :class:`UnknownModelError`, or ``PermissionError``
-        for a bundled model or a run's checkpoint (those are not uploads)."""
+        for a bundled model or a run's checkpoint (those are not uploads). ``allowed`` (the
+        route's owner check) runs once the model is known to be an upload, before anything is
+        removed, and raises ``PermissionError`` to refuse: so an unknown id is still a 404 and a
+        bundled one still says why, whoever asks."""
         path = self.path_of(model_id)  # UnknownModelError
         if self._kind(path) != "upload":
             what = (
                 "a bundled model" if self._kind(path) == "bundled" else "a run's checkpoint (delete the run)"
             )
             raise PermissionError(f"{model_id} is {what}; only uploaded models can be deleted")
+        if allowed is not None:
+            allowed()
         try:
             path.unlink()
         except FileNotFoundError:

@@ -59,6 +59,15 @@ class Identity:
         return {"owner": self.owner, "role": role}
 
 
+def not_yours(action: str, what: str, owner: str | None) -> str:
+    """The 403 message when someone other than its owner or the teacher tries to change a run
+    or an uploaded model: one wording for both, naming the owner."""
+    return (
+        f"cannot {action} {what}: it belongs to {owner or 'nobody'}; only its owner or the teacher "
+        "may change it"
+    )
+
+
 TEACHER_IDENTITY = Identity(TEACHER, teacher=True)
 VIEWER_IDENTITY = Identity("", teacher=False, viewer_only=True)
 

@@ -317,8 +317,9 @@ class UnsubscribeMessage(_ClientModel):
 
 class PredictMessage(_ClientModel):
     """Read a drawn digit. ``pixels``: 784 numbers or an H x W grid in [0, 1]. ``model``: a
-    bundled model name, a run id (its latest weights) or ``<run id>/<checkpoint>``; default:
-    the run this socket watches, else the bundled default model."""
+    model id as ``GET /api/models`` lists them — a bundled model name, ``<run id>:<checkpoint>``
+    (e.g. ``:epoch-001``, ``:last``), ``uploads:<name>`` — or a run id (its latest weights);
+    default: the run this socket watches, else the bundled default model."""
 
     type: Literal["predict"]
     pixels: list[float] | list[list[float]]

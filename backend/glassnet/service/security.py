@@ -15,9 +15,11 @@ In this order, for HTTP and WebSocket alike:
    it loads (:func:`join_asset`), and nothing else. A student's own token
    (:mod:`.owners`) is accepted too: it acts on its holder's runs only.
 3. **Origin** (CSRF): a state-changing request (POST, PUT, PATCH, DELETE) or a socket whose
-   ``Origin`` (or, without one, ``Referer``) is foreign is refused with 403: allowed are this
-   server's own host, loopback origins and ``allowed_origins``; ``Sec-Fetch-Site: cross-site``
-   is refused too. Requests without either header (curl, scripts) pass.
+   ``Origin`` (or, without one, ``Referer``) is foreign is refused with 403: allowed is the
+   origin the request was made to — scheme, host and port (:func:`origin_allowed`; another
+   port of the same host is another site's page, which a browser still sends the SameSite
+   cookie from) — and ``allowed_origins``; ``Sec-Fetch-Site: cross-site`` is refused too.
+   Requests without either header (curl, scripts) pass.
 
 Who is asking (:class:`.owners.Identity`: the teacher, a student, a browser's own name without a
 token, or a viewer) is put in the scope's ``state["identity"]`` for the routes.
@@ -120,18 +122,54 @@ def allowed_host_names(settings: Settings) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def origin_allowed(origin: str, own_host: str | None, extra: list[str]) -> bool:
-    """A loopback origin, this server's own host, or one of ``extra`` (exact origins)."""
-    if origin in extra:
-        return True
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ORIGIN_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+
+
+def origin_parts(value: str) -> tuple[str, str, int] | None:
+    """``"http://Example.org:8000"`` -> ``("http", "example.org", 8000)``: an origin as a browser
+    sends it (scheme, host, port; the scheme's default port filled in), None for anything else:
+    ``null``, ``file://``, a path, user info, or a port that is not a number (so
+    ``http://127.0.0.1:8121.evil.com`` is no origin at all, not the host ``127.0.0.1``)."""
     try:
-        host = urlsplit(origin).hostname
+        parts = urlsplit(value)
+        port = parts.port
     except ValueError:
-        return False
-    if not host:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    return scheme, parts.hostname.lower(), port if port is not None else DEFAULT_PORTS[scheme]
+
+
+def served_origin(scope: Scope, host_header: str) -> tuple[str, str, int] | None:
+    """The origin this request was made to: the connection's scheme (``ws``/``wss`` as
+    ``http``/``https``; behind a TLS proxy, uvicorn takes it from ``X-Forwarded-Proto`` when the
+    proxy is trusted) and the ``Host`` header's name and port. None without a usable Host."""
+    scheme = ORIGIN_SCHEMES.get(str(scope.get("scheme", "http")).lower(), "http")
+    return origin_parts(f"{scheme}://{host_header}") if host_header else None
+
+
+def origin_allowed(origin: str, own: tuple[str, str, int] | None, extra: list[str]) -> bool:
+    """Whether ``origin`` is this server: the same scheme, host **and port** as the origin it is
+    served at (another port of the same host is another origin: a dev server, a notebook or any
+    other service there, whose pages a browser would still send a SameSite cookie from), or one
+    of ``extra`` (``allowed_origins``, exact: a proxy's public address). A loopback name for the
+    server's own loopback origin (``localhost`` for ``127.0.0.1``, same scheme and port) is the
+    same server, so it passes too; loopback pages on other ports do not."""
+    parts = origin_parts(origin)
+    if parts is None:
         return False  # "null" (sandboxed frames, file://) and garbage
-    host = host.lower()
-    return is_loopback(host) or (own_host is not None and host == own_host)
+    if any(origin_parts(e) == parts for e in extra):
+        return True
+    if own is None:
+        return False
+    if parts == own:
+        return True
+    scheme, host, port = parts
+    return (scheme, port) == (own[0], own[2]) and is_loopback(host) and is_loopback(own[1])
 
 
 def ensure_token(settings: Settings) -> Settings:
@@ -209,7 +247,7 @@ class Guard:
                     return
                 state["read_only"] = True  # viewing only
         if method in STATE_CHANGING or not http:
-            problem = self.foreign(headers, own)
+            problem = self.foreign(headers, served_origin(scope, headers.get("host", "")))
             if problem:
                 await self.refuse(scope, receive, send, 403, problem)
                 return
@@ -257,7 +295,7 @@ class Guard:
                 return identity
         return None
 
-    def foreign(self, headers: dict[str, str], own: str | None) -> str | None:
+    def foreign(self, headers: dict[str, str], own: tuple[str, str, int] | None) -> str | None:
         """Why a state-changing request (or a socket) looks cross-site, or None."""
         if headers.get("sec-fetch-site") == "cross-site":
             return "cross-site request refused (Sec-Fetch-Site: cross-site)"

@@ -13,7 +13,8 @@ sends its figures over a pipe), always from the event-loop thread, so one connec
 A full disk: a status change the database cannot take is kept in memory (:attr:`RunStore.unsaved`,
 shown by every read) and written as soon as it can be, so no run is shown ``running`` without a
 process just because the disk filled up; lost metric points are replayed from the checkpoint on
-resume. ``uploads`` records who uploaded which model (per-client quotas).
+resume. ``uploads`` records who uploaded which model: the client address (``owner``, per-client
+quotas) and the person (``uploader``, the identity's owner name: who may delete it).
 """
 
 from __future__ import annotations
@@ -186,6 +187,9 @@ class RunStore:
             # itself: a run found killed again at that same step is not continued a second time.
             if "restarted_from" not in columns:
                 self.db.execute("ALTER TABLE runs ADD COLUMN restarted_from INTEGER")
+            columns = {r["name"] for r in self.db.execute("PRAGMA table_info(uploads)")}
+            if "uploader" not in columns:  # a database from before uploads had owners: NULL, teacher only
+                self.db.execute("ALTER TABLE uploads ADD COLUMN uploader TEXT")
         except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
             self.db.close()
             raise DamagedStoreError(path, exc) from None
@@ -337,10 +341,19 @@ class RunStore:
         self.unsaved.pop(run_id, None)
 
     # -- uploads ------------------------------------------------------------------------------
-    def add_upload(self, model_id: str, owner: str, size: int) -> None:
+    def add_upload(self, model_id: str, owner: str, size: int, uploader: str | None = None) -> None:
+        """Record an upload: ``owner`` is the client address its quota counts against,
+        ``uploader`` the person (identity) who may delete it besides the teacher."""
         self.db.execute(
-            "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?)", (model_id, owner, size, time.time())
+            "INSERT OR REPLACE INTO uploads (id, owner, bytes, created, uploader) VALUES (?, ?, ?, ?, ?)",
+            (model_id, owner, size, time.time(), uploader),
         )
+
+    def upload_owner(self, model_id: str) -> str | None:
+        """Who uploaded a model; None when unknown (an upload from before owners were recorded,
+        or a file put in the folder by hand): only the teacher may delete those."""
+        row = self.db.execute("SELECT uploader FROM uploads WHERE id = ?", (model_id,)).fetchone()
+        return row["uploader"] if row else None
 
     def upload_bytes(self, owner: str) -> int:
         row = self.db.execute(

@@ -3,9 +3,12 @@
 Why a process: with NumPy holding the GIL between BLAS calls, a training thread would starve the
 event loop; a separate process trains at full speed while the loop answers requests. The
 ``spawn`` context gives the child a clean interpreter (no inherited threads or sockets). Messages
-are plain dicts both ways over two one-way pipes (our own processes only; everything a browser
-gets is re-validated by :mod:`..protocol` models). A reader thread per run turns the child's
-messages into calls on the event loop.
+are plain dicts both ways over two one-way pipes, as JSON bytes (:class:`.messages.JsonPipe`:
+``send_bytes``/``recv_bytes``, never the pipes' pickling ``send``/``recv``), and the job goes to
+the child as JSON text; everything a browser gets is re-validated by :mod:`..protocol` models.
+What multiprocessing itself still pickles at spawn is its own bootstrap (the target's name and
+the pipe ends' handles), none of it data. A reader thread per run turns the child's messages
+into calls on the event loop.
 
 Concurrency: ``max_active_runs`` (default: one run per core). A run that starts alone trains on
 every core; one that starts while others train gets ``cores // runs`` training threads (at least
@@ -15,13 +18,19 @@ one), so they do not oversubscribe the cores.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import threading
+from multiprocessing.connection import Connection
 from typing import Any
 
 from ..session import session_main
 from ..settings import Settings
 from .base import Executor, OnMessage, RunEndedError, RunHandle
+from .messages import JsonPipe
+
+log = logging.getLogger("glassnet.executor.local")
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 TRAIN_THREADS_VAR = "GLASSNET_TRAIN_THREADS"  # training/step.py reads it
@@ -48,6 +57,11 @@ def cpu_list(text: str) -> list[int]:
     return sorted(out)
 
 
+def local_session_main(job_json: str, events: Connection, commands: Connection) -> None:
+    """A run's process: the job from JSON, both pipe ends carrying JSON bytes (:class:`JsonPipe`)."""
+    session_main(json.loads(job_json), JsonPipe(events), JsonPipe(commands))  # type: ignore[arg-type]
+
+
 class LocalRun(RunHandle):
     """A spawned process training one run."""
 
@@ -63,8 +77,8 @@ class LocalRun(RunHandle):
         events_r, events_w = ctx.Pipe(duplex=False)
         commands_r, commands_w = ctx.Pipe(duplex=False)
         self.process = ctx.Process(
-            target=session_main,
-            args=(self.job, events_w, commands_r),
+            target=local_session_main,
+            args=(json.dumps(self.job), events_w, commands_r),
             name=f"glassnet-run-{self.run_id}",
             daemon=True,
         )
@@ -83,7 +97,7 @@ class LocalRun(RunHandle):
         # Close our copies of the child's ends: EOF then means the child is gone.
         events_w.close()
         commands_r.close()
-        self.events, self.commands = events_r, commands_w
+        self.events, self.commands = JsonPipe(events_r), JsonPipe(commands_w)
         loop = asyncio.get_running_loop()
 
         def read() -> None:
@@ -92,6 +106,9 @@ class LocalRun(RunHandle):
                     message = self.events.recv()
                 except (EOFError, OSError):
                     break
+                except ValueError as exc:  # not JSON: a bug in the child; skip it, keep reading
+                    log.error("run %s: %s", self.run_id, exc)
+                    continue
                 loop.call_soon_threadsafe(on_message, self, message)
             loop.call_soon_threadsafe(on_message, self, {"kind": "exit"})
 

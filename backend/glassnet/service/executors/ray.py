@@ -34,7 +34,6 @@ bundled MNIST ships in the wheel). TensorBoard files are not written for Ray run
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -56,6 +55,7 @@ from ..session import session_main
 from ..settings import Settings
 from .base import Executor, ExecutorUnavailableError, OnMessage, RunEndedError, RunHandle
 from .local import TRAIN_THREADS_VAR
+from .messages import pack, unpack
 
 log = logging.getLogger("glassnet.executor.ray")
 
@@ -67,27 +67,6 @@ RECONNECT_S = 5.0
 SHIPPED = re.compile(r"(last|live|epoch-\d{3,})\.npz")  # the files a run sends back
 SKIPPED_AT_START = re.compile(r"live\.npz|epoch-\d{3,}\.npz|.*\.tmp|\..*")  # not needed to resume
 MAX_START_BYTES = 256 * 2**20  # a run folder this big is not shipped (its checkpoints are capped)
-
-
-# -- messages as JSON bytes ----------------------------------------------------------------------
-def pack(message: dict[str, Any]) -> bytes:
-    """A session message as JSON; top-level bytes fields as ``{"$b64": ...}``."""
-    out = {
-        k: {"$b64": base64.b64encode(v).decode()} if isinstance(v, bytes | bytearray) else v
-        for k, v in message.items()
-    }
-    return json.dumps(out, separators=(",", ":")).encode()
-
-
-def unpack(data: bytes | dict[str, Any]) -> dict[str, Any]:
-    """The message :func:`pack` made (from its bytes, or already parsed from JSON)."""
-    message = json.loads(data) if isinstance(data, bytes) else data
-    if not isinstance(message, dict):
-        raise ValueError("a message must be a JSON object")
-    for k, v in message.items():
-        if isinstance(v, dict) and set(v) == {"$b64"}:
-            message[k] = base64.b64decode(v["$b64"])
-    return message
 
 
 # -- inside the actor ----------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
+from ..errors import JSONConstantError, coded, json_problem
 from ..pool import HeavyPool
+from ..protocol import ErrorCode
 
 __all__ = [
     "MULTIPART_OVERHEAD",
     "PlainErrorRoute",
     "describe_errors",
+    "json_problem",
     "loads_strict",
     "media_type",
     "not_a_file",
@@ -62,23 +65,19 @@ async def read_body(request: Request, limit: int, what: str = "request body") ->
     return b"".join(chunks)
 
 
-def loads_strict(body: bytes, hint: str = "") -> Any:
+def loads_strict(body: bytes | str, hint: str = "", what: str = "the body") -> Any:
     """JSON that refuses NaN and Infinity (Python's json accepts them by default); 422 naming
     the problem (``hint`` says what the numbers must be)."""
 
     def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
+        raise JSONConstantError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
 
     try:
         return json.loads(body, parse_constant=no_constants)
-    except RecursionError:
-        raise HTTPException(422, "the JSON body is nested too deeply") from None
-    except UnicodeDecodeError:
-        raise HTTPException(422, "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"the body is not valid JSON: {exc}") from None
-    except ValueError as exc:
+    except JSONConstantError as exc:
         raise HTTPException(422, str(exc)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise coded(HTTPException(422, json_problem(exc, what)), ErrorCode.INVALID_JSON) from None
 
 
 async def read_form(request: Request, body: bytes, max_files: int = 1) -> FormData:
@@ -105,13 +104,18 @@ def not_a_file(field: str, form: FormData) -> str:
 
 async def read_form_file(request: Request, field: str, limit: int) -> tuple[bytes, str | None]:
     """The file in multipart ``field`` (at most ``limit + 1`` bytes read, so a caller can tell
-    "over the limit") and its filename. Missing or text field -> 422; malformed form -> 400."""
+    "over the limit") and its filename. Missing or text field -> 422; malformed form or any other
+    field -> 400."""
     body = await read_body(request, limit + MULTIPART_OVERHEAD, "upload")
     form = await read_form(request, body)
     try:
         upload = form.get(field)
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, not_a_file(field, form))
+        extra = sorted({k for k in form if k != field})
+        if extra:  # the routes' schemas say additionalProperties: false; a stray field is a mistake
+            names = ", ".join(repr(k[:40]) for k in extra[:5])
+            raise HTTPException(400, f"multipart: unexpected field(s) {names}; send only the file '{field}'")
         return await upload.read(limit + 1), upload.filename
     finally:
         await form.close()

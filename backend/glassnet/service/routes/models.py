@@ -18,6 +18,7 @@ from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, read_c
 
 from ..errors import body_cap
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
+from ..owners import identity_of, not_yours
 from ..schemas import ErrorBody
 from ..security import client_of
 from .bodies import (
@@ -75,21 +76,35 @@ async def download_model(model_id: ModelId, registry: Registry, pool: Pool) -> F
     responses={
         403: {
             "model": ErrorBody,
-            "description": "A bundled model or a run's checkpoint: not deletable here.",
+            "description": "A bundled model or a run's checkpoint (not deletable here), or another "
+            "person's upload (only its owner or the teacher may delete it).",
         },
         404: {"model": ErrorBody, "description": "No model has this id."},
     },
 )
-async def delete_model(model_id: ModelId, registry: Registry, pool: Pool, state: AppState) -> Response:
+async def delete_model(
+    model_id: ModelId, request: Request, registry: Registry, pool: Pool, state: AppState
+) -> Response:
     """Delete a model uploaded with ``POST /api/models`` (ids ``uploads:…``). Bundled models stay;
-    a run's checkpoints go with the run (``DELETE /api/runs/{id}``)."""
+    a run's checkpoints go with the run (``DELETE /api/runs/{id}``). Like a run, an upload has an
+    owner: a student may delete only their own; the teacher (on a loopback server without a
+    token: everyone) any. An upload stored before owners were recorded has none: teacher only."""
+    identity = identity_of(request)
+    store = getattr(state, "store", None)
+    # Read on the event loop (the store's one connection lives there); checked in the pool once
+    # the id is known to be an upload, so an unknown id is a 404 and a bundled one says why.
+    uploader = store.upload_owner(model_id) if store is not None else None
+
+    def allowed() -> None:
+        if not identity.may_control(uploader):
+            raise PermissionError(not_yours("delete", f"model {model_id}", uploader))
+
     try:
-        await pool.run(registry.delete_uploaded, model_id)
+        await pool.run(registry.delete_uploaded, model_id, allowed)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except PermissionError as exc:
         raise HTTPException(403, str(exc)) from None
-    store = getattr(state, "store", None)
     if store is not None:
         store.delete_upload(model_id)
     if getattr(state, "disk", None) is not None:
@@ -192,8 +207,9 @@ async def upload_model(
         await pool.run(state.disk.require_room, "store an upload")
     try:
         summary = await pool.run(registry.add_uploaded, data, filename)
-        if quotas is not None and store is not None:
-            store.add_upload(summary.id, client, summary.size)
+        if store is not None:  # the owner is recorded whether or not quotas are on
+            store.add_upload(summary.id, client, summary.size, identity_of(request).owner)
+        if quotas is not None:
             quotas.count(client, "uploads")
         return summary
     except UploadTooLargeError as exc:

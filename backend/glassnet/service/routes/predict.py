@@ -32,9 +32,15 @@ from .bodies import (
 )
 from .deps import AppState, Registry
 
-__all__ = ["MAX_JSON_BYTES", "PredictRequest", "check_pixels", "router"]
+__all__ = ["MAX_JSON_BYTES", "PredictRequest", "as_grid", "check_pixels", "router"]
 
-MAX_JSON_BYTES = 4 * 1024 * 1024  # a 512x512 pad as JSON numbers is ~1.5 MiB; 28x28 is ~4 KiB
+# A pixel grid as JSON: at most 1 MiB, the same as a WebSocket message. A digit needs no more:
+# the dashboard sends 56x56 (~12 KiB), 28x28 is ~4 KiB, and even 256x256 with six-digit numbers is
+# ~0.6 MiB; bigger pictures travel as images (PNG/JPEG, decoded in C without the GIL). The cap is
+# what keeps /healthz and the sockets responsive: ``json.loads`` is one C call that holds the GIL
+# for its whole body (~30 ms per MiB here, 0.13 s for the 4 MiB this once allowed, during which
+# the event loop could not run), so the body's size bounds the longest stall.
+MAX_JSON_BYTES = 1024 * 1024
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
     for code, text in {
@@ -127,8 +133,13 @@ def check_pixels(pixels: Any) -> None:
 
 
 def parse_pixels(body: bytes) -> Any:
-    """The pixels of a JSON body (parsed and checked in the heavy pool: a 2 MiB grid is ~10^5
-    numbers, each checked in Python)."""
+    """The pixels of a JSON body, parsed in the heavy pool: a plain grid in C (:func:`_plain_grid`,
+    the common case), anything else checked number by number in Python so the 422 can name the
+    bad one. Checking a MiB of numbers in Python holds the GIL for ~0.15 s in small steps; the C
+    path is one parse and one conversion (~50 ms for a MiB)."""
+    grid = _plain_grid(body)
+    if grid is not None:
+        return grid
     try:
         data = loads_strict(body, "pixels must be finite numbers in [0, 1]")
         return PredictRequest.model_validate(data).pixels
@@ -151,11 +162,30 @@ def _plain_grid(body: bytes) -> np.ndarray | None:
         return None
     try:
         data = loads_strict(body)
-        if type(data) is not dict or list(data) != ["pixels"] or type(data["pixels"]) is not list:
-            return None
-        grid = np.asarray(data["pixels"], dtype=np.float64)
-    except (HTTPException, ValueError, TypeError):
-        return None  # ragged rows, bad JSON: the full path says which
+    except HTTPException:
+        return None  # bad JSON: the full path says why
+    if type(data) is not dict or list(data) != ["pixels"]:
+        return None
+    return as_grid(data["pixels"])
+
+
+def as_grid(pixels: Any) -> np.ndarray | None:
+    """``pixels`` as a float64 array when it plainly is a digit: 784 finite numbers or a grid of
+    equal rows of finite numbers; None for anything else (the full validation names the problem).
+
+    One NumPy conversion in C. Strings, objects, ragged rows and numbers beyond int64 give no
+    numeric array; booleans mixed with numbers would be read as 0/1, so a caller passes only
+    values parsed from text without ``true``/``false`` in it.
+    """
+    if type(pixels) is not list:
+        return None
+    try:
+        grid = np.asarray(pixels)
+    except (ValueError, TypeError, OverflowError):
+        return None  # ragged rows
+    if grid.dtype.kind not in "iuf":
+        return None
+    grid = grid.astype(np.float64, copy=False)
     if not (grid.ndim == 1 and grid.size == SIZE * SIZE) and not (grid.ndim == 2 and grid.size > 0):
         return None
     if not np.isfinite(grid).all():  # 1e999 reads as Infinity: the full path refuses it by name
@@ -220,7 +250,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         }
     },
 )
-@body_cap(MAX_JSON_BYTES)  # JSON up to 4 MiB (an image: 2 MiB, checked when read)
+@body_cap(MAX_JSON_BYTES)  # JSON up to 1 MiB (an image: 2 MiB, checked when read)
 async def predict(
     request: Request,
     registry: Registry,

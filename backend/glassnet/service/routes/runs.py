@@ -13,6 +13,7 @@ import binascii
 import contextlib
 import json
 import logging
+import math
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from ...nn.backend import device_problem
 from ...nn.model import Sequential
 from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
-from ..owners import digits_owner, identity_of
+from ..owners import digits_owner, identity_of, not_yours
 from ..pool import HeavyPool
 from ..protocol import RunStatus, RunSummary
 from ..recovery import checkpoint_meta, data_mismatch
@@ -113,11 +114,7 @@ def _owned(manager: RunManager, request: Request, run_id: str, action: str) -> d
     run = _found(manager, run_id)
     identity = identity_of(request)
     if not identity.may_control(run.get("owner")):
-        raise HTTPException(
-            403,
-            f"cannot {action} run {run_id}: it belongs to {run.get('owner') or 'nobody'}; only its owner "
-            "or the teacher may change it",
-        )
+        raise HTTPException(403, not_yours(action, f"run {run_id}", run.get("owner")))
     return run
 
 
@@ -258,12 +255,19 @@ def _cursor(run: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps([run["created"], run["id"]]).encode()).decode().rstrip("=")
 
 
+MAX_CREATED = 1e11  # a creation time is a Unix time: anything past the year 5000 was never given out
+
+
 def _after(cursor: str) -> tuple[float, str]:
+    """The (created, id) key a cursor holds; 422 for one this server cannot have made: not
+    base64 JSON of [a finite Unix time, an id] (NaN, 1e999, a 30-digit number, ``true`` too)."""
     try:
         created, run_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(created, int | float) or not isinstance(run_id, str):
+        if type(created) not in (int, float) or not isinstance(run_id, str) or len(run_id) > 64:
             raise ValueError
-    except (ValueError, TypeError, binascii.Error):
+        if not (math.isfinite(created) and 0 <= created < MAX_CREATED):
+            raise ValueError
+    except (ValueError, TypeError, OverflowError, binascii.Error, RecursionError):
         raise HTTPException(422, f"cursor {cursor[:40]!r} is not one this server gave out") from None
     return float(created), run_id
 
