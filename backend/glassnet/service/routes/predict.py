@@ -1,7 +1,7 @@
 """``POST /api/predict``: a digit in, the network's reading (and, on request, its insides) out.
 
 The body is either JSON ``{"pixels": [...]}`` (784 numbers or a grid of rows, each in [0, 1]),
-a multipart form with an ``image`` file (PNG or JPEG up to 2 MiB), or a raw ``image/*`` body.
+a multipart form with an ``image`` file (PNG, JPEG, GIF, BMP or WebP up to 2 MiB), or a raw ``image/*`` body.
 Every problem with the input is a 4xx ``{"detail": "..."}`` naming it; the network runs in
 the heavy pool (service/pool.py) so the event loop keeps serving WebSockets meanwhile.
 """
@@ -238,7 +238,8 @@ async def _inputs(request: Request) -> dict[str, Any]:
                             "image": {
                                 "type": "string",
                                 "format": "binary",
-                                "description": "PNG or JPEG of one digit, up to 2 MiB, any size; "
+                                "description": "PNG, JPEG, GIF, BMP or WebP of one digit, up to 2 MiB, "
+                                "any size; "
                                 "dark ink on light paper or light on dark.",
                             }
                         },
