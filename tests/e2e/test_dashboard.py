@@ -239,8 +239,9 @@ def test_server_errors_are_shown(server, browser) -> None:
 
 
 def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) -> None:
-    """The server restarts while a run trains: the page reconnects by itself (backoff), shows the
-    run as interrupted, and Resume continues it from its last checkpoint."""
+    """The server restarts while a run trains: the page reconnects by itself (backoff), and the
+    run continues by itself from its last checkpoint (service/recovery.py); Pause, Step, a new
+    rate, Resume and Stop then work as before."""
     api(server, "/api/runs", {"preset": "mlp", "epochs": 1, "name": "short run"})
     # Queued after it; far more epochs than the test lasts (it stops the run), so that it still
     # trains when the test looks, however fast the machine.
@@ -274,20 +275,9 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
         " && window.glassnet.charts.loss.series[0].xs.length > 5",
         timeout=15000,
     )
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"run-status\"]').dataset.state === 'interrupted'",
-        timeout=15000,
-    )
-    resume = page.get_by_test_id("resume")
-    assert resume.is_enabled()
-    resume.click()
-    page.wait_for_function(
-        "() => ['running', 'queued'].includes("
-        "document.querySelector('[data-testid=\"run-status\"]').dataset.state)",
-        timeout=15000,
-    )
-    # Pause, one mini-batch at a time, a new learning rate, then stop.
     state = "() => document.querySelector('[data-testid=\"run-status\"]').dataset.state"
+    page.wait_for_function(f"() => ({state})() === 'running'", timeout=30000)
+    # Pause, one mini-batch at a time, a new learning rate, Resume, then stop.
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({state})() === 'paused'", timeout=30000)
     before = api(server, f"/api/runs/{run['id']}")["step"]
@@ -299,6 +289,10 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
     page.locator("#apply-lr").click()
     page.get_by_text("learning rate is now 0.0005").wait_for(timeout=10000)
     assert api(server, f"/api/runs/{run['id']}")["lr"] == 0.0005
+    resume = page.get_by_test_id("resume")
+    assert resume.is_enabled()
+    resume.click()
+    page.wait_for_function(f"() => ({state})() === 'running'", timeout=30000)
     page.get_by_test_id("stop").click()
     page.wait_for_function(f"() => ({state})() === 'stopped'", timeout=30000)
     # Compare: the other run's curves laid over this one's.
