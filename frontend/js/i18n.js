@@ -9,7 +9,7 @@
  * (every panel then draws in the new language from the start). Numbers keep one format (en-US) in
  * both languages.
  */
-import { LANGUAGES, pickLanguage, format } from "./messages.js";
+import { LANGUAGES, pickLanguage, format, errorSentence } from "./messages.js";
 import { aDigit as aDigitEn } from "./learnmath.js";
 import { whyNot as whyNotEn, RUN_MACHINE } from "./protocol.js";
 
@@ -65,14 +65,6 @@ export const aDigit = (d) => (lang === "en" ? aDigitEn(d) : String(d));
 export const statusWord = (status) => (has(`status.${status}`) ? t(`status.${status}`) : status);
 
 /**
- * A server error in the chosen language: in English the server's own sentence (it names the
- * problem exactly); in another language its stable `code` through the catalogue (error.code.<code>).
- * @param {{code?: string|null, message?: string, detail?: string}} e
- */
-export const serverMessage = (e) =>
-  lang !== "en" && e.code && has(`error.code.${e.code}`) ? t(`error.code.${e.code}`) : e.message ?? e.detail ?? "";
-
-/**
  * Why a run cannot take an action, in the chosen language ("" when it can): protocol.js's
  * English sentence, rebuilt from the catalogue (why.<status>) in another language.
  * @param {any} run @param {any} action
@@ -104,16 +96,16 @@ export function archMessage(e) {
   return t(`arch.${e.code}`, params);
 }
 
-/**
- * An error as the page says it: its message in English; in another language a server error's
- * `code` through the catalogue (error.code.<code>). @param {unknown} e an ApiError or any Error
- */
-export function errText(e) {
-  const err = /** @type {{code?: string|null, message?: string}} */ (e);
-  if (lang !== "en" && err?.code && has(`error.code.${err.code}`)) return t(`error.code.${err.code}`);
-  return String(err?.message ?? e);
-}
+/** The catalogue's lead-in for an error code (error.code.<code>), null if it has none. @param {string} code */
+const codeLine = (code) => (has(`error.code.${code}`) ? t(`error.code.${code}`) : null);
 
+/**
+ * An error as the page says it (messages.js errorSentence): the server's own sentence always (it
+ * names the problem: the wrong join code, the taken name, the rule a value breaks); in another
+ * language after a lead-in for its code that is true of every error with that code.
+ * @param {unknown} e an ApiError, an error event's data ({code, message}) or any Error
+ */
+export const errText = (e) => errorSentence(e, lang === "en", codeLine, (lead, reason) => t("error.with_reason", { lead, reason }));
 
 /**
  * A column's name in the chosen language (learnmath.js names it in English).

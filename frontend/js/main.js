@@ -25,7 +25,7 @@ import { ClassPanel } from "./panels/classroom.js";
 import { PanelWatch } from "./panelwatch.js";
 import { NotesPath } from "./panels/notespath.js";
 import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
-import { t, lang, setLanguage, statusWord, serverMessage, checkpointName } from "./i18n.js";
+import { t, lang, setLanguage, statusWord, errText, checkpointName } from "./i18n.js";
 import { watchStrip } from "./navstrip.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
@@ -180,7 +180,7 @@ function handleEvent(e) {
     case "prediction": draw.show(d); break;
     case "error": {
       if (draw.onError(d)) break;
-      toast(t("error.server", { message: serverMessage(d) }));
+      toast(t("error.server", { message: errText(d) }));
       break;
     }
   }

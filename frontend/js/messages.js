@@ -49,3 +49,23 @@ export function compareCatalogues(a, b) {
   const mismatched = Object.keys(a).filter((k) => k in b && placeholders(a[k]).join() !== placeholders(b[k]).join());
   return { onlyA, onlyB, empty, mismatched };
 }
+
+/**
+ * An error as the page says it. The server's sentence names the problem exactly ("that is not
+ * this class's join code (403)"), so it is always shown: in English alone, in another language
+ * after the code's lead-in (`lead(code)`: the catalogue's error.code.<code>, a line true of every
+ * error with that code: "不允许这样做"), joined by `join` ("{lead}：{reason}"). A code's line
+ * alone only when there is no sentence; anything that is not a coded error, its message.
+ * @param {unknown} e an ApiError, an error event's data ({code, message}) or any Error
+ * @param {boolean} english
+ * @param {(code: string) => string|null} lead the catalogue's line for a code, null if it has none
+ * @param {(lead: string, reason: string) => string} join
+ * @returns {string}
+ */
+export function errorSentence(e, english, lead, join) {
+  const err = /** @type {{code?: string|null, message?: string, detail?: string}|null|undefined} */ (e);
+  const reason = String(err?.message ?? err?.detail ?? e ?? "").trim();
+  const line = !english && typeof err?.code === "string" ? lead(err.code) : null;
+  if (!line) return reason;
+  return reason ? join(line, reason) : line;
+}

@@ -167,4 +167,17 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     expect(page.get_by_test_id("join").get_by_role("button", name="加入")).to_be_visible()
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     assert axe(page, "body") == []
+    # A refusal keeps the server's reason in Chinese, after a lead-in true of its code (qa-ui2 #1:
+    # a wrong code read "the server does not accept requests from this page's address").
+    form = page.get_by_test_id("join")
+    form.locator("input[name=name]").fill("dora")
+    form.locator("input[name=code]").fill("not-the-code")
+    form.locator("button[type=submit]").click()
+    status = page.get_by_test_id("join-status")
+    expect(status).to_contain_text("不允许这样做：that is not this class's join code")
+    expect(status).not_to_contain_text("地址")
+    form.locator("input[name=name]").fill("cleo")
+    form.locator("input[name=code]").fill(CODE)
+    form.locator("button[type=submit]").click()
+    expect(status).to_contain_text("这和现在的状态冲突：the name 'cleo' is taken")
     zh.close()
