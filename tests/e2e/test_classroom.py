@@ -180,4 +180,11 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     form.locator("input[name=code]").fill(CODE)
     form.locator("button[type=submit]").click()
     expect(status).to_contain_text("这和现在的状态冲突：the name 'cleo' is taken")
+    # The name field holds what the server takes (40), and a name in Chinese joins (qa-ui2 #3, #11).
+    expect(form.locator("input[name=name]")).to_have_attribute("maxlength", "40")
+    form.locator("input[name=name]").fill("张伟")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{url}/", timeout=15000)
+    expect(page.get_by_test_id("class-you")).to_contain_text("张伟", timeout=15000)
+    assert "张伟" in call(url, "/api/class", TEACHER)["students"]
     zh.close()

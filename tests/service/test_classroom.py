@@ -254,3 +254,72 @@ def test_a_loopback_user_without_a_token_deletes_any_upload(client: TestClient) 
     files = {"file": ("m.npz", data, "application/octet-stream")}
     model = client.post("/api/models", files=files, headers={"x-glassnet-owner": "ann"}).json()["id"]
     assert client.delete(f"/api/models/{model}", headers={"x-glassnet-owner": "bob"}).status_code == 204
+
+
+def test_names_in_any_script_join_and_compare_without_case(classroom: TestClient) -> None:
+    """Student names (qa-ui2 #3, #11): letters and digits of any script with spaces and . _ @ -,
+    1-40 characters once trimmed; "ANN" is ann's name (taken), whatever its case or width."""
+    c, teacher = classroom, bearer(TEACHER)
+    for name in ("张伟", "José", "Zoë Ng", "मोहन", "ann"):
+        me = c.get("/api/me", headers=join(c, f"  {name} ")).json()
+        assert me == {"owner": name, "role": "student"}, name
+    # One spelling: "José" typed with a combining accent is the José who joined (NFC).
+    decomposed = c.post("/api/join", json={"code": CODE, "name": "Jose\u0301"})
+    assert decomposed.status_code == 409 and "taken" in decomposed.json()["detail"]
+    for same in ("ANN", "Ann", " aNn ", "ＡＮＮ", "JOSÉ", "zoë ng"):
+        r = c.post("/api/join", json={"code": CODE, "name": same})
+        assert r.status_code == 409 and "taken" in r.json()["detail"], same
+    roster = c.get("/api/class", headers=teacher).json()["students"]
+    assert roster == ["张伟", "José", "Zoë Ng", "मोहन", "ann"]
+    # The teacher asking for "ANN" gets ann's own token, not a second student.
+    handed = c.post("/api/class/students", json={"names": ["ANN"]}, headers=teacher).json()
+    assert handed[0]["name"] == "ann"
+    assert c.get("/api/me", headers=bearer(handed[0]["token"])).json()["owner"] == "ann"
+
+    forty = "a" * 40
+    assert c.post("/api/join", json={"code": CODE, "name": f"   {forty}   "}).status_code == 200
+    bad_names = (
+        "a" * 41,
+        "张" * 41,
+        "",
+        "   ",
+        "ann\u0000x",
+        "a\nb",
+        "a\u200bb",
+        "-ann",
+        ".x",
+        "a/b",
+        "a<b>",
+    )
+    for bad in (*bad_names, "☺", "TEACHER", "Local"):
+        r = c.post("/api/join", json={"code": CODE, "name": bad})
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["code"] == "invalid"
+        if bad.strip() and len(bad) <= 40:
+            assert "letters or digits (in any script" in r.json()["detail"], bad
+
+
+def test_existing_ascii_tokens_keep_working() -> None:
+    """The token is an HMAC of the normal name; ASCII names are their own normal form, so a token
+    signed before names could be in any script is the same token (and still names its student)."""
+    import base64
+    import hashlib
+    import hmac
+
+    from glassnet.service.owners import student_of, student_token
+
+    def signed(name: str) -> str:  # the token as it was made before this rule
+        encoded = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+        mac = hmac.new(TEACHER.encode(), f"glassnet-student:{name}".encode(), hashlib.sha256)
+        return f"st.{encoded}.{mac.hexdigest()[:32]}"
+
+    for name in ("ann", "Bob Smith", "a.b_c@d-e", "x" * 40):
+        old = signed(name)
+        assert student_token(TEACHER, name) == old
+        assert student_of(TEACHER, old) == name
+    # A token of a name typed in another form is the normal name's token.
+    assert student_token(TEACHER, "Jose\u0301 ") == student_token(TEACHER, "José")
+    assert student_of(TEACHER, student_token(TEACHER, "张伟")) == "张伟"
+    # A forged token whose name is not normal (or not usable) names nobody.
+    for name in ("Jose\u0301", "a\u0000b", "a" * 41):
+        assert student_of(TEACHER, signed(name)) is None

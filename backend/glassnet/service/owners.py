@@ -25,10 +25,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 import sqlite3
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,12 @@ OWNER_HEADER = "x-glassnet-owner"
 STUDENT_PREFIX = "st."
 TEACHER = "teacher"
 LOCAL = "local"
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.@-]{0,39}")
-NAME_RULE = "1-40 letters, digits, spaces and . _ @ -, starting with a letter or digit"
+NAME_MAX = 40
+NAME_PUNCTUATION = frozenset(" _.@-")
+NAME_RULE = (
+    f"1-{NAME_MAX} letters or digits (in any script: José, 张伟), spaces and . _ @ -, "
+    "starting with a letter or digit"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +76,38 @@ TEACHER_IDENTITY = Identity(TEACHER, teacher=True)
 VIEWER_IDENTITY = Identity("", teacher=False, viewer_only=True)
 
 
+def _name_char(ch: str, first: bool) -> bool:
+    """A letter or digit of any script (Unicode categories L and N); after the first character
+    also a combining mark (the accents and vowel signs of many scripts) or ``NAME_PUNCTUATION``.
+    Control and format characters, other spaces and symbols are not."""
+    kind = unicodedata.category(ch)[0]
+    if kind in "LN":
+        return True
+    return not first and (kind == "M" or ch in NAME_PUNCTUATION)
+
+
+def normal_name(name: str) -> str:
+    """A name as it is kept, shown and signed: NFC (one spelling for "é"), trimmed. ASCII names
+    are their own normal form, so the tokens handed out before this rule keep working."""
+    return unicodedata.normalize("NFC", name).strip()
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: "ann", "ANN" and "Ａnn" (full width) are one name."""
+    return unicodedata.normalize("NFKC", normal_name(name)).casefold()
+
+
+def usable_name(name: str) -> bool:
+    """Whether ``name`` (already normal) follows :data:`NAME_RULE`."""
+    return 0 < len(name) <= NAME_MAX and all(_name_char(ch, i == 0) for i, ch in enumerate(name))
+
+
 def check_name(name: str) -> str:
-    """A student's (or browser's) name, trimmed; ValueError naming the rule."""
-    name = name.strip()
-    if not NAME.fullmatch(name) or name.lower() in (TEACHER, LOCAL):
-        raise ValueError(f"name {name[:60]!r} is not usable: {NAME_RULE} (not 'teacher' or 'local')")
+    """A student's (or browser's) name, normalised (:func:`normal_name`); ValueError naming the rule."""
+    name = normal_name(name)
+    if not usable_name(name) or name_key(name) in (TEACHER, LOCAL):
+        shown = "".join(ch if ch.isprintable() else "?" for ch in name[:60])
+        raise ValueError(f"name {shown!r} is not usable: {NAME_RULE} (not 'teacher' or 'local')")
     return name
 
 
@@ -85,7 +116,9 @@ def _signature(secret: bytes, name: str) -> str:
 
 
 def student_token(secret: str, name: str) -> str:
-    """The token of student ``name`` under the teacher's token ``secret``."""
+    """The token of student ``name`` under the teacher's token ``secret``: the normal name (its
+    UTF-8 in base64) and an HMAC of it, so one name has one token however it was typed."""
+    name = normal_name(name)
     encoded = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
     return f"{STUDENT_PREFIX}{encoded}.{_signature(secret.encode(), name)}"
 
@@ -99,7 +132,7 @@ def student_of(secret: str, token: str) -> str | None:
         name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
-    if not NAME.fullmatch(name):
+    if normal_name(name) != name or not usable_name(name):
         return None
     return name if hmac.compare_digest(signature, _signature(secret.encode(), name)) else None
 
@@ -146,21 +179,36 @@ class Classroom:
         self.db.close()
 
     def join(self, name: str, limit: int) -> bool | None:
-        """Take ``name`` for a student: True; False when someone already has it; None when the
-        class already has ``limit`` students (the join code is shared: without a cap, whoever has
-        it could fill the roster with names)."""
+        """Take ``name`` for a student: True; False when someone already has it, in any case
+        ("ANN" when "ann" joined: :func:`name_key`); None when the class already has ``limit``
+        students (the join code is shared: without a cap, whoever has it could fill the roster
+        with names)."""
         with self.lock:
+            if self._holder(name) is not None:
+                return False
             (count,) = self.db.execute("SELECT COUNT(*) FROM class_students").fetchone()
             if count >= limit:
-                taken = self.db.execute("SELECT 1 FROM class_students WHERE name = ?", (name,)).fetchone()
-                return False if taken else None
+                return None
             cur = self.db.execute("INSERT OR IGNORE INTO class_students VALUES (?, ?)", (name, time.time()))
             return cur.rowcount == 1
 
-    def enrol(self, name: str) -> None:
-        """The teacher hands out a token for ``name`` (taken or not)."""
+    def enrol(self, name: str) -> str:
+        """The teacher hands out a token for ``name`` (taken or not): the roster's spelling of it
+        ("ann" for "ANN" when ann joined), which is the name the token is for."""
         with self.lock:
+            holder = self._holder(name)
+            if holder is not None:
+                return holder
             self.db.execute("INSERT OR IGNORE INTO class_students VALUES (?, ?)", (name, time.time()))
+            return name
+
+    def _holder(self, name: str) -> str | None:
+        """The roster's name that is ``name`` when compared by :func:`name_key` (under the lock)."""
+        key = name_key(name)
+        for (held,) in self.db.execute("SELECT name FROM class_students"):
+            if name_key(held) == key:
+                return str(held)
+        return None
 
     def students(self) -> list[str]:
         with self.lock:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..owners import TEACHER, Identity, check_name, identity_of, student_token
+from ..owners import NAME_MAX, NAME_RULE, TEACHER, Identity, check_name, identity_of, student_token
 from ..protocol import ClassData, EventType, RunSummary
 from ..schemas import ErrorBody
 from ..security import TOKEN_COOKIE, client_of
@@ -22,7 +22,11 @@ router = APIRouter(tags=["class"])
 class JoinBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=128, description="the class's join code")
-    name: str = Field(min_length=1, max_length=40, description="the student's name, as the class sees it")
+    name: str = Field(
+        min_length=1,
+        max_length=4 * NAME_MAX,  # spaces around it are trimmed; check_name then holds it to NAME_MAX
+        description=f"the student's name, as the class sees it: {NAME_RULE}",
+    )
 
 
 class StudentsBody(BaseModel):
@@ -129,16 +133,15 @@ async def me(request: Request) -> Me:
 async def students(body: StudentsBody, request: Request, state: AppState) -> list[StudentToken]:
     _teacher(request, "hand out student tokens")
     secret = _secret(state)
+    try:
+        names = [check_name(raw) for raw in body.names]  # every name, before any is enrolled
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
     tokens = []
-    for raw in body.names:
-        try:
-            name = check_name(raw)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+    for name in names:
+        name = state.classroom.enrol(name)  # the roster's spelling: "ann" for "ANN"
         token = student_token(secret, name)
         tokens.append(StudentToken(name=name, token=token, link=f"/?token={token}"))
-    for t in tokens:
-        state.classroom.enrol(t.name)
     return tokens
 
 
