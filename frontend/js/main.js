@@ -27,6 +27,7 @@ import { NotesPath } from "./panels/notespath.js";
 import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
 import { t, lang, setLanguage, statusWord, errText, checkpointName } from "./i18n.js";
 import { watchStrip } from "./navstrip.js";
+import { followStart, followPin, afterPin } from "./follow.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
 const other = lang === "en" ? "zh-CN" : "en";
@@ -70,7 +71,7 @@ const socket = new LiveSocket(`${proto}//${location.host}/ws`, {
   say: t,
 });
 // The class (owners, queue, the pinned run) and which heavy frames the sections on screen need.
-const classPanel = new ClassPanel({ watch: (id) => watch(id), toast: (m, kind) => toast(m, kind), watched: () => S.watched });
+const classPanel = new ClassPanel({ watch: (id) => watch(id), toast: (m, kind) => toast(m, kind), pinned: (id) => onPin(id) });
 const panelWatch = new PanelWatch((m) => socket.send(m));
 
 const learn = new Learn({
@@ -122,9 +123,9 @@ function handleEvent(e) {
     case "hello": {
       S.runs = new Map(d.runs.map((/** @type {any} */ r) => [r.id, r]));
       S.current = d.current;
-      if (S.watched && S.runs.has(S.watched)) watch(S.watched, true); // reconnect: catch up
-      else if (d.current) watch(d.current, true);
-      else if (d.runs.length && !S.watched) watch(d.runs[d.runs.length - 1].id, true);
+      if (S.watched && S.runs.has(S.watched)) watch(S.watched, true, S.following); // reconnect: catch up
+      else if (d.current) watch(d.current, true, d.current === d.pinned ? "pinned" : "latest");
+      else if (d.runs.length && !S.watched) watch(d.runs[d.runs.length - 1].id, true, "latest");
       for (const n of ["runs", "status", "controls"]) markDirty(n);
       loadModels();
       draw.soon();
@@ -191,10 +192,16 @@ function handleEvent(e) {
 function onStatus(d) {
   updateRun(d);
   if (d.status === STATUS.RUNNING) S.current = d.id;
-  // A run started elsewhere: follow it only when the watched run is not queued, training or
-  // paused (the page stays on the run it watches).
-  if (d.status === STATUS.RUNNING && d.id !== S.watched && !isLive(watchedRun())) watch(d.id);
+  // A run started elsewhere: followed only by a page that shows the latest run, nothing chosen,
+  // once that run has ended (follow.js): never away from the class run or a run its person chose.
+  if (d.status === STATUS.RUNNING && followStart(S.following, S.watched, isLive(watchedRun()), d.id)) watch(d.id, false, "latest");
   for (const n of ["runs", "status", "controls"]) markDirty(n);
+}
+
+/** The teacher pinned (or unpinned) the class run. @param {string|null} pinned */
+function onPin(pinned) {
+  if (pinned !== null && followPin(S.following, S.watched, pinned)) watch(pinned, false, "pinned");
+  else S.following = afterPin(S.following, S.watched, pinned);
 }
 
 // What changed in a run, from its status event or a control's answer (whichever came first):
@@ -214,8 +221,12 @@ onRunChange((prev, d) => {
 });
 
 // -- watching a run -----------------------------------------------------------------------------
-/** @param {string} id @param {boolean} [force] reload even if already watched (after a reconnect) */
-async function watch(id, force = false) {
+/**
+ * @param {string} id @param {boolean} [force] reload even if already watched (after a reconnect)
+ * @param {import("./follow.js").Following} [how] why: the person's choice unless said otherwise
+ */
+async function watch(id, force = false, how = "chosen") {
+  S.following = how;
   if (S.watched === id && !force) return;
   if (S.watched && S.watched !== id) socket.send(unsubscribeMessage(S.watched));
   const changed = S.watched !== id;

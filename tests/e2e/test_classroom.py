@@ -188,3 +188,55 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     expect(page.get_by_test_id("class-you")).to_contain_text("张伟", timeout=15000)
     assert "张伟" in call(url, "/api/class", TEACHER)["students"]
     zh.close()
+
+
+def wait_api(url: str, run_id: str, status: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while call(url, f"/api/runs/{run_id}", TEACHER)["status"] != status:
+        assert time.monotonic() < deadline, f"run {run_id} never {status}"
+        time.sleep(0.2)
+
+
+def test_pages_stay_on_the_class_run_and_on_a_chosen_run_when_the_next_run_starts(
+    class_server, browser
+) -> None:
+    """qa-ui2 #2: when the run a page shows ends, the queue's next run (anyone's) starts; a page
+    that follows the pinned class run, or shows a run its person opened, stays on it, and its end
+    state stays readable. Only a page that chose nothing follows the run that starts."""
+    url = class_server.url
+    call(url, "/api/class/pinned", TEACHER, {"run": None}, method="PUT")  # an earlier test's pin
+    fay, gus = (s["token"] for s in call(url, "/api/class/students", TEACHER, {"names": ["fay", "gus"]}))
+    first = call(url, "/api/runs", fay, {**LONG, "name": "fay's first"})
+    wait_api(url, first["id"], "running")
+    nxt = call(url, "/api/runs", gus, {**LONG, "name": "gus's next"})
+    assert nxt["status"] == "queued"
+
+    teacher, teacher_errors = open_page(browser, f"{url}/?token={TEACHER}")
+    student, errors = open_page(browser, f"{url}/?token={fay}")
+    for page in (teacher, student):
+        expect(page.get_by_test_id("run-status")).to_contain_text("fay's first", timeout=10000)
+    # fay opens her own run (her choice); the teacher pins it (the teacher's page follows the class).
+    student.locator(f'[data-testid="class-runs"] tr[data-run="{first["id"]}"]').get_by_role(
+        "button", name="Open fay's first"
+    ).click()
+    call(url, "/api/class/pinned", TEACHER, {"run": first["id"]}, method="PUT")
+    expect(teacher.get_by_test_id("class-pinned")).to_contain_text("fay's first", timeout=10000)
+
+    call(url, f"/api/runs/{first['id']}/stop", TEACHER, {})
+    wait_api(url, nxt["id"], "running")
+    teacher.wait_for_timeout(2500)  # the "status" events of both runs have reached every page
+    for page in (teacher, student):
+        expect(page.get_by_test_id("run-status")).to_contain_text("fay's first")
+        expect(page.get_by_test_id("run-status")).not_to_contain_text("gus's next")
+        assert page.evaluate("window.glassnet.S.watched") == first["id"]
+    # Unpinned, the teacher's page shows the latest run again (nothing chosen there): the next run
+    # that starts is followed; fay's page stays on the run she opened.
+    call(url, f"/api/runs/{nxt['id']}/stop", TEACHER, {})
+    call(url, "/api/class/pinned", TEACHER, {"run": None}, method="PUT")
+    expect(teacher.get_by_test_id("class-pinned")).not_to_contain_text("fay's first", timeout=10000)
+    third = call(url, "/api/runs", gus, {**LONG, "name": "gus's third"})
+    expect(teacher.get_by_test_id("run-status")).to_contain_text("gus's third", timeout=15000)
+    expect(student.get_by_test_id("run-status")).to_contain_text("fay's first")
+    call(url, f"/api/runs/{third['id']}/stop", TEACHER, {})
+    errors.check()
+    teacher_errors.check()

@@ -26,7 +26,7 @@ export function browserName() {
 }
 
 export class ClassPanel {
-  /** @param {{watch: (id: string) => void, toast: (m: string, kind?: "error"|"info") => void, watched: () => string|null}} hooks */
+  /** @param {{watch: (id: string) => void, toast: (m: string, kind?: "error"|"info") => void, pinned: (id: string|null) => void}} hooks */
   constructor(hooks) {
     this.h = hooks;
     browserName();
@@ -68,9 +68,8 @@ export class ClassPanel {
 
   /** @param {{pinned: string|null}} d */
   onClass(d) {
-    const before = this.view?.pinned ?? null;
     if (this.view) this.view.pinned = d.pinned;
-    if (d.pinned && (this.h.watched() === null || this.h.watched() === before)) this.h.watch(d.pinned);
+    this.h.pinned(d.pinned); // the page follows the pin unless its person chose its run (follow.js)
     if (d.pinned) this.h.toast(t("class.pinned_toast"), "info");
     this.changed();
   }
