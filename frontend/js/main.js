@@ -10,7 +10,7 @@ import * as api from "./api.js";
 import { register, markDirty, paintTimes } from "./scheduler.js";
 import { refreshColors } from "./chart.js";
 import { S, $, toast, attempt, updateRun, onRunChange, pickSummary, isActive, isLive, watchedRun } from "./state.js";
-import { modelLabel } from "./models.js";
+import { modelLabel, titleOptions } from "./models.js";
 import { showConnection, paintStatus } from "./panels/status.js";
 import { DrawPanel } from "./panels/draw.js";
 import { Charts } from "./panels/charts.js";
@@ -298,6 +298,7 @@ async function loadModels() {
   /** @type {HTMLOptionElement} */ (sel.options[0]).text = t("model.auto", { model: S.defaultModel });
   for (const m of list.models) sel.add(new Option(label(m), m.id));
   sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+  titleOptions(sel);
   updateOnnxLink();
 }
 /** The ONNX download follows the chosen network (auto: the default one). */

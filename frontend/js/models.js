@@ -15,3 +15,15 @@ export function modelLabel(m, runName, kindWord = (k) => k, ckptWord = (c) => c)
   const name = ckpt && m.kind === "run" ? runName(runId) : null;
   return `${name ? `${name} · ${ckptWord(ckpt)}` : `${m.id}${m.kind === "bundled" ? "" : ` (${kindWord(m.kind)})`}`}${acc}`;
 }
+
+/**
+ * A menu of models shows a long run name cut (style.css: a menu is never wider than its place), so
+ * each option's title and the menu's own hold the whole name. Call after filling the menu.
+ * @param {HTMLSelectElement} sel
+ */
+export function titleOptions(sel) {
+  for (const o of sel.options) o.title = o.text;
+  const sync = () => { sel.title = sel.selectedOptions[0]?.text ?? ""; };
+  sync();
+  if (!sel.dataset.titled) { sel.dataset.titled = "1"; sel.addEventListener("change", sync); }
+}

@@ -15,6 +15,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import PageErrors
 from .digits import DIGITS, draw
@@ -226,3 +227,53 @@ def test_no_text_overflow(
     assert head and head["height"] < (140 if width < 500 else 90), head
     errors.check()
     context.close()
+
+
+LONG_NAME = "teach mlp with my handwriting, second try, lr 0.001"  # 52 characters, as QA had it
+
+WIDTHS = """() => ({
+  page: document.documentElement.scrollWidth,
+  menu: document.getElementById('mine-model').getBoundingClientRect().right,
+  card: document.getElementById('mine-model').closest('.card').getBoundingClientRect().right,
+  title: document.getElementById('mine-model').title,
+  wide: [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > 391
+      && ![...el.children].some((c) => c.getBoundingClientRect().right > 391))
+    .map((el) => `${el.tagName}#${el.id}.${el.className} ${Math.round(el.getBoundingClientRect().right)}`)
+    .slice(0, 12),  // the innermost elements that stick out, to say which
+})"""
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_a_long_run_name_does_not_widen_the_phone_page(server, browser, finished_run, locale: str) -> None:
+    """qa-ui2 #4, #13: at 390 px, a run of a long name widens neither the Your digits network menu
+    (every checkpoint of every run is an option) nor the page; the header's language and theme
+    buttons keep their size beside the run's pill, which gives way."""
+    old = finished_run["name"]
+    api(server, f"/api/runs/{finished_run['id']}", {"name": LONG_NAME}, method="PATCH")
+    try:
+        context, page, errors = open_in(browser, server, locale, 390, 844)
+        page.evaluate(f"window.glassnet.watch({finished_run['id']!r})")
+        expect(page.get_by_test_id("run-status")).to_contain_text(LONG_NAME[:10])
+        page.locator("#mine").scroll_into_view_if_needed()
+        find = (
+            "(n) => [...document.querySelectorAll('#mine-model option')]"
+            ".findIndex((o) => o.text.startsWith(n))"
+        )
+        page.wait_for_function(f"(n) => ({find})(n) >= 0", arg=LONG_NAME)
+        page.select_option("#mine-model", index=page.evaluate(find, LONG_NAME))
+        w = page.evaluate(WIDTHS)
+        assert w["page"] <= 390, "; ".join(w["wide"])
+        assert w["menu"] <= w["card"] + 0.5, w
+        assert w["title"].startswith(LONG_NAME), w  # the whole name, where the menu cuts it
+        for button in ("lang", "theme"):
+            box = page.locator(f"#{button}").bounding_box()
+            assert box and box["x"] + box["width"] <= 390, (button, box)
+            natural = page.evaluate(f"document.getElementById('{button}').scrollWidth")
+            assert box["width"] + 0.5 >= natural, (button, box, natural)  # not squeezed
+        theme = page.locator("#theme").bounding_box()
+        assert theme and theme["width"] >= 31.5, theme  # its 2rem, not a squeezed oval
+        errors.check()
+        context.close()
+    finally:
+        api(server, f"/api/runs/{finished_run['id']}", {"name": old}, method="PATCH")

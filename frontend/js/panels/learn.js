@@ -9,7 +9,7 @@
 import * as api from "../api.js";
 import { fmt } from "../learnmath.js";
 import { t, aDigit, errText, checkpointName } from "../i18n.js";
-import { modelLabel } from "../models.js";
+import { modelLabel, titleOptions } from "../models.js";
 import { drawGrid } from "../numgrid.js";
 import { WishesView } from "./wishes.js";
 import { NetDiagram } from "./netdiagram.js";
@@ -140,6 +140,7 @@ export class Learn {
     const convs = sorted.filter((m) => m.layers?.some((/** @type {any} */ l) => l.type === "conv2d"));
     conv.replaceChildren(...convs.map((m) => new Option(label(m), m.id)));
     conv.value = [...conv.options].some((o) => o.value === keepConv) ? keepConv : convs[0]?.id ?? "";
+    titleOptions(sel); titleOptions(conv);
     if (!this.ex) this.refresh();
   }
 

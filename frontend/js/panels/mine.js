@@ -10,6 +10,7 @@ import { base64ToBytes } from "../encoding.js";
 import { t, aDigit, errText, statusWord } from "../i18n.js";
 import { STATUS, LIVE_STATUSES } from "../protocol.js";
 import { AugmentStrip } from "./augstrip.js";
+import { titleOptions } from "../models.js";
 
 /** A "start from" value that means a new network of a preset, trained from scratch. */
 const NEW_PREFIX = "new:";
@@ -148,6 +149,7 @@ export class MyDigitsView {
       // Teaching can also start from nothing: a new network of a preset, my digits in its training.
       if (id === "teach-from") for (const preset of ["cnn", "mlp"]) sel.add(new Option(t("mine.from_scratch", { preset }), NEW_PREFIX + preset));
       if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+      titleOptions(sel);
     }
   }
 
