@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +241,36 @@ def test_pages_stay_on_the_class_run_and_on_a_chosen_run_when_the_next_run_start
     call(url, f"/api/runs/{third['id']}/stop", TEACHER, {})
     errors.check()
     teacher_errors.check()
+
+
+def test_delete_asks_first_in_the_row(class_server, browser) -> None:
+    """qa-ui2 #5: Delete in the Class section removed a run and its checkpoints at one click. It
+    now asks in the row, naming the run and its owner (no window.confirm: nothing blocks the page);
+    No keeps the run, Yes deletes it."""
+    url = class_server.url
+    (hal,) = (s["token"] for s in call(url, "/api/class/students", TEACHER, {"names": ["hal"]}))
+    run = call(url, "/api/runs", hal, {**LONG, "name": "hal's try"})
+    call(url, f"/api/runs/{run['id']}/stop", TEACHER, {})
+    wait_api(url, run["id"], "stopped")
+    page, errors = open_page(browser, f"{url}/?token={TEACHER}")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    row = page.locator(f'[data-testid="class-runs"] tr[data-run="{run["id"]}"]')
+    row.scroll_into_view_if_needed()
+    row.get_by_role("button", name="Delete hal's try").click()
+    expect(row).to_contain_text("Delete hal's run “hal's try” and its checkpoints? This cannot be undone.")
+    expect(row.get_by_role("button", name="No, keep it hal's try")).to_be_focused()
+    page.wait_for_timeout(6000)  # the section refreshes every 5 s: the question stays
+    expect(row.get_by_role("button", name="Yes, delete hal's try")).to_be_visible()
+    assert call(url, f"/api/runs/{run['id']}", TEACHER)["status"] == "stopped"
+    row.get_by_role("button", name="No, keep it hal's try").click()
+    expect(row.get_by_role("button", name="Delete hal's try")).to_be_visible()
+    assert call(url, f"/api/runs/{run['id']}", TEACHER)["status"] == "stopped"
+    row.get_by_role("button", name="Delete hal's try").click()
+    row.get_by_role("button", name="Yes, delete hal's try").click()
+    expect(row).to_have_count(0, timeout=10000)
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        call(url, f"/api/runs/{run['id']}", TEACHER)
+    assert gone.value.code == 404
+    assert dialogs == []
+    errors.check()

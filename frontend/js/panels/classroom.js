@@ -3,7 +3,7 @@
  * The class: who you are (a student, the teacher, or — on a one-person server — a browser with a
  * name of its own), the class run the teacher pinned, and "my runs" / "class runs" with each run's
  * owner, status, progress, accuracy and place in the queue. The teacher may pin, stop and delete
- * any run; a student their own (the server refuses the rest with 403).
+ * any run; a student their own (the server refuses the rest with 403). Delete asks first.
  */
 import { api } from "../api.js";
 import { esc } from "../heatmap.js";
@@ -34,6 +34,8 @@ export class ClassPanel {
     this.mode = "class";
     /** @type {any} */
     this.view = null;
+    /** @type {string|null} the run whose Delete asks "Delete …? Yes / No" (kept across refreshes) */
+    this.confirming = null;
     this.timer = 0;
     this.root = /** @type {HTMLElement} */ (document.getElementById("class"));
     this.tbody = /** @type {HTMLElement} */ (this.root.querySelector("tbody"));
@@ -113,9 +115,35 @@ export class ClassPanel {
         this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })));
       }
       if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" })));
-      if (mine && !live) this.button(box, t("class.delete"), r, () => this.act(api(`/api/runs/${r.id}`, { method: "DELETE" })));
+      if (mine && !live && this.confirming === r.id) this.confirmDelete(box, r);
+      else if (mine && !live) {
+        this.button(box, t("class.delete"), r, () => { this.confirming = r.id; this.render(); this.focus(r.id, "[data-confirm=no]"); })
+          .classList.add("danger");
+      }
       this.tbody.append(tr);
     }
+  }
+
+  /**
+   * Delete asks first, in the row: "Delete ann's run “notes #1” and its checkpoints? This cannot
+   * be undone. [Yes, delete] [No]" (not window.confirm: it blocks the page and is poor on phones).
+   * No (or Escape) keeps the run. @param {HTMLElement} box @param {any} r
+   */
+  confirmDelete(box, r) {
+    const ask = document.createElement("span");
+    ask.className = "confirm small"; ask.setAttribute("role", "alert");
+    ask.textContent = t("class.delete_confirm", { name: r.name, owner: r.owner ?? "?" });
+    box.append(ask);
+    const yes = this.button(box, t("class.delete_yes"), r, () => { this.confirming = null; this.act(api(`/api/runs/${r.id}`, { method: "DELETE" })); });
+    yes.classList.add("danger"); yes.dataset.confirm = "yes";
+    const no = this.button(box, t("class.delete_no"), r, () => { this.confirming = null; this.render(); this.focus(r.id, "button"); });
+    no.dataset.confirm = "no";
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") no.click(); });
+  }
+
+  /** Focus a button of a run's row after the row was drawn again. @param {string} id @param {string} selector */
+  focus(id, selector) {
+    /** @type {HTMLElement|null} */ (this.tbody.querySelector(`tr[data-run="${CSS.escape(id)}"] .actions ${selector}`))?.focus();
   }
 
   /** @param {HTMLElement} box @param {string} text @param {any} run @param {() => void} onClick */
@@ -126,6 +154,7 @@ export class ClassPanel {
     b.setAttribute("aria-label", t("class.button.label", { action: text, name: run.name }));
     b.addEventListener("click", onClick);
     box.append(b);
+    return b;
   }
 
   /** @param {Promise<any>} request */
