@@ -3,9 +3,11 @@ how a network reads them."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import open_page, shoot
 from .digits import DIGITS, draw
@@ -55,6 +57,17 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
     page.get_by_test_id("mine-accuracy").wait_for()
     accuracy = float(page.get_by_test_id("mine-accuracy").get_attribute("data-value"))
     assert 0.0 <= accuracy <= 1.0
+    # Percentages are cut, never rounded up (qa-ui2 #12): 2,499 of 2,500 reads 99.9%, not 100.0%.
+    almost = {"model": "cnn", "accuracy": 0.9996, "count": 2500, "confusion": [[0] * 10] * 10, "digits": []}
+    page.route(
+        "**/api/mydigits/evaluate",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(almost)),
+    )
+    page.get_by_test_id("mine-evaluate").click()
+    expect(page.get_by_test_id("mine-accuracy")).to_have_text("99.9%")
+    page.unroute("**/api/mydigits/evaluate")
+    page.get_by_test_id("mine-evaluate").click()
+    expect(page.get_by_test_id("mine-accuracy")).not_to_have_attribute("data-value", "0.9996")
     assert (
         page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text() in ("read right",)
         or "read as" in page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text()
