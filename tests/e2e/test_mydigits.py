@@ -83,6 +83,18 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
         arg=before + 1,
     )
     shoot(page, "mine", locator=page.locator("#mine"))
+    # Both kinds of import file chosen: refused with a word, nothing imported, no file dropped.
+    count = tiles(page)
+    page.locator("#mine-import-json").set_input_files(
+        files=[{"name": "mine.json", "mimeType": "application/json", "buffer": b'{"digits": []}'}]
+    )
+    page.locator("#mine-import-images").set_input_files(
+        files=[{"name": "images.idx", "mimeType": "application/octet-stream", "buffer": b"\x00" * 16}]
+    )
+    page.locator("#mine-import").click()
+    expect(page.get_by_test_id("errors")).to_contain_text("not both: nothing was imported")
+    assert tiles(page) == count
+    assert page.evaluate("() => document.getElementById('mine-import-images').files.length") == 1
     errors.check()
 
 

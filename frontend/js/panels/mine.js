@@ -220,6 +220,7 @@ export class MyDigitsView {
   async importFiles() {
     const $ = this.$;
     const images = $("mine-import-images").files?.[0], labels = $("mine-import-labels").files?.[0], json = $("mine-import-json").files?.[0];
+    if (json && (images || labels)) { this.ctx.toast(t("mine.choose_one_kind")); return; } // never drop a file silently
     try {
       let added;
       if (json) {
