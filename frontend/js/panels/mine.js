@@ -232,7 +232,11 @@ export class MyDigitsView {
       for (const id of ["mine-import-images", "mine-import-labels", "mine-import-json"]) $(id).value = "";
       this.stale();
       await this.load();
-    } catch (e) { this.ctx.toast(t("mine.import_failed", { error: errText(e) })); }
+    } catch (e) {
+      // Over the 2 MiB body cap (about 1,800 digits as JSON): say how to get them in.
+      const hint = e instanceof api.ApiError && e.status === 413 ? ` ${t("mine.import_too_big")}` : "";
+      this.ctx.toast(t("mine.import_failed", { error: errText(e) }) + hint);
+    }
   }
 
   async evaluate() {
