@@ -61,3 +61,16 @@ export function inAbout(seconds, say) {
 export function pickRuns(runs, mode, me) {
   return mode === "mine" ? runs.filter((r) => r.owner === me) : runs;
 }
+
+/** @typedef {{owner: string, role: string}} You who this page is (the socket's hello) */
+
+/**
+ * Whether this page may change a run, as the server decides it (owners.py ``may_control``): the
+ * teacher any, a student (or a browser with its own name) only their own, a viewer none. Who the
+ * page is not known yet: every button is shown, and the server still refuses with a 403.
+ * @param {You|null|undefined} you @param {{owner?: string|null}} run
+ */
+export function mayControl(you, run) {
+  if (!you) return true;
+  return you.role === "teacher" || (you.role !== "viewer" && run.owner === you.owner);
+}

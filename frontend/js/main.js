@@ -123,6 +123,7 @@ function handleEvent(e) {
     case "hello": {
       S.runs = new Map(d.runs.map((/** @type {any} */ r) => [r.id, r]));
       S.current = d.current;
+      S.you = d.you?.role ? { owner: d.you.owner ?? "", role: d.you.role } : null;
       if (S.watched && S.runs.has(S.watched)) watch(S.watched, true, S.following); // reconnect: catch up
       else if (d.current) watch(d.current, true, d.current === d.pinned ? "pinned" : "latest");
       else if (d.runs.length && !S.watched) watch(d.runs[d.runs.length - 1].id, true, "latest");
@@ -268,7 +269,7 @@ function paintRuns() {
   // Ask once (not again while a request is pending: the table repaints many times a second while a
   // run trains, and restarting the wait on every paint would never let it fire).
   if (queued !== queue.size > 0 && !queueTimer) queueTimer = window.setTimeout(() => { queueTimer = 0; loadQueue(); }, 200);
-  renderRuns(body, [...S.runs.values()], { watched: S.watched, compare: S.compare, queue }, async (action, id, value) => {
+  renderRuns(body, [...S.runs.values()], { watched: S.watched, compare: S.compare, queue, you: S.you }, async (action, id, value) => {
     if (action === "open") watch(id);
     else if (action === "compare") charts.compareWith(id);
     else if (action === "refresh") markDirty("runs");

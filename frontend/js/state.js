@@ -16,6 +16,8 @@ export const $ = (id) => /** @type {any} */ (document.getElementById(id));
 export const S = {
   /** @type {Map<string, any>} RunSummary by id */ runs: new Map(),
   /** @type {string|null} */ watched: null,
+  /** Who this page is, from the socket's hello (null until then). @type {{owner: string, role: string}|null} */
+  you: null,
   /** How the page came to watch it (follow.js): only "latest" moves to a run that starts. @type {import("./follow.js").Following} */
   following: "latest",
   /** @type {any} RunDetail of the watched run */ detail: null,

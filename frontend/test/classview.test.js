@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { liveFrames, progress, queueWords, inAbout, pickRuns } from "../js/classview.js";
+import { liveFrames, progress, queueWords, inAbout, pickRuns, mayControl } from "../js/classview.js";
 import { format } from "../js/messages.js";
 
 /** The page's t() over one catalogue. @param {string} lang */
@@ -34,4 +34,14 @@ test("my runs and class runs", () => {
   const runs = [{ id: "a", owner: "ann" }, { id: "b", owner: "bob" }];
   assert.deepEqual(pickRuns(runs, "mine", "bob").map((r) => r.id), ["b"]);
   assert.deepEqual(pickRuns(runs, "class", "bob").map((r) => r.id), ["a", "b"]);
+});
+
+test("a page may change only the runs the server lets it change", () => {
+  const ann = { owner: "ann", role: "student" };
+  assert.equal(mayControl(ann, { owner: "ann" }), true);
+  assert.equal(mayControl(ann, { owner: "bob" }), false);
+  assert.equal(mayControl(ann, { owner: null }), false);
+  assert.equal(mayControl({ owner: "teacher", role: "teacher" }, { owner: "bob" }), true);
+  assert.equal(mayControl({ owner: "", role: "viewer" }, { owner: "" }), false);
+  assert.equal(mayControl(null, { owner: "bob" }), true); // not known yet: the server decides
 });

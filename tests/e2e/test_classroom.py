@@ -89,6 +89,12 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     expect(mine.get_by_role("button", name="Stop ann's run")).to_be_visible()
     expect(theirs.get_by_role("button", name="Stop bob's run")).to_have_count(0)
     expect(theirs).to_contain_text("bob")
+    # The Runs table too offers Stop, Continue and Rename only on the runs this page may change.
+    listed = student.get_by_test_id("runs")
+    expect(listed.locator(f'tr[data-run="{anns["id"]}"] button', has_text="Rename")).to_have_count(1)
+    expect(listed.locator(f'tr[data-run="{bobs["id"]}"]')).to_have_count(1)
+    for word in ("Stop", "Rename", "Continue"):
+        expect(listed.locator(f'tr[data-run="{bobs["id"]}"] button', has_text=word)).to_have_count(0)
     student.get_by_role("button", name="My runs").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("ann's run")

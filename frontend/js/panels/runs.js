@@ -7,13 +7,14 @@
 import { esc } from "../heatmap.js";
 import { can, STATUS } from "../protocol.js";
 import { t, lang, statusWord, whyNot, optimizerName } from "../i18n.js";
+import { mayControl } from "../classview.js";
 
 /** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
 /**
  * @param {HTMLTableSectionElement} tbody
  * @param {any[]} runs RunSummary list (newest last)
- * @param {{watched: string|null, compare: string|null, queue: Map<string, number>}} sel
+ * @param {{watched: string|null, compare: string|null, queue: Map<string, number>, you?: import("../classview.js").You|null}} sel
  * @param {(action: RunAction, id: string, value?: string) => void} act
  */
 export function renderRuns(tbody, runs, sel, act) {
@@ -41,9 +42,11 @@ export function renderRuns(tbody, runs, sel, act) {
     };
     if (r.id !== sel.watched) btn(t("runs.open"), "open", t("runs.open"));
     if (r.id !== sel.watched) btn(r.id === sel.compare ? t("runs.uncompare") : t("runs.compare"), "compare", t("runs.compare_with"), r.id === sel.compare);
-    if (can(r, "resume")) btn(r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"), "resume", r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"));
-    if (can(r, "stop")) btn(t("runs.stop"), "stop", t("runs.stop"));
-    btn(t("runs.rename"), "rename", t("runs.rename"));
+    // Stop, Continue and Rename only on runs this page may change (another student's run: none).
+    const mine = mayControl(sel.you, r);
+    if (mine && can(r, "resume")) btn(r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"), "resume", r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"));
+    if (mine && can(r, "stop")) btn(t("runs.stop"), "stop", t("runs.stop"));
+    if (mine) btn(t("runs.rename"), "rename", t("runs.rename"));
     tbody.append(tr);
   }
 }
