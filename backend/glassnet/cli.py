@@ -415,11 +415,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """One answer per image, by class name (a checkpoint trained on other classes records their
     names). An image that cannot be read gets an error line of its own; the others are still
     answered, and the exit code is 2 when any could not be read."""
+    from .service.modelinfo import class_names  # the names the API answers with, the same rule
+
     ckpt = load_checkpoint(resolve_model(args.model))
-    outputs = ckpt.model.output_shape[0]
-    recorded = ckpt.meta.get("classes")
-    names = [str(n) for n in recorded] if isinstance(recorded, list) and len(recorded) == outputs else None
-    names = names or [str(i) for i in range(outputs)]
+    names = list(class_names(ckpt.meta, ckpt.model.output_shape[0]))
     results: list[dict[str, Any]] = []
     for path in args.images:
         try:
