@@ -136,6 +136,7 @@ function handleEvent(e) {
     }
     case "class": classPanel.onClass(d); break;
     case "status": classPanel.changed(); onStatus(d); mine.onStatus(d); break;
+    case "deleted": onDeleted(d); break;
     case "metrics": {
       if (e.run !== S.watched) break;
       charts.append(d);
@@ -196,6 +197,28 @@ function onStatus(d) {
   // A run started elsewhere: followed only by a page that shows the latest run, nothing chosen,
   // once that run has ended (follow.js): never away from the class run or a run its person chose.
   if (d.status === STATUS.RUNNING && followStart(S.following, S.watched, isLive(watchedRun()), d.id)) watch(d.id, false, "latest");
+  for (const n of ["runs", "status", "controls"]) markDirty(n);
+}
+
+/**
+ * A run was deleted, here or on another page: it leaves the lists and the comparison; a page that
+ * showed it says so and shows the run that trains, or the latest one left (or nothing).
+ * @param {{id: string, name: string}} d
+ */
+function onDeleted(d) {
+  S.runs.delete(d.id);
+  if (S.current === d.id) S.current = null;
+  if (S.compare === d.id) charts.compareWith(d.id); // a second click on the same run: compare off
+  if (S.watched === d.id) {
+    toast(t("run.deleted", { name: d.name }), "info");
+    S.watched = null; // the server already dropped the subscription: nothing to unsubscribe
+    const left = [...S.runs.values()];
+    const next = S.current ?? left[left.length - 1]?.id ?? null;
+    if (next) watch(next, false, "latest");
+    else { S.detail = null; S.kernels.clear(); S.probes.clear(); S.gradients.clear(); charts.reset(); learned.reset(); epochView.clear(); }
+  }
+  classPanel.changed();
+  loadModels(); // its checkpoints are gone from the model lists
   for (const n of ["runs", "status", "controls"]) markDirty(n);
 }
 

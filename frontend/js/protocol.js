@@ -13,7 +13,7 @@ export const PROTOCOL_VERSION = 1;
 
 /** Server -> client event types, in the server's order. */
 export const EVENT_TYPES = /** @type {const} */ ([
-  "hello", "status", "metrics", "epoch", "activations", "kernels", "gradients", "prediction", "error", "class",
+  "hello", "status", "metrics", "epoch", "activations", "kernels", "gradients", "prediction", "error", "class", "deleted",
 ]);
 
 /** Frames the server may drop for a slow viewer (never status or epoch summaries). */
@@ -115,6 +115,7 @@ export const EVENT_FIELDS = {
     "message", "id", "ms"],
   error: ["code", "message", "id"],
   class: ["pinned"],
+  deleted: ["id", "name"],
 };
 
 /** The fields every event of a type must carry (the schema's `required`). */
@@ -131,6 +132,7 @@ export const REQUIRED_FIELDS = {
   prediction: ["model", "digit", "probabilities", "prepared", "empty", "message"],
   error: ["code", "message"],
   class: [],
+  deleted: ["id", "name"],
 };
 
 /**

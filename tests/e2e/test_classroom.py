@@ -259,6 +259,11 @@ def test_delete_asks_first_in_the_row(class_server, browser) -> None:
     call(url, f"/api/runs/{run['id']}/stop", TEACHER, {})
     wait_api(url, run["id"], "stopped")
     page, errors = open_page(browser, f"{url}/?token={TEACHER}")
+    # hal watches the run on a page of his own: he is told when it goes.
+    hals, hal_errors = open_page(browser, f"{url}/?token={hal}")
+    hals.evaluate("id => window.glassnet.watch(id)", run["id"])
+    hal_row = hals.locator(f'[data-testid="runs"] tr[data-run="{run["id"]}"]')
+    expect(hal_row).to_contain_text("watching")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     row = page.locator(f'[data-testid="class-runs"] tr[data-run="{run["id"]}"]')
@@ -279,4 +284,10 @@ def test_delete_asks_first_in_the_row(class_server, browser) -> None:
         call(url, f"/api/runs/{run['id']}", TEACHER)
     assert gone.value.code == 404
     assert dialogs == []
+    # hal's page dropped the run from its table and said why, without a request that fails.
+    expect(hal_row).to_have_count(0, timeout=10000)
+    told = "The run “hal's try” was deleted, with its checkpoints."
+    expect(hals.get_by_test_id("errors")).to_contain_text(told)
+    assert hals.evaluate("window.glassnet.S.watched") != run["id"]
     errors.check()
+    hal_errors.check()

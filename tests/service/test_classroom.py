@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from service_helpers import REPO, TINY_MLP, make_settings, wait_for
+from service_helpers import REPO, TINY_MLP, make_settings, receive_until, wait_for
 
 from glassnet.service.app import create_app
 
@@ -96,6 +96,13 @@ def test_students_control_only_their_own_runs(classroom: TestClient) -> None:
     view = c.get("/api/class", headers=teacher).json()
     assert view["pinned"] == b["id"] and view["students"] == ["ann", "bob"]
     assert {r["owner"] for r in view["runs"]} == {"bob"}
+    # Deleting the class run unpins it, and every page is told.
+    with c.websocket_connect("/ws", headers=bob) as ws:
+        ws.receive_json()
+        assert c.delete(f"/api/runs/{b['id']}", headers=teacher).status_code == 204
+        assert receive_until(ws, "deleted")["data"]["id"] == b["id"]
+        assert receive_until(ws, "class")["data"] == {"pinned": None}
+    assert c.get("/api/class", headers=teacher).json()["pinned"] is None
     # Tokens the teacher hands out work like joined ones.
     handed = c.post("/api/class/students", json={"names": ["dee"]}, headers=teacher).json()
     assert c.get("/api/me", headers=bearer(handed[0]["token"])).json()["owner"] == "dee"

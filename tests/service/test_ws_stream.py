@@ -327,3 +327,21 @@ def test_unsubscribe_stops_frames(client: TestClient) -> None:
                 break
         late = types[types.index("status") :] if "status" in types else []
         assert set(late) <= {"status", "prediction"}
+
+
+def test_a_deleted_run_is_announced_to_every_page(client: TestClient) -> None:
+    """Pages that watch the run and pages that only list it are told it is gone (by id and the
+    name it had); a page that connects later no longer hears of it."""
+    run = client.post("/api/runs", json={"spec": TINY_MLP, "epochs": 1, "batch_size": 50}).json()
+    wait_status(client, run["id"], "finished")
+    with client.websocket_connect("/ws") as watching, client.websocket_connect("/ws") as listing:
+        receive(watching), receive(listing)
+        watching.send_json({"type": "subscribe", "run": run["id"]})
+        receive_until(watching, "status")  # the subscription is in place
+        assert client.delete(f"/api/runs/{run['id']}").status_code == 204
+        for ws in (watching, listing):
+            gone = receive_until(ws, "deleted")
+            assert gone["run"] == run["id"] and gone["data"] == {"id": run["id"], "name": run["name"]}
+    with client.websocket_connect("/ws") as later:
+        assert run["id"] not in {r["id"] for r in receive(later)["data"]["runs"]}
+    assert client.delete(f"/api/runs/{run['id']}").status_code == 404

@@ -50,6 +50,7 @@ class EventType(StrEnum):
     PREDICTION = "prediction"  # answer to a client's predict message
     ERROR = "error"  # a malformed client message, or a run that diverged / failed
     CLASS = "class"  # the teacher pinned (or unpinned) the class run (every viewer)
+    DELETED = "deleted"  # a run was deleted, with its history and checkpoints (every viewer)
 
 
 HEAVY_EVENTS = frozenset({EventType.ACTIVATIONS, EventType.KERNELS, EventType.GRADIENTS})
@@ -116,6 +117,13 @@ class ClassData(_Model):
     """The class's shared state: the run the teacher pinned for everyone to watch first."""
 
     pinned: str | None = None
+
+
+class DeletedData(_Model):
+    """A run that no longer exists: pages drop it from their lists and stop showing it."""
+
+    id: str
+    name: str = Field(description="the name it had, for the page's notice")
 
 
 class StatusData(RunSummary):
@@ -286,6 +294,7 @@ EVENT_MODELS: dict[EventType, type[BaseModel]] = {
     EventType.PREDICTION: PredictionData,
     EventType.ERROR: ErrorData,
     EventType.CLASS: ClassData,
+    EventType.DELETED: DeletedData,
 }
 
 

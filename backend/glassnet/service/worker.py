@@ -39,6 +39,7 @@ from .fairqueue import FairQueue
 from .hub import Hub
 from .protocol import (
     ActivationsData,
+    DeletedData,
     EpochData,
     ErrorData,
     EventType,
@@ -524,6 +525,9 @@ class RunManager:
             self.queue.remove(run_id)
             self.store.delete(run_id)
             self.hub.forget(run_id)
+            # Every page, not only the run's watchers: each lists the run and may show it.
+            gone = DeletedData(id=run_id, name=run["name"])
+            self.hub.publish(EventType.DELETED, run_id, gone, everyone=True)
             folder = self.run_dir(run_id)
             if folder.is_dir():
                 await remove(folder)

@@ -29,7 +29,7 @@ from ...presets import fit_classes, load_preset
 from ...training.config import MAX_BATCH, TrainConfig
 from ..owners import digits_owner, identity_of, not_yours
 from ..pool import HeavyPool
-from ..protocol import RunStatus, RunSummary
+from ..protocol import ClassData, EventType, RunStatus, RunSummary
 from ..recovery import checkpoint_meta, data_mismatch
 from ..schemas import (
     ArchitectureSummary,
@@ -379,6 +379,9 @@ async def delete_run(
     with _answers():
         await manager.delete(run_id, lambda folder: pool.run(shutil.rmtree, folder, True))
     state.disk.forget()
+    if state.classroom.pinned == run_id:  # the class run is gone: nothing is pinned any more
+        state.classroom.pin(None)
+        state.hub.publish(EventType.CLASS, None, ClassData(pinned=None), everyone=True)
     return Response(status_code=204)
 
 
