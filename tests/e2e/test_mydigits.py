@@ -76,8 +76,16 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
     strip = page.locator("#teach-augment-strip canvas")
     strip.first.wait_for()
     assert strip.count() == 9
-    # delete the 7
-    page.locator('[data-testid="mine-gallery"] .mine').last.locator("button").click()
+    # delete the 7: the first press asks, and leaving the button keeps the digit; two presses delete
+    seven = page.locator('[data-testid="mine-gallery"] .mine').last.locator("button")
+    seven.click()
+    expect(seven).to_have_text("Delete?")
+    expect(seven).to_have_attribute("aria-label", "press again to delete this 7 for good")
+    page.keyboard.press("Shift+Tab")
+    expect(seven).to_have_text("✕")
+    assert tiles(page) == before + 2
+    seven.click()
+    seven.click()
     page.wait_for_function(
         "(n) => document.querySelectorAll('[data-testid=\"mine-gallery\"] .mine').length === n",
         arg=before + 1,

@@ -204,7 +204,19 @@ export class MyDigitsView {
     const del = document.createElement("button");
     del.type = "button"; del.className = "small"; del.textContent = "✕";
     del.setAttribute("aria-label", t("mine.delete", { d: d.label }));
+    // A digit is a person's own drawing and cannot be drawn again the same: the first press asks
+    // ("Delete?"), a second press within a few seconds deletes; leaving the button forgets it.
+    let asking = 0;
+    const calm = () => { window.clearTimeout(asking); asking = 0; del.textContent = "✕"; del.classList.remove("asking"); del.setAttribute("aria-label", t("mine.delete", { d: d.label })); };
+    del.addEventListener("blur", calm);
     del.addEventListener("click", async () => {
+      if (!asking) {
+        asking = window.setTimeout(calm, 5000);
+        del.textContent = t("mine.delete_ask"); del.classList.add("asking");
+        del.setAttribute("aria-label", t("mine.delete_confirm", { d: d.label }));
+        return;
+      }
+      calm();
       try { await api.deleteMyDigit(d.id); this.digits = this.digits.filter((x) => x.id !== d.id); this.stale(); this.render(); }
       catch (e) { this.ctx.toast(t("mine.delete_failed", { error: errText(e) })); }
     });
