@@ -519,6 +519,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         max_active_runs=args.max_active_runs,
         join_code=args.join_code,
+        auto_resume=args.auto_resume,
     )
     if settings_need_ray(configured):
         return 2
@@ -694,6 +695,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE",
         help="students join the class with this code and get a token of their own (turns token mode on; "
         "default: none, or $GLASSNET_JOIN_CODE)",
+    )
+    serve.add_argument(
+        "--auto-resume",
+        action=argparse.BooleanOptionalAction,
+        help="after a restart, runs that were training continue by themselves and queued ones keep "
+        "their place; --no-auto-resume interrupts them all, each resumable by hand (default: on, or "
+        "$GLASSNET_AUTO_RESUME)",
     )
     serve.add_argument(
         "--log-level", default="info", choices=LEVELS, help="least severe level logged (default: info)"

@@ -66,6 +66,32 @@ def test_a_restart_continues_training_runs_keeps_the_queue_and_interrupts_paused
             client.post(f"/api/runs/{run['id']}/stop")
 
 
+def test_without_auto_resume_nothing_starts_by_itself(tmp_path: Path, tiny_dataset: Path) -> None:
+    """``--no-auto-resume``: the run that trained and the queued one are interrupted, each saying
+    why and from where a resume continues; a resume by hand continues from the checkpoint."""
+    settings = make_settings(tmp_path / "runs", tiny_dataset, max_active_runs=1)
+    with TestClient(create_app(settings)) as client:
+        a = start(client, name="a")
+        trains(client, a["id"])
+        b = start(client, name="b")
+        assert b["status"] == "queued"
+    a_step = checkpoint_meta(tmp_path / "runs" / a["id"] / "last.npz")["step"]
+    with TestClient(create_app(settings.model_copy(update={"auto_resume": False}))) as client:
+        runs = {r["name"]: r for r in client.get("/api/runs").json()}
+        assert {runs[n]["status"] for n in "ab"} == {"interrupted"}
+        assert runs["a"]["message"] == (
+            f"not continued after the restart (the server runs with --no-auto-resume); resume continues "
+            f"from its checkpoint at step {a_step}"
+        )
+        assert runs["b"]["message"].endswith("resume continues from its start")
+        assert client.post(f"/api/runs/{a['id']}/resume").json()["status"] in ("queued", "running")
+        wait_for(lambda: client.get(f"/api/runs/{a['id']}").json()["step"] > a_step, what="a to go on")
+        history = client.get(f"/api/runs/{a['id']}/metrics").json()["batches"]["step"]
+        assert history[: a_step + 1] == list(range(1, a_step + 2))
+        assert client.get(f"/api/runs/{b['id']}").json()["status"] == "interrupted"
+        client.post(f"/api/runs/{a['id']}/stop")
+
+
 def test_after_a_kill_queued_runs_stay_queued_and_no_message_claims_a_checkpoint(
     tmp_path: Path, tiny_dataset: Path
 ) -> None:

@@ -15,6 +15,10 @@ settled, whether it stopped with SIGTERM/Ctrl-C or was killed outright:
   silently on data prepared differently. (The validation split is the run's own, stored in its
   row: it is never taken from the server's settings.)
 
+With ``auto_resume`` off (``glassnet serve --no-auto-resume``, ``GLASSNET_AUTO_RESUME=0``: a
+teacher who restarts the server to stop everything) nothing starts by itself: the runs that were
+training or queued are ``interrupted`` too, each resumable by hand.
+
 Every message names the step a run continues from, read from the checkpoint itself; a run that
 never wrote one is not said to have one.
 """
@@ -115,6 +119,13 @@ async def recover(manager: RunManager, served: dict[str, Any] | None, problem: s
         elif problem is not None:
             interrupt(
                 manager, run_id, f"not continued after the restart: the server cannot train now ({problem})"
+            )
+        elif not manager.settings.auto_resume:
+            interrupt(
+                manager,
+                run_id,
+                f"not continued after the restart (the server runs with --no-auto-resume); resume "
+                f"continues from {where}",
             )
         elif training and status == RunStatus.RUNNING and store.restarted_from(run_id) == (step or -1):
             # Killed again before it trained past the point the last start-up continued it from:

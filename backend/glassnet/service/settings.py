@@ -134,6 +134,12 @@ class Settings(BaseSettings):
         False, description="with a token: let anyone view (GET, watching sockets) without it"
     )
 
+    auto_resume: bool = Field(
+        True,
+        description="after a restart, runs that were training continue and queued ones keep their place "
+        "(off: each is interrupted, resumable by hand)",
+    )
+
     # Disk (service/disk.py): refusals are 507 with a message.
     max_data_bytes: int = Field(20 * 2**30, ge=2**20, description="cap on everything the data dir holds")
     min_free_bytes: int = Field(
