@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .photo import clean_photo, dark_ink, looks_photographed
+
 __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
@@ -312,31 +314,64 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     """
     x = images
     b, h, w = x.shape
+    # The border, sorted: its median is the background's level (steps b and c), and its spread
+    # tells a photo (grain, uneven light) from a flat image — the pad, a scan, MNIST.
+    edge = np.sort(_border(x), axis=1)
+    m = edge.shape[1]
+    median = (edge[:, (m - 1) // 2] + edge[:, m // 2]) / 2
     # (b) polarity, per image.
-    flip = _median(_border(x)) > 0.5
+    flip = median > 0.5
     if flip.any():
         x = np.where(flip[:, None, None], 1.0 - x, x)
-    # (c) background removal and ink detection.
-    background = _median(_border(x))
+    # (c) background removal and ink detection (the flipped border's median is 1 - median).
+    background = np.where(flip, 1.0 - median, median)
     x = np.maximum(x - background[:, None, None], 0.0)
     peak = x.max(axis=(1, 2))
     present = peak >= _MIN_CONTRAST
     x /= np.where(present, peak, 1.0)[:, None, None]
     ink = x > _INK_THRESHOLD
-    min_ink = max(_MIN_INK_PIXELS, math.ceil(_MIN_INK_FRACTION_OF_SIDE * max(h, w)))
-    present &= ink.sum(axis=(1, 2)) >= min_ink
+    min_ink = _min_ink(h, w)
+    counts = ink.sum(axis=(1, 2))
+    present &= counts >= min_ink
     x[~ink] = 0.0
+    # A photo is cleaned first (photo.py); the flat images go on through the steps below. So
+    # is an image whose "ink" is a third of it or more while the bulk of the picture is light
+    # (a sheet on a dark table: its flat dark border made the paper the ink).
+    photographed = looks_photographed(edge, median)
+    crowded = counts > 0.3 * h * w
+    if crowded.any():
+        photographed |= crowded & dark_ink(images)
     # (d) the bounding box of the ink: first and last rows / columns holding any.
     rows, cols = ink.any(axis=2), ink.any(axis=1)
     top, bottom = rows.argmax(axis=1), h - 1 - rows[:, ::-1].argmax(axis=1)
     left, right = cols.argmax(axis=1), w - 1 - cols[:, ::-1].argmax(axis=1)
     out: list[np.ndarray | None] = []
     for i in range(b):
-        if not present[i]:
+        if photographed[i]:
+            out.append(_prepare_photo(images[i]))
+        elif not present[i]:
             out.append(None)
-            continue
-        out.append(_fit_and_centre(x[i, top[i] : bottom[i] + 1, left[i] : right[i] + 1]))
+        else:
+            out.append(_fit_and_centre(x[i, top[i] : bottom[i] + 1, left[i] : right[i] + 1]))
     return out
+
+
+def _min_ink(h: int, w: int) -> int:
+    """Ink pixels an (h, w) image needs to hold a digit rather than a speck."""
+    return max(_MIN_INK_PIXELS, math.ceil(_MIN_INK_FRACTION_OF_SIDE * max(h, w)))
+
+
+def _prepare_photo(image: np.ndarray) -> np.ndarray | None:
+    """Steps c-f for one photographed digit (H, W): cleaned by :func:`.photo.clean_photo`
+    (which removes the background and the grain), then stretched, cropped, fitted and centred
+    like any digit."""
+    x = clean_photo(image)
+    peak = float(x.max())
+    ink = x > 0
+    if peak < _MIN_CONTRAST or ink.sum() < _min_ink(*x.shape):
+        return None
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return _fit_and_centre(x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] / peak)
 
 
 def _fit_and_centre(x: np.ndarray) -> np.ndarray | None:
