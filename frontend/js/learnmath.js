@@ -29,7 +29,7 @@ const SUPER = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "�
 /**
  * A number as a person reads it: `sig` significant digits, a real minus sign, and ·10ⁿ for very
  * large or small magnitudes (never "1e-7", never "-0.0000").
- * @param {number|null|undefined} v @param {number} [sig]
+ * @param {number|null|undefined} v @param {number} [sig] @returns {string}
  */
 export function fmt(v, sig = 4) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -43,8 +43,13 @@ export function fmt(v, sig = 4) {
     };
     let s = cut(sig);
     // A sigmoid never reaches 1: 0.99997 must not read "= 1". Near 1, more digits until it shows
-    // (float32 holds about 7).
+    // (float32 holds about 7); closer still, the distance itself: "1 − 1.97·10⁻⁹", whose slope
+    // a(1 − a) is then visibly not 0.
     for (let d = sig + 1; s === "1" && a !== 1 && d <= 7; d++) s = cut(d);
+    if (s === "1" && a < 1) {
+      const near = `1 − ${fmt(1 - a, Math.min(sig, 3))}`;
+      return sign ? `${sign}(${near})` : near;
+    }
     return sign + s;
   }
   const [m, e] = a.toExponential(sig - 1).split("e");
@@ -58,10 +63,35 @@ export function fmt(v, sig = 4) {
  * 99.97% reads 99.9%, not 100%. A probability of exactly 1 is float32 rounding (a softmax is never
  * 1: the others are only too small for the float), so it reads ">99.9%". @param {number} p in [0, 1]
  */
-export const percent = (p) => (p >= 1 ? ">99.9%" : `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`);
+export const percent = (p) => (Math.floor(p * 1000 + 1e-9) >= 1000 ? ">99.9%" : `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`);
+
+/**
+ * A probability as a percentage with more digits, still cut (never rounded up), for where the
+ * point is to see it change (a step, the table of outputs): `sig` significant digits, and near
+ * 100% as many decimals as the distance to 100% needs to show two of its own digits, so
+ * 0.9999981237 reads "99.99981%" (not "100%"); a float's 1 reads ">99.9999999%".
+ * @param {number} p in [0, 1] @param {number} [sig]
+ */
+export function cutPercent(p, sig = 3) {
+  if (!(p > 0)) return "0%";
+  const v = p * 100;
+  const cutTo = (/** @type {number} */ d) => {
+    const s = (Math.floor(v * 10 ** d + 1e-9) / 10 ** d).toFixed(d);
+    return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+  };
+  if (v < 1e-3) { // 1.234·10⁻⁷%: the mantissa cut to `sig` digits
+    const e = Math.floor(Math.log10(v)), unit = 10 ** (sig - 1);
+    return `${fmt((Math.floor((v / 10 ** e) * unit + 1e-9) / unit) * 10 ** e, sig)}%`;
+  }
+  const lead = Math.floor(Math.log10(v));
+  const gap = 100 - v;
+  const d = Math.min(10, Math.max(sig - 1 - lead, gap > 0 ? 1 - Math.floor(Math.log10(gap)) : 10));
+  const s = cutTo(Math.max(0, d));
+  return Number(s) >= 100 ? `>99.${"9".repeat(7)}%` : `${s}%`;
+}
 
 /** The same cut to a whole percent, for small labels (bars, tiles): 0.9997 → "99%", 1 → ">99%". @param {number} p */
-export const wholePercent = (p) => (p >= 1 ? ">99%" : `${Math.floor(p * 100 + 1e-9)}%`);
+export const wholePercent = (p) => (Math.floor(p * 100 + 1e-9) >= 100 ? ">99%" : `${Math.floor(p * 100 + 1e-9)}%`);
 
 /**
  * "an 8", "a 7", "an Ankle boot": a class name (a digit, or another dataset's) with its article.

@@ -115,3 +115,28 @@ test("wording: an 8, a 7, and powers of ten as they are written", () => {
   assert.equal(pow10(-4), "10⁻⁴");
   assert.equal(pow10(12), "10¹²");
 });
+
+import { cutPercent } from "../js/learnmath.js";
+
+test("QA3 #2: a probability below 1 never reads 100%, and a step's change shows (cut, not rounded)", () => {
+  // the cnn reads test digit #0 as a 7 with p = 0.9999981237711908
+  assert.equal(cutPercent(0.9999981237711908), "99.99981%");
+  assert.equal(cutPercent(0.9999987, 4), "99.99987%"); // after a step: visibly different
+  assert.equal(cutPercent(0.13999), "13.9%");
+  assert.equal(cutPercent(0.0001234), "0.0123%");
+  assert.equal(cutPercent(1.2349e-9, 4), "1.234·10⁻⁷%");
+  assert.equal(cutPercent(0), "0%");
+  assert.equal(cutPercent(1), ">99.9999999%");
+  assert.equal(cutPercent(0.9999999999999982), "99.9999999999%");
+  assert.equal(percent(0.9999999999999982), ">99.9%"); // within 1e-9 of 1 is still not 100
+  assert.equal(wholePercent(0.9999999999999), ">99%");
+});
+
+test("QA3 #6: a sigmoid that is not 1 is never shown as 1", () => {
+  // notes network, test digit #0, layer 1 neurons 14 and 15 (z = 20.05, 33.95)
+  assert.equal(fmt(0.999999998029895, 3), "1 − 1.97·10⁻⁹");
+  assert.equal(fmt(0.9999999999999982, 7), "1 − 1.78·10⁻¹⁵");
+  assert.equal(fmt(-0.999999998, 3), "−(1 − 2·10⁻⁹)"); // tanh near −1
+  assert.equal(fmt(0.9999999, 3), "0.9999999");
+  assert.equal(fmt(1), "1");
+});

@@ -1,0 +1,143 @@
+"""The Learn view's defects found by QA3 (notes/qa3-learn.md), each read back from the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import open_page
+from .digits import DIGITS, draw
+from .test_learn import learn_on, post, value, wait_status, wait_text
+
+pytestmark = pytest.mark.e2e
+
+STATUS = '[data-testid="learn-status"]'
+
+
+def status(page) -> str:
+    return page.locator(STATUS).inner_text()
+
+
+def test_enter_in_the_neuron_field_picks_the_neuron(server, browser) -> None:
+    """#1: Enter in "neuron" selects it; the page is not reloaded (nothing set up is lost)."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "notes", "test")
+    wait_status(page, "the notes network")
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.fill("#learn-pick-neuron", "15")
+    page.press("#learn-pick-neuron", "Enter")
+    wait_text(page, '[data-testid="inspector"] .insp-head', "neuron 15 of 16")
+    assert page.evaluate("() => window.notReloaded") is True
+    assert "?" not in page.url
+    errors.check()
+
+
+def test_a_probability_below_one_never_reads_100_percent(server, browser) -> None:
+    """#2: the cnn's most confident test digit (p < 1 but > 99.9995%): status and table cut."""
+    best = max(
+        (post(server, "/api/explain", {"model": "cnn", "test_index": i, "layers": []}) for i in range(12)),
+        key=lambda ex: max(ex["probabilities"]),
+    )
+    p = max(best["probabilities"])
+    assert 0.999995 < p < 1, p  # the old formatting (3 significant digits, rounded) said 100%
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "cnn", "test")
+    page.fill('[data-testid="learn-test"]', str(best["source"]["index"]))
+    page.press('[data-testid="learn-test"]', "Tab")
+    wait_status(page, f"test digit #{best['source']['index']}")
+    wait_status(page, "(99.9%)")
+    row = page.locator(f'[data-testid="wishes-table"] tr[data-digit="{best["prediction"]}"] td').nth(1)
+    shown = row.inner_text()
+    assert shown.startswith("99.999") and "100" not in shown, shown
+    assert "100%" not in page.locator("#learn").inner_text()
+    errors.check()
+
+
+def test_step_counts_agree_whichever_button_stepped(server, browser) -> None:
+    """#3: the status and the step card count the steps the copy took, a mini-batch's too."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "notes", "test")
+    wait_status(page, "the notes network reads")
+    page.get_by_test_id("learn-step").click()
+    wait_status(page, "after 1 step by hand")
+    wait_text(page, "#learn-step-count", "1 step taken on a scratch copy of notes")
+    page.get_by_test_id("learn-step").click()
+    wait_status(page, "after 2 steps by hand")
+    page.click("#learn-batch-apply")
+    wait_status(page, "after 3 steps by hand")
+    wait_text(page, "#learn-step-count", "3 steps taken on a scratch copy of notes")
+    wait_text(page, '[data-testid="step-result"]', "mini-batch")
+    errors.check()
+
+
+def test_a_gone_copy_restarts_from_the_original_network(server, browser) -> None:
+    """#5: when the server no longer has the page's stepped copy, the page says so and carries
+    on from the original network (a step still works) instead of failing until Reset."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "notes", "test")
+    wait_status(page, "the notes network reads")
+    original = value(page, "learn-cost")
+    page.get_by_test_id("learn-step").click()
+    wait_status(page, "after 1 step by hand")
+    # The copy is gone (expired, or the server restarted): an id the server does not know.
+    page.evaluate("() => { window.glassnet.learn.scratch.id = 'scratch:0123456789ab'; }")
+    page.fill('[data-testid="learn-test"]', "0")
+    page.click("#learn-refresh")
+    wait_status(page, "starting again from the notes network")
+    assert "Could not" not in status(page)
+    assert value(page, "learn-cost") == original
+    assert page.get_by_test_id("learn-reset").is_disabled()
+    page.evaluate("() => { window.glassnet.learn.scratch = null; }")
+    page.get_by_test_id("learn-step").click()
+    wait_status(page, "after 1 step by hand")
+    # a gone copy found by a step: the step is taken from the original network
+    page.evaluate("() => { window.glassnet.learn.scratch.id = 'scratch:0123456789ab'; }")
+    page.get_by_test_id("learn-step").click()
+    wait_status(page, "starting again from the notes network")
+    wait_status(page, "after 1 step by hand")
+    errors.check(allow=("404",))
+
+
+def test_a_cleared_drawing_is_not_shown_any_more(server, browser) -> None:
+    """#7: Clear on the pad: no old digit, target or cost left in the Learn cards."""
+    page, errors = open_page(browser, server.url)
+    draw(page, DIGITS[3])
+    learn_on(page, "notes", "pad")
+    wait_status(page, "the notes network")
+    page.get_by_test_id("wishes-table").wait_for()
+    page.get_by_test_id("clear").click()
+    wait_status(page, "Draw a digit on the pad")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"wishes-table\"]')")
+    pressed = page.locator('[data-testid="learn-targets"] button[aria-pressed="true"]')
+    assert pressed.count() == 0
+    ink = page.evaluate(
+        "() => [...document.getElementById('learn-digit').getContext('2d')"
+        ".getImageData(0, 0, 84, 84).data].some((v, i) => i % 4 === 3 && v > 0)"
+    )
+    assert not ink
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('#learn .learn-grid, #learn .conv-card')]"
+        ".every((e) => e.classList.contains('no-digit') && e.inert)"
+    )
+    draw(page, DIGITS[4])
+    wait_status(page, "the notes network")
+    page.get_by_test_id("wishes-table").wait_for()
+    assert page.locator("#learn .no-digit").count() == 0
+    errors.check()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_wish_colours_agree_with_the_diagram(server, browser, scheme: str) -> None:
+    """#9: a negative wish is blue and a positive one red, in the table as in the diagram."""
+    page, errors = open_page(browser, server.url, scheme=scheme)
+    learn_on(page, "notes", "test")
+    page.get_by_test_id("wishes-table").wait_for()
+
+    def rgb(selector: str) -> list[int]:
+        css = page.eval_on_selector(selector, "(e) => getComputedStyle(e).backgroundColor")
+        return [int(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+
+    r, _, b = rgb(".wishbar.down")
+    assert b > r, ("negative wish not blue", r, b)
+    r, _, b = rgb(".wishbar.up")
+    assert r > b, ("positive wish not red", r, b)
+    errors.check()
