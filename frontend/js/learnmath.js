@@ -263,22 +263,25 @@ export function windowSum(m, kernel, r0, c0) {
  * cell per position).
  * @param {any} e @param {"forward"|"backward"|"kernel"} mode
  * @returns {{source: string, kernel: string, result: string, rows: number, cols: number, stride: number,
- *   kh: number, kw: number, value: (r: number, c: number) => number|null}}
+ *   kh: number, kw: number, value: (r: number, c: number) => number|null, real: {top: number, left: number, h: number, w: number}}}
  *   source/kernel/result name maps of `e.maps`; `value` is the server's number for the result cell
- *   a position fills (null where it falls in the padding, which is cut off).
+ *   a position fills (null where it falls in the padding, which is cut off); `real` where the
+ *   source's own values lie inside its zero padding.
  */
 export function stepPlan(e, mode) {
   const m = (/** @type {string} */ n) => map2d(e.maps[n]);
   const k = m("kernel");
   if (mode === "forward") {
     const out = m("partial");
-    return { source: "padded_input", kernel: "kernel", result: "partial", rows: out.h, cols: out.w, stride: e.stride, kh: k.h, kw: k.w, value: (r, c) => out.at(r, c) };
+    return { source: "padded_input", kernel: "kernel", result: "partial", rows: out.h, cols: out.w, stride: e.stride, kh: k.h, kw: k.w, value: (r, c) => out.at(r, c), real: inputArea(e) };
   }
   if (mode === "backward") {
     const pe = m("padded_error"), part = m("input_grad_part");
     const [top, , left] = e.padding;
     return {
       source: "padded_error", kernel: "rotated", result: "input_grad_part", rows: pe.h - k.h + 1, cols: pe.w - k.w + 1, stride: 1, kh: k.h, kw: k.w,
+      // the (dilated) error sits inside k − 1 rows and columns of zeros on every side
+      real: { top: k.h - 1, left: k.w - 1, h: pe.h - 2 * (k.h - 1), w: pe.w - 2 * (k.w - 1) },
       value: (r, c) => {
         const rr = r - top, cc = c - left;
         return rr >= 0 && cc >= 0 && rr < part.h && cc < part.w ? part.at(rr, cc) : null;
@@ -286,5 +289,23 @@ export function stepPlan(e, mode) {
     };
   }
   const de = m("dilated_error"), kg = m("kernel_grad");
-  return { source: "padded_input", kernel: "dilated_error", result: "kernel_grad", rows: kg.h, cols: kg.w, stride: 1, kh: de.h, kw: de.w, value: (r, c) => kg.at(r, c) };
+  return { source: "padded_input", kernel: "dilated_error", result: "kernel_grad", rows: kg.h, cols: kg.w, stride: 1, kh: de.h, kw: de.w, value: (r, c) => kg.at(r, c), real: inputArea(e) };
+}
+
+/** Where the input lies in the padded input (padding [top, bottom, left, right]). @param {any} e */
+const inputArea = (e) => {
+  const [top, bottom, left, right] = e.padding, x = map2d(e.maps.padded_input);
+  return { top, left, h: x.h - top - bottom, w: x.w - left - right };
+};
+
+/**
+ * How many of a window's products fall on the zero padding (they add 0: no pixel, no error
+ * there): a corner of the backward full convolution has k·k products, all but one on padding.
+ * @param {{top: number, left: number, h: number, w: number}} real @param {number} r0 @param {number} c0
+ * @param {number} kh @param {number} kw
+ */
+export function paddingProducts(real, r0, c0, kh, kw) {
+  const overlap = (/** @type {number} */ a, /** @type {number} */ n, /** @type {number} */ lo, /** @type {number} */ len) =>
+    Math.max(0, Math.min(a + n, lo + len) - Math.max(a, lo));
+  return kh * kw - overlap(r0, kh, real.top, real.h) * overlap(c0, kw, real.left, real.w);
 }

@@ -140,3 +140,20 @@ test("QA3 #6: a sigmoid that is not 1 is never shown as 1", () => {
   assert.equal(fmt(0.9999999, 3), "0.9999999");
   assert.equal(fmt(1), "1");
 });
+
+import { paddingProducts } from "../js/learnmath.js";
+
+test("QA3 #11: a corner of the full convolution has one real product, the rest on the zero padding", () => {
+  // cnn layer 0: a 5×5 kernel, a 24×24 error padded by 4 on every side (32×32)
+  const pe = { shape: [32, 32], values: Array(32 * 32).fill(0) };
+  const e = { stride: 1, padding: [0, 0, 0, 0], maps: { kernel: { shape: [5, 5], values: Array(25).fill(1) }, padded_error: pe,
+    input_grad_part: { shape: [28, 28], values: Array(28 * 28).fill(0) } } };
+  const b = stepPlan(e, "backward");
+  assert.deepEqual(b.real, { top: 4, left: 4, h: 24, w: 24 });
+  assert.equal(paddingProducts(b.real, 0, 0, 5, 5), 24); // input cell (0, 0)
+  assert.equal(paddingProducts(b.real, 0, 1, 5, 5), 23);
+  assert.equal(paddingProducts(b.real, 13, 13, 5, 5), 0); // the middle: all 25 real
+  assert.equal(paddingProducts(b.real, 27, 27, 5, 5), 24); // the far corner
+  // forward with "same" padding 1 around a 4×4 input: a 3×3 window at (0, 0) has 5 on padding
+  assert.equal(paddingProducts({ top: 1, left: 1, h: 4, w: 4 }, 0, 0, 3, 3), 5);
+});

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from .conftest import open_page
@@ -11,6 +14,7 @@ from .test_learn import learn_on, post, value, wait_status, wait_text
 pytestmark = pytest.mark.e2e
 
 STATUS = '[data-testid="learn-status"]'
+I18N = Path(__file__).resolve().parents[2] / "frontend" / "i18n"
 
 
 def status(page) -> str:
@@ -141,3 +145,93 @@ def test_wish_colours_agree_with_the_diagram(server, browser, scheme: str) -> No
     r, _, b = rgb(".wishbar.up")
     assert r > b, ("positive wish not red", r, b)
     errors.check()
+
+
+def hover_cell(page, canvas, r: int, c: int, h: int, w: int) -> str:
+    """Hover cell (r, c) of an h×w map drawn on ``canvas``; the tooltip's text."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + (c + 0.5) * box["width"] / w, box["y"] + (r + 0.5) * box["height"] / h)
+    tip = page.locator("#tooltip:not([hidden])")
+    tip.wait_for()
+    return tip.inner_text()
+
+
+def test_convolution_captions_and_the_notes_tasks_can_be_read(server, browser) -> None:
+    """#10, #11: the cnn's first layer pads nothing: its input is "input", not "input (padded)";
+    a tooltip names its map as the caption does; the backward stepper's corner cell says how many
+    products fall on the zero padding (notes step 11); an all-zero pooling window's cell says it
+    ties (notes step 13)."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "cnn", "test")
+    wait_status(page, "the cnn network reads")
+    page.locator(".conv-card").scroll_into_view_if_needed()
+    page.select_option("#learn-conv-layer", "0")
+    wait_text(page, "#learn-conv-cost", "kernel 0 of")
+    conv = post(server, "/api/explain/conv", {"model": "cnn", "test_index": 0, "layer": 0})
+    assert conv["padding"] == [0, 0, 0, 0]
+    for mode in ("forward", "kernel-grad"):
+        caption = page.locator(f"#learn-conv-{mode} figure").first.locator("figcaption").inner_text()
+        assert caption == "input", (mode, caption)
+    error = conv["maps"]["dilated_error"]["shape"]
+    tip = hover_cell(page, page.locator("#learn-conv-kernel-grad canvas.ker"), 0, 0, *error)
+    assert tip.startswith("error (as a kernel) (0, 0)"), tip
+    # notes step 11: the corner cell of the full convolution
+    page.eval_on_selector(
+        "#learn-conv-backward input.pos", "(e) => { e.value = '0'; e.dispatchEvent(new Event('input')); }"
+    )
+    readout = page.get_by_test_id("conv-cell-backward")
+    wait_text(page, '[data-testid="conv-cell-backward"]', "input cell (0, 0)")
+    assert readout.get_attribute("data-padding") == "24"
+    assert "24 of them on the zero padding" in readout.inner_text()
+    # notes step 13: a cell of an all-zero window that is not its winner
+    pool = post(server, "/api/explain/conv", {"model": "cnn", "test_index": 0, "layer": 2})
+    x, win = pool["maps"]["input"], pool["winners"]["values"]
+    h, w = x["shape"]
+    oh, ow = pool["maps"]["output"]["shape"]
+    s = pool["stride"]
+    found = next(
+        (i * s + u, j * s + v)
+        for i in range(oh)
+        for j in range(ow)
+        if all(x["values"][(i * s + u) * w + j * s + v] == 0 for u in range(s) for v in range(s))
+        for u in range(s)
+        for v in range(s)
+        if (i * s + u, j * s + v) != (win[(i * ow + j) * 2], win[(i * ow + j) * 2 + 1])
+    )
+    page.select_option("#learn-pool-layer", "2")
+    page.get_by_test_id("pool-readout").wait_for()
+    tip = hover_cell(page, page.locator("#learn-pool canvas.back"), *found, h, w)
+    assert "it ties with the window's largest value" in tip, tip
+    errors.check()
+
+
+def test_notes_step_1_task_can_be_seen(server, browser) -> None:
+    """#11, notes step 1: a small digit drawn in a corner comes out centred and the usual size
+    in "What the network sees" (what the task now asks the student to look at)."""
+    page, errors = open_page(browser, server.url)
+    small = [[(x * 0.45 + 10, y * 0.45 + 10) for x, y in stroke] for stroke in DIGITS[3]]
+    draw(page, small)
+    page.wait_for_function("() => window.glassnet.S.prediction && !window.glassnet.S.prediction.empty")
+    page.wait_for_timeout(300)
+    rows, cols = page.evaluate(
+        """() => {
+        const d = document.getElementById('seen').getContext('2d').getImageData(0, 0, 28, 28).data;
+        const rows = [], cols = [];
+        for (let i = 0; i < 28 * 28; i++) if (d[4 * i] + d[4 * i + 1] + d[4 * i + 2] > 150) {
+          rows.push(Math.floor(i / 28)); cols.push(i % 28);
+        }
+        return [rows, cols];
+    }"""
+    )
+    assert rows, "no ink seen"
+    assert max(rows) - min(rows) >= 15  # scaled up into the 20×20 box
+    assert abs((max(rows) + min(rows)) / 2 - 13.5) <= 3 and abs((max(cols) + min(cols)) / 2 - 13.5) <= 3
+    errors.check()
+    # the tasks ask for what the app shows: no brush size (the pad has none), the padding counted
+    en, zh = (json.loads((I18N / f"{lang}.json").read_text()) for lang in ("en", "zh-CN"))
+    assert "corner" in en["notes.step.1.check"] and "thicker" not in en["notes.step.1.check"]
+    assert "一角" in zh["notes.step.1.check"] and "粗" not in zh["notes.step.1.check"]
+    assert "zero padding" in en["notes.step.11.check"] and "zero padding" in en["conv.padding_products"]
+    assert "补的零" in zh["notes.step.11.check"] and "补的零" in zh["conv.padding_products"]
+    assert "tied" in en["notes.step.13.check"] and "相等" in zh["notes.step.13.check"]
