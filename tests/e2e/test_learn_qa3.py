@@ -235,3 +235,27 @@ def test_notes_step_1_task_can_be_seen(server, browser) -> None:
     assert "zero padding" in en["notes.step.11.check"] and "zero padding" in en["conv.padding_products"]
     assert "补的零" in zh["notes.step.11.check"] and "补的零" in zh["conv.padding_products"]
     assert "tied" in en["notes.step.13.check"] and "相等" in zh["notes.step.13.check"]
+
+
+def test_misclassified_digits_name_the_network_that_misread_them(server, browser) -> None:
+    """#12: the list is the watched run's latest epoch, so each option names that run (the
+    network chosen in Learn may read the digit right)."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "mlp", "test")
+    wait_status(page, "the mlp network reads")
+    wired = page.evaluate(
+        "() => [window.glassnet.learn.ctx.misclassified(), window.glassnet.S.watched ?? null]"
+    )
+    assert wired[0]["run"] == wired[1] and wired[0]["list"] == [], wired  # main.js: the watched run's
+    page.evaluate(
+        """() => {
+        const ctx = window.glassnet.learn.ctx;
+        ctx.misclassified = () => ({ run: 'r1', list: [{ index: 1, label: 2, predicted: 6 }] });
+        const names = ctx.runName;
+        ctx.runName = (id) => (id === 'r1' ? 'notes #1' : names(id));
+    }"""
+    )
+    page.select_option('[data-testid="learn-source"]', "miss")
+    option = page.locator("#learn-miss option").first.inner_text()
+    assert option == "validation #1: a 2 read as 6 by notes #1", option
+    errors.check()

@@ -21,7 +21,9 @@ const WATCHED = "@watched"; // the model option "the run you watch (latest weigh
 
 /**
  * @typedef {{padPixels: () => number[][]|null, watched: () => string|null, runName: (id: string) => string|null,
- *   misclassified: () => {index: number, label: number, predicted: number}[], toast: (m: string) => void}} LearnContext
+ *   misclassified: () => {run: string|null, list: {index: number, label: number, predicted: number}[]}, toast: (m: string) => void}} LearnContext
+ *   `misclassified`: the latest epoch's misclassified validation digits of the watched run (named
+ *   in each option: the network chosen in Learn may be another one, reading the digit right).
  */
 
 export class Learn {
@@ -120,8 +122,9 @@ export class Learn {
   fillMisclassified() {
     const sel = this.$("learn-miss");
     const keep = sel.value;
-    const list = this.ctx.misclassified();
-    sel.replaceChildren(...(list.length ? list.map((m) => new Option(t("learn.miss_option", { n: m.index, digit: aDigit(m.label), predicted: m.predicted }), String(m.index))) : [new Option(t("learn.miss_none"), "")]));
+    const { run, list } = this.ctx.misclassified();
+    const by = run ? this.modelName(run) : "";
+    sel.replaceChildren(...(list.length ? list.map((m) => new Option(t("learn.miss_option", { n: m.index, digit: aDigit(m.label), predicted: m.predicted, run: by }), String(m.index))) : [new Option(t("learn.miss_none"), "")]));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 
