@@ -5,7 +5,7 @@
  * the chart says so), and hover to read values. Long series are decimated per pixel column
  * (chartmath.decimate), so tens of thousands of points cost no more to draw than a few hundred.
  */
-import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop } from "./chartmath.js";
+import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop, tickLabels, yAxisLeft } from "./chartmath.js";
 import { t } from "./i18n.js";
 
 /** @typedef {{x: number, label: string, color: string}} Mark */
@@ -123,11 +123,16 @@ export class LineChart {
     ctx.font = "11px system-ui, sans-serif";
     const legend = this.legendLayout(ctx, cw);
     const ly = legend.length ? legend[legend.length - 1].y : 10;
-    const L = 52, R = 12, T = ly + 16, B = 34;
-    const box = { cw, ch, L, T, pw: cw - L - R, ph: ch - T - B };
+    const R = 12, T = ly + 16, B = 34, ph = ch - T - B;
     const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
+    // The y labels decide the left margin (long ones, e.g. 1.876·10⁻⁶, must not run into the title).
+    const yRange = this.scales(vis, { L: 52, T, pw: cw - 52 - R, ph });
+    const yt = this.log ? logTicks(yRange.y0, yRange.y1) : niceTicks(yRange.y0, yRange.y1, Math.max(2, Math.floor(ph / 45)));
+    const ticks = { values: yt, labels: tickLabels(yt) };
+    const L = yAxisLeft(Math.max(0, ...ticks.labels.map((l) => ctx.measureText(l).width)));
+    const box = { cw, ch, L, T, pw: cw - L - R, ph };
     const scales = this.scales(vis, box);
-    this.drawGrid(ctx, box, scales);
+    this.drawGrid(ctx, box, scales, ticks);
     if (!vis.length) {
       ctx.fillStyle = cssVar("--muted"); ctx.textAlign = "center"; ctx.textBaseline = "middle"; ctx.font = "13px system-ui, sans-serif";
       ctx.fillText(this.empty, L + box.pw / 2, T + box.ph / 2);
@@ -177,17 +182,17 @@ export class LineChart {
    * Grid lines, ticks, axes and their labels.
    * @param {CanvasRenderingContext2D} ctx @param {{ch: number, L: number, T: number, pw: number, ph: number}} box
    * @param {{x0: number, x1: number, y0: number, y1: number, sx: (v: number) => number, sy: (v: number) => number}} sc
+   * @param {{values: number[], labels: string[]}} ticks the y ticks and their labels
    */
-  drawGrid(ctx, box, sc) {
+  drawGrid(ctx, box, sc, ticks) {
     const { L, T, pw, ph } = box, muted = cssVar("--muted");
     ctx.strokeStyle = cssVar("--grid"); ctx.fillStyle = muted; ctx.lineWidth = 1;
     ctx.textAlign = "right"; ctx.textBaseline = "middle";
-    const yt = this.log ? logTicks(sc.y0, sc.y1) : niceTicks(sc.y0, sc.y1, Math.max(2, Math.floor(ph / 45)));
-    for (const v of yt) {
+    ticks.values.forEach((v, k) => {
       const y = Math.round(sc.sy(v)) + 0.5;
       ctx.beginPath(); ctx.moveTo(L, y); ctx.lineTo(L + pw, y); ctx.stroke();
-      ctx.fillText(formatNumber(v), L - 6, y);
-    }
+      ctx.fillText(ticks.labels[k], L - 6, y);
+    });
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (const v of niceTicks(sc.x0, sc.x1, Math.max(2, Math.floor(pw / 90)))) {
       const x = Math.round(sc.sx(v)) + 0.5;

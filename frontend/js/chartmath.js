@@ -253,6 +253,25 @@ export function formatNumber(v) {
   return fmt(v, 2); // 1.4·10⁻⁴, never "1.4e-4"
 }
 
+/**
+ * An axis's tick labels, each different from its neighbours: formatNumber's short form, with
+ * more significant digits while two ticks would read the same (a step's costs 1.9952…1.9963 are
+ * not all "2"; 1.88·10⁻⁶ and 1.9·10⁻⁶ are not both "1.9·10⁻⁶"). @param {number[]} ticks
+ */
+export function tickLabels(ticks) {
+  const distinct = (/** @type {string[]} */ l) => l.every((x, i) => i === 0 || x !== l[i - 1]);
+  let labels = ticks.map(formatNumber);
+  for (let sig = 3; !distinct(labels) && sig <= 15; sig++) labels = ticks.map((v) => fmt(v, sig));
+  return labels;
+}
+
+/**
+ * The left margin of a chart whose y labels are `width` px wide at most: the labels end 6 px
+ * left of the axis and keep clear of the rotated axis title (drawn 5–17 px from the edge).
+ * @param {number} width
+ */
+export const yAxisLeft = (width) => Math.max(52, Math.ceil(width) + 6 + 20);
+
 /** "1 min 05 s" from seconds. @param {number} s */
 export function formatDuration(s) {
   if (!Number.isFinite(s) || s < 0) return "–";

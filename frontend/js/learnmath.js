@@ -29,7 +29,7 @@ const SUPER = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "�
 /**
  * A number as a person reads it: `sig` significant digits, a real minus sign, and ·10ⁿ for very
  * large or small magnitudes (never "1e-7", never "-0.0000").
- * @param {number|null|undefined} v @param {number} [sig]
+ * @param {number|null|undefined} v @param {number} [sig] @returns {string}
  */
 export function fmt(v, sig = 4) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -43,8 +43,13 @@ export function fmt(v, sig = 4) {
     };
     let s = cut(sig);
     // A sigmoid never reaches 1: 0.99997 must not read "= 1". Near 1, more digits until it shows
-    // (float32 holds about 7).
+    // (float32 holds about 7); closer still, the distance itself: "1 − 1.97·10⁻⁹", whose slope
+    // a(1 − a) is then visibly not 0.
     for (let d = sig + 1; s === "1" && a !== 1 && d <= 7; d++) s = cut(d);
+    if (s === "1" && a < 1) {
+      const near = `1 − ${fmt(1 - a, Math.min(sig, 3))}`;
+      return sign ? `${sign}(${near})` : near;
+    }
     return sign + s;
   }
   const [m, e] = a.toExponential(sig - 1).split("e");
@@ -58,10 +63,35 @@ export function fmt(v, sig = 4) {
  * 99.97% reads 99.9%, not 100%. A probability of exactly 1 is float32 rounding (a softmax is never
  * 1: the others are only too small for the float), so it reads ">99.9%". @param {number} p in [0, 1]
  */
-export const percent = (p) => (p >= 1 ? ">99.9%" : `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`);
+export const percent = (p) => (Math.floor(p * 1000 + 1e-9) >= 1000 ? ">99.9%" : `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`);
+
+/**
+ * A probability as a percentage with more digits, still cut (never rounded up), for where the
+ * point is to see it change (a step, the table of outputs): `sig` significant digits, and near
+ * 100% as many decimals as the distance to 100% needs to show two of its own digits, so
+ * 0.9999981237 reads "99.99981%" (not "100%"); a float's 1 reads ">99.9999999%".
+ * @param {number} p in [0, 1] @param {number} [sig]
+ */
+export function cutPercent(p, sig = 3) {
+  if (!(p > 0)) return "0%";
+  const v = p * 100;
+  const cutTo = (/** @type {number} */ d) => {
+    const s = (Math.floor(v * 10 ** d + 1e-9) / 10 ** d).toFixed(d);
+    return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+  };
+  if (v < 1e-3) { // 1.234·10⁻⁷%: the mantissa cut to `sig` digits
+    const e = Math.floor(Math.log10(v)), unit = 10 ** (sig - 1);
+    return `${fmt((Math.floor((v / 10 ** e) * unit + 1e-9) / unit) * 10 ** e, sig)}%`;
+  }
+  const lead = Math.floor(Math.log10(v));
+  const gap = 100 - v;
+  const d = Math.min(10, Math.max(sig - 1 - lead, gap > 0 ? 1 - Math.floor(Math.log10(gap)) : 10));
+  const s = cutTo(Math.max(0, d));
+  return Number(s) >= 100 ? `>99.${"9".repeat(7)}%` : `${s}%`;
+}
 
 /** The same cut to a whole percent, for small labels (bars, tiles): 0.9997 → "99%", 1 → ">99%". @param {number} p */
-export const wholePercent = (p) => (p >= 1 ? ">99%" : `${Math.floor(p * 100 + 1e-9)}%`);
+export const wholePercent = (p) => (Math.floor(p * 100 + 1e-9) >= 100 ? ">99%" : `${Math.floor(p * 100 + 1e-9)}%`);
 
 /**
  * "an 8", "a 7", "an Ankle boot": a class name (a digit, or another dataset's) with its article.
@@ -233,22 +263,25 @@ export function windowSum(m, kernel, r0, c0) {
  * cell per position).
  * @param {any} e @param {"forward"|"backward"|"kernel"} mode
  * @returns {{source: string, kernel: string, result: string, rows: number, cols: number, stride: number,
- *   kh: number, kw: number, value: (r: number, c: number) => number|null}}
+ *   kh: number, kw: number, value: (r: number, c: number) => number|null, real: {top: number, left: number, h: number, w: number}}}
  *   source/kernel/result name maps of `e.maps`; `value` is the server's number for the result cell
- *   a position fills (null where it falls in the padding, which is cut off).
+ *   a position fills (null where it falls in the padding, which is cut off); `real` where the
+ *   source's own values lie inside its zero padding.
  */
 export function stepPlan(e, mode) {
   const m = (/** @type {string} */ n) => map2d(e.maps[n]);
   const k = m("kernel");
   if (mode === "forward") {
     const out = m("partial");
-    return { source: "padded_input", kernel: "kernel", result: "partial", rows: out.h, cols: out.w, stride: e.stride, kh: k.h, kw: k.w, value: (r, c) => out.at(r, c) };
+    return { source: "padded_input", kernel: "kernel", result: "partial", rows: out.h, cols: out.w, stride: e.stride, kh: k.h, kw: k.w, value: (r, c) => out.at(r, c), real: inputArea(e) };
   }
   if (mode === "backward") {
     const pe = m("padded_error"), part = m("input_grad_part");
     const [top, , left] = e.padding;
     return {
       source: "padded_error", kernel: "rotated", result: "input_grad_part", rows: pe.h - k.h + 1, cols: pe.w - k.w + 1, stride: 1, kh: k.h, kw: k.w,
+      // the (dilated) error sits inside k − 1 rows and columns of zeros on every side
+      real: { top: k.h - 1, left: k.w - 1, h: pe.h - 2 * (k.h - 1), w: pe.w - 2 * (k.w - 1) },
       value: (r, c) => {
         const rr = r - top, cc = c - left;
         return rr >= 0 && cc >= 0 && rr < part.h && cc < part.w ? part.at(rr, cc) : null;
@@ -256,5 +289,23 @@ export function stepPlan(e, mode) {
     };
   }
   const de = m("dilated_error"), kg = m("kernel_grad");
-  return { source: "padded_input", kernel: "dilated_error", result: "kernel_grad", rows: kg.h, cols: kg.w, stride: 1, kh: de.h, kw: de.w, value: (r, c) => kg.at(r, c) };
+  return { source: "padded_input", kernel: "dilated_error", result: "kernel_grad", rows: kg.h, cols: kg.w, stride: 1, kh: de.h, kw: de.w, value: (r, c) => kg.at(r, c), real: inputArea(e) };
+}
+
+/** Where the input lies in the padded input (padding [top, bottom, left, right]). @param {any} e */
+const inputArea = (e) => {
+  const [top, bottom, left, right] = e.padding, x = map2d(e.maps.padded_input);
+  return { top, left, h: x.h - top - bottom, w: x.w - left - right };
+};
+
+/**
+ * How many of a window's products fall on the zero padding (they add 0: no pixel, no error
+ * there): a corner of the backward full convolution has k·k products, all but one on padding.
+ * @param {{top: number, left: number, h: number, w: number}} real @param {number} r0 @param {number} c0
+ * @param {number} kh @param {number} kw
+ */
+export function paddingProducts(real, r0, c0, kh, kw) {
+  const overlap = (/** @type {number} */ a, /** @type {number} */ n, /** @type {number} */ lo, /** @type {number} */ len) =>
+    Math.max(0, Math.min(a + n, lo + len) - Math.max(a, lo));
+  return kh * kw - overlap(r0, kh, real.top, real.h) * overlap(c0, kw, real.left, real.w);
 }

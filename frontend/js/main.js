@@ -78,7 +78,7 @@ const learn = new Learn({
   padPixels: () => (draw.pad.empty ? null : draw.pad.pixels(56)),
   watched: () => S.watched,
   runName: (id) => S.runs.get(id)?.name ?? null,
-  misclassified: () => epochView.epoch?.misclassified ?? [],
+  misclassified: () => ({ run: S.watched, list: epochView.epoch?.misclassified ?? [] }), // the epoch view shows the watched run's
   toast: (m) => toast(m),
 });
 const draw = new DrawPanel(socket, { padChanged: () => learn.padChanged() });

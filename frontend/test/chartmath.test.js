@@ -85,3 +85,21 @@ test("a spike is clipped at the 99.5th percentile and counted (issue 9, item 12)
   assert.deepEqual(clipTop([NaN, NaN], 2, 0.995), { top: NaN, above: 0 });
   assert.equal(formatNumber(0.00014), "1.4·10⁻⁴"); // never 1.4e-4
 });
+
+import { tickLabels, yAxisLeft } from "../js/chartmath.js";
+
+test("QA3 #8: y tick labels differ from each other and stay clear of the axis title", () => {
+  // the cnn's step curve (costs near 1.9·10⁻⁶) and the notes network's (1.9952…1.9963)
+  const small = niceTicks(1.876e-6, 1.93e-6, 3);
+  const labels = tickLabels(small);
+  assert.equal(new Set(labels).size, labels.length, labels.join(" | "));
+  const near = niceTicks(1.9952, 1.9963, 3);
+  assert.ok(near.length >= 2);
+  const nearLabels = tickLabels(near);
+  assert.equal(new Set(nearLabels).size, nearLabels.length, nearLabels.join(" | "));
+  assert.ok(!nearLabels.includes("2"), nearLabels.join(" | "));
+  assert.deepEqual(tickLabels([0, 0.5, 1]), ["0", "0.5", "1"]); // short labels stay short
+  // labels end 6 px left of the axis; the rotated title takes the first 17 px
+  for (const w of [10, 40, 58, 90]) assert.ok(yAxisLeft(w) - 6 - w >= 20, String(w));
+  assert.equal(yAxisLeft(10), 52); // the usual margin when labels are short
+});

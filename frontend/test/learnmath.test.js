@@ -115,3 +115,45 @@ test("wording: an 8, a 7, and powers of ten as they are written", () => {
   assert.equal(pow10(-4), "10⁻⁴");
   assert.equal(pow10(12), "10¹²");
 });
+
+import { cutPercent } from "../js/learnmath.js";
+
+test("QA3 #2: a probability below 1 never reads 100%, and a step's change shows (cut, not rounded)", () => {
+  // the cnn reads test digit #0 as a 7 with p = 0.9999981237711908
+  assert.equal(cutPercent(0.9999981237711908), "99.99981%");
+  assert.equal(cutPercent(0.9999987, 4), "99.99987%"); // after a step: visibly different
+  assert.equal(cutPercent(0.13999), "13.9%");
+  assert.equal(cutPercent(0.0001234), "0.0123%");
+  assert.equal(cutPercent(1.2349e-9, 4), "1.234·10⁻⁷%");
+  assert.equal(cutPercent(0), "0%");
+  assert.equal(cutPercent(1), ">99.9999999%");
+  assert.equal(cutPercent(0.9999999999999982), "99.9999999999%");
+  assert.equal(percent(0.9999999999999982), ">99.9%"); // within 1e-9 of 1 is still not 100
+  assert.equal(wholePercent(0.9999999999999), ">99%");
+});
+
+test("QA3 #6: a sigmoid that is not 1 is never shown as 1", () => {
+  // notes network, test digit #0, layer 1 neurons 14 and 15 (z = 20.05, 33.95)
+  assert.equal(fmt(0.999999998029895, 3), "1 − 1.97·10⁻⁹");
+  assert.equal(fmt(0.9999999999999982, 7), "1 − 1.78·10⁻¹⁵");
+  assert.equal(fmt(-0.999999998, 3), "−(1 − 2·10⁻⁹)"); // tanh near −1
+  assert.equal(fmt(0.9999999, 3), "0.9999999");
+  assert.equal(fmt(1), "1");
+});
+
+import { paddingProducts } from "../js/learnmath.js";
+
+test("QA3 #11: a corner of the full convolution has one real product, the rest on the zero padding", () => {
+  // cnn layer 0: a 5×5 kernel, a 24×24 error padded by 4 on every side (32×32)
+  const pe = { shape: [32, 32], values: Array(32 * 32).fill(0) };
+  const e = { stride: 1, padding: [0, 0, 0, 0], maps: { kernel: { shape: [5, 5], values: Array(25).fill(1) }, padded_error: pe,
+    input_grad_part: { shape: [28, 28], values: Array(28 * 28).fill(0) } } };
+  const b = stepPlan(e, "backward");
+  assert.deepEqual(b.real, { top: 4, left: 4, h: 24, w: 24 });
+  assert.equal(paddingProducts(b.real, 0, 0, 5, 5), 24); // input cell (0, 0)
+  assert.equal(paddingProducts(b.real, 0, 1, 5, 5), 23);
+  assert.equal(paddingProducts(b.real, 13, 13, 5, 5), 0); // the middle: all 25 real
+  assert.equal(paddingProducts(b.real, 27, 27, 5, 5), 24); // the far corner
+  // forward with "same" padding 1 around a 4×4 input: a 3×3 window at (0, 0) has 5 on padding
+  assert.equal(paddingProducts({ top: 1, left: 1, h: 4, w: 4 }, 0, 0, 3, 3), 5);
+});

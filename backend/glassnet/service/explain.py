@@ -8,7 +8,7 @@
   misclassified digits of an epoch) or a probe id (the dashboard's probe digits);
 * a network is any id ``/api/predict`` takes (bundled, a run's latest weights, a checkpoint) or a
   ``scratch:<id>`` network — a copy that ``/api/explain/step`` moved by one step and kept, so a
-  learner can take several steps; scratch copies live in memory only (a few, for an hour), and
+  learner can take several steps; scratch copies live in memory only (a few per person, for an hour), and
   nothing here ever writes a run, a checkpoint or a bundled file;
 * numbers travel as JSON numbers: the float64 results of the library's own forward and backward
   pass on the network's float32 weights (exact to far better than the float32 the networks run
@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -66,11 +66,23 @@ class NoWeightsYetError(LookupError):
 
 
 class UnknownScratchError(KeyError):
-    """A ``scratch:<id>`` network that does not exist (any more): 404."""
+    """A ``scratch:<id>`` network that does not exist (any more): 404 with the code
+    ``scratch_gone``, so a page can start again from the original network by itself."""
+
+    REASONS: ClassVar[dict[str, str]] = {
+        "expired": "it was not used for an hour",
+        "evicted_own": "your later steps replaced it (each person keeps their last few copies)",
+        "evicted_full": "the server's memory for stepped copies was full",
+        "unknown": "it never existed, or the server restarted since",
+    }
+
+    def __init__(self, model_id: str, why: str = "unknown") -> None:
+        super().__init__(model_id, why)
 
     def __str__(self) -> str:
+        model_id, why = self.args
         return (
-            f"unknown scratch network {self.args[0]!r}: it expired or the server restarted; "
+            f"scratch network {model_id!r} is gone: {self.REASONS.get(why, self.REASONS['unknown'])}; "
             "take the step again from the original network"
         )
 
@@ -177,40 +189,92 @@ class DigitBank:
 
 
 class ScratchModels:
-    """A few stepped float64 copies, by id, for an hour; the oldest go first. Memory only."""
+    """Stepped float64 copies, by id, for an hour; memory only.
 
-    def __init__(self, capacity: int = 16, ttl_s: float = 3600.0, max_params: int = 2_000_000) -> None:
-        self.capacity, self.ttl_s, self.max_params = capacity, ttl_s, max_params
+    A class shares one server: every "Take a step" keeps a copy, so one list for everyone would let
+    any 16 steps evict a student's copy within seconds. Copies are therefore kept per owner (a
+    person, or a browser at one address): an owner's own steps evict only that owner's oldest
+    copies (``per_owner``). The memory of all copies together is bounded (``max_bytes``, checked
+    before a step allocates its copy): when full, the owner keeping the most copies gives up its
+    oldest first, so someone with a single copy loses it only when every owner is down to one
+    (then the copy used longest ago goes). A copy that is gone is named with the reason
+    (:class:`UnknownScratchError`).
+    """
+
+    def __init__(
+        self,
+        per_owner: int = 4,
+        max_bytes: int = 512 * 2**20,
+        ttl_s: float = 3600.0,
+        max_params: int = 2_000_000,
+    ) -> None:
+        self.per_owner, self.max_bytes, self.ttl_s, self.max_params = per_owner, max_bytes, ttl_s, max_params
         self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, Sequential, str]] = OrderedDict()
+        # id -> (last used, network, origin, owner, bytes); in order of last use
+        self._items: OrderedDict[str, tuple[float, Sequential, str, str, int]] = OrderedDict()
+        # why recently removed ids went (bounded), to say so instead of a bare "unknown"
+        self._gone: OrderedDict[str, str] = OrderedDict()
 
-    def add(self, model: Sequential, origin: str) -> str | None:
-        """Keep ``model`` (stepped from ``origin``); None when it is too large to keep."""
-        if model.param_count() > self.max_params:
+    @staticmethod
+    def size_of(param_count: int) -> int:
+        """Bytes a kept copy holds: float64 parameters and their float64 gradients."""
+        return 16 * param_count
+
+    def fits(self, param_count: int) -> bool:
+        """Whether a copy of a network this size may be kept at all (asked before stepping)."""
+        return param_count <= self.max_params and self.size_of(param_count) <= self.max_bytes
+
+    def add(self, model: Sequential, origin: str, owner: str = "") -> str | None:
+        """Keep ``model`` (stepped, at any depth, from the network ``origin``) for ``owner``;
+        None when it is too large to keep."""
+        count = model.param_count()
+        if not self.fits(count):
             return None
+        size = self.size_of(count)
         key = secrets.token_hex(6)
         with self._lock:
             self._expire()
-            self._items[key] = (time.monotonic(), model, origin)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            mine = [k for k, item in self._items.items() if item[3] == owner]
+            while len(mine) >= self.per_owner:
+                self._drop(mine.pop(0), "evicted_own")
+            while self._items and self._bytes() + size > self.max_bytes:
+                self._drop(self._victim(), "evicted_full")
+            self._items[key] = (time.monotonic(), model, origin, owner, size)
         return SCRATCH_PREFIX + key
 
     def get(self, model_id: str) -> tuple[Sequential, str]:
-        """(network, the id it was first stepped from). Raises :class:`UnknownScratchError`."""
+        """(network, the original network it was stepped from). Raises :class:`UnknownScratchError`."""
         key = model_id.removeprefix(SCRATCH_PREFIX)
         with self._lock:
             self._expire()
             hit = self._items.get(key)
             if hit is None:
-                raise UnknownScratchError(model_id)
+                raise UnknownScratchError(model_id, self._gone.get(key, "unknown"))
+            self._items[key] = (time.monotonic(), *hit[1:])
             self._items.move_to_end(key)
             return hit[1], hit[2]
 
+    def _bytes(self) -> int:
+        return sum(item[4] for item in self._items.values())
+
+    def _victim(self) -> str:
+        """The oldest copy of the owner keeping the most (ties: the least recently used)."""
+        counts: dict[str, int] = {}
+        for item in self._items.values():
+            counts[item[3]] = counts.get(item[3], 0) + 1
+        most = max(counts.values())
+        return next(k for k, item in self._items.items() if counts[item[3]] == most)
+
+    def _drop(self, key: str, why: str) -> None:
+        del self._items[key]
+        self._gone[key] = why
+        while len(self._gone) > 4096:
+            self._gone.popitem(last=False)
+
     def _expire(self) -> None:
         now = time.monotonic()
-        for key in [k for k, (t, _, _) in self._items.items() if now - t > self.ttl_s]:
-            del self._items[key]
+        for key in [k for k, item in self._items.items() if now - item[0] > self.ttl_s]:
+            self._drop(key, "expired")
 
 
 # -- the explainer --------------------------------------------------------------------------------
@@ -369,8 +433,15 @@ class Explainer:
         }
 
     # -- /api/explain/step ----------------------------------------------------------------------
-    def step(self, request: dict[str, Any]) -> dict[str, Any]:
+    def step(self, request: dict[str, Any], owner: str = "") -> dict[str, Any]:
+        """One step; with ``keep`` the stepped copy is kept for ``owner`` (see :class:`ScratchModels`)."""
         model_id, model = self.model(request.get("model"))
+        keep = bool(request.get("keep"))
+        if keep and not self.scratch.fits(model.param_count()):  # before the copy is made
+            raise ValueError(
+                f"keep: a network of {model.param_count():,} parameters is too large to keep as a "
+                "scratch copy; step without keep"
+            )
         examples = request["examples"]
         if not 1 <= len(examples) <= MAX_BATCH:
             raise ValueError(f"examples: give 1 to {MAX_BATCH} digits, got {len(examples)}")
@@ -395,8 +466,9 @@ class Explainer:
         mean = {name: np.mean([g[name] for g in singles], axis=0) for name in singles[0]}
         # The mini-batch gradient is the average of the single examples' (the batch cost is their mean).
         agreement = max(float(np.abs(mean[name] - result.gradient[name]).max()) for name in mean)
-        kept = self.scratch.add(result.model, model_id) if request.get("keep") else None
+        # The original network, however many steps deep (not the scratch copy stepped from).
         origin = self.scratch.get(model_id)[1] if model_id.startswith(SCRATCH_PREFIX) else model_id
+        kept = self.scratch.add(result.model, origin, owner) if keep else None
         return {
             "model": model_id,
             "origin": origin,

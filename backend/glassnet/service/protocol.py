@@ -235,6 +235,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"  # 401: the server's token is needed
     FORBIDDEN = "forbidden"  # 403: origin or host not allowed
     NOT_FOUND = "not_found"  # 404: no such run, model, digit, checkpoint
+    SCRATCH_GONE = "scratch_gone"  # 404: a stepped scratch copy is gone (start from the original)
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
     CONFLICT = "conflict"  # 409: the run's state does not allow it (state machine)
     TOO_LARGE = "too_large"  # 413: over the body cap, or a WebSocket message too big

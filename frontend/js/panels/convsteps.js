@@ -15,14 +15,14 @@
  * Each stepper shows the server's number for the cell being filled and the sum of the products the
  * page lists for it (they agree to rounding); hover any cell for its exact value.
  */
-import { map2d, stepPlan, windowSum, fmt } from "../learnmath.js";
+import { map2d, stepPlan, windowSum, paddingProducts, fmt } from "../learnmath.js";
 import { drawGrid, hitCell, scaleFor, fitCell } from "../numgrid.js";
 import { showTip, hideTip, esc } from "../heatmap.js";
 import { cssVar } from "../chart.js";
 import { t } from "../i18n.js";
 
-/** A map's name ("padded_input") in the chosen language (catalogue: map.<name>). @param {string} key */
-const mapName = (key) => t(`map.${key}`);
+/** A figure's caption: what a hovered cell's map is called (the same words as on the page). @param {Element} canvas */
+const captionOf = (canvas) => canvas.closest("figure")?.querySelector("figcaption")?.textContent ?? "";
 
 /** @typedef {"forward"|"backward"|"kernel"} Mode */
 
@@ -72,6 +72,13 @@ export class ConvStepper {
   show(e) {
     const fresh = this.e?.layer !== e.layer || this.e?.kernel !== e.kernel || this.e?.channel !== e.channel;
     this.e = e;
+    if (this.mode !== "backward") {
+      // "padded" only where there is padding: the notes' valid convolution pads nothing.
+      const padded = e.padding.some((/** @type {number} */ p) => p > 0);
+      const name = padded ? t(`conv.${this.mode}.1`) : t("map.input");
+      this.q("canvas.src").setAttribute("aria-label", name);
+      /** @type {HTMLElement} */ (this.q("canvas.src").closest("figure").querySelector("figcaption")).textContent = name;
+    }
     const plan = (this.plan = stepPlan(e, this.mode));
     const total = plan.rows * plan.cols;
     this.q(".pos").max = String(total - 1);
@@ -138,7 +145,9 @@ export class ConvStepper {
     const server = plan.value(r, c);
     const where = this.mode === "kernel" ? t("conv.kernel_cell", { r, c }) : this.mode === "forward" ? t("conv.output_cell", { r, c }) : t("conv.input_cell", { r: r - top, c: c - left });
     this.q(".where").textContent = t("conv.position", { n: this.pos + 1, total: plan.rows * plan.cols });
-    const shown = products.length <= 9 ? products.map((p) => fmt(p, 3)).join(" + ") : t("conv.products", { n: products.length });
+    const onPadding = paddingProducts(plan.real, r0, c0, plan.kh, plan.kw);
+    const shown = (products.length <= 9 ? products.map((p) => fmt(p, 3)).join(" + ") : t("conv.products", { n: products.length })) +
+      (onPadding ? t("conv.padding_products", { pad: onPadding, real: products.length - onPadding }) : "");
     const bias = this.mode === "forward" ? t("conv.whole_map", { b: fmt(e.bias, 4), z: fmt(map2d(e.maps.output).at(r, c), 5) }) : "";
     this.q(".readout").innerHTML = server === null
       ? esc(t("conv.in_padding", { where, sum: fmt(sum, 5) }))
@@ -146,6 +155,7 @@ export class ConvStepper {
     const readout = this.q(".readout");
     readout.dataset.row = String(here.r); readout.dataset.col = String(here.c);
     readout.dataset.value = server === null ? "" : String(server);
+    readout.dataset.padding = String(onPadding);
   }
 
   /** @param {string} name @param {PointerEvent} ev */
@@ -156,7 +166,7 @@ export class ConvStepper {
     if (!hit) { hideTip(); return; }
     const key = name === "src" ? this.plan.source : name === "ker" ? this.plan.kernel : this.plan.result;
     const v = map2d(this.e.maps[key]).at(hit.r, hit.c);
-    showTip(ev.clientX, ev.clientY, `${esc(mapName(key))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`);
+    showTip(ev.clientX, ev.clientY, `${esc(captionOf(this.q(`canvas.${name}`)))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`);
   }
 }
 
@@ -216,7 +226,7 @@ export class PoolView {
     if (!hit) { hideTip(); return; }
     const key = { in: "input", out: "output", err: "error", back: "input_grad" }[/** @type {"in"} */ (name)];
     const v = map2d(p.maps[key]).at(hit.r, hit.c);
-    let html = `${esc(mapName(key))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`;
+    let html = `${esc(captionOf(/** @type {Element} */ (this.root.querySelector(`canvas.${name}`))))} (${hit.r}, ${hit.c}) = <b>${fmt(v, 7)}</b>`;
     if (name === "back" || name === "in") {
       const wi = Math.floor(hit.r / p.stride), wj = Math.floor(hit.c / p.stride);
       const ow = map2d(p.maps.output).w;
@@ -225,7 +235,10 @@ export class PoolView {
         if (p.mode === "max") {
           const k = (wi * ow + wj) * 2;
           const won = p.winners.values[k] === hit.r && p.winners.values[k + 1] === hit.c;
-          html += `<br>${esc(t("pool.window", { i: wi, j: wj }))} ${esc(won ? t("pool.winner", { e: fmt(e.at(wi, wj), 6) }) : t("pool.not_winner"))}`;
+          // A tie (an all-zero window after ReLU): the window's maximum is this value too, but
+          // only its first maximum, row by row, is the winner.
+          const tie = !won && map2d(p.maps.input).at(hit.r, hit.c) === map2d(p.maps.output).at(wi, wj);
+          html += `<br>${esc(t("pool.window", { i: wi, j: wj }))} ${esc(won ? t("pool.winner", { e: fmt(e.at(wi, wj), 6) }) : t(tie ? "pool.not_winner_tie" : "pool.not_winner"))}`;
         } else {
           html += `<br>${esc(t("pool.window", { i: wi, j: wj }))} ${esc(t("pool.error_word"))} ${fmt(e.at(wi, wj), 6)} ÷ ${p.size * p.size} = ${fmt(e.at(wi, wj) / (p.size * p.size), 6)}`;
         }

@@ -7,7 +7,7 @@
  * (digit, network, target), asks the server (/api/explain…) and hands the answers to the panels.
  */
 import * as api from "../api.js";
-import { fmt } from "../learnmath.js";
+import { fmt, percent } from "../learnmath.js";
 import { t, aDigit, errText, checkpointName } from "../i18n.js";
 import { modelLabel, titleOptions } from "../models.js";
 import { drawGrid } from "../numgrid.js";
@@ -21,7 +21,9 @@ const WATCHED = "@watched"; // the model option "the run you watch (latest weigh
 
 /**
  * @typedef {{padPixels: () => number[][]|null, watched: () => string|null, runName: (id: string) => string|null,
- *   misclassified: () => {index: number, label: number, predicted: number}[], toast: (m: string) => void}} LearnContext
+ *   misclassified: () => {run: string|null, list: {index: number, label: number, predicted: number}[]}, toast: (m: string) => void}} LearnContext
+ *   `misclassified`: the latest epoch's misclassified validation digits of the watched run (named
+ *   in each option: the network chosen in Learn may be another one, reading the digit right).
  */
 
 export class Learn {
@@ -64,6 +66,8 @@ export class Learn {
     this.padTimer = undefined;
     /** @type {number|undefined} first test digit of the mini-batch */
     this.batchStart = undefined;
+    /** A sentence for the next status line (the stepped copy was gone, and the page started over). */
+    this.notice = "";
 
     this.wishes = new WishesView($("learn-wishes"));
     this.net = new NetDiagram({ canvas: $("learn-net"), note: $("learn-net-note"), inspector: $("learn-inspector"), mode: $("learn-net-mode"), pickColumn: $("learn-pick-col"), pickNeuron: $("learn-pick-neuron") });
@@ -72,7 +76,7 @@ export class Learn {
     this.pool = new PoolView($("learn-pool"));
     this.stepView = new StepView(
       { slider: $("learn-lr-slider"), lr: $("learn-lr"), step: $("learn-step"), reset: $("learn-reset"), result: $("learn-step-result"), curve: $("learn-step-curve"), count: $("learn-step-count") },
-      { step: (lr) => this.takeStep(lr), reset: () => this.resetScratch() },
+      { step: (lr) => this.takeStep(lr), reset: () => this.resetScratch(), name: (id) => this.modelName(id) },
     );
     this.batchView = new BatchView({ draw: $("learn-batch-draw"), apply: $("learn-batch-apply"), out: $("learn-batch") }, { batch: (keep) => this.takeBatch(keep) });
     this.stepView.clear();
@@ -118,8 +122,9 @@ export class Learn {
   fillMisclassified() {
     const sel = this.$("learn-miss");
     const keep = sel.value;
-    const list = this.ctx.misclassified();
-    sel.replaceChildren(...(list.length ? list.map((m) => new Option(t("learn.miss_option", { n: m.index, digit: aDigit(m.label), predicted: m.predicted }), String(m.index))) : [new Option(t("learn.miss_none"), "")]));
+    const { run, list } = this.ctx.misclassified();
+    const by = run ? this.modelName(run) : "";
+    sel.replaceChildren(...(list.length ? list.map((m) => new Option(t("learn.miss_option", { n: m.index, digit: aDigit(m.label), predicted: m.predicted, run: by }), String(m.index))) : [new Option(t("learn.miss_none"), "")]));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 
@@ -194,9 +199,10 @@ export class Learn {
   }
 
   // -- asking the server ---------------------------------------------------------------------
+  /** @returns {Promise<void>} */
   async refresh() {
     const digit = this.digit();
-    if (!digit) return;
+    if (!digit) { this.blank(); return; }
     const seq = ++this.seq;
     const body = { model: this.modelId(), ...digit, ...(this.target === null ? {} : { target: this.target }) };
     this.$("learn").setAttribute("aria-busy", "true");
@@ -204,6 +210,7 @@ export class Learn {
     try {
       ex = await api.explain(body);
     } catch (e) {
+      if (seq === this.seq && this.restartIfGone(e)) return this.refresh();
       if (seq === this.seq) this.status(t("learn.cannot_explain", { error: errText(e) }), true);
       return;
     } finally {
@@ -211,9 +218,51 @@ export class Learn {
     }
     if (seq !== this.seq) return; // a newer choice is on its way
     this.ex = ex;
+    this.markEmpty(false);
     this.$("learn-test").max = String(ex.digits.test - 1);
     this.render();
     this.loadMaps();
+  }
+
+  /**
+   * No digit to explain (the drawing was cleared): the cards must not go on showing the old one.
+   * The status already says why (digit()); the views are emptied or greyed out and made inert.
+   */
+  blank() {
+    this.seq++; // an answer still on its way is for the old digit
+    this.ex = null;
+    this.convInfo = null;
+    const c = /** @type {HTMLCanvasElement} */ (this.$("learn-digit"));
+    c.getContext("2d")?.clearRect(0, 0, c.width, c.height);
+    for (const b of /** @type {NodeListOf<HTMLElement>} */ (this.$("learn-targets").querySelectorAll("button[data-digit]"))) b.setAttribute("aria-pressed", "false");
+    this.wishes.clear();
+    this.markEmpty(true);
+  }
+
+  /** Grey out (and make inert) every card that shows a digit, or bring them back. @param {boolean} empty */
+  markEmpty(empty) {
+    for (const el of /** @type {NodeListOf<HTMLElement>} */ (this.$("learn").querySelectorAll(".learn-grid, .conv-card"))) {
+      el.classList.toggle("no-digit", empty);
+      el.inert = empty;
+    }
+  }
+
+  /**
+   * The server no longer has the stepped copy (404 scratch_gone: expired, replaced, memory full,
+   * restart): start again from the original network and say so, rather than failing every action
+   * until Reset. True when it was that error. @param {any} e
+   */
+  restartIfGone(e) {
+    if (e?.code !== "scratch_gone" || !this.scratch) return false;
+    const origin = this.modelName(this.scratch.origin);
+    this.scratch = null;
+    this.convInfo = null;
+    this.stepView.steps = 0;
+    this.stepView.clear();
+    this.$("learn-reset").disabled = true;
+    this.notice = " " + t("learn.scratch_restarted", { network: origin });
+    this.ctx.toast(t("learn.scratch_restarted", { network: origin }));
+    return true;
   }
 
   render() {
@@ -225,7 +274,8 @@ export class Learn {
     const steps = this.stepView.steps;
     const scratch = this.scratch ? t(steps === 1 ? "learn.after_one_step" : "learn.after_steps", { n: steps }) : "";
     const network = ex.model.startsWith("scratch:") ? this.modelName(this.scratch?.origin ?? "") : this.modelName(ex.model);
-    this.status(t("learn.reads", { src, label, network, scratch, digit: aDigit(ex.prediction), p: fmt(ex.probabilities[ex.prediction] * 100, 3), target: ex.target, cost: fmt(ex.cost, 4) }));
+    this.status(t("learn.reads", { src, label, network, scratch, digit: aDigit(ex.prediction), p: percent(ex.probabilities[ex.prediction]), target: ex.target, cost: fmt(ex.cost, 4) }) + this.notice);
+    this.notice = "";
     $("learn-status").dataset.prediction = String(ex.prediction);
     for (const b of /** @type {NodeListOf<HTMLElement>} */ ($("learn-targets").querySelectorAll("button[data-digit]"))) {
       b.setAttribute("aria-pressed", String(Number(b.dataset.digit) === ex.target));
@@ -327,14 +377,28 @@ export class Learn {
   async takeStep(lr) {
     const digit = this.digit();
     if (!digit) return null;
+    const body = () => ({ model: this.modelId(), examples: [{ ...digit, ...(this.target === null ? {} : { target: this.target }) }], lr, keep: true });
     try {
-      const s = await api.explainStep({ model: this.modelId(), examples: [{ ...digit, ...(this.target === null ? {} : { target: this.target }) }], lr, keep: true });
+      const s = await this.stepOnce(body);
       this.scratch = { id: s.scratch, origin: s.origin };
       this.$("learn-reset").disabled = false;
-      await this.refresh();
       this.convInfo = null;
+      // Counted before the status is drawn, so it says how many steps the copy has taken.
+      this.stepView.steps += 1;
+      await this.refresh();
       return s;
     } catch (e) { this.status(t("learn.step_failed", { error: errText(e) }), true); return null; }
+  }
+
+  /**
+   * POST /api/explain/step; when the stepped copy is gone, once more from the original network.
+   * @param {() => any} body the request, built again after a restart
+   */
+  async stepOnce(body) {
+    try { return await api.explainStep(body()); } catch (e) {
+      if (!this.restartIfGone(e)) throw e;
+      return api.explainStep(body());
+    }
   }
 
   resetScratch() {
@@ -351,8 +415,13 @@ export class Learn {
     if (!keep || this.batchStart === undefined) this.batchStart = Math.floor(Math.random() * Math.max(1, this.testSize() - 8));
     const examples = Array.from({ length: 8 }, (_, k) => ({ test_index: /** @type {number} */ (this.batchStart) + k }));
     try {
-      const s = await api.explainStep({ model: this.modelId(), examples, lr, keep });
-      if (keep) { this.scratch = { id: s.scratch, origin: s.origin }; this.$("learn-reset").disabled = false; this.stepView.steps += 1; await this.refresh(); }
+      const s = await this.stepOnce(() => ({ model: this.modelId(), examples, lr, keep }));
+      if (keep) {
+        this.scratch = { id: s.scratch, origin: s.origin }; this.$("learn-reset").disabled = false; this.convInfo = null;
+        this.stepView.steps += 1;
+        this.stepView.batchStep(s);
+        await this.refresh();
+      }
       return s;
     } catch (e) { this.status(t("learn.batch_failed", { error: errText(e) }), true); return null; }
   }

@@ -48,6 +48,9 @@ export class NetDiagram {
     };
     el.pickColumn.addEventListener("change", () => { el.pickNeuron.max = String((this.cols[Number(el.pickColumn.value)]?.size ?? 1) - 1); pick(); });
     el.pickNeuron.addEventListener("change", pick);
+    // Enter in the number field submits its form: pick the neuron instead of reloading the page
+    // (which would lose the steps, the target and the drawing).
+    el.pickNeuron.form?.addEventListener("submit", (e) => { e.preventDefault(); pick(); });
   }
 
   /** @param {any} ex */

@@ -7,7 +7,7 @@
  * The mini-batch view does the same for 8 digits: each digit's own gradient of the last layer,
  * their average, and that the average is exactly the gradient the batch step follows.
  */
-import { fmt, map2d } from "../learnmath.js";
+import { fmt, cutPercent, map2d } from "../learnmath.js";
 import { drawGrid, scaleFor, fitCell } from "../numgrid.js";
 import { LineChart } from "../chart.js";
 import { esc } from "../heatmap.js";
@@ -21,7 +21,9 @@ export class StepView {
   /**
    * @param {{slider: HTMLInputElement, lr: HTMLInputElement, step: HTMLButtonElement, reset: HTMLButtonElement,
    *   result: HTMLElement, curve: HTMLCanvasElement, count: HTMLElement}} el
-   * @param {{step: (lr: number) => Promise<any>, reset: () => void}} act
+   * @param {{step: (lr: number) => Promise<any>, reset: () => void, name: (id: string) => string}} act
+   * `steps` counts the steps the scratch copy has taken, by this card or the mini-batch's; the
+   * Learn view counts them (before it redraws its status), this card shows them.
    */
   constructor(el, act) {
     this.el = el;
@@ -38,7 +40,7 @@ export class StepView {
       el.step.disabled = true;
       try {
         const s = await act.step(lr);
-        if (s) { this.steps += 1; this.showStep(s); }
+        if (s) this.showStep(s);
       } finally { el.step.disabled = false; }
     });
     el.reset.addEventListener("click", () => { this.steps = 0; this.clear(); act.reset(); });
@@ -58,11 +60,24 @@ export class StepView {
     this.chart.draw();
   }
 
+  /** @param {string} origin the network the steps started from */
+  showCount(origin) {
+    this.el.count.textContent = t(this.steps === 1 ? "step.count_one" : "step.count", { n: this.steps, origin: this.act.name(origin) });
+  }
+
+  /** The mini-batch card took a step on the copy: this card says so (its numbers are there). @param {any} s */
+  batchStep(s) {
+    this.el.result.innerHTML = `<p>${esc(t("step.by_batch", { before: fmt(s.cost_before, 5), after: fmt(s.cost_after, 5) }))}</p>`;
+    this.line.xs.clear(); this.line.ys.clear(); this.here.xs.clear(); this.here.ys.clear();
+    this.chart.draw();
+    this.showCount(s.origin);
+  }
+
   /** @param {any} s an /api/explain/step answer for one digit */
   showStep(s) {
     const ex = s.examples[0];
     const bars = (/** @type {number[]} */ p, /** @type {number} */ best) => p.map((v, d) =>
-      `<span class="pbar${d === best ? " best" : ""}" title="${d}: ${fmt(v * 100, 4)}%"><i data-h="${Math.max(1, v * 100).toFixed(1)}"></i><b>${d}</b></span>`).join("");
+      `<span class="pbar${d === best ? " best" : ""}" title="${d}: ${cutPercent(v, 4)}"><i data-h="${Math.max(1, v * 100).toFixed(1)}"></i><b>${d}</b></span>`).join("");
     const fell = s.cost_after < s.cost_before;
     this.el.result.innerHTML = `
       <p>${esc(t("step.cost_for", { target: ex.target }))} <b data-testid="step-cost-before" data-value="${s.cost_before}">${fmt(s.cost_before, 6)}</b> →
@@ -70,10 +85,10 @@ export class StepView {
         <span class="${fell ? "ok" : "no"}">${esc(t(fell ? "step.fell" : "step.rose", { d: fmt(Math.abs(s.cost_before - s.cost_after), 4) }))}</span></p>
       <div class="pbars-pair"><div><small>${esc(t("step.before_reads", { d: ex.prediction_before }))}</small><div class="pbars">${bars(ex.probabilities_before, ex.prediction_before)}</div></div>
         <div><small>${esc(t("step.after_reads"))} <b data-testid="step-prediction-after">${ex.prediction_after}</b></small><div class="pbars" data-testid="step-probabilities-after">${bars(ex.probabilities_after, ex.prediction_after)}</div></div></div>
-      <p class="muted small">${esc(t("step.p_target", { target: ex.target }))} <span data-testid="step-p-before" data-value="${ex.probabilities_before[ex.target]}">${fmt(ex.probabilities_before[ex.target] * 100, 4)}%</span> →
-        <span data-testid="step-p-after" data-value="${ex.probabilities_after[ex.target]}">${fmt(ex.probabilities_after[ex.target] * 100, 4)}%</span></p>`;
+      <p class="muted small">${esc(t("step.p_target", { target: ex.target }))} <span data-testid="step-p-before" data-value="${ex.probabilities_before[ex.target]}">${cutPercent(ex.probabilities_before[ex.target], 4)}</span> →
+        <span data-testid="step-p-after" data-value="${ex.probabilities_after[ex.target]}">${cutPercent(ex.probabilities_after[ex.target], 4)}</span></p>`;
     for (const i of /** @type {NodeListOf<HTMLElement>} */ (this.el.result.querySelectorAll(".pbar i"))) i.style.height = `${i.dataset.h}%`;
-    this.el.count.textContent = t(this.steps === 1 ? "step.count_one" : "step.count", { n: this.steps, origin: s.origin });
+    this.showCount(s.origin);
     this.line.xs.clear(); this.line.ys.clear(); this.here.xs.clear(); this.here.ys.clear();
     s.curve.lr.forEach((/** @type {number} */ x, /** @type {number} */ k) => { this.line.xs.push(x); this.line.ys.push(s.curve.cost[k]); });
     this.here.xs.push(0); this.here.ys.push(s.cost_before);

@@ -4,7 +4,7 @@
  * what the cost wants (y: 1 for the target, 0 elsewhere), the cost term and the wish −∂C/∂a as a
  * signed bar with its number. Every number is the server's exact value (data-value holds it whole).
  */
-import { fmt } from "../learnmath.js";
+import { fmt, cutPercent } from "../learnmath.js";
 import { esc } from "../heatmap.js";
 import { t } from "../i18n.js";
 
@@ -29,7 +29,7 @@ export class WishesView {
       rows.push(`<tr data-digit="${j}" class="${j === ex.target ? "target" : ""}">
         <th scope="row">${j}</th>
         <td class="num" data-value="${out[j]}">${fmt(out[j])}</td>
-        <td class="num" data-value="${ex.probabilities[j]}">${fmt(ex.probabilities[j] * 100, 3)}%</td>
+        <td class="num" data-value="${ex.probabilities[j]}">${cutPercent(ex.probabilities[j])}</td>
         <td class="num">${y}</td>
         <td class="num" data-value="${ex.terms[j]}">${fmt(ex.terms[j])}</td>
         <td class="wishcell"><span class="wishbar ${dir}" data-pct="${pct.toFixed(2)}"></span></td>

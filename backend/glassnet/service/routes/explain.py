@@ -13,24 +13,33 @@ The maths runs in the app's bounded heavy-work pool, so the event loop keeps ser
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...data.mnist import IdxFormatError
+from ..errors import coded
 from ..explain import MAX_BATCH, NoWeightsYetError, UnknownScratchError
 from ..inference import IncompatibleModelError, UnknownModelError
+from ..owners import identity_of
 from ..pool import HeavyPool
+from ..protocol import ErrorCode
 from ..schemas import ErrorBody
+from ..security import client_of
 from .deps import ExplainerDep, Pool
 from .predict import check_pixels
 
 router = APIRouter(prefix="/api/explain", tags=["explain"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "unknown model, run or scratch network"},
+    404: {
+        "model": ErrorBody,
+        "description": "unknown model or run; a scratch network that is gone has the code scratch_gone "
+        "and says why (expired, replaced by the same person's later steps, memory full, restart)",
+    },
     409: {"model": ErrorBody, "description": "the run has no weights yet"},
     413: {"model": ErrorBody, "description": "request body too large"},
     422: {"model": ErrorBody, "description": "invalid digit, target, layer, kernel or learning rate"},
@@ -234,7 +243,9 @@ class StepResult(BaseModel):
 async def _run(pool: HeavyPool, fn: Any, body: BaseModel) -> JSONResponse:
     try:
         result = await pool.run(fn, body.model_dump())
-    except (UnknownModelError, UnknownScratchError) as exc:
+    except UnknownScratchError as exc:
+        raise coded(HTTPException(404, str(exc)), ErrorCode.SCRATCH_GONE) from None
+    except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except NoWeightsYetError as exc:
         raise HTTPException(409, str(exc)) from None
@@ -275,8 +286,10 @@ async def explain_conv(body: MapRequest, explainer: ExplainerDep, pool: Pool) ->
 
 
 @router.post("/step", response_model=StepResult, responses=ERRORS, summary="One gradient-descent step")
-async def explain_step(body: StepRequest, explainer: ExplainerDep, pool: Pool) -> Any:
+async def explain_step(body: StepRequest, request: Request, explainer: ExplainerDep, pool: Pool) -> Any:
     """One step θ ← θ − η·∇C on a scratch copy for a digit or a mini-batch: costs and predictions
     before and after, the cost along the step, each example's last-layer gradient and their
-    average. Never touches a run, its checkpoints or the bundled models."""
-    return await _run(pool, explainer.step, body)
+    average. Never touches a run, its checkpoints or the bundled models. A kept copy counts
+    against its person at their address (their last few copies are kept, not the server's)."""
+    owner = f"{identity_of(request).owner}@{client_of(request)}"
+    return await _run(pool, partial(explainer.step, owner=owner), body)
