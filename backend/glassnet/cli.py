@@ -502,6 +502,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .logs import configure
     from .service.app import create_app, dataset_facts, shutdown_service
+    from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
     from .service.security import ensure_token
 
@@ -580,6 +581,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=3,
+        # httptools and websockets-sansio with bounds on pipelined requests and unread pongs
+        **protocol_classes(),
     )
     print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
     server = Server(config)
