@@ -37,7 +37,7 @@ from .explain import DigitBank, Explainer
 from .fastsend import KeepRawSend
 from .hub import Hub
 from .inference import ModelRegistry
-from .locks import clean_data_dir, hold_data_dir, release_data_dir
+from .locks import clean_data_dir, hold_data_dir, release_data_dir, sweep_deleted
 from .metrics import RequestMetrics, ServiceMetrics
 from .metrics import router as metrics_router
 from .mydigits import DigitStore
@@ -195,6 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if removed:
             log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
+        swept = sweep_deleted(settings.data_dir, store.has, store.delete)
+        if swept:
+            log.info("finished deleting %d runs (their files) that a kill had interrupted", len(swept))
         store.damaged_runs()  # logs each run whose row cannot be read (left out, the rest served)
         hub = Hub(
             settings.viewer_queue,
