@@ -222,7 +222,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = HeavyPool(settings.heavy_workers, settings.heavy_queue)
         app.state.disk = DiskCheck(settings.data_dir, settings.max_data_bytes, settings.min_free_bytes)
         app.state.quotas = Quotas(
-            settings.quota_runs_per_hour, settings.quota_uploads_per_hour, settings.quota_upload_bytes
+            settings.quota_runs_per_hour,
+            settings.quota_uploads_per_hour,
+            settings.quota_upload_bytes,
+            settings.quota_names_per_hour,
         )
         app.state.settings = settings
         app.state.store = store

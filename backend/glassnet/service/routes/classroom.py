@@ -83,6 +83,7 @@ def _secret(state: Any) -> str:
         404: {"model": ErrorBody, "description": "this server takes no join code"},
         409: {"model": ErrorBody, "description": "the name is taken, or the class is full"},
         422: {"model": ErrorBody, "description": "a name that cannot be used"},
+        429: {"model": ErrorBody, "description": "too many wrong codes, or names, from this client"},
     },
     summary="Join the class with its code: a token of your own (also set as the browser's cookie)",
 )
@@ -99,6 +100,8 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
         name = check_name(body.name)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    # Each name is a student with caps of its own: one client may take only a few an hour.
+    state.quotas.check(client, "names")
     joined = state.classroom.join(name, state.settings.max_students)
     if joined is None:
         raise HTTPException(
@@ -110,6 +113,7 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
         raise HTTPException(
             409, f"the name {name!r} is taken in this class; choose another, or ask the teacher"
         )
+    state.quotas.count(client, "names")
     token = student_token(_secret(state), name)
     response.headers["set-cookie"] = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
     return StudentToken(name=name, token=token, link=f"/?token={token}")
