@@ -5,13 +5,13 @@ runs train). Who is asking comes from :mod:`..security` (see :mod:`..owners`).""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..owners import NAME_MAX, NAME_RULE, TEACHER, Identity, check_name, identity_of, student_token
-from ..protocol import ClassData, EventType, RunSummary
+from ..protocol import ClassData, EventType, RunSummary, valid_text
 from ..schemas import ErrorBody
 from ..security import TOKEN_COOKIE, client_of
 from .deps import AppState, Manager
@@ -36,7 +36,9 @@ class StudentsBody(BaseModel):
 
 class PinBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run: str | None = Field(description="the run everyone watches first; null to unpin")
+    run: Annotated[str, AfterValidator(valid_text)] | None = Field(
+        description="the run everyone watches first; null to unpin"
+    )
 
 
 class Me(BaseModel):
