@@ -502,6 +502,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .logs import configure
     from .service.app import create_app, dataset_facts, shutdown_service
+    from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
     from .service.security import ensure_token
 
@@ -545,9 +546,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.token:
         where = "GLASSNET_TOKEN" if configured.token else "generated for this run"
+        # A token the operator set is never written out (logs are read by others: docker logs, a
+        # shared terminal); a generated one is shown this once, as nobody could learn it otherwise.
+        shown_token = "<GLASSNET_TOKEN>" if configured.token else settings.token
         print(
             f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
-            f"open http://{shown}:{settings.port}/?token={settings.token} or send 'Authorization: Bearer "
+            f"open http://{shown}:{settings.port}/?token={shown_token} or send 'Authorization: Bearer "
             f"<token>'" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
             file=sys.stderr,
             flush=True,
@@ -580,6 +584,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=3,
+        # httptools and websockets-sansio with bounds on pipelined requests and unread pongs
+        **protocol_classes(),
     )
     print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
     server = Server(config)

@@ -9,6 +9,11 @@ or as JSON keys::
     {"time": "2026-11-28T08:30:01.204Z", "level": "info", "logger": "glassnet.runs",
      "message": "run finished", "run": "3f2a9c1e0b7d", "epoch": 1, "val_accuracy": 0.9712}
 
+Tokens never reach a line: :func:`redact` replaces the value of every ``token=`` (the
+``?token=`` login links, the WebSocket's ``?token=``, the ``glassnet_token`` cookie), every
+``Bearer`` credential and every ``X-Glassnet-Token`` value with ``[redacted]``, in the message,
+its fields and its traceback, for the access log as for the rest.
+
 Standard library only.
 """
 
@@ -17,13 +22,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
-__all__ = ["LEVELS", "JsonFormatter", "TextFormatter", "configure", "fields"]
+__all__ = ["LEVELS", "JsonFormatter", "TextFormatter", "configure", "fields", "redact"]
 
 LEVELS = ("critical", "error", "warning", "info", "debug")
 LOGGERS = ("glassnet", "uvicorn.error", "uvicorn.access")
+
+
+# A credential's value: up to a delimiter of a query, a header list, JSON or a log line.
+_SECRET = r"[^\s&;,\"'\\]+"
+_CREDENTIALS = re.compile(
+    rf"(?i)(token=|token%3d|bearer\s+|x-glassnet-token[\"']?\s*[:=,]\s*[\"']?b?[\"']?){_SECRET}"
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every token it names replaced (see the module docstring)."""
+    return _CREDENTIALS.sub(rf"\g<1>{REDACTED}", text)
 
 
 def fields(**values: Any) -> dict[str, Any]:
@@ -54,7 +73,7 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             # A traceback stays on one record, its newlines escaped: one line per record.
             line += " exception=" + json.dumps(self.formatException(record.exc_info))
-        return line
+        return redact(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,7 +90,7 @@ class JsonFormatter(logging.Formatter):
             out.setdefault(key, value)  # a field never hides the record's own keys
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return redact(json.dumps(out, default=str))
 
 
 def configure(level: str = "info", json_lines: bool = False, stream: TextIO | None = None) -> logging.Handler:

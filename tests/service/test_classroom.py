@@ -51,6 +51,7 @@ def classroom(tmp_path: Path, tiny_dataset: Path):
         max_active_runs=1,
         max_queued_runs=203,
         max_queued_per_owner=3,
+        quota_names_per_hour=1000,  # this client plays the whole class
     )
     with TestClient(create_app(settings)) as client:
         yield client
@@ -215,6 +216,26 @@ def test_the_join_code_fills_the_class_only_up_to_its_size(tmp_path: Path, tiny_
         assert (
             r.status_code == 200 and "cy" in c.get("/api/class", headers=bearer(TEACHER)).json()["students"]
         )
+
+
+def test_one_client_joins_under_only_a_few_names_an_hour(tmp_path: Path, tiny_dataset: Path) -> None:
+    settings = make_settings(
+        tmp_path / "runs", tiny_dataset, token=TEACHER, join_code=CODE, quota_names_per_hour=2
+    )
+    app = create_app(settings)
+    with TestClient(app) as c:
+        join(c, "ann")
+        join(c, "bob")
+        r = c.post("/api/join", json={"code": CODE, "name": "cy"})  # a third name from this machine
+        assert r.status_code == 429, r.text
+        assert "new student names" in r.json()["detail"]
+        assert "GLASSNET_QUOTA_NAMES_PER_HOUR" in r.json()["detail"]
+        assert int(r.headers["retry-after"]) > 0
+        assert c.post("/api/join", json={"code": CODE, "name": "ann"}).status_code == 429  # not a way round
+        roster = c.get("/api/class", headers=bearer(TEACHER)).json()["students"]
+        assert roster == ["ann", "bob"]
+    with TestClient(app, client=("10.0.0.7", 50000)) as other:  # another machine of the class
+        join(other, "cy")
 
 
 def test_students_delete_only_their_own_uploads(classroom: TestClient, tmp_path: Path) -> None:

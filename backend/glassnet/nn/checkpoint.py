@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ SPEC_KEY, META_KEY, OPTIM_PREFIX = "__spec__", "__meta__", "optim."
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read as a glassnet model."""
+
+
+class MissingCheckpointError(CheckpointError):
+    """No checkpoint file there (never was, or removed before it could be opened)."""
 
 
 @dataclass
@@ -198,11 +203,16 @@ class _Archive:
 def _read_bytes(source: str | Path | bytes | BinaryIO, where: str, max_bytes: int) -> bytes:
     if isinstance(source, str | Path):
         path = Path(source)
-        if not path.is_file():
-            raise CheckpointError(f"{where}: no such file")
-        if path.stat().st_size > max_bytes:
-            raise CheckpointError(f"{where}: larger than {max_bytes // 2**20} MiB")
-        data = path.read_bytes()
+        try:  # opened once: a file removed meanwhile is missing, never a half-read one
+            with path.open("rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise IsADirectoryError(path)
+                if info.st_size > max_bytes:
+                    raise CheckpointError(f"{where}: larger than {max_bytes // 2**20} MiB")
+                data = handle.read(max_bytes + 1)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise MissingCheckpointError(f"{where}: no such file") from None
     elif isinstance(source, bytes | bytearray):
         data = bytes(source)
     else:

@@ -37,7 +37,7 @@ from .explain import DigitBank, Explainer
 from .fastsend import KeepRawSend
 from .hub import Hub
 from .inference import ModelRegistry
-from .locks import clean_data_dir, hold_data_dir, release_data_dir
+from .locks import clean_data_dir, hold_data_dir, release_data_dir, sweep_deleted
 from .metrics import RequestMetrics, ServiceMetrics
 from .metrics import router as metrics_router
 from .mydigits import DigitStore
@@ -195,6 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if removed:
             log.info("removed %d temporary files left by a crash", len(removed))
         store = RunStore(settings.database_path)
+        swept = sweep_deleted(settings.data_dir, store.has, store.delete)
+        if swept:
+            log.info("finished deleting %d runs (their files) that a kill had interrupted", len(swept))
         store.damaged_runs()  # logs each run whose row cannot be read (left out, the rest served)
         hub = Hub(
             settings.viewer_queue,
@@ -219,7 +222,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = HeavyPool(settings.heavy_workers, settings.heavy_queue)
         app.state.disk = DiskCheck(settings.data_dir, settings.max_data_bytes, settings.min_free_bytes)
         app.state.quotas = Quotas(
-            settings.quota_runs_per_hour, settings.quota_uploads_per_hour, settings.quota_upload_bytes
+            settings.quota_runs_per_hour,
+            settings.quota_uploads_per_hour,
+            settings.quota_upload_bytes,
+            settings.quota_names_per_hour,
         )
         app.state.settings = settings
         app.state.store = store

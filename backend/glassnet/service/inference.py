@@ -45,6 +45,7 @@ from glassnet.nn.checkpoint import (
     MAX_CHECKPOINT_BYTES,
     MAX_RUN_CHECKPOINT_BYTES,
     CheckpointError,
+    MissingCheckpointError,
     read_checkpoint,
     read_checkpoint_info,
 )
@@ -453,14 +454,20 @@ class ModelRegistry:
 
     # -- listing -----------------------------------------------------------------------------
     def _summary(self, model_id: str, path: Path) -> ModelSummary:
-        """Spec and metadata of a checkpoint, cached by (path, mtime, size); weights not loaded."""
-        key = self._key(path)
+        """Spec and metadata of a checkpoint, cached by (path, mtime, size); weights not loaded.
+        A file removed meanwhile (its run deleted) is an :class:`UnknownModelError`."""
+        try:
+            key = self._key(path)
+        except FileNotFoundError:
+            raise UnknownModelError(model_id) from None
         with self._lock:
             cached = self._summaries.get(key)
         if cached is not None and cached.id == model_id:
             return cached
         try:  # spec and metadata only; the network is built from shapes, no weight allocated
             spec, meta, model = read_checkpoint_info(path, name=model_id, max_bytes=MAX_RUN_CHECKPOINT_BYTES)
+        except MissingCheckpointError:
+            raise UnknownModelError(model_id) from None
         except OSError as exc:
             raise CheckpointError(f"{model_id}: unreadable ({exc})") from None
         created = meta.get("date") if isinstance(meta.get("date"), str) else None
@@ -504,6 +511,8 @@ class ModelRegistry:
             try:
                 out.append(self._summary(model_id, path))
                 seen.add(self._key(path))
+            except UnknownModelError:
+                continue  # removed since the listing (its run deleted)
             except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
                 log.warning("skipping unreadable checkpoint %s: %s", path, exc)
         with self._lock:  # forget summaries of files that are gone or rewritten

@@ -10,6 +10,12 @@ of temporary files that only an unlocked folder allows.
 
 The kernel drops an ``flock`` when its process dies, however it dies: no stale lock survives a
 SIGKILL. Linux only (``fcntl``), like the rest of the service.
+
+Deleting a run first renames its folder into ``<data dir>/.trash/`` (:func:`trash`): one rename,
+so its files are gone from their paths at once, and that rename is the delete's point of no
+return. Only then is its row dropped and the trashed folder removed. At start-up (the data-dir
+lock held) :func:`sweep_deleted` finishes whatever a kill interrupted: a trashed run whose row is
+still there loses it, the trash is emptied, and a run folder without a row is removed.
 """
 
 from __future__ import annotations
@@ -17,12 +23,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
+import secrets
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DATA_DIR_LOCK = ".glassnet.lock"
 RUN_LOCK = ".run.lock"
 TMP_SUFFIX = ".tmp"  # atomic writes (nn.checkpoint, uploads) name their temporary files *.tmp
+TRASH = ".trash"  # deleted runs' folders, renamed here before anything else of them goes
+RUN_FOLDER = re.compile(r"[0-9a-f]{12}")  # a run's folder: its id (routes/runs.py makes them)
 
 
 class LockedError(RuntimeError):
@@ -107,6 +119,60 @@ def clean_data_dir(data_dir: Path) -> list[Path]:
         finally:
             lock.release()
     return removed
+
+
+def trash(data_dir: Path, run_id: str) -> Path | None:
+    """Rename the run's folder into the trash (unreachable at once); its new path, or None when
+    it has none."""
+    folder = data_dir / run_id
+    if not folder.is_dir():
+        return None
+    bin_ = data_dir / TRASH
+    bin_.mkdir(exist_ok=True)
+    target = bin_ / f"{run_id}.{secrets.token_hex(4)}"
+    try:
+        folder.rename(target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def sweep_deleted(data_dir: Path, has_row: Callable[[str], bool], forget: Callable[[str], None]) -> list[str]:
+    """At start-up, with the data dir's lock held: finish the deletes a kill interrupted (see the
+    module docstring). ``has_row(id)``: the run is in the database (readable or not);
+    ``forget(id)`` drops it. The ids whose files were removed."""
+    removed: list[str] = []
+    bin_ = data_dir / TRASH
+    if bin_.is_dir():
+        for entry in sorted(bin_.iterdir()):
+            run_id = entry.name.split(".")[0]
+            if RUN_FOLDER.fullmatch(run_id) and has_row(run_id):
+                forget(run_id)  # renamed into the trash: the delete had been decided
+            _remove(entry)
+            removed.append(run_id)
+    if data_dir.is_dir():
+        for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and RUN_FOLDER.fullmatch(p.name)):
+            if not (folder / RUN_LOCK).exists() or has_row(folder.name):
+                continue  # not a run's folder, or a run that is kept
+            lock = FileLock(folder / RUN_LOCK)
+            try:
+                lock.acquire()
+            except LockedError:
+                continue  # a process still writes there: left alone
+            lock.release()
+            target = trash(data_dir, folder.name)
+            if target is not None:
+                _remove(target)
+                removed.append(folder.name)
+    return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 _held: dict[Path, tuple[FileLock, int]] = {}  # data dirs this process holds, with a use count

@@ -278,6 +278,40 @@ def code_for_status(status: int) -> ErrorCode:
     return ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL
 
 
+SURROGATE_PROBLEM = "not valid text (a lone UTF-16 surrogate)"
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """Where in parsed JSON a string is not text that can be stored or sent (a lone UTF-16
+    surrogate: JSON's ``"\\ud800"`` escape makes one), as ``run`` / ``live[2]`` / ``a key``; or None."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return where or "the message"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                stack.append((f"{where} key" if where else "a key", key))
+                stack.append((f"{where}.{key}" if where else str(key), inner))
+        elif isinstance(item, list):
+            stack.extend(
+                (f"{where}[{i}]", inner)
+                for i, inner in enumerate(item)
+                if isinstance(inner, str | list | dict)
+            )
+    return None
+
+
+def valid_text(value: str) -> str:
+    """A pydantic after-validator: ``value`` unless it holds a lone surrogate (a ValueError)."""
+    if lone_surrogate(value) is not None:
+        raise ValueError(SURROGATE_PROBLEM)
+    return value
+
+
 class ErrorData(_Model):
     code: str = Field(description="a stable machine-readable code: one of ErrorCode (error_codes)")
     message: str

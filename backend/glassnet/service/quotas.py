@@ -24,13 +24,18 @@ class QuotaError(Exception):
 class Quotas:
     """Sliding one-hour windows per client and kind; thread-safe."""
 
-    def __init__(self, runs_per_hour: int, uploads_per_hour: int, upload_bytes: int) -> None:
+    def __init__(
+        self, runs_per_hour: int, uploads_per_hour: int, upload_bytes: int, names_per_hour: int = 5
+    ) -> None:
         self.limits = {
             "runs": (runs_per_hour, "GLASSNET_QUOTA_RUNS_PER_HOUR"),
             "uploads": (uploads_per_hour, "GLASSNET_QUOTA_UPLOADS_PER_HOUR"),
             # Wrong join codes (POST /api/join): as many as uploads, so a code cannot be guessed.
             "joins": (uploads_per_hour, "GLASSNET_QUOTA_UPLOADS_PER_HOUR"),
+            # Names joined (POST /api/join): a student's caps count per name.
+            "names": (names_per_hour, "GLASSNET_QUOTA_NAMES_PER_HOUR"),
         }
+        self.labels = {"names": "new student names (joins)"}
         self.upload_bytes = upload_bytes
         self._events: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -46,7 +51,8 @@ class Quotas:
             if len(events) >= limit:
                 wait = WINDOW_S - (now - events[0])
                 raise QuotaError(
-                    f"quota: at most {limit} {kind} per hour from one client ({setting}); "
+                    f"quota: at most {limit} {self.labels.get(kind, kind)} per hour from one client "
+                    f"({setting}); "
                     f"retry in {math.ceil(wait)} s",
                     wait,
                 )

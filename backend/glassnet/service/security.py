@@ -38,7 +38,7 @@ import secrets
 import socket
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -218,7 +218,11 @@ class Guard:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             offered = query.get("token", [None])[0]
             if http and method == "GET" and offered is not None and self.who(offered):
-                await self.set_cookie(scope, send, query, offered)  # a browser's way in: the address
+                location = local_location(path, query)
+                if location is None:
+                    await self.refuse(scope, receive, send, 400, "the address holds a control character")
+                    return
+                await self.set_cookie(send, location, offered)  # a browser's way in: the address
                 return
             identity = self.authorised(headers, cookies) or (
                 None if http or offered is None else self.who(offered)
@@ -336,19 +340,31 @@ class Guard:
         await send({"type": "http.response.start", "status": 303, "headers": headers + SECURITY_HEADERS})
         await send({"type": "http.response.body", "body": b""})
 
-    async def set_cookie(self, scope: Scope, send: Send, query: dict[str, list[str]], token: str) -> None:
-        """303 to the same address without the token, which now lives in a strict cookie."""
-        rest = {k: v for k, v in query.items() if k != "token"}
-        location = scope.get("path", "/") + (f"?{urlencode(rest, doseq=True)}" if rest else "")
+    async def set_cookie(self, send: Send, location: str, token: str) -> None:
+        """303 to ``location`` (:func:`local_location`), the token now in a strict cookie."""
         cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
         headers = [
-            (b"location", location.encode()),
+            (b"location", location.encode("ascii")),
             (b"set-cookie", cookie.encode()),
             (b"content-length", b"0"),
             (b"cache-control", b"no-store"),
         ]
         await send({"type": "http.response.start", "status": 303, "headers": headers + SECURITY_HEADERS})
         await send({"type": "http.response.body", "body": b""})
+
+
+def local_location(path: str, query: dict[str, list[str]]) -> str | None:
+    """The address a ``?token=`` login goes on to: the same path on this server, without the
+    token, as an ASCII path relative to this origin; None when the path holds a control character.
+
+    Leading slashes and backslashes fold into one (``//evil.example/`` and ``/\\evil.example/``
+    are addresses on another host to a browser), and the rest is percent-encoded, so the answer
+    never leaves this server and never carries raw bytes into a header."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return None
+    local = "/" + quote(path.lstrip("/\\"), safe="/-._~!$&'()*+,;=:@")
+    rest = {k: v for k, v in query.items() if k != "token"}
+    return local + (f"?{urlencode(rest, doseq=True)}" if rest else "")
 
 
 def read_cookies(header: str) -> dict[str, str]:

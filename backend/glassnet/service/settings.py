@@ -150,6 +150,12 @@ class Settings(BaseSettings):
     quota_runs_per_hour: int = Field(120, ge=1, description="runs a client may create per hour")
     quota_uploads_per_hour: int = Field(60, ge=1, description="models a client may upload per hour")
     quota_upload_bytes: int = Field(2 * 2**30, ge=2**20, description="stored uploads per client")
+    quota_names_per_hour: int = Field(
+        5,
+        ge=1,
+        description="student names a client may join under per hour (POST /api/join): a student's "
+        "caps are per name, so one machine cannot mint names to get past them",
+    )
 
     # Heavy work (spec checks, decoding, validation, predictions) off the event loop.
     heavy_workers: int = Field(2, ge=1, le=32, description="threads of the heavy-work pool")

@@ -243,6 +243,10 @@ class RunStore:
         row = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._readable(row) if row else None
 
+    def has(self, run_id: str) -> bool:
+        """Whether the run is in the table, readable or not."""
+        return self.db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
     def problem(self, run_id: str) -> str | None:
         """Why a run that is in the table cannot be read (the sentence a 409 says), or None
         (readable, or no such row)."""

@@ -37,6 +37,7 @@ from .executors import Executor, ExecutorUnavailableError, RunHandle, make_execu
 from .executors.base import RunEndedError
 from .fairqueue import FairQueue
 from .hub import Hub
+from .locks import trash
 from .protocol import (
     ActivationsData,
     DeletedData,
@@ -517,20 +518,22 @@ class RunManager:
 
     async def delete(self, run_id: str, remove: Callable[[Path], Any]) -> None:
         """Forget a run that does not train (a queued one leaves the queue); ``remove(folder)``
-        deletes its files (awaited; in the heavy pool)."""
+        deletes its files, once renamed into the trash (awaited; in the heavy pool)."""
         async with self.lock(run_id):
             run = self.get(run_id)
             if run_id in self.workers or not allowed(run["status"], RunAction.DELETE):
                 raise RunConflictError(f"cannot delete run {run_id}: it is {run['status']}; stop it first")
             self.queue.remove(run_id)
+            # Its files unreachable first, in one rename (the delete's point of no return: a
+            # server killed after it finishes the delete at start-up, locks.sweep_deleted).
+            trashed = trash(self.settings.data_dir, run_id)
             self.store.delete(run_id)
             self.hub.forget(run_id)
             # Every page, not only the run's watchers: each lists the run and may show it.
             gone = DeletedData(id=run_id, name=run["name"])
             self.hub.publish(EventType.DELETED, run_id, gone, everyone=True)
-            folder = self.run_dir(run_id)
-            if folder.is_dir():
-                await remove(folder)
+            if trashed is not None:
+                await remove(trashed)
         self.locks.pop(run_id, None)
 
     def queue_position(self, run_id: str) -> int | None:

@@ -5,13 +5,13 @@ runs train). Who is asking comes from :mod:`..security` (see :mod:`..owners`).""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..owners import NAME_MAX, NAME_RULE, TEACHER, Identity, check_name, identity_of, student_token
-from ..protocol import ClassData, EventType, RunSummary
+from ..protocol import ClassData, EventType, RunSummary, valid_text
 from ..schemas import ErrorBody
 from ..security import TOKEN_COOKIE, client_of
 from .deps import AppState, Manager
@@ -36,7 +36,9 @@ class StudentsBody(BaseModel):
 
 class PinBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run: str | None = Field(description="the run everyone watches first; null to unpin")
+    run: Annotated[str, AfterValidator(valid_text)] | None = Field(
+        description="the run everyone watches first; null to unpin"
+    )
 
 
 class Me(BaseModel):
@@ -83,6 +85,7 @@ def _secret(state: Any) -> str:
         404: {"model": ErrorBody, "description": "this server takes no join code"},
         409: {"model": ErrorBody, "description": "the name is taken, or the class is full"},
         422: {"model": ErrorBody, "description": "a name that cannot be used"},
+        429: {"model": ErrorBody, "description": "too many wrong codes, or names, from this client"},
     },
     summary="Join the class with its code: a token of your own (also set as the browser's cookie)",
 )
@@ -99,6 +102,8 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
         name = check_name(body.name)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    # Each name is a student with caps of its own: one client may take only a few an hour.
+    state.quotas.check(client, "names")
     joined = state.classroom.join(name, state.settings.max_students)
     if joined is None:
         raise HTTPException(
@@ -110,6 +115,7 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
         raise HTTPException(
             409, f"the name {name!r} is taken in this class; choose another, or ask the teacher"
         )
+    state.quotas.count(client, "names")
     token = student_token(_secret(state), name)
     response.headers["set-cookie"] = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
     return StudentToken(name=name, token=token, link=f"/?token={token}")

@@ -240,9 +240,17 @@ class StepResult(BaseModel):
     average_matches_batch: float = Field(description="max |mean of the examples' gradients − batch gradient|")
 
 
+def _answer(fn: Any, args: dict[str, Any]) -> JSONResponse:
+    """``fn``'s answer, already rendered as the response: in the pool's thread, since an answer
+    of up to ``MAX_NUMBERS`` numbers is ~20-30 MB of JSON, up to a second of ``json.dumps`` that
+    on the event loop would hold up every socket and ``/healthz``. Built as plain JSON, not
+    re-validated: too many numbers."""
+    return JSONResponse(fn(args))
+
+
 async def _run(pool: HeavyPool, fn: Any, body: BaseModel) -> JSONResponse:
     try:
-        result = await pool.run(fn, body.model_dump())
+        return await pool.run(_answer, fn, body.model_dump())
     except UnknownScratchError as exc:
         raise coded(HTTPException(404, str(exc)), ErrorCode.SCRATCH_GONE) from None
     except UnknownModelError as exc:
@@ -255,8 +263,6 @@ async def _run(pool: HeavyPool, fn: Any, body: BaseModel) -> JSONResponse:
         raise HTTPException(503, f"the dataset cannot be read: {exc}") from None
     except ValueError as exc:  # shapes, ranges, targets, kernels, non-finite numbers
         raise HTTPException(422, str(exc)) from None
-    # Built as plain JSON: the answer can hold ~10⁵ numbers, too many to re-validate.
-    return JSONResponse(result)
 
 
 @router.post("", response_model=ExplainResult, responses=ERRORS, summary="Backpropagation for one digit")

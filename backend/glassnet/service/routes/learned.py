@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from ...data.mnist import IdxFormatError
-from ...nn.checkpoint import CheckpointError
+from ...nn.checkpoint import CheckpointError, MissingCheckpointError
 from ..learned import MAX_PAGE, NoCheckpointError, cell_digits, checkpoints, learned_frames
 from ..protocol import ActivationsData, GradientsData, KernelsData
 from ..schemas import ErrorBody
@@ -104,6 +104,9 @@ async def learned(
         frames = await pool.run(learned_frames, folder, name, explainer.digits)
     except NoCheckpointError as exc:
         raise HTTPException(404, str(exc)) from None
+    except MissingCheckpointError:  # removed since it was listed: the run deleted meanwhile
+        _run(manager, run_id)  # 404 for the run when it is gone
+        raise HTTPException(404, f"the run has no checkpoint {name!r}") from None
     except IdxFormatError as exc:
         raise HTTPException(503, f"the dataset cannot be read: {exc}") from None
     except CheckpointError as exc:  # damaged on disk: the file's fault, like predict's 422

@@ -7,14 +7,21 @@ classes, and is stored under a fresh id: it never replaces a bundled or earlier 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import os
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from glassnet.export.onnx import checkpoint_onnx as onnx_model_of
-from glassnet.nn.checkpoint import MAX_CHECKPOINT_BYTES, CheckpointError, read_checkpoint
+from glassnet.nn.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    CheckpointError,
+    MissingCheckpointError,
+    read_checkpoint,
+)
 
 from ..errors import body_cap
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
@@ -58,14 +65,35 @@ async def list_models(registry: Registry, pool: Pool) -> ModelList:
         404: {"description": "No model has this id."},
     },
 )
-async def download_model(model_id: ModelId, registry: Registry, pool: Pool) -> FileResponse:
+async def download_model(model_id: ModelId, registry: Registry, pool: Pool) -> Response:
     """The checkpoint (spec, weights and metadata; ``np.load(f, allow_pickle=False)`` reads it)."""
     try:
-        path = await pool.run(registry.path_of, model_id)
+        handle, size = await pool.run(_open_model, registry, model_id)
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     filename = model_id.replace(":", "-") + ".npz"
-    return FileResponse(path, media_type="application/octet-stream", filename=filename)
+    return StreamingResponse(
+        _chunks(handle),
+        media_type="application/octet-stream",
+        headers={"content-length": str(size), "content-disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _open_model(registry: Any, model_id: str) -> tuple[BinaryIO, int]:
+    """The model's file, open, and its size. Opened before the answer starts: a run deleted
+    meanwhile is a 404 now, and once open the whole file is sent even if it is removed."""
+    path = registry.path_of(model_id)
+    try:
+        handle = path.open("rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise UnknownModelError(model_id) from None
+    return handle, os.fstat(handle.fileno()).st_size
+
+
+def _chunks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(size):
+            yield chunk
 
 
 @router.delete(
@@ -131,6 +159,8 @@ async def download_onnx(model_id: ModelId, registry: Registry, pool: Pool) -> Re
         proto = await pool.run(lambda: onnx_model_of(read_checkpoint(path, name=model_id)))
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
+    except MissingCheckpointError:  # removed since it was found (its run deleted)
+        raise HTTPException(404, str(UnknownModelError(model_id))) from None
     except CheckpointError as exc:
         raise HTTPException(422, str(exc)) from None
     except ValueError as exc:  # no onnx package, or a layer without an ONNX mapping

@@ -31,6 +31,7 @@ from ..owners import identity_of
 from ..pool import PoolBusyError
 from ..protocol import (
     CLIENT_MESSAGE,
+    SURROGATE_PROBLEM,
     ClientMessage,
     EpochData,
     ErrorData,
@@ -43,6 +44,7 @@ from ..protocol import (
     StatusData,
     SubscribeMessage,
     UnsubscribeMessage,
+    lone_surrogate,
     protocol_schema,
 )
 from ..worker import RunManager
@@ -160,6 +162,8 @@ def parse_message(text: str) -> ClientMessage:
         raw = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise BadMessageError("bad_json", json_problem(exc, "the message")) from None
+    if "\\u" in text and (where := lone_surrogate(raw)) is not None:  # only an escape makes one
+        raise BadMessageError("bad_message", f"{where}: {SURROGATE_PROBLEM}")
     fast = _fast_predict(raw, text)
     if fast is not None:
         return fast
