@@ -148,6 +148,7 @@ def test_malformed_json_imports(client: TestClient, body: dict, words: str) -> N
         ({"label": 10, "pixels": drawing(1)}, 422, "label"),
         ({"label": 3, "pixels": np.zeros((56, 56)).tolist()}, 422, "no ink"),
         ({"label": 3, "pixels": [0.5] * 10}, 422, "784"),
+        ({"label": 1, "pixels": [[0.5] * 784]}, 422, "a 1x784 grid"),
         ({"label": "3", "pixels": drawing(3)}, 422, "label"),
         ({"label": 3, "pixels": drawing(3), "strokes": [[[1, 2]]]}, 422, "pad"),
         ({"label": 3, "pixels": drawing(3), "strokes": [[[1, 9999]]], "pad": 280}, 422, "0 <= x, y <= 280"),
