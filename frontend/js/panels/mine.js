@@ -234,13 +234,15 @@ export class MyDigitsView {
     const images = $("mine-import-images").files?.[0], labels = $("mine-import-labels").files?.[0], json = $("mine-import-json").files?.[0];
     if (json && (images || labels)) { this.ctx.toast(t("mine.choose_one_kind")); return; } // never drop a file silently
     try {
-      let added;
+      /** @type {{added: number, skipped: number}} */
+      let r;
       if (json) {
-        added = (await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) })).added;
+        r = await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) });
       } else if (images && labels) {
-        added = (await api.upload("/api/mydigits/idx", { images, labels })).added;
+        r = await api.upload("/api/mydigits/idx", { images, labels });
       } else { this.ctx.toast(t("mine.choose_files")); return; }
-      this.ctx.toast(t("mine.imported", { n: added }), "info");
+      // Digits already here (the same image and label) are not added twice: say how many.
+      this.ctx.toast(r.skipped ? t("mine.imported_skipped", { n: r.added, skipped: r.skipped }) : t("mine.imported", { n: r.added }), "info");
       for (const id of ["mine-import-images", "mine-import-labels", "mine-import-json"]) $(id).value = "";
       this.stale();
       await this.load();
