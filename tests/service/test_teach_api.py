@@ -22,7 +22,7 @@ BUNDLED = Path(__file__).resolve().parents[2] / "models"
 def label_some(client: TestClient, n: int) -> None:
     for k in range(n):
         g = np.zeros((56, 56))
-        g[8:48, 24 + k % 4 : 30 + k % 4] = 1.0  # a stroke: a "1"
+        g[8 + k % 12 : 48, 24 + k % 4 : 30 + k % 4] = 1.0  # a stroke: a "1", each of its own length
         assert client.post("/api/mydigits", json={"label": 1, "pixels": g.tolist()}).status_code == 201
 
 
