@@ -59,11 +59,17 @@ export function fmt(v, sig = 4) {
 }
 
 /**
- * A probability as a percentage a person can trust: one decimal, cut (never rounded) so that
- * 99.97% reads 99.9%, not 100%. A probability of exactly 1 is float32 rounding (a softmax is never
- * 1: the others are only too small for the float), so it reads ">99.9%". @param {number} p in [0, 1]
+ * A probability or an accuracy as a percentage a person can trust: one decimal, cut (never
+ * rounded) so that 99.97% reads 99.9%, not 100%. A probability of exactly 1 is float32 rounding (a
+ * softmax is never 1: the others are only too small for the float), so it reads ">99.9%"; an
+ * accuracy (`counted`: k of n read right) of 1 is every one of them, and reads "100%".
+ * @param {number} p in [0, 1] @param {boolean} [counted] p is a count's share, exact
  */
-export const percent = (p) => (Math.floor(p * 1000 + 1e-9) >= 1000 ? ">99.9%" : `${(Math.floor(p * 1000 + 1e-9) / 10).toFixed(1)}%`);
+export function percent(p, counted = false) {
+  const tenths = Math.floor(p * 1000 + 1e-9);
+  if (tenths >= 1000) return counted && p >= 1 ? "100%" : ">99.9%";
+  return `${(tenths / 10).toFixed(1)}%`;
+}
 
 /**
  * A probability as a percentage with more digits, still cut (never rounded up), for where the

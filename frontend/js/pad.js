@@ -6,10 +6,11 @@
  *
  * Strokes are kept in pad units (the pad is PAD_UNITS wide whatever its size on screen); the
  * canvas is as many device pixels as it shows, and the brush is a fixed share of the pad's width
- * (BRUSH / PAD_UNITS), so a digit looks the same on a phone and a laptop. A picture (a test digit
- * chosen with the keyboard) can stand in for strokes.
+ * (BRUSH / PAD_UNITS), so a digit looks the same on a phone and a laptop; a small drawing is sent
+ * with thinner strokes (`pixels`, `sendBrush`). A picture (a test digit chosen with the keyboard)
+ * can stand in for strokes.
  */
-import { smoothPath, downsample, follow, PAD_UNITS, BRUSH } from "./padmath.js";
+import { smoothPath, downsample, follow, sendBrush, PAD_UNITS, BRUSH } from "./padmath.js";
 
 /** @typedef {import("./padmath.js").Point} Point */
 
@@ -138,12 +139,17 @@ export class Pad {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (this.image) { this.paintImage(this.image); return; }
-    const k = canvas.width / PAD_UNITS;
+    this.paintStrokes(ctx, canvas.width, this.brush);
+  }
+
+  /** The strokes on `ctx` (a canvas `width` px wide), `brush` pad units wide. @param {CanvasRenderingContext2D} ctx @param {number} width @param {number} brush */
+  paintStrokes(ctx, width, brush) {
+    const k = width / PAD_UNITS;
     ctx.setTransform(k, 0, 0, k, 0, 0);
     ctx.strokeStyle = "#ffffff"; ctx.fillStyle = "#ffffff";
-    ctx.lineWidth = this.brush; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.lineWidth = brush; ctx.lineCap = "round"; ctx.lineJoin = "round";
     for (const s of this.strokes) {
-      if (s.length === 1) { ctx.beginPath(); ctx.arc(s[0].x, s[0].y, this.brush / 2, 0, Math.PI * 2); ctx.fill(); continue; }
+      if (s.length === 1) { ctx.beginPath(); ctx.arc(s[0].x, s[0].y, brush / 2, 0, Math.PI * 2); ctx.fill(); continue; }
       const p = smoothPath(s);
       ctx.beginPath();
       ctx.moveTo(p.start.x, p.start.y);
@@ -166,10 +172,26 @@ export class Pad {
     this.ctx.drawImage(small, 0, 0, this.canvas.width, this.canvas.height);
   }
 
-  /** The ink as a size×size grid in [0, 1] (bright ink on dark), for the server. @param {number} size */
-  pixels(size = 56) {
+  /** The ink as shown, a size×size grid in [0, 1] (bright ink on dark). @param {number} size */
+  shown(size = 56) {
     const { width, height } = this.canvas;
     const data = this.ctx.getImageData(0, 0, width, height).data;
     return downsample(data, width, height, size, 3);
+  }
+
+  /**
+   * The ink as a size×size grid in [0, 1] for the server: as shown, except that a small drawing's
+   * strokes are sent thinner (`sendBrush`), so fitting it to 20×20 does not fatten them.
+   * @param {number} size
+   */
+  pixels(size = 56) {
+    const brush = this.image ? this.brush : sendBrush(this.strokes);
+    if (brush >= this.brush) return this.shown(size);
+    const px = size * 8;
+    const off = document.createElement("canvas");
+    off.width = px; off.height = px;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (off.getContext("2d", { willReadFrequently: true }));
+    this.paintStrokes(ctx, px, brush);
+    return downsample(ctx.getImageData(0, 0, px, px).data, px, px, size, 3);
   }
 }

@@ -19,6 +19,24 @@ export const BRUSH = 20;
 export const MIN_EXTENT = 0.25;
 
 /**
+ * The brush the strokes are sent to the server with, in pad units. The pad draws every stroke
+ * BRUSH wide, as a pen would, whatever the drawing's size; but the server fits the drawing to 20×20
+ * (as MNIST did), so a small digit's strokes would come out fat: a digit a quarter of the pad high
+ * got ~6 px strokes against MNIST's 2–3, and a small "1" with a base read as a 2 (QA3 hand #6).
+ * Sent, a stroke is never wider than a seventh of the drawing's own extent (≈ 2.5 of 20 px after
+ * the fit); a digit half the pad or bigger is sent exactly as drawn.
+ * @param {Point[][]} strokes @returns {number}
+ */
+export function sendBrush(strokes) {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const s of strokes) for (const p of s) { x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y); }
+  if (x1 < x0) return BRUSH;
+  return Math.min(BRUSH, Math.max(MIN_SEND_BRUSH, Math.max(x1 - x0, y1 - y0) / 7));
+}
+/** The thinnest stroke sent (pad units): a dot stays a visible dot. */
+export const MIN_SEND_BRUSH = 4;
+
+/**
  * The ink's bounding box as a share of the grid: {w, h} in [0, 1] (0 without ink).
  * @param {number[][]} grid @param {number} [threshold]
  */

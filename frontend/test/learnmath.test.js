@@ -109,6 +109,13 @@ test("percentages are cut, never rounded up to 100%", () => {
   assert.equal(wholePercent(0.0049), "0%");
 });
 
+test("an accuracy (a count's share) of every one right reads 100%; fewer are cut (QA3 hand #4)", () => {
+  assert.equal(percent(61 / 61, true), "100%");
+  assert.equal(percent(2499 / 2500, true), "99.9%");
+  assert.equal(percent(3 / 8, true), "37.5%");
+  assert.equal(percent(0, true), "0.0%");
+});
+
 test("wording: an 8, a 7, and powers of ten as they are written", () => {
   assert.equal(aDigit(8), "an 8");
   assert.equal(aDigit(7), "a 7");

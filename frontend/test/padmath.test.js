@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { downsample, hasInk, smoothPath, InFlightThrottle, follow } from "../js/padmath.js";
+import { downsample, hasInk, smoothPath, InFlightThrottle, follow, sendBrush, BRUSH, MIN_SEND_BRUSH } from "../js/padmath.js";
 import { FrameHistory } from "../js/history.js";
 
 test("downsample averages blocks into [0, 1]", () => {
@@ -70,4 +70,13 @@ test("a dot is too small to read; a digit that fills the pad is not (issue 9, it
   const corner = grid(56, (x, y) => (x < 10 && y < 10 && (x + y) % 3 === 0 ? 1 : 0)); // a small digit in a corner
   assert.ok(tooSmall(corner) === (10 / 56 < MIN_EXTENT));
   assert.deepEqual(inkExtent(grid(4, () => 0)), { w: 0, h: 0 });
+});
+
+test("a small drawing is sent with thinner strokes, a big one as drawn (QA3 hand #6)", () => {
+  const bar = (/** @type {number} */ len) => [[{ x: 20, y: 20 }, { x: 20, y: 20 + len }]];
+  assert.equal(sendBrush(bar(200)), BRUSH); // most of the pad: the pen's width
+  assert.equal(sendBrush(bar(140)), BRUSH); // half the pad and more: as drawn
+  assert.equal(sendBrush(bar(70)), 10); // a quarter: a seventh of its extent (≈ 2.5 of 20 px)
+  assert.equal(sendBrush([[{ x: 50, y: 50 }]]), MIN_SEND_BRUSH); // a dot stays a dot
+  assert.equal(sendBrush([]), BRUSH);
 });

@@ -121,7 +121,7 @@ def test_train_from_scratch_with_my_digits(server, browser) -> None:
     mixed into its training and evaluated each epoch."""
     for i in range(12):  # enough digits to teach (10), some held out
         ink = [[0.0] * 28 for _ in range(28)]
-        for r in range(5, 23):
+        for r in range(3 + i, 25):  # each a little shorter: twelve drawings, not one twelve times
             ink[r][12 + (i % 3)] = ink[r][13 + (i % 3)] = 1.0
         api(server, "/api/mydigits", {"label": 1, "pixels": ink})
     before = {r["id"] for r in api(server, "/api/runs")}
@@ -147,3 +147,45 @@ def test_train_from_scratch_with_my_digits(server, browser) -> None:
     assert epochs[0]["epoch"] == 0 and "mine" in epochs[-1]["extra"], epochs
     errors.check()
     page.close()
+
+
+def answer_with(body: str):
+    """A route handler that answers with ``body`` (JSON)."""
+    return lambda route: route.fulfill(status=200, content_type="application/json", body=body)
+
+
+def test_import_again_and_all_read_right_by_a_run(server, browser) -> None:
+    """QA3 hand #2, #4, #5 on the page: importing digits already there says so and adds nothing;
+    a network that reads every digit right reads "100%" (not ">99.9%", which is for a softmax's
+    float 1), and it is named as the menu names it (a run's name and checkpoint), not by its id."""
+    if not api(server, "/api/mydigits")["count"]:
+        api(server, "/api/mydigits", {"label": 1, "pixels": [0.0] * 300 + [1.0] * 20 + [0.0] * 464})
+    doc = json.dumps(api(server, "/api/mydigits/json")).encode()
+    count = api(server, "/api/mydigits")["count"]
+    run = next(r for r in api(server, "/api/runs") if r["name"])  # the earlier test's run
+    for lang, skipped in (("en", "were already among yours"), ("zh-CN", "已在你的数字中")):
+        page, errors = open_page(browser, server.url)
+        page.evaluate("(l) => localStorage.setItem('glassnet-lang', l)", lang)
+        page.reload()
+        page.get_by_test_id("mine-gallery").scroll_into_view_if_needed()
+        page.locator("#mine-import-json").set_input_files(
+            files=[{"name": "mine.json", "mimeType": "application/json", "buffer": doc}]
+        )
+        page.locator("#mine-import").click()
+        expect(page.get_by_test_id("errors")).to_contain_text(skipped)
+        assert api(server, "/api/mydigits")["count"] == count
+        answer = {
+            "model": f"{run['id']}:epoch-001",
+            "accuracy": 1.0,
+            "count": count,
+            "confusion": [[0] * 10] * 10,
+            "digits": [],
+        }
+        page.route("**/api/mydigits/evaluate", answer_with(json.dumps(answer)))
+        page.get_by_test_id("mine-evaluate").click()
+        expect(page.get_by_test_id("mine-accuracy")).to_have_text("100%")
+        line = page.locator("#mine-result p").first
+        expect(line).to_contain_text(run["name"])
+        assert run["id"] not in line.inner_text()
+        errors.check()
+        page.close()

@@ -69,7 +69,7 @@ def test_idx_export_import_round_trip_is_byte_identical(client: TestClient) -> N
     files = {"images": ("a", images), "labels": ("b", gzip.compress(labels))}  # gzip works too
     r = client.post("/api/mydigits/idx", files=files)
     assert r.status_code == 201, r.text
-    assert r.json() == {"added": 5}
+    assert r.json() == {"added": 5, "skipped": 0}
     assert client.get("/api/mydigits/idx/images").content == images
     assert client.get("/api/mydigits/idx/labels").content == labels
 
@@ -81,9 +81,32 @@ def test_json_export_import_round_trip(client: TestClient) -> None:
     r = client.post(
         "/api/mydigits/json", content=json.dumps(doc), headers={"content-type": "application/json"}
     )
-    assert r.status_code == 201 and r.json() == {"added": 1}
-    again = client.get("/api/mydigits/json").json()["digits"]
-    assert again[0] == again[1]
+    assert r.status_code == 201 and r.json() == {"added": 0, "skipped": 1}  # already there
+    assert client.get("/api/mydigits").json()["count"] == 1
+    client.delete(f"/api/mydigits/{client.get('/api/mydigits').json()['digits'][0]['id']}")
+    r = client.post("/api/mydigits/json", json=doc)
+    assert r.status_code == 201 and r.json() == {"added": 1, "skipped": 0}
+    assert client.get("/api/mydigits/json").json() == doc
+
+
+def test_importing_again_adds_nothing_twice(client: TestClient) -> None:
+    """QA3 hand #2: importing the same digits again (IDX or JSON) added every one again, silently.
+    A digit already there (the same image and label) is skipped and counted; a new one, or the
+    same image with another label, is added."""
+    for d in (3, 5, 5):  # the two 5s are one drawing labelled twice: twins within a set are kept
+        add(client, d)
+    images = client.get("/api/mydigits/idx/images").content
+    labels = client.get("/api/mydigits/idx/labels").content
+    doc = client.get("/api/mydigits/json").json()
+    r = client.post("/api/mydigits/idx", files={"images": ("i", images), "labels": ("l", labels)})
+    assert r.status_code == 201 and r.json() == {"added": 0, "skipped": 3}, r.text
+    r = client.post("/api/mydigits/json", json=doc)
+    assert r.status_code == 201 and r.json() == {"added": 0, "skipped": 3}, r.text
+    assert client.get("/api/mydigits").json()["count"] == 3
+    relabelled = {**doc, "digits": [{**doc["digits"][0], "label": 8}, *doc["digits"]]}
+    r = client.post("/api/mydigits/json", json=relabelled)
+    assert r.status_code == 201 and r.json() == {"added": 1, "skipped": 3}, r.text
+    assert [d["label"] for d in client.get("/api/mydigits").json()["digits"]] == [3, 5, 5, 8]
 
 
 def idx(shape: tuple[int, ...], data: bytes | None = None, code: int = 0x08) -> bytes:
@@ -148,6 +171,7 @@ def test_malformed_json_imports(client: TestClient, body: dict, words: str) -> N
         ({"label": 10, "pixels": drawing(1)}, 422, "label"),
         ({"label": 3, "pixels": np.zeros((56, 56)).tolist()}, 422, "no ink"),
         ({"label": 3, "pixels": [0.5] * 10}, 422, "784"),
+        ({"label": 1, "pixels": [[0.5] * 784]}, 422, "a 1x784 grid"),
         ({"label": "3", "pixels": drawing(3)}, 422, "label"),
         ({"label": 3, "pixels": drawing(3), "strokes": [[[1, 2]]]}, 422, "pad"),
         ({"label": 3, "pixels": drawing(3), "strokes": [[[1, 9999]]], "pad": 280}, 422, "0 <= x, y <= 280"),

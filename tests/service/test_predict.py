@@ -269,6 +269,36 @@ def test_nan_refused_by_name(predict_env: PredictEnv) -> None:
     assert "784" in assert_4xx(r, 422)
 
 
+def test_a_grid_that_cannot_hold_a_digit_is_refused(predict_env: PredictEnv) -> None:
+    """QA3 hand #3: a 1x784 grid (``x.reshape(1, -1).tolist()``, a "batch of one") was read as a
+    one-pixel-high picture and answered "2" at 87%. Grids one row or one column high, or strips far
+    longer than wide, are a 422 naming the shape and the accepted ones, by the small-body C path
+    and the large-body pool path alike; a tightly cropped "1" still reads."""
+    one = np.zeros((28, 28))
+    one[5:23, 13:15] = 1
+    for grid, shape in (
+        ([one.ravel().tolist()], "1x784"),
+        (one.reshape(-1, 1).tolist(), "784x1"),
+        (one.reshape(2, -1).tolist(), "2x392"),
+        (np.zeros((3, 40)).tolist(), "3x40"),
+    ):
+        detail = assert_4xx(predict_env.client.post("/api/predict", json={"pixels": grid}), 422)
+        assert f"a {shape} grid" in detail and "cannot hold a drawn digit" in detail, detail
+        assert "784 numbers flat" in detail and "HxW grid" in detail, detail
+    big = [[0.123456789] * 40_000]  # over PLAIN_GRID_BYTES: parsed in the pool
+    assert "a 1x40000 grid (one row)" in assert_4xx(
+        predict_env.client.post("/api/predict", json={"pixels": big}), 422
+    )
+    assert "send them flat" in assert_4xx(
+        predict_env.client.post("/api/predict", json={"pixels": [one.ravel().tolist()]}), 422
+    )
+    cropped = one[4:24, 12:16]  # 20x4: the 1 cut out tightly
+    r = predict_env.client.post("/api/predict", json={"pixels": cropped.tolist()})
+    assert r.status_code == 200 and r.json()["digit"] == 1, r.text
+    r = predict_env.client.post("/api/predict", json={"pixels": one.ravel().tolist()})
+    assert r.status_code == 200 and r.json()["digit"] == 1, r.text
+
+
 @pytest.mark.parametrize(
     ("headers", "content", "status"),
     [

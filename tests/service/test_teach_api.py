@@ -12,6 +12,8 @@ from service_helpers import TINY_MLP, wait_status
 
 from glassnet.data.mnist import load_splits
 from glassnet.nn.checkpoint import read_checkpoint
+from glassnet.service.schemas import TeachRequest
+from glassnet.service.teaching import plan_teach
 from glassnet.training.trainer import evaluate
 
 BUNDLED = Path(__file__).resolve().parents[2] / "models"
@@ -20,7 +22,7 @@ BUNDLED = Path(__file__).resolve().parents[2] / "models"
 def label_some(client: TestClient, n: int) -> None:
     for k in range(n):
         g = np.zeros((56, 56))
-        g[8:48, 24 + k % 4 : 30 + k % 4] = 1.0  # a stroke: a "1"
+        g[8 + k % 12 : 48, 24 + k % 4 : 30 + k % 4] = 1.0  # a stroke: a "1", each of its own length
         assert client.post("/api/mydigits", json={"label": 1, "pixels": g.tolist()}).status_code == 201
 
 
@@ -99,3 +101,21 @@ def test_augment_preview_shows_varied_versions(client: TestClient) -> None:
 def test_augment_preview_bad_input(client: TestClient, body: dict, words: str) -> None:
     r = client.post("/api/augment", json=body)
     assert r.status_code == 422 and words in r.json()["detail"], r.text
+
+
+def test_kept_aside_digits_have_no_twin_in_training(client: TestClient) -> None:
+    """QA3 hand #2: each digit there three times (the same drawing labelled again), a teach run's
+    held-out digits were byte-identical to training ones, so "kept aside" measured memory. The
+    split keeps every copy of a drawing on one side."""
+    for _ in range(3):  # 8 distinct drawings, each labelled 3 times: 24 digits
+        for k in range(8):
+            g = np.zeros((56, 56))
+            g[8:48, 24:30] = 1.0
+            g[10 + 4 * k : 14 + 4 * k, 18:36] = 1.0  # a bar at a different height: another digit
+            r = client.post("/api/mydigits", json={"label": 7 if k % 2 else 4, "pixels": g.tolist()})
+            assert r.status_code == 201
+    assert len({d["image"] for d in client.get("/api/mydigits").json()["digits"]}) == 8
+    plan = plan_teach(client.app.state, TeachRequest(from_model="cnn", holdout=0.25))
+    trained = {x.tobytes() for x in plan.train[0]}
+    assert len(plan.holdout[1]) > 0 and len(plan.train[1]) + len(plan.holdout[1]) == 24
+    assert not [x for x in plan.holdout[0] if x.tobytes() in trained]

@@ -172,6 +172,7 @@ BAD_MESSAGES = [
     ('{"type": "predict", "pixels": [0.5, 0.5, 0.5]}', "bad_message", "784"),
     ('{"type": "predict", "pixels": [[0.5, 2.0], [0.1, 0.1]]}', "bad_message", "[0, 1]"),
     ('{"type": "predict", "pixels": [[0.5], [0.1, 0.1]]}', "bad_message", "pixels"),
+    ('{"type": "predict", "pixels": [[' + ", ".join(["0.5"] * 784) + "]]}", "bad_message", "a 1x784 grid"),
     ('{"type": "predict", "pixels": [0.5], "colour": 1}', "bad_message", "colour"),
     ('{"type": "predict", "pixels": [0.0], "model": "no-such-model", "id": 7}', "not_found", "no-such-model"),
     ('{"type": "predict", "pixels": [0.0], "model": "../../etc/passwd"}', "not_found", "unknown model"),

@@ -73,6 +73,26 @@ def test_holdout_keeps_every_digit_on_both_sides() -> None:
         split_holdout(labels, 1.0, seed=0)
 
 
+def test_holdout_keeps_twins_on_one_side() -> None:
+    """QA3 hand #2: with every digit three times (imported twice), the held-out digits all had
+    byte-identical twins in training. Given the images, copies of one image share a side."""
+    rng = np.random.default_rng(1)
+    distinct = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
+    labels = np.arange(20, dtype=np.uint8) % 4
+    images, tripled = np.concatenate([distinct] * 3), np.concatenate([labels] * 3)
+    train, held = split_holdout(tripled, 0.25, seed=0, images=images)
+    assert sorted(np.concatenate([train, held]).tolist()) == list(range(60))
+    trained = {images[i].tobytes() for i in train}
+    assert held.size == 12 and not any(images[i].tobytes() in trained for i in held)
+    assert sorted(tripled[held].tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]  # a quarter of each
+    # One image under two labels is one drawing too; without twins the split is as before.
+    images[40] = images[0]
+    train, held = split_holdout(tripled, 0.25, seed=0, images=images)
+    assert {0, 20, 40} <= set(train.tolist()) or {0, 20, 40} <= set(held.tolist())
+    same = split_holdout(labels, 0.25, seed=0, images=distinct)
+    assert [a.tolist() for a in same] == [a.tolist() for a in split_holdout(labels, 0.25, seed=0)]
+
+
 def test_mix_repeats_my_digits_and_keeps_validation(small_mnist: Path) -> None:
     splits = load_splits(small_mnist, validation=200)
     mine = Split(x=np.ones((3, 1, 28, 28), np.float32), y=np.array([7, 7, 1]))

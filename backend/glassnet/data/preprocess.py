@@ -451,6 +451,21 @@ def pixel_grid(pixels: Sequence[float] | Sequence[Sequence[float]] | np.ndarray)
         arr = arr.reshape(SIZE, SIZE)
     if arr.ndim != 2 or arr.size == 0:
         raise ValueError(f"{expected}, got shape {arr.shape}")
+    # A grid is a picture: one row or one column (a "batch of one", x.reshape(1, -1)), or a strip
+    # far longer than it is wide, cannot hold a drawn digit; it would be cropped and read as a dash.
+    max_aspect = 10  # a tightly cropped "1" is about 20 high and 2 to 4 wide
+    short, long = min(arr.shape), max(arr.shape)
+    if short < 2 or long > max_aspect * short:
+        h, w = arr.shape
+        why = "one row" if h == 1 else "one column" if w == 1 else f"{long / short:g} times as long as wide"
+        hint = ""
+        if arr.size == SIZE * SIZE:
+            hint = f"; to send one digit as {SIZE * SIZE} numbers, send them flat"
+        raise ValueError(
+            f"pixels: a {h}x{w} grid ({why}) cannot hold a drawn digit; send {SIZE * SIZE} numbers "
+            f"flat, or an HxW grid of rows (each side at least 2, the longer at most {max_aspect} "
+            f"times the shorter){hint}"
+        )
     if arr.size > MAX_IMAGE_PIXELS:
         raise ValueError(f"pixels: {arr.size} values is over the limit of {MAX_IMAGE_PIXELS}")
     arr = arr.astype(np.float64)  # 0/1 integers are activations here, not 0..255 pixels

@@ -5,7 +5,8 @@ Each digit is stored in the server's SQLite file (table ``my_digits``, beside th
 MNIST format), its label, the raw strokes when it was drawn on the pad, and its owner (a
 student's name; '' for the teacher's set, which on a one-person loopback server is everyone's:
 ``owners.digits_owner``). They can be exported and imported as IDX files — the same two files
-as MNIST, images and labels — or as a small JSON of strokes and images.
+as MNIST, images and labels — or as a small JSON of strokes and images; an import skips the
+digits already there (the same image and label), so importing twice adds nothing twice.
 
 Everything that could be large (imports, exports, evaluation) is sized before it is read and
 runs off the event loop; a malformed import is a ``ValueError`` naming the problem and stores
@@ -188,8 +189,9 @@ class DigitStore:
         _, images, labels = self.arrays(owner)
         return idx_bytes(images), idx_bytes(labels)
 
-    def import_idx(self, images: bytes, labels: bytes, owner: str = "") -> int:
-        """Add the digits of an IDX pair (raw or gzip); all or nothing. Returns how many."""
+    def import_idx(self, images: bytes, labels: bytes, owner: str = "") -> dict[str, int]:
+        """Add the digits of an IDX pair (raw or gzip); all or nothing. Returns ``{added, skipped}``
+        (see :meth:`_insert_all`)."""
         cap = MAX_DIGITS * SIZE * SIZE
         x = read_idx_bytes(images, "images", max_bytes=cap)
         y = read_idx_bytes(labels, "labels", max_bytes=MAX_DIGITS)
@@ -207,18 +209,29 @@ class DigitStore:
             owner, [(owner, int(lab), img.tobytes(), None, None, now) for img, lab in zip(x, y, strict=True)]
         )
 
-    def _insert_all(self, owner: str, rows: list[tuple[Any, ...]]) -> int:
-        """Insert rows (as :data:`INSERT` takes them) in one transaction: all or nothing."""
+    def _insert_all(self, owner: str, rows: list[tuple[Any, ...]]) -> dict[str, int]:
+        """Insert rows (as :data:`INSERT` takes them) in one transaction: all or nothing.
+
+        A digit already among ``owner``'s (the same 28×28 image and label) is not added again:
+        importing a file twice, or a file exported from here, adds nothing twice. Returns
+        ``{"added": n, "skipped": k}``, ``skipped`` counting those already there. Twins inside one
+        file are kept as the file has them (an export and import round-trips exactly).
+        """
         with self._lock:
-            self._room(owner, len(rows))
+            have = {
+                (int(r["label"]), bytes(r["image"]))
+                for r in self.db.execute("SELECT label, image FROM my_digits WHERE owner = ?", (owner,))
+            }
+            new = [r for r in rows if (r[1], r[2]) not in have]
+            self._room(owner, len(new))
             self.db.execute("BEGIN")
             try:
-                self.db.executemany(INSERT, rows)
+                self.db.executemany(INSERT, new)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        return len(rows)
+        return {"added": len(new), "skipped": len(rows) - len(new)}
 
     # -- JSON -----------------------------------------------------------------------------------
     def export_json(self, owner: str = "") -> dict[str, Any]:
@@ -240,8 +253,9 @@ class DigitStore:
             ],
         }
 
-    def import_json(self, doc: Any, owner: str = "") -> int:
-        """Add the digits of an :meth:`export_json` document; all or nothing."""
+    def import_json(self, doc: Any, owner: str = "") -> dict[str, int]:
+        """Add the digits of an :meth:`export_json` document; all or nothing. Returns ``{added,
+        skipped}`` (see :meth:`_insert_all`)."""
         if not isinstance(doc, dict) or doc.get("format") != "glassnet-my-digits":
             raise ValueError('not a my-digits file: expected {"format": "glassnet-my-digits", ...}')
         if doc.get("version") != JSON_VERSION:

@@ -67,7 +67,8 @@ def plan_teach(state: Any, req: TeachRequest, owner: str = "") -> TeachPlan:
         raise HTTPException(
             422, f"teaching needs at least {MIN_DIGITS} of your digits; you have labelled {len(labels)}"
         )
-    train_idx, hold_idx = split_holdout(labels, req.holdout, seed=0)
+    # Twins (the same image twice) stay on one side: nothing kept aside is also trained on.
+    train_idx, hold_idx = split_holdout(labels, req.holdout, seed=0, images=images)
     spec: dict[str, Any] = {}
     init = None
     if req.from_model is not None:

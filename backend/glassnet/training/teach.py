@@ -84,21 +84,36 @@ class Teach:
         return Split(x=x, y=labels.astype(np.int64))
 
 
-def split_holdout(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_holdout(
+    labels: np.ndarray, fraction: float, seed: int, images: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(train indices, held-out indices): about ``fraction`` of each digit's examples held out
-    (at least one when a digit has two or more), chosen by ``seed``."""
+    (at least one when a digit has two or more), chosen by ``seed``.
+
+    With ``images`` (N, ...), identical images are one digit: every copy of it (labelled twice,
+    imported twice) goes to the same side, so no digit kept aside has a twin that trains and the
+    held-out figure measures digits the run never saw. A digit's label is its first copy's.
+    """
     if not 0 <= fraction < 1:
         raise ValueError(f"holdout must be in [0, 1), got {fraction}")
+    n = len(labels)
+    if images is None or n == 0:
+        group = np.arange(n)
+    else:
+        flat = np.ascontiguousarray(images).reshape(n, -1)
+        _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+        group = first[inverse.reshape(-1)]  # each example's digit, named by its first copy
+    firsts = np.unique(group)
     rng = np.random.default_rng(seed)
     hold: list[int] = []
-    for d in np.unique(labels):
-        idx = np.flatnonzero(labels == d)
+    for d in np.unique(labels[firsts]):
+        idx = firsts[labels[firsts] == d]
         k = round(fraction * len(idx))
         if fraction > 0 and len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)
         hold.extend(rng.permutation(idx)[:k].tolist())
-    held = np.array(sorted(hold), dtype=np.int64)
-    train = np.setdiff1d(np.arange(len(labels)), held)
+    held = np.flatnonzero(np.isin(group, hold)).astype(np.int64)
+    train = np.setdiff1d(np.arange(n), held)
     return train, held
 
 

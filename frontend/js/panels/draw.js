@@ -107,7 +107,7 @@ export class DrawPanel {
     if (this.throttle.next(performance.now())) {
       const pixels = this.pad.pixels(56);
       if (!hasInk(pixels, 0.02)) { this.throttle.done(); this.clear(); }
-      else if (!this.pad.image && tooSmall(pixels)) { this.throttle.done(); this.say("small"); }
+      else if (!this.pad.image && tooSmall(this.pad.shown(56))) { this.throttle.done(); this.say("small"); }
       else if (!this.socket.open) { this.throttle.done(); this.say("offline"); }
       else {
         S.predictId += 1;

@@ -12,6 +12,7 @@ import { STATUS, LIVE_STATUSES } from "../protocol.js";
 import { AugmentStrip } from "./augstrip.js";
 import { titleOptions } from "../models.js";
 import { percent } from "../learnmath.js";
+import { modelName } from "../state.js";
 
 /** A "start from" value that means a new network of a preset, trained from scratch. */
 const NEW_PREFIX = "new:";
@@ -107,7 +108,7 @@ export class MyDigitsView {
 
   /** @param {string} [status] */
   renderTeach(status) {
-    const pct = (/** @type {number|null|undefined} */ v) => (v == null ? "–" : percent(v)); // cut, never rounded up
+    const pct = (/** @type {number|null|undefined} */ v) => (v == null ? "–" : percent(v, true)); // counted: cut, all right is 100%
     const rows = this.teachEpochs.map((e) => `<tr data-epoch="${e.epoch}"><th scope="row">${e.epoch === 0 ? t("mine.before") : t("mine.after_epoch", { n: e.epoch })}</th>
       <td class="num" data-kind="mine" data-value="${e.extra.mine ?? ""}">${pct(e.extra.mine)}</td>
       <td class="num" data-kind="test" data-value="${e.extra.test ?? ""}">${pct(e.extra.test)}</td>
@@ -234,13 +235,15 @@ export class MyDigitsView {
     const images = $("mine-import-images").files?.[0], labels = $("mine-import-labels").files?.[0], json = $("mine-import-json").files?.[0];
     if (json && (images || labels)) { this.ctx.toast(t("mine.choose_one_kind")); return; } // never drop a file silently
     try {
-      let added;
+      /** @type {{added: number, skipped: number}} */
+      let r;
       if (json) {
-        added = (await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) })).added;
+        r = await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) });
       } else if (images && labels) {
-        added = (await api.upload("/api/mydigits/idx", { images, labels })).added;
+        r = await api.upload("/api/mydigits/idx", { images, labels });
       } else { this.ctx.toast(t("mine.choose_files")); return; }
-      this.ctx.toast(t("mine.imported", { n: added }), "info");
+      // Digits already here (the same image and label) are not added twice: say how many.
+      this.ctx.toast(r.skipped ? t("mine.imported_skipped", { n: r.added, skipped: r.skipped }) : t("mine.imported", { n: r.added }), "info");
       for (const id of ["mine-import-images", "mine-import-labels", "mine-import-json"]) $(id).value = "";
       this.stale();
       await this.load();
@@ -259,7 +262,7 @@ export class MyDigitsView {
       this.readings = new Map(r.digits.map((/** @type {any} */ d) => [d.id, d]));
       const head = `<tr><th scope="col">${t("mine.yours_read")}</th>${Array.from({ length: 10 }, (_, d) => `<th scope="col">${d}</th>`).join("")}</tr>`;
       const rows = r.confusion.map((/** @type {number[]} */ row, /** @type {number} */ t) => `<tr><th scope="row">${t}</th>${row.map((c, p) => `<td class="num${c && p !== t ? " off" : c ? " on" : ""}">${c || ""}</td>`).join("")}</tr>`).join("");
-      out.innerHTML = `<p>${t("mine.reads", { model: esc(r.model), acc: `<b data-testid="mine-accuracy" data-value="${r.accuracy}">${percent(r.accuracy)}</b>`, n: r.count })}</p>
+      out.innerHTML = `<p>${t("mine.reads", { model: esc(modelName(r.model)), acc: `<b data-testid="mine-accuracy" data-value="${r.accuracy}">${percent(r.accuracy, true)}</b>`, n: r.count })}</p>
         <div class="table-wrap" tabindex="0" role="region" aria-label="${esc(t("mine.table.label"))}"><table class="confusion-table">${head}${rows}</table></div>
         <p class="caption">${esc(t("mine.table.caption"))}</p>`;
       this.render();

@@ -5,6 +5,7 @@
 * ``GET /api/mydigits/idx/images`` and ``/idx/labels`` — the IDX files, as MNIST's;
   ``POST /api/mydigits/idx`` (multipart ``images`` + ``labels``, raw or gzip) — import;
 * ``GET /api/mydigits/json`` / ``POST /api/mydigits/json`` — strokes and images as JSON;
+  an import answers ``{added, skipped}``: digits already there (same image and label) are skipped;
 * ``POST /api/mydigits/evaluate`` ``{model}`` — accuracy and confusion matrix on my digits.
 
 Bad input is a 4xx naming the problem; a refused import stores nothing.
@@ -82,6 +83,13 @@ class MyDigits(BaseModel):
     digits: list[MyDigit]
 
 
+class Imported(BaseModel):
+    added: int = Field(description="Digits added.")
+    skipped: int = Field(
+        description="Digits not added because they were already among yours (the same image and label)."
+    )
+
+
 class Evaluation(BaseModel):
     model: str
     count: int
@@ -146,6 +154,7 @@ async def export_idx(
 @router.post(
     "/idx",
     status_code=201,
+    response_model=Imported,
     responses={**ERRORS, 415: {"model": ErrorBody, "description": "not multipart/form-data"}},
     summary="Import IDX files",
     openapi_extra={
@@ -167,7 +176,7 @@ async def export_idx(
         }
     },
 )
-async def import_idx(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> dict[str, int]:
+async def import_idx(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
     """Two files, ``images`` (N×28×28) and ``labels`` (N), raw or gzip, up to 2 MiB together."""
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send multipart/form-data with the files 'images' and 'labels'")
@@ -183,10 +192,9 @@ async def import_idx(request: Request, store: Digits, pool: Pool, owner: DigitsO
     finally:
         await form.close()
     try:
-        added = await pool.run(store.import_idx, files["images"], files["labels"], owner)
+        return await pool.run(store.import_idx, files["images"], files["labels"], owner)
     except (IdxFormatError, ValueError) as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"added": added}
 
 
 @router.get("/json", summary="Export strokes and images as JSON")
@@ -199,14 +207,15 @@ async def export_json(store: Digits, pool: Pool, owner: DigitsOwner) -> Response
     )
 
 
-@router.post("/json", status_code=201, responses=ERRORS, summary="Import a JSON export")
-async def import_json(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> dict[str, int]:
+@router.post(
+    "/json", status_code=201, response_model=Imported, responses=ERRORS, summary="Import a JSON export"
+)
+async def import_json(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
     doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
     try:
-        added = await pool.run(store.import_json, doc, owner)
+        return await pool.run(store.import_json, doc, owner)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"added": added}
 
 
 @router.post(
