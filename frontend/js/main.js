@@ -140,7 +140,9 @@ function handleEvent(e) {
     case "metrics": {
       if (e.run !== S.watched) break;
       charts.append(d);
-      if (d.samples_per_s) S.speed = d.samples_per_s;
+      // The server's rate over its last seconds of training; null right after a start or a resume
+      // (a figure from before a pause would be stale).
+      S.speed = d.samples_per_s ?? null;
       const run = S.runs.get(/** @type {string} */ (S.watched));
       if (run && d.step.length) { run.step = Math.max(run.step, d.step[d.step.length - 1]); if (d.total_steps) run.total_steps = d.total_steps; }
       markDirty("loss"); markDirty("acc"); markDirty("status");
@@ -235,7 +237,8 @@ onRunChange((prev, d) => {
     if (prev.status !== d.status && d.status === STATUS.PAUSED) charts.addMark({ step: d.step, kind: "pause" });
     if (prev.status === STATUS.PAUSED && d.status === STATUS.RUNNING) charts.addMark({ step: d.step, kind: "resume" });
     if (prev.lr !== d.lr) charts.addMark({ step: d.step, kind: "lr", value: d.lr });
-    if (prev.status !== d.status) { if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
+    // Paused, resumed or ended: the speed measured before is no longer the speed now.
+    if (prev.status !== d.status) { S.speed = null; if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
   }
   if (prev.status !== d.status) {
     if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(t("run.ended_badly", { name: d.name, status: statusWord(d.status), message: d.message ?? t("run.no_details") }));

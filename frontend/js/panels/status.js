@@ -41,9 +41,22 @@ export function paintStatus() {
   const active = isActive(run) && !S.stale;
   // A speed only while it trains: paused, the last figure would go stale (and one Step's "2/s" means nothing).
   const training = active && run.status === STATUS.RUNNING;
-  speed.textContent = training && S.speed ? t("status.speed", { n: Math.round(S.speed).toLocaleString("en-US") }) : "";
+  const rate = training ? readableSpeed(S.speed) : (shown.rate = null);
+  speed.textContent = rate ? t("status.speed", { n: Math.trunc(rate).toLocaleString("en-US") }) : "";
   const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
-  if (training && S.speed && bs && run.total_steps) {
-    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / S.speed) });
+  if (rate && bs && run.total_steps) {
+    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / rate) });
   } else eta.textContent = "";
+}
+
+/** The speed the bar shows, and since when: it changes at a pace a person can read. */
+const shown = { rate: /** @type {number|null} */ (null), at: 0 };
+const SPEED_EVERY_MS = 2000;
+
+/** The server's speed (already over several seconds), taken at most every 2 s. @param {number|null} latest */
+function readableSpeed(latest) {
+  const now = performance.now();
+  if (!latest) return (shown.rate = null);
+  if (shown.rate === null || now - shown.at >= SPEED_EVERY_MS) { shown.rate = latest; shown.at = now; }
+  return shown.rate;
 }
