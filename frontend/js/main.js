@@ -356,6 +356,20 @@ async function loadCatalog() {
 const top = /** @type {HTMLElement} */ (document.querySelector(".top"));
 new ResizeObserver(() => root.style.setProperty("--head", `${top.offsetHeight}px`)).observe(top);
 
+// A link to a section (/#train, a reload mid-run) lands on it: the browser scrolls there before the
+// cards above have their data and grow, which left #train 400 px down (qa3-dash #4). Until the
+// person scrolls, clicks or types, each change of the page's height puts the section back under
+// the header (scroll-padding-top). The notes path (#/notes/N) places its own card.
+const landing = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+if (landing && landing.matches("section")) {
+  const done = new AbortController();
+  const hold = new ResizeObserver(() => landing.scrollIntoView({ block: "start", behavior: "instant" }));
+  const stop = () => { hold.disconnect(); done.abort(); };
+  for (const ev of ["wheel", "touchstart", "keydown", "pointerdown"]) addEventListener(ev, stop, { passive: true, signal: done.signal });
+  hold.observe(/** @type {HTMLElement} */ (document.querySelector("main")));
+  setTimeout(stop, 15000);
+}
+
 // -- resize: redraw what depends on the width ----------------------------------------------------
 let lastW = 0;
 new ResizeObserver(() => {
