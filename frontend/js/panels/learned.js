@@ -209,13 +209,19 @@ export class LearnedPanel {
       return;
     }
     const f = this.frame();
-    const model = f?.model ?? S.watched;
     const note = document.createElement("p"); note.className = "caption";
     body.append(note);
-    if (item.kind !== "conv" || !model) { note.textContent = t("learned.exact_only_conv"); return; }
+    if (item.kind !== "conv" || !S.watched) { note.textContent = t("learned.exact_only_conv"); return; }
     note.textContent = t("learned.reading_exact");
-    const r = await attempt(api.explain({ test_index: 0, model, layers: [item.index], params: !item.title.includes("∂") }), t("learned.reading_exact_what"));
+    const body0 = { test_index: 0, layers: [item.index], params: !item.title.includes("∂") };
+    // The weights of the moment the timeline shows: a checkpoint's, or — for a live frame, a
+    // picture only — the epoch copy saved at that very step if there is one (step 0, each epoch's
+    // end); else the run's weights now, and the dialog says they are from another step.
+    const epoch = f && !f.model && f.source === "live" ? S.epochs.find((e) => e.step === f.step) : null;
+    let r = epoch ? await api.explain({ ...body0, model: `${S.watched}:epoch-${String(epoch.epoch).padStart(3, "0")}` }).catch(() => null) : null;
+    if (!r) r = await attempt(api.explain({ ...body0, model: f?.model ?? S.watched }), t("learned.reading_exact_what"));
     if (!r) return;
+    const model = r.model;
     const layer = r.layers.find((/** @type {any} */ l) => l.index === item.index);
     const p = layer?.params?.W;
     const values = item.title.includes("∂") ? null : p?.values;
@@ -239,8 +245,12 @@ export class LearnedPanel {
     legend(leg, scale);
     body.append(wrap, leg);
     const bias = item.bias?.[k];
-    note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) +
+    const when = r.step == null ? "" : r.step === f?.step
+      ? t("learned.exact_at_step", { step: r.step.toLocaleString("en-US") })
+      : t("learned.exact_not_picture", { step: r.step.toLocaleString("en-US"), picture: f ? f.step.toLocaleString("en-US") : "–" });
+    note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) + esc(when) +
       (bias != null ? esc(t("learned.kernel_bias", { b: fmt(layer.params.b?.values?.[k] ?? bias) })) : "") + esc(t("learned.period"));
+    note.dataset.step = String(r.step ?? "");
   }
 }
 
