@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber } from "../js/chartmath.js";
+import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent } from "../js/chartmath.js";
 
 test("linear and log scales map and invert", () => {
   const s = makeScale(0, 10, 0, 100);
@@ -84,4 +84,13 @@ test("a spike is clipped at the 99.5th percentile and counted (issue 9, item 12)
   assert.ok(c.top < 1.01);
   assert.deepEqual(clipTop([NaN, NaN], 2, 0.995), { top: NaN, above: 0 });
   assert.equal(formatNumber(0.00014), "1.4·10⁻⁴"); // never 1.4e-4
+});
+
+test("accuracies are cut, never rounded up (qa3-dash #10)", () => {
+  assert.equal(accuracyPercent(0.9748), "97.4%");
+  assert.equal(accuracyPercent(0.9386), "93.8%");
+  assert.equal(accuracyPercent(0.981), "98.1%");
+  assert.equal(accuracyPercent(0.9999), "99.9%");
+  assert.equal(accuracyPercent(1), "100%"); // every digit right is exactly 100%
+  assert.equal(accuracyPercent(0), "0.0%");
 });

@@ -8,10 +8,10 @@ import { S, $, attempt, runName } from "../state.js";
 import * as api from "../api.js";
 import { register, markDirty } from "../scheduler.js";
 import { LineChart } from "../chart.js";
-import { Smoother, smooth, formatNumber } from "../chartmath.js";
+import { Smoother, smooth, formatNumber, accuracyPercent } from "../chartmath.js";
 import { t } from "../i18n.js";
 
-const pct = (/** @type {number} */ v) => `${(v * 100).toFixed(1)}%`;
+const pct = accuracyPercent;
 const smoothing = () => Number($("smoothing").value);
 const MARK_COLORS = /** @type {Record<string, string>} */ ({ lr: "--chart-4", pause: "--warn", resume: "--ok" });
 

@@ -7,6 +7,7 @@ import { S, $, watchedRun, isActive } from "../state.js";
 import { STATUS } from "../protocol.js";
 import { formatDuration } from "../chartmath.js";
 import { t, statusWord } from "../i18n.js";
+import { epochInProgress } from "../classview.js";
 
 /**
  * @param {import("../socket.js").SocketState} state @param {string} info
@@ -35,9 +36,7 @@ export function paintStatus() {
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
-  // run.epoch counts finished epochs; a person reads "epoch 1/6" as the one in progress.
-  const current = Math.min(run.epoch + 1, run.epochs);
-  prog.textContent = t("status.progress", { epoch: current, epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
+  prog.textContent = t("status.progress", { epoch: epochInProgress(run), epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
   const active = isActive(run) && !S.stale;
   // A speed only while it trains: paused, the last figure would go stale (and one Step's "2/s" means nothing).
   const training = active && run.status === STATUS.RUNNING;
