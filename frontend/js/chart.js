@@ -75,15 +75,28 @@ export class LineChart {
    */
   yRange(vis) {
     let y0 = Infinity, y1 = -Infinity;
+    /** @type {Series[]} */
+    const cut = [];
     for (const s of vis) {
       let [a, b] = extent(s.ys.data, s.ys.length);
       if (this.clip && s.kind === "band") {
         const c = clipTop(s.ys.data, s.ys.length, 0.995);
-        if (c.above > 0) { this.clipped = t(c.above === 1 ? "chart.clipped_one" : "chart.clipped", { n: c.above, top: formatNumber(c.top) }); b = c.top; }
+        if (c.above > 0) { cut.push(s); b = c.top; }
       }
       if (a < y0) y0 = a; if (b > y1) y1 = b;
     }
-    return padRange(y0, y1, this.log);
+    const range = padRange(y0, y1, this.log);
+    if (!cut.length) return range;
+    // The note counts what is really off the chart: another series (the smoothed line's warm-up
+    // from the first cost) can raise the axis above the cut, and then those points are drawn. The
+    // top is raised to 3 significant figures, so the number the note says is the axis's own.
+    const unit = 10 ** (Math.floor(Math.log10(Math.abs(range[1]) || 1)) - 2);
+    const top = Number((Math.ceil(range[1] / unit - 1e-9) * unit).toPrecision(3));
+    range[1] = top;
+    let above = 0;
+    for (const s of cut) for (let i = 0; i < s.ys.length; i++) if (s.ys.data[i] > top) above++;
+    if (above) this.clipped = t(above === 1 ? "chart.clipped_one" : "chart.clipped", { n: above, top: formatNumber(top) });
+    return range;
   }
 
   /**
