@@ -105,8 +105,9 @@ export class LineChart {
    */
   drawMarks(ctx, sx, T, ph, x0, x1) {
     ctx.save();
-    ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
-    let lastLabelX = -Infinity;
+    ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    /** @type {{X: number, labels: string[], colors: string[]}[]} */
+    const groups = [];
     for (const m of this.marks) {
       if (m.x < x0 || m.x > x1) continue;
       const X = Math.round(sx(m.x)) + 0.5;
@@ -115,8 +116,13 @@ export class LineChart {
       ctx.setLineDash([]);
       ctx.fillStyle = cssVar(m.color);
       ctx.beginPath(); ctx.moveTo(X - 4, T + ph); ctx.lineTo(X + 4, T + ph); ctx.lineTo(X, T + ph - 6); ctx.fill();
-      if (X - lastLabelX > 60) { ctx.fillText(m.label, X + 3, T + ph - 7); lastLabelX = X; }
+      // Marks a few pixels apart (Pause, a new rate, Resume: often one step) share one label
+      // stacked line by line, instead of the later ones being dropped.
+      const g = groups[groups.length - 1];
+      if (g && X - g.X < 60) { g.labels.push(m.label); g.colors.push(m.color); } else groups.push({ X, labels: [m.label], colors: [m.color] });
     }
+    // Labels at the plot's top (under the clip note's line), away from the x axis' tick numbers.
+    for (const g of groups) g.labels.forEach((label, i) => { ctx.fillStyle = cssVar(g.colors[i]); ctx.fillText(label, g.X + 3, T + 16 + i * 12); });
     ctx.restore();
   }
 

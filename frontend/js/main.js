@@ -145,7 +145,7 @@ function handleEvent(e) {
       S.speed = d.samples_per_s ?? null;
       const run = S.runs.get(/** @type {string} */ (S.watched));
       if (run && d.step.length) { run.step = Math.max(run.step, d.step[d.step.length - 1]); if (d.total_steps) run.total_steps = d.total_steps; }
-      markDirty("loss"); markDirty("acc"); markDirty("status");
+      markDirty("loss"); markDirty("acc"); markDirty("status"); markDirty("controls");
       break;
     }
     case "epoch": {

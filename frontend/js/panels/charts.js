@@ -42,24 +42,46 @@ export class Charts {
     const parts = [];
     if (this.loss.log) parts.push(t("chart.log_scale"));
     if (this.loss.clipped) parts.push(t("chart.untick_clip", { clipped: this.loss.clipped }));
-    const marks = S.marks.length ? t("chart.marks", { kinds: [...new Set(S.marks.map((m) => t(`chart.mark.${m.kind}`)))].join(t("list.sep")) }) : "";
+    // Each mark with its step and, for a new rate, the rate: the chart's labels can be too close to read.
+    const said = S.marks.map((m) => t("chart.mark_at", {
+      what: m.kind === "lr" ? `${t("chart.mark.lr")} ${formatNumber(m.value)}` : t(`chart.mark.${m.kind}`), step: m.step.toLocaleString("en-US"),
+    }));
+    const marks = S.marks.length ? t("chart.marks", { kinds: said.join(t("list.sep")) }) : "";
     $("loss-scale").textContent = [parts.length ? t("chart.y_axis", { parts: parts.join(t("list.sep2")) }) : "", marks].filter(Boolean).join(" ");
+  }
+
+  /**
+   * A chart's figures in words, for a screen reader (its aria-describedby): each epoch's training
+   * and validation figure, and the latest mini-batch's, formatted as the hover box does.
+   * @param {string} id @param {import("../chart.js").Series} train @param {import("../chart.js").Series} val
+   * @param {import("../chart.js").Series} batch @param {(v: number) => string} f
+   */
+  sayFigures(id, train, val, batch, f) {
+    const say = (/** @type {number} */ v) => (Number.isFinite(v) ? f(v) : "–"); // epoch 0 has no training figure
+    const parts = S.epochs.map((e, i) => t("chart.figures.epoch", { epoch: e.epoch, train: say(train.ys.data[i]), val: say(val.ys.data[i]) }));
+    const n = batch.xs.length;
+    if (n) parts.push(t("chart.figures.latest", { step: batch.xs.data[n - 1].toLocaleString("en-US"), v: say(batch.ys.data[n - 1]) }));
+    const text = parts.length ? parts.join(t("list.sep2")) : t("chart.figures.none");
+    const el = $(id);
+    if (el.textContent !== text) el.textContent = text;
   }
 
   reset() {
     for (const s of [...this.loss.series, ...this.acc.series]) if (!s.id.startsWith("cmp")) { s.xs.clear(); s.ys.clear(); }
     this.smoothers = { loss: new Smoother(smoothing()), acc: new Smoother(smoothing()) };
-    S.lastStep = -1; S.epochs = []; S.marks = [];
+    S.lastStep = -1; S.epochs = []; S.marks = []; S.lrUsed = null;
     this.setMarks([]);
     markDirty("loss"); markDirty("acc");
   }
 
-  /** @param {{step: number[], loss: (number|null)[], accuracy: (number|null)[]}} d */
+  /** @param {{step: number[], loss: (number|null)[], accuracy: (number|null)[], lr?: (number|null)[]}} d */
   append(d) {
     for (let i = 0; i < d.step.length; i++) {
       const step = d.step[i];
       if (step <= S.lastStep) continue;
       S.lastStep = step;
+      const lr = d.lr?.[i];
+      if (lr != null) S.lrUsed = { step, lr };
       const l = d.loss[i] ?? NaN, a = d.accuracy[i] ?? NaN;
       this.raw.xs.push(step); this.raw.ys.push(l);
       this.sm.xs.push(step); this.sm.ys.push(this.smoothers.loss.push(l));
@@ -79,7 +101,7 @@ export class Charts {
   setMarks(marks) {
     this.loss.marks = marks.map((m) => ({
       x: m.step, color: MARK_COLORS[m.kind] ?? "--muted",
-      label: m.kind === "lr" ? `lr ${formatNumber(m.value)}` : t(`chart.mark_short.${m.kind}`),
+      label: t(`chart.mark_short.${m.kind}`, { lr: formatNumber(m.value) }),
     }));
     markDirty("loss");
   }
