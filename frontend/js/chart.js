@@ -29,7 +29,8 @@ export function cssVar(c) {
 export class LineChart {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{xLabel: string, yLabel: string, yDomain?: [number, number], onHover?: () => void, empty?: string}} opt
+   * @param {{xLabel: string, yLabel: string, yDomain?: [number, number], onHover?: () => void, empty?: string, readout?: HTMLElement}} opt
+   *   readout: where the values the keyboard reads are said (a polite live region)
    */
   constructor(canvas, opt) {
     this.canvas = canvas;
@@ -54,6 +55,31 @@ export class LineChart {
     canvas.addEventListener("pointermove", hover);
     canvas.addEventListener("pointerdown", hover);
     canvas.addEventListener("pointerleave", () => { this.hoverPx = null; opt.onHover?.(); });
+    // The keyboard reads what the mouse does: arrows move the readout (Shift: ten times as far),
+    // Home/End go to the ends; leaving the chart puts it away.
+    /** @type {{L: number, pw: number}|null} */
+    this.box = null;
+    this.keyed = false;
+    this.readout = "";
+    canvas.addEventListener("keydown", (e) => this.key(e));
+    canvas.addEventListener("blur", () => { if (this.keyed) { this.keyed = false; this.hoverPx = null; opt.onHover?.(); } });
+  }
+
+  /** @param {KeyboardEvent} e */
+  key(e) {
+    const b = this.box;
+    if (!b) return;
+    const by = e.shiftKey ? b.pw / 10 : Math.max(1, b.pw / 60);
+    let px = this.hoverPx ?? b.L + b.pw;
+    if (e.key === "ArrowLeft" || e.key === "ArrowDown") px -= by;
+    else if (e.key === "ArrowRight" || e.key === "ArrowUp") px += by;
+    else if (e.key === "Home") px = b.L;
+    else if (e.key === "End") px = b.L + b.pw;
+    else return;
+    e.preventDefault();
+    this.keyed = true;
+    this.hoverPx = Math.min(b.L + b.pw, Math.max(b.L, px));
+    this.opt.onHover?.();
   }
 
   /** @param {Omit<Series, "xs"|"ys"> & {xs?: Column, ys?: Column}} s @returns {Series} */
@@ -144,6 +170,7 @@ export class LineChart {
     const ly = legend.length ? legend[legend.length - 1].y : 10;
     const L = 52, R = 12, T = ly + 16, B = 34;
     const box = { cw, ch, L, T, pw: cw - L - R, ph: ch - T - B };
+    this.box = box;
     const vis = this.series.filter((s) => s.visible !== false && s.xs.length > 0);
     const scales = this.scales(vis, box);
     this.drawGrid(ctx, box, scales);
@@ -298,6 +325,8 @@ export class LineChart {
       ctx.beginPath(); ctx.arc(sc.sx(s.xs.data[i]), sc.sy(y), 3, 0, Math.PI * 2); ctx.fill();
       lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  ${t("chart.at_step", { step: formatNumber(s.xs.data[i]) })}` });
     }
+    const said = lines.map((l) => l.text.replace(/\s+/g, " ")).join("; ");
+    if (this.keyed && this.opt.readout && said !== this.readout) this.opt.readout.textContent = this.readout = said;
     if (!lines.length) return;
     const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;
     let bx = this.hoverPx + 10; if (bx + w > cw - 2) bx = this.hoverPx - w - 10;

@@ -18,20 +18,20 @@ const MARK_COLORS = /** @type {Record<string, string>} */ ({ lr: "--chart-4", pa
 export class Charts {
   constructor() {
     this.smoothers = { loss: new Smoother(0.9), acc: new Smoother(0.9) };
-    const loss = new LineChart($("loss-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.cost"), onHover: () => markDirty("loss"), empty: t("chart.empty_cost") });
+    const loss = new LineChart($("loss-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.cost"), onHover: () => markDirty("loss"), empty: t("chart.empty_cost"), readout: $("loss-readout") });
     this.raw = loss.add({ id: "raw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1 });
     this.sm = loss.add({ id: "smooth", label: t("chart.smoothed"), color: "--chart-1", kind: "line", width: 2 });
     this.eTrain = loss.add({ id: "etrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points" });
     this.eVal = loss.add({ id: "eval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points" });
-    const acc = new LineChart($("acc-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.accuracy"), yDomain: [0, 1], onHover: () => markDirty("acc"), empty: t("chart.empty_accuracy") });
+    const acc = new LineChart($("acc-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.accuracy"), yDomain: [0, 1], onHover: () => markDirty("acc"), empty: t("chart.empty_accuracy"), readout: $("acc-readout") });
     this.accRaw = acc.add({ id: "accraw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1, fmt: pct, visible: false });
     this.accSm = acc.add({ id: "accsmooth", label: t("chart.training_smoothed"), color: "--chart-1", kind: "line", width: 2, fmt: pct });
     this.aTrain = acc.add({ id: "atrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points", fmt: pct });
     this.aVal = acc.add({ id: "aval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points", fmt: pct });
     this.loss = loss; this.acc = acc;
     loss.clip = $("clip").checked;
-    register("loss", () => { this.loss.draw(); this.sayScale(); });
-    register("acc", () => this.acc.draw());
+    register("loss", () => { this.loss.draw(); this.sayScale(); this.sayFigures("loss-figures", this.eTrain, this.eVal, this.raw, formatNumber); });
+    register("acc", () => { this.acc.draw(); this.sayFigures("acc-figures", this.aTrain, this.aVal, this.accRaw, pct); });
     $("smoothing").addEventListener("input", () => this.resmooth());
     $("logscale").addEventListener("change", () => { loss.log = $("logscale").checked; markDirty("loss"); });
     $("clip").addEventListener("change", () => { loss.clip = $("clip").checked; markDirty("loss"); });
