@@ -236,6 +236,10 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     closed(page, errors)
 
 
+def at_now(page) -> int:
+    return page.evaluate("() => window.glassnet.S.kernels.latest().step")
+
+
 # -- 2: the exact weights say their step, and are the timeline's when they are kept ---------------------
 def test_02_the_kernel_dialog_says_which_steps_weights_it_shows(server, browser, mlp_run) -> None:
     stop_all(server)  # nothing left running by a test before
@@ -259,10 +263,13 @@ def test_02_the_kernel_dialog_says_which_steps_weights_it_shows(server, browser,
         page.locator("#zoom-close").click()
         return at, text
 
-    # A live frame is a picture: the weights read are the run's now, and the dialog says so.
+    # A live frame is a picture: its exact kernels are the ones the service kept for its step.
     at, text = enlarge()
-    assert at > first, text
-    assert f"at step {at:,}: the run's weights now, not those of the picture (step {first:,})" in text, text
+    assert at == first and f"at step {first:,}, the step the timeline shows" in text, (text, first)
+    kept = api(server, f"/api/runs/{run['id']}/kernels?step={first}&layer=0")
+    assert kept["step"] == first and len(kept["values"]) == math.prod(kept["shape"])
+    later = api(server, f"/api/runs/{run['id']}/kernels?step={at_now(page)}&layer=0")
+    assert later["values"] != kept["values"]  # the weights moved: the dialog's are the old step's
     # Paused, on the latest frame: the weights are exactly those of the step the timeline shows.
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)

@@ -57,7 +57,7 @@ from ..training.config import TrainConfig
 from ..training.teach import Teach, mix
 from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer, evaluate
 from .encoding import encode_array
-from .frames import finite, finite_list, heavy_frames
+from .frames import exact_kernels, finite, finite_list, heavy_frames
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
 from .runstate import RunStatus
 
@@ -300,7 +300,8 @@ class TrainingSession:
     def heavy(self) -> None:
         """Activations of the probe digits, kernels and gradients, encoded for the wire."""
         frames = heavy_frames(self.model, self.probe_x, self.probe_y, self.trainer.step)
-        self.send({"kind": "heavy", **frames})
+        # The kernels' exact values too, for the service to keep (the frame's are pictures).
+        self.send({"kind": "heavy", **frames, "exact": exact_kernels(self.model)})
 
     def check_finite(self) -> None:
         """Never write weights that blew up: end the run diverged (its last checkpoint stays)."""

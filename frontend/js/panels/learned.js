@@ -213,18 +213,19 @@ export class LearnedPanel {
     body.append(note);
     if (item.kind !== "conv" || !S.watched) { note.textContent = t("learned.exact_only_conv"); return; }
     note.textContent = t("learned.reading_exact");
-    const body0 = { test_index: 0, layers: [item.index], params: !item.title.includes("∂") };
-    // The weights of the moment the timeline shows: a checkpoint's, or — for a live frame, a
-    // picture only — the epoch copy saved at that very step if there is one (step 0, each epoch's
-    // end); else the run's weights now, and the dialog says they are from another step.
-    const epoch = f && !f.model && f.source === "live" ? S.epochs.find((e) => e.step === f.step) : null;
-    let r = epoch ? await api.explain({ ...body0, model: `${S.watched}:epoch-${String(epoch.epoch).padStart(3, "0")}` }).catch(() => null) : null;
-    if (!r) r = await attempt(api.explain({ ...body0, model: f?.model ?? S.watched }), t("learned.reading_exact_what"));
+    if (item.title.includes("∂")) { note.textContent = t("learned.gradient_picture"); return; }
+    // The weights of the moment the timeline shows: a checkpoint's, or — a live frame being only a
+    // picture — the exact kernels the service keeps for that frame's step; once it no longer keeps
+    // them, the run's weights now, and the dialog says they are from another step.
+    const kept = f && !f.model && f.source === "live" ? await api.getExactKernels(S.watched, f.step, item.index).catch(() => null) : null;
+    const r = kept
+      ? { model: S.watched, step: kept.step, layers: [{ index: item.index, params: { W: { shape: kept.shape, values: kept.values } } }] }
+      : await attempt(api.explain({ test_index: 0, layers: [item.index], model: f?.model ?? S.watched }), t("learned.reading_exact_what"));
     if (!r) return;
     const model = r.model;
     const layer = r.layers.find((/** @type {any} */ l) => l.index === item.index);
     const p = layer?.params?.W;
-    const values = item.title.includes("∂") ? null : p?.values;
+    const values = p?.values;
     if (!values) { note.textContent = t("learned.gradient_picture"); return; }
     const [, c, kh, kw] = p.shape;
     const maps = Array.from({ length: c }, (_, ch) => ({ h: kh, w: kw, at: (/** @type {number} */ rr, /** @type {number} */ cc) => values[((k * c + ch) * kh + rr) * kw + cc] }));
