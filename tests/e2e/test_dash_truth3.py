@@ -3,6 +3,7 @@ One test per defect (numbers in the names); a real `glassnet serve` and Chromium
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -303,4 +304,29 @@ def test_11_the_inspectors_tables_are_named_apart(server, browser) -> None:
     )
     assert len(names) == len(set(names)), names
     assert "the terms of z for neuron 5" in names and "the terms of the wish for neuron 5" in names, names
+    closed(page, errors)
+
+
+# -- 1: a speed a person can read, and none that is stale ----------------------------------------------
+def test_01_the_speed_is_steady_and_never_stale_after_a_resume(server, browser) -> None:
+    stop_all(server)  # nothing left running by a test before
+    _, page, errors = start_and_open(server, browser, {"preset": "cnn", "epochs": 1000, "batch_size": 8})
+    speed = "() => document.querySelector('[data-testid=speed]').textContent"
+    page.wait_for_function(f"() => ({speed})() !== ''", timeout=30000)
+    seen = []
+    for _ in range(20):  # 4 s, read 5 times a second
+        seen.append(page.evaluate(speed))
+        page.wait_for_timeout(200)
+    changes = sum(a != b for a, b in itertools.pairwise(seen))
+    assert changes <= 3, f"the speed changed {changes} times in 4 s: {seen}"
+    page.get_by_test_id("pause").click()
+    page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
+    assert page.evaluate(speed) == ""
+    page.wait_for_timeout(1500)
+    page.get_by_test_id("resume").click()
+    page.wait_for_function(f"() => ({STATE})() === 'running'", timeout=15000)
+    # Just resumed: no figure from before the pause (the server measures a second first).
+    assert page.evaluate(speed) == "", "a speed from before the pause is shown"
+    page.wait_for_function(f"() => ({speed})() !== ''", timeout=15000)
+    stop_all(server)
     closed(page, errors)
