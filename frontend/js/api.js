@@ -63,6 +63,8 @@ export const getLayers = () => api("/api/layers");
 export const getProbes = () => api("/api/probes");
 /** What a run has learned, from one of its checkpoints (default: the latest). @param {string} id @param {string} [checkpoint] */
 export const getLearned = (id, checkpoint) => api(`/api/runs/${encodeURIComponent(id)}/learned${checkpoint ? `?checkpoint=${encodeURIComponent(checkpoint)}` : ""}`);
+/** A conv layer's exact kernels at a live frame's step (404 once not kept). @param {string} id @param {number} step @param {number} layer */
+export const getExactKernels = (id, step, layer) => api(`/api/runs/${encodeURIComponent(id)}/kernels?step=${step}&layer=${layer}`);
 /** A page of a confusion-matrix cell's digits. @param {string} id @param {number} epoch @param {number} label @param {number} predicted @param {number} offset */
 export const getCellDigits = (id, epoch, label, predicted, offset) =>
   api(`/api/runs/${encodeURIComponent(id)}/epochs/${epoch}/digits?label=${label}&predicted=${predicted}&offset=${offset}&limit=48`);

@@ -29,7 +29,8 @@ export function cssVar(c) {
 export class LineChart {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{xLabel: string, yLabel: string, yDomain?: [number, number], onHover?: () => void, empty?: string}} opt
+   * @param {{xLabel: string, yLabel: string, yDomain?: [number, number], onHover?: () => void, empty?: string, readout?: HTMLElement}} opt
+   *   readout: where the values the keyboard reads are said (a polite live region)
    */
   constructor(canvas, opt) {
     this.canvas = canvas;
@@ -54,6 +55,31 @@ export class LineChart {
     canvas.addEventListener("pointermove", hover);
     canvas.addEventListener("pointerdown", hover);
     canvas.addEventListener("pointerleave", () => { this.hoverPx = null; opt.onHover?.(); });
+    // The keyboard reads what the mouse does: arrows move the readout (Shift: ten times as far),
+    // Home/End go to the ends; leaving the chart puts it away.
+    /** @type {{L: number, pw: number}|null} */
+    this.box = null;
+    this.keyed = false;
+    this.readout = "";
+    canvas.addEventListener("keydown", (e) => this.key(e));
+    canvas.addEventListener("blur", () => { if (this.keyed) { this.keyed = false; this.hoverPx = null; opt.onHover?.(); } });
+  }
+
+  /** @param {KeyboardEvent} e */
+  key(e) {
+    const b = this.box;
+    if (!b) return;
+    const by = e.shiftKey ? b.pw / 10 : Math.max(1, b.pw / 60);
+    let px = this.hoverPx ?? b.L + b.pw;
+    if (e.key === "ArrowLeft" || e.key === "ArrowDown") px -= by;
+    else if (e.key === "ArrowRight" || e.key === "ArrowUp") px += by;
+    else if (e.key === "Home") px = b.L;
+    else if (e.key === "End") px = b.L + b.pw;
+    else return;
+    e.preventDefault();
+    this.keyed = true;
+    this.hoverPx = Math.min(b.L + b.pw, Math.max(b.L, px));
+    this.opt.onHover?.();
   }
 
   /** @param {Omit<Series, "xs"|"ys"> & {xs?: Column, ys?: Column}} s @returns {Series} */
@@ -75,15 +101,28 @@ export class LineChart {
    */
   yRange(vis) {
     let y0 = Infinity, y1 = -Infinity;
+    /** @type {Series[]} */
+    const cut = [];
     for (const s of vis) {
       let [a, b] = extent(s.ys.data, s.ys.length);
       if (this.clip && s.kind === "band") {
         const c = clipTop(s.ys.data, s.ys.length, 0.995);
-        if (c.above > 0) { this.clipped = t(c.above === 1 ? "chart.clipped_one" : "chart.clipped", { n: c.above, top: formatNumber(c.top) }); b = c.top; }
+        if (c.above > 0) { cut.push(s); b = c.top; }
       }
       if (a < y0) y0 = a; if (b > y1) y1 = b;
     }
-    return padRange(y0, y1, this.log);
+    const range = padRange(y0, y1, this.log);
+    if (!cut.length) return range;
+    // The note counts what is really off the chart: another series (the smoothed line's warm-up
+    // from the first cost) can raise the axis above the cut, and then those points are drawn. The
+    // top is raised to 3 significant figures, so the number the note says is the axis's own.
+    const unit = 10 ** (Math.floor(Math.log10(Math.abs(range[1]) || 1)) - 2);
+    const top = Number((Math.ceil(range[1] / unit - 1e-9) * unit).toPrecision(3));
+    range[1] = top;
+    let above = 0;
+    for (const s of cut) for (let i = 0; i < s.ys.length; i++) if (s.ys.data[i] > top) above++;
+    if (above) this.clipped = t(above === 1 ? "chart.clipped_one" : "chart.clipped", { n: above, top: formatNumber(top) });
+    return range;
   }
 
   /**
@@ -92,8 +131,9 @@ export class LineChart {
    */
   drawMarks(ctx, sx, T, ph, x0, x1) {
     ctx.save();
-    ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "bottom";
-    let lastLabelX = -Infinity;
+    ctx.font = "10px system-ui, sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    /** @type {{X: number, labels: string[], colors: string[]}[]} */
+    const groups = [];
     for (const m of this.marks) {
       if (m.x < x0 || m.x > x1) continue;
       const X = Math.round(sx(m.x)) + 0.5;
@@ -102,8 +142,13 @@ export class LineChart {
       ctx.setLineDash([]);
       ctx.fillStyle = cssVar(m.color);
       ctx.beginPath(); ctx.moveTo(X - 4, T + ph); ctx.lineTo(X + 4, T + ph); ctx.lineTo(X, T + ph - 6); ctx.fill();
-      if (X - lastLabelX > 60) { ctx.fillText(m.label, X + 3, T + ph - 7); lastLabelX = X; }
+      // Marks a few pixels apart (Pause, a new rate, Resume: often one step) share one label
+      // stacked line by line, instead of the later ones being dropped.
+      const g = groups[groups.length - 1];
+      if (g && X - g.X < 60) { g.labels.push(m.label); g.colors.push(m.color); } else groups.push({ X, labels: [m.label], colors: [m.color] });
     }
+    // Labels at the plot's top (under the clip note's line), away from the x axis' tick numbers.
+    for (const g of groups) g.labels.forEach((label, i) => { ctx.fillStyle = cssVar(g.colors[i]); ctx.fillText(label, g.X + 3, T + 16 + i * 12); });
     ctx.restore();
   }
 
@@ -131,6 +176,7 @@ export class LineChart {
     const ticks = { values: yt, labels: tickLabels(yt) };
     const L = yAxisLeft(Math.max(0, ...ticks.labels.map((l) => ctx.measureText(l).width)));
     const box = { cw, ch, L, T, pw: cw - L - R, ph };
+    this.box = box;
     const scales = this.scales(vis, box);
     this.drawGrid(ctx, box, scales, ticks);
     if (!vis.length) {
@@ -284,6 +330,8 @@ export class LineChart {
       ctx.beginPath(); ctx.arc(sc.sx(s.xs.data[i]), sc.sy(y), 3, 0, Math.PI * 2); ctx.fill();
       lines.push({ color: cssVar(s.color), text: `${s.label}: ${(s.fmt ?? formatNumber)(y)}  ${t("chart.at_step", { step: formatNumber(s.xs.data[i]) })}` });
     }
+    const said = lines.map((l) => l.text.replace(/\s+/g, " ")).join("; ");
+    if (this.keyed && this.opt.readout && said !== this.readout) this.opt.readout.textContent = this.readout = said;
     if (!lines.length) return;
     const w = Math.max(...lines.map((l) => ctx.measureText(l.text).width)) + 22, h = lines.length * 16 + 8;
     let bx = this.hoverPx + 10; if (bx + w > cw - 2) bx = this.hoverPx - w - 10;

@@ -6,7 +6,7 @@
  * noise included) and the chart costs O(width) to draw however long the run.
  * Pure module: no DOM.
  */
-import { fmt } from "./learnmath.js";
+import { fmt, percent } from "./learnmath.js";
 
 /**
  * A growable column of numbers (typed array, amortised doubling).
@@ -271,6 +271,12 @@ export function tickLabels(ticks) {
  * @param {number} width
  */
 export const yAxisLeft = (width) => Math.max(52, Math.ceil(width) + 6 + 20);
+
+/**
+ * An accuracy as a person reads it everywhere (charts, Runs, Class, menus): cut like `percent`, so
+ * 97.48% reads 97.4%, never 97.5%; every digit right is exactly 100%. @param {number} v in [0, 1]
+ */
+export const accuracyPercent = (v) => percent(v, true);
 
 /** "1 min 05 s" from seconds. @param {number} s */
 export function formatDuration(s) {

@@ -26,6 +26,13 @@ export function liveFrames(visible) {
   return [...out].sort();
 }
 
+/**
+ * The epoch a person reads for a run, the status bar's and the Runs table's alike: the one in
+ * progress ("1" while the first trains, or after a stop inside it), the last once all are done.
+ * `run.epoch` counts finished epochs. @param {{epoch: number, epochs: number}} run @returns {number}
+ */
+export const epochInProgress = (run) => Math.min(run.epoch + 1, run.epochs);
+
 /** @param {any} run a RunSummary @returns {string} */
 export function progress(run) {
   if (run.total_steps) return `${Math.floor((100 * run.step) / run.total_steps)}%`;

@@ -140,10 +140,12 @@ function handleEvent(e) {
     case "metrics": {
       if (e.run !== S.watched) break;
       charts.append(d);
-      if (d.samples_per_s) S.speed = d.samples_per_s;
+      // The server's rate over its last seconds of training; null right after a start or a resume
+      // (a figure from before a pause would be stale).
+      S.speed = d.samples_per_s ?? null;
       const run = S.runs.get(/** @type {string} */ (S.watched));
       if (run && d.step.length) { run.step = Math.max(run.step, d.step[d.step.length - 1]); if (d.total_steps) run.total_steps = d.total_steps; }
-      markDirty("loss"); markDirty("acc"); markDirty("status");
+      markDirty("loss"); markDirty("acc"); markDirty("status"); markDirty("controls");
       break;
     }
     case "epoch": {
@@ -235,7 +237,8 @@ onRunChange((prev, d) => {
     if (prev.status !== d.status && d.status === STATUS.PAUSED) charts.addMark({ step: d.step, kind: "pause" });
     if (prev.status === STATUS.PAUSED && d.status === STATUS.RUNNING) charts.addMark({ step: d.step, kind: "resume" });
     if (prev.lr !== d.lr) charts.addMark({ step: d.step, kind: "lr", value: d.lr });
-    if (prev.status !== d.status) { if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
+    // Paused, resumed or ended: the speed measured before is no longer the speed now.
+    if (prev.status !== d.status) { S.speed = null; if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
   }
   if (prev.status !== d.status) {
     if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(t("run.ended_badly", { name: d.name, status: statusWord(d.status), message: d.message ?? t("run.no_details") }));
@@ -352,6 +355,20 @@ async function loadCatalog() {
 // The header's height, so that a jump to a section never hides its heading under it.
 const top = /** @type {HTMLElement} */ (document.querySelector(".top"));
 new ResizeObserver(() => root.style.setProperty("--head", `${top.offsetHeight}px`)).observe(top);
+
+// A link to a section (/#train, a reload mid-run) lands on it: the browser scrolls there before the
+// cards above have their data and grow, which left #train 400 px down (qa3-dash #4). Until the
+// person scrolls, clicks or types, each change of the page's height puts the section back under
+// the header (scroll-padding-top). The notes path (#/notes/N) places its own card.
+const landing = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+if (landing && landing.matches("section")) {
+  const done = new AbortController();
+  const hold = new ResizeObserver(() => landing.scrollIntoView({ block: "start", behavior: "instant" }));
+  const stop = () => { hold.disconnect(); done.abort(); };
+  for (const ev of ["wheel", "touchstart", "keydown", "pointerdown"]) addEventListener(ev, stop, { passive: true, signal: done.signal });
+  hold.observe(/** @type {HTMLElement} */ (document.querySelector("main")));
+  setTimeout(stop, 15000);
+}
 
 // -- resize: redraw what depends on the width ----------------------------------------------------
 let lastW = 0;

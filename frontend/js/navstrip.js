@@ -43,6 +43,8 @@ export function watchStrip(strip, label) {
     wrap.dataset.hidden = hiddenSides(strip.scrollLeft, strip.scrollWidth, strip.clientWidth);
   };
   strip.addEventListener("scroll", update, { passive: true });
+  // A link reached with Tab is shown: scrolled into the strip's view, never focused out of sight.
+  strip.addEventListener("focusin", (e) => /** @type {HTMLElement} */ (e.target).scrollIntoView({ block: "nearest", inline: "nearest" }));
   strip.addEventListener(
     "wheel",
     (e) => {

@@ -24,6 +24,7 @@ export const S = {
   /** @type {string|null} the run that trains now */ current: null,
   lastStep: -1,
   /** @type {number|null} */ speed: null,
+  /** The learning rate the watched run last used (the schedule's, not the base). @type {{step: number, lr: number}|null} */ lrUsed: null,
   /** @type {any[]} */ epochs: [],
   /** @type {any[]} loss-chart marks: {step, kind, value} */ marks: [],
   kernels: new FrameHistory(100),

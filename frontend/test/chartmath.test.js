@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber } from "../js/chartmath.js";
+import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent } from "../js/chartmath.js";
 
 test("linear and log scales map and invert", () => {
   const s = makeScale(0, 10, 0, 100);
@@ -102,4 +102,13 @@ test("QA3 #8: y tick labels differ from each other and stay clear of the axis ti
   // labels end 6 px left of the axis; the rotated title takes the first 17 px
   for (const w of [10, 40, 58, 90]) assert.ok(yAxisLeft(w) - 6 - w >= 20, String(w));
   assert.equal(yAxisLeft(10), 52); // the usual margin when labels are short
+});
+
+test("accuracies are cut, never rounded up (qa3-dash #10)", () => {
+  assert.equal(accuracyPercent(0.9748), "97.4%");
+  assert.equal(accuracyPercent(0.9386), "93.8%");
+  assert.equal(accuracyPercent(0.981), "98.1%");
+  assert.equal(accuracyPercent(0.9999), "99.9%");
+  assert.equal(accuracyPercent(1), "100%"); // every digit right is exactly 100%
+  assert.equal(accuracyPercent(0), "0.0%");
 });

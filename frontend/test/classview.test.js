@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { liveFrames, progress, queueWords, inAbout, pickRuns, mayControl } from "../js/classview.js";
+import { liveFrames, progress, queueWords, inAbout, pickRuns, mayControl, epochInProgress } from "../js/classview.js";
 import { format } from "../js/messages.js";
 
 /** The page's t() over one catalogue. @param {string} lang */
@@ -44,4 +44,10 @@ test("a page may change only the runs the server lets it change", () => {
   assert.equal(mayControl({ owner: "teacher", role: "teacher" }, { owner: "bob" }), true);
   assert.equal(mayControl({ owner: "", role: "viewer" }, { owner: "" }), false);
   assert.equal(mayControl(null, { owner: "bob" }), true); // not known yet: the server decides
+});
+
+test("the epoch a person reads is the one in progress, the same in the status bar and the Runs table (qa3-dash note)", () => {
+  assert.equal(epochInProgress({ epoch: 0, epochs: 2 }), 1); // stopped during the first epoch: "1/2", not "0/2"
+  assert.equal(epochInProgress({ epoch: 1, epochs: 2 }), 2);
+  assert.equal(epochInProgress({ epoch: 2, epochs: 2 }), 2); // finished
 });

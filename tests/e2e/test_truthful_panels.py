@@ -434,7 +434,7 @@ def test_item12_the_loss_chart_marks_pauses_resumes_and_new_rates(server, browse
     page.wait_for_function(f"() => ({STATE})() === 'running'", timeout=15000)
     kinds = "() => window.glassnet.charts.loss.marks.map((m) => m.label)"
     page.wait_for_function(f"() => ({kinds})().length >= 3")
-    assert page.evaluate(kinds)[:3] == ["pause", "lr 4·10⁻⁴", "resume"]
+    assert page.evaluate(kinds)[:3] == ["pause", "base lr 4·10⁻⁴", "resume"]
     assert "Marks on the step axis" in page.get_by_test_id("loss-scale").inner_text()
     stop_all(server)
     # A fresh page reads the marks from the run's history.

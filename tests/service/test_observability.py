@@ -113,7 +113,14 @@ def test_metrics_move_and_every_lifecycle_event_is_logged_once(tmp_path: Path, t
             )
             second = scrape()
             assert series(second, "glassnet_active_runs") == 1 and series(second, "glassnet_queued_runs") == 1
-            assert series(second, "glassnet_training_samples_per_second", f'run="{a["id"]}"') > 0
+            # The speed is over the last seconds of training: none in the first second.
+            name, label = "glassnet_training_samples_per_second", f'run="{a["id"]}"'
+            wait_for(
+                lambda: f"{name}{{{label}}}" in (text := scrape()) and series(text, name, label) > 0,
+                30,
+                0.1,
+                "a training speed",
+            )
             assert (
                 series(second, "glassnet_predict_seconds_count")
                 == series(first, "glassnet_predict_seconds_count") + 1

@@ -304,8 +304,13 @@ class Explainer:
     def model(self, model_id: str | None) -> tuple[str, Sequential]:
         """(id, network) for any id predict takes, or a scratch id. The network is shared: the
         maths copies it before computing."""
+        resolved, model, _ = self.model_at(model_id)
+        return resolved, model
+
+    def model_at(self, model_id: str | None) -> tuple[str, Sequential, int | None]:
+        """:meth:`model` and the training step its weights are from (None: not a run's)."""
         if model_id and model_id.startswith(SCRATCH_PREFIX):
-            return model_id, self.scratch.get(model_id)[0]
+            return model_id, self.scratch.get(model_id)[0], None
         try:
             resolved, model, lock = self.registry.load(model_id)
         except UnknownModelError:
@@ -314,11 +319,11 @@ class Explainer:
                 raise NoWeightsYetError(message) from None
             raise
         with lock:  # a consistent snapshot of the weights while a prediction may be running
-            return resolved, _snapshot(model)
+            return resolved, _snapshot(model), self.registry.step_of(model)
 
     # -- /api/explain ---------------------------------------------------------------------------
     def explain(self, request: dict[str, Any]) -> dict[str, Any]:
-        model_id, model = self.model(request.get("model"))
+        model_id, model, step = self.model_at(request.get("model"))
         digit = self.digits.resolve(request)
         wanted = request.get("layers")
         if wanted is not None:
@@ -333,6 +338,7 @@ class Explainer:
         t = trace(model, digit.x, digit.label if target is None else target)
         answer = explanation(t, model_id, digit.source(), chosen, with_params, target is not None)
         answer["digits"] = self.digits.counts()
+        answer["step"] = step
         return answer
 
     # -- /api/explain/activations ---------------------------------------------------------------

@@ -8,6 +8,7 @@ Shapes: ``probe_x`` (P, 1, H, W) float32, ``probe_y`` (P,) int64 (P = 10 probe d
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -97,3 +98,60 @@ def heavy_frames(model: Sequential, probe_x: np.ndarray, probe_y: np.ndarray, st
         "kernels": kernels_frame(model, step),
         "gradients": gradients_frame(model, step),
     }
+
+
+#: Exact conv kernels kept per live frame, at most this many numbers a frame (256 KiB of float32):
+#: the cnn preset has 3,400; a network with far more kernels keeps none (the page then says so).
+EXACT_KERNELS_MAX = 65_536
+EXACT_FRAMES_KEPT = 100  # as many as a page's timeline keeps (state.js FrameHistory(100))
+EXACT_RUNS_KEPT = 8  # the runs that trained last; older ones are read from their checkpoints
+
+
+def exact_kernels(model: Sequential) -> bytes | None:
+    """Every conv layer's W as float32, one after the other (the order of ``kernels_frame``), or
+    None when they are too many to keep per frame."""
+    layers = probes.conv_layers(model)
+    if not layers or sum(layer.params["W"].size for _, layer in layers) > EXACT_KERNELS_MAX:
+        return None
+    return b"".join(to_host(layer.params["W"]).astype(np.float32).tobytes() for _, layer in layers)
+
+
+class ExactKernels:
+    """The exact conv kernels of a training run's recent live frames, by step, in the service's
+    memory (never sent to viewers: the frames carry pictures). The Enlarge dialog reads the weights
+    of the step the timeline shows from here; a live frame is only a picture of them."""
+
+    def __init__(self) -> None:
+        self.runs: OrderedDict[str, OrderedDict[int, tuple[bytes, list[dict[str, Any]]]]] = OrderedDict()
+
+    def keep(self, run_id: str, kernels: dict[str, Any], data: bytes | None) -> None:
+        """A heavy frame's kernels (``KernelsData`` as a dict) and their exact bytes."""
+        if data is None:
+            return
+        frames = self.runs.setdefault(run_id, OrderedDict())
+        self.runs.move_to_end(run_id)
+        frames[int(kernels["step"])] = (
+            data,
+            [{"index": c["index"], "shape": c["kernels"]["shape"]} for c in kernels["conv"]],
+        )
+        while len(frames) > EXACT_FRAMES_KEPT:
+            frames.popitem(last=False)
+        while len(self.runs) > EXACT_RUNS_KEPT:
+            self.runs.popitem(last=False)
+
+    def forget(self, run_id: str) -> None:
+        self.runs.pop(run_id, None)
+
+    def at(self, run_id: str, step: int, layer: int) -> tuple[list[int], np.ndarray] | None:
+        """(shape, values) of conv layer ``layer``'s W at ``step``; None when not kept."""
+        kept = self.runs.get(run_id, {}).get(step)
+        if kept is None:
+            return None
+        data, layers = kept
+        offset = 0
+        for entry in layers:
+            size = int(np.prod(entry["shape"]))
+            if entry["index"] == layer:
+                return entry["shape"], np.frombuffer(data, np.float32, size, offset * 4)
+            offset += size
+        return None

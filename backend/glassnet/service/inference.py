@@ -112,6 +112,7 @@ class _Loaded:
     lock: threading.Lock
     classes: tuple[str, ...]
     fast: FastForward  # the fused forward pass for small batches (nn/fused.py)
+    step: int | None = None  # the training step the weights were saved at (checkpoint meta)
 
 
 def _run_figures(meta: dict[str, Any], epochs: Any, val_accuracy: Any) -> tuple[Any, Any]:
@@ -153,6 +154,7 @@ class ModelRegistry:
         self._summaries: dict[tuple[str, int, int], ModelSummary] = {}
         self._registered: dict[str, Path] = {}
         self._names: dict[int, tuple[str, ...]] = {}  # id(model) -> class names, set on each load
+        self._steps: dict[int, int | None] = {}  # id(model) -> the training step of its weights
         self._resolver: Callable[[str], Path | None] | None = None
 
     # -- ids and paths ---------------------------------------------------------------------
@@ -269,6 +271,7 @@ class ModelRegistry:
             if hit is not None:
                 self._cache.move_to_end(key)
                 self._names[id(hit.model)] = hit.classes
+                self._steps[id(hit.model)] = hit.step
                 return model_id, hit
         # Read outside the lock: a slow load must not hold up predictions on other models.
         try:
@@ -283,8 +286,13 @@ class ModelRegistry:
             raise
         model = checkpoint.model.astype(np.float32)
         check_compatible(model, model_id, checkpoint.meta)
+        step = checkpoint.meta.get("step")
         loaded = _Loaded(
-            model, threading.Lock(), class_names(checkpoint.meta, model.output_shape[0]), FastForward(model)
+            model,
+            threading.Lock(),
+            class_names(checkpoint.meta, model.output_shape[0]),
+            FastForward(model),
+            step if isinstance(step, int) and not isinstance(step, bool) else None,
         )
         with self._lock:
             loaded = self._cache.setdefault(key, loaded)  # another thread may have won the race
@@ -295,6 +303,7 @@ class ModelRegistry:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
             self._names[id(loaded.model)] = loaded.classes
+            self._steps[id(loaded.model)] = loaded.step
         return model_id, loaded
 
     def classes_of(self, model: Sequential) -> tuple[str, ...]:
@@ -302,6 +311,12 @@ class ModelRegistry:
         with self._lock:
             names = self._names.get(id(model))
         return names if names is not None else tuple(str(i) for i in range(model.output_shape[0]))
+
+    def step_of(self, model: Sequential) -> int | None:
+        """The training step a network :meth:`load` returned was saved at (a run's checkpoint or
+        live weights), None where the file does not say (bundled, uploaded)."""
+        with self._lock:
+            return self._steps.get(id(model))
 
     def cached_count(self) -> int:
         with self._lock:

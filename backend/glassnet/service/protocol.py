@@ -139,7 +139,10 @@ class MetricsData(_Model):
     loss: list[float | None]
     accuracy: list[float | None]
     lr: list[float | None]
-    samples_per_s: float | None = Field(description="training speed over this frame's steps")
+    samples_per_s: float | None = Field(
+        description="training speed in samples/s over the last several seconds of training "
+        "(null until a second has been measured, and again after a resume)"
+    )
     total_steps: int | None = None
 
 

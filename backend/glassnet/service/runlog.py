@@ -132,5 +132,7 @@ class RunObserver:
         """A metrics frame from the training process: throughput and samples trained."""
         if self.metrics is None:
             return
-        self.metrics.samples_per_s.labels(run_id).set(float(data.get("samples_per_s") or 0.0))
+        rate = data.get("samples_per_s")
+        if rate is not None:  # none yet (the first second, or just resumed): keep the last figure
+            self.metrics.samples_per_s.labels(run_id).set(float(rate))
         self.metrics.samples.inc(len(data.get("step", [])) * batch_size)

@@ -57,7 +57,7 @@ from ..training.config import TrainConfig
 from ..training.teach import Teach, mix
 from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer, evaluate
 from .encoding import encode_array
-from .frames import finite, finite_list, heavy_frames
+from .frames import exact_kernels, finite, finite_list, heavy_frames
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
 from .runstate import RunStatus
 
@@ -71,6 +71,39 @@ def disk_full(exc: BaseException) -> bool:
 
 
 POINT_KEYS = ("step", "epoch", "loss", "accuracy", "lr")
+SPEED_WINDOW_S = 8.0  # the speed a page shows: samples over about this many seconds of training
+SPEED_MIN_S = 1.0  # below this much training time measured, no speed is said at all
+
+
+class RateWindow:
+    """Samples per second over the last ``window`` seconds of training: a figure a person can read.
+
+    One metrics frame lasts about 0.1 s and may also have paid for a heavy frame, a checkpoint or an
+    evaluation, so its own rate swings ×10 from frame to frame; over several seconds those costs
+    are spread as they really are. ``restart`` (on resume) forgets the time spent paused."""
+
+    def __init__(self, window: float = SPEED_WINDOW_S, minimum: float = SPEED_MIN_S) -> None:
+        self.window = window
+        self.minimum = minimum
+        self.marks: deque[tuple[float, int]] = deque()  # (time, samples trained so far)
+        self.samples = 0
+
+    def restart(self, now: float) -> None:
+        self.marks.clear()
+        self.marks.append((now, self.samples))
+
+    def add(self, now: float, samples: int) -> float | None:
+        """``samples`` more trained by ``now``; the rate over the window, None while too short."""
+        if not self.marks:
+            self.marks.append((now, self.samples))
+        self.samples += samples
+        self.marks.append((now, self.samples))
+        # Keep one mark at or before the window's start, so the window is always full-length.
+        while len(self.marks) > 2 and self.marks[1][0] <= now - self.window:
+            self.marks.popleft()
+        t0, n0 = self.marks[0]
+        span = now - t0
+        return (self.samples - n0) / span if span >= self.minimum else None
 
 
 class _EndOfRun(Exception):  # noqa: N818 - control flow, not an error
@@ -101,9 +134,10 @@ class TrainingSession:
         # the last ones it was sent, and a resume replays them so the history has no gap.
         self.recent_points: deque[tuple[Any, ...]] = deque()
         self.recent_epochs: deque[dict[str, Any]] = deque(maxlen=2)
-        self.frame_started = time.monotonic()
         self.frame_samples = 0
         now = time.monotonic()
+        self.speed = RateWindow()
+        self.speed.restart(now)
         self.next_metrics = now
         self.next_heavy = now
         self.next_live = now + job["live_interval"]
@@ -248,25 +282,26 @@ class TrainingSession:
     def flush_metrics(self) -> None:
         if not self.points["step"]:
             return
-        elapsed = max(time.monotonic() - self.frame_started, 1e-9)
+        # A Step while paused is not training speed: the window restarts on resume.
+        rate = None if self.paused else self.speed.add(time.monotonic(), self.frame_samples)
         self.send(
             {
                 "kind": "metrics",
                 "data": {
                     **self.points,
-                    "samples_per_s": self.frame_samples / elapsed,
+                    "samples_per_s": rate,
                     "total_steps": self.trainer.total_steps,
                 },
             }
         )
         self.points = {key: [] for key in self.points}
-        self.frame_started = time.monotonic()
         self.frame_samples = 0
 
     def heavy(self) -> None:
         """Activations of the probe digits, kernels and gradients, encoded for the wire."""
         frames = heavy_frames(self.model, self.probe_x, self.probe_y, self.trainer.step)
-        self.send({"kind": "heavy", **frames})
+        # The kernels' exact values too, for the service to keep (the frame's are pictures).
+        self.send({"kind": "heavy", **frames, "exact": exact_kernels(self.model)})
 
     def check_finite(self) -> None:
         """Never write weights that blew up: end the run diverged (its last checkpoint stays)."""
@@ -356,7 +391,8 @@ class TrainingSession:
                 self.heavy()  # a paused run sends its state once
         elif cmd == "resume":
             self.paused = False
-            self.frame_started, self.frame_samples = time.monotonic(), 0
+            self.frame_samples = 0
+            self.speed.restart(time.monotonic())
         elif cmd == "step":
             if not self.paused:
                 reply.update(ok=False, error="the run is not paused")

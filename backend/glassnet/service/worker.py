@@ -36,6 +36,7 @@ from .estimates import RunSpeeds
 from .executors import Executor, ExecutorUnavailableError, RunHandle, make_executor
 from .executors.base import RunEndedError
 from .fairqueue import FairQueue
+from .frames import ExactKernels
 from .hub import Hub
 from .locks import trash
 from .protocol import (
@@ -123,6 +124,7 @@ class RunManager:
         self.pinned = pinned  # the teacher's class run: viewers that follow stay on it
         self.workers: dict[str, RunHandle] = {}
         self.queue = FairQueue()
+        self.exact_kernels = ExactKernels()  # the live frames' exact kernels, for the Enlarge dialog
         self.speeds = RunSpeeds()  # measured seconds per mini-batch: the waiting runs' starts
         self.retry: asyncio.TimerHandle | None = None
         self.shutting_down = False
@@ -304,6 +306,7 @@ class RunManager:
         elif kind == "heavy":
             self.hub.publish(EventType.GRADIENTS, run_id, GradientsData(**message["gradients"]))
             self.hub.publish(EventType.KERNELS, run_id, KernelsData(**message["kernels"]))
+            self.exact_kernels.keep(run_id, message["kernels"], message.get("exact"))
             self.hub.publish(EventType.ACTIVATIONS, run_id, ActivationsData(**message["activations"]))
         elif kind == "epoch":
             data = message["data"]
@@ -529,6 +532,7 @@ class RunManager:
             trashed = trash(self.settings.data_dir, run_id)
             self.store.delete(run_id)
             self.hub.forget(run_id)
+            self.exact_kernels.forget(run_id)
             # Every page, not only the run's watchers: each lists the run and may show it.
             gone = DeletedData(id=run_id, name=run["name"])
             self.hub.publish(EventType.DELETED, run_id, gone, everyone=True)

@@ -8,30 +8,30 @@ import { S, $, attempt, runName } from "../state.js";
 import * as api from "../api.js";
 import { register, markDirty } from "../scheduler.js";
 import { LineChart } from "../chart.js";
-import { Smoother, smooth, formatNumber } from "../chartmath.js";
+import { Smoother, smooth, formatNumber, accuracyPercent } from "../chartmath.js";
 import { t } from "../i18n.js";
 
-const pct = (/** @type {number} */ v) => `${(v * 100).toFixed(1)}%`;
+const pct = accuracyPercent;
 const smoothing = () => Number($("smoothing").value);
 const MARK_COLORS = /** @type {Record<string, string>} */ ({ lr: "--chart-4", pause: "--warn", resume: "--ok" });
 
 export class Charts {
   constructor() {
     this.smoothers = { loss: new Smoother(0.9), acc: new Smoother(0.9) };
-    const loss = new LineChart($("loss-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.cost"), onHover: () => markDirty("loss"), empty: t("chart.empty_cost") });
+    const loss = new LineChart($("loss-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.cost"), onHover: () => markDirty("loss"), empty: t("chart.empty_cost"), readout: $("loss-readout") });
     this.raw = loss.add({ id: "raw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1 });
     this.sm = loss.add({ id: "smooth", label: t("chart.smoothed"), color: "--chart-1", kind: "line", width: 2 });
     this.eTrain = loss.add({ id: "etrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points" });
     this.eVal = loss.add({ id: "eval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points" });
-    const acc = new LineChart($("acc-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.accuracy"), yDomain: [0, 1], onHover: () => markDirty("acc"), empty: t("chart.empty_accuracy") });
+    const acc = new LineChart($("acc-chart"), { xLabel: t("chart.x_steps"), yLabel: t("chart.accuracy"), yDomain: [0, 1], onHover: () => markDirty("acc"), empty: t("chart.empty_accuracy"), readout: $("acc-readout") });
     this.accRaw = acc.add({ id: "accraw", label: t("chart.mini_batch"), color: "--chart-raw", kind: "band", width: 1, fmt: pct, visible: false });
     this.accSm = acc.add({ id: "accsmooth", label: t("chart.training_smoothed"), color: "--chart-1", kind: "line", width: 2, fmt: pct });
     this.aTrain = acc.add({ id: "atrain", label: t("chart.epoch_train"), color: "--chart-3", kind: "points", fmt: pct });
     this.aVal = acc.add({ id: "aval", label: t("chart.epoch_validation"), color: "--chart-2", kind: "points", fmt: pct });
     this.loss = loss; this.acc = acc;
     loss.clip = $("clip").checked;
-    register("loss", () => { this.loss.draw(); this.sayScale(); });
-    register("acc", () => this.acc.draw());
+    register("loss", () => { this.loss.draw(); this.sayScale(); this.sayFigures("loss-figures", this.eTrain, this.eVal, this.raw, formatNumber); });
+    register("acc", () => { this.acc.draw(); this.sayFigures("acc-figures", this.aTrain, this.aVal, this.accRaw, pct); });
     $("smoothing").addEventListener("input", () => this.resmooth());
     $("logscale").addEventListener("change", () => { loss.log = $("logscale").checked; markDirty("loss"); });
     $("clip").addEventListener("change", () => { loss.clip = $("clip").checked; markDirty("loss"); });
@@ -42,24 +42,46 @@ export class Charts {
     const parts = [];
     if (this.loss.log) parts.push(t("chart.log_scale"));
     if (this.loss.clipped) parts.push(t("chart.untick_clip", { clipped: this.loss.clipped }));
-    const marks = S.marks.length ? t("chart.marks", { kinds: [...new Set(S.marks.map((m) => t(`chart.mark.${m.kind}`)))].join(t("list.sep")) }) : "";
+    // Each mark with its step and, for a new rate, the rate: the chart's labels can be too close to read.
+    const said = S.marks.map((m) => t("chart.mark_at", {
+      what: m.kind === "lr" ? `${t("chart.mark.lr")} ${formatNumber(m.value)}` : t(`chart.mark.${m.kind}`), step: m.step.toLocaleString("en-US"),
+    }));
+    const marks = S.marks.length ? t("chart.marks", { kinds: said.join(t("list.sep")) }) : "";
     $("loss-scale").textContent = [parts.length ? t("chart.y_axis", { parts: parts.join(t("list.sep2")) }) : "", marks].filter(Boolean).join(" ");
+  }
+
+  /**
+   * A chart's figures in words, for a screen reader (its aria-describedby): each epoch's training
+   * and validation figure, and the latest mini-batch's, formatted as the hover box does.
+   * @param {string} id @param {import("../chart.js").Series} train @param {import("../chart.js").Series} val
+   * @param {import("../chart.js").Series} batch @param {(v: number) => string} f
+   */
+  sayFigures(id, train, val, batch, f) {
+    const say = (/** @type {number} */ v) => (Number.isFinite(v) ? f(v) : "–"); // epoch 0 has no training figure
+    const parts = S.epochs.map((e, i) => t("chart.figures.epoch", { epoch: e.epoch, train: say(train.ys.data[i]), val: say(val.ys.data[i]) }));
+    const n = batch.xs.length;
+    if (n) parts.push(t("chart.figures.latest", { step: batch.xs.data[n - 1].toLocaleString("en-US"), v: say(batch.ys.data[n - 1]) }));
+    const text = parts.length ? parts.join(t("list.sep2")) : t("chart.figures.none");
+    const el = $(id);
+    if (el.textContent !== text) el.textContent = text;
   }
 
   reset() {
     for (const s of [...this.loss.series, ...this.acc.series]) if (!s.id.startsWith("cmp")) { s.xs.clear(); s.ys.clear(); }
     this.smoothers = { loss: new Smoother(smoothing()), acc: new Smoother(smoothing()) };
-    S.lastStep = -1; S.epochs = []; S.marks = [];
+    S.lastStep = -1; S.epochs = []; S.marks = []; S.lrUsed = null;
     this.setMarks([]);
     markDirty("loss"); markDirty("acc");
   }
 
-  /** @param {{step: number[], loss: (number|null)[], accuracy: (number|null)[]}} d */
+  /** @param {{step: number[], loss: (number|null)[], accuracy: (number|null)[], lr?: (number|null)[]}} d */
   append(d) {
     for (let i = 0; i < d.step.length; i++) {
       const step = d.step[i];
       if (step <= S.lastStep) continue;
       S.lastStep = step;
+      const lr = d.lr?.[i];
+      if (lr != null) S.lrUsed = { step, lr };
       const l = d.loss[i] ?? NaN, a = d.accuracy[i] ?? NaN;
       this.raw.xs.push(step); this.raw.ys.push(l);
       this.sm.xs.push(step); this.sm.ys.push(this.smoothers.loss.push(l));
@@ -79,7 +101,7 @@ export class Charts {
   setMarks(marks) {
     this.loss.marks = marks.map((m) => ({
       x: m.step, color: MARK_COLORS[m.kind] ?? "--muted",
-      label: m.kind === "lr" ? `lr ${formatNumber(m.value)}` : t(`chart.mark_short.${m.kind}`),
+      label: t(`chart.mark_short.${m.kind}`, { lr: formatNumber(m.value) }),
     }));
     markDirty("loss");
   }

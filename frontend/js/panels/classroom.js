@@ -7,6 +7,7 @@
  */
 import { api } from "../api.js";
 import { esc } from "../heatmap.js";
+import { accuracyPercent } from "../chartmath.js";
 import { LIVE_STATUSES } from "../protocol.js";
 import { pickRuns, progress, queueWords } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
@@ -101,7 +102,7 @@ export class ClassPanel {
     for (const r of [...runs].reverse()) {
       const tr = document.createElement("tr");
       tr.dataset.run = r.id;
-      const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
+      const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
       tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ` <span class="badge">${esc(t("class.badge"))}</span>` : ""}</td>` +
         `<td>${esc(r.owner ?? "–")}</td><td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>` +
         `<td class="num">${esc(progress(r))}</td><td class="num">${acc}</td>` +

@@ -209,16 +209,23 @@ export class LearnedPanel {
       return;
     }
     const f = this.frame();
-    const model = f?.model ?? S.watched;
     const note = document.createElement("p"); note.className = "caption";
     body.append(note);
-    if (item.kind !== "conv" || !model) { note.textContent = t("learned.exact_only_conv"); return; }
+    if (item.kind !== "conv" || !S.watched) { note.textContent = t("learned.exact_only_conv"); return; }
     note.textContent = t("learned.reading_exact");
-    const r = await attempt(api.explain({ test_index: 0, model, layers: [item.index], params: !item.title.includes("∂") }), t("learned.reading_exact_what"));
+    if (item.title.includes("∂")) { note.textContent = t("learned.gradient_picture"); return; }
+    // The weights of the moment the timeline shows: a checkpoint's, or — a live frame being only a
+    // picture — the exact kernels the service keeps for that frame's step; once it no longer keeps
+    // them, the run's weights now, and the dialog says they are from another step.
+    const kept = f && !f.model && f.source === "live" ? await api.getExactKernels(S.watched, f.step, item.index).catch(() => null) : null;
+    const r = kept
+      ? { model: S.watched, step: kept.step, layers: [{ index: item.index, params: { W: { shape: kept.shape, values: kept.values } } }] }
+      : await attempt(api.explain({ test_index: 0, layers: [item.index], model: f?.model ?? S.watched }), t("learned.reading_exact_what"));
     if (!r) return;
+    const model = r.model;
     const layer = r.layers.find((/** @type {any} */ l) => l.index === item.index);
     const p = layer?.params?.W;
-    const values = item.title.includes("∂") ? null : p?.values;
+    const values = p?.values;
     if (!values) { note.textContent = t("learned.gradient_picture"); return; }
     const [, c, kh, kw] = p.shape;
     const maps = Array.from({ length: c }, (_, ch) => ({ h: kh, w: kw, at: (/** @type {number} */ rr, /** @type {number} */ cc) => values[((k * c + ch) * kh + rr) * kw + cc] }));
@@ -239,8 +246,12 @@ export class LearnedPanel {
     legend(leg, scale);
     body.append(wrap, leg);
     const bias = item.bias?.[k];
-    note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) +
+    const when = r.step == null ? "" : r.step === f?.step
+      ? t("learned.exact_at_step", { step: r.step.toLocaleString("en-US") })
+      : t("learned.exact_not_picture", { step: r.step.toLocaleString("en-US"), picture: f ? f.step.toLocaleString("en-US") : "–" });
+    note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) + esc(when) +
       (bias != null ? esc(t("learned.kernel_bias", { b: fmt(layer.params.b?.values?.[k] ?? bias) })) : "") + esc(t("learned.period"));
+    note.dataset.step = String(r.step ?? "");
   }
 }
 

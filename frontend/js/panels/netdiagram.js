@@ -219,7 +219,7 @@ export class NetDiagram {
       const serverZ = /** @type {number[]} */ (col.z)[i];
       parts.push(`<div class="insp-forward" data-testid="inspector-forward"><p>${t("net.weighted_sum")}</p>${termTable(
         f.terms.map((r) => ({ label: `a<sub>${r.i}</sub> · w<sub>${r.i},${i}</sub>`, a: r.a, b: r.w, product: r.product })),
-        "a", "w", 12)}
+        "a", "w", 12, t("net.terms_z.label", { i }))}
         <p>+ ${t("tip.bias")} b = <span data-value="${f.bias}">${fmt(f.bias, 6)}</span> → <b>z = <span data-testid="inspector-z" data-value="${serverZ}">${fmt(serverZ, 7)}</span></b></p>
         ${col.activation ? `<p><b>a = ${esc(col.activation)}(z) = <span data-testid="inspector-a" data-value="${col.values[i]}">${fmt(col.values[i], 7)}</span></b>, ${t("net.slope")} ${esc(col.activation)}′(z) = <span data-value="${/** @type {number[]} */ (col.slope)[i]}">${fmt(/** @type {number[]} */ (col.slope)[i], 5)}</span></p><canvas class="curve" width="220" height="90" aria-label="${esc(t("net.curve.label"))}"></canvas>` : `<p class="muted">${t(ex.loss === "cross_entropy" && k === this.cols.length - 1 ? "net.no_act_score" : "net.no_act")}</p>`}
       </div>`);
@@ -239,7 +239,7 @@ export class NetDiagram {
       const W = ex.layers[/** @type {number} */ (next.zLayer)].params.W;
       const { terms, total } = wishTerms(W, next, i);
       parts.push(`<div class="insp-backward" data-testid="inspector-backward"><p>${t("net.hidden_wish", { n: terms.length })}</p>
-        ${termTable(terms.map((r) => ({ label: `w<sub>${i},${r.j}</sub> · σ′(z<sub>${r.j}</sub>) · ${t("net.wish")}<sub>${r.j}</sub>`, a: r.w, b: r.slope * r.wish, product: r.product })), "w", `σ′·${t("net.wish")}`, LISTED)}
+        ${termTable(terms.map((r) => ({ label: `w<sub>${i},${r.j}</sub> · σ′(z<sub>${r.j}</sub>) · ${t("net.wish")}<sub>${r.j}</sub>`, a: r.w, b: r.slope * r.wish, product: r.product })), "w", `σ′·${t("net.wish")}`, LISTED, t("net.terms_wish.label", { i }))}
         <p><b>${t("net.sum")} = <span data-testid="inspector-total" data-value="${total}">${fmt(total, 7)}</span></b>;
         ${t("net.server_wish")} −∂C/∂a = <span data-testid="inspector-wish" data-value="${wish}">${fmt(wish, 7)}</span></p></div>`);
     }
@@ -253,8 +253,9 @@ export class NetDiagram {
  * Rows "label: x × y = product", all of them when there are at most `limit`, else the largest
  * 16 and one row summing the rest (so the listed numbers always add up to the total).
  * @param {{label: string, a: number, b: number, product: number}[]} rows @param {string} an @param {string} bn @param {number} limit
+ * @param {string} name the table's own name: the inspector shows two, and two regions of one name are one landmark twice
  */
-function termTable(rows, an, bn, limit) {
+function termTable(rows, an, bn, limit, name) {
   let shown = rows, rest = null;
   if (rows.length > limit) {
     shown = [...rows].sort((p, q) => Math.abs(q.product) - Math.abs(p.product)).slice(0, 16);
@@ -264,7 +265,7 @@ function termTable(rows, an, bn, limit) {
   }
   const body = shown.map((r) => `<tr><td>${r.label}</td><td class="num">${fmt(r.a, 4)}</td><td class="num">${fmt(r.b, 4)}</td><td class="num" data-term="${r.product}">${fmt(r.product, 5)}</td></tr>`).join("");
   const tail = rest ? `<tr class="rest"><td>${t("net.other_terms", { n: rest.count })}</td><td></td><td></td><td class="num" data-term="${rest.sum}">${fmt(rest.sum, 5)}</td></tr>` : "";
-  return `<div class="table-wrap terms" tabindex="0" role="region" aria-label="${esc(t("net.terms.label"))}"><table><thead><tr><th scope="col">${t("net.term")}</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">${t("net.product")}</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
+  return `<div class="table-wrap terms" tabindex="0" role="region" aria-label="${esc(name)}"><table><thead><tr><th scope="col">${t("net.term")}</th><th scope="col">${an}</th><th scope="col">${bn}</th><th scope="col">${t("net.product")}</th></tr></thead><tbody>${body}${tail}</tbody></table></div>`;
 }
 
 /**

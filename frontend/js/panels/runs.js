@@ -5,9 +5,10 @@
  * not, the row says why (a finished run, a stopped one without a checkpoint).
  */
 import { esc } from "../heatmap.js";
+import { accuracyPercent } from "../chartmath.js";
 import { can, STATUS } from "../protocol.js";
 import { t, lang, statusWord, whyNot, optimizerName } from "../i18n.js";
-import { mayControl } from "../classview.js";
+import { mayControl, epochInProgress } from "../classview.js";
 
 /** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
@@ -25,13 +26,13 @@ export function renderRuns(tbody, runs, sel, act) {
     const tr = document.createElement("tr");
     tr.dataset.run = r.id;
     if (r.id === sel.watched) tr.className = "watched";
-    const acc = r.val_accuracy != null ? `${(r.val_accuracy * 100).toFixed(2)}%` : "–";
+    const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
     const when = new Date(r.created * 1000).toLocaleString(lang === "en" ? "en-US" : lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     const pos = sel.queue.get(r.id);
     const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
     tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>` +
       `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
-      `<td class="num">${r.epoch}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
+      `<td class="num">${epochInProgress(r)}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
     const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
     const btn = (/** @type {string} */ text, /** @type {RunAction} */ a, /** @type {string} */ label, pressed = false) => {
       const b = document.createElement("button");

@@ -7,6 +7,7 @@ import { S, $, watchedRun, isActive } from "../state.js";
 import { STATUS } from "../protocol.js";
 import { formatDuration } from "../chartmath.js";
 import { t, statusWord } from "../i18n.js";
+import { epochInProgress } from "../classview.js";
 
 /**
  * @param {import("../socket.js").SocketState} state @param {string} info
@@ -35,15 +36,26 @@ export function paintStatus() {
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
-  // run.epoch counts finished epochs; a person reads "epoch 1/6" as the one in progress.
-  const current = Math.min(run.epoch + 1, run.epochs);
-  prog.textContent = t("status.progress", { epoch: current, epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
+  prog.textContent = t("status.progress", { epoch: epochInProgress(run), epochs: run.epochs, step: `${run.step.toLocaleString("en-US")}${total}` });
   const active = isActive(run) && !S.stale;
   // A speed only while it trains: paused, the last figure would go stale (and one Step's "2/s" means nothing).
   const training = active && run.status === STATUS.RUNNING;
-  speed.textContent = training && S.speed ? t("status.speed", { n: Math.round(S.speed).toLocaleString("en-US") }) : "";
+  const rate = training ? readableSpeed(S.speed) : (shown.rate = null);
+  speed.textContent = rate ? t("status.speed", { n: Math.trunc(rate).toLocaleString("en-US") }) : "";
   const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
-  if (training && S.speed && bs && run.total_steps) {
-    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / S.speed) });
+  if (rate && bs && run.total_steps) {
+    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / rate) });
   } else eta.textContent = "";
+}
+
+/** The speed the bar shows, and since when: it changes at a pace a person can read. */
+const shown = { rate: /** @type {number|null} */ (null), at: 0 };
+const SPEED_EVERY_MS = 2000;
+
+/** The server's speed (already over several seconds), taken at most every 2 s. @param {number|null} latest */
+function readableSpeed(latest) {
+  const now = performance.now();
+  if (!latest) return (shown.rate = null);
+  if (shown.rate === null || now - shown.at >= SPEED_EVERY_MS) { shown.rate = latest; shown.at = now; }
+  return shown.rate;
 }

@@ -13,6 +13,7 @@ import { markDirty } from "../scheduler.js";
 import { can, STATUS } from "../protocol.js";
 import { t, statusWord, whyNot } from "../i18n.js";
 import { Editor } from "./editor.js";
+import { fmt } from "../learnmath.js";
 
 export class TrainPanel {
   /** @param {{watch: (id: string) => void}} hooks */
@@ -110,6 +111,14 @@ export class TrainPanel {
     $("stop").disabled = !can(run, "stop") || S.stale;
     $("apply-lr").disabled = !can(run, "patch") || S.stale;
     if (run && document.activeElement !== $("live-lr")) $("live-lr").value = String(run.lr);
+    // The field is the optimizer's base rate; a schedule multiplies it every step, so the rate the
+    // last step really used is said beside it (from the metrics frames' lr).
+    const used = run && S.lrUsed;
+    const schedule = S.detail?.id === run?.id ? S.detail?.config?.schedule : null;
+    $("lr-now").textContent = used
+      ? [t("train.lr_in_use", { step: used.step.toLocaleString("en-US"), lr: fmt(used.lr, 3) }),
+        schedule && schedule !== "constant" ? t("train.lr_scaled", { schedule: t(`train.${schedule}`) }) : ""].filter(Boolean).join(t("list.sep2"))
+      : "";
     const start = $("start");
     start.hidden = !editing && live;
     start.disabled = !S.archOk || S.stale || (!editing && live);

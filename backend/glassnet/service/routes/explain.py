@@ -186,6 +186,11 @@ class ExplainResult(BaseModel):
     )
     step_lr: float = Field(description="A learning rate to start the step from.")
     digits: dict[str, int] = Field(description="How many test and validation digits can be chosen.")
+    step: int | None = Field(
+        None,
+        description="The training step the weights are from (a run's weights now, or one of its "
+        "checkpoints); null for a bundled or uploaded network, or a scratch copy.",
+    )
     input: Tensor
     input_grad: Tensor
     layers: list[LayerExplanation]

@@ -3,6 +3,8 @@
 * ``GET /api/runs/{id}/learned?checkpoint=epoch-002`` — kernels, probe activations and the probe
   batch's gradients of one checkpoint (default: the latest), with the list of checkpoints: the
   "What it has learned" panels and their timeline for a run that is not training;
+* ``GET /api/runs/{id}/kernels?step=N&layer=i`` — a conv layer's exact kernels at a live frame's
+  step, while the service keeps them (a training run's last 100 frames): the Enlarge dialog;
 * ``GET /api/runs/{id}/epochs/{epoch}/digits?label=3&predicted=5&offset=0&limit=48`` — every
   validation digit of a confusion-matrix cell, a page at a time.
 """
@@ -64,6 +66,13 @@ class CellDigits(BaseModel):
     total: int = Field(description="how many validation digits the cell holds")
     offset: int
     items: list[CellDigit]
+
+
+class ExactLayerKernels(BaseModel):
+    step: int
+    layer: int
+    shape: list[int] = Field(description="(F, C, kh, kw)")
+    values: list[float] = Field(description="W, row-major, as float32 held them")
 
 
 def _run(manager: Any, run_id: str) -> dict[str, Any]:
@@ -143,3 +152,25 @@ async def epoch_digits(
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"epoch": epoch, "label": label, "predicted": predicted, **page}
+
+
+@router.get(
+    "/kernels", response_model=ExactLayerKernels, responses=ERRORS, summary="A live frame's exact kernels"
+)
+async def exact_kernels(
+    run_id: RunId,
+    manager: Manager,
+    step: Annotated[int, Query(ge=0, le=10**12, description="a live frame's step")],
+    layer: Annotated[int, Query(ge=0, le=10_000, description="a conv layer's index")],
+) -> Any:
+    """The exact W of one conv layer at the step of one of the run's recent live frames (their
+    pictures are uint8). 404 once the service no longer keeps that step: the last 100 frames of the
+    runs that trained last, for networks of at most 65,536 kernel weights."""
+    _run(manager, run_id)
+    kept = manager.exact_kernels.at(run_id, step, layer)
+    if kept is None:
+        raise HTTPException(
+            404, f"run {run_id}: the exact kernels of layer {layer} at step {step} are not kept"
+        )
+    shape, values = kept
+    return {"step": step, "layer": layer, "shape": shape, "values": values.astype(float).tolist()}
