@@ -494,7 +494,8 @@ def settings_need_ray(settings: Any) -> bool:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the service under uvicorn. Binds 127.0.0.1 unless --host says otherwise; beyond loopback
-    every request needs a token (GLASSNET_TOKEN, or one generated and printed here).
+    every request needs a token (GLASSNET_TOKEN, or one generated once, printed and kept in the
+    data dir's teacher-token).
 
     SIGTERM / Ctrl-C: viewers are closed with 1001 and running runs checkpointed before uvicorn
     closes its sockets; the process exits within a few seconds."""
@@ -504,7 +505,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .service.app import create_app, dataset_facts, shutdown_service
     from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
-    from .service.security import ensure_token
+    from .service.security import kept_token, needs_token, token_file
 
     configured = _settings(
         host=args.host,
@@ -529,30 +530,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         where = f"--dataset {configured.dataset}" if configured.dataset else "the bundled MNIST"
         raise ValueError(f"{where}: {exc}") from None
-    settings = ensure_token(configured)  # beyond loopback: a token, generated when none is set
-    writable_dir(settings.data_dir, "--data-dir")
-    if settings.tensorboard_dir is not None:
+    writable_dir(configured.data_dir, "--data-dir")
+    if configured.tensorboard_dir is not None:
         require_tensorboard()
-        writable_dir(settings.tensorboard_dir, "--tensorboard")
+        writable_dir(configured.tensorboard_dir, "--tensorboard")
     try:  # before binding the port: a second server on the same data dir says who has it
-        hold_data_dir(settings.data_dir)
+        hold_data_dir(configured.data_dir)
     except LockedError as exc:
         print(f"glassnet serve: error: {exc}", file=sys.stderr)
         return 2
+    # Beyond loopback or with a join code: a token, GLASSNET_TOKEN or the one kept in the data dir
+    # (made on the first start), so a restart with the same command keeps every link valid.
+    kept = None if configured.token or not needs_token(configured) else kept_token(configured.data_dir)
+    settings = configured if kept is None else configured.model_copy(update={"token": kept[0]})
     # Bind before saying "open http://...": a port in use is one line and exit 2, never an
     # address that points at another program.
     sock = _listening_socket(settings.host, settings.port)
     configure(args.log_level, json_lines=args.log_json)
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.token:
-        where = "GLASSNET_TOKEN" if configured.token else "generated for this run"
-        # A token the operator set is never written out (logs are read by others: docker logs, a
-        # shared terminal); a generated one is shown this once, as nobody could learn it otherwise.
-        shown_token = "<GLASSNET_TOKEN>" if configured.token else settings.token
+        # A token is never written to a log (logs are read by others: docker logs, a shared
+        # terminal). One the operator set is never shown; a generated one is shown once, when it
+        # is made (nobody could learn it otherwise), and after that read from its file.
+        if kept is None:
+            where, shown_token = "GLASSNET_TOKEN", "<GLASSNET_TOKEN>"
+        elif kept[1]:
+            where, shown_token = f"generated now and kept in {token_file(settings)}", settings.token
+        else:
+            where, shown_token = f"kept in {token_file(settings)}", f"$(cat {token_file(settings)})"
+        rotate = (
+            ""
+            if kept is None
+            else "; only you may read that file, and a restart keeps every link working; delete it to "
+            "make a new token, which signs everyone out"
+        )
         print(
             f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
             f"open http://{shown}:{settings.port}/?token={shown_token} or send 'Authorization: Bearer "
-            f"<token>'" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
+            f"<token>'{rotate}" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
             file=sys.stderr,
             flush=True,
         )

@@ -67,7 +67,7 @@ def test_binding_beyond_localhost_prints_and_requires_a_token(tmp_path: Path, ti
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
-    assert "binding 0.0.0.0: every request needs the token (generated for this run)" in err
+    assert "binding 0.0.0.0: every request needs the token (generated now and kept in " in err
     token = err.split("?token=")[1].split()[0]
     assert len(token) >= 24
     assert f"open http://0.0.0.0:{port}/" in out

@@ -6,7 +6,8 @@ In this order, for HTTP and WebSocket alike:
    a name of this machine when bound to all addresses, or one of ``allowed_hosts``; else 400
    (a socket is refused before accept).
 2. **Token** (when the server has one: ``GLASSNET_TOKEN``, or generated when it is bound beyond
-   loopback): ``Authorization: Bearer <token>``, ``X-Glassnet-Token``, or the ``glassnet_token``
+   loopback or has a join code, and kept in the data dir's ``teacher-token`` for the next start):
+   ``Authorization: Bearer <token>``, ``X-Glassnet-Token``, or the ``glassnet_token``
    cookie that ``GET /?token=<token>`` sets (HttpOnly, SameSite=Strict) for a browser. Without
    it: state-changing requests are 401; viewing (GET, a socket that only watches) is 401 too
    unless ``open_view`` is set. ``/healthz`` and ``/readyz`` stay open for monitors, and
@@ -34,9 +35,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import os
 import secrets
 import socket
+import tempfile
 from http.cookies import SimpleCookie
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -172,12 +176,67 @@ def origin_allowed(origin: str, own: tuple[str, str, int] | None, extra: list[st
     return (scheme, port) == (own[0], own[2]) and is_loopback(host) and is_loopback(own[1])
 
 
+TOKEN_FILE = "teacher-token"  # in the data dir: the generated token, kept across restarts
+
+
+def token_file(settings: Settings) -> Path:
+    return settings.data_dir / TOKEN_FILE
+
+
+def needs_token(settings: Settings) -> bool:
+    """A token is needed when the bind reaches beyond loopback or a class has a join code."""
+    return not (is_loopback(settings.host) and not settings.join_code)
+
+
+def kept_token(data_dir: Path) -> tuple[str, bool]:
+    """The generated teacher's token kept in ``data_dir``: read from its file, or made now and
+    written there (only the owner may read it: 0600; created atomically, a temporary file linked
+    into place, so a crash or a second process never leaves half a token or replaces one in use).
+    Returns the token and whether it was made now. Students' tokens derive from it, so keeping it
+    keeps every student's link valid across restarts; deleting the file rotates it."""
+    path = data_dir / TOKEN_FILE
+    for _ in range(2):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"{path}: cannot read the kept token ({exc}); delete it to make a new one"
+            ) from None
+        else:
+            if len(text) < 16 or not text.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"{path}: not a token glassnet wrote; delete it to make a new one")
+            if path.stat().st_mode & 0o077:  # readable by others (copied, or umask): the owner's only
+                path.chmod(0o600)
+            return text, False
+        data_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{TOKEN_FILE}.", suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(token + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process made one meanwhile: read that one
+            except FileExistsError:
+                continue
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        return token, True
+    raise ValueError(f"{path}: cannot keep the token there")  # pragma: no cover (a file that comes and goes)
+
+
 def ensure_token(settings: Settings) -> Settings:
-    """Settings with a token whenever the bind reaches beyond loopback or a class has a join code
-    (generated if none: the teacher's)."""
-    if settings.token or (is_loopback(settings.host) and not settings.join_code):
+    """Settings with a token whenever the bind reaches beyond loopback or a class has a join code:
+    ``GLASSNET_TOKEN`` when set, else the one kept in the data dir (:func:`kept_token`, made on the
+    first start): the teacher's."""
+    if settings.token or not needs_token(settings):
         return settings
-    return settings.model_copy(update={"token": secrets.token_urlsafe(24)})
+    token, _ = kept_token(settings.data_dir)
+    return settings.model_copy(update={"token": token})
 
 
 class Guard:
