@@ -442,6 +442,9 @@ class TrainingSession:
             else:
                 self.write_live()  # live predictions read the restored weights at once
             self.heavy()
+            # The speed is of training alone: start-up (the data, the model, the first checkpoint)
+            # is not a slow step (estimates.py counts it apart, as a run's overhead).
+            self.speed.restart(time.monotonic())
             while True:
                 self.poll()
                 if self.trainer.finished:

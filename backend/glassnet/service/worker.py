@@ -260,6 +260,7 @@ class RunManager:
         }
         worker = self.executor.handle(run_id, job, active=len(self.workers) + 1)
         self.workers[run_id] = worker
+        self.speeds.started(run_id, run.get("step") or 0)
         if self.pinned() is None:  # with a class run pinned, viewers that follow stay on it
             self.hub.follow(run_id)
         self.set_status(run_id, RunStatus.RUNNING, message=None)
@@ -378,7 +379,13 @@ class RunManager:
 
     def end(self, run_id: str, status: str, message: str | None) -> None:
         worker = self.workers.pop(run_id, None)
-        self.speeds.forget(run_id)
+        run = self.store.get(run_id)
+        self.speeds.ended(
+            run_id,
+            worker.job if worker else None,
+            None if run is None else run["step"],
+            complete=RunStatus(status) == RunStatus.FINISHED,
+        )
         if worker:
             worker.ended = True
             worker.release_waiters(status)
