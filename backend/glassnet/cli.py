@@ -575,7 +575,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(
             f"glassnet serve: students open http://{shown}:{settings.port}/ and join there with the "
             f"code {settings.join_code!r} (the join page; scripts: POST /api/join); the token above "
-            "is the teacher's",
+            f"is the teacher's. At most {settings.quota_names_per_hour} new names an hour join from one "
+            "address: for a class behind one address (a school NAT, a proxy), set "
+            "GLASSNET_QUOTA_NAMES_PER_HOUR to the class size before the lesson",
             file=sys.stderr,
             flush=True,
         )

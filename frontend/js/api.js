@@ -9,9 +9,17 @@
  * server sends beside it (the page says a code in the chosen language: i18n.js errText).
  */
 export class ApiError extends Error {
-  /** @param {string} message @param {number} status @param {string|null} [code] */
-  constructor(message, status, code = null) { super(message); this.status = status; this.code = code; }
+  /**
+   * @param {string} message @param {number} status @param {string|null} [code]
+   * @param {number|null} [retryAfter] seconds, from the answer's Retry-After (a 429, a 503)
+   */
+  constructor(message, status, code = null, retryAfter = null) {
+    super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+  }
 }
+
+/** A Retry-After in seconds (a number of seconds; a date is not sent by this server). @param {string|null} v */
+const seconds = (v) => (v != null && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : null);
 
 /**
  * @param {string} path @param {{method?: string, body?: any, signal?: AbortSignal}} [opt]
@@ -36,7 +44,8 @@ export async function api(path, opt = {}) {
   if (!res.ok) {
     let detail = body?.detail ?? text ?? res.statusText;
     if (Array.isArray(detail)) detail = detail.map((d) => d.msg ?? JSON.stringify(d)).join("; ");
-    throw new ApiError(`${detail || res.statusText} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null);
+    throw new ApiError(`${detail || res.statusText} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null,
+      seconds(res.headers.get("retry-after")));
   }
   return body;
 }

@@ -81,3 +81,26 @@ export function mayControl(you, run) {
   if (!you) return true;
   return you.role === "teacher" || (you.role !== "viewer" && run.owner === you.owner);
 }
+
+/**
+ * Why the join page refused, in the page's language (QA3 class #5): a wrong code, a name the class
+ * has (ask the teacher for your link: typing a name never hands out its token), a full class, or
+ * too many names from this network, with the real wait (its ``Retry-After``) — never a setting's
+ * name, which is for the server's log. Other refusals: null (the caller says them its usual way).
+ * @param {{code?: string|null, status?: number, retryAfter?: number|null}} e an ApiError
+ * @param {string} name the name typed
+ * @param {(key: string, params?: Record<string, unknown>) => string} say
+ * @returns {string|null}
+ */
+export function joinRefusal(e, name, say) {
+  switch (e?.code) {
+    case "wrong_join_code": return say("join.refused.code");
+    case "name_taken": return say("join.refused.taken", { name });
+    case "class_full": return say("join.refused.full");
+    case "names_quota": {
+      const wait = e.retryAfter != null && e.retryAfter > 0 ? e.retryAfter : null;
+      return wait == null ? say("join.refused.quota_soon") : say("join.refused.quota", { when: inAbout(wait, say) });
+    }
+    default: return null;
+  }
+}

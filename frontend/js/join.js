@@ -7,6 +7,7 @@
  */
 import { api } from "./api.js";
 import { t, errText } from "./i18n.js";
+import { joinRefusal } from "./classview.js";
 
 /**
  * Join with the form's ``name`` and ``code`` fields; says what happens in the form's
@@ -25,6 +26,7 @@ export async function joinClass(form) {
     status.textContent = t("class.join.joined", { name: you.name });
     location.assign("/");
   } catch (e) {
-    status.textContent = errText(e);
+    // The join page's own refusals in the page's language (no setting names, the real wait).
+    status.textContent = joinRefusal(/** @type {any} */ (e), name, t) ?? errText(e);
   }
 }

@@ -93,8 +93,9 @@ export function whyNot(run, action) {
  */
 export const ERROR_CODES = /** @type {const} */ ([
   "bad_request", "unauthorized", "forbidden", "not_found", "scratch_gone", "method_not_allowed", "conflict", "too_large",
-  "unsupported_media_type", "invalid", "invalid_json", "empty_body", "quota", "unavailable", "busy", "disk_full",
-  "internal", "bad_json", "bad_message", "diverged", "failed",
+  "unsupported_media_type", "invalid", "invalid_json", "empty_body", "quota", "wrong_join_code", "name_taken",
+  "class_full", "names_quota", "unavailable", "busy", "disk_full", "internal", "bad_json", "bad_message", "diverged",
+  "failed",
 ]);
 
 export const CLIENT_TYPES = /** @type {const} */ (["subscribe", "unsubscribe", "predict", "panels"]);

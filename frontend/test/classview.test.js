@@ -51,3 +51,22 @@ test("the epoch a person reads is the one in progress, the same in the status ba
   assert.equal(epochInProgress({ epoch: 1, epochs: 2 }), 2);
   assert.equal(epochInProgress({ epoch: 2, epochs: 2 }), 2); // finished
 });
+
+test("the join page's refusals, in each language, with the real wait and no setting names (QA3 class #5)", async () => {
+  const { joinRefusal } = await import("../js/classview.js");
+  for (const lang of ["en", "zh-CN"]) {
+    const s = sayIn(lang);
+    const quota = joinRefusal({ code: "names_quota", retryAfter: 3507 }, "Ana", s);
+    assert.ok(quota && !/GLASSNET|wait a (moment|little)/.test(quota), quota ?? "");
+    assert.match(quota, lang === "en" ? /teacher.*in ~58 min/ : /老师.*约 58 分钟后/);
+    const taken = joinRefusal({ code: "name_taken" }, "张伟", s);
+    assert.match(taken ?? "", lang === "en" ? /“张伟”.*ask your teacher for your link/ : /“张伟”.*向老师要你的链接/);
+    for (const code of ["wrong_join_code", "class_full"]) {
+      const line = joinRefusal({ code }, "Ana", s) ?? "";
+      assert.ok(line.length > 5);
+      if (lang === "zh-CN") assert.doesNotMatch(line, /[A-Za-z]{3,}/, line); // no English words on the 中文 page
+    }
+    if (lang === "zh-CN") assert.doesNotMatch(`${quota}${taken}`.replace("张伟", ""), /[A-Za-z]{3,}/);
+  }
+  assert.equal(joinRefusal({ code: "invalid" }, "Ana", say), null); // the rest: said the usual way
+});

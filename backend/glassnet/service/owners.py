@@ -210,9 +210,20 @@ class Classroom:
                 return str(held)
         return None
 
+    def holder(self, name: str) -> str | None:
+        """The roster's name that is ``name`` (any case or form), or None when nobody has it."""
+        with self.lock:
+            return self._holder(name)
+
     def students(self) -> list[str]:
         with self.lock:
             return [r[0] for r in self.db.execute("SELECT name FROM class_students ORDER BY joined, name")]
+
+    def roster(self) -> list[tuple[str, float]]:
+        """Every student's name and when they joined (Unix seconds), in join order."""
+        with self.lock:
+            rows = self.db.execute("SELECT name, joined FROM class_students ORDER BY joined, name")
+            return [(str(name), float(joined)) for name, joined in rows]
 
     @property
     def pinned(self) -> str | None:

@@ -247,6 +247,10 @@ class ErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"  # 422: the body is not JSON
     EMPTY_BODY = "empty_body"  # 422: no body where one is needed
     QUOTA = "quota"  # 429: over a per-client quota
+    WRONG_JOIN_CODE = "wrong_join_code"  # 403: POST /api/join with a code that is not the class's
+    NAME_TAKEN = "name_taken"  # 409: POST /api/join with a name the class already has
+    CLASS_FULL = "class_full"  # 409: POST /api/join when the class has its most students
+    NAMES_QUOTA = "names_quota"  # 429: POST /api/join: this address joined its most names this hour
     UNAVAILABLE = "unavailable"  # 503: not ready (dataset, models) or predictions not yet possible
     BUSY = "busy"  # 503: the heavy pool is full; retry shortly
     DISK_FULL = "disk_full"  # 507

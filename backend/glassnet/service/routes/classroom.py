@@ -4,19 +4,24 @@ runs train). Who is asking comes from :mod:`..security` (see :mod:`..owners`).""
 
 from __future__ import annotations
 
+import logging
+import math
 import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ..errors import coded
 from ..owners import NAME_MAX, NAME_RULE, TEACHER, Identity, check_name, identity_of, student_token
-from ..protocol import ClassData, EventType, RunSummary, valid_text
+from ..protocol import ClassData, ErrorCode, EventType, RunSummary, valid_text
+from ..quotas import QuotaError
 from ..schemas import ErrorBody
 from ..security import TOKEN_COOKIE, client_of
 from .deps import AppState, Manager
 
 router = APIRouter(tags=["class"])
+log = logging.getLogger("glassnet.classroom")
 
 
 class JoinBody(BaseModel):
@@ -52,10 +57,19 @@ class StudentToken(BaseModel):
     link: str = Field(description="the address that logs the student in (a path with ?token=)")
 
 
+class Student(BaseModel):
+    name: str
+    joined: float = Field(description="when the name joined the class (Unix seconds)")
+    runs: int = Field(description="how many runs the student has")
+
+
 class ClassView(BaseModel):
     you: Me
     pinned: str | None
     students: list[str]
+    roster: list[Student] | None = Field(
+        None, description="the teacher's view: every student, when they joined and their runs"
+    )
     runs: list[RunSummary] = Field(description="every run, oldest first, with its owner")
     executor: dict[str, Any]
     joinable: bool = Field(False, description="whether this server takes a join code (POST /api/join)")
@@ -81,11 +95,17 @@ def _secret(state: Any) -> str:
     "/api/join",
     response_model=StudentToken,
     responses={
-        403: {"model": ErrorBody, "description": "wrong join code"},
+        403: {"model": ErrorBody, "description": "wrong join code (code wrong_join_code)"},
         404: {"model": ErrorBody, "description": "this server takes no join code"},
-        409: {"model": ErrorBody, "description": "the name is taken, or the class is full"},
+        409: {
+            "model": ErrorBody,
+            "description": "the name is taken (name_taken), or the class is full (class_full)",
+        },
         422: {"model": ErrorBody, "description": "a name that cannot be used"},
-        429: {"model": ErrorBody, "description": "too many wrong codes, or names, from this client"},
+        429: {
+            "model": ErrorBody,
+            "description": "too many wrong codes (quota), or names (names_quota), from this client",
+        },
     },
     summary="Join the class with its code: a token of your own (also set as the browser's cookie)",
 )
@@ -97,24 +117,49 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
     if not secrets.compare_digest(body.code.encode(), code.encode()):
         state.quotas.check(client, "joins")  # wrong codes are counted: no guessing at speed
         state.quotas.count(client, "joins")
-        raise HTTPException(403, "that is not this class's join code")
+        raise coded(HTTPException(403, "that is not this class's join code"), ErrorCode.WRONG_JOIN_CODE)
     try:
         name = check_name(body.name)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    taken = coded(
+        HTTPException(
+            409,
+            f"the name {name!r} is taken in this class: if it is yours, ask the teacher for your link "
+            "(the Class section makes it); else choose another name",
+        ),
+        ErrorCode.NAME_TAKEN,
+    )
+    # A taken name first: it never uses up the quota, and waiting would not change the answer. It
+    # does not hand out that name's token either: anyone may type a name (the teacher makes links).
+    if state.classroom.holder(name) is not None:
+        raise taken
     # Each name is a student with caps of its own: one client may take only a few an hour.
-    state.quotas.check(client, "names")
+    try:
+        state.quotas.check(client, "names")
+    except QuotaError as exc:
+        wait = max(1, math.ceil(exc.retry_after))
+        log.warning("join refused: %s (a class behind one address needs it raised)", exc)  # the setting
+        raise coded(
+            HTTPException(
+                429,
+                f"this network has already joined {state.settings.quota_names_per_hour} names this hour; "
+                f"ask the teacher to add you, or retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            ),
+            ErrorCode.NAMES_QUOTA,
+        ) from None
     joined = state.classroom.join(name, state.settings.max_students)
     if joined is None:
-        raise HTTPException(
-            409,
-            f"the class is full ({state.settings.max_students} students, GLASSNET_MAX_STUDENTS); "
-            "ask the teacher",
+        log.warning("join refused: the class is full (GLASSNET_MAX_STUDENTS=%d)", state.settings.max_students)
+        raise coded(
+            HTTPException(
+                409, f"the class is full ({state.settings.max_students} students); ask the teacher"
+            ),
+            ErrorCode.CLASS_FULL,
         )
     if not joined:
-        raise HTTPException(
-            409, f"the name {name!r} is taken in this class; choose another, or ask the teacher"
-        )
+        raise taken
     state.quotas.count(client, "names")
     token = student_token(_secret(state), name)
     response.headers["set-cookie"] = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
@@ -153,11 +198,20 @@ async def students(body: StudentsBody, request: Request, state: AppState) -> lis
 
 @router.get("/api/class", response_model=ClassView, summary="The class: every run with its owner")
 async def class_view(request: Request, state: AppState, manager: Manager) -> ClassView:
+    identity = identity_of(request)
+    runs = manager.store.list()
+    roster = None
+    if identity.teacher and state.settings.token:  # the teacher of a class: who joined, their runs
+        counts: dict[str, int] = {}
+        for run in runs:
+            counts[run.get("owner") or ""] = counts.get(run.get("owner") or "", 0) + 1
+        roster = [Student(name=n, joined=j, runs=counts.get(n, 0)) for n, j in state.classroom.roster()]
     return ClassView(
-        you=Me(**identity_of(request).as_dict()),
+        you=Me(**identity.as_dict()),
         pinned=state.classroom.pinned,
         students=state.classroom.students(),
-        runs=manager.summaries(manager.store.list()),
+        roster=roster,
+        runs=manager.summaries(runs),
         executor=manager.executor.describe(),
         joinable=bool(state.settings.join_code),
     )
