@@ -3,7 +3,8 @@
  * The class: who you are (a student, the teacher, or — on a one-person server — a browser with a
  * name of its own), the class run the teacher pinned, and "my runs" / "class runs" with each run's
  * owner, status, progress, accuracy and place in the queue. The teacher may pin, stop and delete
- * any run; a student their own (the server refuses the rest with 403). Delete asks first.
+ * any run; a student their own (the server refuses the rest with 403). Delete asks first. The
+ * teacher also sees the students, with a way to make a student's link again.
  */
 import { api } from "../api.js";
 import { esc } from "../heatmap.js";
@@ -37,6 +38,8 @@ export class ClassPanel {
     this.view = null;
     /** @type {string|null} the run whose Delete asks "Delete …? Yes / No" (kept across refreshes) */
     this.confirming = null;
+    /** @type {Map<string, string>} student links the teacher made on this page (shown until a reload) */
+    this.links = new Map();
     this.timer = 0;
     this.root = /** @type {HTMLElement} */ (document.getElementById("class"));
     this.tbody = /** @type {HTMLElement} */ (this.root.querySelector("tbody"));
@@ -93,7 +96,11 @@ export class ClassPanel {
       b.setAttribute("aria-pressed", String(/** @type {HTMLElement} */ (b).dataset.mode === this.mode));
     }
     const teacher = v.you.role === "teacher";
+    this.renderRoster(v.roster);
     const runs = pickRuns(v.runs, this.mode, v.you.owner);
+    // Redrawn every 5 s: a keyboard user keeps their place (the same run's same button).
+    const had = /** @type {HTMLElement|null} */ (document.activeElement);
+    const place = had && this.tbody.contains(had) ? { run: had.closest("tr")?.dataset.run, act: had.dataset.act } : null;
     this.tbody.replaceChildren();
     if (!runs.length) {
       this.tbody.innerHTML = `<tr><td colspan="7" class="muted">${t(this.mode === "mine" ? "class.no_mine" : "runs.no_runs_yet")}</td></tr>`;
@@ -103,26 +110,95 @@ export class ClassPanel {
       const tr = document.createElement("tr");
       tr.dataset.run = r.id;
       const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
+      // data-label: each cell's name on a phone, where the table becomes cards (style.css).
+      const label = (/** @type {string} */ key) => `data-label="${esc(t(key))}"`;
       tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ` <span class="badge">${esc(t("class.badge"))}</span>` : ""}</td>` +
-        `<td>${esc(r.owner ?? "–")}</td><td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>` +
-        `<td class="num">${esc(progress(r))}</td><td class="num">${acc}</td>` +
-        `<td class="small" data-testid="queue-place">${esc(queueWords(r, t))}</td><td><div class="actions"></div></td>`;
+        `<td ${label("class.owner")}>${esc(r.owner ?? "–")}</td><td ${label("runs.status")}><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>` +
+        `<td class="num" ${label("class.progress")}>${esc(progress(r))}</td><td class="num" ${label("runs.validation_accuracy")}>${acc}</td>` +
+        `<td class="small" data-testid="queue-place" ${label("class.queue")}>${esc(queueWords(r, t))}</td><td><div class="actions"></div></td>`;
       const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
       const mine = teacher || r.owner === v.you.owner;
       const live = LIVE_STATUSES.includes(r.status);
-      this.button(box, t("runs.open"), r, () => this.h.watch(r.id));
+      this.button(box, t("runs.open"), r, () => this.h.watch(r.id)).dataset.act = "open";
       if (teacher) {
         const pin = r.id === v.pinned ? null : r.id;
-        this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })));
+        this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })))
+          .dataset.act = "pin";
       }
-      if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" })));
+      if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" }))).dataset.act = "stop";
       if (mine && !live && this.confirming === r.id) this.confirmDelete(box, r);
       else if (mine && !live) {
-        this.button(box, t("class.delete"), r, () => { this.confirming = r.id; this.render(); this.focus(r.id, "[data-confirm=no]"); })
-          .classList.add("danger");
+        const del = this.button(box, t("class.delete"), r, () => { this.confirming = r.id; this.render(); this.focus(r.id, "[data-confirm=no]"); });
+        del.classList.add("danger"); del.dataset.act = "delete";
       }
       this.tbody.append(tr);
     }
+    if (place?.run) {
+      const row = this.tbody.querySelector(`tr[data-run="${CSS.escape(place.run)}"]`);
+      const again = /** @type {HTMLElement|null} */ (row?.querySelector(place.act ? `[data-act="${CSS.escape(place.act)}"]` : "button") ?? row?.querySelector("button"));
+      again?.focus({ preventScroll: true });
+    }
+  }
+
+  /**
+   * The teacher's list of the class (QA3 class #4): each student's name, when they joined, their
+   * runs, and "Copy link": the student's own link again (POST /api/class/students), for a student
+   * on a new device or who lost it. Typing one's name on the join page never hands it out.
+   * @param {{name: string, joined: number, runs: number}[]|null|undefined} roster
+   */
+  renderRoster(roster) {
+    const box = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-roster"]'));
+    box.hidden = !roster;
+    if (!roster) return;
+    const list = /** @type {HTMLElement} */ (box.querySelector("tbody"));
+    const had = /** @type {HTMLElement|null} */ (document.activeElement);
+    const focused = had && list.contains(had) ? had.closest("tr")?.dataset.student : null;
+    const out = roster.map((s) => {
+      const tr = document.createElement("tr");
+      tr.dataset.student = s.name;
+      const when = new Date(s.joined * 1000).toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
+      tr.innerHTML = `<td>${esc(s.name)}</td><td data-label="${esc(t("class.roster.joined"))}">${esc(when)}</td>` +
+        `<td class="num" data-label="${esc(t("class.roster.runs"))}">${s.runs}</td><td><div class="actions"></div></td>`;
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "small"; b.textContent = t("class.roster.link");
+      b.setAttribute("aria-label", t("class.roster.link_for", { name: s.name }));
+      b.addEventListener("click", () => this.link(s.name, tr));
+      /** @type {HTMLElement} */ (tr.querySelector(".actions")).append(b);
+      const shown = this.links.get(s.name);
+      if (shown) tr.querySelector(".actions")?.append(this.linkField(s.name, shown));
+      return tr;
+    });
+    list.replaceChildren(...out);
+    if (!roster.length) list.innerHTML = `<tr><td colspan="4" class="muted">${esc(t("class.roster.none"))}</td></tr>`;
+    if (focused) /** @type {HTMLElement|null} */ (list.querySelector(`tr[data-student="${CSS.escape(focused)}"] button`))?.focus({ preventScroll: true });
+  }
+
+  /** Make a student's link again, show it and copy it. @param {string} name @param {HTMLElement} tr */
+  async link(name, tr) {
+    try {
+      const [made] = await api("/api/class/students", { method: "POST", body: { names: [name] } });
+      const url = new URL(made.link, location.href).href;
+      this.links.set(name, url);
+      tr.querySelector("[data-testid=student-link]")?.remove();
+      tr.querySelector(".actions")?.append(this.linkField(name, url));
+      try {
+        await navigator.clipboard.writeText(url);
+        this.h.toast(t("class.roster.copied", { name }), "info");
+      } catch {
+        this.h.toast(t("class.roster.copy_by_hand", { name }), "info"); // no clipboard (plain http): the field is selected
+      }
+    } catch (e) {
+      this.h.toast(errText(e));
+    }
+  }
+
+  /** A read-only field with a student's link, selected for copying. @param {string} name @param {string} url */
+  linkField(name, url) {
+    const input = document.createElement("input");
+    input.readOnly = true; input.value = url; input.dataset.testid = "student-link";
+    input.setAttribute("aria-label", t("class.roster.link_for", { name }));
+    input.addEventListener("focus", () => input.select());
+    return input;
   }
 
   /**
