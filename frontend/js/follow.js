@@ -37,3 +37,17 @@ export function afterPin(how, watched, pinned) {
   if (pinned !== null && watched === pinned) return how === "chosen" ? "chosen" : "pinned";
   return how === "pinned" ? "latest" : how;
 }
+
+/**
+ * Which run a page shows after the run it showed was deleted: the class run the teacher pinned,
+ * else the run that trains now, else the latest run left (none: null) — never, say, another
+ * student's run just because it is the latest. `runs` in the order they were made.
+ * @param {string} gone @param {string|null} pinned @param {string|null} current @param {string[]} runs
+ * @returns {{id: string|null, how: Following}}
+ */
+export function afterDelete(gone, pinned, current, runs) {
+  const left = runs.filter((id) => id !== gone);
+  if (pinned && pinned !== gone && left.includes(pinned)) return { id: pinned, how: "pinned" };
+  if (current && current !== gone && left.includes(current)) return { id: current, how: "latest" };
+  return { id: left.length ? left[left.length - 1] : null, how: "latest" };
+}

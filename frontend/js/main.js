@@ -27,7 +27,7 @@ import { NotesPath } from "./panels/notespath.js";
 import { NOTES_DIGIT, EXAMPLE_SPEC, EXAMPLE_LAYER } from "./notessteps.js";
 import { t, lang, setLanguage, statusWord, errText, checkpointName } from "./i18n.js";
 import { watchStrip } from "./navstrip.js";
-import { followStart, followPin, afterPin } from "./follow.js";
+import { followStart, followPin, afterPin, afterDelete } from "./follow.js";
 
 // -- language: the other one's name on the switch, in its own words --------------------------------
 const other = lang === "en" ? "zh-CN" : "en";
@@ -123,6 +123,7 @@ function handleEvent(e) {
     case "hello": {
       S.runs = new Map(d.runs.map((/** @type {any} */ r) => [r.id, r]));
       S.current = d.current;
+      S.pinned = d.pinned ?? null;
       S.you = d.you?.role ? { owner: d.you.owner ?? "", role: d.you.role } : null;
       if (S.watched && S.runs.has(S.watched)) watch(S.watched, true, S.following); // reconnect: catch up
       else if (d.current) watch(d.current, true, d.current === d.pinned ? "pinned" : "latest");
@@ -214,9 +215,8 @@ function onDeleted(d) {
   if (S.watched === d.id) {
     toast(t("run.deleted", { name: d.name }), "info");
     S.watched = null; // the server already dropped the subscription: nothing to unsubscribe
-    const left = [...S.runs.values()];
-    const next = S.current ?? left[left.length - 1]?.id ?? null;
-    if (next) watch(next, false, "latest");
+    const next = afterDelete(d.id, S.pinned, S.current, [...S.runs.keys()]);
+    if (next.id) watch(next.id, false, next.how);
     else { S.detail = null; S.kernels.clear(); S.probes.clear(); S.gradients.clear(); charts.reset(); learned.reset(); epochView.clear(); }
   }
   classPanel.changed();
@@ -226,6 +226,7 @@ function onDeleted(d) {
 
 /** The teacher pinned (or unpinned) the class run. @param {string|null} pinned */
 function onPin(pinned) {
+  S.pinned = pinned;
   if (pinned !== null && followPin(S.following, S.watched, pinned)) watch(pinned, false, "pinned");
   else S.following = afterPin(S.following, S.watched, pinned);
 }
@@ -245,6 +246,10 @@ onRunChange((prev, d) => {
     if (!isLive(d)) loadModels();
   }
   if (prev.name !== d.name) loadModels();
+  // A student whose run the teacher stopped is told (the server records it in the run's message).
+  if (prev.message !== d.message && d.message?.startsWith("stopped by the teacher") && S.you?.role === "student" && d.owner === S.you.owner) {
+    toast(t("run.stopped_by_teacher", { name: d.name }), "info");
+  }
 });
 
 // -- watching a run -----------------------------------------------------------------------------

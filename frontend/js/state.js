@@ -22,6 +22,7 @@ export const S = {
   following: "latest",
   /** @type {any} RunDetail of the watched run */ detail: null,
   /** @type {string|null} the run that trains now */ current: null,
+  /** @type {string|null} the class run the teacher pinned */ pinned: null,
   lastStep: -1,
   /** @type {number|null} */ speed: null,
   /** The learning rate the watched run last used (the schedule's, not the base). @type {{step: number, lr: number}|null} */ lrUsed: null,

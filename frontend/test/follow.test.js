@@ -2,7 +2,7 @@
 // whichever run started next, away from the pinned run and from their person's own finished run).
 import test from "node:test";
 import assert from "node:assert/strict";
-import { followStart, followPin, afterPin } from "../js/follow.js";
+import { followStart, followPin, afterPin, afterDelete } from "../js/follow.js";
 
 test("only a page on the latest run moves to a run that starts, once its own has ended", () => {
   assert.equal(followStart("latest", "a", false, "b"), true, "nothing chosen: the new run");
@@ -28,4 +28,12 @@ test("how a page follows after the pin changed", () => {
   assert.equal(afterPin("pinned", "p", null), "latest", "the pin was taken away");
   assert.equal(afterPin("pinned", "p", "q"), "latest");
   assert.equal(afterPin("chosen", "a", null), "chosen");
+});
+
+test("after the shown run is deleted: the class run, else the one training, else the latest left (QA3 class #9)", () => {
+  assert.deepEqual(afterDelete("mine", "class", "other", ["class", "mine", "other"]), { id: "class", how: "pinned" });
+  assert.deepEqual(afterDelete("mine", null, "other", ["mine", "other", "last"]), { id: "other", how: "latest" });
+  assert.deepEqual(afterDelete("mine", null, null, ["a", "mine", "b"]), { id: "b", how: "latest" });
+  assert.deepEqual(afterDelete("class", "class", null, ["a", "class"]), { id: "a", how: "latest" }, "the pinned run itself went");
+  assert.deepEqual(afterDelete("only", null, null, ["only"]), { id: null, how: "latest" });
 });

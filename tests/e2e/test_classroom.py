@@ -7,6 +7,7 @@ heavy frames its visible sections need (counted in /api/stats)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -135,9 +136,71 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     expect(taught.locator(f'tr[data-run="{anns["id"]}"] .badge[data-status]')).to_have_text(
         "stopped", timeout=15000
     )
+    # ann is told who stopped it (QA3 class #10), and the run says so.
+    expect(student.get_by_test_id("errors")).to_contain_text(
+        "The teacher stopped your run “ann's run”", timeout=15000
+    )
+    assert call(url, f"/api/runs/{anns['id']}", ann)["message"].startswith("stopped by the teacher")
     call(url, f"/api/runs/{bobs['id']}/stop", TEACHER, {})
     errors.check()
     teacher_errors.check()
+
+
+def test_the_class_section_for_a_lesson(class_server, browser) -> None:
+    """QA3 class #4, #7, #8, #2, #9: the teacher lists the students and makes a lost link again
+    (it signs the student in); the 5 s redraw keeps keyboard focus on the same button; the
+    My/Class switch shows which is on; on a phone in 中文 every cell is labelled from the catalogue;
+    a student whose watched run the teacher deletes goes to the class run."""
+    url = class_server.url
+    (kim,) = (s["token"] for s in call(url, "/api/class/students", TEACHER, {"names": ["kim"]}))
+    pinned = call(url, "/api/runs", TEACHER, {**LONG, "name": "the class run"})
+    kims = call(url, "/api/runs", kim, {**LONG, "name": "kim's try"})
+    call(url, "/api/class/pinned", TEACHER, {"run": pinned["id"]}, method="PUT")
+    for run in (pinned, kims):
+        call(url, f"/api/runs/{run['id']}/stop", TEACHER, {})
+
+    teacher, errors = open_page(browser, f"{url}/?token={TEACHER}")
+    teacher.locator("#class").scroll_into_view_if_needed()
+    roster = teacher.get_by_test_id("class-roster")
+    row = roster.locator('tr[data-student="kim"]')
+    expect(row).to_contain_text("kim")
+    row.get_by_role("button", name="kim's link").click()
+    link = row.get_by_test_id("student-link")
+    expect(link).to_have_value(re.compile(r"token="))
+    again = browser.new_page()
+    again.goto(link.input_value())
+    expect(again.locator('[data-testid="class-you"]')).to_contain_text("You are kim (student)", timeout=15000)
+    again.close()
+    # The switch shows which is on.
+    on, off = teacher.locator('#class [data-mode="class"]'), teacher.locator('#class [data-mode="mine"]')
+    expect(on).to_have_attribute("aria-pressed", "true")
+    style = "(b) => getComputedStyle(b).backgroundColor"
+    assert on.evaluate(style) != off.evaluate(style)
+    # Focus survives the redraw every 5 s.
+    open_button = teacher.locator(f'[data-testid="class-runs"] tr[data-run="{kims["id"]}"] [data-act="open"]')
+    open_button.focus()
+    teacher.wait_for_timeout(6000)
+    assert teacher.evaluate("() => document.activeElement?.closest('tr')?.dataset.run") == kims["id"]
+    assert teacher.evaluate("() => document.activeElement?.dataset.act") == "open"
+
+    # kim on a phone, in 中文: every cell of the Class table carries its label from the catalogue.
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN").new_page()
+    phone_errors = PageErrors(phone)
+    phone.goto(f"{url}/?token={kim}")
+    phone.locator("#class").scroll_into_view_if_needed()
+    kims_row = phone.locator(f'[data-testid="class-runs"] tr[data-run="{kims["id"]}"]')
+    expect(kims_row).to_have_count(1, timeout=15000)
+    labels = kims_row.evaluate("(r) => [...r.querySelectorAll('td[data-label]')].map((d) => d.dataset.label)")
+    zh = json.loads((ROOT / "frontend/i18n/zh-CN.json").read_text(encoding="utf-8"))
+    keys = ("class.owner", "runs.status", "class.progress", "runs.validation_accuracy", "class.queue")
+    assert labels == [zh[k] for k in keys]
+    # kim watches their own run; the teacher deletes it: kim's page goes to the class run.
+    phone.evaluate("id => window.glassnet.watch(id)", kims["id"])
+    call(url, f"/api/runs/{kims['id']}", TEACHER, method="DELETE")
+    phone.wait_for_function("id => window.glassnet.S.watched === id", arg=pinned["id"], timeout=15000)
+    # The pages were live while the run went: a request for it in flight then may be a 404.
+    errors.check(allow=("404",))
+    phone_errors.check(allow=("404",))
 
 
 def test_a_student_joins_with_the_class_code(class_server, browser) -> None:

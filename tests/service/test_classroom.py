@@ -82,10 +82,12 @@ def test_students_control_only_their_own_runs(classroom: TestClient) -> None:
     # Ann can; so can the teacher, on anyone's run; "my runs" lists one's own.
     assert c.post(f"/api/runs/{a['id']}/pause", headers=ann).json()["status"] == "paused"
     assert c.patch(f"/api/runs/{a['id']}", json={"lr": 0.05}, headers=teacher).json()["lr"] == 0.05
-    assert c.post(f"/api/runs/{a['id']}/stop", headers=teacher).json()["status"] == "stopped"
+    stopped = c.post(f"/api/runs/{a['id']}/stop", headers=teacher).json()
+    assert stopped["status"] == "stopped" and stopped["message"] == "stopped by the teacher"  # ann is told
     assert [r["id"] for r in c.get("/api/runs?owner=me", headers=bob).json()] == [b["id"]]
     wait_status(c, b["id"], "running")
-    assert c.post(f"/api/runs/{b['id']}/stop", headers=bob).json()["status"] == "stopped"
+    own = c.post(f"/api/runs/{b['id']}/stop", headers=bob).json()
+    assert own["status"] == "stopped" and "teacher" not in (own["message"] or "")
     assert c.delete(f"/api/runs/{a['id']}", headers=teacher).status_code == 204
     # The teacher pins the class run: every new socket watches it first.
     assert c.put("/api/class/pinned", json={"run": b["id"]}, headers=ann).status_code == 403

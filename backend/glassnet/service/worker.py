@@ -482,9 +482,17 @@ class RunManager:
         self.publish_status(run, everyone=False)
         return run
 
-    async def stop(self, run_id: str) -> dict[str, Any]:
+    async def stop(self, run_id: str, by: str | None = None) -> dict[str, Any]:
+        """Stop a run; ``by``: who, when not its owner ("the teacher"), recorded in its message so
+        its owner is told why it ended."""
         async with self.lock(run_id):
-            return await self._stop(run_id)
+            run = await self._stop(run_id)
+            if by is None:
+                return run
+            before = "" if run.get("message") != "stopped before it started" else " before it started"
+            run = self.store.update(run_id, message=f"stopped by {by}{before}")
+            self.publish_status(run)
+            return run
 
     async def _stop(self, run_id: str) -> dict[str, Any]:
         run = self.get(run_id)

@@ -42,7 +42,7 @@ export class ClassPanel {
     this.links = new Map();
     this.timer = 0;
     this.root = /** @type {HTMLElement} */ (document.getElementById("class"));
-    this.tbody = /** @type {HTMLElement} */ (this.root.querySelector("tbody"));
+    this.tbody = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-runs"] tbody'));
     for (const b of this.root.querySelectorAll("[data-mode]")) {
       b.addEventListener("click", () => {
         this.mode = /** @type {"mine"|"class"} */ (/** @type {HTMLElement} */ (b).dataset.mode);

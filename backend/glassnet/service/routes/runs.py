@@ -159,8 +159,10 @@ def _run_device(requested: str | None, default: str) -> str:
 async def _control(
     manager: RunManager, pool: HeavyPool, state: Any, request: Request, run_id: str, action: str
 ) -> RunDetail:
-    _owned(manager, request, run_id, action)
-    extra = {}
+    run = _owned(manager, request, run_id, action)
+    extra: dict[str, Any] = {}
+    if action == "stop" and identity_of(request).teacher and run.get("owner") in state.classroom.students():
+        extra = {"by": "the teacher"}  # a student's run: its owner is told who ended it
     if action == "resume":
         await pool.run(state.disk.require_room, "resume a run")
         served = getattr(state, "served_data", None)
