@@ -505,7 +505,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .service.app import create_app, dataset_facts, shutdown_service
     from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
-    from .service.security import kept_token, needs_token, token_file
+    from .service.security import kept_token, needs_token, served_links, token_file
 
     configured = _settings(
         host=args.host,
@@ -547,7 +547,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # address that points at another program.
     sock = _listening_socket(settings.host, settings.port)
     configure(args.log_level, json_lines=args.log_json)
-    shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+    # Links that open: bound to all addresses, loopback here and the LAN address / host name for
+    # the others (http://0.0.0.0:PORT/ opens nowhere but, perhaps, here).
+    here, others = served_links(settings.host, settings.port)
+    elsewhere = " or ".join(others)
     if settings.token:
         # A token is never written to a log (logs are read by others: docker logs, a shared
         # terminal). One the operator set is never shown; a generated one is shown once, when it
@@ -566,14 +569,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         print(
             f"glassnet serve: binding {settings.host}: every request needs the token ({where}); "
-            f"open http://{shown}:{settings.port}/?token={shown_token} or send 'Authorization: Bearer "
-            f"<token>'{rotate}" + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
+            f"open {here}?token={shown_token} on this machine"
+            + (f" ({' or '.join(f'{o}?token={shown_token}' for o in others)} from another)" if others else "")
+            + f" or send 'Authorization: Bearer <token>'{rotate}"
+            + ("; viewing is open to anyone (--open-view)" if settings.open_view else ""),
             file=sys.stderr,
             flush=True,
         )
     if settings.join_code:
         print(
-            f"glassnet serve: students open http://{shown}:{settings.port}/ and join there with the "
+            f"glassnet serve: students open {elsewhere or here} and join there with the "
             f"code {settings.join_code!r} (the join page; scripts: POST /api/join); the token above "
             f"is the teacher's. At most {settings.quota_names_per_hour} new names an hour join from one "
             "address: for a class behind one address (a school NAT, a proxy), set "
@@ -604,7 +609,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # httptools and websockets-sansio with bounds on pipelined requests and unread pongs
         **protocol_classes(),
     )
-    print(f"glassnet serve: open http://{shown}:{settings.port}/ (runs in {settings.data_dir})", flush=True)
+    print(
+        f"glassnet serve: open {here} (runs in {settings.data_dir})"
+        + (f"; from other machines: {elsewhere}" if others else ""),
+        flush=True,
+    )
     server = Server(config)
     server.run(sockets=[sock])
     return 0 if server.started else 1

@@ -3,6 +3,7 @@ with the bundled model through a real server (curl-style)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from service_helpers import REPO, Server, free_port, wait_for
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+from glassnet.service.security import outward_addresses
 from glassnet.service.settings import Settings, get_settings
 
 
@@ -70,7 +72,37 @@ def test_binding_beyond_localhost_prints_and_requires_a_token(tmp_path: Path, ti
     assert "binding 0.0.0.0: every request needs the token (generated now and kept in " in err
     token = err.split("?token=")[1].split()[0]
     assert len(token) >= 24
-    assert f"open http://0.0.0.0:{port}/" in out
+    assert f"open http://127.0.0.1:{port}/" in out
+
+
+@pytest.mark.slow
+def test_bound_to_all_addresses_the_printed_links_open_and_an_address_host_is_served(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    """QA3 inst #1: ``--host 0.0.0.0`` printed http://0.0.0.0:PORT/ links, and the machine's own
+    LAN address was refused with 400 "Host not served here". An IP literal cannot be rebound: it
+    is served; a foreign *name* still is not."""
+    server = Server(tmp_path / "runs", tiny_dataset, args=["--host", "0.0.0.0", "--join-code", "maths-7b"])
+    try:
+        printed = server.log_tail(100_000)
+        token = printed.split("?token=")[1].split()[0]
+        auth = {"authorization": f"Bearer {token}"}
+        links = re.findall(r"http://[^\s/]+:\d+/", printed)
+        assert links and not [link for link in links if "0.0.0.0" in link], printed
+        assert f"open http://127.0.0.1:{server.port}/" in printed
+        lan = outward_addresses()
+        assert all(f"http://{a}:{server.port}/" in printed for a in lan), printed
+        others = ["192.0.2.77", "[fd00::2]"]  # any address literal, IPv6 in brackets
+        hosts = [f"{a}:{server.port}" for a in [*lan, *others]]
+        with server.http() as http:
+            for host in hosts:
+                r = http.get("/api/runs", headers={**auth, "host": host})
+                assert r.status_code == 200, (host, r.text)
+            for name in ("evil.example", f"evil.example:{server.port}"):  # a name could be rebound
+                assert http.get("/api/runs", headers={**auth, "host": name}).status_code == 400
+            assert http.get("/api/runs", headers={"host": hosts[0]}).status_code == 401  # still the token
+    finally:
+        server.stop()
 
 
 def _up(url: str) -> bool:

@@ -3,8 +3,9 @@
 In this order, for HTTP and WebSocket alike:
 
 1. **Host allow-list** (DNS rebinding): the ``Host`` must be a loopback name, the bound address,
-   a name of this machine when bound to all addresses, or one of ``allowed_hosts``; else 400
-   (a socket is refused before accept).
+   a name of this machine when bound to all addresses, or one of ``allowed_hosts``; bound beyond
+   loopback, any IP-address literal too (``192.0.2.2:8000``, ``[fd00::2]:8000``: rebinding needs a
+   *name*, an address cannot be rebound); else 400 (a socket is refused before accept).
 2. **Token** (when the server has one: ``GLASSNET_TOKEN``, or generated when it is bound beyond
    loopback or has a join code, and kept in the data dir's ``teacher-token`` for the next start):
    ``Authorization: Bearer <token>``, ``X-Glassnet-Token``, or the ``glassnet_token``
@@ -110,6 +111,62 @@ def machine_names() -> frozenset[str]:
         with contextlib.suppress(OSError):
             names |= {info[4][0].lower() for info in socket.getaddrinfo(name, None)}
     return frozenset(n for n in names if n)
+
+
+def ip_literal(name: str) -> bool:
+    """An IP address as written (IPv4 dotted, or IPv6 as :func:`host_name` gives it from
+    ``[...]``), not a name that DNS could point elsewhere."""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+# Private destinations a UDP socket is "connected" to, only to ask the kernel which local address
+# its route would use: a UDP connect sends nothing.
+ROUTE_PROBES = (
+    (socket.AF_INET, "10.254.254.254"),
+    (socket.AF_INET, "172.31.254.254"),
+    (socket.AF_INET, "192.168.254.254"),
+    (socket.AF_INET6, "fd00::1"),
+)
+
+
+def outward_addresses(ipv6: bool = False) -> list[str]:
+    """This machine's addresses that other machines on the network could open (IPv4; IPv6 too
+    when ``ipv6``), found from the routing table without sending a packet; loopback and
+    link-local addresses are left out. Empty without a network."""
+    found: list[str] = []
+    for family, target in ROUTE_PROBES:
+        if family == socket.AF_INET6 and not ipv6:
+            continue
+        with contextlib.suppress(OSError, ValueError), socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((target, 9))
+            address = probe.getsockname()[0].split("%")[0].lower()
+            ip = ipaddress.ip_address(address)
+            if not (ip.is_loopback or ip.is_unspecified or ip.is_link_local) and address not in found:
+                found.append(address)
+    return found
+
+
+def served_links(host: str, port: int) -> tuple[str, list[str]]:
+    """Addresses a browser can open for a server bound to ``host``: (the one for this machine,
+    the ones for other machines). Bound to all addresses (``0.0.0.0``, ``::``), never the
+    wildcard itself (no other machine can open it): loopback here, and the LAN addresses and the
+    host name for the others."""
+
+    def url(name: str) -> str:
+        return f"http://[{name}]:{port}/" if ":" in name else f"http://{name}:{port}/"
+
+    if host.strip("[]") not in WILDCARD_BINDS:
+        return url(host.strip("[]")), []
+    ipv6 = ":" in host
+    others = [url(a) for a in outward_addresses(ipv6=ipv6)]
+    name = socket.gethostname()
+    if name and not is_loopback(name) and not ip_literal(name):
+        others.append(url(name))
+    return url("::1" if ipv6 else "127.0.0.1"), others
 
 
 def allowed_host_names(settings: Settings) -> frozenset[str] | None:
@@ -246,6 +303,8 @@ class Guard:
         self.app = app
         self.settings = settings
         self.hosts = allowed_host_names(settings)
+        # Beyond loopback, an address typed as an address is served (it cannot be rebound).
+        self.any_address = not is_loopback(settings.host)
         self.token = settings.token.encode() if settings.token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -257,7 +316,9 @@ class Guard:
         method = scope.get("method", "GET") if http else "GET"
         path = scope.get("path", "")
         own = host_name(headers.get("host", ""))
-        if self.hosts is not None and (own is None or own not in self.hosts):
+        if self.hosts is not None and (
+            own is None or (own not in self.hosts and not (self.any_address and ip_literal(own)))
+        ):
             shown = headers.get("host", "")[:100]
             await self.refuse(
                 scope,
