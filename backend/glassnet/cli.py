@@ -13,6 +13,7 @@ import datetime as dt
 import errno
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -81,10 +82,17 @@ class TopHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
 
 def _settings(**overrides: Any):
     """The service's settings (``GLASSNET_*`` and the given overrides), or one readable error."""
+    from pydantic_settings import SettingsError
+
     from .service.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:  # a variable the source could not decode (before validation)
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = found.group(1) if found else "settings"
+        value = os.environ.get(f"GLASSNET_{name.upper()}")
+        raise ValueError(f"GLASSNET_{name.upper()}={value!r}: not valid JSON ({exc})") from None
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

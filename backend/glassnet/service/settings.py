@@ -7,14 +7,47 @@ own ``Settings`` to ``create_app`` or override the dependency.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ..resources import resource_dir
+
+# List settings read from one variable: a comma-separated list, or a JSON list.
+LIST_FORMAT = 'a comma-separated list (a.example,b.example) or a JSON list (["a.example"])'
+COMMA_LISTS = frozenset({"allowed_hosts", "allowed_origins"})
+
+
+class CommaListEnv(EnvSettingsSource):
+    """The environment, with the :data:`COMMA_LISTS` variables handed to their validator as they
+    are written (pydantic-settings would decode them as JSON only, and fail with a message that
+    names neither the variable nor the format). Works on every pydantic-settings >= 2.2, where
+    ``NoDecode`` (2.7) does not exist yet."""
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if field_name in COMMA_LISTS and isinstance(value, str):
+            return value
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+
+def comma_list(value: object) -> object:
+    """``"a, b"`` -> ``["a", "b"]``; ``'["a"]'`` -> ``["a"]``; a list as it is; "" -> []."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(f"not a JSON list; give {LIST_FORMAT}") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class Settings(BaseSettings):
@@ -117,13 +150,15 @@ class Settings(BaseSettings):
     ws_ping_timeout_s: float = Field(10.0, gt=0)
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="extra origins (exact, e.g. https://example.org) allowed to change state",
+        description="extra origins (exact, e.g. https://example.org) allowed to change state; "
+        "comma-separated (or a JSON list)",
     )
 
     # Who may come in (service/security.py).
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Host names served besides loopback and the bound address; '*' = any",
+        description="Host names served besides loopback, the bound address and (beyond loopback) IP "
+        "addresses; comma-separated (or a JSON list); '*' = any",
     )
     token: str | None = Field(
         None,
@@ -164,6 +199,22 @@ class Settings(BaseSettings):
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, CommaListEnv(settings_cls), dotenv_settings, file_secret_settings
+
+    @field_validator(*COMMA_LISTS, mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return comma_list(value)
 
     @field_validator("host", "data_dir", mode="before")
     @classmethod
