@@ -83,3 +83,19 @@ def test_final_stage_installs_dependencies_before_the_code_and_the_wheel_regular
     env = " ".join(a for w, a in final if w == "ENV")
     assert "GLASSNET_DATA_DIR=/runs" in env
     assert any(w == "RUN" and "chown 1000:1000 /runs" in a for w, a in final)
+
+
+def test_compose_keeps_the_data_dir_and_passes_the_token() -> None:
+    """QA3 inst #3: the container binds 0.0.0.0, so it is in token mode; the generated token is
+    kept in the data dir (teacher-token), which must be a volume to survive a restart, and a
+    GLASSNET_TOKEN of the user's .env must reach the server."""
+    import yaml
+
+    env = " ".join(rest for word, rest in _instructions() if word == "ENV")
+    data_dir = re.search(r"GLASSNET_DATA_DIR=(\S+)", env).group(1)
+    app = yaml.safe_load(COMPOSE.read_text())["services"]["app"]
+    assert any(v.split(":")[1] == data_dir for v in app["volumes"]), app["volumes"]
+    assert "GLASSNET_TOKEN" in app["environment"]  # bare: from the shell or .env, unset otherwise
+    readme = (ROOT / "README.md").read_text()
+    docker = readme[readme.index("**Docker.**") :][:1500]
+    assert "docker compose logs app" in docker and "GLASSNET_TOKEN" in docker and "teacher-token" in docker
