@@ -36,6 +36,7 @@ from .data.classes import KNOWN_CLASSES
 from .data.mnist import DEFAULT_DATASET_DIR, load_splits, resolve_dataset_dir
 from .data.preprocess import load_image_file, prepare_digit
 from .export.tensorboard import TensorBoardWriter, require_tensorboard
+from .extras import install_hint
 from .logs import LEVELS
 from .nn.backend import DEVICES
 from .nn.checkpoint import load_checkpoint, save_checkpoint
@@ -488,7 +489,7 @@ def settings_need_ray(settings: Any) -> bool:
     import os
 
     if importlib.util.find_spec("ray") is None:
-        print("glassnet serve: error: --executor ray needs Ray: pip install 'glassnet[ray]'", file=sys.stderr)
+        print(f"glassnet serve: error: --executor ray needs Ray: {install_hint('ray')}", file=sys.stderr)
         return True
     if not (settings.ray_address or os.environ.get("RAY_ADDRESS")):
         print(
@@ -791,7 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=DEVICES,
         default=os.environ.get("GLASSNET_DEVICE") or None,
-        help="cpu or cuda: a GPU through CuPy, pip install 'glassnet[gpu]' (default: cpu, $GLASSNET_DEVICE)",
+        help="cpu or cuda: a GPU through CuPy, the gpu extra (default: cpu, $GLASSNET_DEVICE)",
     )
     train.add_argument(
         "--validation",

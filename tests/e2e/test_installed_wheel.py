@@ -172,7 +172,7 @@ def test_installed_server_serves_the_full_app(server: InstalledServer, installed
         urllib.request.urlopen(server.url + "/api/models/cnn/onnx", timeout=10)
         raise AssertionError("the ONNX export answered without the onnx package")
     except urllib.error.HTTPError as exc:
-        assert exc.code == 501 and "glassnet[onnx]" in json.loads(exc.read())["detail"]
+        assert exc.code == 501 and "pipx inject glassnet onnx" in json.loads(exc.read())["detail"]
 
     images = read_idx(DEFAULT_DATASET_DIR / "t10k-images-idx3-ubyte.gz")[:10]
     labels = read_idx(DEFAULT_DATASET_DIR / "t10k-labels-idx1-ubyte.gz")[:10].tolist()

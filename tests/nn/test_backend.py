@@ -46,7 +46,7 @@ def test_cuda_says_what_is_missing() -> None:
     problem = device_problem("cuda")
     if backend._cupy() is None:  # this machine: no CuPy installed
         assert problem is not None
-        assert "CuPy is not installed" in problem and "pip install 'glassnet[gpu]'" in problem
+        assert "CuPy is not installed" in problem and "glassnet-0.1.0-py3-none-any.whl[gpu]'" in problem
         with pytest.raises(DeviceUnavailableError, match="device 'cuda' is not available: CuPy is not"):
             check_device("cuda")
     else:  # CuPy present: either it sees a GPU, or it says it finds none

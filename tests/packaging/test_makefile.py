@@ -31,3 +31,13 @@ def test_make_run_installs_glassnet_alone() -> None:
 
 def test_make_test_installs_the_dev_set() -> None:
     assert any("-e '.[dev]'" in line for line in _installs("test-fast")), _installs("test-fast")
+
+
+def test_build_outputs_are_ignored() -> None:
+    """QA3 inst #5: after the README's python -m build, git status showed ?? dist/."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = ["dist/glassnet-0.1.0-py3-none-any.whl", "dist/glassnet-0.1.0.tar.gz", "build/lib/x.py"]
+    outputs.append("backend/glassnet.egg-info/PKG-INFO")
+    result = subprocess.run(["git", "check-ignore", *outputs], cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout.split() == outputs

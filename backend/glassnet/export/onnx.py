@@ -10,7 +10,7 @@ The graph ends where glassnet's predictions end: input ``pixels`` (N, C, H, W) f
 in [0, 1], output ``probabilities`` (N, K) — the softmax of the scores for the cross-entropy cost,
 the normalised output activations for the squared-error cost (``nn.losses.probabilities``).
 
-Needs the ``onnx`` package (``pip install 'glassnet[onnx]'``).
+Needs the ``onnx`` package (the ``onnx`` extra: :func:`glassnet.extras.install_hint`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..extras import install_hint
 from ..nn.checkpoint import Checkpoint, atomic_write_bytes
 from ..nn.model import Sequential
 
@@ -32,7 +33,7 @@ def _onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise ValueError("ONNX export needs the onnx package: pip install 'glassnet[onnx]'") from None
+        raise ValueError(f"ONNX export needs the onnx package: {install_hint('onnx')}") from None
     return onnx
 
 

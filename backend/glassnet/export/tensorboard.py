@@ -10,7 +10,7 @@ CLI's progress bar and the service's stream read) and writes, through ``tensorbo
 * images ``kernels/<i>.conv2d``: each convolution kernel (its first input channel) drawn min–max
   into 0..1, as the dashboard does.
 
-Needs ``tensorboardX`` (``pip install 'glassnet[tensorboard]'``); read the files with
+Needs ``tensorboardX`` (the ``tensorboard`` extra: :func:`glassnet.extras.install_hint`); read the files with
 ``tensorboard --logdir DIR``.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..extras import install_hint
 from ..nn.model import Sequential
 from ..training.trainer import BatchMetrics, EpochMetrics
 
@@ -32,7 +33,7 @@ def require_tensorboard() -> Any:
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
-        raise ValueError("TensorBoard files need tensorboardX: pip install 'glassnet[tensorboard]'") from None
+        raise ValueError(f"TensorBoard files need tensorboardX: {install_hint('tensorboard')}") from None
     return SummaryWriter
 
 

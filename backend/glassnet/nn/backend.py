@@ -8,7 +8,7 @@ and on CuPy arrays on a GPU; which one is decided once, by where the parameters 
 they are saved or sent: checkpoints, activations and kernels for the stream, predictions.
 
 Devices are named ``"cpu"`` and ``"cuda"``. ``"cuda"`` needs the optional CuPy
-(``pip install 'glassnet[gpu]'``) and a visible GPU; when either is missing,
+(the ``gpu`` extra, :func:`glassnet.extras.install_hint`) and a visible GPU; when either is missing,
 :func:`check_device` raises :class:`DeviceUnavailableError` (a ``ValueError``) with a sentence
 saying which, so the CLI and the service report it instead of crashing.
 """
@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ..extras import install_hint
+
 DEVICES = ("cpu", "cuda")
-INSTALL_HINT = "install the GPU extra: pip install 'glassnet[gpu]' (CuPy for CUDA 12)"
+INSTALL_HINT = f"install the GPU extra (CuPy for CUDA 12): {install_hint('gpu')}"
 
 
 class DeviceUnavailableError(ValueError):

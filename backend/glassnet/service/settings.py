@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     device: Literal["cpu", "cuda"] = Field(
         "cpu",
         description="where runs train unless a run asks otherwise: cuda = a GPU through CuPy "
-        "(pip install 'glassnet[gpu]'); when it is not available, runs train on the CPU (logged)",
+        "(the gpu extra); when it is not available, runs train on the CPU (logged)",
     )
     train_cpus: str | None = Field(
         None,
