@@ -363,17 +363,30 @@ def _fit_and_save(
 
 def _save(out: Path, say: Any, *checkpoint: Any) -> Path:
     """Write the checkpoint to ``out``; when that fails (a full disk, a folder gone since the
-    check before training), write it to the temporary folder instead, so the trained network is
-    not lost, and say so. Returns where it went; a ValueError naming both when neither worked."""
+    check before training), write it to the temporary folder instead, under a new name
+    (``<stem>-<time>-<random>.npz``), so the trained network is not lost, and say so. Returns
+    where it went; a ValueError naming both when neither worked."""
     try:
         save_checkpoint(out, *checkpoint)
         return out
     except OSError as exc:
         reason = exc.strerror or str(exc)
-    rescue = Path(tempfile.gettempdir()) / out.name
+    # A name of its own (made by mkstemp, so taken atomically): never an earlier rescue or anyone's
+    # /tmp/cnn.npz overwritten.
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{out.stem}-{stamp}-", suffix=out.suffix or ".npz")
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write the checkpoint to {out} ({reason}) nor to the temporary folder "
+            f"{tempfile.gettempdir()} ({exc.strerror or exc}); the trained network is lost"
+        ) from None
+    os.close(fd)
+    rescue = Path(name)
     try:
         save_checkpoint(rescue, *checkpoint)
     except OSError as exc:
+        rescue.unlink(missing_ok=True)
         raise ValueError(
             f"cannot write the checkpoint to {out} ({reason}) nor to {rescue} ({exc.strerror or exc}); "
             "the trained network is lost"

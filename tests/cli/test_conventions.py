@@ -316,8 +316,27 @@ def test_a_failed_save_keeps_the_network_in_the_temporary_folder(tmp_path: Path)
     said: list[str] = []
     written = _save(Path("/proc/glassnet-nope/m.npz"), said.append, model, {"epochs": 1}, None)
     try:
-        assert written.parent == Path(tempfile.gettempdir()) and written.name == "m.npz"
+        assert written.parent == Path(tempfile.gettempdir()) and written.name.startswith("m-")
+        assert written.suffix == ".npz"
         assert load_checkpoint(written).model.param_count() == model.param_count()
         assert said and "cannot write the checkpoint to /proc/glassnet-nope/m.npz" in said[0]
     finally:
         written.unlink()
+
+
+def test_a_failed_save_never_overwrites_a_file_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA3 inst #8: the rescue went to <tmp>/<name>, replacing an earlier rescue or anyone's file."""
+    from glassnet.cli import _save
+    from glassnet.nn import Sequential
+    from glassnet.presets import load_preset
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / "m.npz").write_bytes(b"someone else's file")
+    model = Sequential.from_spec(load_preset("notes"))
+    first = _save(Path("/proc/glassnet-nope/m.npz"), lambda line: None, model, {"epochs": 1}, None)
+    second = _save(Path("/proc/glassnet-nope/m.npz"), lambda line: None, model, {"epochs": 2}, None)
+    assert (tmp_path / "m.npz").read_bytes() == b"someone else's file"
+    assert first != second and first.parent == second.parent == tmp_path
+    assert load_checkpoint(first).meta["epochs"] == 1 and load_checkpoint(second).meta["epochs"] == 2
