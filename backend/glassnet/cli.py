@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import errno
 import json
+import math
 import os
 import re
 import signal
@@ -474,8 +475,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print(f"{r['image']}: empty (no ink found), nothing to read")
             else:
                 top = r["probabilities"][r["digit"]]
-                print(f"{r['image']}: {r['label']}  ({top:.1%})")
+                print(f"{r['image']}: {r['label']}  ({cut_percent(top)})")
     return 2 if failed else 0
+
+
+def cut_percent(p: float, counted: bool = False) -> str:
+    """A probability or an accuracy as the dashboard writes it (``percent`` in
+    frontend/js/learnmath.js): one decimal, cut, never rounded up, so 0.999991 reads 99.9%, not
+    100.0%; a probability of 1 is float rounding (a softmax is never 1) and reads >99.9%, an
+    accuracy (``counted``: k of n right) of 1 reads 100%."""
+    tenths = math.floor(p * 1000 + 1e-9)
+    if tenths >= 1000:
+        return "100%" if counted and p >= 1 else ">99.9%"
+    return f"{tenths / 10:.1f}%"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -512,6 +524,19 @@ def settings_need_ray(settings: Any) -> bool:
         )
         return True
     return False
+
+
+def _data_dir_named(args: argparse.Namespace, data_dir: Path) -> tuple[Path, str]:
+    """serve's data dir and where it came from, for a message: the option, the variable, or the
+    default folder as a full path (never an option the user did not give)."""
+    if args.data_dir is not None:
+        return data_dir, "--data-dir"
+    if os.environ.get("GLASSNET_DATA_DIR", "").strip():
+        return data_dir, "GLASSNET_DATA_DIR"
+    return (
+        data_dir.absolute(),
+        "the data dir (runs/ under the current folder; --data-dir or GLASSNET_DATA_DIR for another)",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -552,7 +577,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         where = f"--dataset {configured.dataset}" if configured.dataset else "the bundled MNIST"
         raise ValueError(f"{where}: {exc}") from None
-    writable_dir(configured.data_dir, "--data-dir")
+    writable_dir(*_data_dir_named(args, configured.data_dir))
     if configured.tensorboard_dir is not None:
         require_tensorboard()
         writable_dir(configured.tensorboard_dir, "--tensorboard")

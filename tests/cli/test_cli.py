@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,24 @@ def test_evaluate_json(trained: Path, small_mnist: Path, capsys) -> None:
     assert "confusion matrix" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("p", "counted", "shown"),
+    [
+        (0.999991, False, "99.9%"),
+        (0.9997, False, "99.9%"),
+        (1.0, False, ">99.9%"),
+        (1.0, True, "100%"),
+        (0.98765, True, "98.7%"),
+        (0.5, False, "50.0%"),
+        (0.0, False, "0.0%"),
+    ],
+)
+def test_percentages_are_cut_never_rounded_up(p: float, counted: bool, shown: str) -> None:
+    from glassnet.cli import cut_percent
+
+    assert cut_percent(p, counted) == shown
+
+
 def _digit_png(path: Path, digit: np.ndarray, dark_on_light: bool, scale: int = 6) -> Path:
     img = digit if not dark_on_light else 255 - digit
     Image.fromarray(img.astype(np.uint8)).resize((28 * scale, 28 * scale)).save(path)
@@ -85,9 +104,10 @@ def test_predict_answers_every_readable_image_by_class_name(tmp_path: Path, caps
     broken.write_bytes(b"II*\x00 not really a tiff")
     assert main(["predict", str(named), str(files[0]), str(broken), str(files[1])]) == 2
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == [
-        f"{files[0]}: {names[labels[0]]}  (100.0%)",
-        f"{files[1]}: {names[labels[1]]}  (100.0%)",
+    # Cut, never rounded up (QA3 inst #9): a sure answer reads 99.9% or >99.9%, never 100.0%.
+    assert [re.sub(r"\(>?99\.9%\)$", "(sure)", line) for line in captured.out.splitlines()] == [
+        f"{files[0]}: {names[labels[0]]}  (sure)",
+        f"{files[1]}: {names[labels[1]]}  (sure)",
     ]
     assert captured.err.startswith("glassnet predict: error: ")
     assert "broken.tiff: not an image" in captured.err

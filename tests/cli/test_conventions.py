@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import glassnet
 from glassnet import __version__
 from glassnet.cli import build_parser, main
 from glassnet.nn import load_checkpoint
@@ -305,6 +306,34 @@ def test_serve_on_a_port_in_use_is_one_line_before_anything_starts(tmp_path: Pat
         f"(another program has it; try --port {port + 1})"
     )
     assert result.stdout == ""  # no "open http://..." pointing at the other program
+
+
+def test_serve_names_the_data_dir_it_tried_not_an_option_never_given(tmp_path: Path) -> None:
+    """QA3 inst #9: without --data-dir, a runs/ that cannot be used was reported as
+    '--data-dir runs: ...', an option the user never gave."""
+    (tmp_path / "runs").write_text("a file where the data dir would go")
+    backend = str(Path(glassnet.__file__).resolve().parents[1])  # run from tmp_path: this checkout
+    clean = {k: v for k, v in os.environ.items() if k != "GLASSNET_DATA_DIR"}
+    result = subprocess.run(
+        [sys.executable, "-m", "glassnet", "serve", "--port", "1"],
+        capture_output=True, text=True, env={**clean, "PYTHONPATH": backend}, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--data-dir" not in result.stderr.split(";")[0]
+    assert result.stderr.startswith(
+        f"glassnet serve: error: the data dir (runs/ under the current folder; --data-dir or "
+        f"GLASSNET_DATA_DIR for another) {tmp_path / 'runs'}: exists and is not a folder"
+    ), result.stderr
+
+
+def test_a_missing_glassnet_dataset_is_not_told_to_set_glassnet_dataset(tmp_path: Path) -> None:
+    """QA3 inst #9: the advice for a wrong GLASSNET_DATASET was 'or set GLASSNET_DATASET'."""
+    result = _run(
+        "train", "--preset", "mlp", "--epochs", "1", env={"GLASSNET_DATASET": str(tmp_path / "nope")}
+    )
+    assert result.returncode == 2
+    assert "dataset directory not found (from GLASSNET_DATASET: correct it" in result.stderr, result.stderr
+    assert "or set GLASSNET_DATASET" not in result.stderr
 
 
 def test_a_failed_save_keeps_the_network_in_the_temporary_folder(tmp_path: Path) -> None:

@@ -259,10 +259,14 @@ def resolve_dataset_dir(directory: str | Path | None = None) -> Path:
 
 def _require_dir(root: Path) -> None:
     if not root.is_dir():
-        raise IdxFormatError(
-            f"{root}: dataset directory not found (pass a directory holding the four "
-            f"MNIST IDX files, or set {DATASET_ENV_VAR})"
-        )
+        # The advice fits where the folder came from: a wrong GLASSNET_DATASET is not fixed by
+        # setting GLASSNET_DATASET.
+        from_env = os.environ.get(DATASET_ENV_VAR, "").strip()
+        if from_env and Path(from_env).expanduser() == root:
+            advice = f"from {DATASET_ENV_VAR}: correct it, or unset it for the bundled MNIST"
+        else:
+            advice = f"pass a directory holding the four MNIST IDX files, or set {DATASET_ENV_VAR}"
+        raise IdxFormatError(f"{root}: dataset directory not found ({advice})")
 
 
 def _find_file(root: Path, stem: str) -> Path:
