@@ -749,7 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--open-view",
         action="store_true",
-        help="with a token (bound beyond loopback): anyone may view, only token holders act (default: off)",
+        help="with a token (bound beyond loopback): anyone may view, only token holders act "
+        "(default: off, $GLASSNET_OPEN_VIEW)",
     )
     serve.add_argument(
         "--executor",
@@ -783,10 +784,15 @@ def build_parser() -> argparse.ArgumentParser:
         "$GLASSNET_AUTO_RESUME)",
     )
     serve.add_argument(
-        "--log-level", default="info", choices=LEVELS, help="least severe level logged (default: info)"
+        "--log-level",
+        default="info",
+        choices=LEVELS,
+        help="least severe level logged (default: info; no variable)",
     )
     serve.add_argument(
-        "--log-json", action="store_true", help="log one JSON object per line instead of text (default: text)"
+        "--log-json",
+        action="store_true",
+        help="log one JSON object per line instead of text (default: text; no variable)",
     )
     serve.set_defaults(func=cmd_serve)
 

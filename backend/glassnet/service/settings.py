@@ -55,13 +55,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GLASSNET_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
+    host: str = Field("127.0.0.1", description="address to bind (--host); beyond loopback: token mode")
+    port: int = Field(8000, ge=1, le=65535, description="port to listen on (--port)")
     data_dir: Path = Field(Path("runs"), description="runs.sqlite3 and the runs' checkpoints")
     dataset: Path | None = Field(None, description="IDX folder to train on; None = bundled MNIST")
-    models_dir: Path = resource_dir("models")  # bundled checkpoints (package data)
-    frontend_dir: Path = resource_dir("frontend")  # the dashboard (package data)
-    default_model: str = "cnn"
+    models_dir: Path = Field(
+        resource_dir("models"), description="the bundled checkpoints offered for predictions (package data)"
+    )
+    frontend_dir: Path = Field(resource_dir("frontend"), description="the dashboard's files (package data)")
+    default_model: str = Field("cnn", description="the model predictions use unless asked otherwise")
     validation: int | None = Field(
         None,
         ge=0,
@@ -124,7 +126,7 @@ class Settings(BaseSettings):
     checkpoint_interval_s: float = Field(
         30.0, gt=0, le=3600, description="resume point every this often, mid-epoch too (at most this is lost)"
     )
-    command_timeout_s: float = Field(30.0, gt=0)
+    command_timeout_s: float = Field(30.0, gt=0, description="a command to a training run waits this long")
 
     # Viewers.
     viewer_queue: int = Field(64, ge=4, le=10_000, description="frames queued per viewer")
@@ -146,8 +148,8 @@ class Settings(BaseSettings):
         description="a crowd's metrics: at most one frame per this many seconds (the points merged, "
         "none lost; 0 = never merge)",
     )
-    ws_ping_interval_s: float = Field(10.0, gt=0)
-    ws_ping_timeout_s: float = Field(10.0, gt=0)
+    ws_ping_interval_s: float = Field(10.0, gt=0, description="WebSocket pings this often")
+    ws_ping_timeout_s: float = Field(10.0, gt=0, description="a socket whose pong is this late is closed")
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="extra origins (exact, e.g. https://example.org) allowed to change state; "
@@ -197,8 +199,8 @@ class Settings(BaseSettings):
     heavy_queue: int = Field(16, ge=0, le=1000, description="jobs that may wait; one more is a 503")
 
     # Input caps.
-    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
-    max_ws_message_bytes: int = Field(1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="largest request body (413 past it)")
+    max_ws_message_bytes: int = Field(1024 * 1024, ge=1024, description="largest WebSocket message received")
 
     @classmethod
     def settings_customise_sources(
