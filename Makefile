@@ -5,7 +5,7 @@
 #               dev tools and the extras, Ray included) and run every check: ruff, pytest (incl. node --test,
 #               the browser tests, tsc over the dashboard's modules, axe-core, the installed-wheel smoke
 #               test, the Ray cluster tests, hadolint and the compose schema)
-#   make test-fast  the same checks without a browser or a real server (about a minute)
+#   make test-fast  the same checks without a browser or a real server (most of the tests: see the README)
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
