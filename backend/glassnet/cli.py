@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import errno
 import json
-import math
 import os
 import re
 import signal
@@ -42,6 +41,7 @@ from .logs import LEVELS
 from .nn.backend import DEVICES
 from .nn.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import Sequential
+from .numbers import cut_percent
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
 from .presets import PRESETS, fit_classes, load_preset, load_spec_file
 from .progress import MetricsWriter, PipeSafe, Progress, quiet_broken_pipe
@@ -426,7 +426,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     width = max(6, 1 + max(len(n) for n in names))
     print(f"{args.model}: test accuracy {result.accuracy:.2%} on {sum(map(sum, result.confusion)):,} images")
     per_class = zip(names, result.per_class_accuracy(), strict=True)
-    print("per class: " + "  ".join(f"{n}:{a:.1%}" for n, a in per_class))
+    print("per class: " + "  ".join(f"{n}:{cut_percent(a, counted=True)}" for n, a in per_class))
     print("confusion matrix (rows: true class, columns: predicted)")
     print(" " * width + "".join(f"{n:>{width}}" for n in names))
     for n, row in zip(names, result.confusion, strict=True):
@@ -477,17 +477,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 top = r["probabilities"][r["digit"]]
                 print(f"{r['image']}: {r['label']}  ({cut_percent(top)})")
     return 2 if failed else 0
-
-
-def cut_percent(p: float, counted: bool = False) -> str:
-    """A probability or an accuracy as the dashboard writes it (``percent`` in
-    frontend/js/learnmath.js): one decimal, cut, never rounded up, so 0.999991 reads 99.9%, not
-    100.0%; a probability of 1 is float rounding (a softmax is never 1) and reads >99.9%, an
-    accuracy (``counted``: k of n right) of 1 reads 100%."""
-    tenths = math.floor(p * 1000 + 1e-9)
-    if tenths >= 1000:
-        return "100%" if counted and p >= 1 else ">99.9%"
-    return f"{tenths / 10:.1f}%"
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -240,6 +240,9 @@ onRunChange((prev, d) => {
     if (prev.lr !== d.lr) charts.addMark({ step: d.step, kind: "lr", value: d.lr });
     // Paused, resumed or ended: the speed measured before is no longer the speed now.
     if (prev.status !== d.status) { S.speed = null; if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
+    // It ended (stopped, finished, failed): what it learned is read back from its checkpoints now,
+    // not left on the last live frame (QA3 smoke #2).
+    if (isLive(prev) && !isLive(d)) learned.loadCheckpoints(d.id);
   }
   if (prev.status !== d.status) {
     if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(t("run.ended_badly", { name: d.name, status: statusWord(d.status), message: d.message ?? t("run.no_details") }));

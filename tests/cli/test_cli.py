@@ -65,24 +65,6 @@ def test_evaluate_json(trained: Path, small_mnist: Path, capsys) -> None:
     assert "confusion matrix" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("p", "counted", "shown"),
-    [
-        (0.999991, False, "99.9%"),
-        (0.9997, False, "99.9%"),
-        (1.0, False, ">99.9%"),
-        (1.0, True, "100%"),
-        (0.98765, True, "98.7%"),
-        (0.5, False, "50.0%"),
-        (0.0, False, "0.0%"),
-    ],
-)
-def test_percentages_are_cut_never_rounded_up(p: float, counted: bool, shown: str) -> None:
-    from glassnet.cli import cut_percent
-
-    assert cut_percent(p, counted) == shown
-
-
 def _digit_png(path: Path, digit: np.ndarray, dark_on_light: bool, scale: int = 6) -> Path:
     img = digit if not dark_on_light else 255 - digit
     Image.fromarray(img.astype(np.uint8)).resize((28 * scale, 28 * scale)).save(path)

@@ -277,3 +277,25 @@ def test_a_long_run_name_does_not_widen_the_phone_page(server, browser, finished
         context.close()
     finally:
         api(server, f"/api/runs/{finished_run['id']}", {"name": old}, method="PATCH")
+
+
+def test_phone_cards_label_their_cells_in_the_pages_language(server, browser, finished_run) -> None:
+    """QA3 smoke #1: at 390 px the Runs table and the architecture table become cards whose cells
+    are labelled by CSS; in 中文 those labels were "epoch", "validation accuracy" and "output". Every
+    label drawn before a cell (its ::before content) is now Chinese."""
+    context, page, errors = open_in(browser, server, "zh-CN", 390, 844)
+    try:
+        page.locator(f'[data-testid="runs"] tr[data-run="{finished_run["id"]}"]').wait_for(timeout=15000)
+        page.locator(".arch tbody tr").first.wait_for(timeout=15000)
+        labels = page.evaluate(
+            "() => [...document.querySelectorAll('.runs tbody td, .arch tbody td')]"
+            ".map((td) => getComputedStyle(td, '::before').content)"
+            ".filter((c) => c && c !== 'none' && c !== 'normal')"
+        )
+        assert labels, "no cell is labelled on the phone"
+        for label in labels:
+            assert not english_words(label), label
+            assert chinese(label), label
+        errors.check()
+    finally:
+        context.close()

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from glassnet.data.mnist import read_idx
+from glassnet.numbers import cut_percent
 from glassnet.service.inference import ModelRegistry, UnknownModelError
 from glassnet.service.routes import models as models_routes
 from glassnet.service.routes import predict as predict_routes
@@ -106,6 +107,10 @@ def test_reads_real_mnist_digits(predict_env: PredictEnv, mnist_test_digits) -> 
         assert body["digit"] == int(np.argmax(body["probabilities"]))
         assert body["prepared"]["shape"] == [28, 28] and body["prepared"]["max"] == [1.0]
         right += body["digit"] == int(label)
+        # The sentence's percentage is cut, never rounded up (QA3 smoke #3: 0.99999 read "100%").
+        p = max(body["probabilities"])
+        said = body["message"].rsplit("(", 1)[1]
+        assert said == f"{cut_percent(p)} sure)" and "100%" not in said  # cut_percent: tests/test_numbers.py
     assert right >= N_DIGITS - 1
 
 

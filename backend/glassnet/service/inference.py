@@ -52,6 +52,7 @@ from glassnet.nn.checkpoint import (
 from glassnet.nn.fused import FastForward
 from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
+from glassnet.numbers import cut_percent
 
 from .encoding import encode_all_activations, encode_image28
 from .modelinfo import (
@@ -454,6 +455,7 @@ class ModelRegistry:
         if not np.all(np.isfinite(probs)):  # cannot come from finite weights, but never send NaN
             probs = np.full(probs.shape, 1.0 / probs.size)
         best = int(np.argmax(probs))
+        sure = cut_percent(float(probs[best]))  # cut like every percentage a person reads
         return PredictResult(
             model=model_id,
             digit=best,
@@ -464,7 +466,7 @@ class ModelRegistry:
             label=(name := classes[best]),
             empty=False,
             readout=readout(loss),
-            message=f"{note}the {model_id} network reads {article(name)} {name} ({probs[best]:.0%} sure)",
+            message=f"{note}the {model_id} network reads {article(name)} {name} ({sure} sure)",
         )
 
     # -- listing -----------------------------------------------------------------------------

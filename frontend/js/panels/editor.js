@@ -200,6 +200,7 @@ export class Editor {
       }
       opts.append(box);
       const shape = document.createElement("td"); shape.className = "shape";
+      shape.dataset.label = t("train.output"); // its name on a phone, where the table becomes cards
       const params = document.createElement("td"); params.className = "num";
       const act = document.createElement("td");
       const mk = (/** @type {string} */ text, /** @type {string} */ label, /** @type {() => void} */ fn, /** @type {boolean} */ disabled) => {

@@ -32,7 +32,8 @@ export function renderRuns(tbody, runs, sel, act) {
     const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
     tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>` +
       `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
-      `<td class="num">${epochInProgress(r)}/${r.epochs}</td><td class="num">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
+      `<td class="num" data-label="${esc(t("runs.epoch"))}">${epochInProgress(r)}/${r.epochs}</td>` +
+      `<td class="num" data-label="${esc(t("runs.validation_accuracy"))}">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
     const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
     const btn = (/** @type {string} */ text, /** @type {RunAction} */ a, /** @type {string} */ label, pressed = false) => {
       const b = document.createElement("button");
