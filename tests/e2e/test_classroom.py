@@ -237,19 +237,21 @@ def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
     expect(page.get_by_test_id("join").get_by_role("button", name="加入")).to_be_visible()
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     assert axe(page, "body") == []
-    # A refusal keeps the server's reason in Chinese, after a lead-in true of its code (qa-ui2 #1:
-    # a wrong code read "the server does not accept requests from this page's address").
+    # A refusal says what is wrong, all in Chinese (qa-ui2 #1: a wrong code read "the server does
+    # not accept requests from this page's address"; QA3 class #5: half of it was English).
     form = page.get_by_test_id("join")
     form.locator("input[name=name]").fill("dora")
     form.locator("input[name=code]").fill("not-the-code")
     form.locator("button[type=submit]").click()
     status = page.get_by_test_id("join-status")
-    expect(status).to_contain_text("不允许这样做：that is not this class's join code")
+    expect(status).to_contain_text("这不是本班的加入码")
     expect(status).not_to_contain_text("地址")
+    expect(status).not_to_contain_text("join code")
     form.locator("input[name=name]").fill("cleo")
     form.locator("input[name=code]").fill(CODE)
     form.locator("button[type=submit]").click()
-    expect(status).to_contain_text("这和现在的状态冲突：the name 'cleo' is taken")
+    expect(status).to_contain_text("“cleo”这个名字已经在本班了")  # taken: ask the teacher for one's link
+    expect(status).not_to_contain_text("taken")
     # The name field holds what the server takes (40), and a name in Chinese joins (qa-ui2 #3, #11).
     expect(form.locator("input[name=name]")).to_have_attribute("maxlength", "40")
     form.locator("input[name=name]").fill("张伟")
@@ -330,7 +332,7 @@ def test_delete_asks_first_in_the_row(class_server, browser) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     row = page.locator(f'[data-testid="class-runs"] tr[data-run="{run["id"]}"]')
-    row.scroll_into_view_if_needed()
+    page.locator("#class").scroll_into_view_if_needed()  # the row itself is redrawn every 5 s
     row.get_by_role("button", name="Delete hal's try").click()
     expect(row).to_contain_text("Delete hal's run “hal's try” and its checkpoints? This cannot be undone.")
     expect(row.get_by_role("button", name="No, keep it hal's try")).to_be_focused()
