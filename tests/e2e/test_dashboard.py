@@ -163,14 +163,16 @@ def test_start_a_run_and_a_second_viewer_sees_it(server, browser) -> None:
     # The probe digits and the timeline.
     assert page.locator("#probes canvas").count() == 10  # one probe of each digit
     assert page.locator("#probe-layers canvas").count() >= 9
-    # The timeline: back to the first heavy frame, then live again.
+    # The timeline: the run ended while the page watched, so it is read back from its checkpoints
+    # (QA3 smoke #2); back to the first, then the latest again.
+    page.wait_for_function("() => window.glassnet.learned.mode === 'checkpoints'", timeout=15000)
     timeline = page.locator("#timeline")
     timeline.focus()
     page.keyboard.press("Home")
-    page.wait_for_function("() => document.querySelector('#timeline-label').textContent.startsWith('step ')")
+    page.wait_for_function("() => document.querySelector('#timeline-label').textContent.startsWith('epoch-')")
     assert page.locator("#live").get_attribute("aria-pressed") == "false"
     page.locator("#live").click()
-    page.wait_for_function("() => document.querySelector('#timeline-label').textContent.startsWith('live')")
+    page.wait_for_function("() => document.querySelector('#timeline-label').textContent.startsWith('latest')")
     # The confusion matrix answers the keyboard: Enter on a cell filters the gallery.
     page.locator("#confusion").focus()
     page.keyboard.press("ArrowRight")
