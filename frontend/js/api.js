@@ -22,10 +22,27 @@ export class ApiError extends Error {
 const seconds = (v) => (v != null && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : null);
 
 /**
- * @param {string} path @param {{method?: string, body?: any, signal?: AbortSignal}} [opt]
+ * @param {string} path @param {{method?: string, body?: any, signal?: AbortSignal, idempotent?: boolean}} [opt]
+ *   idempotent: a POST that changes nothing (a check), asked again when the server is busy, as GETs are
  * @returns {Promise<any>}
  */
 export async function api(path, opt = {}) {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await once(path, opt);
+    } catch (e) {
+      // The heavy pool refused at once (503 busy: the job never ran), e.g. when a crowd of pages
+      // moves to the same run together: a read, or a check that changes nothing, is asked again
+      // after the server's Retry-After (at most twice, at most 3 s each).
+      const again = e instanceof ApiError && e.code === "busy" && tries < 2 && ((opt.method ?? "GET") === "GET" || opt.idempotent);
+      if (!again) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * Math.min(3, e.retryAfter ?? 1)));
+    }
+  }
+}
+
+/** One request (see api). @param {string} path @param {{method?: string, body?: any, signal?: AbortSignal}} opt */
+async function once(path, opt) {
   /** @type {RequestInit} */
   const init = { method: opt.method ?? "GET", headers: {}, signal: opt.signal };
   if (opt.body !== undefined) {
@@ -64,7 +81,7 @@ export const control = (id, action) => api(`/api/runs/${encodeURIComponent(id)}/
 /** @param {string} id @param {{name?: string, lr?: number, momentum?: number, beta1?: number, beta2?: number, weight_decay?: number}} values */
 export const patchRun = (id, values) => api(`/api/runs/${encodeURIComponent(id)}`, { method: "PATCH", body: values });
 /** @param {any} spec */
-export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec });
+export const checkArchitecture = (spec) => api("/api/architecture", { method: "POST", body: spec, idempotent: true });
 export const getModels = () => api("/api/models");
 /** The presets and the layer types, costs and limits the page builds its editor from. */
 export const getPresets = () => api("/api/presets");

@@ -216,7 +216,10 @@ function onDeleted(d) {
     toast(t("run.deleted", { name: d.name }), "info");
     S.watched = null; // the server already dropped the subscription: nothing to unsubscribe
     const next = afterDelete(d.id, S.pinned, S.current, [...S.runs.keys()]);
-    if (next.id) watch(next.id, false, next.how);
+    // Every page that showed it moves now, many to the same run: spread over 1.5 s (as reconnects
+    // are), so their reads do not all reach the server's pool at once.
+    const id = next.id;
+    if (id) window.setTimeout(() => { if (S.watched === null) watch(id, false, next.how); }, Math.random() * 1500);
     else { S.detail = null; S.kernels.clear(); S.probes.clear(); S.gradients.clear(); charts.reset(); learned.reset(); epochView.clear(); }
   }
   classPanel.changed();

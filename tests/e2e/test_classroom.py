@@ -198,9 +198,10 @@ def test_the_class_section_for_a_lesson(class_server, browser) -> None:
     phone.evaluate("id => window.glassnet.watch(id)", kims["id"])
     call(url, f"/api/runs/{kims['id']}", TEACHER, method="DELETE")
     phone.wait_for_function("id => window.glassnet.S.watched === id", arg=pinned["id"], timeout=15000)
-    # The pages were live while the run went: a request for it in flight then may be a 404.
-    errors.check(allow=("404",))
-    phone_errors.check(allow=("404",))
+    # The pages were live while the run went: a request for it in flight then may be a 404, and the
+    # pages that move at once may meet the pool's 503 busy (asked again after Retry-After).
+    errors.check(allow=("404", "503"))
+    phone_errors.check(allow=("404", "503"))
 
 
 def test_a_student_joins_with_the_class_code(class_server, browser) -> None:
@@ -354,5 +355,7 @@ def test_delete_asks_first_in_the_row(class_server, browser) -> None:
     told = "The run “hal's try” was deleted, with its checkpoints."
     expect(hals.get_by_test_id("errors")).to_contain_text(told)
     assert hals.evaluate("window.glassnet.S.watched") != run["id"]
-    errors.check()
-    hal_errors.check()
+    # Every page this module left open moves when the run goes: the pool may answer one of their
+    # reads 503 busy (the page asks again after Retry-After); nothing else may fail.
+    errors.check(allow=("503",))
+    hal_errors.check(allow=("503",))
