@@ -245,7 +245,8 @@ onRunChange((prev, d) => {
     if (prev.status !== d.status) { S.speed = null; if (S.detail) S.detail = { ...S.detail, ...pickSummary(d) }; train.sync(); }
     // It ended (stopped, finished, failed): what it learned is read back from its checkpoints now,
     // not left on the last live frame (QA3 smoke #2).
-    if (isLive(prev) && !isLive(d)) learned.loadCheckpoints(d.id);
+    // Spread over 1.5 s: every page that watched it asks at once (a class watches one run).
+    if (isLive(prev) && !isLive(d)) window.setTimeout(() => learned.loadCheckpoints(d.id), Math.random() * 1500);
   }
   if (prev.status !== d.status) {
     if (d.status === STATUS.DIVERGED || d.status === STATUS.FAILED) toast(t("run.ended_badly", { name: d.name, status: statusWord(d.status), message: d.message ?? t("run.no_details") }));

@@ -196,7 +196,9 @@ class Settings(BaseSettings):
 
     # Heavy work (spec checks, decoding, validation, predictions) off the event loop.
     heavy_workers: int = Field(2, ge=1, le=32, description="threads of the heavy-work pool")
-    heavy_queue: int = Field(16, ge=0, le=1000, description="jobs that may wait; one more is a 503")
+    heavy_queue: int = Field(
+        64, ge=0, le=1000, description="jobs that may wait; one more is a 503 (a class's pages ask together)"
+    )
 
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="largest request body (413 past it)")
