@@ -137,7 +137,12 @@ def test_wish_colours_agree_with_the_diagram(server, browser, scheme: str) -> No
     page.get_by_test_id("wishes-table").wait_for()
 
     def rgb(selector: str) -> list[int]:
-        css = page.eval_on_selector(selector, "(e) => getComputedStyle(e).backgroundColor")
+        # Polled: the table is redrawn when an answer comes, and a replaced element has no style.
+        css = page.wait_for_function(
+            "(s) => { const e = document.querySelector(s);"
+            " const c = e && getComputedStyle(e).backgroundColor; return c && c.includes('(') ? c : null; }",
+            arg=selector,
+        ).json_value()
         return [int(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
 
     r, _, b = rgb(".wishbar.down")

@@ -41,9 +41,14 @@ def test_four_runs_at_once_then_one_at_a_time(tmp_path: Path, subset: Path) -> N
         runs = [client.post("/api/runs", json={**BODY, "seed": s}).json() for s in seeds]
         assert [r["status"] for r in runs] == ["running"] * 4
         assert client.get("/healthz").json()["active_runs"] == 4
-        # All four train at the same time: each has reported its speed while all four run.
+        # All four train at the same time: each has trained steps while none has finished.
         manager = client.app.state.manager
-        wait_for(lambda: len(manager.speeds.step_s) == 4, what="all four training at once")
+
+        def all_four_training() -> bool:
+            now = [client.get(f"/api/runs/{r['id']}").json() for r in runs]
+            return all(r["status"] == "running" and r["step"] > 0 for r in now)
+
+        wait_for(all_four_training, what="all four training at once")
         assert len(manager.workers) == 4
         done = [wait_status(client, r["id"], "finished", timeout=180) for r in runs]
         concurrent = {}
