@@ -16,7 +16,16 @@ from .conftest import open_page
 from .digits import DIGITS, draw
 from .test_dashboard import api
 from .test_learn import learn_on, wait_text
-from .test_truthful_panels import STATE, closed, number, start_and_open, stop_all, wait_run, watch
+from .test_truthful_panels import (
+    STATE,
+    closed,
+    number,
+    pause_new_rate_resume,
+    start_and_open,
+    stop_all,
+    wait_run,
+    watch,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -211,12 +220,7 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     page.wait_for_function(OPEN)
     watch(page, run["id"])
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 20", timeout=30000)
-    page.get_by_test_id("pause").click()
-    page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
-    page.locator("#live-lr").fill("0.0005")
-    page.locator("#apply-lr").click()
-    page.get_by_test_id("resume").click()
-    page.wait_for_function(f"() => ({STATE})() === 'running'", timeout=15000)
+    pause_new_rate_resume(page, "0.0005")
     page.wait_for_timeout(1500)
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)

@@ -423,15 +423,20 @@ def test_item08_a_stopped_run_continues(server, browser) -> None:
     closed(page, errors)
 
 
-def test_item12_the_loss_chart_marks_pauses_resumes_and_new_rates(server, browser) -> None:
-    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "name": "marked"})
-    page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 5", timeout=30000)
+def pause_new_rate_resume(page, lr: str) -> None:
+    """Pause the watched run, apply a new learning rate, resume: a mark of each kind on the chart."""
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
-    page.locator("#live-lr").fill("0.0004")
+    page.locator("#live-lr").fill(lr)
     page.locator("#apply-lr").click()
     page.get_by_test_id("resume").click()
     page.wait_for_function(f"() => ({STATE})() === 'running'", timeout=15000)
+
+
+def test_item12_the_loss_chart_marks_pauses_resumes_and_new_rates(server, browser) -> None:
+    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "name": "marked"})
+    page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 5", timeout=30000)
+    pause_new_rate_resume(page, "0.0004")
     kinds = "() => window.glassnet.charts.loss.marks.map((m) => m.label)"
     page.wait_for_function(f"() => ({kinds})().length >= 3")
     assert page.evaluate(kinds)[:3] == ["pause", "base lr 4·10⁻⁴", "resume"]

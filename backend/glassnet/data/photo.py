@@ -93,7 +93,8 @@ def _tails_say_dark(x: np.ndarray) -> bool:
 
 
 def dark_ink(images: np.ndarray) -> np.ndarray:
-    """:func:`_ink_is_dark` for each of (B, H, W)."""
+    """:func:`_tails_say_dark` for each of (B, H, W): whether a crowded flat image is paper on a
+    dark table (the tails' rule is right for flat pictures; :func:`_ink_is_dark` is for photos)."""
     return np.array([_tails_say_dark(x) for x in images], dtype=bool)
 
 

@@ -106,6 +106,10 @@ def check(run: dict[str, Any], action: RunAction, has_checkpoint: bool = True) -
         raise RunConflictError(why)
 
 
+#: the message of a run stopped while it waited in the queue
+STOPPED_QUEUED = "stopped before it started"
+
+
 class RunManager:
     """Starts, queues, commands and watches runs; keeps the store and the viewers up to date."""
 
@@ -489,7 +493,7 @@ class RunManager:
             run = await self._stop(run_id)
             if by is None:
                 return run
-            before = "" if run.get("message") != "stopped before it started" else " before it started"
+            before = " before it started" if run.get("message") == STOPPED_QUEUED else ""
             run = self.store.update(run_id, message=f"stopped by {by}{before}")
             self.publish_status(run)
             return run
@@ -500,7 +504,7 @@ class RunManager:
         check(run, RunAction.STOP)
         if status == RunStatus.QUEUED:
             self.queue.remove(run_id)
-            return self.set_status(run_id, RunStatus.STOPPED, message="stopped before it started")
+            return self.set_status(run_id, RunStatus.STOPPED, message=STOPPED_QUEUED)
         if status in (RunStatus.INTERRUPTED, RunStatus.PAUSED) and run_id not in self.workers:
             return self.set_status(run_id, RunStatus.STOPPED)
         if run_id not in self.workers:
