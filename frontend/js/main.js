@@ -220,7 +220,7 @@ function onDeleted(d) {
     // are), so their reads do not all reach the server's pool at once.
     const id = next.id;
     if (id) window.setTimeout(() => { if (S.watched === null) watch(id, false, next.how); }, Math.random() * 1500);
-    else { S.detail = null; S.kernels.clear(); S.probes.clear(); S.gradients.clear(); charts.reset(); learned.reset(); epochView.clear(); }
+    else forgetShown();
   }
   classPanel.changed();
   loadModels(); // its checkpoints are gone from the model lists
@@ -260,6 +260,13 @@ onRunChange((prev, d) => {
 });
 
 // -- watching a run -----------------------------------------------------------------------------
+/** Drop what the page showed of its run: its detail, frames, charts and epochs (another run comes, or none). */
+function forgetShown() {
+  S.fallback = false; S.speed = null; S.detail = null;
+  S.kernels.clear(); S.probes.clear(); S.gradients.clear();
+  charts.reset(); learned.reset(); epochView.clear();
+}
+
 /**
  * @param {string} id @param {boolean} [force] reload even if already watched (after a reconnect)
  * @param {import("./follow.js").Following} [how] why: the person's choice unless said otherwise
@@ -272,9 +279,7 @@ async function watch(id, force = false, how = "chosen") {
   S.watched = id;
   socket.send(subscribeMessage(id));
   if (changed) {
-    S.fallback = false; S.speed = null; S.detail = null;
-    S.kernels.clear(); S.probes.clear(); S.gradients.clear();
-    charts.reset(); learned.reset(); epochView.clear();
+    forgetShown();
   }
   for (const n of ["runs", "status", "controls"]) markDirty(n);
   const [detail, history] = await Promise.all([attempt(api.getRun(id), t("load.run")), attempt(api.getMetrics(id), t("load.metrics"))]);
