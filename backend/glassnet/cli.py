@@ -642,17 +642,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=3,
-        # httptools and websockets-sansio with bounds on pipelined requests and unread pongs
-        **protocol_classes(),
+        # httptools and websockets-sansio with bounds on pipelined requests, unread pongs and
+        # requests that arrive too slowly
+        **protocol_classes(settings.slow_request_s),
     )
     print(
         f"glassnet serve: open {here} (runs in {settings.data_dir})"
         + (f"; from other machines: {elsewhere}" if others else ""),
         flush=True,
     )
+    _more_descriptors()
     server = Server(config)
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def _more_descriptors(most: int = 65536) -> None:
+    """Raise this process's soft limit on open files to its hard limit (at most ``most``): every
+    connection, viewer and run pipe holds one, and a common soft limit, 1,024, is a class with a
+    few tabs each. Slow clients are closed after ``GLASSNET_SLOW_REQUEST_S`` either way."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = most if hard == resource.RLIM_INFINITY else min(hard, most)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):  # a container that forbids it: keep the soft one
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

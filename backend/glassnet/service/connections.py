@@ -15,25 +15,35 @@
   the client has taken the backlog (uvicorn's own keepalive then closes a client that never
   does).
 
+* Slow clients: uvicorn sets no deadline on a request's headers or body, so a client that
+  trickles a byte every few seconds ("slowloris") held its connection — and a file descriptor —
+  for ever; enough of them and ``accept`` fails for everyone (1,024 descriptors is a common
+  limit). :class:`BoundedHttp` closes a connection whose request headers are not all there
+  :data:`SLOW_REQUEST_S` seconds after it began waiting for them (the connection opened, or the
+  last answer went), or whose body pauses that long. A request being answered, an idle
+  keep-alive connection (uvicorn closes those after 5 s) and a WebSocket have no such deadline.
+
 ``glassnet serve`` passes both to ``uvicorn.Config`` (:func:`protocol_classes`); where the
 libraries they extend are missing it keeps uvicorn's choice (``h11``, already bounded).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 log = logging.getLogger("glassnet.connections")
 
 MAX_PIPELINED = 32  # requests a connection may queue behind the one being answered
+SLOW_REQUEST_S = 20.0  # the default deadline for a request's headers, and for a pause in its body
 
 
 class _PipelineOverflowError(Exception):
     """Raised in the parser's callback to stop parsing the rest of the chunk."""
 
 
-def _bounded_http() -> type | None:
+def _bounded_http(slow_request_s: float) -> type | None:
     try:
         import httptools  # noqa: F401  (HttpToolsProtocol needs it)
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -41,12 +51,64 @@ def _bounded_http() -> type | None:
         return None
 
     class BoundedHttp(HttpToolsProtocol):  # type: ignore[misc, valid-type]
-        """HttpToolsProtocol holding at most MAX_PIPELINED queued requests (module docstring)."""
+        """HttpToolsProtocol holding at most MAX_PIPELINED queued requests, and closing a
+        request that arrives too slowly (module docstring)."""
+
+        deadline: asyncio.TimerHandle | None = None
+
+        # -- the deadline on a request's arrival -------------------------------------------
+
+        def _arm(self, why: str) -> None:
+            """(Re)start the clock: the connection closes if it runs out (``why`` is logged)."""
+            self._disarm()
+            self.deadline = self.loop.call_later(slow_request_s, self._too_slow, why)
+
+        def _disarm(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+                self.deadline = None
+
+        def _too_slow(self, why: str) -> None:
+            self.deadline = None
+            if self.transport.is_closing():
+                return
+            log.info(
+                "closing a connection whose %s took longer than %g s",
+                why,
+                slow_request_s,
+                extra={"fields": {"client": _client(self.client)}},
+            )
+            self.transport.abort()
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm("request headers")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_websocket_upgrade(self) -> None:
+            self._disarm()  # the WebSocket protocol owns the connection from here (pings, pongs)
+            super().handle_websocket_upgrade()
 
         def on_headers_complete(self) -> None:
+            upgrade = self.parser.should_upgrade()
             super().on_headers_complete()
+            if upgrade:
+                self._disarm()
+            else:
+                self._arm("request body")  # an answer's wait starts at on_message_complete
             if len(self.pipeline) > MAX_PIPELINED:
                 raise _PipelineOverflowError
+
+        def on_body(self, body: bytes) -> None:
+            self._arm("request body")  # a pause, not the whole body, is bounded: slow links work
+            super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
 
         def data_received(self, data: bytes) -> None:
             if not self.transport.is_closing():
@@ -62,14 +124,18 @@ def _bounded_http() -> type | None:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self.pipeline and not self.transport.is_closing():
+            if self.transport.is_closing():
+                return
+            if self.pipeline:
                 self.flow.pause_reading()  # read on only once every queued request is answered
+            else:
+                self._arm("request headers")  # the next request's (uvicorn's keep-alive may close first)
 
         def _drop(self) -> None:
             log.warning(
                 "closing a connection that pipelined more than %d requests ahead of its answers",
                 MAX_PIPELINED,
-                extra={"fields": {"client": f"{self.client[0]}:{self.client[1]}" if self.client else "?"}},
+                extra={"fields": {"client": _client(self.client)}},
             )
             self.pipeline.clear()
             self.transport.abort()
@@ -112,10 +178,15 @@ def _bounded_websocket() -> type | None:
     return BoundedWebSocket
 
 
-def protocol_classes() -> dict[str, Any]:
-    """``http=`` and ``ws=`` for ``uvicorn.Config``: the bounded classes where they load."""
+def _client(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "?"
+
+
+def protocol_classes(slow_request_s: float = SLOW_REQUEST_S) -> dict[str, Any]:
+    """``http=`` and ``ws=`` for ``uvicorn.Config``: the bounded classes where they load;
+    ``slow_request_s``: the deadline on a request's headers and on a pause in its body."""
     out: dict[str, Any] = {}
-    http, ws = _bounded_http(), _bounded_websocket()
+    http, ws = _bounded_http(slow_request_s), _bounded_websocket()
     if http is not None:
         out["http"] = http
     if ws is not None:

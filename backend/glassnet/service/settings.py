@@ -148,6 +148,13 @@ class Settings(BaseSettings):
         description="a crowd's metrics: at most one frame per this many seconds (the points merged, "
         "none lost; 0 = never merge)",
     )
+    slow_request_s: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="a request's headers must arrive within this many seconds, and its body may pause "
+        "no longer (slow clients holding connections open are closed)",
+    )
     ws_ping_interval_s: float = Field(10.0, gt=0, description="WebSocket pings this often")
     ws_ping_timeout_s: float = Field(10.0, gt=0, description="a socket whose pong is this late is closed")
     allowed_origins: list[str] = Field(
