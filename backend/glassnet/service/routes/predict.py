@@ -22,6 +22,7 @@ from ..batching import batcher_for
 from ..errors import body_cap
 from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
 from .bodies import (
+    MULTIPART_OVERHEAD,
     PlainErrorRoute,
     describe_errors,
     loads_strict,
@@ -251,7 +252,9 @@ async def _inputs(request: Request) -> dict[str, Any]:
         }
     },
 )
-@body_cap(MAX_JSON_BYTES)  # JSON up to 1 MiB (an image: 2 MiB, checked when read)
+# The route's cap is the largest body it takes (an image in a form); _inputs caps each kind when
+# it reads it: JSON 1 MiB, an image 2 MiB.
+@body_cap(MAX_IMAGE_BYTES + MULTIPART_OVERHEAD)
 async def predict(
     request: Request,
     registry: Registry,
