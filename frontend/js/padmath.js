@@ -87,8 +87,11 @@ export const hasInk = (grid, threshold = 0.05) => grid.some((r) => r.some((v) =>
 
 /**
  * The path a stroke is drawn along: quadratic curves through the midpoints of successive points
- * (a smooth curve that passes near every sampled point, like a pen). Returns segments
- * [start, control, end] for ctx.moveTo/quadraticCurveTo.
+ * (a smooth curve that passes near every sampled point, like a pen), except at a corner — a turn
+ * sharper than CORNER_DEGREES — which the path goes through: the curve would cut it by half a
+ * segment, and with a quick hand (points ~30 px apart) a small European 1's flag became a hook
+ * (read 7) and a small closed 4 a blob (QA round 4). Returns segments [start, control, end] for
+ * ctx.moveTo/quadraticCurveTo (a segment whose control is its end is a straight line).
  * @param {Point[]} pts
  * @returns {{start: Point, curves: Array<[Point, Point]>}} curves: [control, end]
  */
@@ -99,22 +102,44 @@ export function smoothPath(pts) {
   const curves = [];
   for (let i = 1; i < pts.length - 1; i++) {
     const mid = { x: (pts[i].x + pts[i + 1].x) / 2, y: (pts[i].y + pts[i + 1].y) / 2 };
-    curves.push([pts[i], mid]);
+    if (isCorner(pts[i - 1], pts[i], pts[i + 1])) {
+      curves.push([pts[i], pts[i]], [mid, mid]); // straight into the corner and out of it
+    } else {
+      curves.push([pts[i], mid]);
+    }
   }
   const last = pts[pts.length - 1];
   curves.push([last, last]);
   return { start: pts[0], curves };
 }
 
+/** A turn sharper than this (the angle between the way in and the way out) is a corner. */
+export const CORNER_DEGREES = 50;
+
+/** Whether the path a → b → c turns by more than CORNER_DEGREES at b. @param {Point} a @param {Point} b @param {Point} c */
+export function isCorner(a, b, c) {
+  const ux = b.x - a.x, uy = b.y - a.y, vx = c.x - b.x, vy = c.y - b.y;
+  const n = Math.hypot(ux, uy) * Math.hypot(vx, vy);
+  return n > 0 && (ux * vx + uy * vy) / n < Math.cos((CORNER_DEGREES * Math.PI) / 180);
+}
+
+/** Pointer steps (pad units) up to which follow() smooths fully, and from which not at all. */
+export const JITTER = { full: 3, none: 12 };
+
 /**
  * Light input smoothing: each new pointer position moves the pen part of the way (a low-pass
- * filter that removes mouse/touch jitter without lag you can see).
+ * filter that removes mouse/touch jitter without lag you can see). Only small steps are jitter:
+ * a step of JITTER.none pad units or more (a quick hand) goes all the way, or the pen never
+ * reaches a corner; between JITTER.full and JITTER.none the share grows from k to 1.
  * @param {Point|null} prev @param {Point} next @param {number} [k] 0..1, 1 = no smoothing
  * @returns {Point}
  */
 export function follow(prev, next, k = 0.6) {
   if (!prev) return next;
-  return { x: prev.x + (next.x - prev.x) * k, y: prev.y + (next.y - prev.y) * k };
+  const d = Math.hypot(next.x - prev.x, next.y - prev.y);
+  const t = Math.min(1, Math.max(0, (d - JITTER.full) / (JITTER.none - JITTER.full)));
+  const share = k + (1 - k) * t;
+  return { x: prev.x + (next.x - prev.x) * share, y: prev.y + (next.y - prev.y) * share };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { downsample, hasInk, smoothPath, InFlightThrottle, follow, sendBrush, BRUSH, MIN_SEND_BRUSH } from "../js/padmath.js";
+import { downsample, hasInk, smoothPath, isCorner, InFlightThrottle, follow, JITTER, sendBrush, BRUSH, MIN_SEND_BRUSH } from "../js/padmath.js";
 import { FrameHistory } from "../js/history.js";
 
 test("downsample averages blocks into [0, 1]", () => {
@@ -21,13 +21,26 @@ test("a 280 pad to 56 cells", () => {
 });
 
 test("smooth path passes through midpoints and ends at the last point", () => {
+  // A gentle bend: a quadratic curve through the midpoint, the point its control.
+  const bend = smoothPath([{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 20, y: 3 }]);
+  assert.deepEqual(bend.start, { x: 0, y: 0 });
+  assert.deepEqual(bend.curves[0], [{ x: 10, y: 0 }, { x: 15, y: 1.5 }]);
+  assert.deepEqual(bend.curves[bend.curves.length - 1][1], { x: 20, y: 3 });
+  // A corner (90°): the path goes through it, straight in and out (QA4: quick strokes lost corners).
   const p = smoothPath([{ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 10, y: 10 }]);
-  assert.deepEqual(p.start, { x: 0, y: 0 });
-  assert.deepEqual(p.curves[0], [{ x: 10, y: 0 }, { x: 10, y: 5 }]);
+  assert.deepEqual(p.curves[0], [{ x: 10, y: 0 }, { x: 10, y: 0 }]);
+  assert.deepEqual(p.curves[1], [{ x: 10, y: 5 }, { x: 10, y: 5 }]);
   assert.deepEqual(p.curves[p.curves.length - 1][1], { x: 10, y: 10 });
+  assert.equal(isCorner({ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 20, y: 3 }), false);
+  assert.equal(isCorner({ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 0, y: 1 }), true, "a flag's turn back");
   assert.equal(smoothPath([{ x: 1, y: 1 }]).curves.length, 0);
   assert.deepEqual(follow(null, { x: 5, y: 5 }), { x: 5, y: 5 });
-  assert.deepEqual(follow({ x: 0, y: 0 }, { x: 10, y: 0 }, 0.5), { x: 5, y: 0 });
+  // Small steps are jitter, smoothed by k; a quick hand's long steps are not.
+  assert.deepEqual(follow({ x: 0, y: 0 }, { x: 2, y: 0 }, 0.5), { x: 1, y: 0 });
+  assert.deepEqual(follow({ x: 0, y: 0 }, { x: JITTER.none, y: 0 }, 0.5), { x: JITTER.none, y: 0 });
+  assert.deepEqual(follow({ x: 0, y: 0 }, { x: 30, y: 40 }, 0.7), { x: 30, y: 40 });
+  const mid = follow({ x: 0, y: 0 }, { x: (JITTER.full + JITTER.none) / 2, y: 0 }, 0.5).x / ((JITTER.full + JITTER.none) / 2);
+  assert.ok(Math.abs(mid - 0.75) < 1e-12, `halfway between: half of the smoothing (${mid})`);
 });
 
 test("throttle: at most one request in flight, at most one per interval", () => {
