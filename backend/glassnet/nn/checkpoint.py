@@ -206,12 +206,16 @@ def _read_bytes(source: str | Path | bytes | BinaryIO, where: str, max_bytes: in
         try:  # opened once: a file removed meanwhile is missing, never a half-read one
             with path.open("rb") as handle:
                 info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode):
+                if stat.S_ISDIR(info.st_mode):
                     raise IsADirectoryError(path)
+                if not stat.S_ISREG(info.st_mode):
+                    raise MissingCheckpointError(f"{where}: not a regular file")
                 if info.st_size > max_bytes:
                     raise CheckpointError(f"{where}: larger than {max_bytes // 2**20} MiB")
                 data = handle.read(max_bytes + 1)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        except IsADirectoryError:
+            raise MissingCheckpointError(f"{where} is a directory, not a checkpoint file") from None
+        except (FileNotFoundError, NotADirectoryError):
             raise MissingCheckpointError(f"{where}: no such file") from None
     elif isinstance(source, bytes | bytearray):
         data = bytes(source)

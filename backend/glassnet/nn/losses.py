@@ -14,6 +14,12 @@ from .layers.activations import softmax
 LOSSES = ("cross_entropy", "mse")
 
 
+def check_loss(name: str) -> None:
+    """Raise ``ValueError`` naming the choices unless ``name`` is one of :data:`LOSSES`."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+
+
 def _check(output: np.ndarray, labels: np.ndarray) -> None:
     if output.ndim != 2:
         raise ValueError(f"loss: expected network output of shape (N, K), got {output.shape}")
@@ -67,7 +73,8 @@ def compute_loss(name: str, output: np.ndarray, labels: np.ndarray) -> tuple[flo
         return softmax_cross_entropy(output, labels)
     if name == "mse":
         return mean_squared_error(output, labels)
-    raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    check_loss(name)
+    raise AssertionError(name)  # pragma: no cover (check_loss refused it)
 
 
 def readout(name: str) -> str:
@@ -82,7 +89,13 @@ def probabilities(name: str, output: np.ndarray) -> np.ndarray:
     With cross-entropy the outputs are scores and the softmax turns them into probabilities. With
     the squared-error cost the outputs are already activations in 0..1 (sigmoid or softmax); they
     are normalised to sum to one so both kinds of network can be shown the same way.
+
+    Raises ``ValueError`` for a loss not in :data:`LOSSES` or an output that is not (N, K).
     """
+    check_loss(name)
+    if getattr(output, "ndim", None) != 2:
+        shape = getattr(output, "shape", type(output).__name__)
+        raise ValueError(f"probabilities: expected scores of shape (N, K), got {shape}")
     if name == "cross_entropy":
         return softmax(output)
     xp = array_module(output)

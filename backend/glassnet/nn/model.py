@@ -22,7 +22,7 @@ import numpy as np
 
 from .backend import array_module, device_of, module_for, to_host
 from .layers import Layer, Shape, format_shape, layer_from_spec
-from .losses import LOSSES
+from .losses import check_loss
 from .params import ParamPack
 
 MAX_LAYERS = 64
@@ -84,8 +84,7 @@ class Sequential:
             raise ValueError("a network needs at least one layer")
         if len(layers) > MAX_LAYERS:
             raise ValueError(f"at most {MAX_LAYERS} layers, got {len(layers)}")
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        check_loss(loss)
         rng = rng if rng is not None else np.random.default_rng(0)
         self.layers = layers
         self.input_shape = tuple(input_shape)
@@ -215,9 +214,20 @@ class Sequential:
         return "\n".join(lines)
 
     # -- computing ---------------------------------------------------------------------------
+    def _batch(self, x: np.ndarray) -> np.ndarray:
+        """``x`` on the model's device; ``ValueError`` for a batch of no samples (each layer
+        checks the shape of one)."""
+        x = self._pack.xp.asarray(x)
+        if x.ndim >= 1 and x.shape[0] == 0:
+            raise ValueError(
+                f"empty batch: x has shape {tuple(x.shape)}; send at least one sample, "
+                f"e.g. shape (1, {', '.join(map(str, self.input_shape))})"
+            )
+        return x
+
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, *input_shape) -> output (N, K), on the model's device (x is moved there)."""
-        x = self._pack.xp.asarray(x)
+        x = self._batch(x)
         for layer in self.layers:
             x = layer.forward(x, train)
         return x
@@ -225,7 +235,7 @@ class Sequential:
     def forward_record(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Forward in prediction mode, keeping every layer's activation (its output); all of
         them on the host, ready to be encoded and sent."""
-        x = self._pack.xp.asarray(x)
+        x = self._batch(x)
         acts = []
         for layer in self.layers:
             x = layer.forward(x, False)

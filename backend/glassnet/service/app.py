@@ -61,7 +61,7 @@ from .routes import (
 )
 from .runlog import RunObserver
 from .schemas import Readiness
-from .security import Guard, ensure_token
+from .security import OPEN_PATHS, Guard, ensure_token
 from .settings import Settings, get_settings
 from .store import RunStore, check_database
 from .worker import RunManager
@@ -266,7 +266,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = ServiceMetrics(lambda: app.state)
     install_error_handlers(app)
-    document_errors(app)
+    document_errors(app, OPEN_PATHS)
     app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
     app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .disk import DiskFullError, disk_full
@@ -93,6 +94,16 @@ def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[st
 
 class JSONConstantError(ValueError):
     """``NaN``, ``Infinity`` or ``-Infinity`` in JSON (Python reads them; JSON has no such numbers)."""
+
+
+def strict_loads(text: bytes | str, hint: str = "") -> Any:
+    """``json.loads`` refusing ``NaN``/``Infinity`` with :class:`JSONConstantError` ("NaN is not a
+    number in JSON; <hint>"): the one parse REST bodies and WebSocket messages share."""
+
+    def no_constants(name: str) -> Any:
+        raise JSONConstantError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
+
+    return json.loads(text, parse_constant=no_constants)
 
 
 def json_problem(exc: ValueError | RecursionError, what: str = "the body") -> str:
@@ -239,13 +250,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def send_error(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None, prefix: str = ""
 ) -> None:
-    """An ``ErrorBody`` answer straight from ASGI middleware (before any route runs)."""
+    """An ``ErrorBody`` answer straight from ASGI middleware (before any route runs); with
+    ``prefix="websocket."`` as the HTTP answer that refuses a WebSocket handshake (the ASGI
+    ``websocket.http.response`` extension)."""
     body = json.dumps({"detail": detail, "code": code_for_status(status).value}).encode()
     start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": start + (headers or [])})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}http.response.start", "status": status, "headers": start + (headers or [])})
+    await send({"type": f"{prefix}http.response.body", "body": body})
 
 
 BODY_CAP_ATTR = "glassnet_body_cap"
@@ -356,11 +369,41 @@ COMMON_ERRORS = {
     "503": "Busy or not ready: retry shortly (Retry-After)",
 }
 WRITE_ERRORS = {"507": "No room: the disk is full or the data dir is over its cap"}
+BODY_ERRORS = {
+    "415": "The body was sent with a content type this route does not take (JSON: application/json)"
+}
+# The token, three ways (security.py: Guard.authorised); needed when the server has one (bound
+# beyond loopback, or a join code), so the empty requirement ({}) is listed too: none on loopback.
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The token glassnet serve printed (or a student's): Authorization: Bearer <token>",
+    },
+    "tokenHeader": {"type": "apiKey", "in": "header", "name": "X-Glassnet-Token"},
+    "tokenCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "glassnet_token",
+        "description": "Set by opening GET /?token=<token> in a browser (HttpOnly, SameSite=Strict)",
+    },
+}
+SECURITY = [{"bearer": []}, {"tokenHeader": []}, {"tokenCookie": []}, {}]
 
 
-def document_errors(app: FastAPI) -> None:
+def component_schema(model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A pydantic model's JSON schema for ``components.schemas``, and the models it refers to:
+    its references point into ``#/components/schemas/`` (a pasted ``model_json_schema()`` keeps
+    ``#/$defs/...``, which an OpenAPI document resolves from its root, where there is none)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return schema, schema.pop("$defs", {})
+
+
+def document_errors(app: FastAPI, open_paths: frozenset[str] = frozenset()) -> None:
     """Every operation's error answers in the schema, all as :class:`ErrorBody` (one shape): the
-    422 FastAPI would describe as a list of objects, and the 400s, 401s, ... the middleware gives."""
+    422 FastAPI would describe as a list of objects, the 400s, 401s, ... the middleware gives, and
+    a 415 wherever a body is taken; and the token's ways in (``securitySchemes``), none needed on
+    ``open_paths``."""
     from .schemas import ErrorBody
 
     default_openapi = app.openapi
@@ -369,27 +412,33 @@ def document_errors(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = default_openapi()
-        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = (
-            ErrorBody.model_json_schema()
-        )
+        components = schema.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        body, defs = component_schema(ErrorBody)
+        schemas["ErrorBody"] = body
+        for name, sub in defs.items():
+            schemas.setdefault(name, sub)
+        components["securitySchemes"] = SECURITY_SCHEMES
+        schema["security"] = SECURITY
         ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-        for methods in schema.get("paths", {}).values():
+        for path, methods in schema.get("paths", {}).items():
             for method, operation in methods.items():
+                if path in open_paths:
+                    operation["security"] = [{}]
                 responses = operation.setdefault("responses", {})
                 extra = {
                     **COMMON_ERRORS,
                     **(WRITE_ERRORS if method in ("post", "patch", "put", "delete") else {}),
+                    **(BODY_ERRORS if "requestBody" in operation else {}),
                 }
                 for code, text in extra.items():
                     if code not in responses or code == "422":
-                        responses[code] = {
-                            "description": responses.get(code, {}).get("description", text),
-                            "content": ref,
-                        }
-                    else:
-                        responses[code]["content"] = ref
+                        responses[code] = {"description": responses.get(code, {}).get("description", text)}
+                for code, response in responses.items():
+                    if int(code) >= 400:  # every error, the route's own included, is an ErrorBody
+                        response["content"] = ref
         for name in ("HTTPValidationError", "ValidationError"):
-            schema["components"]["schemas"].pop(name, None)
+            schemas.pop(name, None)
         app.openapi_schema = schema
         return schema
 
@@ -420,12 +469,37 @@ def documented_paths(openapi: dict[str, Any]) -> list[tuple[re.Pattern[str], set
 class AllowedMethods:
     """ASGI middleware: a documented path asked with a method it does not have gets 405 with an
     ``Allow`` header listing exactly its documented methods (not the static files' GET, HEAD);
-    a path under ``/api/`` that no documented path fits is a 404 whatever the method."""
+    a path under ``/api/`` that no documented path fits is a 404 whatever the method. ``HEAD``
+    on a GET route is answered as its GET without the body (status and headers, Content-Length
+    included; RFC 9110 9.3.2): FastAPI's routes have no HEAD of their own, so it would fall
+    through to the static files and be a 404."""
 
     def __init__(self, app: ASGIApp, fastapi: FastAPI) -> None:
         self.app = app
         self.fastapi = fastapi
         self.paths: list[tuple[Any, set[str]]] | None = None
+
+    def get_route(self, scope: Scope) -> bool:
+        """Whether a route of the app (documented or not: /docs, /openapi.json) answers this GET."""
+        return any(
+            "GET" in (route.methods or ()) and route.matches(scope)[0] == Match.FULL
+            for route in _api_routes(self.fastapi.router.routes)
+        )
+
+    async def head_as_get(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer a HEAD with its GET route's status and headers and no body; False if no GET
+        route fits (the static files answer HEAD themselves)."""
+        get = {**scope, "method": "GET"}  # a copy: the server still sees the HEAD it was sent
+        if not self.get_route(get):
+            return False
+
+        async def bodiless(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(get, receive, bodiless)
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -447,5 +521,7 @@ class AllowedMethods:
             ):
                 allow = [(b"allow", ", ".join(sorted(allowed)).encode())]
                 await send_error(send, 405, f"method {scope['method']} is not allowed here", allow)
+                return
+            if scope["method"] == "HEAD" and await self.head_as_get(scope, receive, send):
                 return
         await self.app(scope, receive, send)

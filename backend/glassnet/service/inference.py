@@ -492,8 +492,8 @@ class ModelRegistry:
             created = datetime.fromtimestamp(key[1] / 1e9, tz=UTC).isoformat(timespec="seconds")
         epochs = meta.get("epochs")
         val_accuracy = meta.get("val_accuracy")
-        if self._kind(path) == "run":
-            epochs, val_accuracy = _run_figures(meta, epochs, val_accuracy)
+        # A run's checkpoint records its figures its own way, and so does one uploaded again.
+        epochs, val_accuracy = _run_figures(meta, epochs, val_accuracy)
         summary = ModelSummary(
             id=model_id,
             kind=self._kind(path),

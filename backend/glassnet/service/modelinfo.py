@@ -53,7 +53,9 @@ class ModelSummary(BaseModel):
     kind: ModelKind
     default: bool = Field(description="Whether /api/predict uses it when no model is named.")
     preset: str | None = None
-    name: str | None = None
+    name: str | None = Field(
+        None, description="The network's name from its spec; a run's checkpoint: the run's name."
+    )
     description: str | None = None
     input_shape: list[int]
     loss: str
@@ -61,7 +63,9 @@ class ModelSummary(BaseModel):
     params: int = Field(description="Total number of weights and biases.")
     test_accuracy: float | None = Field(None, description="Fraction of the MNIST test set read right.")
     val_accuracy: float | None = None
-    epochs: int | None = None
+    epochs: int | None = Field(
+        None, description="Epochs trained, as the checkpoint records them (a run's, uploaded again, too)."
+    )
     size: int = Field(description="Checkpoint file size in bytes.")
     created: str = Field(description="ISO 8601 time the checkpoint was written.")
 

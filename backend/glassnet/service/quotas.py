@@ -1,6 +1,8 @@
-"""Per-client quotas (a client is its address): run creations and uploads per hour, and the
-bytes of uploaded models a client may keep. Over a quota: 429 with ``Retry-After`` and a message
-naming the quota and its setting. The defaults are far above what one person at a dashboard does.
+"""Per-client quotas: run creations and uploads per hour, and the bytes of uploaded models a
+client may keep. A client is a student's name or, for anyone else, an address
+(security.quota_client); joins and wrong join codes count per address. Over a quota: 429 with
+``Retry-After`` and a message naming the quota and its setting. The defaults are far above what
+one person at a dashboard does.
 """
 
 from __future__ import annotations

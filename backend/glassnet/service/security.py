@@ -48,7 +48,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import send_error
-from .owners import TEACHER_IDENTITY, VIEWER_IDENTITY, Identity, browser_owner, student_of
+from .owners import TEACHER_IDENTITY, VIEWER_IDENTITY, Identity, browser_owner, identity_of, student_of
 from .settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -442,11 +442,18 @@ class Guard:
 
     # -- answers ---------------------------------------------------------------------------------
     async def refuse(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
+        """An error answer before any route runs. A socket without a valid token gets the HTTP 401
+        REST gives (with ``WWW-Authenticate`` and the ``ErrorBody``), through the ASGI denial
+        response where the server has it, so a program can tell "log in" from "not allowed";
+        other refusals close before accept (1008: the server answers the handshake with 403)."""
+        extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
+            if status == 401 and "websocket.http.response" in scope.get("extensions", {}):
+                await send_error(send, status, detail, extra + SECURITY_HEADERS, prefix="websocket.")
+                return
             await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
             return
-        extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
         await send_error(send, status, detail, extra + SECURITY_HEADERS)
 
     @staticmethod
@@ -503,3 +510,11 @@ def client_of(scope_or_request: Any) -> str:
         scope_or_request.client if hasattr(scope_or_request, "client") else scope_or_request.get("client")
     )
     return client[0] if client else "unknown"
+
+
+def quota_client(scope_or_request: Any) -> str:
+    """Whom a run's or an upload's quota counts against: a student by name (a class behind one
+    address, a school's NAT or proxy, is many people, and joins are capped per address so one
+    machine cannot mint names to get past it), the teacher and anyone else by address."""
+    identity = identity_of(scope_or_request)
+    return client_of(scope_or_request) if identity.teacher else f"student {identity.owner}"

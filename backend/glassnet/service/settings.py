@@ -159,7 +159,8 @@ class Settings(BaseSettings):
     ws_ping_timeout_s: float = Field(10.0, gt=0, description="a socket whose pong is this late is closed")
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description="extra origins (exact, e.g. https://example.org) allowed to change state; "
+        description="extra origins (exact, e.g. a TLS proxy's https://example.org) whose pages may change "
+        "state and open the WebSocket; no CORS: a page on another origin still cannot read the REST API; "
         "comma-separated (or a JSON list)",
     )
 
@@ -190,15 +191,22 @@ class Settings(BaseSettings):
         16 * 2**20, ge=0, description="free disk space needed to start or resume runs"
     )
 
-    # Per-client quotas (by address; 429 with Retry-After).
-    quota_runs_per_hour: int = Field(120, ge=1, description="runs a client may create per hour")
-    quota_uploads_per_hour: int = Field(60, ge=1, description="models a client may upload per hour")
-    quota_upload_bytes: int = Field(2 * 2**30, ge=2**20, description="stored uploads per client")
+    # Per-client quotas (429 with Retry-After): a student by name, anyone else by address
+    # (security.quota_client); joins by address.
+    quota_runs_per_hour: int = Field(
+        120, ge=1, description="runs a client may create per hour (a student: per name, else per address)"
+    )
+    quota_uploads_per_hour: int = Field(
+        60, ge=1, description="models a client may upload per hour (a student: per name, else per address)"
+    )
+    quota_upload_bytes: int = Field(
+        2 * 2**30, ge=2**20, description="stored uploads per client (a student: per name, else per address)"
+    )
     quota_names_per_hour: int = Field(
         5,
         ge=1,
-        description="student names a client may join under per hour (POST /api/join): a student's "
-        "caps are per name, so one machine cannot mint names to get past them",
+        description="student names a client (an address) may join under per hour (POST /api/join): a "
+        "student's caps are per name, so one machine cannot mint names to get past them",
     )
 
     # Heavy work (spec checks, decoding, validation, predictions) off the event loop.

@@ -346,7 +346,8 @@ class RunStore:
 
     # -- uploads ------------------------------------------------------------------------------
     def add_upload(self, model_id: str, owner: str, size: int, uploader: str | None = None) -> None:
-        """Record an upload: ``owner`` is the client address its quota counts against,
+        """Record an upload: ``owner`` is whom its quota counts against (security.quota_client:
+        a student by name, anyone else by address),
         ``uploader`` the person (identity) who may delete it besides the teacher."""
         self.db.execute(
             "INSERT OR REPLACE INTO uploads (id, owner, bytes, created, uploader) VALUES (?, ?, ?, ?, ?)",

@@ -6,7 +6,6 @@ endpoint and so read them by hand instead of through FastAPI's body parameters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -16,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from ..errors import JSONConstantError, coded, json_problem
+from ..errors import JSONConstantError, coded, json_problem, strict_loads
 from ..pool import HeavyPool
 from ..protocol import ErrorCode
 
@@ -69,11 +68,8 @@ def loads_strict(body: bytes | str, hint: str = "", what: str = "the body") -> A
     """JSON that refuses NaN and Infinity (Python's json accepts them by default); 422 naming
     the problem (``hint`` says what the numbers must be)."""
 
-    def no_constants(name: str) -> Any:
-        raise JSONConstantError(f"{name} is not a number in JSON" + (f"; {hint}" if hint else ""))
-
     try:
-        return json.loads(body, parse_constant=no_constants)
+        return strict_loads(body, hint)
     except JSONConstantError as exc:
         raise HTTPException(422, str(exc)) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too

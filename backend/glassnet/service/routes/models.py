@@ -27,7 +27,7 @@ from ..errors import body_cap
 from ..inference import IncompatibleModelError, ModelSummary, UnknownModelError, UploadTooLargeError
 from ..owners import identity_of, not_yours
 from ..schemas import ErrorBody
-from ..security import client_of
+from ..security import quota_client
 from .bodies import (
     MULTIPART_OVERHEAD,
     PlainErrorRoute,
@@ -50,10 +50,31 @@ class ModelList(BaseModel):
 
 
 @router.get("/api/models", response_model=ModelList, summary="List the available networks")
-async def list_models(registry: Registry, pool: Pool) -> ModelList:
-    """Every bundled and run checkpoint with its layers, parameter count and test accuracy."""
+async def list_models(registry: Registry, pool: Pool, state: AppState) -> ModelList:
+    """Every bundled and run checkpoint with its layers, parameter count and test accuracy; a
+    run's checkpoints named by the run's name."""
     models = await pool.run(registry.list_models)
+    store = getattr(state, "store", None)
+    if store is not None:  # read on the event loop: the store's one connection lives there
+        models = named_by_run(models, store.get)
     return ModelList(default=registry.default_id, models=models)
+
+
+def named_by_run(models: list[ModelSummary], run_of: Any) -> list[ModelSummary]:
+    """``models`` with each run checkpoint (``<run id>:<checkpoint>``) named by its run's name
+    (``run_of(run_id)``: the run's row or None); the registry's cached summaries are not changed."""
+    names: dict[str, str | None] = {}
+    out = []
+    for model in models:
+        if model.kind == "run":
+            run_id = model.id.split(":", 1)[0]
+            if run_id not in names:
+                run = run_of(run_id)
+                names[run_id] = run.get("name") if run else None
+            if names[run_id]:
+                model = model.model_copy(update={"name": names[run_id]})
+        out.append(model)
+    return out
 
 
 @router.get(
@@ -228,7 +249,7 @@ async def upload_model(
             f"unsupported content type {ctype or '(none)'!r}: send multipart/form-data with a 'file' "
             "field, or application/octet-stream",
         )
-    client = client_of(request)
+    client = quota_client(request)  # a student by name, others by address (as for runs)
     quotas, store = getattr(state, "quotas", None), getattr(state, "store", None)
     if quotas is not None and store is not None:
         quotas.check(client, "uploads")

@@ -33,7 +33,15 @@ from .bodies import (
 )
 from .deps import AppState, Registry
 
-__all__ = ["MAX_JSON_BYTES", "PredictRequest", "as_grid", "check_pixels", "router"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "PIXELS_HINT",
+    "PredictRequest",
+    "as_grid",
+    "check_pixels",
+    "check_predict",
+    "router",
+]
 
 # A pixel grid as JSON: at most 1 MiB, the same as a WebSocket message. A digit needs no more:
 # the dashboard sends 56x56 (~12 KiB), 28x28 is ~4 KiB, and even 256x256 with six-digit numbers is
@@ -42,13 +50,16 @@ __all__ = ["MAX_JSON_BYTES", "PredictRequest", "as_grid", "check_pixels", "route
 # for its whole body (~30 ms per MiB here, 0.13 s for the 4 MiB this once allowed, during which
 # the event loop could not run), so the body's size bounds the longest stall.
 MAX_JSON_BYTES = 1024 * 1024
+# Each error is an ErrorBody {"detail", "code"} (errors.document_errors adds the schema).
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/json": {"example": {"detail": text}}}}
+    code: {"description": text}
     for code, text in {
-        404: "unknown model 'x'; GET /api/models lists the available ones",
-        413: "image is over the limit of 2097152 bytes (2.0 MiB)",
-        415: "send application/json {'pixels': [...]} or multipart/form-data with an 'image' file",
-        422: "pixels must be 784 numbers or a 28x28 grid, got shape (3,)",
+        404: "No model or run has this id (code not_found): \"unknown model 'x'; GET /api/models lists "
+        'the available ones"',
+        413: "An image over 2 MiB, or JSON over 1 MiB (code too_large)",
+        415: "Not application/json, multipart/form-data or image/* (code unsupported_media_type)",
+        422: 'Pixels or an image that cannot be read as a digit, named (code invalid): "pixels must be '
+        '784 numbers or a grid of rows, got 3 numbers"',
     }.items()
 }
 
@@ -96,16 +107,27 @@ class PredictRequest(BaseModel):
     @classmethod
     def _strict(cls, data: Any) -> Any:
         """Plain-language errors for what pydantic's union would report as a list of guesses."""
-        if not isinstance(data, dict):
-            raise ValueError(f'the body must be a JSON object like {{"pixels": [...]}}, got {_kind(data)}')
-        extra = sorted(set(data) - {"pixels"})
-        if extra:
-            names = ", ".join(map(repr, extra))
-            raise ValueError(f'unexpected field(s) {names}; the body is {{"pixels": [...]}}')
-        if "pixels" not in data:
-            raise ValueError('missing field "pixels": 784 numbers or a 28x28 grid')
-        check_pixels(data["pixels"])
+        check_predict(data)
         return data
+
+
+PIXELS_HINT = "pixels must be finite numbers in [0, 1]"
+
+
+def check_predict(data: Any, fields: tuple[str, ...] = ("pixels",), what: str = "the body") -> None:
+    """Raise ``ValueError`` naming the first problem of a digit to read — not an object, a field
+    other than ``fields``, no ``pixels``, pixels that are no digit (:func:`check_pixels`) — in the
+    words REST and the WebSocket's ``predict`` share (``what``: "the body", "the message")."""
+    shape = "{" + ", ".join(f'"{f}": ...' if f != "pixels" else '"pixels": [...]' for f in fields) + "}"
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must be a JSON object like {shape}, got {_kind(data)}")
+    extra = sorted(set(data) - set(fields))
+    if extra:
+        names = ", ".join(map(repr, extra))
+        raise ValueError(f"unexpected field(s) {names}; {what} is {shape}")
+    if "pixels" not in data:
+        raise ValueError('missing field "pixels": 784 numbers or a 28x28 grid')
+    check_pixels(data["pixels"])
 
 
 def check_pixels(pixels: Any) -> None:
@@ -142,7 +164,7 @@ def parse_pixels(body: bytes) -> Any:
     if grid is not None:
         return grid
     try:
-        data = loads_strict(body, "pixels must be finite numbers in [0, 1]")
+        data = loads_strict(body, PIXELS_HINT)
         return PredictRequest.model_validate(data).pixels
     except ValidationError as exc:
         raise HTTPException(422, describe_errors(exc.errors())) from None
@@ -248,6 +270,14 @@ async def _inputs(request: Request) -> dict[str, Any]:
                         "additionalProperties": False,  # extra form fields are refused (400)
                     }
                 },
+                "image/*": {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The image file itself as the body (Content-Type image/png, "
+                        "image/jpeg, ...), up to 2 MiB.",
+                    }
+                },
             },
         }
     },
@@ -261,7 +291,12 @@ async def predict(
     state: AppState,
     model: Annotated[
         str | None,
-        Query(max_length=512, description="A model id from GET /api/models or a run id; default: cnn."),
+        Query(
+            max_length=512,
+            description="A model id from GET /api/models or a run id; default: cnn. A run that has "
+            "no weights yet is answered by the default model: the answer's `model` names the network "
+            "that answered (and its `message` says so).",
+        ),
     ] = None,
     activations: Annotated[bool, Query(description="Also return every layer's output.")] = False,
 ) -> PredictResult:

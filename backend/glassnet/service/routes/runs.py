@@ -41,7 +41,7 @@ from ..schemas import (
     RunDetail,
     RunPatch,
 )
-from ..security import client_of
+from ..security import quota_client
 from ..teaching import FINE_TUNE, TeachPlan, plan_teach, teach_name
 from ..worker import RunConflictError, RunManager, RunNotFoundError
 from .deps import AppState, Manager, Pool
@@ -213,8 +213,7 @@ async def create_run(
     if state.image_shape is None or not state.readiness.ready:
         raise HTTPException(503, "cannot train now: " + "; ".join(state.readiness.problems))
     identity = identity_of(request)
-    # A student is counted by name (a class behind one address is many people); others by address.
-    client = client_of(request) if identity.teacher else f"student {identity.owner}"
+    client = quota_client(request)  # a student by name, others by address
     state.quotas.check(client, "runs")
     await pool.run(state.disk.require_room, "start a run")
     n_classes = len(state.classes) if state.classes else N_CLASSES
@@ -277,7 +276,23 @@ def _after(cursor: str) -> tuple[float, str]:
 @router.get(
     "/api/runs",
     response_model=list[RunDetail],
-    responses={422: {"model": ErrorBody, "description": "bad limit, cursor or status"}},
+    responses={
+        200: {
+            "description": "The runs, oldest first",
+            "headers": {
+                "X-Next-Cursor": {
+                    "description": "Only when more runs follow: pass it as ?cursor= for the next page",
+                    "schema": {"type": "string"},
+                },
+                "Link": {
+                    "description": 'Only when more runs follow: </api/runs?...>; rel="next" (the same '
+                    "filters, the next cursor)",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+        422: {"model": ErrorBody, "description": "bad limit, cursor or status"},
+    },
     summary="Runs, oldest first (paginated with limit and cursor, filtered by status)",
 )
 async def list_runs(

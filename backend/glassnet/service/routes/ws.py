@@ -24,7 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from ...nn.checkpoint import CheckpointError
-from ..errors import describe_validation, json_problem
+from ..errors import JSONConstantError, describe_validation, json_problem, strict_loads
 from ..hub import Hub, Viewer, close_quietly
 from ..inference import UnknownModelError
 from ..owners import identity_of
@@ -48,7 +48,7 @@ from ..protocol import (
     protocol_schema,
 )
 from ..worker import RunManager
-from .predict import as_grid
+from .predict import PIXELS_HINT, as_grid, check_predict
 
 log = logging.getLogger("glassnet.ws")
 CLIENT_TYPES = ("subscribe", "unsubscribe", "predict", "panels")
@@ -154,12 +154,35 @@ def _fast_predict(raw: Any, text: str) -> ClientMessage | None:
     return rest.model_copy(update={"pixels": grid})
 
 
+PREDICT_FIELDS = tuple(PredictMessage.model_fields)  # type, pixels, model, id
+
+
+def _predict_problem(raw: dict[str, Any]) -> str | None:
+    """A ``predict`` message's problem with its fields or pixels in REST's words
+    (:func:`.predict.check_predict`), None when those are fine (the model or id is not)."""
+    if raw.get("type") != "predict":
+        return None
+    try:
+        check_predict(raw, PREDICT_FIELDS, "the message")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _id_of(raw: Any) -> str | int | None:
+    """The ``id`` a message carries, to echo on its error (None if it has none usable)."""
+    return raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
+
+
 def parse_message(text: str) -> ClientMessage:
     """A client message from its text; :class:`BadMessageError` naming the problem otherwise. Any
     ``ValueError`` of ``json.loads`` counts (a 5000-digit number is a plain ``ValueError``, not a
-    ``JSONDecodeError``), worded for the client (:func:`.bodies.json_problem`)."""
+    ``JSONDecodeError``), worded for the client (:func:`.bodies.json_problem`); a ``predict``'s
+    pixels are named in REST's words (NaN included: :func:`.errors.strict_loads`)."""
     try:
-        raw = json.loads(text)
+        raw = strict_loads(text, PIXELS_HINT)
+    except JSONConstantError as exc:  # NaN, Infinity: as REST words them, the id echoed
+        raise BadMessageError("bad_message", str(exc), _id_of(json.loads(text))) from None
     except (ValueError, RecursionError) as exc:
         raise BadMessageError("bad_json", json_problem(exc, "the message")) from None
     if "\\u" in text and (where := lone_surrogate(raw)) is not None:  # only an escape makes one
@@ -168,15 +191,19 @@ def parse_message(text: str) -> ClientMessage:
     if fast is not None:
         return fast
     try:
-        return CLIENT_MESSAGE.validate_python(raw)
+        message = CLIENT_MESSAGE.validate_python(raw)
     except ValidationError as exc:
         if not isinstance(raw, dict) or raw.get("type") not in CLIENT_TYPES:
             found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
             text_ = f"unknown message type {found!r}; send subscribe, unsubscribe, predict or panels"
         else:
-            text_, _ = describe_validation(list(exc.errors(include_input=False)))
-        rid = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str | int) else None
-        raise BadMessageError("bad_message", text_, rid) from None
+            text_ = _predict_problem(raw) or describe_validation(list(exc.errors(include_input=False)))[0]
+        raise BadMessageError("bad_message", text_, _id_of(raw)) from None
+    # pydantic takes ragged rows and an empty list; REST names them (check_pixels)
+    problem = _predict_problem(raw) if isinstance(message, PredictMessage) else None
+    if problem is not None:
+        raise BadMessageError("bad_message", problem, _id_of(raw))
+    return message
 
 
 # Messages up to this size are parsed on the event loop (a drawing: 56x56 is ~12 KiB, well under a
