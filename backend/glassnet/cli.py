@@ -60,7 +60,11 @@ examples:
   glassnet train --resume runs/models/mlp-<time>.npz   continue an interrupted run
   glassnet evaluate cnn                            accuracy of the bundled cnn on the MNIST test set
   glassnet predict cnn digit.png                   read a digit from an image
-  glassnet export cnn --onnx cnn.onnx              the model for ONNX Runtime (pip install glassnet[onnx])
+  glassnet export cnn --onnx cnn.onnx              the model for ONNX Runtime (needs the onnx extra)
+
+The extras (onnx, tensorboard, gpu, ray) come with the glassnet wheel or checkout, not from PyPI:
+pip install 'dist/glassnet-<version>-py3-none-any.whl[onnx]', pip install -e '.[onnx]' in a checkout,
+or after pipx install: pipx inject glassnet onnx.
 
 Every command has its own help: glassnet COMMAND --help. Settings of the service are also read
 from GLASSNET_* environment variables (GLASSNET_DATA_DIR, GLASSNET_PORT, ...)."""
@@ -538,7 +542,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .logs import configure
-    from .service.app import create_app, dataset_facts, shutdown_service
+    from .service.app import check_served_files, create_app, dataset_facts, shutdown_service
     from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
     from .service.security import kept_token, needs_token, served_links, token_file
@@ -566,6 +570,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         where = f"--dataset {configured.dataset}" if configured.dataset else "the bundled MNIST"
         raise ValueError(f"{where}: {exc}") from None
+    check_served_files(configured)  # the dashboard, the models folder, the default model
     writable_dir(*_data_dir_named(args, configured.data_dir))
     if configured.tensorboard_dir is not None:
         require_tensorboard()
@@ -721,7 +726,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glassnet", description=DESCRIPTION, epilog=EPILOG, formatter_class=TopHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"glassnet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not required here: main() says which is missing or unknown (argparse would name COMMAND
+    # for `glassnet --bogus`, and the top-level parser for `glassnet serve extra`).
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=summary, description=description, formatter_class=HelpFormatter)
@@ -909,8 +916,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, or one line naming what is wrong and the command it is wrong for (exit 2)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # An argument before the command's name is the top level's; after it, the command's.
+        command = args.command if args.command and argv.index(args.command) < argv.index(unknown[0]) else None
+        prog = f"glassnet {command}" if command else "glassnet"
+        parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(unknown)} (see {prog} --help)\n")
+    if args.command is None:
+        parser.error("the following arguments are required: COMMAND")
+    return args
+
+
+def _lenient_output() -> None:
+    """A character the terminal's encoding lacks (a data dir named 数据 under
+    PYTHONIOENCODING=ascii) is written as a backslash escape instead of stopping the command."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):  # closed, or not a text stream
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    _lenient_output()
+    args = _parse(argv)
     try:
         return args.func(args)
     except BrokenPipeError:  # the reader of our output went away (evaluate | head -1): stop quietly

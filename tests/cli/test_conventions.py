@@ -369,3 +369,29 @@ def test_a_failed_save_never_overwrites_a_file_in_the_temporary_folder(
     assert (tmp_path / "m.npz").read_bytes() == b"someone else's file"
     assert first != second and first.parent == second.parent == tmp_path
     assert load_checkpoint(first).meta["epochs"] == 1 and load_checkpoint(second).meta["epochs"] == 2
+
+
+UNKNOWN = "error: unrecognized arguments:"
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--bogus"], f"glassnet: {UNKNOWN} --bogus (see glassnet --help)"),
+        (["serve", "extra-arg"], f"glassnet serve: {UNKNOWN} extra-arg (see glassnet serve --help)"),
+        (["--bogus", "evaluate", "cnn"], f"glassnet: {UNKNOWN} --bogus (see glassnet --help)"),
+        ([], "glassnet: error: the following arguments are required: COMMAND (see glassnet --help)"),
+    ],
+)
+def test_a_usage_error_names_the_argument_and_its_command(argv: list[str], line: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2 and capsys.readouterr().err == line + "\n"
+
+
+def test_the_help_gives_an_install_that_works() -> None:
+    """glassnet is not on PyPI: the help's extras come from the wheel or the checkout."""
+    text = build_parser().format_help()
+    assert "pip install glassnet[" not in text
+    assert "pip install 'dist/glassnet-<version>-py3-none-any.whl[onnx]'" in text
+    assert "pip install -e '.[onnx]'" in text

@@ -6,13 +6,17 @@ nothing. Also: security headers, /docs offline, /readyz without absolute paths."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import TINY_MLP, Server
+from fastapi.testclient import TestClient
+from service_helpers import TINY_MLP, Server, make_settings
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+
+from glassnet.service.app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -145,3 +149,27 @@ def test_loopback_default_changes_nothing_for_a_local_user(tmp_path: Path, tiny_
             assert "/" not in json.dumps(ready).replace("\\/", ""), ready
     finally:
         server.stop()
+
+
+def test_refused_requests_are_counted_in_metrics(tmp_path: Path, tiny_dataset: Path) -> None:
+    """glassnet_http_requests_total counts what Guard refuses (400 foreign Host, 401 no token,
+    403 cross-site) with its status, as it counts what the routes answer."""
+    settings = make_settings(tmp_path / "runs", tiny_dataset, token=TOKEN)
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/api/models").status_code == 401
+        assert c.get("/api/models").status_code == 401
+        assert c.get("/api/models", headers={"Host": "evil.example", **bearer}).status_code == 400
+        cross = c.post("/api/runs", json={}, headers={"Origin": "https://evil.example", **bearer})
+        assert cross.status_code == 403
+        assert c.get("/api/models", headers=bearer).status_code == 200
+        text = c.get("/metrics", headers=bearer).text
+    counted = {
+        (m["method"], m["route"], m["status"]): float(value)
+        for labels, value in re.findall(r"^glassnet_http_requests_total\{(.*)\} (\S+)$", text, re.MULTILINE)
+        for m in [dict(re.findall(r'(\w+)="([^"]*)"', labels))]
+    }
+    assert counted[("GET", "/api/models", "401")] == 2
+    assert counted[("GET", "/api/models", "400")] == 1
+    assert counted[("POST", "/api/runs", "403")] == 1
+    assert counted[("GET", "/api/models", "200")] == 1

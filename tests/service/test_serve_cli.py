@@ -3,7 +3,9 @@ with the bundled model through a real server (curl-style)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +17,8 @@ import pytest
 from service_helpers import REPO, Server, free_port, wait_for
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
+from glassnet.resources import resource_dir
+from glassnet.service.app import check_served_files
 from glassnet.service.security import outward_addresses
 from glassnet.service.settings import Settings, get_settings
 
@@ -135,3 +139,69 @@ def test_a_second_server_on_the_same_data_dir_names_the_holder_and_exits_2(
             http.post(f"/api/runs/{rid}/stop")
     finally:
         first.stop()
+
+
+# -- settings that would start a server without a dashboard, or one that is not ready ---------------
+def _serve(tmp_path: Path, tiny_dataset: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(free_port()),
+         "--data-dir", str(tmp_path / "runs"), "--dataset", str(tiny_dataset)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, **env},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("GLASSNET_FRONTEND_DIR", "/nonexistent", "no index.html there"),
+        ("GLASSNET_MODELS_DIR", "/nonexistent", "not a folder"),
+        ("GLASSNET_DEFAULT_MODEL", "nope", "no such model (a bundled model: cnn, mlp, notes;"),
+    ],
+)
+def test_a_setting_that_serves_nothing_is_one_line_and_exit_2(
+    tmp_path: Path, tiny_dataset: Path, variable: str, value: str, says: str
+) -> None:
+    done = _serve(tmp_path, tiny_dataset, {variable: value})
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""  # no "open http://..."
+    assert done.stderr == f"glassnet serve: error: {variable}={value!r}: {says}" + done.stderr.split(says)[1]
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "runs").exists()  # refused before anything is made
+
+
+def test_a_run_of_the_data_dir_may_be_the_default_model(tmp_path: Path, tiny_dataset: Path) -> None:
+    """The start check finds a run's weights by its id, as the running server does."""
+    (tmp_path / "runs" / "abc123").mkdir(parents=True)
+    shutil.copy(resource_dir("models") / "mlp.npz", tmp_path / "runs" / "abc123" / "last.npz")
+    check_served_files(Settings(data_dir=tmp_path / "runs", default_model="abc123"))
+    with pytest.raises(ValueError, match="GLASSNET_DEFAULT_MODEL='abc124': no such model"):
+        check_served_files(Settings(data_dir=tmp_path / "runs", default_model="abc124"))
+
+
+@pytest.mark.slow
+def test_a_data_dir_the_terminal_cannot_spell_still_serves(tmp_path: Path, tiny_dataset: Path) -> None:
+    """PYTHONIOENCODING=ascii and a data dir named 数据: the status line is written with backslash
+    escapes, and the server starts (it stopped with an UnicodeEncodeError before)."""
+    data_dir = tmp_path / "数据"
+    port = free_port()
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "LC_ALL": "C"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+         "--dataset", str(tiny_dataset)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: _ready(port) or server.poll() is not None, timeout=60, what="the server")
+        assert server.poll() is None, server.communicate()[1].decode()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    assert f"open http://127.0.0.1:{port}/ (runs in {tmp_path}/\\u6570\\u636e)" in out.decode("ascii")
+    assert b"glassnet serve: error" not in err and b"Traceback" not in err, err.decode()
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

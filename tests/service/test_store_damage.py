@@ -4,6 +4,8 @@ folders are left alone."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -124,3 +126,69 @@ def test_one_unreadable_row_leaves_the_others_served(
         assert getattr(client.app.state, "internal_errors", 0) == 0
     warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert len(warned) == 3 and "run b cannot be read" in warned[0]  # once each, at start-up
+
+
+# -- a run database that cannot be written ------------------------------------------------------
+@contextlib.contextmanager
+def _read_only(path: Path):
+    """``path`` made unwritable for this user: mode 0444, or as root (who ignores modes) the
+    immutable flag, which binds root too."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        yield
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("running as root where chattr +i does not work: no file root cannot write")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def _folder_in_place(data_dir: Path) -> Path:
+    (data_dir / "runs.sqlite3").mkdir(parents=True)
+    return data_dir / "runs.sqlite3"
+
+
+def test_create_app_names_a_database_it_cannot_write(tmp_path: Path, tiny_dataset: Path) -> None:
+    path = _database_with_a_run(tmp_path / "runs")
+    with _read_only(path), pytest.raises(ValueError) as caught:
+        create_app(make_settings(tmp_path / "runs", tiny_dataset))
+    text = str(caught.value)
+    assert text.startswith(f"{path}: the run database cannot be opened for writing (")
+    assert "move it aside" in text and "\n" not in text
+
+
+def test_create_app_names_a_folder_in_place_of_the_database(tmp_path: Path, tiny_dataset: Path) -> None:
+    path = _folder_in_place(tmp_path / "runs")
+    with pytest.raises(
+        ValueError, match=r"runs\.sqlite3: the run database cannot be opened for writing \(Is"
+    ):
+        create_app(make_settings(tmp_path / "runs", tiny_dataset))
+    assert path.is_dir()  # left as it was
+
+
+@pytest.mark.slow  # a real glassnet serve
+@pytest.mark.parametrize("unwritable", ["read-only", "folder"])
+def test_glassnet_serve_says_one_line_for_an_unwritable_database(
+    tmp_path: Path, tiny_dataset: Path, unwritable: str
+) -> None:
+    data_dir = tmp_path / "runs"
+    if unwritable == "folder":
+        path, held = _folder_in_place(data_dir), contextlib.nullcontext()
+    else:
+        path = _database_with_a_run(data_dir)
+        held = _read_only(path)
+    with held:
+        done = subprocess.run(
+            [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(free_port()),
+             "--data-dir", str(data_dir), "--dataset", str(tiny_dataset)],
+            capture_output=True, text=True, cwd=REPO, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""  # no "open http://..." before the error
+    assert (
+        done.stderr.splitlines()
+        == [line for line in done.stderr.splitlines() if line.startswith(f"glassnet serve: error: {path}: ")]
+        and len(done.stderr.splitlines()) == 1
+    ), done.stderr

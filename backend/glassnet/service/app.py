@@ -36,7 +36,7 @@ from .executors import make_executor
 from .explain import DigitBank, Explainer
 from .fastsend import KeepRawSend
 from .hub import Hub
-from .inference import ModelRegistry
+from .inference import ModelRegistry, UnknownModelError
 from .locks import clean_data_dir, hold_data_dir, release_data_dir, sweep_deleted
 from .metrics import RequestMetrics, ServiceMetrics
 from .metrics import router as metrics_router
@@ -64,12 +64,13 @@ from .schemas import Readiness
 from .security import OPEN_PATHS, Guard, ensure_token
 from .settings import Settings, get_settings
 from .store import RunStore, check_database
-from .worker import RunManager
+from .worker import RUN_ID, RunManager, run_checkpoint
 
 log = logging.getLogger("glassnet.app")
 
 PLACEHOLDER = """<!doctype html><meta charset="utf-8"><title>glassnet</title>
-<h1>glassnet</h1><p>The dashboard is not built yet. The API is at <a href="/docs">/docs</a>.</p>"""
+<h1>glassnet</h1><p>This server has no dashboard (its frontend folder has no index.html). The API is at
+<a href="/docs">/docs</a>.</p>"""
 
 
 def idx_shape(path: Path) -> tuple[int, ...]:
@@ -180,6 +181,33 @@ async def _flush_unsaved(store: RunStore, every: float = 2.0) -> None:
                 store.flush_unsaved()
 
 
+def check_served_files(settings: Settings) -> None:
+    """What ``glassnet serve`` checks before it starts, beyond the data dir and the dataset: the
+    dashboard's files, the models folder and the default model, each a ValueError naming its
+    ``GLASSNET_*`` setting (one line, exit 2) instead of a server that shows no dashboard or is
+    not ready. ``create_app`` itself accepts them (an API-only app, as tests build it)."""
+    if not (Path(settings.frontend_dir) / "index.html").is_file():
+        raise ValueError(f"GLASSNET_FRONTEND_DIR={str(settings.frontend_dir)!r}: no index.html there")
+    if not Path(settings.models_dir).is_dir():
+        raise ValueError(f"GLASSNET_MODELS_DIR={str(settings.models_dir)!r}: not a folder")
+    registry = ModelRegistry(
+        models_dir=settings.models_dir, runs_dir=settings.data_dir, default_id=settings.default_model
+    )
+    # A run of this data dir may be the default model too (its id: the run's latest weights).
+    registry.set_run_resolver(
+        lambda run_id: run_checkpoint(settings.data_dir / run_id) if RUN_ID.fullmatch(run_id) else None
+    )
+    try:
+        registry.load(settings.default_model)
+    except Exception as exc:  # any reason it cannot serve, as readiness would say it
+        problem = "no such model" if isinstance(exc, UnknownModelError) else str(exc)
+        raise ValueError(
+            f"GLASSNET_DEFAULT_MODEL={settings.default_model!r}: {problem} (a bundled model: "
+            f"{', '.join(sorted(p.stem for p in Path(settings.models_dir).glob('*.npz'))) or 'none'}; "
+            "or the id of a run in the data dir)"
+        ) from None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ensure_token(settings or get_settings())
     # A damaged runs.sqlite3 is a ValueError naming it now (glassnet serve: one line, exit 2),
@@ -269,8 +297,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_errors(app, OPEN_PATHS)
     app.add_middleware(AllowedMethods, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
-    app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(Guard, settings=settings)  # Host, token, Origin, headers
+    # Outside Guard: the requests it refuses (400, 401, 403) are counted with their status too.
+    app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(KeepRawSend)  # outermost: the server's own send, for fastsend
     for module in (
         health,

@@ -134,11 +134,23 @@ def _route_of(app: Any, scope: Scope) -> str:
     matched = scope.get("route")  # set by the router on recent Starlette versions
     if matched is not None and getattr(matched, "path", None) is not None:
         return matched.path
-    for route in app.router.routes:  # older versions: match again (included routes are flat there)
+    # Older versions, and a request refused before routing (Guard): match again.
+    for route in _flat_routes(app.router.routes):
         path = getattr(route, "path", None)
         if path is not None and route.matches(scope)[0] == Match.FULL:
             return path or "/"
     return "other"
+
+
+def _flat_routes(routes: list[Any]) -> Iterator[Any]:
+    """The routes in matching order, included routers opened (recent FastAPI keeps each
+    ``include_router`` as one entry holding the router, older versions copied its routes)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat_routes(inner.routes)
+        else:
+            yield route
 
 
 class RequestMetrics:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -143,7 +144,22 @@ def check_database(path: Path) -> None:
     """Raise :class:`DamagedStoreError` when ``path`` exists but is not a readable run database
     (a bad header, a damaged table). Read-only, and cheap: every table's first page and the runs
     table's rows, not the metrics. ``create_app`` calls it, so ``glassnet serve`` says so in one
-    line before the server starts instead of failing inside uvicorn's start-up."""
+    line before the server starts instead of failing inside uvicorn's start-up.
+
+    The server writes to it from its start on (WAL, runs left unfinished): the database and its
+    ``-wal``/``-shm`` files, where they exist, must open for writing too, else a ValueError naming
+    the file and why (read-only, immutable, a folder in its place)."""
+    for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        try:
+            os.close(os.open(file, os.O_RDWR))  # opens, writes nothing
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise ValueError(
+                f"{file}: the run database cannot be opened for writing ({exc.strerror}); make it a "
+                f"file this user can write, or move it aside (mv '{file}' '{file}.old') to start a new, "
+                f"empty run list (every run's folder in {path.parent} is kept)"
+            ) from None
     if not path.is_file():
         return  # a new data dir: RunStore creates it
     try:

@@ -59,6 +59,17 @@ from .store import RunStore
 log = logging.getLogger("glassnet.worker")
 
 RUN_ID = re.compile(r"[0-9a-f]{1,64}")
+
+
+def run_checkpoint(folder: Path, diverged: bool = False) -> Path | None:
+    """The weights a run's folder answers predictions with: ``live.npz`` while it trains, else
+    ``last.npz``; only ``last.npz`` for a diverged run (never weights written after it blew up)."""
+    for name in ("last.npz",) if diverged else ("live.npz", "last.npz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
 RETRY_EXECUTOR_S = 5.0  # while the executor cannot take runs, the scheduler looks again this often
 
 
@@ -155,17 +166,10 @@ class RunManager:
         with its last good checkpoint, never with weights written after it blew up."""
         if not RUN_ID.fullmatch(run_id):  # only ids this service makes: never a path
             return None
-        folder = self.run_dir(run_id)
         run = self.store.get(run_id)
-        names = (
-            ("last.npz",)
-            if run is not None and run["status"] == RunStatus.DIVERGED
-            else ("live.npz", "last.npz")
+        return run_checkpoint(
+            self.run_dir(run_id), diverged=run is not None and run["status"] == RunStatus.DIVERGED
         )
-        for name in names:
-            if (folder / name).is_file():
-                return folder / name
-        return None
 
     def is_run(self, run_id: str) -> bool:
         """Whether an id names a run of this service (with or without weights yet)."""
