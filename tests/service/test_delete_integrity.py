@@ -111,22 +111,38 @@ def test_a_delete_leaves_no_folder_and_no_trash(client: TestClient, settings: Se
 
 def test_start_up_finishes_a_delete_that_a_kill_interrupted(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
-        trashed, orphan, kept = _stopped_run(client), _stopped_run(client), _stopped_run(client)
-    # As a server killed inside DELETE leaves them: one folder renamed into the trash with its
-    # row still there; another folder whose row went (the order before the trash existed).
+        trashed, kept = _stopped_run(client), _stopped_run(client)
+    # As a server killed inside DELETE leaves it: the folder renamed into the trash, its row there.
     (settings.data_dir / ".trash").mkdir(exist_ok=True)
     os.rename(settings.data_dir / trashed, settings.data_dir / ".trash" / f"{trashed}.0badf00d")
-    with TestClient(create_app(settings)) as client:
-        client.app.state.store.delete(orphan)
-    assert (settings.data_dir / orphan / "last.npz").is_file()
 
     with TestClient(create_app(settings)) as client:  # the restart
-        for rid in (trashed, orphan):
-            assert client.get(f"/api/runs/{rid}").status_code == 404
-            assert not (settings.data_dir / rid).exists()
-            assert client.get(f"/api/models/{rid}:last").status_code == 404
+        assert client.get(f"/api/runs/{trashed}").status_code == 404
+        assert client.get(f"/api/models/{trashed}:last").status_code == 404
         assert not any((settings.data_dir / ".trash").glob("*"))
         ids = {m["id"] for m in client.get("/api/models").json()["models"]}
-        assert not any(i.startswith((trashed, orphan)) for i in ids)
-        assert client.get(f"/api/runs/{kept}").status_code == 200  # the others are untouched
+        assert not any(i.startswith(trashed) for i in ids)
+        assert client.get(f"/api/runs/{kept}").status_code == 200  # the other is untouched
         assert f"{kept}:last" in ids
+
+
+def test_a_database_moved_aside_keeps_every_run_folder(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """QA round 4 (DUR-1): the damaged-database message says to move runs.sqlite3 aside and start
+    again, "every run's folder is kept" — and the next start removed every run folder without a
+    row, i.e. all of them (the same after restoring an older backup)."""
+    with TestClient(create_app(settings)) as client:
+        runs = [_stopped_run(client), _stopped_run(client)]
+    files = {rid: (settings.data_dir / rid / "last.npz").read_bytes() for rid in runs}
+    settings.database_path.rename(settings.database_path.with_name("runs.sqlite3.damaged"))
+    for extra in ("-wal", "-shm"):
+        settings.database_path.with_name(settings.database_path.name + extra).unlink(missing_ok=True)
+    with caplog.at_level("WARNING", logger="glassnet"), TestClient(create_app(settings)) as client:
+        assert client.get("/api/runs").json() == []  # a new, empty run list
+    for rid, data in files.items():
+        assert (settings.data_dir / rid / "last.npz").read_bytes() == data, f"run {rid}'s checkpoint went"
+    assert any("2 run folders" in r.getMessage() and "kept" in r.getMessage() for r in caplog.records)
+    with TestClient(create_app(settings)) as client:  # and again: still kept
+        pass
+    assert all((settings.data_dir / rid / "last.npz").is_file() for rid in runs)

@@ -37,7 +37,7 @@ from .explain import DigitBank, Explainer
 from .fastsend import KeepRawSend
 from .hub import Hub
 from .inference import ModelRegistry, UnknownModelError
-from .locks import clean_data_dir, hold_data_dir, release_data_dir, sweep_deleted
+from .locks import clean_data_dir, hold_data_dir, release_data_dir, rowless_runs, sweep_deleted
 from .metrics import RequestMetrics, ServiceMetrics
 from .metrics import router as metrics_router
 from .mydigits import DigitStore
@@ -226,6 +226,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swept = sweep_deleted(settings.data_dir, store.has, store.delete)
         if swept:
             log.info("finished deleting %d runs (their files) that a kill had interrupted", len(swept))
+        rowless = rowless_runs(settings.data_dir, store.has)
+        if rowless:
+            log.warning(
+                "%d run folders in %s are not in the run list (a database moved aside or restored?): "
+                "kept; their checkpoints can be uploaded as models (e.g. %s)",
+                len(rowless),
+                settings.data_dir,
+                settings.data_dir / rowless[0] / "last.npz",
+            )
         store.damaged_runs()  # logs each run whose row cannot be read (left out, the rest served)
         hub = Hub(
             settings.viewer_queue,

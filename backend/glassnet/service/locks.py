@@ -15,7 +15,10 @@ Deleting a run first renames its folder into ``<data dir>/.trash/`` (:func:`tras
 so its files are gone from their paths at once, and that rename is the delete's point of no
 return. Only then is its row dropped and the trashed folder removed. At start-up (the data-dir
 lock held) :func:`sweep_deleted` finishes whatever a kill interrupted: a trashed run whose row is
-still there loses it, the trash is emptied, and a run folder without a row is removed.
+still there loses it, and the trash is emptied. A run folder *outside* the trash is never removed
+for want of a row: the row may be missing because the database was moved aside or restored from
+a backup (what the damaged-database message advises), and the folder holds the only copy of that
+run's checkpoints (:func:`rowless_runs` counts them for the log).
 """
 
 from __future__ import annotations
@@ -139,8 +142,8 @@ def trash(data_dir: Path, run_id: str) -> Path | None:
 
 def sweep_deleted(data_dir: Path, has_row: Callable[[str], bool], forget: Callable[[str], None]) -> list[str]:
     """At start-up, with the data dir's lock held: finish the deletes a kill interrupted (see the
-    module docstring). ``has_row(id)``: the run is in the database (readable or not);
-    ``forget(id)`` drops it. The ids whose files were removed."""
+    module docstring): every folder in the trash goes, and a trashed run whose row is still there
+    (``has_row(id)``, readable or not) loses it (``forget(id)``). The ids whose files were removed."""
     removed: list[str] = []
     bin_ = data_dir / TRASH
     if bin_.is_dir():
@@ -150,21 +153,19 @@ def sweep_deleted(data_dir: Path, has_row: Callable[[str], bool], forget: Callab
                 forget(run_id)  # renamed into the trash: the delete had been decided
             _remove(entry)
             removed.append(run_id)
-    if data_dir.is_dir():
-        for folder in sorted(p for p in data_dir.iterdir() if p.is_dir() and RUN_FOLDER.fullmatch(p.name)):
-            if not (folder / RUN_LOCK).exists() or has_row(folder.name):
-                continue  # not a run's folder, or a run that is kept
-            lock = FileLock(folder / RUN_LOCK)
-            try:
-                lock.acquire()
-            except LockedError:
-                continue  # a process still writes there: left alone
-            lock.release()
-            target = trash(data_dir, folder.name)
-            if target is not None:
-                _remove(target)
-                removed.append(folder.name)
     return removed
+
+
+def rowless_runs(data_dir: Path, has_row: Callable[[str], bool]) -> list[str]:
+    """The run folders (with a run lock: a run trained there) that have no row in the database:
+    kept, never removed (the module docstring says why)."""
+    if not data_dir.is_dir():
+        return []
+    return [
+        p.name
+        for p in sorted(data_dir.iterdir())
+        if p.is_dir() and RUN_FOLDER.fullmatch(p.name) and (p / RUN_LOCK).exists() and not has_row(p.name)
+    ]
 
 
 def _remove(path: Path) -> None:
