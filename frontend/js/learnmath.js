@@ -187,7 +187,7 @@ export function forwardTerms(a, W, b, j) {
  * feeds of (weight) × (their σ′(z_j)) × (their wish). Terms in the order of j.
  * @param {{shape: number[], values: number[]}} W (n, m) of the dense layer reading this column
  * @param {Column} next the column that dense layer makes @param {number} i
- * @returns {{terms: {j: number, w: number, slope: number, wish: number, product: number}[], total: number}}
+ * @returns {{terms: {j: number, w: number, slope: number, wish: number, factor: number, product: number}[], total: number}}
  */
 export function wishTerms(W, next, i) {
   const m = W.shape[1];
@@ -198,11 +198,19 @@ export function wishTerms(W, next, i) {
     // σ′(z_j)·wish_j is −δ_j; a softmax layer has no element-wise slope, so use −δ_j itself there.
     const s = next.slope ? next.slope[j] : NaN;
     const product = next.slope ? w * s * next.wishes[j] : -w * /** @type {number[]} */ (next.delta)[j];
-    terms.push({ j, w, slope: s, wish: next.wishes[j], product });
+    terms.push({ j, w, slope: s, wish: next.wishes[j], factor: next.slope ? s * next.wishes[j] : -(/** @type {number[]} */ (next.delta)[j]), product });
     total += product;
   }
   return { terms, total };
 }
+
+/**
+ * How the wish rule writes the slope of a column's activation (QA4 LEARN-6): the notes' σ′ for a
+ * sigmoid, the activation's own name otherwise (relu′, tanh′); null when the column has no
+ * activation (z is the output: its slope is 1, and its wish is −∂C/∂z itself).
+ * @param {string|null} kind @returns {string|null}
+ */
+export const slopeSymbol = (kind) => (kind === null ? null : kind === "sigmoid" ? "σ′" : `${kind}′`);
 
 /**
  * Which neurons a column shows when it has more than `max`: the `max` largest |values|, in index
@@ -314,4 +322,25 @@ export function paddingProducts(real, r0, c0, kh, kw) {
   const overlap = (/** @type {number} */ a, /** @type {number} */ n, /** @type {number} */ lo, /** @type {number} */ len) =>
     Math.max(0, Math.min(a + n, lo + len) - Math.max(a, lo));
   return kh * kw - overlap(r0, kh, real.top, real.h) * overlap(c0, kw, real.left, real.w);
+}
+
+// -- which weights ---------------------------------------------------------------------------
+
+/**
+ * How the weights the Learn view shows stand against the run they come from (QA4 LEARN-1):
+ * "none" — not a run's weights (bundled, uploaded: no step); "fixed" — a step that does not move
+ * (a checkpoint, or a run whose progress this page does not hear); "latest" — the run's latest;
+ * "follow" — the run has moved on but stands still now (paused, stepped by hand, ended): read its
+ * latest; "behind" — it trains on (the page keeps one step, so its cards agree, and says so), or
+ * the page shows a copy stepped by hand from the older weights.
+ * @param {number|null|undefined} shown the step of the weights shown (an explain answer's `step`)
+ * @param {{step: number, training: boolean}|null} run the run they follow, null when they do not follow one
+ * @param {boolean} stepped a copy stepped by hand is shown
+ * @returns {"none"|"fixed"|"latest"|"follow"|"behind"}
+ */
+export function weightsState(shown, run, stepped) {
+  if (shown == null) return "none";
+  if (!run) return "fixed";
+  if (run.step <= shown) return "latest";
+  return run.training || stepped ? "behind" : "follow";
 }

@@ -78,6 +78,7 @@ const learn = new Learn({
   padPixels: () => (draw.pad.empty ? null : draw.pad.pixels(56)),
   watched: () => S.watched,
   runName: (id) => S.runs.get(id)?.name ?? null,
+  run: (id) => { const r = S.runs.get(id); return r ? { step: r.step, status: r.status } : null; },
   misclassified: () => ({ run: S.watched, list: epochView.epoch?.misclassified ?? [] }), // the epoch view shows the watched run's
   toast: (m) => toast(m),
 });
@@ -136,7 +137,7 @@ function handleEvent(e) {
       break;
     }
     case "class": classPanel.onClass(d); break;
-    case "status": classPanel.changed(); onStatus(d); mine.onStatus(d); break;
+    case "status": classPanel.changed(); onStatus(d); mine.onStatus(d); learn.runMoved(d.id); break;
     case "deleted": onDeleted(d); break;
     case "metrics": {
       if (e.run !== S.watched) break;
@@ -146,6 +147,7 @@ function handleEvent(e) {
       S.speed = d.samples_per_s ?? null;
       const run = S.runs.get(/** @type {string} */ (S.watched));
       if (run && d.step.length) { run.step = Math.max(run.step, d.step[d.step.length - 1]); if (d.total_steps) run.total_steps = d.total_steps; }
+      learn.runMoved(e.run); // Learn says when its weights are no longer the run's latest, and follows a paused run
       markDirty("loss"); markDirty("acc"); markDirty("status"); markDirty("controls");
       break;
     }

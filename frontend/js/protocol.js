@@ -92,7 +92,7 @@ export function whyNot(run, action) {
  * each through its catalogue (error.code.<code>). Checked against the server's by the drift test.
  */
 export const ERROR_CODES = /** @type {const} */ ([
-  "bad_request", "unauthorized", "forbidden", "not_found", "scratch_gone", "method_not_allowed", "conflict", "too_large",
+  "bad_request", "unauthorized", "forbidden", "not_found", "scratch_gone", "method_not_allowed", "conflict", "weights_moved", "too_large",
   "unsupported_media_type", "invalid", "invalid_json", "empty_body", "quota", "wrong_join_code", "name_taken",
   "class_full", "names_quota", "unavailable", "busy", "disk_full", "internal", "bad_json", "bad_message", "diverged",
   "failed",

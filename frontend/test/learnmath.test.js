@@ -164,3 +164,27 @@ test("QA3 #11: a corner of the full convolution has one real product, the rest o
   // forward with "same" padding 1 around a 4×4 input: a 3×3 window at (0, 0) has 5 on padding
   assert.equal(paddingProducts({ top: 1, left: 1, h: 4, w: 4 }, 0, 0, 3, 3), 5);
 });
+
+import { weightsState, slopeSymbol } from "../js/learnmath.js";
+
+test("QA4 LEARN-1: the weights Learn shows name their step and say when the run has moved on", () => {
+  assert.equal(weightsState(null, { step: 5, training: true }, false), "none"); // bundled: no step
+  assert.equal(weightsState(430, null, false), "fixed"); // a checkpoint
+  assert.equal(weightsState(784, { step: 784, training: false }, false), "latest");
+  assert.equal(weightsState(784, { step: 790, training: true }, false), "behind"); // trains on: keep one step, say so
+  assert.equal(weightsState(100, { step: 102, training: false }, false), "follow"); // paused and stepped: follow
+  assert.equal(weightsState(100, { step: 102, training: false }, true), "behind"); // a copy stepped by hand is never replaced
+});
+
+test("QA4 LEARN-6: the wish rule names the slope of the activation the neurons have", () => {
+  assert.equal(slopeSymbol("sigmoid"), "σ′");
+  assert.equal(slopeSymbol("relu"), "relu′");
+  assert.equal(slopeSymbol(null), null);
+  // A column with no activation (the cnn's scores): the factor is the wish itself (−δ), slope 1.
+  const next = /** @type {any} */ ({ slope: null, delta: [0.5, -0.25], wishes: [-0.5, 0.25] });
+  const { terms, total } = wishTerms({ shape: [1, 2], values: [2, 4] }, next, 0);
+  assert.deepEqual(terms.map((r) => r.factor), [-0.5, 0.25]);
+  assert.equal(total, 2 * -0.5 + 4 * 0.25);
+  const relu = /** @type {any} */ ({ slope: [1, 0], delta: [-3, 0], wishes: [3, 7] });
+  assert.deepEqual(wishTerms({ shape: [1, 2], values: [2, 4] }, relu, 0).terms.map((r) => r.factor), [3, 0]);
+});

@@ -77,7 +77,8 @@ def test_draw_a_digit_and_the_network_reads_it(server, browser) -> None:
     conv.scroll_into_view_if_needed()
     cbox = conv.bounding_box()
     page.mouse.move(cbox["x"] + 10, cbox["y"] + 10)
-    assert "feature map 1 of 16" in tip.inner_text()
+    # Numbered from 0, as layers, neurons, kernels and the API are (QA4 LEARN-2).
+    assert "feature map 0 of 16" in tip.inner_text()
     assert "(16, 24, 24)" in tip.inner_text()
     # Undo and clear.
     page.get_by_test_id("undo").click()

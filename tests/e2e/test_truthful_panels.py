@@ -270,7 +270,11 @@ def test_item17_kernels_grouped_by_output_kernel_and_enlarged(server, browser, c
     figures = dialog.locator(".zoom-maps canvas")
     assert figures.count() == 4
     assert all(figures.nth(i).bounding_box()["width"] >= 66 for i in range(4))
-    assert "kernel 1" in page.locator("#zoom-title").inner_text()
+    # The first kernel is kernel 0, as Learn, the layers and the API number it (QA4 LEARN-2).
+    assert page.locator("#zoom-title").inner_text().endswith(": kernel 0")
+    assert [figures.nth(i).get_attribute("aria-label").split(",")[1].strip() for i in range(4)] == [
+        f"input channel {c}" for c in range(4)
+    ]
     page.locator("#zoom-close").click()
     closed(page, errors)
 

@@ -39,6 +39,7 @@ from ..nn.losses import probabilities, readout
 from ..nn.model import Sequential
 from ..training.probes import probe_indices
 from .inference import ModelRegistry, UnknownModelError
+from .pinned import PinnedWeights, WeightsMovedError
 
 __all__ = [
     "DEFAULT_STEP_LR",
@@ -47,6 +48,7 @@ __all__ = [
     "Explainer",
     "NoWeightsYetError",
     "UnknownScratchError",
+    "WeightsMovedError",
     "explanation",
     "tensor",
 ]
@@ -299,18 +301,30 @@ class Explainer:
         self.registry = registry
         self.digits = digits
         self.scratch = ScratchModels()
+        self.pinned = PinnedWeights()
         self.is_run = is_run or (lambda _id: False)
 
-    def model(self, model_id: str | None) -> tuple[str, Sequential]:
+    def model(self, model_id: str | None, step: int | None = None) -> tuple[str, Sequential]:
         """(id, network) for any id predict takes, or a scratch id. The network is shared: the
         maths copies it before computing."""
-        resolved, model, _ = self.model_at(model_id)
+        resolved, model, _ = self.model_at(model_id, step)
         return resolved, model
 
-    def model_at(self, model_id: str | None) -> tuple[str, Sequential, int | None]:
-        """:meth:`model` and the training step its weights are from (None: not a run's)."""
+    def model_at(self, model_id: str | None, step: int | None = None) -> tuple[str, Sequential, int | None]:
+        """:meth:`model` and the training step its weights are from (None: not a run's).
+
+        Without ``step``: the weights the id names now (a run's latest), kept in :attr:`pinned`
+        when they have a step. With ``step``: exactly that step's weights, so the cards of one
+        Learn screen read one set of weights while the run trains on (:mod:`.pinned`); raises
+        :class:`WeightsMovedError` when they are no longer kept and the run has moved on."""
         if model_id and model_id.startswith(SCRATCH_PREFIX):
+            if step is not None:
+                raise ValueError("step: a scratch network has no training step; leave step out")
             return model_id, self.scratch.get(model_id)[0], None
+        if step is not None:
+            kept = self.pinned.get(model_id or self.registry.default_id, step)
+            if kept is not None:
+                return model_id or self.registry.default_id, _snapshot(kept), step
         try:
             resolved, model, lock = self.registry.load(model_id)
         except UnknownModelError:
@@ -319,11 +333,19 @@ class Explainer:
                 raise NoWeightsYetError(message) from None
             raise
         with lock:  # a consistent snapshot of the weights while a prediction may be running
-            return resolved, _snapshot(model), self.registry.step_of(model)
+            snap, now = _snapshot(model), self.registry.step_of(model)
+        if step is not None and now is None:
+            raise ValueError(f"step: {resolved!r} is not a run's weights and has no training step")
+        if step is not None and now != step:
+            raise WeightsMovedError(resolved, step, now)
+        if now is not None:
+            self.pinned.put(resolved, now, snap)
+            snap = _snapshot(snap)  # the kept one is never run (a forward pass leaves caches)
+        return resolved, snap, now
 
     # -- /api/explain ---------------------------------------------------------------------------
     def explain(self, request: dict[str, Any]) -> dict[str, Any]:
-        model_id, model, step = self.model_at(request.get("model"))
+        model_id, model, step = self.model_at(request.get("model"), request.get("step"))
         digit = self.digits.resolve(request)
         wanted = request.get("layers")
         if wanted is not None:
@@ -346,7 +368,7 @@ class Explainer:
         """Every layer's exact output for one digit (float32, as the network computed it) and
         every dense layer's biases: what the page reads when a person hovers a neuron or a map
         (the pictures it draws are uint8; these are the numbers)."""
-        model_id, model = self.model(request.get("model"))
+        model_id, model = self.model(request.get("model"), request.get("step"))
         digit = self.digits.resolve(request)
         out, acts = model.forward_record(digit.x.reshape(1, *model.input_shape).astype(np.float32))
         probs = probabilities(model.loss, out)[0]
@@ -369,7 +391,7 @@ class Explainer:
 
     # -- /api/explain/conv ----------------------------------------------------------------------
     def explain_map(self, request: dict[str, Any]) -> dict[str, Any]:
-        model_id, model = self.model(request.get("model"))
+        model_id, model, step = self.model_at(request.get("model"), request.get("step"))
         index = request["layer"]
         if not 0 <= index < len(model.layers):
             raise ValueError(f"layer: no layer {index}; the network has layers 0..{len(model.layers) - 1}")
@@ -387,6 +409,7 @@ class Explainer:
         t = trace(model, digit.x, digit.label if target is None else target)
         head = {
             "model": model_id,
+            "step": step,
             "source": digit.source(),
             "target": t.target,
             "prediction": t.prediction,
@@ -441,7 +464,7 @@ class Explainer:
     # -- /api/explain/step ----------------------------------------------------------------------
     def step(self, request: dict[str, Any], owner: str = "") -> dict[str, Any]:
         """One step; with ``keep`` the stepped copy is kept for ``owner`` (see :class:`ScratchModels`)."""
-        model_id, model = self.model(request.get("model"))
+        model_id, model, step = self.model_at(request.get("model"), request.get("step"))
         keep = bool(request.get("keep"))
         if keep and not self.scratch.fits(model.param_count()):  # before the copy is made
             raise ValueError(
@@ -478,6 +501,7 @@ class Explainer:
         return {
             "model": model_id,
             "origin": origin,
+            "step": step,
             "scratch": kept,
             "lr": result.lr,
             "cost_before": result.cost_before,

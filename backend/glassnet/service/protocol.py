@@ -241,6 +241,7 @@ class ErrorCode(StrEnum):
     SCRATCH_GONE = "scratch_gone"  # 404: a stepped scratch copy is gone (start from the original)
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
     CONFLICT = "conflict"  # 409: the run's state does not allow it (state machine)
+    WEIGHTS_MOVED = "weights_moved"  # 409: a run's weights at the step asked for are no longer kept
     TOO_LARGE = "too_large"  # 413: over the body cap, or a WebSocket message too big
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     INVALID = "invalid"  # 422: a value out of bounds or a request that does not make sense

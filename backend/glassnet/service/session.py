@@ -398,9 +398,11 @@ class TrainingSession:
                 reply.update(ok=False, error="the run is not paused")
             else:
                 self.train_one()
+                # The weights first: a page that hears of the new step (metrics) and asks for the
+                # run's latest weights (the Learn view follows a paused run) finds this step's.
+                self.write_live()
                 self.flush_metrics()
                 self.heavy()
-                self.write_live()
         elif cmd == "set":
             try:  # names and ranges checked first: a refused change changes nothing
                 self.trainer.optimizer.set_hyperparameters(command["values"])

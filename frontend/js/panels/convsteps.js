@@ -177,7 +177,7 @@ export class PoolView {
     /** @type {any} */
     this.p = null;
     root.innerHTML = `<div class="conv-maps">
-        <figure><canvas class="in" role="img" aria-label="${esc(t("pool.in.label"))}"></canvas><figcaption>${esc(t("pool.in"))}</figcaption></figure>
+        <figure><canvas class="in" role="img"></canvas><figcaption class="in-caption"></figcaption></figure>
         <figure><canvas class="out" role="img" aria-label="${esc(t("pool.out"))}"></canvas><figcaption>${esc(t("pool.out"))}</figcaption></figure>
         <figure><canvas class="err" role="img" aria-label="${esc(t("pool.err.label"))}"></canvas><figcaption>${esc(t("pool.err"))}</figcaption></figure>
         <figure><canvas class="back" role="img" aria-label="${esc(t("pool.back"))}"></canvas><figcaption>${esc(t("pool.back"))}</figcaption></figure>
@@ -195,6 +195,11 @@ export class PoolView {
   /** @param {any} p an /api/explain/conv answer for a pooling layer */
   show(p) {
     this.p = p;
+    // Max pooling has a winner in each window; mean pooling spreads the error over the window.
+    const mean = p.mode !== "max";
+    const inMap = /** @type {HTMLCanvasElement} */ (this.root.querySelector("canvas.in"));
+    inMap.setAttribute("aria-label", t(mean ? "pool.in_mean.label" : "pool.in.label"));
+    /** @type {HTMLElement} */ (this.root.querySelector(".in-caption")).textContent = t(mean ? "pool.in_mean" : "pool.in");
     const x = map2d(p.maps.input), y = map2d(p.maps.output), e = map2d(p.maps.error), dx = map2d(p.maps.input_grad);
     const width = Math.max(240, this.root.clientWidth);
     const cIn = fitCell(x.w, Math.min(width < 560 ? width - 10 : width * 0.24, 300), 3, 24);

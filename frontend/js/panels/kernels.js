@@ -112,7 +112,7 @@ export class KernelGrids {
       const f = Math.floor(hit.map / c), ch = hit.map % c;
       const v = valueAt(d, hit.map * kh * kw + hit.y * kw + hit.x);
       const b = g.item.bias?.[f];
-      html = `<b>${esc(g.item.title)}</b><br>${esc(t("kernels.tip.kernel", { k: f + 1, ch: ch + 1, size: `${kh}×${kw}` }))}<br>${esc(t("kernels.tip.weight_at", { y: hit.y, x: hit.x }))} ≈ <b>${formatNumber(v)}</b> <span class="muted">${esc(t("kernels.tip.click"))}</span>` +
+      html = `<b>${esc(g.item.title)}</b><br>${esc(t("kernels.tip.kernel", { k: f, ch, size: `${kh}×${kw}` }))}<br>${esc(t("kernels.tip.weight_at", { y: hit.y, x: hit.x }))} ≈ <b>${formatNumber(v)}</b> <span class="muted">${esc(t("kernels.tip.click"))}</span>` +
         (b !== undefined && b !== null ? `<br>${esc(t("kernels.tip.bias", { b: formatNumber(b) }))}` : "") + `<br>${esc(t("kernels.tip.shape", { shape: d.shape.join(", ") }))}`;
     } else {
       const [, h, w] = d.shape;

@@ -7,7 +7,7 @@
  * (digit, network, target), asks the server (/api/explain…) and hands the answers to the panels.
  */
 import * as api from "../api.js";
-import { fmt, percent } from "../learnmath.js";
+import { fmt, percent, weightsState } from "../learnmath.js";
 import { t, aDigit, errText, checkpointName } from "../i18n.js";
 import { modelLabel, titleOptions } from "../models.js";
 import { drawGrid } from "../numgrid.js";
@@ -16,14 +16,17 @@ import { NetDiagram } from "./netdiagram.js";
 import { LayerMatrix } from "./layermatrix.js";
 import { ConvStepper, PoolView } from "./convsteps.js";
 import { StepView, BatchView } from "./stepper.js";
+import { STATUS } from "../protocol.js";
 
 const WATCHED = "@watched"; // the model option "the run you watch (latest weights)"
 
 /**
  * @typedef {{padPixels: () => number[][]|null, watched: () => string|null, runName: (id: string) => string|null,
+ *   run: (id: string) => {step: number, status: string}|null,
  *   misclassified: () => {run: string|null, list: {index: number, label: number, predicted: number}[]}, toast: (m: string) => void}} LearnContext
  *   `misclassified`: the latest epoch's misclassified validation digits of the watched run (named
  *   in each option: the network chosen in Learn may be another one, reading the digit right).
+ *   `run`: what the page knows of a run now (its latest step and status; null: not a run).
  */
 
 export class Learn {
@@ -54,8 +57,12 @@ export class Learn {
     this.source = "test";
     /** @type {number|null} */
     this.target = null;
-    /** @type {{id: string, origin: string}|null} */
+    /** @type {{id: string, origin: string, step: number|null}|null} the stepped copy, its network and that network's step */
     this.scratch = null;
+    /** @type {number|null} the run's step Learn last followed by itself (once per step) */
+    this.followed = null;
+    /** @type {{model: string, step: number}|null} the weights a new digit or target is read with (null: the latest) */
+    this.kept = null;
     /** @type {any} */
     this.ex = null;
     this.seq = 0;
@@ -88,8 +95,8 @@ export class Learn {
     $("learn-probe").addEventListener("change", () => this.refresh());
     $("learn-miss").addEventListener("change", () => this.refresh());
     $("learn-miss").addEventListener("focus", () => this.fillMisclassified());
-    $("learn-model").addEventListener("change", () => { this.scratch = null; this.stepView.steps = 0; this.stepView.clear(); this.refresh(); });
-    $("learn-refresh").addEventListener("click", () => this.refresh());
+    $("learn-model").addEventListener("change", () => { this.scratch = null; this.stepView.steps = 0; this.stepView.clear(); this.latest(); });
+    $("learn-refresh").addEventListener("click", () => this.latest());
     $("learn-conv-model").addEventListener("change", () => { this.convInfo = null; this.loadMaps(); });
     for (const id of ["learn-conv-layer", "learn-conv-kernel", "learn-conv-channel"]) $(id).addEventListener("change", () => this.loadConv());
     for (const id of ["learn-pool-layer", "learn-pool-channel"]) $(id).addEventListener("change", () => this.loadPool());
@@ -199,18 +206,33 @@ export class Learn {
   }
 
   // -- asking the server ---------------------------------------------------------------------
-  /** @returns {Promise<void>} */
+  /** Read the chosen network's latest weights (Refresh weights, another network, a run followed). */
+  latest() {
+    this.kept = null;
+    return this.refresh();
+  }
+
+  /**
+   * Explain the chosen digit with the weights on the screen: another digit or target is read
+   * with the same step of a run that trains on (so two targets' costs compare), the latest
+   * weights only through `latest()`.
+   * @returns {Promise<void>}
+   */
   async refresh() {
     const digit = this.digit();
     if (!digit) { this.blank(); return; }
     const seq = ++this.seq;
-    const body = { model: this.modelId(), ...digit, ...(this.target === null ? {} : { target: this.target }) };
+    const model = this.modelId();
+    const kept = this.kept;
+    const keep = !this.scratch && kept && kept.model === model ? { step: kept.step } : {};
+    const body = { model, ...keep, ...digit, ...(this.target === null ? {} : { target: this.target }) };
     this.$("learn").setAttribute("aria-busy", "true");
     let ex;
     try {
       ex = await api.explain(body);
     } catch (e) {
       if (seq === this.seq && this.restartIfGone(e)) return this.refresh();
+      if (seq === this.seq && this.movedOn(e)) return;
       if (seq === this.seq) this.status(t("learn.cannot_explain", { error: errText(e) }), true);
       return;
     } finally {
@@ -218,6 +240,7 @@ export class Learn {
     }
     if (seq !== this.seq) return; // a newer choice is on its way
     this.ex = ex;
+    this.kept = !this.scratch && ex.step != null ? { model, step: ex.step } : null;
     this.markEmpty(false);
     this.$("learn-test").max = String(ex.digits.test - 1);
     this.render();
@@ -286,6 +309,75 @@ export class Learn {
     this.net.show(ex);
     this.matrix.show(ex);
     this.stepView.setDefault(ex.step_lr);
+    this.showWeights();
+  }
+
+  // -- which weights -------------------------------------------------------------------------
+  /**
+   * The step of the weights every card shows now: the explain answer's, or for a copy stepped by
+   * hand the step of the weights it was stepped from. Every later question about this screen
+   * sends it (`pin`), so the server answers from exactly these weights while the run trains on.
+   * @returns {number|null}
+   */
+  shownStep() {
+    return this.scratch ? this.scratch.step : this.ex?.step ?? null;
+  }
+
+  /** The request part that pins the weights ({} for a scratch copy or a network without steps). */
+  pin() {
+    const step = this.scratch ? null : this.ex?.step;
+    return step == null ? {} : { step };
+  }
+
+  /** The run whose latest weights Learn shows (a bare run id or its live weights), else null. */
+  followedRun() {
+    const id = this.scratch ? this.scratch.origin : this.modelId();
+    const [run, ckpt] = id.split(":");
+    return this.ctx.run(run) && (!ckpt || ckpt === "live") ? run : null;
+  }
+
+  /**
+   * Say which weights the cards show and whether they are still the run's latest; a run that
+   * stands still (paused and stepped, ended) is followed, one that trains is not (the picture
+   * would change under the reader every second) and the Refresh button is marked instead.
+   */
+  showWeights() {
+    const el = this.$("learn-weights"), button = this.$("learn-refresh");
+    const step = this.shownStep();
+    const runId = this.followedRun();
+    const info = runId ? this.ctx.run(runId) : null;
+    const run = info ? { step: info.step, training: info.status === STATUS.RUNNING } : null;
+    const state = weightsState(step, run, !!this.scratch);
+    el.hidden = state === "none";
+    button.classList.toggle("due", state === "behind");
+    if (state === "none" || step == null) { el.textContent = ""; delete el.dataset.state; return; }
+    const network = this.modelName(this.scratch ? this.scratch.origin : this.ex.model);
+    const which = t(this.scratch ? "learn.weights.copy_at" : "learn.weights.at", { network, step });
+    const now = info?.step ?? step;
+    el.textContent = which + t(`learn.weights.${state}`, { now });
+    el.dataset.state = state;
+    el.dataset.step = String(step);
+    if (state === "follow" && this.followed !== now) {
+      this.followed = now;
+      this.latest();
+    }
+  }
+
+  /** A run's step or status changed (its metrics, its status): the weights line follows. @param {string|null} runId */
+  runMoved(runId) {
+    if (this.ex && runId && runId === this.followedRun()) this.showWeights();
+  }
+
+  /**
+   * The server no longer keeps the weights of the step this screen showed (409 weights_moved):
+   * read the run's latest for every card, and say so. True when it was that error. @param {any} e
+   */
+  movedOn(e) {
+    if (e?.code !== "weights_moved") return false;
+    this.notice = " " + t("learn.weights_moved", { step: this.shownStep() ?? "?" });
+    this.convInfo = null;
+    this.latest();
+    return true;
   }
 
   // -- convolution and pooling ---------------------------------------------------------------
@@ -296,12 +388,13 @@ export class Learn {
     $("learn-conv-model-wrap").hidden = !!own;
     const modelId = own ? this.modelId() : $("learn-conv-model").value;
     if (!modelId) { $("learn-conv-note").textContent = t("learn.conv.none"); return; }
-    if (!this.convInfo || this.convInfo.model !== modelId) {
+    // The main network's own conv layers read its weights of this screen's step (a run trains on).
+    if (!this.convInfo || this.convInfo.model !== modelId || (own && this.convInfo.pin.step !== this.pin().step)) {
       const digit = this.digit();
       if (!digit) return;
       try {
         const info = own ? this.ex : await api.explain({ model: modelId, ...digit, layers: [] });
-        this.convInfo = { model: modelId, layers: info.layers, input: info.input.shape };
+        this.convInfo = { model: modelId, layers: info.layers, input: info.input.shape, pin: own ? this.pin() : info.step == null ? {} : { step: info.step } };
       } catch (e) { $("learn-conv-note").textContent = t("learn.conv.cannot_read", { error: errText(e) }); return; }
       this.fillLayerSelect("learn-conv-layer", ["conv2d"]);
       this.fillLayerSelect("learn-pool-layer", ["maxpool2d", "avgpool2d"]);
@@ -339,12 +432,14 @@ export class Learn {
     const seq = ++this.mapSeq;
     let e;
     try {
-      e = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, kernel, channel });
-    } catch (err) { $("learn-conv-note").textContent = t("learn.conv.cannot_kernel", { error: errText(err) }); return; }
+      e = await api.explainMap({ model: this.convInfo.model, ...this.convInfo.pin, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, kernel, channel });
+    } catch (err) { if (this.movedOn(err)) return; $("learn-conv-note").textContent = t("learn.conv.cannot_kernel", { error: errText(err) }); return; }
     if (seq !== this.mapSeq) return;
     const k = e.maps.kernel.shape[0], inH = e.maps.input.shape[0], outH = e.maps.output.shape[0];
     const params = C * k * k * F + F;
-    $("learn-conv-formula").innerHTML = t("learn.conv.formula", { layer, F, C, k: `${k}×${k}`, formula: `${C}·(${k}·${k})·${F} + ${F}`,
+    // One input channel: each kernel is one grid, not "1 stacked grids" (QA4 LEARN-5).
+    const kernels = t(F === 1 ? "learn.conv.one_kernel" : "learn.conv.n_kernels", { F });
+    $("learn-conv-formula").innerHTML = t(C === 1 ? "learn.conv.formula_one" : "learn.conv.formula", { layer, kernels, C, k: `${k}×${k}`, formula: `${C}·(${k}·${k})·${F} + ${F}`,
       total: `<b data-testid="conv-params" data-value="${params}">${params.toLocaleString("en-US")}</b>` }) +
       ` <span class="muted">${t("learn.conv.notes_example")}</span>`;
     const pad = e.padding.some((/** @type {number} */ p) => p > 0);
@@ -367,9 +462,9 @@ export class Learn {
     const channel = Math.min(C - 1, Math.max(0, Number($("learn-pool-channel").value) || 0));
     $("learn-pool-channel").value = String(channel);
     try {
-      const p = await api.explainMap({ model: this.convInfo.model, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
+      const p = await api.explainMap({ model: this.convInfo.model, ...this.convInfo.pin, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
       this.pool.show(p);
-    } catch (err) { this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
+    } catch (err) { if (this.movedOn(err)) return; this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
   }
 
   // -- steps ---------------------------------------------------------------------------------
@@ -377,10 +472,10 @@ export class Learn {
   async takeStep(lr) {
     const digit = this.digit();
     if (!digit) return null;
-    const body = () => ({ model: this.modelId(), examples: [{ ...digit, ...(this.target === null ? {} : { target: this.target }) }], lr, keep: true });
+    const body = () => ({ model: this.modelId(), ...this.pin(), examples: [{ ...digit, ...(this.target === null ? {} : { target: this.target }) }], lr, keep: true });
     try {
       const s = await this.stepOnce(body);
-      this.scratch = { id: s.scratch, origin: s.origin };
+      this.scratch = { id: s.scratch, origin: s.origin, step: this.scratch ? this.scratch.step : s.step };
       this.$("learn-reset").disabled = false;
       this.convInfo = null;
       // Counted before the status is drawn, so it says how many steps the copy has taken.
@@ -391,17 +486,26 @@ export class Learn {
   }
 
   /**
-   * POST /api/explain/step; when the stepped copy is gone, once more from the original network.
+   * POST /api/explain/step; when the stepped copy is gone, once more from the original network;
+   * when the weights of the screen's step are no longer kept, once more from the run's latest
+   * (every card reads them first, so the step starts from the weights on the screen).
    * @param {() => any} body the request, built again after a restart
    */
   async stepOnce(body) {
     try { return await api.explainStep(body()); } catch (e) {
+      if (e?.code === "weights_moved" && !this.scratch) {
+        this.notice = " " + t("learn.weights_moved", { step: this.shownStep() ?? "?" });
+        await this.latest();
+        return api.explainStep(body());
+      }
       if (!this.restartIfGone(e)) throw e;
       return api.explainStep(body());
     }
   }
 
   resetScratch() {
+    // Back to the weights the copy was stepped from (the same step of a run that trains on).
+    if (this.scratch?.step != null) this.kept = { model: this.scratch.origin, step: this.scratch.step };
     this.scratch = null;
     this.$("learn-reset").disabled = true;
     this.convInfo = null;
@@ -415,9 +519,9 @@ export class Learn {
     if (!keep || this.batchStart === undefined) this.batchStart = Math.floor(Math.random() * Math.max(1, this.testSize() - 8));
     const examples = Array.from({ length: 8 }, (_, k) => ({ test_index: /** @type {number} */ (this.batchStart) + k }));
     try {
-      const s = await this.stepOnce(() => ({ model: this.modelId(), examples, lr, keep }));
+      const s = await this.stepOnce(() => ({ model: this.modelId(), ...this.pin(), examples, lr, keep }));
       if (keep) {
-        this.scratch = { id: s.scratch, origin: s.origin }; this.$("learn-reset").disabled = false; this.convInfo = null;
+        this.scratch = { id: s.scratch, origin: s.origin, step: this.scratch ? this.scratch.step : s.step }; this.$("learn-reset").disabled = false; this.convInfo = null;
         this.stepView.steps += 1;
         this.stepView.batchStep(s);
         await this.refresh();

@@ -134,6 +134,9 @@ export class LearnedPanel {
     drawNorms(c, norms, g ? `${f?.source === "checkpoint" ? t("learned.probe_digits_lc") : t("learned.last_batch")}, ${t("learned.step", { step: g.step })}` : "");
     const items = gradientItems(g);
     for (const it of items) it.caption = f?.source === "checkpoint" ? t("learned.ten_probes") : t("learned.last_batch");
+    // The caption names the same source as the chart and the titles: a checkpoint's gradients
+    // are the cost's over the ten probe digits, a live frame's the last mini-batch's.
+    $("grad-caption").innerHTML = t(f?.source === "checkpoint" ? "learned.how_strongly_probes" : "learned.how_strongly_the_last");
     this.gradKernels.show(items);
   }
 
@@ -194,7 +197,7 @@ export class LearnedPanel {
   async enlarge(item, k) {
     const dlg = /** @type {HTMLDialogElement} */ ($("zoom"));
     const body = $("zoom-body");
-    $("zoom-title").textContent = k === null ? item.title : t("learned.zoom_kernel", { title: item.title, k: k + 1 });
+    $("zoom-title").textContent = k === null ? item.title : t("learned.zoom_kernel", { title: item.title, k });
     body.replaceChildren();
     if (!dlg.open) dlg.showModal();
     if (k === null) {
@@ -235,10 +238,10 @@ export class LearnedPanel {
       const fig = document.createElement("figure");
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", t("learned.kernel_channel.label", { k: k + 1, ch: ch + 1, size: `${kh}×${kw}` }));
+      canvas.setAttribute("aria-label", t("learned.kernel_channel.label", { k, ch, size: `${kh}×${kw}` }));
       drawGrid(canvas, m, { cell: c > 4 ? 22 : 44, scale, text: true });
       const cap = document.createElement("figcaption");
-      cap.textContent = c > 1 ? t("learned.input_channel", { ch: ch + 1 }) : t("learned.weights_of", { size: `${kh}×${kw}` });
+      cap.textContent = c > 1 ? t("learned.input_channel", { ch }) : t("learned.weights_of", { size: `${kh}×${kw}` });
       fig.append(canvas, cap);
       wrap.append(fig);
     });

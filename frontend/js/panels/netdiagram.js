@@ -6,9 +6,9 @@
  * wishes flowing right to left. Wide layers show their 16 strongest neurons (a summary, said on
  * the page). Choosing a neuron (pointer, touch or the keyboard form) opens it in the inspector:
  * its weighted sum z = Σ a·w + b with every term, its point on the activation curve, and its wish
- * as the sum over the neurons it feeds of w · σ′(z) · wish — the exact numbers of the server.
+ * as the sum over the neurons it feeds of w · f′(z) · wish (f their activation) — the exact numbers of the server.
  */
-import { neuronColumns, shownNeurons, forwardTerms, wishTerms, activationFn, fmt } from "../learnmath.js";
+import { neuronColumns, shownNeurons, forwardTerms, wishTerms, activationFn, slopeSymbol, fmt } from "../learnmath.js";
 import { colorOf } from "../numgrid.js";
 import { cssVar } from "../chart.js";
 import { esc } from "../heatmap.js";
@@ -238,8 +238,14 @@ export class NetDiagram {
       const next = this.cols[k + 1];
       const W = ex.layers[/** @type {number} */ (next.zLayer)].params.W;
       const { terms, total } = wishTerms(W, next, i);
-      parts.push(`<div class="insp-backward" data-testid="inspector-backward"><p>${t("net.hidden_wish", { n: terms.length })}</p>
-        ${termTable(terms.map((r) => ({ label: `w<sub>${i},${r.j}</sub> · σ′(z<sub>${r.j}</sub>) · ${t("net.wish")}<sub>${r.j}</sub>`, a: r.w, b: r.slope * r.wish, product: r.product })), "w", `σ′·${t("net.wish")}`, LISTED, t("net.terms_wish.label", { i }))}
+      // The slope of the activation those neurons really have (none: z is their output, slope 1;
+      // a softmax has no slope of its own: −∂C/∂z stands for slope × wish).
+      const f = next.slope ? slopeSymbol(next.activation) : null, wishWord = t("net.wish");
+      const factor = (/** @type {number|string} */ j) => f ? `${f}(z<sub>${j}</sub>) · ${wishWord}<sub>${j}</sub>` : next.activation === null ? `${wishWord}<sub>${j}</sub>` : `(−∂C/∂z<sub>${j}</sub>)`;
+      const rule = `w · ${f ? `${f}(z) · ${wishWord}` : next.activation === null ? wishWord : "(−∂C/∂z)"}`;
+      const note = f ? "" : ` <span class="muted">${t(next.activation === null ? "net.no_slope" : "net.no_slope_softmax")}</span>`;
+      parts.push(`<div class="insp-backward" data-testid="inspector-backward"><p>${t("net.hidden_wish", { n: terms.length, rule })}${note}</p>
+        ${termTable(terms.map((r) => ({ label: `w<sub>${i},${r.j}</sub> · ${factor(r.j)}`, a: r.w, b: r.factor, product: r.product })), "w", f ? `${f}·${wishWord}` : next.activation === null ? wishWord : "−∂C/∂z", LISTED, t("net.terms_wish.label", { i }))}
         <p><b>${t("net.sum")} = <span data-testid="inspector-total" data-value="${total}">${fmt(total, 7)}</span></b>;
         ${t("net.server_wish")} −∂C/∂a = <span data-testid="inspector-wish" data-value="${wish}">${fmt(wish, 7)}</span></p></div>`);
     }

@@ -177,7 +177,7 @@ export class NetworkView {
     let html;
     if (l.kind === "maps") {
       const v = x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, hit.map, hit.y, hit.x))}</b>`;
-      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.feature_map", { m: hit.map + 1, n: l.set.maps }))}<br>` +
+      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.feature_map", { m: hit.map, n: l.set.maps }))}<br>` +
         `${esc(t("tip.position", { row: hit.y, col: hit.x, size: `${l.set.mapH}×${l.set.mapW}` }))}<br>` +
         `${esc(t("tip.activation"))} ${v}${note}<br>${esc(t("tip.shape", { shape: l.shape.join(", ") }))}`;
     } else {

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...data.mnist import IdxFormatError
 from ..errors import coded
-from ..explain import MAX_BATCH, NoWeightsYetError, UnknownScratchError
+from ..explain import MAX_BATCH, NoWeightsYetError, UnknownScratchError, WeightsMovedError
 from ..inference import IncompatibleModelError, UnknownModelError
 from ..owners import identity_of
 from ..pool import HeavyPool
@@ -40,7 +40,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "unknown model or run; a scratch network that is gone has the code scratch_gone "
         "and says why (expired, replaced by the same person's later steps, memory full, restart)",
     },
-    409: {"model": ErrorBody, "description": "the run has no weights yet"},
+    409: {
+        "model": ErrorBody,
+        "description": "the run has no weights yet; or the weights of the step asked for are no longer "
+        "kept and the run has moved on (code weights_moved: ask again without a step)",
+    },
     413: {"model": ErrorBody, "description": "request body too large"},
     422: {"model": ErrorBody, "description": "invalid digit, target, layer, kernel or learning rate"},
 }
@@ -51,6 +55,18 @@ ModelId = Annotated[
         max_length=512,
         description="Any id /api/predict takes (bundled, a run's latest weights, a run checkpoint), "
         "or a scratch network from /api/explain/step; default: the bundled cnn.",
+    ),
+]
+
+StepPin = Annotated[
+    int | None,
+    Field(
+        None,
+        ge=0,
+        le=10**12,
+        description="The training step whose weights to use: the step an earlier answer named, so every "
+        "answer about one screen reads the same weights of a run that trains on (409 weights_moved when "
+        "they are no longer kept). Default: the weights the model id names now.",
     ),
 ]
 
@@ -93,6 +109,7 @@ class Source(BaseModel):
 
 class ExplainRequest(Source):
     model: ModelId
+    step: StepPin
     layers: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(
         None, max_length=64, description="Layers whose values to include (default: all)."
     )
@@ -101,6 +118,7 @@ class ExplainRequest(Source):
 
 class ActivationsRequest(Source):
     model: ModelId
+    step: StepPin
 
 
 class LayerValues(BaseModel):
@@ -122,6 +140,7 @@ class ActivationsResult(BaseModel):
 
 class MapRequest(Source):
     model: ModelId
+    step: StepPin
     layer: int = Field(ge=0, le=63, description="Index of a conv2d, maxpool2d or avgpool2d layer.")
     kernel: int = Field(0, ge=0, le=100_000, description="Conv: which kernel (output channel) f.")
     channel: int = Field(0, ge=0, le=100_000, description="Which input channel c (pooling: which map).")
@@ -131,6 +150,7 @@ class StepRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
     model: ModelId
+    step: StepPin
     examples: list[Source] = Field(
         min_length=1,
         max_length=MAX_BATCH,
@@ -198,6 +218,9 @@ class ExplainResult(BaseModel):
 
 class MapResult(BaseModel):
     model: str
+    step: int | None = Field(
+        None, description="The training step the weights are from (as in ExplainResult)."
+    )
     source: DigitSourceInfo
     target: int
     prediction: int
@@ -233,6 +256,10 @@ class Curve(BaseModel):
 class StepResult(BaseModel):
     model: str
     origin: str = Field(description="The network the first step started from.")
+    step: int | None = Field(
+        None,
+        description="The training step of the weights stepped from (null: scratch copy, bundled network).",
+    )
     scratch: str | None = Field(description="scratch:<id> of the stepped network when keep was true.")
     lr: float
     cost_before: float
@@ -262,6 +289,8 @@ async def _run(pool: HeavyPool, fn: Any, body: BaseModel) -> JSONResponse:
         raise HTTPException(404, str(exc)) from None
     except NoWeightsYetError as exc:
         raise HTTPException(409, str(exc)) from None
+    except WeightsMovedError as exc:
+        raise coded(HTTPException(409, str(exc)), ErrorCode.WEIGHTS_MOVED) from None
     except IncompatibleModelError as exc:
         raise HTTPException(422, f"model cannot be used: {exc}") from None
     except IdxFormatError as exc:

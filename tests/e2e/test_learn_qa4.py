@@ -1,0 +1,150 @@
+"""The Learn and Learned views' defects found by QA4 (notes/qa4-learn.md), read back from the page."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from .conftest import open_page
+from .test_dashboard import api
+from .test_learn import learn_on, wait_status, wait_text
+from .test_truthful_panels import done, wait_run, watch
+
+pytestmark = pytest.mark.e2e
+
+# A mean-pooling cnn (the tester's spec): one input channel into its conv layer.
+MEAN_POOL = {
+    "input_shape": [1, 28, 28],
+    "layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 5},
+        {"type": "relu"},
+        {"type": "avgpool2d", "size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 10},
+    ],
+    "loss": "cross_entropy",
+}
+WEIGHTS = '[data-testid="learn-weights"]'
+
+
+def shown_step(page) -> int:
+    return int(page.locator(WEIGHTS).get_attribute("data-step"))
+
+
+def run_step(page, run_id: str) -> int:
+    return page.evaluate("(id) => window.glassnet.S.runs.get(id).step", run_id)
+
+
+def screen(page, answers: list) -> tuple[list, list]:
+    """The answers the screen shows now: the last explain answer and the two cards' (conv, pool)
+    that followed it, once no answer has come for a second."""
+    deadline, count, quiet = time.monotonic() + 20, -1, 0
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+        quiet = quiet + 1 if len(answers) == count else 0
+        count = len(answers)
+        last = max((i for i, a in enumerate(answers) if a[0] == "explain"), default=None)
+        maps = [] if last is None else [a for a in answers[last:] if a[0] == "explain/conv"]
+        if len(maps) >= 2 and quiet >= 4:
+            return [answers[last]], maps
+    raise AssertionError(f"the cards did not answer: {[(a[0], a[2].get('step')) for a in answers]}")
+
+
+def test_one_screen_reads_one_step_says_which_and_follows_a_paused_run(server, browser) -> None:
+    """LEARN-1: every card of Learn on a training run reads the weights of one step, named on the
+    page; the page says when the run has trained on, keeps that step for another target, reads the
+    latest on Refresh, and follows a paused run's steps by itself. LEARN-4, LEARN-5 on the way."""
+    run = api(server, "/api/runs", {"spec": MEAN_POOL, "epochs": 200, "batch_size": 16, "name": "mean pool"})
+    page, errors = open_page(browser, server.url)
+    watch(page, run["id"])
+    page.wait_for_function("(id) => window.glassnet.S.runs.get(id)?.step > 0", arg=run["id"], timeout=30000)
+    answers: list[tuple[str, dict, dict]] = []
+
+    def record(response) -> None:
+        if "/api/explain" in response.url and response.request.method == "POST" and response.ok:
+            answers.append(
+                (response.url.rsplit("/api/", 1)[1], json.loads(response.request.post_data), response.json())
+            )
+
+    page.on("response", record)
+    learn_on(page, "@watched", "test")
+    wait_status(page, "mean pool")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"pool-readout\"]')?.textContent", timeout=20000
+    )
+    step = shown_step(page)
+    wait_text(page, WEIGHTS, f"Weights of mean pool at step {step}")
+    explains, maps = screen(page, answers)
+    assert {a[2]["step"] for a in explains + maps} == {step}, [(a[0], a[2]["step"]) for a in answers]
+    assert all(a[1]["step"] == step for a in maps)  # pinned: asked for that step
+    # The same digit and target: one cost on the whole screen.
+    assert {a[2]["cost"] for a in explains + maps} == {explains[-1][2]["cost"]}
+
+    # LEARN-5: one input channel: one grid per kernel, no "1 stacked grids". LEARN-4: mean pooling.
+    formula = page.locator("#learn-conv-formula").inner_text()
+    assert "each one 5×5 grid" in formula and "stacked" not in formula, formula
+    pool = page.locator("#learn-pool").inner_text()
+    assert "input map and its windows" in pool and "winners" not in pool, pool
+
+    # The run trains on: said, the Refresh button marked; another target keeps the step.
+    page.wait_for_function(
+        "([id, s]) => window.glassnet.S.runs.get(id).step > s", arg=[run["id"], step], timeout=30000
+    )
+    wait_text(page, WEIGHTS, "has trained on to step")
+    assert "due" in page.locator("#learn-refresh").get_attribute("class")
+    answers.clear()
+    page.get_by_test_id("learn-targets").locator('button[data-digit="3"]').click()
+    wait_status(page, "Target 3:")
+    explains, maps = screen(page, answers)
+    assert {a[2]["step"] for a in explains + maps} == {step}, [(a[0], a[2]["step"]) for a in answers]
+    assert explains[0][1]["step"] == step and explains[0][2]["target"] == 3
+    assert shown_step(page) == step
+    page.click("#learn-refresh")
+    page.wait_for_function(
+        f"() => Number(document.querySelector('{WEIGHTS}').dataset.step) > {step}", timeout=20000
+    )
+
+    # Paused: Learn follows the run's steps, each the run's latest, every card with it.
+    api(server, f"/api/runs/{run['id']}/pause", {})
+    wait_run(server, run["id"], ("paused",))
+    for _ in range(2):
+        before = run_step(page, run["id"])
+        api(server, f"/api/runs/{run['id']}/step", {})
+        page.wait_for_function(
+            "([id, s]) => window.glassnet.S.runs.get(id).step > s", arg=[run["id"], before]
+        )
+        now = run_step(page, run["id"])
+        page.wait_for_function(
+            f"(s) => document.querySelector('{WEIGHTS}').dataset.step === String(s)", arg=now, timeout=20000
+        )
+        wait_text(page, WEIGHTS, f"at step {now}: the run's latest.")
+    assert "due" not in (page.locator("#learn-refresh").get_attribute("class") or "")
+    explains, maps = screen(page, answers)
+    assert {a[2]["step"] for a in explains + maps} == {now}, [(a[0], a[2]["step"]) for a in explains + maps]
+
+    # LEARN-3: once ended, Learned reads its checkpoints: the caption names the probe digits.
+    api(server, f"/api/runs/{run['id']}/stop", {})
+    wait_run(server, run["id"], ("stopped",))
+    wait_text(page, '[data-testid="grad-caption"]', "over the ten probe digits")
+    assert "mini-batch" not in page.get_by_test_id("grad-caption").inner_text()
+    done(server, page, errors)
+
+
+def test_the_wish_rule_names_the_layers_real_activation(server, browser) -> None:
+    """LEARN-6: the mlp's hidden layers are ReLU and its output has no activation: no σ′ anywhere."""
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "mlp", "test")
+    wait_status(page, "the mlp network")
+    canvas = page.get_by_test_id("learn-net")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    backward = page.get_by_test_id("inspector-backward")
+    for col, words in ((1, "relu′(z"), (2, "no activation function")):
+        spot = page.evaluate(f"() => window.glassnet.learn.net.spots.find((s) => s.col === {col})")
+        page.mouse.move(box["x"] + spot["x"], box["y"] + spot["y"])
+        wait_text(page, '[data-testid="inspector-backward"]', words)
+        assert "σ′" not in backward.inner_text(), backward.inner_text()
+    assert "σ′(z) × their wish" not in page.locator("#learn").inner_text()
+    errors.check()
