@@ -1,11 +1,18 @@
 """How to install an optional extra, in the words a user can type: glassnet is a wheel, not on
 PyPI, so the package index has no ``glassnet[onnx]``; the extra comes with the wheel
 (``pip install 'dist/glassnet-0.1.0-py3-none-any.whl[onnx]'``), or, after ``pipx install``, by
-injecting its packages into glassnet's own venv (``pipx inject glassnet onnx``)."""
+injecting its packages into glassnet's own venv (``pipx inject glassnet onnx``). Run from a
+checkout (``make run``: an editable install in ``.venv``), it is the checkout's editable install
+with the extra (``.venv/bin/pip install -e '.[onnx]'``): there is no wheel in ``dist/`` there."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Final
+
 from . import __version__
+from .resources import checkout_root
 
 # What each extra of pyproject.toml installs (tests/packaging/test_extras_hints.py keeps them equal).
 EXTRA_PACKAGES = {
@@ -17,8 +24,21 @@ EXTRA_PACKAGES = {
 WHEEL = f"glassnet-{__version__}-py3-none-any.whl"
 
 
-def install_hint(extra: str) -> str:
-    """``pip install 'dist/glassnet-….whl[EXTRA]'`` and the pipx form, for a message."""
+AUTO: Final = "auto"  # install_hint's checkout: the one glassnet runs from, if any
+
+
+def install_hint(extra: str, checkout: Path | str | None = AUTO) -> str:
+    """The command that installs ``extra`` into this glassnet, for a message: in a checkout
+    (``checkout``: its root; by default the one glassnet runs from) its editable install with the
+    extra, by the venv's own pip; else ``pip install 'dist/glassnet-….whl[EXTRA]'`` and the pipx form."""
+    root = checkout_root() if checkout == AUTO else checkout
+    if root is not None:
+        root = Path(root)
+        if Path(sys.prefix).resolve() == (root / ".venv").resolve():  # make run's venv
+            command = f".venv/bin/pip install -e '.[{extra}]' (in {root})"
+        else:
+            command = f"{sys.executable} -m pip install -e '{root}[{extra}]'"
+        return f"{command}: the checkout's editable install with its {extra} extra; then start glassnet again"
     return (
         f"pip install 'dist/{WHEEL}[{extra}]' (the glassnet wheel with its {extra} extra), "
         f"or after pipx install: pipx inject glassnet {EXTRA_PACKAGES[extra]}"

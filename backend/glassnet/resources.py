@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["CHECKOUT_FOLDERS", "resource_dir"]
+__all__ = ["CHECKOUT_FOLDERS", "checkout_root", "resource_dir"]
 
 # name -> folder in a checkout (the same mapping as setup.py's RESOURCES)
 CHECKOUT_FOLDERS = {"frontend": "frontend", "models": "models", "mnist": "data/mnist"}
@@ -40,3 +40,12 @@ def resource_dir(name: str) -> Path:
     if checkout.is_dir() and (_CHECKOUT / "pyproject.toml").is_file():
         return checkout
     return packaged
+
+
+def checkout_root() -> Path | None:
+    """The checkout glassnet runs from (an editable install: ``make run``, ``pip install -e .``),
+    or None for an installed wheel, whose files are package data."""
+    packaged = Path(str(resources.files("glassnet").joinpath("_resources", "frontend")))
+    if packaged.is_dir() or not (_CHECKOUT / "pyproject.toml").is_file():
+        return None
+    return _CHECKOUT

@@ -15,6 +15,8 @@ export class ApiError extends Error {
    */
   constructor(message, status, code = null, retryAfter = null) {
     super(message); this.status = status; this.code = code; this.retryAfter = retryAfter;
+    /** @type {string|null} the server's sentence alone (without the status), where kept */
+    this.detail = null;
   }
 }
 
@@ -126,4 +128,25 @@ export async function upload(path, files) {
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(`${body?.detail ?? res.statusText} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null);
   return body;
+}
+
+/**
+ * A file to save (GET), with the name the server gives it; a failure is an ApiError with the
+ * server's sentence in `detail` — a plain <a download> drops a failed download without a word.
+ * @param {string} path @returns {Promise<{blob: Blob, name: string}>}
+ */
+export async function download(path) {
+  let res;
+  try { res = await fetch(path); } catch (e) {
+    throw new ApiError(`cannot reach the server (GET ${path}): ${/** @type {Error} */ (e).message}`, 0, "unreachable");
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    const detail = typeof body?.detail === "string" ? body.detail : res.statusText;
+    const err = new ApiError(`${detail} (${res.status})`, res.status, typeof body?.code === "string" ? body.code : null);
+    err.detail = detail;
+    throw err;
+  }
+  const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? path.split("/").pop() ?? "download";
+  return { blob: await res.blob(), name };
 }

@@ -278,12 +278,46 @@ export const yAxisLeft = (width) => Math.max(52, Math.ceil(width) + 6 + 20);
  */
 export const accuracyPercent = (v) => percent(v, true);
 
-/** "1 min 05 s" from seconds. @param {number} s */
-export function formatDuration(s) {
+/**
+ * The words of a duration, one form per size; the page passes its language's (i18n.js `duration`:
+ * "2 分 41 秒"), English by default.
+ * @typedef {{s: (p: {s: number}) => string, min_s: (p: {m: number, s: string}) => string, h_min: (p: {h: number, m: string}) => string}} DurationWords
+ * @type {DurationWords}
+ */
+export const ENGLISH_DURATION = {
+  s: ({ s }) => `${s} s`,
+  min_s: ({ m, s }) => `${m} min ${s} s`,
+  h_min: ({ h, m }) => `${h} h ${m} min`,
+};
+
+/** "1 min 05 s" from seconds. @param {number} s @param {DurationWords} [words] */
+export function formatDuration(s, words = ENGLISH_DURATION) {
   if (!Number.isFinite(s) || s < 0) return "–";
   s = Math.round(s);
-  if (s < 60) return `${s} s`;
+  if (s < 60) return words.s({ s });
   const m = Math.floor(s / 60), r = s % 60;
-  if (m < 60) return `${m} min ${String(r).padStart(2, "0")} s`;
-  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+  if (m < 60) return words.min_s({ m, s: String(r).padStart(2, "0") });
+  return words.h_min({ h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
+}
+
+/** Before this much steady training a time left is not said: the first seconds run slow (start-up, the first heavy frames). */
+export const ETA_AFTER_MS = 10_000;
+/** ... and the speed must have held within this fraction over the last ETA_STEADY_MS. */
+export const ETA_STEADY = 0.25;
+export const ETA_STEADY_MS = 5_000;
+
+/**
+ * The speed a time left may be computed from, or null while it is not measured well enough:
+ * readings for ETA_AFTER_MS since training (re)started, and the last ETA_STEADY_MS of them within
+ * ETA_STEADY of the latest. The first estimate of a run was 1 h 34 min for a 7-minute run (QA4).
+ * @param {{at: number, rate: number}[]} readings the server's speeds (ms, samples/s), oldest first
+ * @param {number} now ms
+ * @returns {number|null}
+ */
+export function steadyRate(readings, now) {
+  if (!readings.length || now - readings[0].at < ETA_AFTER_MS) return null;
+  const latest = readings[readings.length - 1].rate;
+  if (!(latest > 0)) return null;
+  const recent = readings.filter((r) => r.at >= now - ETA_STEADY_MS);
+  return recent.every((r) => Math.abs(r.rate - latest) <= ETA_STEADY * latest) ? latest : null;
 }

@@ -11,6 +11,7 @@
  */
 import { LANGUAGES, pickLanguage, format, errorSentence } from "./messages.js";
 import { aDigit as aDigitEn } from "./learnmath.js";
+import { formatDuration } from "./chartmath.js";
 import { whyNot as whyNotEn, RUN_MACHINE } from "./protocol.js";
 
 const SAVED = "glassnet-lang";
@@ -139,3 +140,8 @@ export function setLanguage(l) {
 
 document.documentElement.lang = lang;
 applyStatic();
+
+/** A duration in the chosen language ("2 min 41 s", "2 分 41 秒"): chartmath.js formatDuration with the catalogue's duration.* forms. @param {number} seconds */
+export const duration = (seconds) => formatDuration(seconds, {
+  s: (p) => t("duration.s", p), min_s: (p) => t("duration.min_s", p), h_min: (p) => t("duration.h_min", p),
+});

@@ -352,7 +352,23 @@ function updateOnnxLink() {
   const id = /** @type {HTMLSelectElement} */ ($("model")).value || S.defaultModel || "cnn";
   $("download-onnx").setAttribute("href", `/api/models/${encodeURIComponent(id)}/onnx`);
 }
-$("model").addEventListener("change", updateOnnxLink);
+$("model").addEventListener("change", () => { updateOnnxLink(); $("onnx-note").textContent = ""; });
+// The download is fetched, so a server that cannot make it (no onnx package: 501) says so on the
+// card, with the command that adds it, instead of a download the browser drops silently.
+$("download-onnx").addEventListener("click", async (/** @type {MouseEvent} */ e) => {
+  e.preventDefault();
+  const link = /** @type {HTMLAnchorElement} */ ($("download-onnx")), note = $("onnx-note");
+  note.textContent = "";
+  try {
+    const { blob, name } = await api.download(link.getAttribute("href") ?? "");
+    const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: name });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  } catch (err) {
+    const ae = /** @type {api.ApiError} */ (err);
+    note.textContent = ae.status === 501 ? t("draw.onnx_unavailable", { how: ae.detail ?? ae.message }) : t("draw.onnx_failed", { error: errText(err) });
+  }
+});
 
 // Augmentation: a strip of what the network will be shown, while the box is ticked.
 const trainStrip = new AugmentStrip($("train-augment-strip"));

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent } from "../js/chartmath.js";
+import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent, steadyRate } from "../js/chartmath.js";
 
 test("linear and log scales map and invert", () => {
   const s = makeScale(0, 10, 0, 100);
@@ -111,4 +111,26 @@ test("accuracies are cut, never rounded up (qa3-dash #10)", () => {
   assert.equal(accuracyPercent(0.9999), "99.9%");
   assert.equal(accuracyPercent(1), "100%"); // every digit right is exactly 100%
   assert.equal(accuracyPercent(0), "0.0%");
+});
+
+test("a duration in the page's language (QA4 NEWCOMER-6): one format, the words passed in", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { format } = await import("../js/messages.js");
+  const zh = JSON.parse(readFileSync(new URL("../i18n/zh-CN.json", import.meta.url), "utf8"));
+  const words = { s: (/** @type {any} */ p) => format(zh["duration.s"], p), min_s: (/** @type {any} */ p) => format(zh["duration.min_s"], p), h_min: (/** @type {any} */ p) => format(zh["duration.h_min"], p) };
+  assert.equal(formatDuration(161, words), "2 分 41 秒");
+  assert.equal(formatDuration(5640, words), "1 小时 34 分");
+  assert.equal(formatDuration(42, words), "42 秒");
+  assert.equal(formatDuration(161), "2 min 41 s");
+});
+
+test("no time left until the speed is measured well enough (QA4: a first 1 h 34 min for a 7-minute run)", () => {
+  const at = (/** @type {number[][]} */ pairs) => pairs.map(([ms, rate]) => ({ at: ms, rate }));
+  // The first second of a run reads slow: 9 s in, nothing is said, however steady.
+  assert.equal(steadyRate(at([[0, 90], [2000, 800], [9000, 860]]), 9000), null);
+  // 10 s in, the last 5 s within 25% of the latest: that speed.
+  assert.equal(steadyRate(at([[0, 90], [2000, 800], [6000, 850], [10000, 860]]), 10000), 860);
+  // Still settling (the last 5 s went 400 → 860): nothing yet.
+  assert.equal(steadyRate(at([[0, 90], [7000, 400], [12000, 860]]), 12000), null);
+  assert.equal(steadyRate([], 60000), null);
 });

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import glassnet.nn
+from glassnet.extras import install_hint
 from glassnet.nn import Sequential, backend
 from glassnet.nn.backend import DeviceUnavailableError, check_device, device_problem
 from glassnet.presets import load_preset
@@ -46,7 +47,7 @@ def test_cuda_says_what_is_missing() -> None:
     problem = device_problem("cuda")
     if backend._cupy() is None:  # this machine: no CuPy installed
         assert problem is not None
-        assert "CuPy is not installed" in problem and "glassnet-0.1.0-py3-none-any.whl[gpu]'" in problem
+        assert "CuPy is not installed" in problem and install_hint("gpu") in problem  # this install's command
         with pytest.raises(DeviceUnavailableError, match="device 'cuda' is not available: CuPy is not"):
             check_device("cuda")
     else:  # CuPy present: either it sees a GPU, or it says it finds none

@@ -1,6 +1,7 @@
 """The install hints for the optional extras are commands that work (QA3 inst #6): glassnet is
 not on PyPI, so the pip form installs the extra from the wheel, and after ``pipx install`` the
-form is ``pipx inject glassnet PACKAGES``, the packages the extra really installs."""
+form is ``pipx inject glassnet PACKAGES``, the packages the extra really installs. Run from a
+checkout (``make run``), the hint is the checkout's editable install (QA4 NEWCOMER-1)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def test_every_extra_has_its_packages() -> None:
 
 
 def test_the_hint_installs_from_the_wheel_or_injects_into_pipx() -> None:
-    hint = install_hint("onnx")
+    hint = install_hint("onnx", checkout=None)  # an installed wheel
     assert f"pip install 'dist/glassnet-{__version__}-py3-none-any.whl[onnx]'" in hint
     assert "pipx inject glassnet onnx" in hint
     assert "pip install 'glassnet[" not in hint  # not on PyPI: found nothing
@@ -38,6 +39,7 @@ def test_a_missing_onnx_says_the_commands_that_work(monkeypatch: pytest.MonkeyPa
     from glassnet.export.onnx import _onnx
     from glassnet.export.tensorboard import require_tensorboard
 
+    monkeypatch.setattr("glassnet.extras.checkout_root", lambda: None)  # as from an installed wheel
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ValueError) as onnx:
@@ -52,3 +54,20 @@ def test_no_message_or_doc_names_the_pypi_form() -> None:
     sources = [*(ROOT / "backend" / "glassnet").rglob("*.py"), ROOT / "README.md"]
     for path in sources:
         assert "pip install 'glassnet[" not in path.read_text(), path
+
+
+def test_from_a_checkout_the_hint_is_its_editable_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # This test runs from a checkout: the hint names it, not a wheel that is not there.
+    from glassnet.resources import checkout_root
+
+    assert checkout_root() == ROOT
+    hint = install_hint("onnx")
+    assert f"-m pip install -e '{ROOT}[onnx]'" in hint and ".whl" not in hint
+    assert "then start glassnet again" in hint
+    # make run's venv is the checkout's .venv: its own pip, from the checkout's folder.
+    (tmp_path / ".venv").mkdir()
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
+    hint = install_hint("onnx", checkout=tmp_path)
+    assert hint.startswith(f".venv/bin/pip install -e '.[onnx]' (in {tmp_path})")

@@ -14,7 +14,7 @@ import { predictMessage } from "../protocol.js";
 import { decodeArray } from "../encoding.js";
 import { paintImage, esc } from "../heatmap.js";
 import { fromPrediction } from "../layerdata.js";
-import { percent, wholePercent } from "../learnmath.js";
+import { percent } from "../learnmath.js";
 import { t, aDigit } from "../i18n.js";
 import { NetworkView } from "./network.js";
 
@@ -190,8 +190,10 @@ export class DrawPanel {
       const el = /** @type {HTMLElement} */ (kids[k]);
       el.classList.toggle("best", k === d.digit);
       /** @type {HTMLElement} */ (el.querySelector(".fill")).style.height = `${(p * 100).toFixed(1)}%`;
-      /** @type {HTMLElement} */ (el.querySelector(".p")).textContent = d.empty ? "–" : wholePercent(p);
-      el.setAttribute("aria-valuenow", String(Math.floor(p * 100 + 1e-9)));
+      // The headline's precision (percent: cut to tenths), so one probability reads one figure.
+      /** @type {HTMLElement} */ (el.querySelector(".p")).textContent = d.empty ? "–" : percent(p);
+      el.setAttribute("aria-valuenow", String(Math.floor(p * 1000 + 1e-9) / 10));
+      el.setAttribute("aria-valuetext", d.empty ? "–" : percent(p));
     }
     const seen = $("seen");
     if (d.prepared) {

@@ -13,6 +13,10 @@ import { AugmentStrip } from "./augstrip.js";
 import { titleOptions } from "../models.js";
 import { percent } from "../learnmath.js";
 import { modelName } from "../state.js";
+import { whileBusy } from "../busy.js";
+
+/** Teaching needs this many of your digits (the server's teaching.MIN_DIGITS; a test keeps them equal). */
+export const TEACH_MIN_DIGITS = 10;
 
 /** A "start from" value that means a new network of a preset, trained from scratch. */
 const NEW_PREFIX = "new:";
@@ -77,7 +81,12 @@ export class MyDigitsView {
       epochs: num("teach-epochs"),
       augment: $("teach-augment").checked,
     };
-    $("teach-start").disabled = true;
+    await whileBusy($("teach-start"), () => this.startTeach(body));
+  }
+
+  /** @param {any} body the teach run's request */
+  async startTeach(body) {
+    const $ = this.$;
     try {
       const run = await api.startRun(body);
       this.teachRun = { id: run.id, name: run.name };
@@ -86,7 +95,6 @@ export class MyDigitsView {
       this.showTeach(t(run.status === STATUS.QUEUED ? "mine.teach_waiting" : "mine.teach_learning", { name: run.name }));
       this.ctx.watch(run.id);
     } catch (e) { this.showTeach(t("mine.cannot_start", { error: errText(e) }), true); }
-    finally { $("teach-start").disabled = false; }
   }
 
   /** An epoch of any run: the teach run's before/after figures. @param {string|null} runId @param {any} data */
@@ -133,7 +141,8 @@ export class MyDigitsView {
       this.stale();
       this.ctx.clearPad();
       this.render();
-      this.ctx.toast(t("mine.kept", { digit: aDigit(d), n: this.digits.length, k: this.digits.filter((x) => x.label === d).length, d }), "info");
+      const k = this.digits.filter((x) => x.label === d).length;
+      this.ctx.toast(t(this.digits.length === 1 ? "mine.kept_first" : k === 1 ? "mine.kept_one" : "mine.kept", { digit: aDigit(d), n: this.digits.length, k, d }), "info");
     } catch (e) { this.ctx.toast(t("mine.cannot_keep", { error: errText(e) })); }
   }
 
@@ -170,6 +179,10 @@ export class MyDigitsView {
     $("mine-count").textContent = t(this.digits.length === 1 ? "mine.count_one" : "mine.count", { n: this.digits.length });
     const counts = Array.from({ length: 10 }, (_, d) => this.digits.filter((x) => x.label === d).length);
     $("mine-counts").innerHTML = counts.map((c, d) => `<span><b>${d}</b> ${c}</span>`).join("");
+    // Teaching needs TEACH_MIN_DIGITS of them: until then the button says how many more, not a 422.
+    const more = TEACH_MIN_DIGITS - this.digits.length;
+    $("teach-start").disabled = more > 0;
+    $("teach-needs").textContent = more > 0 ? t(more === 1 ? "mine.teach_needs_one" : "mine.teach_needs", { n: more, min: TEACH_MIN_DIGITS }) : "";
     const gallery = $("mine-gallery");
     if (!shown.length) {
       gallery.innerHTML = `<p class="muted">${esc(this.digits.length ? t("mine.none_of_this") : t("mine.no_digits_yet_draw"))}</p>`;

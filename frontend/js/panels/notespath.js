@@ -9,6 +9,7 @@
 import { t } from "../i18n.js";
 import { esc } from "../heatmap.js";
 import { STEPS, notesHash, parseNotesHash } from "../notessteps.js";
+import { whileBusy } from "../busy.js";
 
 export class NotesPath {
   /** @param {{setup: (step: import("../notessteps.js").Step) => Promise<string|null>}} hooks setup: does the step's one click; the words to show after it (or null) */
@@ -44,9 +45,13 @@ export class NotesPath {
     this.focused?.classList.remove("notes-focus");
     view.classList.add("notes-focus");
     this.focused = view;
-    view.before(this.card);
+    // A view among the Draw cards (step 1: what the network sees of the drawing) is about the pad,
+    // and its Try-it draws on it: the card goes beside the pad (under it on a narrow screen) and
+    // the page scrolls to the pad, so both are in sight; elsewhere the card goes above its view.
+    const pad = view.closest(".draw-grid")?.querySelector(".pad-card") ?? null;
+    if (pad) pad.after(this.card); else view.before(this.card);
     document.body.classList.add("notes-mode");
-    this.card.scrollIntoView({ block: "start" });
+    (pad ?? this.card).scrollIntoView({ block: "start" });
     this.card.focus({ preventScroll: true });
   }
 
@@ -86,14 +91,11 @@ export class NotesPath {
       </div>`;
     const status = /** @type {HTMLElement} */ (this.card.querySelector('[data-testid="notes-setup-status"]'));
     const setup = /** @type {HTMLButtonElement} */ (this.card.querySelector('[data-testid="notes-setup"]'));
-    setup.addEventListener("click", async () => {
-      setup.disabled = true;
+    setup.addEventListener("click", () => whileBusy(setup, async () => {
       status.textContent = t("notes.setting_up");
-      try {
-        const said = await this.hooks.setup(step);
-        if (this.step === n) status.textContent = said ?? t("notes.set_up");
-      } finally { setup.disabled = false; }
-    });
+      const said = await this.hooks.setup(step);
+      if (this.step === n) status.textContent = said ?? t("notes.set_up");
+    }));
     this.card.querySelector('[data-testid="notes-back"]')?.addEventListener("click", () => { location.hash = notesHash(n - 1); });
     this.card.querySelector('[data-testid="notes-next"]')?.addEventListener("click", () => {
       if (n === total) this.leave(); else location.hash = notesHash(n + 1);

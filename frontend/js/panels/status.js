@@ -5,8 +5,8 @@
  */
 import { S, $, watchedRun, isActive } from "../state.js";
 import { STATUS } from "../protocol.js";
-import { formatDuration } from "../chartmath.js";
-import { t, statusWord } from "../i18n.js";
+import { steadyRate } from "../chartmath.js";
+import { t, statusWord, duration } from "../i18n.js";
 import { epochInProgress } from "../classview.js";
 
 /**
@@ -32,7 +32,7 @@ export function paintStatus() {
   pill.classList.toggle("stale", S.stale);
   const txt = run ? `${run.name}: ${statusWord(run.status)}` : t("head.no_run");
   /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? t("status.last_known", { txt }) : txt;
-  pill.title = `${S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title")}${run ? `: ${txt}` : ""}`;
+  pill.title = run ? `${S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title")}: ${txt}` : t("head.no_run.title");
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";
@@ -43,9 +43,24 @@ export function paintStatus() {
   const rate = training ? readableSpeed(S.speed) : (shown.rate = null);
   speed.textContent = rate ? t("status.speed", { n: Math.trunc(rate).toLocaleString("en-US") }) : "";
   const bs = S.detail?.id === run.id ? S.detail.config?.batch_size : null;
+  const steady = training ? measured(run.id, S.speed) : (measuring.run = null);
   if (rate && bs && run.total_steps) {
-    eta.textContent = t("status.left", { time: formatDuration(((run.total_steps - run.step) * bs) / rate) });
+    eta.textContent = steady ? t("status.left", { time: duration(((run.total_steps - run.step) * bs) / steady) }) : t("status.estimating");
   } else eta.textContent = "";
+}
+
+/** The speeds read since the shown run (re)started training, for its time left (steadyRate). */
+const measuring = { run: /** @type {string|null} */ (null), readings: /** @type {{at: number, rate: number}[]} */ ([]) };
+
+/** The steady speed of `runId`, or null while not measured well enough. @param {string} runId @param {number|null} latest */
+function measured(runId, latest) {
+  const now = performance.now();
+  if (measuring.run !== runId) { measuring.run = runId; measuring.readings = []; }
+  if (!latest) return null;
+  const last = measuring.readings[measuring.readings.length - 1];
+  if (!last || last.rate !== latest) measuring.readings.push({ at: now, rate: latest });
+  measuring.readings = measuring.readings.filter((r, i) => i === 0 || r.at >= now - 60_000);
+  return steadyRate(measuring.readings, now);
 }
 
 /** The speed the bar shows, and since when: it changes at a pace a person can read. */

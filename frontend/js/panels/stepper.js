@@ -12,6 +12,7 @@ import { drawGrid, scaleFor, fitCell } from "../numgrid.js";
 import { LineChart } from "../chart.js";
 import { esc } from "../heatmap.js";
 import { t } from "../i18n.js";
+import { whileBusy } from "../busy.js";
 
 /** lr slider position (0..1000) ↔ learning rate, log scale from 10⁻³ to 10. */
 export const lrFromSlider = (/** @type {number} */ s) => 10 ** (-3 + (4 * s) / 1000);
@@ -37,13 +38,17 @@ export class StepView {
     el.step.addEventListener("click", async () => {
       const lr = Number(el.lr.value);
       if (!(lr > 0 && lr <= 100)) { el.result.innerHTML = `<p class="err">${esc(t("step.lr_range"))}</p>`; return; }
-      el.step.disabled = true;
-      try {
+      await whileBusy(el.step, async () => {
         const s = await act.step(lr);
         if (s) this.showStep(s);
-      } finally { el.step.disabled = false; }
+      });
     });
-    el.reset.addEventListener("click", () => { this.steps = 0; this.clear(); act.reset(); });
+    el.reset.addEventListener("click", () => {
+      // Reset disables itself (nothing left to reset): the focus goes on to the step it starts again from.
+      const focused = document.activeElement === el.reset;
+      this.steps = 0; this.clear(); act.reset();
+      if (focused) el.step.focus();
+    });
   }
 
   /** A new digit or network: start from its default learning rate. @param {number} lr */
@@ -104,14 +109,8 @@ export class BatchView {
    */
   constructor(el, act) {
     this.el = el;
-    el.draw.addEventListener("click", async () => {
-      el.draw.disabled = true;
-      try { const s = await act.batch(false); if (s) this.show(s); } finally { el.draw.disabled = false; }
-    });
-    el.apply.addEventListener("click", async () => {
-      el.apply.disabled = true;
-      try { const s = await act.batch(true); if (s) this.show(s, true); } finally { el.apply.disabled = false; }
-    });
+    el.draw.addEventListener("click", () => whileBusy(el.draw, async () => { const s = await act.batch(false); if (s) this.show(s); }));
+    el.apply.addEventListener("click", () => whileBusy(el.apply, async () => { const s = await act.batch(true); if (s) this.show(s, true); }));
   }
 
   /** @param {any} s an /api/explain/step answer for a mini-batch @param {boolean} [applied] */

@@ -10,7 +10,7 @@
 import { S, $, attempt, toast, updateRun, watchedRun, isLive, runName } from "../state.js";
 import * as api from "../api.js";
 import { markDirty } from "../scheduler.js";
-import { can, STATUS } from "../protocol.js";
+import { can, STATUS, RUN_MACHINE } from "../protocol.js";
 import { t, statusWord, whyNot } from "../i18n.js";
 import { Editor } from "./editor.js";
 import { fmt } from "../learnmath.js";
@@ -106,11 +106,17 @@ export class TrainPanel {
     const editing = this.mode === "new" || !run;
     $("pause").disabled = !can(run, "pause") || S.stale;
     $("resume").disabled = !can(run, "resume") || S.stale;
-    $("resume").textContent = run && run.status !== STATUS.PAUSED ? t("runs.continue") : t("runs.resume");
+    // One name for "go on after Pause" (Resume, greyed while it trains); "Continue" only for a run that
+    // has ended and goes on from its checkpoint (its resume queues it again).
+    $("resume").textContent = run && /** @type {Record<string, Record<string, string|null>>} */ (RUN_MACHINE.transitions)[run.status]?.resume === STATUS.QUEUED ? t("runs.continue") : t("runs.resume");
     $("step").disabled = !can(run, "step") || S.stale;
     $("stop").disabled = !can(run, "stop") || S.stale;
     $("apply-lr").disabled = !can(run, "patch") || S.stale;
     if (run && document.activeElement !== $("live-lr")) $("live-lr").value = String(run.lr);
+    // The form shows the run's base rate now (a rate changed while it trains included), not the one it
+    // started with: one base rate on the card, and the rate the last step used said beside it.
+    const formLr = /** @type {HTMLInputElement|null} */ (this.editor.els.form.elements.namedItem("lr"));
+    if (run && formLr && this.mode === "run" && this.shown === run.id && run.lr != null) formLr.value = String(run.lr);
     // The field is the optimizer's base rate; a schedule multiplies it every step, so the rate the
     // last step really used is said beside it (from the metrics frames' lr).
     const used = run && S.lrUsed;
