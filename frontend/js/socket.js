@@ -5,7 +5,10 @@
  */
 import { parseMessage, SeqTracker } from "./protocol.js";
 
-/** @typedef {"connecting"|"open"|"reconnecting"|"closed"} SocketState */
+/** @typedef {"connecting"|"open"|"reconnecting"|"closed"|"signedout"} SocketState */
+
+/** How often a signed-out page looks again (a new link opened in another tab signs it back in). */
+export const SIGNED_OUT_RETRY_MS = 30000;
 
 /**
  * Delay before reconnect attempt n (0-based). Pure; exported for tests.
@@ -36,6 +39,7 @@ export class LiveSocket {
     this.state = "connecting";
     this.timer = 0;
     this.countdown = 0;
+    this.told = false; // the signed-out notice was shown
   }
 
   connect() {
@@ -44,7 +48,8 @@ export class LiveSocket {
     let ws;
     try { ws = new WebSocket(this.url); } catch (e) { this.h.onProblem(this.t("conn.cannot_open", { error: String(e) })); this.retry(); return; }
     this.ws = ws;
-    ws.onopen = () => { this.attempt = 0; this.seq.reset(); this.set("open", this.t("conn.live")); };
+    let opened = false;
+    ws.onopen = () => { opened = true; this.attempt = 0; this.told = false; this.seq.reset(); this.set("open", this.t("conn.live")); };
     ws.onmessage = (m) => {
       if (typeof m.data !== "string") return;
       const r = parseMessage(m.data);
@@ -52,14 +57,32 @@ export class LiveSocket {
       this.seq.see(r.envelope.seq);
       this.h.onEvent(r.envelope);
     };
-    ws.onclose = (ev) => {
+    ws.onclose = async (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
       if (ev.code === 1009) this.h.onProblem(this.t("conn.too_big"));
       if (ev.code === 1008) this.h.onProblem(this.t("conn.refused"));
+      // A handshake the server refused looks like any lost connection to a page (1006): ask
+      // whether the sign-in still holds. A token that changed (the teacher rotated it) is said
+      // once, not retried every few seconds as "unreachable".
+      if (!opened && await this.signedOut()) {
+        this.set("signedout", this.t("conn.signed_out"));
+        if (!this.told) { this.told = true; this.h.onProblem(this.t("conn.signed_out_long")); }
+        this.timer = window.setTimeout(() => this.connect(), SIGNED_OUT_RETRY_MS);
+        return;
+      }
       this.retry();
     };
     ws.onerror = () => { /* onclose follows and schedules the retry */ };
+  }
+
+  /** Whether the server answers this page's sign-in with 401 (its token is no longer valid). */
+  async signedOut() {
+    try {
+      return (await fetch("/api/me", { cache: "no-store" })).status === 401;
+    } catch {
+      return false; // unreachable: the usual retries
+    }
   }
 
   retry() {
