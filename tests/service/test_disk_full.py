@@ -4,7 +4,9 @@ left ``running`` without a process, and the run resumes once space is freed. Nee
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -84,6 +86,42 @@ def test_a_full_disk_is_a_507_and_the_run_resumes_after(small_disk: Path, tiny_d
             assert http.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
         log = server.log_tail(10**7)
         assert '" 500' not in log and "Traceback" not in log
+    finally:
+        server.stop()
+        filler.unlink(missing_ok=True)
+        os.sync()
+
+
+def test_a_new_rate_on_a_full_disk_is_kept_with_its_mark(small_disk: Path, tiny_dataset: Path) -> None:
+    """QA4 DUR-2: PATCH lr on a full disk answered 507 "retry" although the rate was applied (the
+    run's row changed in memory, then its chart mark could not be written). Now one answer for
+    one outcome: 200, the rate and its mark kept in memory and written once there is room."""
+    env = {"GLASSNET_CHECKPOINT_INTERVAL_S": "0.2", "GLASSNET_MIN_FREE_BYTES": str(2 << 20)}
+    server = Server(small_disk / "runs", tiny_dataset, env=env)
+    filler = small_disk / "another-writer.bin"
+    try:
+        with server.http() as http:
+            body = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 10}
+            rid = http.post("/api/runs", json=body).json()["id"]
+            wait_for(lambda: (http.get(f"/api/runs/{rid}").json()["checkpoint_step"] or 0) > 20, 60)
+            fill(filler)
+            wait_for(lambda: http.get(f"/api/runs/{rid}").json()["status"] != "running", 60, 0.1)
+            changed = http.patch(f"/api/runs/{rid}", json={"lr": 0.0005})
+            assert changed.status_code == 200, changed.text
+            assert changed.json()["config"]["lr"] == 0.0005
+            assert http.get(f"/api/runs/{rid}").json()["config"]["lr"] == 0.0005
+            marks = http.get(f"/api/runs/{rid}/metrics").json()["marks"]
+            assert {"kind": "lr", "value": 0.0005} in [
+                {"kind": m["kind"], "value": m["value"]} for m in marks
+            ]
+            filler.unlink()
+            assert http.post(f"/api/runs/{rid}/resume").status_code == 200
+            assert http.post(f"/api/runs/{rid}/stop").json()["status"] == "stopped"
+        server.stop()
+        with sqlite3.connect(small_disk / "runs" / "runs.sqlite3") as db:  # written, not only shown
+            kinds = [k for (k,) in db.execute("SELECT kind FROM marks WHERE run_id = ? ORDER BY at", (rid,))]
+            (config,) = db.execute("SELECT config FROM runs WHERE id = ?", (rid,)).fetchone()
+        assert "lr" in kinds and json.loads(config)["lr"] == 0.0005, (kinds, config)
     finally:
         server.stop()
         filler.unlink(missing_ok=True)

@@ -10,11 +10,13 @@ learning-rate changes). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
 sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
 
-A full disk: a status change the database cannot take is kept in memory (:attr:`RunStore.unsaved`,
-shown by every read) and written as soon as it can be, so no run is shown ``running`` without a
-process just because the disk filled up; lost metric points are replayed from the checkpoint on
-resume. ``uploads`` records who uploaded which model: the client address (``owner``, per-client
-quotas) and the person (``uploader``, the identity's owner name: who may delete it).
+A full disk: a status change (or a chart mark) the database cannot take is kept in memory
+(:attr:`RunStore.unsaved`, :attr:`RunStore.unsaved_marks`, shown by every read) and written as
+soon as it can be, so no run is shown ``running`` without a process just because the disk filled
+up, and a change that was made (a new learning rate) is never answered as refused; lost metric
+points are replayed from the checkpoint on resume. ``uploads`` records who uploaded which model:
+the client address (``owner``, per-client quotas) and the person (``uploader``, the identity's
+owner name: who may delete it).
 """
 
 from __future__ import annotations
@@ -210,6 +212,7 @@ class RunStore:
             self.db.close()
             raise DamagedStoreError(path, exc) from None
         self.unsaved: dict[str, dict[str, Any]] = {}
+        self.unsaved_marks: list[tuple[str, int, str, float | None, float]] = []  # rows, in order
         self.damaged: dict[str, str] = {}  # run id -> why its row cannot be read
 
     def close(self) -> None:
@@ -343,10 +346,13 @@ class RunStore:
         self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
     def flush_unsaved(self) -> None:
-        """Write the changes a full disk held back (raises while it is still full)."""
+        """Write the changes and marks a full disk held back (raises while it is still full)."""
         for run_id in list(self.unsaved):
             self._write(run_id, self.unsaved[run_id])
             del self.unsaved[run_id]
+        while self.unsaved_marks:
+            self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", self.unsaved_marks[0])
+            del self.unsaved_marks[0]
 
     def delete(self, run_id: str) -> None:
         """Forget a run and its history."""
@@ -359,6 +365,7 @@ class RunStore:
         ):
             self.db.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
         self.unsaved.pop(run_id, None)
+        self.unsaved_marks = [m for m in self.unsaved_marks if m[0] != run_id]
 
     # -- uploads ------------------------------------------------------------------------------
     def add_upload(self, model_id: str, owner: str, size: int, uploader: str | None = None) -> None:
@@ -450,14 +457,29 @@ class RunStore:
         return None if row is None else bytes(row["predicted"])
 
     def add_mark(self, run_id: str, step: int, kind: str, value: float | None = None) -> None:
-        """Something the loss chart marks at ``step``: ``pause``, ``resume`` or ``lr`` (a new rate)."""
-        self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", (run_id, step, kind, value, time.time()))
+        """Something the loss chart marks at ``step``: ``pause``, ``resume`` or ``lr`` (a new rate).
+        On a full disk it is kept in memory (and shown) like a status, written by
+        :meth:`flush_unsaved`: the change it marks has happened, so the mark must not be lost."""
+        row = (run_id, step, kind, value, time.time())
+        try:
+            self.flush_unsaved()
+            self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", row)
+        except sqlite3.OperationalError as exc:
+            if not disk_full(exc):
+                raise
+            self.unsaved_marks.append(row)
+            log.warning("run %s: the disk is full; its %s mark is kept in memory for now", run_id, kind)
 
     def marks(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
-            "SELECT step, kind, value FROM marks WHERE run_id = ? ORDER BY step, at", (run_id,)
+            "SELECT step, kind, value, at FROM marks WHERE run_id = ? ORDER BY step, at", (run_id,)
         ).fetchall()
-        return [dict(r) for r in rows]
+        found = [dict(r) for r in rows]
+        found += [
+            dict(step=m[1], kind=m[2], value=m[3], at=m[4]) for m in self.unsaved_marks if m[0] == run_id
+        ]
+        found.sort(key=lambda m: (m["step"], m["at"]))
+        return [{k: m[k] for k in ("step", "kind", "value")} for m in found]
 
     def history(self, run_id: str) -> dict[str, Any]:
         """The full history for charts: columnar batch points and the epoch rows."""
