@@ -4,10 +4,10 @@ so the sentence is true. The second test needs root (a tmpfs of an exact size)."
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from service_helpers import tmpfs
 
 from glassnet.service import disk
 
@@ -21,17 +21,8 @@ def test_sizes_round_so_that_the_comparison_holds() -> None:
 
 
 def test_15_75_mib_free_is_not_called_16(tmp_path: Path) -> None:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16128k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "16128k") as mount:  # 15.75 MiB, all free
         check = disk.DiskCheck(mount, max_bytes=2**40, min_free=16 * 2**20)
         with pytest.raises(disk.DiskFullError) as info:
             check.require_room("resume a run")
-        assert "has 15.7 MiB free, under the 16.0 MiB it needs" in str(info.value), str(info.value)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert "has 15.7 MiB free, under the 16.0 MiB it needs" in str(info.value), str(info.value)
