@@ -8,7 +8,9 @@ answer for every validation digit, one byte each: any confusion-matrix cell's di
 listed later) and ``marks`` (what the loss chart marks on its step axis: pauses, resumes,
 learning-rate changes). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
-sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
+sends its figures over a pipe), from the event-loop thread — but for the metrics frames, ~10 a
+second per run, which :mod:`.framewriter` writes on a thread and connection of its own so that a
+stalled disk does not stall the loop (shown from memory until written).
 
 A full disk: a status change (or a chart mark) the database cannot take is kept in memory
 (:attr:`RunStore.unsaved`, :attr:`RunStore.unsaved_marks`, shown by every read) and written as
@@ -31,6 +33,7 @@ from typing import Any
 
 from ..training.config import TrainConfig
 from .disk import disk_full
+from .framewriter import POINT_KEYS, FrameWriter
 from .runstate import LIVE_STATUSES, RunStatus
 
 log = logging.getLogger("glassnet.store")
@@ -211,11 +214,13 @@ class RunStore:
         except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
             self.db.close()
             raise DamagedStoreError(path, exc) from None
+        self.frames = FrameWriter(path)  # metrics frames: written on a thread of their own
         self.unsaved: dict[str, dict[str, Any]] = {}
         self.unsaved_marks: list[tuple[str, int, str, float | None, float]] = []  # rows, in order
         self.damaged: dict[str, str] = {}  # run id -> why its row cannot be read
 
     def close(self) -> None:
+        self.frames.close()
         self.db.close()
 
     # -- runs ---------------------------------------------------------------------------------
@@ -241,6 +246,9 @@ class RunStore:
         return self.get(run["id"])  # type: ignore[return-value]
 
     def _overlay(self, run: dict[str, Any]) -> dict[str, Any]:
+        progress = self.frames.progress(run["id"])  # a metrics frame not written yet
+        if progress is not None and progress[0] >= (run["step"] or 0):
+            run["step"], run["epoch"] = progress
         pending = self.unsaved.get(run["id"])
         if pending:
             run.update({k: json.loads(v) if k == "config" else v for k, v in pending.items()})
@@ -356,6 +364,7 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         """Forget a run and its history."""
+        self.frames.forget(run_id)
         for table, key in (
             ("runs", "id"),
             ("batch_metrics", "run_id"),
@@ -411,6 +420,11 @@ class RunStore:
         return [(r["id"], r["status"], bool(r["resume_at_start"])) for r in rows]
 
     # -- metrics ------------------------------------------------------------------------------
+    def add_frame(self, run_id: str, points: dict[str, list[Any]]) -> None:
+        """A metrics frame (columns as :meth:`add_points`): its points and the run's new step and
+        epoch, written by :class:`.framewriter.FrameWriter`'s thread, shown from memory until then."""
+        self.frames.put(run_id, points)
+
     def add_points(self, run_id: str, points: dict[str, list[Any]]) -> None:
         """Columns step, epoch, loss, accuracy, lr of equal length."""
         rows = zip(
@@ -440,6 +454,7 @@ class RunStore:
     def truncate_history(self, run_id: str, step: int, epoch: int) -> None:
         """Forget figures after a checkpoint (step, epoch) before resuming from it: the replayed
         steps will write them again."""
+        self.frames.drain()  # no older frame may land after the cut
         self.db.execute("DELETE FROM batch_metrics WHERE run_id = ? AND step > ?", (run_id, step))
         self.db.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
         self.db.execute("DELETE FROM epoch_predictions WHERE run_id = ? AND epoch > ?", (run_id, epoch))
@@ -487,10 +502,12 @@ class RunStore:
             "SELECT step, epoch, loss, accuracy, lr FROM batch_metrics WHERE run_id = ? ORDER BY step",
             (run_id,),
         ).fetchall()
-        columns: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
-        for row in rows:
-            for key in columns:
-                columns[key].append(row[key])
+        by_step = {row["step"]: tuple(row[k] for k in POINT_KEYS) for row in rows}
+        by_step.update((row[0], row) for row in self.frames.points(run_id))  # not written yet
+        columns: dict[str, list[Any]] = {key: [] for key in POINT_KEYS}
+        for step in sorted(by_step):
+            for key, value in zip(POINT_KEYS, by_step[step], strict=True):
+                columns[key].append(value)
         epochs = [
             _epoch_row(r["data"])
             for r in self.db.execute(

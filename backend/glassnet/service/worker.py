@@ -309,8 +309,7 @@ class RunManager:
             data = message["data"]
             self.speeds.measure(worker.run_id, worker.job, data)
             self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
-            self.store.add_points(run_id, data)
-            self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
+            self.store.add_frame(run_id, data)  # points, step and epoch: written off the loop
             self.hub.publish(EventType.METRICS, run_id, MetricsData(**data))
         elif kind == "heavy":
             self.hub.publish(EventType.GRADIENTS, run_id, GradientsData(**message["gradients"]))
