@@ -6,8 +6,9 @@ on (QA4 DUR-3).
 
 Until a frame is committed the store shows it from memory (:meth:`FrameWriter.progress`,
 :meth:`FrameWriter.points`), so a read never goes back in time. Frames are written in the order
-they came, a run's step only moves forward here (a step set by the loop — a resume from an older
-checkpoint — first waits for :meth:`FrameWriter.drain`). A full disk drops the frame (logged; the
+they came; a frame only moves a run's step forward (a step the loop stored — an epoch's end —
+wins over a frame of the same step; a resume from an older checkpoint first waits for the run's
+frames, :meth:`FrameWriter.forget`). A full disk drops the frame (logged; the
 figures come back from the checkpoint's history on resume), as before. At most ``MAX_QUEUED``
 frames wait; past that the oldest are dropped, logged, rather than memory grown without end.
 """
@@ -39,6 +40,7 @@ class FrameWriter:
         self.cond = threading.Condition()
         self.queue: deque[tuple[str, dict[str, list[Any]]]] = deque()
         self.writing: list[tuple[str, dict[str, list[Any]]]] = []  # taken, not committed yet
+        self.latest: dict[str, tuple[int, int]] = {}  # run id -> (step, epoch) of its newest frame
         self.closed = False
         self.thread = threading.Thread(target=self._run, name="glassnet-store-writer", daemon=True)
         self.thread.start()
@@ -51,16 +53,17 @@ class FrameWriter:
                     "run %s: the store is %d frames behind; a frame was dropped", dropped[0], MAX_QUEUED
                 )
             self.queue.append((run_id, points))
+            self.latest[run_id] = (points["step"][-1], points["epoch"][-1])
             self.cond.notify_all()
 
     def _waiting(self, run_id: str) -> list[dict[str, list[Any]]]:
         return [p for r, p in (*self.writing, *self.queue) if r == run_id]
 
     def progress(self, run_id: str) -> tuple[int, int] | None:
-        """(step, epoch) of the run's newest frame not written yet, or None."""
+        """(step, epoch) of the run's newest frame, written or not (kept, so that a read racing a
+        commit never goes back), or None; :meth:`forget` clears it."""
         with self.cond:
-            waiting = self._waiting(run_id)
-        return (waiting[-1]["step"][-1], waiting[-1]["epoch"][-1]) if waiting else None
+            return self.latest.get(run_id)
 
     def points(self, run_id: str) -> list[tuple[Any, ...]]:
         """The run's points not written yet, as (step, epoch, loss, accuracy, lr) rows."""
@@ -73,11 +76,14 @@ class FrameWriter:
         with self.cond:
             self.cond.wait_for(lambda: not self.queue and not self.writing)
 
-    def forget(self, run_id: str) -> None:
-        """Drop the run's frames not taken yet, then wait for the ones being written."""
+    def forget(self, run_id: str, drop: bool = True) -> None:
+        """Wait until the run's frames are written (``drop``: drop those not taken yet), then
+        forget its progress (a delete; a resume from an earlier checkpoint sets it anew)."""
         with self.cond:
-            self.queue = deque(item for item in self.queue if item[0] != run_id)
-            self.cond.wait_for(lambda: not self.writing)
+            if drop:
+                self.queue = deque(item for item in self.queue if item[0] != run_id)
+            self.cond.wait_for(lambda: not self.writing and all(r != run_id for r, _ in self.queue))
+            self.latest.pop(run_id, None)
 
     def close(self) -> None:
         self.drain()
@@ -117,7 +123,7 @@ class FrameWriter:
             )
             step, epoch = p["step"][-1], p["epoch"][-1]
             self.db.execute(
-                "UPDATE runs SET step = ?, epoch = ?, updated = ? WHERE id = ? AND COALESCE(step, 0) <= ?",
+                "UPDATE runs SET step = ?, epoch = ?, updated = ? WHERE id = ? AND COALESCE(step, 0) < ?",
                 (step, epoch, time.time(), run_id, step),
             )
         self.db.execute("COMMIT")

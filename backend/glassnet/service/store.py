@@ -247,7 +247,7 @@ class RunStore:
 
     def _overlay(self, run: dict[str, Any]) -> dict[str, Any]:
         progress = self.frames.progress(run["id"])  # a metrics frame not written yet
-        if progress is not None and progress[0] >= (run["step"] or 0):
+        if progress is not None and progress[0] > (run["step"] or 0):  # a stored step of the same wins
             run["step"], run["epoch"] = progress
         pending = self.unsaved.get(run["id"])
         if pending:
@@ -454,7 +454,7 @@ class RunStore:
     def truncate_history(self, run_id: str, step: int, epoch: int) -> None:
         """Forget figures after a checkpoint (step, epoch) before resuming from it: the replayed
         steps will write them again."""
-        self.frames.drain()  # no older frame may land after the cut
+        self.frames.forget(run_id, drop=False)  # no older frame may land after the cut
         self.db.execute("DELETE FROM batch_metrics WHERE run_id = ? AND step > ?", (run_id, step))
         self.db.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
         self.db.execute("DELETE FROM epoch_predictions WHERE run_id = ? AND epoch > ?", (run_id, epoch))
@@ -498,12 +498,13 @@ class RunStore:
 
     def history(self, run_id: str) -> dict[str, Any]:
         """The full history for charts: columnar batch points and the epoch rows."""
+        waiting = self.frames.points(run_id)  # before the query: a frame committed between is in it
         rows = self.db.execute(
             "SELECT step, epoch, loss, accuracy, lr FROM batch_metrics WHERE run_id = ? ORDER BY step",
             (run_id,),
         ).fetchall()
         by_step = {row["step"]: tuple(row[k] for k in POINT_KEYS) for row in rows}
-        by_step.update((row[0], row) for row in self.frames.points(run_id))  # not written yet
+        by_step.update((row[0], row) for row in waiting)  # not written yet
         columns: dict[str, list[Any]] = {key: [] for key in POINT_KEYS}
         for step in sorted(by_step):
             for key, value in zip(POINT_KEYS, by_step[step], strict=True):
