@@ -28,13 +28,13 @@ def edit_meta(path: Path, change) -> None:
     "change",
     [
         lambda m: m.update(step=10**9) or m["trainer"].update(step=10**9),
-        lambda m: m.update(epoch=99) or m["trainer"].update(epoch=99),
+        lambda m: m.update(epoch=1001) or m["trainer"].update(epoch=1001),  # of 1000
         lambda m: m["trainer"].update(batch_in_epoch=-5),
     ],
-    ids=["step 10^9", "epoch 99", "batch -5"],
+    ids=["step 10^9", "epoch 1001", "batch -5"],
 )
 def test_a_checkpoint_outside_its_run_fails_the_resume(client: TestClient, settings, change) -> None:
-    body = {"spec": TINY_MLP, "epochs": 3, "batch_size": 10}
+    body = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 10}  # never done before the stop
     rid = client.post("/api/runs", json=body).json()["id"]
     wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > 5, 60, what="training")
     client.post(f"/api/runs/{rid}/stop")
