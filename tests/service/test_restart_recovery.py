@@ -171,3 +171,28 @@ def test_data_mismatch_names_each_setting_and_skips_what_an_old_checkpoint_lacks
     assert "dataset 'emnist', the server now serves 'mnist' (--dataset" in text
     assert "classes a,b, the server now has 0,1 (--classes" in text
     assert "its images were transposed, the server now does not (--transpose" in text
+
+
+def test_a_newer_checkpoint_from_an_orphan_is_the_step_named_after_a_restart(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    """QA4 DUR-5: a process orphaned by a server kill writes checkpoints the row never hears of.
+    Start-up read the right step from ``last.npz`` for its own message, but the row kept the old
+    one, so a hand resume's chart mark (and a later death's message) named a stale step."""
+    settings = make_settings(tmp_path / "runs", tiny_dataset)
+    with TestClient(create_app(settings)) as client:
+        rid = start(client)["id"]
+        trains(client, rid)
+        assert client.post(f"/api/runs/{rid}/pause").status_code == 200
+    step = int(checkpoint_meta(settings.data_dir / rid / "last.npz")["step"])
+    store = RunStore(settings.data_dir / "runs.sqlite3")
+    store.update(rid, status="paused", checkpoint_step=step - 3)  # the row behind the file
+    store.close()
+    with TestClient(create_app(settings)) as client:
+        run = client.get(f"/api/runs/{rid}").json()
+        assert run["status"] == "interrupted" and f"checkpoint at step {step}" in run["message"]
+        assert run["checkpoint_step"] == step
+        assert client.post(f"/api/runs/{rid}/resume").status_code == 200
+        marks = client.get(f"/api/runs/{rid}/metrics").json()["marks"]
+        assert {"step": step, "kind": "resume", "value": None} in marks, marks
+        client.post(f"/api/runs/{rid}/stop")

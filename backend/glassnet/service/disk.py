@@ -11,6 +11,7 @@ it cannot write in memory until it can (service/store.py).
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import sqlite3
@@ -46,8 +47,13 @@ def tree_size(folder: Path) -> int:
     return total
 
 
-def _mib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+def size_text(n: float, up: bool = False) -> str:
+    """``n`` bytes in MiB (GiB from 1 GiB) with one decimal, rounded down — or up with ``up`` — so
+    a sentence comparing two sizes stays true (15.75 MiB free is "15.7 MiB", never "16 MiB",
+    beside the "16.0 MiB" it needs)."""
+    unit, name = (2**30, "GiB") if n >= 2**30 else (2**20, "MiB")
+    tenths = math.ceil(n * 10 / unit) if up else math.floor(n * 10 / unit)
+    return f"{tenths / 10:.1f} {name}"
 
 
 class DiskCheck:
@@ -78,14 +84,15 @@ class DiskCheck:
         """Raise :class:`DiskFullError` when ``what`` should not write now. Blocking: pool only."""
         free = shutil.disk_usage(self.data_dir).free
         if free < self.min_free:
+            have, need = size_text(free), size_text(self.min_free, up=True)
             raise DiskFullError(
-                f"cannot {what}: the disk holding the data dir has {_mib(free)} free, under the "
-                f"{_mib(self.min_free)} it needs; free some space (or delete runs and uploaded models) "
-                "and retry"
+                f"cannot {what}: the disk holding the data dir has {have} free, under the {need} it "
+                "needs; free some space (or delete runs and uploaded models) and retry"
             )
         used = self.usage()
         if used >= self.max_bytes:
+            have, cap = size_text(used, up=True), size_text(self.max_bytes)
             raise DiskFullError(
-                f"cannot {what}: the data dir holds {_mib(used)}, over its cap of {_mib(self.max_bytes)} "
+                f"cannot {what}: the data dir holds {have}, over its cap of {cap} "
                 "(GLASSNET_MAX_DATA_BYTES); delete runs or uploaded models and retry"
             )

@@ -109,6 +109,8 @@ async def recover(manager: RunManager, served: dict[str, Any] | None, problem: s
                     "settings to resume it",
                 )
                 continue
+            if step != run["checkpoint_step"]:  # a process orphaned by a kill wrote a newer one:
+                store.update(run_id, checkpoint_step=step)  # what deaths and resume marks name
         where = "its start" if step is None else f"its checkpoint at step {step}"
         if status == RunStatus.PAUSED:
             interrupt(

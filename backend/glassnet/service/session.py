@@ -58,6 +58,7 @@ from ..training.teach import Teach, mix
 from ..training.trainer import BatchMetrics, DivergedError, EpochMetrics, Evaluation, Trainer, evaluate
 from .encoding import encode_array
 from .frames import exact_kernels, finite, finite_list, heavy_frames
+from .framewriter import POINT_KEYS
 from .locks import RUN_LOCK, FileLock, remove_temporary_files
 from .runstate import RunStatus
 
@@ -70,7 +71,6 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
-POINT_KEYS = ("step", "epoch", "loss", "accuracy", "lr")
 SPEED_WINDOW_S = 8.0  # the speed a page shows: samples over about this many seconds of training
 SPEED_MIN_S = 1.0  # below this much training time measured, no speed is said at all
 

@@ -8,13 +8,17 @@ answer for every validation digit, one byte each: any confusion-matrix cell's di
 listed later) and ``marks`` (what the loss chart marks on its step axis: pauses, resumes,
 learning-rate changes). Checkpoints live beside it as ``.npz`` files in
 ``<data dir>/<run id>/``. Only the service's main process writes here (the training process
-sends its figures over a pipe), always from the event-loop thread, so one connection suffices.
+sends its figures over a pipe), from the event-loop thread — but for the metrics frames, ~10 a
+second per run, which :mod:`.framewriter` writes on a thread and connection of its own so that a
+stalled disk does not stall the loop (shown from memory until written).
 
-A full disk: a status change the database cannot take is kept in memory (:attr:`RunStore.unsaved`,
-shown by every read) and written as soon as it can be, so no run is shown ``running`` without a
-process just because the disk filled up; lost metric points are replayed from the checkpoint on
-resume. ``uploads`` records who uploaded which model: the client address (``owner``, per-client
-quotas) and the person (``uploader``, the identity's owner name: who may delete it).
+A full disk: a status change (or a chart mark) the database cannot take is kept in memory
+(:attr:`RunStore.unsaved`, :attr:`RunStore.unsaved_marks`, shown by every read) and written as
+soon as it can be, so no run is shown ``running`` without a process just because the disk filled
+up, and a change that was made (a new learning rate) is never answered as refused; lost metric
+points are replayed from the checkpoint on resume. ``uploads`` records who uploaded which model:
+the client address (``owner``, per-client quotas) and the person (``uploader``, the identity's
+owner name: who may delete it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from ..training.config import TrainConfig
 from .disk import disk_full
+from .framewriter import POINT_KEYS, FrameWriter
 from .runstate import LIVE_STATUSES, RunStatus
 
 log = logging.getLogger("glassnet.store")
@@ -209,10 +214,13 @@ class RunStore:
         except sqlite3.DatabaseError as exc:  # what check_database did not see: still named
             self.db.close()
             raise DamagedStoreError(path, exc) from None
+        self.frames = FrameWriter(path)  # metrics frames: written on a thread of their own
         self.unsaved: dict[str, dict[str, Any]] = {}
+        self.unsaved_marks: list[tuple[str, int, str, float | None, float]] = []  # rows, in order
         self.damaged: dict[str, str] = {}  # run id -> why its row cannot be read
 
     def close(self) -> None:
+        self.frames.close()
         self.db.close()
 
     # -- runs ---------------------------------------------------------------------------------
@@ -238,6 +246,9 @@ class RunStore:
         return self.get(run["id"])  # type: ignore[return-value]
 
     def _overlay(self, run: dict[str, Any]) -> dict[str, Any]:
+        progress = self.frames.progress(run["id"])  # a metrics frame not written yet
+        if progress is not None and progress[0] > (run["step"] or 0):  # a stored step of the same wins
+            run["step"], run["epoch"] = progress
         pending = self.unsaved.get(run["id"])
         if pending:
             run.update({k: json.loads(v) if k == "config" else v for k, v in pending.items()})
@@ -343,13 +354,17 @@ class RunStore:
         self.db.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
 
     def flush_unsaved(self) -> None:
-        """Write the changes a full disk held back (raises while it is still full)."""
+        """Write the changes and marks a full disk held back (raises while it is still full)."""
         for run_id in list(self.unsaved):
             self._write(run_id, self.unsaved[run_id])
             del self.unsaved[run_id]
+        while self.unsaved_marks:
+            self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", self.unsaved_marks[0])
+            del self.unsaved_marks[0]
 
     def delete(self, run_id: str) -> None:
         """Forget a run and its history."""
+        self.frames.forget(run_id)
         for table, key in (
             ("runs", "id"),
             ("batch_metrics", "run_id"),
@@ -359,6 +374,7 @@ class RunStore:
         ):
             self.db.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
         self.unsaved.pop(run_id, None)
+        self.unsaved_marks = [m for m in self.unsaved_marks if m[0] != run_id]
 
     # -- uploads ------------------------------------------------------------------------------
     def add_upload(self, model_id: str, owner: str, size: int, uploader: str | None = None) -> None:
@@ -404,6 +420,11 @@ class RunStore:
         return [(r["id"], r["status"], bool(r["resume_at_start"])) for r in rows]
 
     # -- metrics ------------------------------------------------------------------------------
+    def add_frame(self, run_id: str, points: dict[str, list[Any]]) -> None:
+        """A metrics frame (columns as :meth:`add_points`): its points and the run's new step and
+        epoch, written by :class:`.framewriter.FrameWriter`'s thread, shown from memory until then."""
+        self.frames.put(run_id, points)
+
     def add_points(self, run_id: str, points: dict[str, list[Any]]) -> None:
         """Columns step, epoch, loss, accuracy, lr of equal length."""
         rows = zip(
@@ -433,6 +454,7 @@ class RunStore:
     def truncate_history(self, run_id: str, step: int, epoch: int) -> None:
         """Forget figures after a checkpoint (step, epoch) before resuming from it: the replayed
         steps will write them again."""
+        self.frames.forget(run_id, drop=False)  # no older frame may land after the cut
         self.db.execute("DELETE FROM batch_metrics WHERE run_id = ? AND step > ?", (run_id, step))
         self.db.execute("DELETE FROM epoch_metrics WHERE run_id = ? AND epoch > ?", (run_id, epoch))
         self.db.execute("DELETE FROM epoch_predictions WHERE run_id = ? AND epoch > ?", (run_id, epoch))
@@ -450,25 +472,43 @@ class RunStore:
         return None if row is None else bytes(row["predicted"])
 
     def add_mark(self, run_id: str, step: int, kind: str, value: float | None = None) -> None:
-        """Something the loss chart marks at ``step``: ``pause``, ``resume`` or ``lr`` (a new rate)."""
-        self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", (run_id, step, kind, value, time.time()))
+        """Something the loss chart marks at ``step``: ``pause``, ``resume`` or ``lr`` (a new rate).
+        On a full disk it is kept in memory (and shown) like a status, written by
+        :meth:`flush_unsaved`: the change it marks has happened, so the mark must not be lost."""
+        row = (run_id, step, kind, value, time.time())
+        try:
+            self.flush_unsaved()
+            self.db.execute("INSERT INTO marks VALUES (?, ?, ?, ?, ?)", row)
+        except sqlite3.OperationalError as exc:
+            if not disk_full(exc):
+                raise
+            self.unsaved_marks.append(row)
+            log.warning("run %s: the disk is full; its %s mark is kept in memory for now", run_id, kind)
 
     def marks(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(
-            "SELECT step, kind, value FROM marks WHERE run_id = ? ORDER BY step, at", (run_id,)
+            "SELECT step, kind, value, at FROM marks WHERE run_id = ? ORDER BY step, at", (run_id,)
         ).fetchall()
-        return [dict(r) for r in rows]
+        found = [dict(r) for r in rows]
+        found += [
+            dict(step=m[1], kind=m[2], value=m[3], at=m[4]) for m in self.unsaved_marks if m[0] == run_id
+        ]
+        found.sort(key=lambda m: (m["step"], m["at"]))
+        return [{k: m[k] for k in ("step", "kind", "value")} for m in found]
 
     def history(self, run_id: str) -> dict[str, Any]:
         """The full history for charts: columnar batch points and the epoch rows."""
+        waiting = self.frames.points(run_id)  # before the query: a frame committed between is in it
         rows = self.db.execute(
             "SELECT step, epoch, loss, accuracy, lr FROM batch_metrics WHERE run_id = ? ORDER BY step",
             (run_id,),
         ).fetchall()
-        columns: dict[str, list[Any]] = {"step": [], "epoch": [], "loss": [], "accuracy": [], "lr": []}
-        for row in rows:
-            for key in columns:
-                columns[key].append(row[key])
+        by_step = {row["step"]: tuple(row[k] for k in POINT_KEYS) for row in rows}
+        by_step.update((row[0], row) for row in waiting)  # not written yet
+        columns: dict[str, list[Any]] = {key: [] for key in POINT_KEYS}
+        for step in sorted(by_step):
+            for key, value in zip(POINT_KEYS, by_step[step], strict=True):
+                columns[key].append(value)
         epochs = [
             _epoch_row(r["data"])
             for r in self.db.execute(

@@ -309,8 +309,7 @@ class RunManager:
             data = message["data"]
             self.speeds.measure(worker.run_id, worker.job, data)
             self.observer.progress(run_id, data, worker.job["config"]["batch_size"])
-            self.store.add_points(run_id, data)
-            self.store.update(run_id, step=data["step"][-1], epoch=data["epoch"][-1])
+            self.store.add_frame(run_id, data)  # points, step and epoch: written off the loop
             self.hub.publish(EventType.METRICS, run_id, MetricsData(**data))
         elif kind == "heavy":
             self.hub.publish(EventType.GRADIENTS, run_id, GradientsData(**message["gradients"]))
@@ -526,11 +525,14 @@ class RunManager:
             check(run, RunAction.PATCH)
             check_names(run["config"]["optimizer"], values)
             check_hyperparameters(values)
+            applied_at = None  # the step the training process applied it at (its answer's)
             if run_id in self.workers:
-                await self._command(run_id, "set", values=values)
+                reply = await self._command(run_id, "set", values=values)
+                applied_at = reply.get("state", {}).get("step")
             run = self.store.update(run_id, config={**self.get(run_id)["config"], **values})
-            if "lr" in values:
-                self.store.add_mark(run_id, run["step"], "lr", values["lr"])
+            if "lr" in values:  # not the stored step: it lags the process by a metrics frame or more
+                step = run["step"] if applied_at is None else applied_at
+                self.store.add_mark(run_id, step, "lr", values["lr"])
             self.publish_status(run)
             return run
 

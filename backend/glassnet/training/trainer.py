@@ -282,10 +282,18 @@ class Trainer:
         }
 
     def restore(self, state: dict[str, Any], optimizer_state: dict[str, np.ndarray]) -> None:
-        """Continue from :meth:`state` (and the optimizer's arrays) of an earlier run."""
-        self.epoch = int(state["epoch"])
-        self.step = int(state["step"])
-        self.batch_in_epoch = int(state["batch_in_epoch"])
+        """Continue from :meth:`state` (and the optimizer's arrays) of an earlier run. A
+        ValueError when its progress lies outside this run (a hand-edited or foreign checkpoint:
+        step past ``total_steps``, epoch past ``epochs``), which would otherwise "finish" at once
+        or train a billion steps away from its history."""
+        epoch, step, batch = int(state["epoch"]), int(state["step"]), int(state["batch_in_epoch"])
+        spe, epochs = self.steps_per_epoch, self.config.epochs
+        if not (0 <= epoch <= epochs and 0 <= batch <= spe and 0 <= step <= self.total_steps):
+            raise ValueError(
+                f"the checkpoint's progress (epoch {epoch}, step {step}, batch {batch} of its epoch) "
+                f"lies outside this run ({epochs} epochs of {spe} steps, {self.total_steps} in all)"
+            )
+        self.epoch, self.step, self.batch_in_epoch = epoch, step, batch
         if "hyperparameters" in state:
             self.optimizer.set_hyperparameters(state["hyperparameters"])
         else:  # written before each optimizer named its own settings (Adam's beta1 as momentum)

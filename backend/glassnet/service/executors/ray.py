@@ -20,12 +20,23 @@ checkpoint, a teach run's digits). The object store was not used because a refer
 the node that holds it — exactly when the checkpoint is needed. Cost: each checkpoint crosses the
 network once (the cnn's ~1 MB every 30 s; ``live.npz`` every ``live_checkpoint_s``).
 
+**The driver is a child process** (:mod:`.raydriver`; :class:`DriverClient` here): Ray's core
+worker ends the process it lives in when the raylet it is attached to dies (measured: the next
+call through that node's object store exits it), so it must not live in the web server. The
+server asks it for everything over a pipe (JSON lines) and never calls Ray on the event loop: a
+monitor task (:meth:`RayExecutor._check`, every ``RECONNECT_S``) reads the nodes and CPUs and
+checks the driver's raylet; ``capacity`` and ``describe`` show what it last read.
+
 **Failures.** A node killed mid-run: the actor dies, the poll raises, the run ends
 ``interrupted`` ("lost its Ray node …") and resumes from its last checkpoint on another node. The
-cluster unreachable (at start-up or later): :meth:`RayExecutor.problem` says so, ``/readyz``
-shows it, runs wait ``queued`` with that message, and the server keeps serving; it reconnects by
-itself. Runs still train under a server that dies (the actors are owned by it, so Ray ends them
-with it); the next server finds them ``interrupted`` with their last checkpoint.
+node the *driver* is attached to dies (or the driver process ends): the runs it owned end
+``interrupted``, :meth:`RayExecutor.problem` names it, a new driver is started and joins the
+cluster through another node on this machine once there is one; meanwhile a resume waits
+``queued``. The cluster unreachable (at start-up or later): :meth:`RayExecutor.problem` says so,
+``/readyz`` shows it, runs wait ``queued`` with that message, and the server keeps serving; it
+reconnects by itself. Runs still train under a server that dies (the actors are owned by its
+driver, which ends with it, so Ray ends them); the next server finds them ``interrupted`` with
+their last checkpoint.
 
 Every node needs glassnet installed (the same version) and the dataset at the same path (the
 bundled MNIST ships in the wheel). TensorBoard files are not written for Ray runs.
@@ -34,7 +45,10 @@ bundled MNIST ships in the wheel). TensorBoard files are not written for Ray run
 from __future__ import annotations
 
 import asyncio
+import base64
+import concurrent.futures
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -42,9 +56,10 @@ import queue
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -191,73 +206,141 @@ def run_files(run_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in files}
 
 
-def node_died(exc: BaseException, node: str | None = None, wait_s: float = 5.0) -> bool:
-    """Whether ``exc`` means the run's node is gone. Ray says so in several ways: an actor error
-    naming a dead node, or the lost result of a call (``ObjectLostError`` and its kin, e.g.
-    ``ObjectReconstructionFailedError``) — or only by the node leaving ``ray.nodes()`` a moment
-    later, which is asked for up to ``wait_s``."""
-    text = str(exc).lower()
-    if "node" in text and ("died" in text or "dead" in text):
-        return True
-    if isinstance(exc, ray.exceptions.ObjectLostError):
-        return True
-    deadline = time.monotonic() + wait_s
-    while node is not None:
+class DriverError(Exception):
+    """A call into the Ray driver failed; ``node_died``: the driver found the run's node gone."""
+
+    def __init__(self, text: str, node_died: bool = False) -> None:
+        super().__init__(text)
+        self.node_died = node_died
+
+
+class DriverClient:
+    """The server's end of the Ray driver process (:mod:`.raydriver`): starts it, sends requests,
+    matches answers; when it ends, every call in flight fails with :class:`DriverError`.
+    ``call`` blocks: use it from a thread, never on the event loop."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "glassnet.service.executors.raydriver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.ids = itertools.count(1)
+        self.pending: dict[int, concurrent.futures.Future[Any]] = {}
+        self.lock = threading.Lock()
+        self.gone: str | None = None  # why the process ended
+        self.raylet: str | None = None  # the socket of the raylet it is attached to, once joined
+        self.reader = threading.Thread(target=self._read, name="glassnet-ray-driver", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError, KeyError):
+                answer = json.loads(line)
+                future = self.pending.pop(answer["id"], None)
+                if future is not None and "error" in answer:
+                    future.set_exception(DriverError(answer["error"], bool(answer.get("node_died"))))
+                elif future is not None:
+                    future.set_result(answer.get("value"))
+        code = self.proc.wait()
+        with self.lock:
+            self.gone = self.gone or f"the Ray driver process ended (exit status {code})"
+            pending, self.pending = self.pending, {}
+        for future in pending.values():
+            future.set_exception(DriverError(self.gone))
+
+    def submit(self, op: str, **fields: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self.lock:
+            if self.gone is not None:
+                raise DriverError(self.gone)
+            request_id = next(self.ids)
+            self.pending[request_id] = future
+            line = json.dumps({"id": request_id, "op": op, **fields}).encode() + b"\n"
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+            except OSError as exc:
+                self.pending.pop(request_id, None)
+                raise DriverError(f"the Ray driver process is gone ({exc})") from exc
+        return future
+
+    def call(self, op: str, timeout: float | None = None, **fields: Any) -> Any:
         try:
-            alive = any(n.get("NodeID") == node and n.get("Alive") for n in ray.nodes())
-        except Exception:  # the cluster itself is unreachable: not a node's death
-            return False
-        if not alive:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.5)
-    return False
+            return self.submit(op, **fields).result(timeout)
+        except concurrent.futures.TimeoutError as exc:
+            raise DriverError(f"the Ray driver did not answer {op!r} within {timeout:g} s") from exc
+
+    def close(self, timeout: float = 10.0, why: str = "the Ray driver was closed") -> None:
+        """Ask it to end (its actors end with it; calls in flight fail saying ``why``); kill it
+        when it lingers."""
+        with self.lock:
+            self.gone = self.gone or why
+        with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 class RayRun(RunHandle):
-    """A run trained by a Ray actor, seen from the service."""
+    """A run trained by a Ray actor, seen from the service (every Ray call goes through the
+    executor's driver process)."""
 
     def __init__(self, run_id: str, job: dict[str, Any], executor: RayExecutor) -> None:
         super().__init__(run_id, job)
         self.executor = executor
-        self.actor: Any = None
+        self.driver: DriverClient | None = None
         self.thread: threading.Thread | None = None
         self.reason: str | None = None
         self.node: str | None = None
-        self.killed = False  # by us (_kill): its end is no node's death, nothing to ask Ray
 
     def start(self, on_message: OnMessage) -> None:
-        if self.executor.problem() is not None:
-            raise ExecutorUnavailableError(self.executor.problem())
+        driver = self.executor.driver
+        problem = self.executor.problem()
+        if problem is None and driver is not None:  # its node may have died since the last look
+            problem = self.executor._problem = raylet_problem(driver.raylet)
+        if problem is not None or driver is None:
+            raise ExecutorUnavailableError(problem or "the Ray driver is not running")
         s = self.executor.settings
         files = run_files(Path(self.job["run_dir"]))
-        gpus = 1 if self.job["config"].get("device") == "cuda" else 0
-        threads = max(1, int(s.ray_cpus_per_run))
-        try:
-            self.actor = (
-                actor_class()
-                .options(num_cpus=s.ray_cpus_per_run, num_gpus=gpus, name=f"glassnet-run-{self.run_id}")
-                .remote(json.dumps(self.job).encode(), files, threads)
-            )
-        except Exception as exc:  # the cluster went away just now
-            self.executor.lost(exc)
-            raise ExecutorUnavailableError(str(exc)) from exc
+        self.driver = driver
+        created = driver.submit(
+            "create",
+            run=self.run_id,
+            job=json.dumps(self.job),
+            files={name: base64.b64encode(data).decode() for name, data in files.items()},
+            threads=max(1, int(s.ray_cpus_per_run)),
+            cpus=s.ray_cpus_per_run,
+            gpus=1 if self.job["config"].get("device") == "cuda" else 0,
+        )
         self.where = "Ray (waiting for a node)"
         loop = asyncio.get_running_loop()
         self.thread = threading.Thread(
-            target=self._poll, args=(loop, on_message), name=f"glassnet-ray-{self.run_id}", daemon=True
+            target=self._poll, args=(loop, on_message, created), name=f"glassnet-ray-{self.run_id}"
         )
+        self.thread.daemon = True
         self.thread.start()
 
-    def _poll(self, loop: asyncio.AbstractEventLoop, on_message: OnMessage) -> None:
+    def _poll(
+        self, loop: asyncio.AbstractEventLoop, on_message: OnMessage, created: concurrent.futures.Future[Any]
+    ) -> None:
         folder = Path(self.job["run_dir"])
+        driver = self.driver
+        assert driver is not None
+        finished = False
         try:
-            self.node = ray.get(self.actor.node.remote())
-            self.where = f"Ray node {self.node[:12]}"
+            created.result()
+            self.node = driver.call("node", run=self.run_id)
+            self.where = f"Ray node {(self.node or '?')[:12]}"
             log.info("run %s trains on %s", self.run_id, self.where)
             while True:
-                batch = json.loads(ray.get(self.actor.events.remote(POLL_S), timeout=GET_TIMEOUT_S))
+                batch = json.loads(driver.call("events", GET_TIMEOUT_S + 10, run=self.run_id, wait=POLL_S))
                 done = batch.pop()
                 for item in batch:
                     message = unpack(item)
@@ -268,34 +351,36 @@ class RayRun(RunHandle):
                         continue
                     loop.call_soon_threadsafe(on_message, self, message)
                 if done:
+                    finished = True
                     break
-            with contextlib.suppress(Exception):
-                ray.get(self.actor.cleanup.remote(), timeout=10)
-        except Exception as exc:  # the actor (or its node, or the cluster) is gone
-            if node_died(exc, None if self.killed else self.node):
+        except Exception as exc:  # the actor (or its node, or the cluster, or the driver) is gone
+            if isinstance(exc, DriverError) and exc.node_died:
                 self.reason = f"lost its Ray node ({(self.node or '?')[:12]}…)"
+            elif isinstance(exc, DriverError):
+                self.reason = f"ended on Ray: {exc}"
             else:
                 first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
                 self.reason = f"ended on Ray ({type(exc).__name__}: {first})"
             log.warning("run %s: %s", self.run_id, self.reason)
         finally:
-            if self.actor is not None:
-                with contextlib.suppress(Exception):
-                    ray.kill(self.actor)  # frees its CPUs; a no-op when it is gone
+            with contextlib.suppress(Exception):  # frees its CPUs; a no-op when it is gone
+                driver.call("cleanup", timeout=20, run=self.run_id, scratch=finished)
             self.reason = self.reason or "ended"
             with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
                 loop.call_soon_threadsafe(on_message, self, {"kind": "exit"})
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self.actor is None or self.reason is not None:
+        if self.driver is None or self.reason is not None:
             raise RunEndedError("the run's actor has ended")
-        self.actor.command.remote(pack(message))
+        try:
+            self.driver.submit("command", run=self.run_id, data=base64.b64encode(pack(message)).decode())
+        except DriverError as exc:
+            raise RunEndedError(str(exc)) from exc
 
     def _kill(self) -> None:
-        self.killed = True
-        if self.actor is not None:
-            with contextlib.suppress(Exception):
-                ray.kill(self.actor)
+        if self.driver is not None:
+            with contextlib.suppress(DriverError):
+                self.driver.submit("kill", run=self.run_id)
 
     async def _join(self, timeout: float) -> bool:
         if self.thread is None:
@@ -305,6 +390,21 @@ class RayRun(RunHandle):
 
     def death_reason(self) -> str | None:
         return self.reason
+
+
+def raylet_problem(path: str | None) -> str | None:
+    """None while the raylet at unix socket ``path`` (the one the driver is attached to) accepts
+    connections; else why not. Asked before any call that could need its object store: a dead
+    raylet there ends the driver's process (see :mod:`.raydriver`)."""
+    if not path:
+        return "this server's Ray driver is not attached to a node"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2.0)
+            s.connect(path)
+        return None
+    except OSError as exc:
+        return f"the Ray node this server's driver is attached to is gone (its raylet: {exc.strerror or exc})"
 
 
 def reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
@@ -319,7 +419,10 @@ def reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
 
 
 class RayExecutor(Executor):
-    """Runs as Ray actors on the cluster at ``ray_address``."""
+    """Runs as Ray actors on the cluster at ``ray_address``, through a driver process
+    (:mod:`.raydriver`) that a monitor task starts, checks every ``RECONNECT_S`` and starts
+    again when it ended or its node went; ``capacity`` and ``describe`` show the nodes and CPUs
+    it last reported (no Ray call on the event loop)."""
 
     name = "ray"
 
@@ -327,17 +430,20 @@ class RayExecutor(Executor):
         self.settings = settings
         self.address = settings.ray_address or os.environ.get("RAY_ADDRESS")
         self._problem: str | None = "not connected yet" if self.address else "no Ray address given"
-        self.connected = False
+        self.driver: DriverClient | None = None
         self.runs: dict[str, RayRun] = {}
         self.task: asyncio.Task[None] | None = None
-        self._capacity = (0, 0.0)  # (value, when read)
+        self.nodes: list[dict[str, Any]] = []
+        self.cpus = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self.driver is not None and self.driver.gone is None
 
     def problem(self) -> str | None:
+        if self.driver is not None and self.driver.gone is not None:
+            return f"{self.driver.gone}; a new one starts when the cluster at {self.address} answers"
         return self._problem
-
-    def lost(self, exc: BaseException) -> None:
-        if reachable(self.address or "") is not None:
-            self._problem = f"the Ray cluster at {self.address} is unreachable: {exc}"
 
     async def open(self) -> None:
         if self.address:
@@ -345,40 +451,57 @@ class RayExecutor(Executor):
 
     async def _keep_connected(self) -> None:
         while True:
-            why = await asyncio.to_thread(reachable, self.address or "")
-            if why is not None:
-                self._problem = f"the Ray cluster at {self.address} is unreachable ({why})"
-            elif not self.connected:
-                try:
-                    await asyncio.to_thread(self._connect)
-                    self.connected, self._problem = True, None
-                    log.info("connected to the Ray cluster at %s", self.address)
-                except Exception as exc:
-                    self._problem = f"cannot join the Ray cluster at {self.address}: {exc}"
-            else:
-                self._problem = None
-            if self._problem:
-                log.warning("%s; runs wait", self._problem)
+            try:
+                await self._check()
+            except Exception:  # the monitor must go on
+                log.exception("checking the Ray cluster failed")
+            if self.problem():
+                log.warning("%s; runs wait", self.problem())
             await asyncio.sleep(RECONNECT_S)
 
-    def _connect(self) -> None:
-        ray.init(
-            address=self.address,
-            namespace=NAMESPACE,
-            ignore_reinit_error=True,
-            log_to_driver=False,
-        )
+    async def _check(self) -> None:
+        """One look: the cluster answers, the driver runs and its node is alive; (re)start the
+        driver when it is not."""
+        why = await asyncio.to_thread(reachable, self.address or "")
+        if why is not None:
+            self._problem = f"the Ray cluster at {self.address} is unreachable ({why})"
+            return
+        driver = self.driver
+        if driver is None or driver.gone is not None:
+            await self._restart()
+            return
+        try:
+            status = await asyncio.to_thread(driver.call, "status", 30.0)
+        except DriverError as exc:
+            self._problem = f"the Ray driver does not answer: {exc}"
+            return
+        self.nodes, self.cpus = status["nodes"], float(status["cpus"])
+        self._problem = status["problem"]
+        if self._problem is not None:  # its raylet is dead: this driver can never work again
+            log.warning("%s; starting a new Ray driver", self._problem)
+            await self._restart(self._problem)
+
+    async def _restart(self, why: str | None = None) -> None:
+        if self.driver is not None:
+            await asyncio.to_thread(self.driver.close, 5.0, why or "the Ray driver was restarted")
+            self.driver = None
+        driver = DriverClient()
+        try:
+            joined = await asyncio.to_thread(driver.call, "init", 120.0, address=self.address)
+            driver.raylet = joined["raylet"]
+            status = await asyncio.to_thread(driver.call, "status", 30.0)
+        except DriverError as exc:
+            await asyncio.to_thread(driver.close, 5.0)
+            self._problem = f"cannot join the Ray cluster at {self.address}: {why or exc}"
+            return
+        self.driver, self._problem = driver, status["problem"]
+        self.nodes, self.cpus = status["nodes"], float(status["cpus"])
+        log.info("connected to the Ray cluster at %s", self.address)
 
     def capacity(self) -> int:
         if self.settings.max_active_runs:
             return self.settings.max_active_runs
-        value, when = self._capacity
-        if self.connected and time.monotonic() - when > 5.0:
-            with contextlib.suppress(Exception):
-                cpus = ray.cluster_resources().get("CPU", 0.0)
-                value = max(1, int(cpus // self.settings.ray_cpus_per_run))
-                self._capacity = (value, time.monotonic())
-        return max(1, value)
+        return max(1, int(self.cpus // self.settings.ray_cpus_per_run))
 
     def handle(self, run_id: str, job: dict[str, Any], active: int = 1) -> RayRun:
         run = RayRun(run_id, job, self)
@@ -388,17 +511,10 @@ class RayExecutor(Executor):
     def describe(self) -> dict[str, Any]:
         for run_id in [r for r, h in self.runs.items() if h.exited.is_set()]:
             del self.runs[run_id]
-        nodes: list[dict[str, Any]] = []
-        if self.connected:
-            with contextlib.suppress(Exception):
-                nodes = [
-                    {"node": n["NodeID"], "alive": n["Alive"], "cpus": n.get("Resources", {}).get("CPU", 0)}
-                    for n in ray.nodes()
-                ]
         return {
             **super().describe(),
             "address": self.address,
-            "nodes": nodes,
+            "nodes": self.nodes if self.connected else [],
             "runs": {run_id: h.node for run_id, h in self.runs.items()},
         }
 
@@ -407,6 +523,6 @@ class RayExecutor(Executor):
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.connected:
-            await asyncio.to_thread(ray.shutdown)
-            self.connected = False
+        if self.driver is not None:
+            await asyncio.to_thread(self.driver.close)
+            self.driver = None
