@@ -231,7 +231,7 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     assert "Base learning rate" in page.locator(".live-lr label").inner_text()
     assert page.locator("#live-lr").input_value() == "0.0005"
     now = page.get_by_test_id("lr-now").inner_text()
-    m = re.search(r"in use at step ([\d,]+): ([^;\s]+)", now)
+    m = re.search(r"step ([\d,]+) used the rate ([^;\s]+)", now)
     assert m, now
     assert int(m[1].replace(",", "")) == step and number(m[2]) == pytest.approx(used, rel=5e-3), (
         now,
