@@ -24,9 +24,12 @@ SEEN_INK = """() => {
   for (let i = 0; i < d.length; i += 4) if (d[i] > 128) bright++;
   return bright;
 }"""
+# The answer to the pad's latest drawing is shown, and no newer reading waits to be sent (after the
+# pen lifts, the final reading goes on the next frame: an earlier, partial drawing's answer arriving
+# meanwhile is not the drawing's).
 ANSWERED = (
     "() => { const S = window.glassnet.S; return S.prediction && !S.prediction.empty"
-    " && S.shownId === S.predictId; }"
+    " && S.shownId === S.predictId && !window.glassnet.draw.throttle.pending; }"
 )
 
 

@@ -12,12 +12,9 @@ import pytest
 
 from .conftest import Server, open_page, publish, shoot
 from .digits import boxy_six, draw
+from .test_dashboard import ANSWERED
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-ANSWERED = (
-    "() => { const S = window.glassnet.S; return S.prediction && !S.prediction.empty"
-    " && S.shownId === S.predictId; }"
-)
 
 
 @pytest.fixture(scope="module")

@@ -525,14 +525,16 @@ def test_item16_wording(server, browser) -> None:
     wait_text(page, "#confidence", " sure it is an 8")
     said = re.search(r"^(>?)([\d.]+)% sure it is an 8$", page.locator("#confidence").inner_text())
     assert said, page.locator("#confidence").inner_text()
-    # The bar under the answer and the output tile cut the same number, never rounding it up
-    # (float32's 1 from a softmax reads >99.9% and >99%).
+    # The bar under the answer reads the headline's figure (QA4: one probability, one figure); the
+    # small output tile cuts the same number to whole percents. Neither rounds it up (float32's 1
+    # from a softmax reads >99.9% and >99%).
+    headline = f"{said.group(1)}{said.group(2)}%"
     whole = ">99%" if said.group(1) else f"{math.floor(float(said.group(2)))}%"
     page.wait_for_function(
-        "(w) => document.querySelectorAll('#bars > .bar')[8]?.querySelector('.p').textContent === w"
+        "([h, w]) => document.querySelectorAll('#bars > .bar')[8]?.querySelector('.p').textContent === h"
         " && document.querySelectorAll('[data-testid=\"output-digits\"] > div')[8]"
         "?.querySelector('small').textContent === w",
-        arg=whole,
+        arg=[headline, whole],
         timeout=10000,
     )
     # A network without softmax says so.

@@ -63,6 +63,8 @@ def test_from_a_checkout_the_hint_is_its_editable_install(
     from glassnet.resources import checkout_root
 
     assert checkout_root() == ROOT
+    # From a venv of its own (not the checkout's .venv, which make test uses: see below).
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "another-venv"))
     hint = install_hint("onnx")
     assert f"-m pip install -e '{ROOT}[onnx]'" in hint and ".whl" not in hint
     assert "then start glassnet again" in hint
