@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import Server, _require_browser, open_page
 from .digits import DIGITS, draw
@@ -138,9 +139,10 @@ def test_teach_waits_for_ten_digits_and_the_toast_reads_clearly(server, browser)
     page, errors = open_page(browser, server.url)
     assert api(server, "/api/mydigits")["digits"] == []
     teach = page.get_by_test_id("teach-start")
-    assert teach.is_disabled()
+    assert teach.is_disabled()  # from the start, before the page has read how many digits there are
     needs = page.get_by_test_id("teach-needs")
-    assert needs.inner_text() == "Label 10 more of your digits first: teaching needs at least 10."
+    expect(needs).to_have_text("Label 10 more of your digits first: teaching needs at least 10.")
+    assert teach.is_disabled()
     says = "(s) => document.querySelector('[data-testid=\"teach-needs\"]').textContent.includes(s)"
     draw(page, DIGITS[3])
     page.get_by_test_id("label-3").click()
