@@ -503,11 +503,14 @@ class RunStore:
             "SELECT step, epoch, loss, accuracy, lr FROM batch_metrics WHERE run_id = ? ORDER BY step",
             (run_id,),
         ).fetchall()
-        by_step = {row["step"]: tuple(row[k] for k in POINT_KEYS) for row in rows}
-        by_step.update((row[0], row) for row in waiting)  # not written yet
+        points: Any = (tuple(row[k] for k in POINT_KEYS) for row in rows)  # in step order
+        if waiting:  # frames not written yet: merged in by step (theirs win: they are newer)
+            by_step = {point[0]: point for point in points}
+            by_step.update((row[0], row) for row in waiting)
+            points = (by_step[step] for step in sorted(by_step))
         columns: dict[str, list[Any]] = {key: [] for key in POINT_KEYS}
-        for step in sorted(by_step):
-            for key, value in zip(POINT_KEYS, by_step[step], strict=True):
+        for point in points:
+            for key, value in zip(POINT_KEYS, point, strict=True):
                 columns[key].append(value)
         epochs = [
             _epoch_row(r["data"])
