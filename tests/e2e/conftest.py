@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,20 @@ except ImportError:  # pragma: no cover
     sync_playwright = None
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test's report ends with the log of each server it used: on a CI machine the log is
+    gone afterwards, and a browser's timeout alone does not say what the server was doing."""
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, ServeProcess):
+                report.sections.append((f"server log ({name}), its end", value.log_tail(4000)))
+    return report
 
 
 def _require_browser() -> None:

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.e2e
 
 TEACHER = "teacher-token-for-the-e2e-class"
 CODE = "room-101"
-LONG = {"spec": TINY_MLP, "epochs": 300, "batch_size": 10}
+# Longer than any test here (1.2 million steps, several minutes): each test stops its runs. At 300
+# epochs of 10 a run ended by itself after 14 s, before a slow machine reached its Stop (CI's 409).
+LONG = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 1}
 
 
 def call(url: str, path: str, token: str, body: dict | None = None, method: str | None = None) -> dict:
@@ -68,6 +70,19 @@ def class_server(tmp_path_factory: pytest.TempPathFactory, small_mnist: Path) ->
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_run_left(class_server) -> Iterator[None]:
+    """Every run a test left live is stopped after it, pass or fail: the server trains one run at a
+    time, and a run left training would keep the next test's runs waiting."""
+    yield
+    for run in call(class_server.url, "/api/runs", TEACHER):
+        if run["status"] in ("running", "queued", "paused"):
+            try:
+                call(class_server.url, f"/api/runs/{run['id']}/stop", TEACHER, {})
+            except urllib.error.HTTPError as exc:  # it ended meanwhile
+                assert exc.code == 409, exc
 
 
 def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:

@@ -13,6 +13,7 @@ import { LIVE_STATUSES } from "../protocol.js";
 import { pickRuns, progress, queueWords } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
 import { joinClass } from "../join.js";
+import { patchRows } from "../rowpatch.js";
 
 const OWNER_KEY = "glassnet-owner";
 
@@ -98,42 +99,48 @@ export class ClassPanel {
     const teacher = v.you.role === "teacher";
     this.renderRoster(v.roster);
     const runs = pickRuns(v.runs, this.mode, v.you.owner);
-    // Redrawn every 5 s: a keyboard user keeps their place (the same run's same button).
+    // Redrawn every 5 s and on each change, in place (rowpatch.js): a button that stays the same
+    // stays the same element. One whose cell is built again gives its focus to its successor.
     const had = /** @type {HTMLElement|null} */ (document.activeElement);
     const place = had && this.tbody.contains(had) ? { run: had.closest("tr")?.dataset.run, act: had.dataset.act } : null;
-    this.tbody.replaceChildren();
-    if (!runs.length) {
-      this.tbody.innerHTML = `<tr><td colspan="7" class="muted">${t(this.mode === "mine" ? "class.no_mine" : "runs.no_runs_yet")}</td></tr>`;
-      return;
-    }
-    for (const r of [...runs].reverse()) {
-      const tr = document.createElement("tr");
-      tr.dataset.run = r.id;
+    /** @type {import("../rowpatch.js").Row[]} */
+    const rows = [...runs].reverse().map((r) => {
       const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
       // data-label: each cell's name on a phone, where the table becomes cards (style.css).
       const label = (/** @type {string} */ key) => `data-label="${esc(t(key))}"`;
-      tr.innerHTML = `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ` <span class="badge">${esc(t("class.badge"))}</span>` : ""}</td>` +
-        `<td ${label("class.owner")}>${esc(r.owner ?? "–")}</td><td ${label("runs.status")}><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>` +
-        `<td class="num" ${label("class.progress")}>${esc(progress(r))}</td><td class="num" ${label("runs.validation_accuracy")}>${acc}</td>` +
-        `<td class="small" data-testid="queue-place" ${label("class.queue")}>${esc(queueWords(r, t))}</td><td><div class="actions"></div></td>`;
-      const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
       const mine = teacher || r.owner === v.you.owner;
       const live = LIVE_STATUSES.includes(r.status);
-      this.button(box, t("runs.open"), r, () => this.h.watch(r.id)).dataset.act = "open";
-      if (teacher) {
-        const pin = r.id === v.pinned ? null : r.id;
-        this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })))
-          .dataset.act = "pin";
-      }
-      if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" }))).dataset.act = "stop";
-      if (mine && !live && this.confirming === r.id) this.confirmDelete(box, r);
-      else if (mine && !live) {
-        const del = this.button(box, t("class.delete"), r, () => { this.confirming = r.id; this.render(); this.focus(r.id, "[data-confirm=no]"); });
-        del.classList.add("danger"); del.dataset.act = "delete";
-      }
-      this.tbody.append(tr);
-    }
-    if (place?.run) {
+      const pin = r.id === v.pinned ? null : r.id;
+      const confirming = mine && !live && this.confirming === r.id;
+      return {
+        key: r.id,
+        className: "",
+        cells: [
+          `<td><b>${esc(r.name)}</b>${r.id === v.pinned ? ` <span class="badge">${esc(t("class.badge"))}</span>` : ""}</td>`,
+          `<td ${label("class.owner")}>${esc(r.owner ?? "–")}</td>`,
+          `<td ${label("runs.status")}><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span></td>`,
+          `<td class="num" ${label("class.progress")}>${esc(progress(r))}</td>`,
+          `<td class="num" ${label("runs.validation_accuracy")}>${acc}</td>`,
+          `<td class="small" data-testid="queue-place" ${label("class.queue")}>${esc(queueWords(r, t))}</td>`,
+        ],
+        actions: JSON.stringify([r.name, r.owner, teacher, pin, mine, live, confirming]),
+        build: (/** @type {HTMLElement} */ box) => {
+          this.button(box, t("runs.open"), r, () => this.h.watch(r.id)).dataset.act = "open";
+          if (teacher) {
+            this.button(box, t(pin ? "class.pin" : "class.unpin"), r, () => this.act(api("/api/class/pinned", { method: "PUT", body: { run: pin } })))
+              .dataset.act = "pin";
+          }
+          if (mine && live) this.button(box, t("runs.stop"), r, () => this.act(api(`/api/runs/${r.id}/stop`, { method: "POST" }))).dataset.act = "stop";
+          if (confirming) this.confirmDelete(box, r);
+          else if (mine && !live) {
+            const del = this.button(box, t("class.delete"), r, () => { this.confirming = r.id; this.render(); this.focus(r.id, "[data-confirm=no]"); });
+            del.classList.add("danger"); del.dataset.act = "delete";
+          }
+        },
+      };
+    });
+    patchRows(this.tbody, rows, `<tr><td colspan="7" class="muted">${t(this.mode === "mine" ? "class.no_mine" : "runs.no_runs_yet")}</td></tr>`);
+    if (place?.run && !this.tbody.contains(document.activeElement)) {
       const row = this.tbody.querySelector(`tr[data-run="${CSS.escape(place.run)}"]`);
       const again = /** @type {HTMLElement|null} */ (row?.querySelector(place.act ? `[data-act="${CSS.escape(place.act)}"]` : "button") ?? row?.querySelector("button"));
       again?.focus({ preventScroll: true });

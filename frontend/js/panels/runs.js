@@ -9,6 +9,7 @@ import { accuracyPercent } from "../chartmath.js";
 import { can, STATUS } from "../protocol.js";
 import { t, lang, statusWord, whyNot, optimizerName } from "../i18n.js";
 import { mayControl, epochInProgress } from "../classview.js";
+import { patchRows } from "../rowpatch.js";
 
 /** @typedef {"open"|"compare"|"resume"|"stop"|"rename"|"refresh"} RunAction */
 
@@ -20,37 +21,50 @@ import { mayControl, epochInProgress } from "../classview.js";
  */
 export function renderRuns(tbody, runs, sel, act) {
   if (tbody.querySelector("input.rename")) return; // a name is being typed: leave the row alone
-  tbody.replaceChildren();
-  if (!runs.length) { tbody.innerHTML = `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`; return; }
-  for (const r of [...runs].reverse()) {
-    const tr = document.createElement("tr");
-    tr.dataset.run = r.id;
-    if (r.id === sel.watched) tr.className = "watched";
+  /** @type {import("../rowpatch.js").Row[]} */
+  const rows = [...runs].reverse().map((r) => {
     const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
     const when = new Date(r.created * 1000).toLocaleString(lang === "en" ? "en-US" : lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
     const pos = sel.queue.get(r.id);
     const why = r.status !== STATUS.RUNNING && r.status !== STATUS.QUEUED && !can(r, "resume") ? whyNot(r, "resume") : "";
-    tr.innerHTML = `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>` +
-      `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>` +
-      `<td class="num" data-label="${esc(t("runs.epoch"))}">${epochInProgress(r)}/${r.epochs}</td>` +
-      `<td class="num" data-label="${esc(t("runs.validation_accuracy"))}">${acc}</td><td>${esc(when)}</td><td><div class="actions"></div></td>`;
-    const box = /** @type {HTMLElement} */ (tr.querySelector(".actions"));
-    const btn = (/** @type {string} */ text, /** @type {RunAction} */ a, /** @type {string} */ label, pressed = false) => {
-      const b = document.createElement("button");
-      b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", t("runs.button.label", { action: label, name: r.name }));
-      if (a === "compare") b.setAttribute("aria-pressed", String(pressed));
-      b.addEventListener("click", () => (a === "rename" ? startRename(tr, r, act) : act(a, r.id)));
-      box.append(b);
-    };
-    if (r.id !== sel.watched) btn(t("runs.open"), "open", t("runs.open"));
-    if (r.id !== sel.watched) btn(r.id === sel.compare ? t("runs.uncompare") : t("runs.compare"), "compare", t("runs.compare_with"), r.id === sel.compare);
+    const cells = [
+      `<td><b class="run-name">${esc(r.name)}</b>${r.id === sel.watched ? ` <span class="muted small">${esc(t("runs.watching"))}</span>` : ""}<br><span class="muted small">${esc(r.preset ?? t("runs.custom"))} · ${esc(t("runs.optimizer_lr", { optimizer: optimizerName(r.optimizer), lr: String(r.lr) }))}</span></td>`,
+      `<td><span class="badge" data-status="${esc(r.status)}">${esc(statusWord(r.status))}</span>${pos ? ` <span class="muted small">${esc(t("runs.in_queue", { pos }))}</span>` : ""}${r.message ? `<br><span class="muted small">${esc(r.message)}</span>` : ""}${why ? `<br><span class="muted small why">${esc(why)}</span>` : ""}</td>`,
+      `<td class="num" data-label="${esc(t("runs.epoch"))}">${epochInProgress(r)}/${r.epochs}</td>`,
+      `<td class="num" data-label="${esc(t("runs.validation_accuracy"))}">${acc}</td>`,
+      `<td>${esc(when)}</td>`,
+    ];
+    /** @type {[string, RunAction, string, boolean][]} each button: its text, action, label and pressed state */
+    const buttons = [];
+    if (r.id !== sel.watched) buttons.push([t("runs.open"), "open", t("runs.open"), false]);
+    if (r.id !== sel.watched) buttons.push([r.id === sel.compare ? t("runs.uncompare") : t("runs.compare"), "compare", t("runs.compare_with"), r.id === sel.compare]);
     // Stop, Continue and Rename only on runs this page may change (another student's run: none).
     const mine = mayControl(sel.you, r);
-    if (mine && can(r, "resume")) btn(r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"), "resume", r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue"));
-    if (mine && can(r, "stop")) btn(t("runs.stop"), "stop", t("runs.stop"));
-    if (mine) btn(t("runs.rename"), "rename", t("runs.rename"));
-    tbody.append(tr);
-  }
+    const again = r.status === STATUS.PAUSED ? t("runs.resume") : t("runs.continue");
+    if (mine && can(r, "resume")) buttons.push([again, "resume", again, false]);
+    if (mine && can(r, "stop")) buttons.push([t("runs.stop"), "stop", t("runs.stop"), false]);
+    if (mine) buttons.push([t("runs.rename"), "rename", t("runs.rename"), false]);
+    return {
+      key: r.id,
+      className: r.id === sel.watched ? "watched" : "",
+      cells,
+      actions: JSON.stringify([r.name, buttons]),
+      build: (box) => {
+        for (const [text, a, label, pressed] of buttons) {
+          const b = document.createElement("button");
+          b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", t("runs.button.label", { action: label, name: r.name }));
+          if (a === "compare") b.setAttribute("aria-pressed", String(pressed));
+          b.addEventListener("click", () => {
+            const tr = /** @type {HTMLTableRowElement} */ (b.closest("tr"));
+            if (a === "rename") startRename(tr, r, act);
+            else act(a, r.id);
+          });
+          box.append(b);
+        }
+      },
+    };
+  });
+  patchRows(tbody, rows, `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`);
 }
 
 /**
@@ -69,7 +83,7 @@ function startRename(tr, r, act) {
     if (done) return;
     done = true;
     const name = input.value.trim();
-    input.remove();
+    input.replaceWith(cell); // the name as it was, until the table shows the new one
     if (save && name && name !== r.name) act("rename", r.id, name);
     else act("refresh", r.id);
   };

@@ -1,0 +1,74 @@
+// @ts-check
+/**
+ * A table of runs drawn again in place. The Runs and Class tables repaint many times a second while
+ * a run trains (its progress, its place in the queue). Rebuilding every row replaced the buttons
+ * under the pointer: a press and its release then landed on different elements, so the browser
+ * sent the click to the table, not the button, and "Open" or "Stop" did nothing. Here each row is
+ * kept by its run's id, each cell is replaced only when its own HTML changed, and the buttons'
+ * cell only when the buttons themselves changed (another set, another label): a button that is
+ * still the same stays the same element, with its focus and its hover.
+ */
+
+/** What each cell was drawn from (a cell is replaced only when this differs). @type {WeakMap<Element, string>} */
+const drawnFrom = new WeakMap();
+
+/**
+ * @typedef {object} Row
+ * @property {string} key the run's id (the row's data-run)
+ * @property {string} className the row's class ("" for none)
+ * @property {string[]} cells each cell but the last as HTML, `<td …>…</td>`
+ * @property {string} actions what the buttons are (their kinds and labels): the last cell is built again when this changes
+ * @property {(box: HTMLElement) => void} build puts the buttons into the last cell's `div.actions`
+ */
+
+/**
+ * Make `tbody` show `rows` in this order, touching only what changed.
+ * @param {HTMLElement} tbody
+ * @param {Row[]} rows
+ * @param {string} empty the HTML of the one row shown when there are none
+ */
+export function patchRows(tbody, rows, empty) {
+  if (!rows.length) {
+    tbody.innerHTML = empty;
+    return;
+  }
+  /** @type {Map<string, HTMLTableRowElement>} */
+  const old = new Map();
+  for (const tr of [.../** @type {HTMLCollectionOf<HTMLTableRowElement>} */ (tbody.children)]) {
+    if (tr.dataset.run) old.set(tr.dataset.run, tr);
+    else tr.remove(); // the "no runs" row
+  }
+  rows.forEach((row, at) => {
+    let tr = old.get(row.key);
+    old.delete(row.key);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.run = row.key;
+    }
+    if (tr.className !== row.className) tr.className = row.className;
+    row.cells.forEach((html, i) => {
+      const td = tr.children[i];
+      if (td && drawnFrom.get(td) === html) return;
+      const tpl = document.createElement("template"); // a template parses a lone <td>
+      tpl.innerHTML = html;
+      const fresh = /** @type {Element} */ (tpl.content.firstElementChild);
+      drawnFrom.set(fresh, html);
+      if (td) td.replaceWith(fresh);
+      else tr.append(fresh);
+    });
+    const cell = tr.children[row.cells.length];
+    if (!cell || drawnFrom.get(cell) !== row.actions) {
+      const fresh = document.createElement("td");
+      const box = document.createElement("div");
+      box.className = "actions";
+      fresh.append(box);
+      row.build(box);
+      drawnFrom.set(fresh, row.actions);
+      if (cell) cell.replaceWith(fresh);
+      else tr.append(fresh);
+    }
+    // Moved only when out of place: a move takes the row out of the page for a moment.
+    if (tbody.children[at] !== tr) tbody.insertBefore(tr, tbody.children[at] ?? null);
+  });
+  for (const tr of old.values()) tr.remove();
+}
