@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from service_helpers import Server, make_settings
-from starlette.websockets import WebSocketDisconnect
+from starlette.testclient import WebSocketDenialResponse
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -57,12 +57,14 @@ def test_a_referer_from_another_port_is_refused(client: TestClient) -> None:
 
 
 def test_a_socket_from_another_port_is_refused(client: TestClient) -> None:
+    """The handshake is answered with REST's 403 and its ErrorBody naming the origin."""
     with (
-        pytest.raises(WebSocketDisconnect) as exc,
+        pytest.raises(WebSocketDenialResponse) as exc,
         client.websocket_connect("/ws", headers={"origin": "http://localhost:5173"}),
     ):
         pass
-    assert exc.value.code == 1008
+    assert exc.value.status_code == 403
+    assert "http://localhost:5173" in exc.value.json()["detail"], exc.value.json()
 
 
 def test_allowed_origins_are_exact(tmp_path: Path, tiny_dataset: Path) -> None:
@@ -109,8 +111,14 @@ def test_a_real_server_refuses_other_ports_and_serves_its_own_page(
             other = f"http://localhost:{int(port) + 1}"
             r = http.post("/api/predict", json=PIXELS, headers={"origin": other})
             assert r.status_code == 403, r.text
-            with pytest.raises(InvalidStatus), connect(server.ws_url, origin=other, open_timeout=10):
+            with (
+                pytest.raises(InvalidStatus) as refused,
+                connect(server.ws_url, origin=other, open_timeout=10),
+            ):
                 pass
+            # uvicorn's real handshake answer: REST's 403, with the body naming the origin
+            assert refused.value.response.status_code == 403
+            assert other in json.loads(refused.value.response.body)["detail"]
             assert httpx.post(f"{server.url}/api/predict", json=PIXELS).status_code == 200
     finally:
         server.stop()

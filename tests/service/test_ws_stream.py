@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from service_helpers import TINY_CNN, TINY_MLP, decode, receive, receive_until, wait_for, wait_status
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from glassnet.data.mnist import DEFAULT_DATASET_DIR, read_idx
@@ -292,11 +293,11 @@ def test_oversized_message_closes_with_1009(client: TestClient) -> None:
 )
 def test_foreign_origin_is_refused_before_accept(client: TestClient, origin: str) -> None:
     with (
-        pytest.raises(WebSocketDisconnect) as exc,
+        pytest.raises(WebSocketDenialResponse) as exc,
         client.websocket_connect("/ws", headers={"origin": origin}),
     ):
         pass
-    assert exc.value.code == 1008
+    assert exc.value.status_code == 403 and f"Origin {origin!r}" in exc.value.json()["detail"]
     assert client.get("/healthz").json()["viewers"] == 0
 
 

@@ -442,14 +442,15 @@ class Guard:
 
     # -- answers ---------------------------------------------------------------------------------
     async def refuse(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-        """An error answer before any route runs. A socket without a valid token gets the HTTP 401
-        REST gives (with ``WWW-Authenticate`` and the ``ErrorBody``), through the ASGI denial
-        response where the server has it, so a program can tell "log in" from "not allowed";
-        other refusals close before accept (1008: the server answers the handshake with 403)."""
+        """An error answer before any route runs. A socket that is refused gets the HTTP answer
+        REST gives (401 with ``WWW-Authenticate`` without a valid token, 403 for a foreign origin,
+        each with the ``ErrorBody`` naming the problem), through the ASGI denial response where the
+        server has it (uvicorn does), so a program can tell "log in" from "not allowed" and read
+        why; elsewhere it closes before accept (1008: the server answers the handshake with 403)."""
         extra = [(b"www-authenticate", b'Bearer realm="glassnet"')] if status == 401 else []
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
-            if status == 401 and "websocket.http.response" in scope.get("extensions", {}):
+            if "websocket.http.response" in scope.get("extensions", {}):
                 await send_error(send, status, detail, extra + SECURITY_HEADERS, prefix="websocket.")
                 return
             await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
