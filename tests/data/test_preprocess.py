@@ -248,7 +248,11 @@ def test_blank_pixels_are_empty() -> None:
         ([2.0] + [0.0] * 783, r"pixels must lie in \[0, 1\]"),
         ([-1] + [0] * 783, r"pixels must lie in \[0, 1\]"),
         (["0.5"] * 784, "numbers only"),
-        ([[0.5] * 784], r"a 1x784 grid \(one row\) cannot hold a drawn digit; send 784 numbers flat"),
+        (
+            [[0.5] * 784],
+            r"a 1x784 grid \(one row\) cannot hold a drawn digit; if it is one digit's 784 "
+            r"numbers, send them flat \(no inner list\) or as an HxW grid of rows such as 28x28$",
+        ),
         ([[0.5]] * 784, r"a 784x1 grid \(one column\)"),
         ([[0.5] * 30] * 2, r"a 2x30 grid \(15 times as long as wide\)"),
         ([[1.0]], r"a 1x1 grid"),

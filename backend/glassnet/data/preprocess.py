@@ -458,13 +458,16 @@ def pixel_grid(pixels: Sequence[float] | Sequence[Sequence[float]] | np.ndarray)
     if short < 2 or long > max_aspect * short:
         h, w = arr.shape
         why = "one row" if h == 1 else "one column" if w == 1 else f"{long / short:g} times as long as wide"
-        hint = ""
-        if arr.size == SIZE * SIZE:
-            hint = f"; to send one digit as {SIZE * SIZE} numbers, send them flat"
+        if arr.size == SIZE * SIZE:  # one digit's numbers in a list of their own: say just that
+            raise ValueError(
+                f"pixels: a {h}x{w} grid ({why}) cannot hold a drawn digit; if it is one digit's "
+                f"{SIZE * SIZE} numbers, send them flat (no inner list) or as an HxW grid of rows "
+                f"such as {SIZE}x{SIZE}"
+            )
         raise ValueError(
             f"pixels: a {h}x{w} grid ({why}) cannot hold a drawn digit; send {SIZE * SIZE} numbers "
             f"flat, or an HxW grid of rows (each side at least 2, the longer at most {max_aspect} "
-            f"times the shorter){hint}"
+            f"times the shorter)"
         )
     if arr.size > MAX_IMAGE_PIXELS:
         raise ValueError(f"pixels: {arr.size} values is over the limit of {MAX_IMAGE_PIXELS}")
