@@ -91,6 +91,11 @@ def test_run_controls_keep_the_keyboard_focus(server, browser) -> None:
     (a screen reader said nothing; the next Tab started over from there). It now goes to the control
     that makes sense next: Start -> Pause, Pause -> Resume, Resume -> Pause, Stop -> Start."""
     stop_all(server)
+    # Another run, stopped after it began (so it can be continued): the Runs table's Open below.
+    other = api(server, "/api/runs", {**LONG, "name": "other run"})
+    wait_run(server, other["id"], ("running",))
+    api(server, f"/api/runs/{other['id']}/stop", {})
+    assert wait_run(server, other["id"], ("stopped",))["resumable"], "the other run cannot be continued"
     page, errors = open_page(browser, server.url)
     page.wait_for_function("() => !['preset', 'start'].some((id) => document.getElementById(id).disabled)")
     page.select_option("#preset", "mlp")
@@ -122,6 +127,20 @@ def test_run_controls_keep_the_keyboard_focus(server, browser) -> None:
     page.wait_for_function(f"() => window.glassnet.S.runs.get({json.dumps(run_id)})?.name === 'typed name'")
     assert page.evaluate("() => document.activeElement?.textContent") == "Rename"
     assert page.evaluate("() => document.activeElement?.closest('tr')?.dataset.run") == run_id
+    # Open another run: its Open goes away (the row is watched now); the focus stays in its row, on
+    # Rename (not on Continue, which a second Enter would press).
+    other_id = other["id"]
+    page.locator(f'[data-testid=runs] tr[data-run="{other_id}"] button[data-act=open]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(other_id)}")
+    # Once the table is repainted (no Open in the row), the focus is on that row's Rename.
+    page.wait_for_function(
+        "(id) => !document.querySelector(`[data-testid=runs] tr[data-run='${id}'] button[data-act=open]`)",
+        arg=other_id,
+    )
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.activeElement?.closest('tr')?.dataset.run") == other_id
+    assert page.evaluate("() => document.activeElement?.textContent") == "Rename"
     stop_all(server)
     closed(page, errors)
 
