@@ -116,7 +116,11 @@ export class LearnedPanel {
     const label = this.mode === "checkpoints"
       ? (this.checkpoints[S.live ? n - 1 : S.timelineIndex]?.name ?? "–")
       : t("learned.step", { step: f?.step ?? "–" });
-    $("timeline-label").textContent = S.live ? `${where === "live" ? t("learned.live_word") : t("learned.latest")}${f ? ` · ${label}` : ""}` : label;
+    const words = S.live ? `${where === "live" ? t("learned.live_word") : t("learned.latest")}${f ? ` · ${label}` : ""}` : label;
+    $("timeline-label").textContent = words;
+    // The slider's value is an index into the kept frames; a screen reader says the step it shows
+    // (the label is not a live region: live, it changes with every frame).
+    tl.setAttribute("aria-valuetext", words);
     $("live").setAttribute("aria-pressed", String(S.live));
     $("live").textContent = this.mode === "checkpoints" ? t("learned.latest_button") : t("learned.live_button");
     $("learned-source").textContent = this.mode === "checkpoints"
@@ -207,12 +211,16 @@ export class LearnedPanel {
       const grid = new KernelGrids(root, "", (it, kk) => this.enlarge(it, kk));
       grid.show([item]);
       const note = document.createElement("p"); note.className = "caption";
-      note.textContent = t("learned.click_kernel");
+      const exact = item.kind === "conv" && !item.title.includes("∂"); // only a conv kernel's weights are read exactly
+      note.textContent = t(exact ? "learned.click_or_pick_kernel" : "learned.click_kernel");
       body.append(note);
+      if (exact) body.append(this.kernelPicker(item));
       return;
     }
     const f = this.frame();
     const note = document.createElement("p"); note.className = "caption";
+    // The focus was on what the dialog showed before (the picker, a kernel): it goes to the words.
+    note.tabIndex = -1;
     body.append(note);
     if (item.kind !== "conv" || !S.watched) { note.textContent = t("learned.exact_only_conv"); return; }
     note.textContent = t("learned.reading_exact");
@@ -238,7 +246,10 @@ export class LearnedPanel {
       const fig = document.createElement("figure");
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", t("learned.kernel_channel.label", { k, ch, size: `${kh}×${kw}` }));
+      // The numbers drawn in the cells, for a screen reader too: row by row, as drawn (fmt, 2 digits).
+      const rows = Array.from({ length: kh }, (_, rr) =>
+        t("learned.kernel_row", { r: rr, values: Array.from({ length: kw }, (_, cc) => fmt(m.at(rr, cc), 2)).join(t("list.sep")) }));
+      canvas.setAttribute("aria-label", `${t("learned.kernel_channel.label", { k, ch, size: `${kh}×${kw}` })}: ${rows.join(t("list.sep2"))}`);
       drawGrid(canvas, m, { cell: c > 4 ? 22 : 44, scale, text: true });
       const cap = document.createElement("figcaption");
       cap.textContent = c > 1 ? t("learned.input_channel", { ch }) : t("learned.weights_of", { size: `${kh}×${kw}` });
@@ -255,6 +266,29 @@ export class LearnedPanel {
     note.innerHTML = esc(t(c === 1 ? "learned.exact_of_one" : "learned.exact_of", { name: modelName(model), c, size: `${kh}×${kw}` })) + esc(when) +
       (bias != null ? esc(t("learned.kernel_bias", { b: fmt(layer.params.b?.values?.[k] ?? bias) })) : "") + esc(t("learned.period"));
     note.dataset.step = String(r.step ?? "");
+    if (dlg.open && (document.activeElement === document.body || !dlg.contains(document.activeElement))) note.focus();
+  }
+
+  /**
+   * The keyboard's way to one kernel's exact weights (a click on the picture is the pointer's): its
+   * number, and a button.
+   * @param {import("./kernels.js").KernelItem} item
+   */
+  kernelPicker(item) {
+    const form = document.createElement("form");
+    form.className = "row tight"; form.dataset.testid = "zoom-pick";
+    const n = Number(item.enc.shape[0]) || 1;
+    form.innerHTML = `<label class="inline"><span>${esc(t("learned.pick_kernel"))}</span> <input type="number" min="0" max="${n - 1}" step="1" value="0"></label>` +
+      `<button type="submit">${esc(t("learned.show_exact"))}</button>`;
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const input = /** @type {HTMLInputElement} */ (form.querySelector("input"));
+      const k = Math.trunc(Number(input.value));
+      if (!(k >= 0 && k < n)) { input.setCustomValidity(`0 … ${n - 1}`); input.reportValidity(); return; }
+      input.setCustomValidity("");
+      this.enlarge(item, k);
+    });
+    return form;
   }
 }
 

@@ -52,11 +52,11 @@ export function renderRuns(tbody, runs, sel, act) {
       build: (box) => {
         for (const [text, a, label, pressed] of buttons) {
           const b = document.createElement("button");
-          b.type = "button"; b.className = "small"; b.textContent = text; b.setAttribute("aria-label", t("runs.button.label", { action: label, name: r.name }));
+          b.type = "button"; b.className = "small"; b.textContent = text; b.dataset.act = a; b.setAttribute("aria-label", t("runs.button.label", { action: label, name: r.name }));
           if (a === "compare") b.setAttribute("aria-pressed", String(pressed));
           b.addEventListener("click", () => {
             const tr = /** @type {HTMLTableRowElement} */ (b.closest("tr"));
-            if (a === "rename") startRename(tr, r, act);
+            if (a === "rename") startRename(tr, r, act, b);
             else act(a, r.id);
           });
           box.append(b);
@@ -64,14 +64,25 @@ export function renderRuns(tbody, runs, sel, act) {
       },
     };
   });
+  // A row's buttons are built again when they change (Compare pressed, a new name): the one that had
+  // the keyboard's focus is then gone, and the focus would fall to the page's body. Its successor
+  // (the same action of the same run, else that row's Rename, which changes nothing by a press).
+  const had = document.activeElement;
+  const kept = had instanceof HTMLButtonElement && tbody.contains(had) ? { run: had.closest("tr")?.dataset.run, act: had.dataset.act } : null;
   patchRows(tbody, rows, `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`);
+  if (kept && !had?.isConnected) {
+    const tr = [...tbody.rows].find((row) => row.dataset.run === kept.run);
+    /** @type {HTMLButtonElement|null|undefined} */ (tr?.querySelector(`button[data-act="${kept.act}"]`) ?? tr?.querySelector('button[data-act="rename"]') ?? tr?.querySelector("button"))?.focus();
+  }
 }
 
 /**
- * The name cell becomes a text field: Enter saves (PATCH), Escape cancels.
+ * The name cell becomes a text field: Enter saves (PATCH), Escape cancels; either gives the focus
+ * back to the Rename button (the field it was in is gone: it fell to the page's body).
  * @param {HTMLTableRowElement} tr @param {any} r @param {(action: RunAction, id: string, value?: string) => void} act
+ * @param {HTMLButtonElement} button the row's Rename
  */
-function startRename(tr, r, act) {
+function startRename(tr, r, act, button) {
   const cell = /** @type {HTMLElement} */ (tr.querySelector(".run-name"));
   const input = document.createElement("input");
   input.className = "rename"; input.value = r.name; input.maxLength = 100;
@@ -87,6 +98,12 @@ function startRename(tr, r, act) {
     if (save && name && name !== r.name) act("rename", r.id, name);
     else act("refresh", r.id);
   };
-  input.addEventListener("keydown", (e) => { if (e.key === "Enter") finish(true); if (e.key === "Escape") finish(false); });
+  input.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" && e.key !== "Escape") return;
+    e.preventDefault(); // else the Enter's keypress would press the button the focus goes to
+    finish(e.key === "Enter");
+    // The row is patched in place (rowpatch.js): the same button, unless the run went away.
+    if (button.isConnected) button.focus();
+  });
   input.addEventListener("blur", () => finish(true));
 }

@@ -22,6 +22,28 @@ export function showConnection(state, info) {
     S.stale = stale;
     document.body.classList.toggle("stale", stale);
   }
+  announce();
+}
+
+/** What was last said in the status bar's live region: the connection's and the run's state. */
+const said = { key: "" };
+
+/**
+ * The status bar itself is not a live region: its step count changes with every mini-batch and its
+ * speed every 2 s, and a screen reader would read the whole bar each time, several times a second.
+ * Its one live region (#status-say) speaks when the connection's state or the watched run's state
+ * changes ("live; mlp #2: paused"); the step, speed and time left are read on demand.
+ */
+function announce() {
+  const conn = document.querySelector('[data-testid="connection"]');
+  const say = document.getElementById("status-say");
+  if (!conn || !say) return;
+  const run = watchedRun();
+  const key = [conn.getAttribute("data-state"), run?.id ?? "", run?.name ?? "", run?.status ?? ""].join("|");
+  if (key === said.key) return;
+  said.key = key;
+  const words = [conn.querySelector(".txt")?.textContent ?? "", document.querySelector('[data-testid="run-status"] .txt')?.textContent ?? ""];
+  say.textContent = words.filter(Boolean).join(t("list.sep2"));
 }
 
 export function paintStatus() {
@@ -33,6 +55,7 @@ export function paintStatus() {
   const txt = run ? `${run.name}: ${statusWord(run.status)}` : t("head.no_run");
   /** @type {HTMLElement} */ (pill.querySelector(".txt")).textContent = S.stale && run ? t("status.last_known", { txt }) : txt;
   pill.title = run ? `${S.stale ? t("status.stale.title") : t("head.the_run_being_watched.title")}: ${txt}` : t("head.no_run.title");
+  announce();
   const prog = $("progress"), speed = $("speed"), eta = $("eta");
   if (!run) { prog.textContent = ""; speed.textContent = ""; eta.textContent = ""; return; }
   const total = run.total_steps ? `/${run.total_steps.toLocaleString("en-US")}` : "";

@@ -23,6 +23,8 @@ export class TrainPanel {
     this.mode = /** @type {"run"|"new"} */ ("new");
     /** @type {string|null} the run whose settings the form shows */
     this.shown = null;
+    /** @type {{from: string, next: string[], at: number}|null} where the focus goes once the run's state is painted */
+    this.wish = null;
     this.editor = new Editor({
       table: $("arch"), total: $("arch-total"), error: $("arch-error"), preset: $("preset"), desc: $("preset-desc"),
       addType: $("add-type"), addButton: $("add-layer"), form: $("hyper"),
@@ -64,10 +66,43 @@ export class TrainPanel {
     /** @type {HTMLElement} */ (this.editor.els.form.querySelector("input, select"))?.focus();
   }
 
+  /**
+   * Where the keyboard's focus goes after a run-control button that disables or hides itself
+   * (Start, Pause, Resume, Step, Stop): the first of `next` that is usable once the request is
+   * answered and the run's new state painted. Without it the focus fell to the page's body and a
+   * screen reader said nothing.
+   * @param {string} from the button pressed @param {string[]} next ids, best first
+   */
+  keepFocus(from, next) {
+    this.wish = document.activeElement === $(from) ? { from, next, at: 0 } : null;
+  }
+
+  /** The request of keepFocus's button was answered: its wish may come true from now on. */
+  answered() { if (this.wish) { this.wish.at = performance.now(); markDirty("controls"); } }
+
+  /** Carry out keepFocus's wish once one of its buttons is usable, unless the person moved on. */
+  refocus() {
+    const wish = this.wish;
+    if (!wish || !wish.at) return; // still waiting for the answer (this paint may re-enable `from` meanwhile)
+    const here = document.activeElement;
+    const from = /** @type {HTMLButtonElement} */ ($(wish.from));
+    if (here && here !== document.body && here !== from) { this.wish = null; return; } // the person moved on
+    const late = performance.now() - wish.at > 20_000;
+    // Still on a usable `from` (Start, until the page watches the new run and hides it): wait.
+    if (here === from && !from.disabled && !from.hidden) { if (late) this.wish = null; return; }
+    const to = wish.next.map((id) => /** @type {HTMLButtonElement} */ ($(id))).find((b) => !b.disabled && !b.hidden);
+    // A run that waits long in the queue: after 20 s the focus goes to the controls' group itself.
+    if (to || late) { this.wish = null; (to ?? $("run-controls")).focus(); }
+  }
+
   async start() {
     const queueing = isLive(watchedRun());
+    // Queued behind the watched run, the page stays on it: Start again; else the new run's Pause.
+    this.keepFocus("start", queueing ? ["start", "new-run"] : ["pause"]);
     $("start").disabled = true;
     const run = await attempt(api.startRun(this.editor.runBody()), t("train.cannot_start"));
+    if (!run && this.wish) this.wish.next = ["start"]; // not started: Start again
+    this.answered();
     markDirty("controls");
     if (!run) return;
     updateRun(run);
@@ -86,9 +121,12 @@ export class TrainPanel {
   /** @param {"pause"|"resume"|"step"|"stop"} action */
   async control(action) {
     if (!S.watched) return;
+    const next = { pause: ["resume", "step", "stop"], resume: ["pause", "stop"], step: ["step", "resume", "stop"], stop: ["start", "new-run", "resume"] };
+    this.keepFocus(action, [...next[action], "start"]);
     $(action).disabled = true;
     const r = await attempt(api.control(S.watched, action), t("run.action_failed", { action: t(`run.action.${action}`) }));
     if (r) updateRun(r);
+    this.answered();
     markDirty("status"); markDirty("runs"); markDirty("controls");
   }
 
@@ -121,6 +159,7 @@ export class TrainPanel {
     // last step really used is said beside it (from the metrics frames' lr).
     const used = run && S.lrUsed;
     const schedule = S.detail?.id === run?.id ? S.detail?.config?.schedule : null;
+    // Not a live region (aria-live="off"): it changes with every step; a screen reader reads it on demand.
     $("lr-now").textContent = used
       ? [t("train.lr_in_use", { step: used.step.toLocaleString("en-US"), lr: fmt(used.lr, 3) }),
         schedule && schedule !== "constant" ? t("train.lr_scaled", { schedule: t(`train.${schedule}`) }) : ""].filter(Boolean).join(t("list.sep2"))
@@ -133,9 +172,14 @@ export class TrainPanel {
     const banner = $("form-banner");
     const why = run && !can(run, "resume") && !live ? whyNot(run, "resume") : "";
     const status = run ? statusWord(run.status) : "";
-    if (!run) banner.textContent = t("train.banner.next");
-    else if (editing) banner.textContent = live ? t("train.banner.will_wait", { name: run.name }) : t("train.banner.new_from", { name: run.name, status });
-    else if (live) banner.textContent = t("train.banner.read_only", { name: run.name, status });
-    else banner.textContent = t("train.banner.ended", { name: run.name, status }) + (why ? t("train.banner.why", { why }) : "");
+    let words;
+    if (!run) words = t("train.banner.next");
+    else if (editing) words = live ? t("train.banner.will_wait", { name: run.name }) : t("train.banner.new_from", { name: run.name, status });
+    else if (live) words = t("train.banner.read_only", { name: run.name, status });
+    else words = t("train.banner.ended", { name: run.name, status }) + (why ? t("train.banner.why", { why }) : "");
+    // The banner is a live region and this paint runs with every training step: writing the same
+    // words again would have a screen reader say them again, several times a second.
+    if (banner.textContent !== words) banner.textContent = words;
+    this.refocus();
   }
 }
