@@ -125,6 +125,22 @@ def test_bad_inputs_raise_value_error_naming_the_layer() -> None:
         dense.forward(np.zeros((2, 100), np.float32))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_inputs_raise_value_error_naming_the_samples(bad: float) -> None:
+    """A NaN or infinite pixel came out as NaN probabilities with at most a NumPy warning
+    (QA5-LIB); now a ValueError with the batch's shape and the samples that hold it."""
+    model = Sequential.from_spec(load_preset("cnn"))
+    x = np.zeros((4, 1, 28, 28), np.float32)
+    x[2, 0, 5, 5] = bad
+    message = r"x of shape \(4, 1, 28, 28\) holds NaN or infinite values \(sample\(s\) 2\)"
+    with pytest.raises(ValueError, match=message):
+        model.forward(x)
+    with pytest.raises(ValueError, match=message):
+        model.forward_record(x)
+    x[2, 0, 5, 5] = 0
+    assert np.isfinite(model.forward(x)).all()  # finite again: read as before
+
+
 def test_same_seed_same_network_and_float32() -> None:
     a = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(7))
     b = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(7))

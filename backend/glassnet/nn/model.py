@@ -215,13 +215,23 @@ class Sequential:
 
     # -- computing ---------------------------------------------------------------------------
     def _batch(self, x: np.ndarray) -> np.ndarray:
-        """``x`` on the model's device; ``ValueError`` for a batch of no samples (each layer
-        checks the shape of one)."""
-        x = self._pack.xp.asarray(x)
+        """``x`` on the model's device; ``ValueError`` for a batch of no samples or with NaN or
+        infinite values (each layer checks the shape and dtype of one)."""
+        xp = self._pack.xp
+        x = xp.asarray(x)
         if x.ndim >= 1 and x.shape[0] == 0:
             raise ValueError(
                 f"empty batch: x has shape {tuple(x.shape)}; send at least one sample, "
                 f"e.g. shape (1, {', '.join(map(str, self.input_shape))})"
+            )
+        # A NaN or infinite input would come out as NaN probabilities, with at most a NumPy
+        # warning: say which samples instead (one pass over the input, small beside a layer).
+        if x.ndim >= 1 and x.dtype.kind == "f" and not bool(xp.isfinite(x).all()):
+            bad = xp.flatnonzero(~xp.isfinite(x.reshape(x.shape[0], -1)).all(axis=1))
+            shown = ", ".join(str(int(i)) for i in bad[:5]) + (", …" if bad.size > 5 else "")
+            raise ValueError(
+                f"x of shape {tuple(x.shape)} holds NaN or infinite values (sample(s) {shown}); "
+                "inputs must be finite"
             )
         return x
 
