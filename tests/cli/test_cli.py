@@ -142,6 +142,30 @@ def test_bad_spec_file_names_the_layer(tmp_path: Path, capsys) -> None:
     assert "cannot read the spec as JSON" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "spec,needles",
+    [
+        # settings written at the top level, where a preset has its other keys (QA5-LIB)
+        ({**TINY, "lr": 0.5, "epochs": 1}, ["'epochs', 'lr'", 'inside "train"']),
+        ({**TINY, "train": {**TINY["train"], "epochs": 1, "learning_rate": 0.5}}, ["'learning_rate'", "lr"]),
+        ({**TINY, "trian": {"epochs": 1}}, ["'trian'"]),
+    ],
+)
+def test_spec_file_keys_nothing_reads_are_refused(
+    spec: dict, needles: list[str], tmp_path: Path, small_mnist: Path, capsys
+) -> None:
+    """A spec file's setting that nothing reads is an error, not a run with the default: a student
+    who writes "lr": 0.5 beside "layers" (or "learning_rate" in "train") would train at 0.003."""
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(spec))
+    out = tmp_path / "typo.npz"
+    argv = ["train", "--spec", str(path), "--dataset", str(small_mnist), "--validation", "200"]
+    assert main([*argv, "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert all(needle in err for needle in needles), err
+    assert str(path) in err and not out.exists()
+
+
 def test_augment_option_turns_augmentation_on_and_off(tmp_path: Path, small_mnist: Path, capsys) -> None:
     """--augment trains on varied digits (recorded in the checkpoint: the bundled cnn's recipe
     depends on it); --no-augment turns off a preset's augmentation."""

@@ -373,6 +373,34 @@ def test_image_error_is_value_error() -> None:
     assert issubclass(ImageError, ValueError)
 
 
+def test_load_image_file_reads_a_phone_photo_as_it_comes(tmp_path: Path) -> None:
+    """A 12 MP phone JPEG is 3-8 MB and a 50 MP one 8160x6120: over an upload's limits (2 MiB,
+    16 M pixels), but a file of one's own for ``glassnet predict`` (QA5-LIB: refused before)."""
+    rng = np.random.default_rng(0)
+    paper = rng.integers(180, 221, (3024, 4032), dtype=np.uint8)  # grain: a big JPEG
+    ink = draw_seven((3024, 4032), (700, 1500, 1600, 1000), width=120)
+    photo = tmp_path / "phone.jpg"
+    Image.fromarray(np.where(ink > 0, 30, paper).astype(np.uint8)).save(photo, quality=92)
+    data = photo.read_bytes()
+    assert len(data) > MAX_IMAGE_BYTES
+    with pytest.raises(ImageError, match="over the limit"):
+        decode_image(data, "upload.jpg")  # an upload keeps its limit
+    gray = load_image_file(photo)
+    assert max(gray.shape) <= 1024  # reduced right after decoding
+    assert prepare_digit(gray) is not None
+
+    big = tmp_path / "scan.png"  # 36 M pixels: over an upload's 16 M, under a file's 64 M
+    Image.fromarray(draw_seven((6000, 6000), (1000, 1500, 4000, 3000), width=300, ink=0, paper=255)).save(
+        big, compress_level=1
+    )
+    assert MAX_IMAGE_PIXELS < 6000 * 6000
+    assert prepare_digit(load_image_file(big)) is not None
+    too_big = tmp_path / "too-big.png"
+    too_big.write_bytes(png_with_size(9000, 9000))
+    with pytest.raises(ImageError, match=r"too-big\.png: 9000x9000 is 81000000 pixels, over the limit"):
+        load_image_file(too_big)
+
+
 def test_load_image_file(tmp_path: Path) -> None:
     path = tmp_path / "digit.png"
     path.write_bytes(png_bytes(Image.fromarray(draw_seven((60, 60), (5, 5, 50, 40)))))

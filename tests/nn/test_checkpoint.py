@@ -45,6 +45,18 @@ def test_round_trip_is_exact(tmp_path: Path, model: Sequential) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
+def test_meta_takes_numpy_numbers_and_names_what_is_not_json(tmp_path: Path, model: Sequential) -> None:
+    """meta={"acc": np.float32(0.98)} raised TypeError 'Object of type float32 is not JSON
+    serializable', and a NaN 'Out of range float values…' without saying where (QA5-LIB)."""
+    path = tmp_path / "m.npz"
+    save_checkpoint(path, model, meta={"acc": np.float32(0.5), "confusion": np.eye(2, dtype=np.int64)})
+    assert load_checkpoint(path).meta == {"acc": 0.5, "confusion": [[1, 0], [0, 1]]}
+    for meta, key in (({"seed": 0, "loss": float("nan")}, "loss"), ({"seed": 0, "when": object()}, "when")):
+        with pytest.raises(ValueError, match=rf"checkpoint meta\['{key}'\]: .*no NaN or infinity"):
+            save_checkpoint(path, model, meta=meta)
+    assert load_checkpoint(path).meta["acc"] == 0.5  # a refused save leaves the file as it was
+
+
 def test_overwrite_is_atomic_when_writing_fails(tmp_path: Path, model: Sequential, monkeypatch) -> None:
     path = save_checkpoint(tmp_path / "m.npz", model, {"v": 1})
     before = path.read_bytes()

@@ -125,6 +125,71 @@ def test_bad_inputs_raise_value_error_naming_the_layer() -> None:
         dense.forward(np.zeros((2, 100), np.float32))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_inputs_raise_value_error_naming_the_samples(bad: float) -> None:
+    """A NaN or infinite pixel came out as NaN probabilities with at most a NumPy warning
+    (QA5-LIB); now a ValueError with the batch's shape and the samples that hold it."""
+    model = Sequential.from_spec(load_preset("cnn"))
+    x = np.zeros((4, 1, 28, 28), np.float32)
+    x[2, 0, 5, 5] = bad
+    message = r"x of shape \(4, 1, 28, 28\) holds NaN or infinite values \(sample\(s\) 2\)"
+    with pytest.raises(ValueError, match=message):
+        model.forward(x)
+    with pytest.raises(ValueError, match=message):
+        model.forward_record(x)
+    x[2, 0, 5, 5] = 0
+    assert np.isfinite(model.forward(x)).all()  # finite again: read as before
+
+
+def test_cost_and_backward_name_wrong_labels_and_errors() -> None:
+    """compute_loss with float labels raised NumPy's IndexError, with a non-array AttributeError;
+    backward with an error of the wrong shape NumPy's broadcast message, before any forward an
+    AssertionError (QA5-LIB). Now ValueErrors saying what was expected; a list of labels is read."""
+    model = Sequential.from_spec(load_preset("cnn"))
+    with pytest.raises(ValueError, match="backward before forward"):
+        model.backward(np.zeros((2, 10), np.float32))
+    out = model.forward(np.zeros((2, 1, 28, 28), np.float32))
+    for loss in ("cross_entropy", "mse"):
+        with pytest.raises(ValueError, match="labels must be integer class indices, got dtype float64"):
+            compute_loss(loss, out, np.array([1.0, 2.0]))
+        with pytest.raises(ValueError, match=r"expected network output of shape \(N, K\), got list"):
+            compute_loss(loss, out.tolist(), np.array([1, 2]))
+        assert compute_loss(loss, out, [1, 2])[0] == compute_loss(loss, out, np.array([1, 2]))[0]
+    for dout, got in (
+        (np.zeros((3, 10), np.float32), r"\(3, 10\)"),
+        (np.zeros((2, 5)), r"\(2, 5\)"),
+        ([0], "list"),
+    ):
+        with pytest.raises(ValueError, match=rf"expected dCost/doutput of shape \(2, 10\) .*got {got}"):
+            model.backward(dout)
+        with pytest.raises(ValueError, match=rf"expected dCost/doutput of shape \(2, 10\) .*got {got}"):
+            model.backward_record(dout)
+    _, dout = compute_loss("cross_entropy", out, np.array([1, 2]))
+    model.backward(dout)  # the right shape still flows
+    assert np.abs(model.layers[-1].grads["b"]).sum() > 0
+
+
+def test_help_on_sequential_reads_well() -> None:
+    """help(Sequential) showed a section comment ("# -- description ---") as summary()'s doc,
+    five public methods had none, and repr() was ``<... object at 0x...>`` (QA5-LIB)."""
+    import inspect
+    import pydoc
+
+    text = pydoc.render_doc(Sequential, renderer=pydoc.plaintext)
+    assert "# --" not in text
+    undocumented = [
+        name
+        for name, f in inspect.getmembers(Sequential, inspect.isfunction)
+        if not name.startswith("_") and not inspect.getdoc(f)
+    ]
+    assert undocumented == []
+    model = Sequential.from_spec(load_preset("mlp"))
+    assert repr(model) == (
+        "Sequential(input (N, 1, 28, 28) -> flatten -> dense -> relu -> dense -> relu -> dense -> (N, 10), "
+        "109,386 params, loss 'cross_entropy')"
+    )
+
+
 def test_same_seed_same_network_and_float32() -> None:
     a = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(7))
     b = Sequential.from_spec(load_preset("cnn"), np.random.default_rng(7))

@@ -28,6 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .photo import clean_photo, dark_ink, looks_photographed
 
 __all__ = [
+    "FILE_MAX_IMAGE_BYTES",
+    "FILE_MAX_IMAGE_PIXELS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "SIZE",
@@ -45,6 +47,12 @@ MAX_IMAGE_BYTES = 2 * 1024 * 1024
 # Decoded pixels allowed, checked from the header before decoding: a 4000x4000 photo (64 MiB as
 # RGBA) passes; a 34 KiB PNG claiming 5000x5000 does not.
 MAX_IMAGE_PIXELS = 16_000_000
+# A file the user names on their own machine (``glassnet predict``, `load_image_file`) is not an
+# upload from anyone: it may be a phone's photo as it is, 3-8 MB for 12 MP and up to 50 MP
+# (8160x6120). Still bounded: a PNG of 64 M pixels decodes to at most 256 MiB (RGBA) before it is
+# reduced, and Pillow's own decompression-bomb limit (89 M pixels) stays out of reach.
+FILE_MAX_IMAGE_BYTES = 64 * 1024 * 1024
+FILE_MAX_IMAGE_PIXELS = 64_000_000
 # Larger images are reduced to this side right after decoding (JPEGs are decoded reduced): the
 # digit ends up 20x20 anyway, and the float conversions then cost megabytes, not gigabytes.
 WORK_SIDE = 1024
@@ -128,7 +136,13 @@ def _reduced(img: Image.Image) -> Image.Image:
     return img
 
 
-def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+def decode_image(
+    data: bytes,
+    name: str = "image",
+    *,
+    max_bytes: int = MAX_IMAGE_BYTES,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+) -> np.ndarray:
     """Decode an uploaded image to grayscale.
 
     Args:
@@ -136,23 +150,24 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
             animations the first frame). Alpha is composited onto white; a JPEG's EXIF
             orientation is applied.
         name: how error messages refer to the image (e.g. the upload's file name).
+        max_bytes, max_pixels: the limits (an upload's by default; `load_image_file` passes
+            the larger FILE_MAX_IMAGE_BYTES and FILE_MAX_IMAGE_PIXELS).
 
     Returns:
         (H, W) float32 grayscale in [0, 1] (0 = black, 1 = white), as the image shows it.
 
     Raises:
-        ImageError: empty data, more than MAX_IMAGE_BYTES, not an image, a truncated or
-            corrupt image, or more than MAX_IMAGE_PIXELS pixels.
+        ImageError: empty data, more than ``max_bytes``, not an image, a truncated or
+            corrupt image, or more than ``max_pixels`` pixels.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError(f"{name}: expected bytes, got {type(data).__name__}")
     size = len(data)
     if size == 0:
         raise ImageError(f"{name}: empty file")
-    if size > MAX_IMAGE_BYTES:
+    if size > max_bytes:
         raise ImageError(
-            f"{name}: {size} bytes is over the limit of {MAX_IMAGE_BYTES} bytes "
-            f"({MAX_IMAGE_BYTES // (1024 * 1024)} MiB)"
+            f"{name}: {size} bytes is over the limit of {max_bytes} bytes ({max_bytes // (1024 * 1024)} MiB)"
         )
     try:
         with warnings.catch_warnings():
@@ -161,10 +176,9 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=_allowed_formats()) as img:
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
+                if width * height > max_pixels:
                     raise ImageError(
-                        f"{name}: {width}x{height} is {width * height} pixels, over the "
-                        f"limit of {MAX_IMAGE_PIXELS}"
+                        f"{name}: {width}x{height} is {width * height} pixels, over the limit of {max_pixels}"
                     )
                 if width == 0 or height == 0:
                     raise ImageError(f"{name}: image has no pixels ({width}x{height})")
@@ -176,7 +190,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own sentence names its own (higher) limit; ours is the one that applies.
-        raise ImageError(f"{name}: image is too large (over the limit of {MAX_IMAGE_PIXELS} pixels)") from exc
+        raise ImageError(f"{name}: image is too large (over the limit of {max_pixels} pixels)") from exc
     except UnidentifiedImageError as exc:
         readable = ", ".join(_allowed_formats())
         raise ImageError(f"{name}: not an image glassnet reads ({readable})") from exc
@@ -189,6 +203,9 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
 def load_image_file(path: str | Path) -> np.ndarray:
     """Read an image file and `decode_image` it; (H, W) float32 grayscale in [0, 1].
 
+    A local file may be larger than an upload: up to FILE_MAX_IMAGE_BYTES (64 MiB) and
+    FILE_MAX_IMAGE_PIXELS (64 M pixels), a phone's photo as it comes.
+
     Raises:
         ImageError: the file cannot be read, or any `decode_image` error (named by path).
     """
@@ -196,14 +213,19 @@ def load_image_file(path: str | Path) -> np.ndarray:
     try:
         # Read at most one byte past the limit: enough to tell it is too big.
         with open(path, "rb") as f:
-            data = f.read(MAX_IMAGE_BYTES + 1)
+            data = f.read(FILE_MAX_IMAGE_BYTES + 1)
     except FileNotFoundError as exc:
         raise ImageError(f"{path}: file not found") from exc
     except OSError as exc:
         raise ImageError(f"{path}: cannot read file ({exc})") from exc
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ImageError(f"{path}: file is over the limit of {MAX_IMAGE_BYTES} bytes")
-    return decode_image(data, name=str(path))
+    if len(data) > FILE_MAX_IMAGE_BYTES:
+        raise ImageError(
+            f"{path}: file is over the limit of {FILE_MAX_IMAGE_BYTES} bytes "
+            f"({FILE_MAX_IMAGE_BYTES // (1024 * 1024)} MiB)"
+        )
+    return decode_image(
+        data, name=str(path), max_bytes=FILE_MAX_IMAGE_BYTES, max_pixels=FILE_MAX_IMAGE_PIXELS
+    )
 
 
 # --------------------------------------------------------------------------------------

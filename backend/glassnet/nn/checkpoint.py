@@ -55,8 +55,33 @@ class Checkpoint:
     optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _json_array(value: dict[str, Any]) -> np.ndarray:
-    return np.frombuffer(json.dumps(value, allow_nan=False).encode("utf-8"), dtype=np.uint8)
+def _plain(value: Any) -> Any:
+    """NumPy numbers and arrays as JSON's (``np.float32(0.98)`` from a metric is common)."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _json_array(value: dict[str, Any], what: str = "meta") -> np.ndarray:
+    """``value`` as UTF-8 JSON bytes; ``ValueError`` naming the first entry that is not JSON
+    (NaN and infinity are not: the file must read back anywhere)."""
+    try:
+        text = json.dumps(value, allow_nan=False, default=_plain)
+    except (TypeError, ValueError, RecursionError) as exc:
+        bad = next((k for k, v in value.items() if not _dumps_ok(v)), None)
+        where = f"{what}[{bad!r}]" if bad is not None else what
+        raise ValueError(
+            f"checkpoint {where}: {exc}; use numbers, strings, lists and objects (no NaN or infinity)"
+        ) from None
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _dumps_ok(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False, default=_plain)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 def checkpoint_bytes(
@@ -72,7 +97,7 @@ def checkpoint_bytes(
     for name, value in (optimizer_state or {}).items():
         arrays[OPTIM_PREFIX + name] = to_host(value)
     full_spec = {**(spec or {}), **model.spec()}
-    arrays[SPEC_KEY] = _json_array(full_spec)
+    arrays[SPEC_KEY] = _json_array(full_spec, "spec")
     arrays[META_KEY] = _json_array(meta or {})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)

@@ -1,7 +1,8 @@
 """The cost: one number that says how badly the network did on a batch.
 
 Both costs return ``(cost, dcost/doutput)`` so the trainer can start backpropagation right away.
-Shapes: output (N, K), labels (N,) integers in 0..K-1.
+Shapes: output (N, K), labels (N,) integers in 0..K-1 (an integer array; anything else is a
+``ValueError`` saying what was expected).
 """
 
 from __future__ import annotations
@@ -20,15 +21,28 @@ def check_loss(name: str) -> None:
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
 
 
-def _check(output: np.ndarray, labels: np.ndarray) -> None:
-    if output.ndim != 2:
-        raise ValueError(f"loss: expected network output of shape (N, K), got {output.shape}")
+def _check(output: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``labels`` as an integer array beside ``output`` (a list is converted); ``ValueError``
+    naming what is wrong otherwise."""
+    if getattr(output, "ndim", None) != 2:
+        shape = getattr(output, "shape", type(output).__name__)
+        raise ValueError(f"loss: expected network output of shape (N, K), got {shape}")
+    if isinstance(labels, list | tuple):
+        labels = array_module(output).asarray(labels)
+    if not hasattr(labels, "dtype"):
+        raise ValueError(
+            f"loss: expected labels as an integer array of shape (N,), got {type(labels).__name__}"
+        )
+    if labels.dtype.kind not in "iu":
+        # Float labels (one-hot rows, 3.0) cannot index the outputs: say so, not NumPy's IndexError.
+        raise ValueError(f"loss: labels must be integer class indices, got dtype {labels.dtype}")
     if labels.shape != (output.shape[0],):
         raise ValueError(
             f"loss: expected {output.shape[0]} labels of shape ({output.shape[0]},), got {labels.shape}"
         )
     if labels.size and (labels.min() < 0 or labels.max() >= output.shape[1]):
         raise ValueError(f"loss: labels must lie in 0..{output.shape[1] - 1}")
+    return labels
 
 
 def one_hot(labels: np.ndarray, k: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -45,7 +59,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
     The gradient with respect to the logits is simply (p - y) / N: the output's "wish" is to raise
     the correct digit's score and lower the others in proportion to their probability.
     """
-    _check(logits, labels)
+    labels = _check(logits, labels)
     xp = array_module(logits)
     n = logits.shape[0]
     p = softmax(logits)
@@ -60,7 +74,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float
 def mean_squared_error(output: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """The notes' cost: the sum over the ten outputs of (activation - desired)², averaged over the
     samples. Its gradient is 2 (a - y) / N."""
-    _check(output, labels)
+    labels = _check(output, labels)
     n = output.shape[0]
     diff = output - one_hot(labels, output.shape[1], output.dtype)
     cost = float((diff * diff).sum() / n)

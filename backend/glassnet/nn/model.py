@@ -128,6 +128,8 @@ class Sequential:
             layer.needs_input_grad = False
         # All parameters in one flat vector the layers view into (params.py; empty when not allocated).
         self._pack = ParamPack(layers)
+        #: the shape of the last forward pass's output: what backward's dCost/doutput must have
+        self._out_shape: tuple[int, ...] | None = None
 
     # -- building ----------------------------------------------------------------------------
     @classmethod
@@ -148,6 +150,7 @@ class Sequential:
         return cls(layers, input_shape, rng, spec.get("loss", "cross_entropy"), allocate)
 
     def spec(self) -> dict[str, Any]:
+        """The spec that builds this network again (``from_spec``): input shape, layers, loss."""
         return {
             "input_shape": list(self.input_shape),
             "layers": [layer.spec() for layer in self.layers],
@@ -155,13 +158,16 @@ class Sequential:
         }
 
     # -- description -------------------------------------------------------------------------
+
     def summary(self) -> list[LayerInfo]:
+        """One :class:`LayerInfo` per layer: type, output shape per sample, parameters, formula."""
         return [
             LayerInfo(i, layer.kind, layer.out_shape or (), layer.param_count(), layer.param_formula())
             for i, layer in enumerate(self.layers)
         ]
 
     def param_count(self) -> int:
+        """Weights and biases of all layers together (the cnn preset: 80,202)."""
         return sum(layer.param_count() for layer in self.layers)
 
     def param_shapes(self) -> dict[str, Shape]:
@@ -213,15 +219,34 @@ class Sequential:
         lines.append(f"total {self.param_count():,} parameters")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        """The layers in one line: ``Sequential(input (N, 1, 28, 28) -> conv2d -> ... -> (N, 10),
+        80,202 params, loss 'cross_entropy')``."""
+        kinds = " -> ".join(layer.kind for layer in self.layers)
+        return (
+            f"Sequential(input {format_shape(self.input_shape)} -> {kinds} -> "
+            f"{format_shape(self.output_shape)}, {self.param_count():,} params, loss {self.loss!r})"
+        )
+
     # -- computing ---------------------------------------------------------------------------
     def _batch(self, x: np.ndarray) -> np.ndarray:
-        """``x`` on the model's device; ``ValueError`` for a batch of no samples (each layer
-        checks the shape of one)."""
-        x = self._pack.xp.asarray(x)
+        """``x`` on the model's device; ``ValueError`` for a batch of no samples or with NaN or
+        infinite values (each layer checks the shape and dtype of one)."""
+        xp = self._pack.xp
+        x = xp.asarray(x)
         if x.ndim >= 1 and x.shape[0] == 0:
             raise ValueError(
                 f"empty batch: x has shape {tuple(x.shape)}; send at least one sample, "
                 f"e.g. shape (1, {', '.join(map(str, self.input_shape))})"
+            )
+        # A NaN or infinite input would come out as NaN probabilities, with at most a NumPy
+        # warning: say which samples instead (one pass over the input, small beside a layer).
+        if x.ndim >= 1 and x.dtype.kind == "f" and not bool(xp.isfinite(x).all()):
+            bad = xp.flatnonzero(~xp.isfinite(x.reshape(x.shape[0], -1)).all(axis=1))
+            shown = ", ".join(str(int(i)) for i in bad[:5]) + (", …" if bad.size > 5 else "")
+            raise ValueError(
+                f"x of shape {tuple(x.shape)} holds NaN or infinite values (sample(s) {shown}); "
+                "inputs must be finite"
             )
         return x
 
@@ -230,6 +255,7 @@ class Sequential:
         x = self._batch(x)
         for layer in self.layers:
             x = layer.forward(x, train)
+        self._out_shape = tuple(x.shape)
         return x
 
     def forward_record(self, x: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -240,7 +266,21 @@ class Sequential:
         for layer in self.layers:
             x = layer.forward(x, False)
             acts.append(x)
+        self._out_shape = tuple(x.shape)
         return to_host(x), [to_host(a) for a in acts]
+
+    def _check_dout(self, dout: np.ndarray) -> None:
+        """``ValueError`` unless ``dout`` is dCost/doutput of the last forward pass: its shape
+        (N, K). The layers would fail deep inside with NumPy's broadcast or matmul message."""
+        if self._out_shape is None:
+            raise ValueError("backward before forward: call forward(x) first, then backward(dCost/doutput)")
+        shape = getattr(dout, "shape", None)
+        if shape is None or tuple(shape) != self._out_shape:
+            got = type(dout).__name__ if shape is None else tuple(shape)
+            raise ValueError(
+                f"backward: expected dCost/doutput of shape {self._out_shape} (the last forward "
+                f"pass's output), got {got}"
+            )
 
     def backward_record(self, dout: np.ndarray) -> list[np.ndarray]:
         """Backward like :meth:`backward`, keeping every error on the way.
@@ -249,6 +289,7 @@ class Sequential:
         dCost/d(input) (empty, as are the errors of the layers before the first one with
         parameters, when that layer skips its input's error).
         """
+        self._check_dout(dout)
         grads = [dout]
         flowing = True
         for layer in reversed(self.layers):
@@ -263,7 +304,10 @@ class Sequential:
     def backward(self, dout: np.ndarray) -> None:
         """Backpropagation: the output's wishes (dCost/doutput) flow back layer by layer, each
         layer turning the error of its output into gradients of its own parameters and the error
-        of its input. It stops at the first layer that skips its input's error."""
+        of its input. It stops at the first layer that skips its input's error.
+
+        ``dout`` (N, K): the shape of the last :meth:`forward`'s output, else ``ValueError``."""
+        self._check_dout(dout)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
             if not layer.needs_input_grad:
@@ -331,10 +375,13 @@ class Sequential:
             p[...] = array_module(p).asarray(converted[name])
 
     def astype(self, dtype: np.dtype | type) -> Sequential:
+        """Convert every parameter (and gradient) in place, e.g. to float64 for a gradient
+        check; returns the network."""
         for layer in self.layers:
             layer.astype(dtype)
         self._pack = ParamPack(self.layers)
         return self
 
     def copy_weights_from(self, other: Sequential) -> None:
+        """Copy ``other``'s parameters into this network (same spec; else ``ValueError``)."""
         self.load_state_dict(other.state_dict())
