@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import open_page
-from .test_classroom import TEACHER, call, class_server, no_run_left  # noqa: F401 (fixtures)
+from .test_classroom import CODE, TEACHER, call, class_server, no_run_left  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -48,3 +48,29 @@ def test_a_students_link_stays_selected_through_the_roster_refresh(class_server,
     expect(row.get_by_test_id("student-link")).to_have_count(1)
     errors.check()
     teacher.close()
+
+
+def test_a_student_joins_with_the_code_as_a_phone_types_it(class_server, browser) -> None:  # noqa: F811
+    """QA5 class #2: the board says room-101; a phone's keyboard capitalises the field's first
+    letter and leaves a space after a word it completed. "Room-101 " was "not this class's join
+    code". The field asks the keyboard for neither, and the server reads the code without case or
+    the spaces around it."""
+    url = class_server.url
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(url)
+    expect(page).to_have_url(f"{url}/join.html")
+    form = page.get_by_test_id("join")
+    code = form.get_by_label("Join code")
+    assert code.evaluate("i => [i.autocapitalize, i.spellcheck, i.getAttribute('autocorrect')]") == [
+        "none",
+        False,
+        "off",
+    ]
+    form.get_by_label("Your name").fill("Ola")
+    code.fill(CODE.capitalize() + " ")
+    form.get_by_role("button", name="Join").click()
+    page.wait_for_url(f"{url}/", timeout=15000)
+    expect(page.get_by_test_id("class-you")).to_contain_text("You are Ola (student)", timeout=15000)
+    assert "Ola" in call(url, "/api/class", TEACHER)["students"]
+    phone.close()

@@ -258,6 +258,22 @@ def test_one_client_joins_under_only_a_few_names_an_hour(tmp_path: Path, tiny_da
         join(other, "cy")
 
 
+def test_the_join_code_is_read_as_a_phone_types_it(classroom: TestClient) -> None:
+    """QA5 class #2: the teacher writes maths-7b on the board; a phone's keyboard capitalises the
+    field's first letter or leaves a space after a word it completed. Both were "not this class's
+    join code", and the student could not see why. Spaces around it and case do not count; any
+    other difference is still a wrong code, and nobody joins with one."""
+    for name, typed in (("ann", "Maths-7b"), ("bob", " maths-7b "), ("cy", "MATHS-7B\n")):
+        r = classroom.post("/api/join", json={"code": typed, "name": name})
+        assert r.status_code == 200, (typed, r.text)
+        classroom.cookies.clear()
+    for typed in ("maths 7b", "maths-7", "maths-7bb", "maths‑7b"):
+        r = classroom.post("/api/join", json={"code": typed, "name": "dee"})
+        assert r.status_code == 403 and r.json()["code"] == "wrong_join_code", (typed, r.text)
+    view = classroom.get("/api/class", headers=bearer(TEACHER)).json()
+    assert view["students"] == ["ann", "bob", "cy"]
+
+
 def test_students_delete_only_their_own_uploads(classroom: TestClient, tmp_path: Path) -> None:
     """QA #1: an uploaded model has an owner like a run: another student's or the teacher's
     upload is a 403 naming the owner (the runs' wording) and stays; the owner and the teacher may

@@ -82,6 +82,15 @@ def _teacher(request: Request, what: str) -> Identity:
     return identity
 
 
+def join_code_key(code: str) -> bytes:
+    """A join code as it is compared: without the spaces around it and without case. The teacher
+    writes ``maths-7b`` on the board; a phone's keyboard types ``Maths-7b`` (it capitalises a
+    field's first letter) or ``maths-7b `` (a space after a word it completed), and a student
+    cannot see why "not this class's code". Wrong codes are still counted (quotas), so the few
+    codes case merges make guessing no easier in practice."""
+    return code.strip().casefold().encode()
+
+
 def _secret(state: Any) -> str:
     token = state.settings.token
     if not token:
@@ -114,7 +123,7 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
     if not code:
         raise HTTPException(404, "this server takes no join code (GLASSNET_JOIN_CODE is not set)")
     client = client_of(request)
-    if not secrets.compare_digest(body.code.encode(), code.encode()):
+    if not secrets.compare_digest(join_code_key(body.code), join_code_key(code)):
         state.quotas.check(client, "joins")  # wrong codes are counted: no guessing at speed
         state.quotas.count(client, "joins")
         raise coded(HTTPException(403, "that is not this class's join code"), ErrorCode.WRONG_JOIN_CODE)
