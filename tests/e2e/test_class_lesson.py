@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import open_page
-from .test_classroom import CODE, TEACHER, call, class_server, no_run_left  # noqa: F401 (fixtures)
+from .test_classroom import CODE, LONG, TEACHER, call, class_server, no_run_left  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -73,4 +73,27 @@ def test_a_student_joins_with_the_code_as_a_phone_types_it(class_server, browser
     page.wait_for_url(f"{url}/", timeout=15000)
     expect(page.get_by_test_id("class-you")).to_contain_text("You are Ola (student)", timeout=15000)
     assert "Ola" in call(url, "/api/class", TEACHER)["students"]
+    phone.close()
+
+
+def test_long_names_stay_on_a_phones_card(class_server, browser) -> None:  # noqa: F811
+    """QA5 class #4: a run named with 100 letters and no space, by a student with a 40-letter
+    name (both allowed), ran out of its card on a phone, past the screen's edge (the name's text
+    ended at x = 1550 on a 390 px screen). Each cell now breaks such a name anywhere."""
+    url = class_server.url
+    long_name = "W" * 100
+    student = "Q" * 40
+    (token,) = (s["token"] for s in call(url, "/api/class/students", TEACHER, {"names": [student]}))
+    run = call(url, "/api/runs", token, {**LONG, "name": long_name})
+    call(url, f"/api/runs/{run['id']}/stop", TEACHER, {})
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(f"{url}/?token={token}")
+    row = page.locator(f'[data-testid="class-runs"] tr[data-run="{run["id"]}"]')
+    expect(row).to_contain_text(student, timeout=15000)
+    row.scroll_into_view_if_needed()
+    widest = row.evaluate(
+        """r => Math.max(...[...r.querySelectorAll("*")].map((e) => e.getBoundingClientRect().right))"""
+    )
+    assert widest <= 390, f"the card reaches x = {widest} on a 390 px screen"
     phone.close()
