@@ -107,3 +107,21 @@ export function joinRefusal(e, name, say) {
     default: return null;
   }
 }
+
+/**
+ * Where a student's link points (QA5 class #5). The server answers a link as `/?token=…`; made on
+ * a teacher's page open on this machine (http://127.0.0.1:8000/, as `serve` says to open it), it
+ * read http://127.0.0.1:8000/?token=…, which opens nowhere but on the teacher's machine. Then the
+ * server's first address for other machines (`addresses` of GET /api/class) is used instead, as
+ * `serve` prints them; a page opened at any other address keeps its own.
+ * @param {string} link the server's link, `/?token=…`
+ * @param {string} page the page's address (location.href)
+ * @param {string[]|null|undefined} addresses the server's addresses for other machines
+ * @returns {string} the link in full
+ */
+export function studentLink(link, page, addresses) {
+  const here = new URL(page);
+  const host = here.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const loopback = host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\./.test(host);
+  return new URL(link, loopback && addresses?.length ? addresses[0] : here.href).href;
+}

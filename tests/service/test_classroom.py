@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from service_helpers import REPO, TINY_MLP, make_settings, receive_until, wait_for
 
 from glassnet.service.app import create_app
+from glassnet.service.security import served_links
 
 TEACHER = "teacher-token-0123456789"
 CODE = "maths-7b"
@@ -272,6 +273,24 @@ def test_the_join_code_is_read_as_a_phone_types_it(classroom: TestClient) -> Non
         assert r.status_code == 403 and r.json()["code"] == "wrong_join_code", (typed, r.text)
     view = classroom.get("/api/class", headers=bearer(TEACHER)).json()
     assert view["students"] == ["ann", "bob", "cy"]
+
+
+def test_the_teacher_is_told_the_addresses_students_open(tmp_path: Path, tiny_dataset: Path) -> None:
+    """QA5 class #5: the teacher opens http://127.0.0.1:PORT/ (as serve says) and makes a
+    student's link there: it read http://127.0.0.1:PORT/?token=..., which opens on no student's
+    device. GET /api/class now tells the teacher this server's addresses for other machines (the
+    ones serve prints), from which the page makes the link (classview.js studentLink); nobody
+    else is told them."""
+    settings = make_settings(
+        tmp_path / "runs", tiny_dataset, token=TEACHER, join_code=CODE, host="0.0.0.0", port=8123
+    )
+    with TestClient(create_app(settings)) as c:
+        view = c.get("/api/class", headers=bearer(TEACHER)).json()
+        assert view["addresses"] == served_links("0.0.0.0", 8123)[1]
+        assert all(a.startswith("http://") and a.endswith(":8123/") for a in view["addresses"])
+        assert not any("127.0.0.1" in a or "[::1]" in a for a in view["addresses"])
+        student = join(c, "ann")
+        assert c.get("/api/class", headers=student).json()["addresses"] is None
 
 
 def test_students_delete_only_their_own_uploads(classroom: TestClient, tmp_path: Path) -> None:

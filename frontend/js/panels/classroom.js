@@ -10,7 +10,7 @@ import { api } from "../api.js";
 import { esc } from "../heatmap.js";
 import { accuracyPercent } from "../chartmath.js";
 import { LIVE_STATUSES } from "../protocol.js";
-import { pickRuns, progress, queueWords } from "../classview.js";
+import { pickRuns, progress, queueWords, studentLink } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
 import { joinClass } from "../join.js";
 import { patchRows } from "../rowpatch.js";
@@ -191,7 +191,7 @@ export class ClassPanel {
   async link(name) {
     try {
       const [made] = await api("/api/class/students", { method: "POST", body: { names: [name] } });
-      const url = new URL(made.link, location.href).href;
+      const url = studentLink(made.link, location.href, this.view?.addresses);
       this.links.set(name, url);
       if (this.view) this.renderRoster(this.view.roster); // the row gets its field, kept from now on
       const list = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-roster"] tbody'));
