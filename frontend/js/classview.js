@@ -86,7 +86,9 @@ export function mayControl(you, run) {
  * Why the join page refused, in the page's language (QA3 class #5): a wrong code, a name the class
  * has (ask the teacher for your link: typing a name never hands out its token), a full class, or
  * too many names from this network, with the real wait (its ``Retry-After``) — never a setting's
- * name, which is for the server's log. Other refusals: null (the caller says them its usual way).
+ * name, which is for the server's log — or a name that cannot be one (QA5 class #3: the server's
+ * English sentence and "(422)" stood on the 中文 page; the code is checked first, so a 422 from
+ * /api/join is about the name). Other refusals: null (the caller says them its usual way).
  * @param {{code?: string|null, status?: number, retryAfter?: number|null}} e an ApiError
  * @param {string} name the name typed
  * @param {(key: string, params?: Record<string, unknown>) => string} say
@@ -97,10 +99,29 @@ export function joinRefusal(e, name, say) {
     case "wrong_join_code": return say("join.refused.code");
     case "name_taken": return say("join.refused.taken", { name });
     case "class_full": return say("join.refused.full");
+    case "invalid": return e.status === 422 ? say("join.refused.name", { name }) : null;
     case "names_quota": {
       const wait = e.retryAfter != null && e.retryAfter > 0 ? e.retryAfter : null;
       return wait == null ? say("join.refused.quota_soon") : say("join.refused.quota", { when: inAbout(wait, say) });
     }
     default: return null;
   }
+}
+
+/**
+ * Where a student's link points (QA5 class #5). The server answers a link as `/?token=…`; made on
+ * a teacher's page open on this machine (http://127.0.0.1:8000/, as `serve` says to open it), it
+ * read http://127.0.0.1:8000/?token=…, which opens nowhere but on the teacher's machine. Then the
+ * server's first address for other machines (`addresses` of GET /api/class) is used instead, as
+ * `serve` prints them; a page opened at any other address keeps its own.
+ * @param {string} link the server's link, `/?token=…`
+ * @param {string} page the page's address (location.href)
+ * @param {string[]|null|undefined} addresses the server's addresses for other machines
+ * @returns {string} the link in full
+ */
+export function studentLink(link, page, addresses) {
+  const here = new URL(page);
+  const host = here.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const loopback = host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\./.test(host);
+  return new URL(link, loopback && addresses?.length ? addresses[0] : here.href).href;
 }

@@ -19,7 +19,9 @@ export async function joinClass(form) {
   const status = /** @type {HTMLElement} */ (form.querySelector('[data-testid="join-status"]'));
   const fields = new FormData(form);
   const name = String(fields.get("name") ?? "").trim();
-  const code = String(fields.get("code") ?? "");
+  // The server reads the code without the spaces around it and without case (a phone's keyboard
+  // capitalises it, or adds a space after a word it completed); trimmed here too, as the name is.
+  const code = String(fields.get("code") ?? "").trim();
   status.textContent = t("class.join.joining");
   try {
     const you = await api("/api/join", { method: "POST", body: { name, code } });

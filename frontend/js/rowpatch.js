@@ -1,12 +1,14 @@
 // @ts-check
 /**
- * A table of runs drawn again in place. The Runs and Class tables repaint many times a second while
+ * A table drawn again in place (the runs of the Runs and Class tables, the teacher's roster). The Runs and Class tables repaint many times a second while
  * a run trains (its progress, its place in the queue). Rebuilding every row replaced the buttons
  * under the pointer: a press and its release then landed on different elements, so the browser
  * sent the click to the table, not the button, and "Open" or "Stop" did nothing. Here each row is
  * kept by its run's id, each cell is replaced only when its own HTML changed, and the buttons'
  * cell only when the buttons themselves changed (another set, another label): a button that is
- * still the same stays the same element, with its focus and its hover.
+ * still the same stays the same element, with its focus and its hover. The roster (a row per
+ * student, keyed by name) is patched the same way: a student's link field the teacher selected
+ * to copy stays the same element through the Class section's refresh, selection included.
  */
 
 /** What each cell was drawn from (a cell is replaced only when this differs). @type {WeakMap<Element, string>} */
@@ -14,7 +16,7 @@ const drawnFrom = new WeakMap();
 
 /**
  * @typedef {object} Row
- * @property {string} key the run's id (the row's data-run)
+ * @property {string} key what the row stands for: a run's id, a student's name (the row's data-run, or the attribute `patchRows` is given)
  * @property {string} className the row's class ("" for none)
  * @property {string[]} cells each cell but the last as HTML, `<td …>…</td>`
  * @property {string} actions what the buttons are (their kinds and labels): the last cell is built again when this changes
@@ -26,8 +28,9 @@ const drawnFrom = new WeakMap();
  * @param {HTMLElement} tbody
  * @param {Row[]} rows
  * @param {string} empty the HTML of the one row shown when there are none
+ * @param {string} [keyName] the row's `data-*` attribute holding its key, as a dataset name ("run": data-run; "student": data-student)
  */
-export function patchRows(tbody, rows, empty) {
+export function patchRows(tbody, rows, empty, keyName = "run") {
   if (!rows.length) {
     tbody.innerHTML = empty;
     return;
@@ -35,7 +38,8 @@ export function patchRows(tbody, rows, empty) {
   /** @type {Map<string, HTMLTableRowElement>} */
   const old = new Map();
   for (const tr of [.../** @type {HTMLCollectionOf<HTMLTableRowElement>} */ (tbody.children)]) {
-    if (tr.dataset.run) old.set(tr.dataset.run, tr);
+    const key = tr.dataset[keyName];
+    if (key) old.set(key, tr);
     else tr.remove(); // the "no runs" row
   }
   rows.forEach((row, at) => {
@@ -43,7 +47,7 @@ export function patchRows(tbody, rows, empty) {
     old.delete(row.key);
     if (!tr) {
       tr = document.createElement("tr");
-      tr.dataset.run = row.key;
+      tr.dataset[keyName] = row.key;
     }
     if (tr.className !== row.className) tr.className = row.className;
     row.cells.forEach((html, i) => {

@@ -68,5 +68,30 @@ test("the join page's refusals, in each language, with the real wait and no sett
     }
     if (lang === "zh-CN") assert.doesNotMatch(`${quota}${taken}`.replace("张伟", ""), /[A-Za-z]{3,}/);
   }
-  assert.equal(joinRefusal({ code: "invalid" }, "Ana", say), null); // the rest: said the usual way
+  assert.equal(joinRefusal({ code: "forbidden", status: 403 }, "Ana", say), null); // the rest: said the usual way
+});
+
+test("a name that cannot be one is said in the page's language, without the status (QA5 class #3)", async () => {
+  const { joinRefusal } = await import("../js/classview.js");
+  for (const lang of ["en", "zh-CN"]) {
+    const line = joinRefusal({ code: "invalid", status: 422 }, "Tom <b>", sayIn(lang)) ?? "";
+    assert.match(line, lang === "en" ? /“Tom <b>” cannot be a name.*letters or digits.*40/ : /“Tom <b>”不能用作本班的名字.*40/);
+    assert.doesNotMatch(line, /422|GLASSNET/);
+    // on the 中文 page no English words but the name, the examples and the two reserved names
+    if (lang === "zh-CN") assert.doesNotMatch(line.replace(/Tom|José|teacher|local/g, ""), /[A-Za-z]{3,}/, line);
+  }
+});
+
+test("a student's link made on the teacher's own machine points at an address other machines open (QA5 class #5)", async () => {
+  const { studentLink } = await import("../js/classview.js");
+  const lan = ["http://192.0.2.2:8000/", "http://vm:8000/"];
+  const link = "/?token=st.YW5u.00";
+  for (const page of ["http://127.0.0.1:8000/#class", "http://localhost:8000/", "http://[::1]:8000/"]) {
+    assert.equal(studentLink(link, page, lan), "http://192.0.2.2:8000/?token=st.YW5u.00", page);
+  }
+  // A page opened at an address the class reaches keeps it; with no other address known, its own.
+  assert.equal(studentLink(link, "http://vm:8000/", lan), "http://vm:8000/?token=st.YW5u.00");
+  assert.equal(studentLink(link, "https://class.example.org/x", lan), "https://class.example.org/?token=st.YW5u.00");
+  assert.equal(studentLink(link, "http://127.0.0.1:8000/", []), "http://127.0.0.1:8000/?token=st.YW5u.00");
+  assert.equal(studentLink(link, "http://127.0.0.1:8000/", null), "http://127.0.0.1:8000/?token=st.YW5u.00");
 });

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from service_helpers import REPO, TINY_MLP, make_settings, receive_until, wait_for
 
 from glassnet.service.app import create_app
+from glassnet.service.security import served_links
 
 TEACHER = "teacher-token-0123456789"
 CODE = "maths-7b"
@@ -256,6 +257,40 @@ def test_one_client_joins_under_only_a_few_names_an_hour(tmp_path: Path, tiny_da
         assert c.get("/api/me", headers=bearer(link["token"])).json() == {"owner": "ann", "role": "student"}
     with TestClient(app, client=("10.0.0.7", 50000)) as other:  # another machine of the class
         join(other, "cy")
+
+
+def test_the_join_code_is_read_as_a_phone_types_it(classroom: TestClient) -> None:
+    """QA5 class #2: the teacher writes maths-7b on the board; a phone's keyboard capitalises the
+    field's first letter or leaves a space after a word it completed. Both were "not this class's
+    join code", and the student could not see why. Spaces around it and case do not count; any
+    other difference is still a wrong code, and nobody joins with one."""
+    for name, typed in (("ann", "Maths-7b"), ("bob", " maths-7b "), ("cy", "MATHS-7B\n")):
+        r = classroom.post("/api/join", json={"code": typed, "name": name})
+        assert r.status_code == 200, (typed, r.text)
+        classroom.cookies.clear()
+    for typed in ("maths 7b", "maths-7", "maths-7bb", "maths‑7b"):
+        r = classroom.post("/api/join", json={"code": typed, "name": "dee"})
+        assert r.status_code == 403 and r.json()["code"] == "wrong_join_code", (typed, r.text)
+    view = classroom.get("/api/class", headers=bearer(TEACHER)).json()
+    assert view["students"] == ["ann", "bob", "cy"]
+
+
+def test_the_teacher_is_told_the_addresses_students_open(tmp_path: Path, tiny_dataset: Path) -> None:
+    """QA5 class #5: the teacher opens http://127.0.0.1:PORT/ (as serve says) and makes a
+    student's link there: it read http://127.0.0.1:PORT/?token=..., which opens on no student's
+    device. GET /api/class now tells the teacher this server's addresses for other machines (the
+    ones serve prints), from which the page makes the link (classview.js studentLink); nobody
+    else is told them."""
+    settings = make_settings(
+        tmp_path / "runs", tiny_dataset, token=TEACHER, join_code=CODE, host="0.0.0.0", port=8123
+    )
+    with TestClient(create_app(settings)) as c:
+        view = c.get("/api/class", headers=bearer(TEACHER)).json()
+        assert view["addresses"] == served_links("0.0.0.0", 8123)[1]
+        assert all(a.startswith("http://") and a.endswith(":8123/") for a in view["addresses"])
+        assert not any("127.0.0.1" in a or "[::1]" in a for a in view["addresses"])
+        student = join(c, "ann")
+        assert c.get("/api/class", headers=student).json()["addresses"] is None
 
 
 def test_students_delete_only_their_own_uploads(classroom: TestClient, tmp_path: Path) -> None:

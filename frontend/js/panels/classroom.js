@@ -10,7 +10,7 @@ import { api } from "../api.js";
 import { esc } from "../heatmap.js";
 import { accuracyPercent } from "../chartmath.js";
 import { LIVE_STATUSES } from "../protocol.js";
-import { pickRuns, progress, queueWords } from "../classview.js";
+import { pickRuns, progress, queueWords, studentLink } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
 import { joinClass } from "../join.js";
 import { patchRows } from "../rowpatch.js";
@@ -158,40 +158,49 @@ export class ClassPanel {
     box.hidden = !roster;
     if (!roster) return;
     const list = /** @type {HTMLElement} */ (box.querySelector("tbody"));
-    const had = /** @type {HTMLElement|null} */ (document.activeElement);
-    const focused = had && list.contains(had) ? had.closest("tr")?.dataset.student : null;
-    const out = roster.map((s) => {
-      const tr = document.createElement("tr");
-      tr.dataset.student = s.name;
+    // Patched in place, by name (rowpatch.js), like the runs: rebuilt on every refresh (5 s, and
+    // every 1.5 s while runs train), the link field the teacher had selected to copy was replaced
+    // by a new one, its selection and focus gone before Ctrl+C.
+    /** @type {import("../rowpatch.js").Row[]} */
+    const rows = roster.map((s) => {
       const when = new Date(s.joined * 1000).toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
-      tr.innerHTML = `<td>${esc(s.name)}</td><td data-label="${esc(t("class.roster.joined"))}">${esc(when)}</td>` +
-        `<td class="num" data-label="${esc(t("class.roster.runs"))}">${s.runs}</td><td><div class="actions"></div></td>`;
-      const b = document.createElement("button");
-      b.type = "button"; b.className = "small"; b.textContent = t("class.roster.link");
-      b.setAttribute("aria-label", t("class.roster.link_for", { name: s.name }));
-      b.addEventListener("click", () => this.link(s.name, tr));
-      /** @type {HTMLElement} */ (tr.querySelector(".actions")).append(b);
-      const shown = this.links.get(s.name);
-      if (shown) tr.querySelector(".actions")?.append(this.linkField(s.name, shown));
-      return tr;
+      const shown = this.links.get(s.name) ?? null;
+      return {
+        key: s.name,
+        className: "",
+        cells: [
+          `<td>${esc(s.name)}</td>`,
+          `<td data-label="${esc(t("class.roster.joined"))}">${esc(when)}</td>`,
+          `<td class="num" data-label="${esc(t("class.roster.runs"))}">${s.runs}</td>`,
+        ],
+        actions: JSON.stringify([t("class.roster.link"), s.name, shown]),
+        build: (/** @type {HTMLElement} */ cell) => {
+          const b = document.createElement("button");
+          b.type = "button"; b.className = "small"; b.textContent = t("class.roster.link");
+          b.setAttribute("aria-label", t("class.roster.link_for", { name: s.name }));
+          b.addEventListener("click", () => this.link(s.name));
+          cell.append(b);
+          if (shown) cell.append(this.linkField(s.name, shown));
+        },
+      };
     });
-    list.replaceChildren(...out);
-    if (!roster.length) list.innerHTML = `<tr><td colspan="4" class="muted">${esc(t("class.roster.none"))}</td></tr>`;
-    if (focused) /** @type {HTMLElement|null} */ (list.querySelector(`tr[data-student="${CSS.escape(focused)}"] button`))?.focus({ preventScroll: true });
+    patchRows(list, rows, `<tr><td colspan="4" class="muted">${esc(t("class.roster.none"))}</td></tr>`, "student");
   }
 
-  /** Make a student's link again, show it and copy it. @param {string} name @param {HTMLElement} tr */
-  async link(name, tr) {
+  /** Make a student's link again, show it (selected) and copy it. @param {string} name */
+  async link(name) {
     try {
       const [made] = await api("/api/class/students", { method: "POST", body: { names: [name] } });
-      const url = new URL(made.link, location.href).href;
+      const url = studentLink(made.link, location.href, this.view?.addresses);
       this.links.set(name, url);
-      tr.querySelector("[data-testid=student-link]")?.remove();
-      tr.querySelector(".actions")?.append(this.linkField(name, url));
+      if (this.view) this.renderRoster(this.view.roster); // the row gets its field, kept from now on
+      const list = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-roster"] tbody'));
+      const field = /** @type {HTMLInputElement|null} */ (list.querySelector(`tr[data-student="${CSS.escape(name)}"] [data-testid="student-link"]`));
       try {
         await navigator.clipboard.writeText(url);
         this.h.toast(t("class.roster.copied", { name }), "info");
       } catch {
+        field?.focus(); // selects it (linkField): Ctrl+C copies it
         this.h.toast(t("class.roster.copy_by_hand", { name }), "info"); // no clipboard (plain http): the field is selected
       }
     } catch (e) {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import secrets
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -17,7 +18,7 @@ from ..owners import NAME_MAX, NAME_RULE, TEACHER, Identity, check_name, identit
 from ..protocol import ClassData, ErrorCode, EventType, RunSummary, valid_text
 from ..quotas import QuotaError
 from ..schemas import ErrorBody
-from ..security import TOKEN_COOKIE, client_of
+from ..security import TOKEN_COOKIE, client_of, served_links
 from .deps import AppState, Manager
 
 router = APIRouter(tags=["class"])
@@ -73,6 +74,12 @@ class ClassView(BaseModel):
     runs: list[RunSummary] = Field(description="every run, oldest first, with its owner")
     executor: dict[str, Any]
     joinable: bool = Field(False, description="whether this server takes a join code (POST /api/join)")
+    addresses: list[str] | None = Field(
+        None,
+        description="the teacher's view: this server's addresses for other machines "
+        "(http://192.0.2.2:8000/), "
+        "from which a student's link is made when the teacher's page is open on loopback",
+    )
 
 
 def _teacher(request: Request, what: str) -> Identity:
@@ -80,6 +87,15 @@ def _teacher(request: Request, what: str) -> Identity:
     if not identity.teacher:
         raise HTTPException(403, f"only the teacher may {what}")
     return identity
+
+
+def join_code_key(code: str) -> bytes:
+    """A join code as it is compared: without the spaces around it and without case. The teacher
+    writes ``maths-7b`` on the board; a phone's keyboard types ``Maths-7b`` (it capitalises a
+    field's first letter) or ``maths-7b `` (a space after a word it completed), and a student
+    cannot see why "not this class's code". Wrong codes are still counted (quotas), so the few
+    codes case merges make guessing no easier in practice."""
+    return code.strip().casefold().encode()
 
 
 def _secret(state: Any) -> str:
@@ -114,7 +130,7 @@ async def join(body: JoinBody, request: Request, response: Response, state: AppS
     if not code:
         raise HTTPException(404, "this server takes no join code (GLASSNET_JOIN_CODE is not set)")
     client = client_of(request)
-    if not secrets.compare_digest(body.code.encode(), code.encode()):
+    if not secrets.compare_digest(join_code_key(body.code), join_code_key(code)):
         state.quotas.check(client, "joins")  # wrong codes are counted: no guessing at speed
         state.quotas.count(client, "joins")
         raise coded(HTTPException(403, "that is not this class's join code"), ErrorCode.WRONG_JOIN_CODE)
@@ -196,16 +212,27 @@ async def students(body: StudentsBody, request: Request, state: AppState) -> lis
     return tokens
 
 
+@lru_cache(maxsize=4)
+def _addresses(host: str, port: int) -> tuple[str, ...]:
+    """This server's addresses for other machines (the ones ``serve`` prints); asked once: the
+    teacher's page reads the class every 5 s."""
+    return tuple(served_links(host, port)[1])
+
+
 @router.get("/api/class", response_model=ClassView, summary="The class: every run with its owner")
 async def class_view(request: Request, state: AppState, manager: Manager) -> ClassView:
     identity = identity_of(request)
     runs = manager.store.list()
-    roster = None
+    roster: list[Student] | None = None
+    addresses: list[str] | None = None
     if identity.teacher and state.settings.token:  # the teacher of a class: who joined, their runs
         counts: dict[str, int] = {}
         for run in runs:
             counts[run.get("owner") or ""] = counts.get(run.get("owner") or "", 0) + 1
         roster = [Student(name=n, joined=j, runs=counts.get(n, 0)) for n, j in state.classroom.roster()]
+        # A student's link made on the teacher's page at http://127.0.0.1/ opened nowhere but on the
+        # teacher's machine (QA5 class #5): the page makes it with one of these instead.
+        addresses = list(_addresses(state.settings.host, state.settings.port))
     return ClassView(
         you=Me(**identity.as_dict()),
         pinned=state.classroom.pinned,
@@ -214,6 +241,7 @@ async def class_view(request: Request, state: AppState, manager: Manager) -> Cla
         runs=manager.summaries(runs),
         executor=manager.executor.describe(),
         joinable=bool(state.settings.join_code),
+        addresses=addresses,
     )
 
 
