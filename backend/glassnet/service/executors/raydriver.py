@@ -27,6 +27,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import sys
 import threading
 import time
@@ -113,9 +114,15 @@ class Driver:
         if problem is not None:
             raise ConnectionError(problem)
         files = {name: base64.b64decode(data) for name, data in r["files"].items()}
+        # Each start's actor has a name of its own (the run's id, then a random part, as Ray's
+        # dashboard lists it): after a node dies, its actor keeps its name until Ray has given up
+        # on the node's heartbeats (about 30 s), so a resume on a node that came back sooner was
+        # refused with ActorAlreadyExistsError and the run ended again. Nothing looks actors up
+        # by name; the driver keeps their handles.
+        name = f"glassnet-run-{r['run']}-{secrets.token_hex(3)}"
         self.actors[r["run"]] = (
             actor_class()
-            .options(num_cpus=r["cpus"], num_gpus=r["gpus"], name=f"glassnet-run-{r['run']}")
+            .options(num_cpus=r["cpus"], num_gpus=r["gpus"], name=name)
             .remote(r["job"].encode(), files, r["threads"])
         )
 
