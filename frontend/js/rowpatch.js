@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * A table drawn again in place (the runs of the Runs and Class tables, the teacher's roster). The Runs and Class tables repaint many times a second while
- * a run trains (its progress, its place in the queue). Rebuilding every row replaced the buttons
+ * A table drawn again in place (the runs of the Runs and Class tables, the teacher's roster). The
+ * Runs and Class tables repaint many times a second while a run trains (its progress, its place in the queue). Rebuilding every row replaced the buttons
  * under the pointer: a press and its release then landed on different elements, so the browser
  * sent the click to the table, not the button, and "Open" or "Stop" did nothing. Here each row is
  * kept by its run's id, each cell is replaced only when its own HTML changed, and the buttons'
@@ -29,8 +29,24 @@ const drawnFrom = new WeakMap();
  * @param {Row[]} rows
  * @param {string} empty the HTML of the one row shown when there are none
  * @param {string} [keyName] the row's `data-*` attribute holding its key, as a dataset name ("run": data-run; "student": data-student)
+ * @param {string} [fallback] when the focused button's cell was built again without its action,
+ *   the row's button that takes the focus instead (else the row's first)
  */
-export function patchRows(tbody, rows, empty, keyName = "run") {
+export function patchRows(tbody, rows, empty, keyName = "run", fallback = "button") {
+  // A button whose cell is built again is gone, and the keyboard's focus would fall to the page's
+  // body: its successor takes it (the same action of the same row, else `fallback`).
+  const had = document.activeElement;
+  const kept = had instanceof HTMLElement && tbody.contains(had) ? { key: had.closest("tr")?.dataset[keyName], act: had.dataset.act } : null;
+  patchInPlace(tbody, rows, empty, keyName);
+  if (kept?.key && !had?.isConnected) {
+    const tr = [.../** @type {HTMLCollectionOf<HTMLTableRowElement>} */ (tbody.children)].find((row) => row.dataset[keyName] === kept.key);
+    const again = (kept.act ? tr?.querySelector(`button[data-act="${CSS.escape(kept.act)}"]`) : null) ?? tr?.querySelector(fallback) ?? tr?.querySelector("button");
+    /** @type {HTMLElement|null|undefined} */ (again)?.focus({ preventScroll: true });
+  }
+}
+
+/** @param {HTMLElement} tbody @param {Row[]} rows @param {string} empty @param {string} keyName */
+function patchInPlace(tbody, rows, empty, keyName) {
   if (!rows.length) {
     tbody.innerHTML = empty;
     return;

@@ -101,8 +101,6 @@ export class ClassPanel {
     const runs = pickRuns(v.runs, this.mode, v.you.owner);
     // Redrawn every 5 s and on each change, in place (rowpatch.js): a button that stays the same
     // stays the same element. One whose cell is built again gives its focus to its successor.
-    const had = /** @type {HTMLElement|null} */ (document.activeElement);
-    const place = had && this.tbody.contains(had) ? { run: had.closest("tr")?.dataset.run, act: had.dataset.act } : null;
     /** @type {import("../rowpatch.js").Row[]} */
     const rows = [...runs].reverse().map((r) => {
       const acc = r.val_accuracy != null ? accuracyPercent(r.val_accuracy) : "–";
@@ -140,11 +138,6 @@ export class ClassPanel {
       };
     });
     patchRows(this.tbody, rows, `<tr><td colspan="7" class="muted">${t(this.mode === "mine" ? "class.no_mine" : "runs.no_runs_yet")}</td></tr>`);
-    if (place?.run && !this.tbody.contains(document.activeElement)) {
-      const row = this.tbody.querySelector(`tr[data-run="${CSS.escape(place.run)}"]`);
-      const again = /** @type {HTMLElement|null} */ (row?.querySelector(place.act ? `[data-act="${CSS.escape(place.act)}"]` : "button") ?? row?.querySelector("button"));
-      again?.focus({ preventScroll: true });
-    }
   }
 
   /**

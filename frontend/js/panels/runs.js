@@ -64,16 +64,9 @@ export function renderRuns(tbody, runs, sel, act) {
       },
     };
   });
-  // A row's buttons are built again when they change (Compare pressed, a new name): the one that had
-  // the keyboard's focus is then gone, and the focus would fall to the page's body. Its successor
-  // (the same action of the same run, else that row's Rename, which changes nothing by a press).
-  const had = document.activeElement;
-  const kept = had instanceof HTMLButtonElement && tbody.contains(had) ? { run: had.closest("tr")?.dataset.run, act: had.dataset.act } : null;
-  patchRows(tbody, rows, `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`);
-  if (kept && !had?.isConnected) {
-    const tr = [...tbody.rows].find((row) => row.dataset.run === kept.run);
-    /** @type {HTMLButtonElement|null|undefined} */ (tr?.querySelector(`button[data-act="${kept.act}"]`) ?? tr?.querySelector('button[data-act="rename"]') ?? tr?.querySelector("button"))?.focus();
-  }
+  // A rebuilt row that drops the focused button gives the focus to the same action, else to its
+  // Rename, which changes nothing by a press (never Continue).
+  patchRows(tbody, rows, `<tr><td colspan="6" class="muted">${esc(t("runs.none"))}</td></tr>`, "run", 'button[data-act="rename"]');
 }
 
 /**
