@@ -189,21 +189,22 @@ def test_07_10_the_charts_read_by_keyboard_and_percentages_are_cut(server, brows
 # -- note: the Runs table and the status bar say the same epoch --------------------------------------
 def test_note_the_runs_row_and_the_status_bar_agree_on_the_epoch(server, browser, mlp_run) -> None:
     stop_all(server)  # nothing left running by a test before
-    # A cnn at batch 1: 1,000 steps an epoch, stopped a few steps into the first.
-    run, page, errors = start_and_open(server, browser, {"preset": "cnn", "epochs": 3, "batch_size": 1})
+    # A cnn at batch 1: 1,000 steps an epoch, stopped a few steps into the first (9 epochs: still
+    # training when the test stops it, on a quick machine too).
+    run, page, errors = start_and_open(server, browser, {"preset": "cnn", "epochs": 9, "batch_size": 1})
     page.wait_for_function("() => window.glassnet.charts.loss.series[0].xs.length > 2", timeout=30000)
     stop_all(server)
     stopped = wait_run(server, run["id"], ("stopped",))
     done = stopped["epoch"]  # epochs finished (0 unless the machine was quick): the bar shows the next
-    assert done < 3
+    assert done < 9
     page.wait_for_function(f"() => ({STATE})() === 'stopped'")
-    assert page.get_by_test_id("progress").inner_text().startswith(f"epoch {done + 1}/3")
+    assert page.get_by_test_id("progress").inner_text().startswith(f"epoch {done + 1}/9")
     row = page.get_by_test_id("runs").locator(f"tr[data-run='{run['id']}']")
     page.wait_for_function(
-        "([id, n]) => document.querySelector(`tr[data-run='${id}']`)?.textContent.includes(`${n}/3`)",
+        "([id, n]) => document.querySelector(`tr[data-run='${id}']`)?.textContent.includes(`${n}/9`)",
         arg=[run["id"], done + 1],
     )
-    assert f"{done}/3" not in row.inner_text()
+    assert f"{done}/9" not in row.inner_text()
     # Ended while the page watched it: Learned reads it back from its checkpoints without a reload
     # (QA3 smoke #2: it stayed on "live · step 860").
     page.wait_for_function("() => window.glassnet.learned.mode === 'checkpoints'", timeout=15000)
@@ -214,7 +215,8 @@ def test_note_the_runs_row_and_the_status_bar_agree_on_the_epoch(server, browser
 # -- 5, 9: the rate in use and the base rate; every mark's label readable ------------------------------
 def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser, mlp_run) -> None:
     stop_all(server)  # nothing left running by a test before
-    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 50, "batch_size": 8})
+    # 1,000 epochs: still training at the second Pause (50 could end first on a quick machine).
+    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "batch_size": 8})
     page.add_init_script(RECORD_TEXT)
     page.reload()
     page.wait_for_function(OPEN)

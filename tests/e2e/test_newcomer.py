@@ -160,7 +160,8 @@ def test_teach_waits_for_ten_digits_and_the_toast_reads_clearly(server, browser)
 
 
 def test_train_card_one_base_rate_and_one_name_for_resume(server, browser) -> None:
-    run = api(server, "/api/runs", {"preset": "mlp", "epochs": 20, "batch_size": 16, "lr": 0.002})
+    # 1,000 epochs: still training when the test pauses it (20 epochs took 3.5 s on a quick machine).
+    run = api(server, "/api/runs", {"preset": "mlp", "epochs": 1000, "batch_size": 16, "lr": 0.002})
     try:
         page, errors = open_page(browser, server.url)
         page.goto(server.url + "/#train")

@@ -67,6 +67,7 @@ export class Learn {
     this.ex = null;
     this.seq = 0;
     this.mapSeq = 0;
+    this.poolSeq = 0;
     /** @type {any} */
     this.convInfo = null;
     /** @type {ReturnType<typeof setTimeout>|undefined} */
@@ -461,8 +462,11 @@ export class Learn {
     $("learn-pool-channel").max = String(C - 1);
     const channel = Math.min(C - 1, Math.max(0, Number($("learn-pool-channel").value) || 0));
     $("learn-pool-channel").value = String(channel);
+    // An answer for an earlier network, step or choice that comes back late is not drawn.
+    const seq = ++this.poolSeq;
     try {
       const p = await api.explainMap({ model: this.convInfo.model, ...this.convInfo.pin, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
+      if (seq !== this.poolSeq) return;
       this.pool.show(p);
     } catch (err) { if (this.movedOn(err)) return; this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
   }
