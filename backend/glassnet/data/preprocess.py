@@ -361,8 +361,8 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     # (a sheet on a dark table: its flat dark border made the paper the ink).
     photographed = looks_photographed(edge, median)
     crowded = counts > 0.3 * h * w
-    if crowded.any():
-        photographed |= crowded & dark_ink(images)
+    if crowded.any():  # the tails' rule only for the crowded ones (a batch's bold 0 or 8)
+        photographed[crowded] |= dark_ink(images[crowded])
     # (d) the bounding box of the ink: first and last rows / columns holding any.
     rows, cols = ink.any(axis=2), ink.any(axis=1)
     top, bottom = rows.argmax(axis=1), h - 1 - rows[:, ::-1].argmax(axis=1)
