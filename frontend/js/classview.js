@@ -125,3 +125,17 @@ export function studentLink(link, page, addresses) {
   const loopback = host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\./.test(host);
   return new URL(link, loopback && addresses?.length ? addresses[0] : here.href).href;
 }
+
+/**
+ * When a student joined, as the roster shows it: the time alone on the day it is read, the date
+ * too on another day (a lesson's roster kept over night: yesterday's 09:05 is not today's).
+ * @param {number} joined seconds since 1970 (the server's clock)
+ * @param {Date} now the reader's now
+ * @param {string | undefined} lang the page's language ("en", "zh-CN")
+ */
+export function joinedWhen(joined, now, lang) {
+  const at = new Date(joined * 1000);
+  const time = at.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  if (at.toDateString() === now.toDateString()) return time;
+  return `${at.toLocaleDateString(lang, { day: "numeric", month: "short" })} ${time}`;
+}

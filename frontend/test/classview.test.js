@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { liveFrames, progress, queueWords, inAbout, pickRuns, mayControl, epochInProgress } from "../js/classview.js";
+import { liveFrames, progress, queueWords, inAbout, pickRuns, mayControl, epochInProgress, joinedWhen } from "../js/classview.js";
 import { format } from "../js/messages.js";
 
 /** The page's t() over one catalogue. @param {string} lang */
@@ -94,4 +94,15 @@ test("a student's link made on the teacher's own machine points at an address ot
   assert.equal(studentLink(link, "https://class.example.org/x", lan), "https://class.example.org/?token=st.YW5u.00");
   assert.equal(studentLink(link, "http://127.0.0.1:8000/", []), "http://127.0.0.1:8000/?token=st.YW5u.00");
   assert.equal(studentLink(link, "http://127.0.0.1:8000/", null), "http://127.0.0.1:8000/?token=st.YW5u.00");
+});
+
+test("the roster says the day a student joined when it is not today", () => {
+  const joined = new Date(2026, 10, 28, 9, 5).getTime() / 1000; // local time
+  const sameDay = joinedWhen(joined, new Date(2026, 10, 28, 17, 30), "en");
+  assert.match(sameDay, /^09:05( AM)?$/);
+  const nextDay = joinedWhen(joined, new Date(2026, 10, 29, 8, 0), "en");
+  assert.match(nextDay, /^28 Nov 09:05( AM)?$|^Nov 28 09:05( AM)?$/);
+  assert.notEqual(nextDay, sameDay);
+  const zh = joinedWhen(joined, new Date(2026, 10, 29, 8, 0), "zh-CN");
+  assert.ok(zh.includes("11月28日") && zh.includes("09:05"), zh);
 });

@@ -10,7 +10,7 @@ import { api } from "../api.js";
 import { esc } from "../heatmap.js";
 import { accuracyPercent } from "../chartmath.js";
 import { LIVE_STATUSES } from "../protocol.js";
-import { pickRuns, progress, queueWords, studentLink } from "../classview.js";
+import { joinedWhen, pickRuns, progress, queueWords, studentLink } from "../classview.js";
 import { t, has, errText, statusWord } from "../i18n.js";
 import { joinClass } from "../join.js";
 import { patchRows } from "../rowpatch.js";
@@ -154,9 +154,10 @@ export class ClassPanel {
     // Patched in place, by name (rowpatch.js), like the runs: rebuilt on every refresh (5 s, and
     // every 1.5 s while runs train), the link field the teacher had selected to copy was replaced
     // by a new one, its selection and focus gone before Ctrl+C.
+    const now = new Date();
     /** @type {import("../rowpatch.js").Row[]} */
     const rows = roster.map((s) => {
-      const when = new Date(s.joined * 1000).toLocaleTimeString(document.documentElement.lang || undefined, { hour: "2-digit", minute: "2-digit" });
+      const when = joinedWhen(s.joined, now, document.documentElement.lang || undefined);
       const shown = this.links.get(s.name) ?? null;
       return {
         key: s.name,
