@@ -312,7 +312,14 @@ def test_pages_stay_on_the_class_run_and_on_a_chosen_run_when_the_next_run_start
 
     call(url, f"/api/runs/{first['id']}/stop", TEACHER, {})
     wait_api(url, nxt["id"], "running")
-    teacher.wait_for_timeout(2500)  # the "status" events of both runs have reached every page
+    # Each page has heard that the next run trains (on a slow machine a fixed wait could end
+    # first, and the checks below would pass without having been put to the test); then time
+    # for a page that would follow it to do so.
+    for page in (teacher, student):
+        page.wait_for_function(
+            "(id) => window.glassnet.S.runs.get(id)?.status === 'running'", arg=nxt["id"], timeout=15000
+        )
+    teacher.wait_for_timeout(2500)
     for page in (teacher, student):
         expect(page.get_by_test_id("run-status")).to_contain_text("fay's first")
         expect(page.get_by_test_id("run-status")).not_to_contain_text("gus's next")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -226,14 +227,20 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     page.wait_for_timeout(1500)
     page.get_by_test_id("pause").click()
     page.wait_for_function(f"() => ({STATE})() === 'paused'", timeout=15000)
-    page.wait_for_timeout(800)
-    batches = api(server, f"/api/runs/{run['id']}/metrics")["batches"]
-    used, step = batches["lr"][-1], batches["step"][-1]
+    # The paused run's last step, as the server stored it and as the page says it: both come a
+    # moment after the pause (a fixed 0.8 s wait was too short on a slow machine).
+    deadline = time.monotonic() + 15
+    while True:
+        batches = api(server, f"/api/runs/{run['id']}/metrics")["batches"]
+        used, step = batches["lr"][-1], batches["step"][-1]
+        now = page.get_by_test_id("lr-now").inner_text()
+        m = re.search(r"step ([\d,]+) used the rate ([^;\s]+)", now)
+        if (m and int(m[1].replace(",", "")) == step) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
     assert used < 0.0005  # the cosine schedule scales the base rate
     assert "Base learning rate" in page.locator(".live-lr label").inner_text()
     assert page.locator("#live-lr").input_value() == "0.0005"
-    now = page.get_by_test_id("lr-now").inner_text()
-    m = re.search(r"step ([\d,]+) used the rate ([^;\s]+)", now)
     assert m, now
     assert int(m[1].replace(",", "")) == step and number(m[2]) == pytest.approx(used, rel=5e-3), (
         now,
@@ -243,7 +250,11 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     assert "cosine schedule scales the base rate" in now
     # Pause, the new base rate and Resume are one or two steps apart: each label is drawn.
     page.locator("#train").scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    page.wait_for_function(  # drawn once on screen (a fixed 0.5 s could end first on a slow machine)
+        "(labels) => labels.every((l) => (document.querySelector('#loss-chart').__texts ?? []).includes(l))",
+        arg=["pause", "base lr 5·10⁻⁴", "resume"],
+        timeout=15000,
+    )
     drawn = texts(page, "#loss-chart")
     for label in ("pause", "base lr 5·10⁻⁴", "resume"):
         assert label in drawn, (label, drawn)

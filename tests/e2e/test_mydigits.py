@@ -67,7 +67,8 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
     expect(page.get_by_test_id("mine-accuracy")).to_have_text("99.9%")
     page.unroute("**/api/mydigits/evaluate")
     page.get_by_test_id("mine-evaluate").click()
-    expect(page.get_by_test_id("mine-accuracy")).not_to_have_attribute("data-value", "0.9996")
+    # The server's own answer (the cnn reads every digit): more than expect's 5 s on a slow machine.
+    expect(page.get_by_test_id("mine-accuracy")).not_to_have_attribute("data-value", "0.9996", timeout=15000)
     assert (
         page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text() in ("read right",)
         or "read as" in page.locator('[data-testid="mine-gallery"] .mine span').first.inner_text()
@@ -172,7 +173,7 @@ def test_import_again_and_all_read_right_by_a_run(server, browser) -> None:
             files=[{"name": "mine.json", "mimeType": "application/json", "buffer": doc}]
         )
         page.locator("#mine-import").click()
-        expect(page.get_by_test_id("errors")).to_contain_text(skipped)
+        expect(page.get_by_test_id("errors")).to_contain_text(skipped, timeout=15000)  # the server's import
         assert api(server, "/api/mydigits")["count"] == count
         answer = {
             "model": f"{run['id']}:epoch-001",

@@ -26,7 +26,7 @@ FAST = {
     "GLASSNET_LIVE_CHECKPOINT_S": "0.2",
     "GLASSNET_MAX_ACTIVE_RUNS": "1",
 }
-LONG = {"spec": TINY_MLP, "epochs": 300, "batch_size": 8, "lr": 0.01}
+LONG = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 8, "lr": 0.01}
 
 
 def series(text: str, name: str, labels: str = "") -> float:

@@ -125,9 +125,10 @@ def test_a_second_server_on_the_same_data_dir_names_the_holder_and_exits_2(
     first = Server(tmp_path / "runs", tiny_dataset)
     try:
         with first.http() as http:
-            rid = http.post("/api/runs", json={"spec": TINY_MLP, "epochs": 300, "batch_size": 10}).json()[
-                "id"
-            ]
+            # 1,000 epochs: still training after the second server's start and refusal (seconds),
+            # however quick the machine's training is.
+            body = {"spec": TINY_MLP, "epochs": 1000, "batch_size": 10}
+            rid = http.post("/api/runs", json=body).json()["id"]
             second = subprocess.run(
                 [sys.executable, "-m", "glassnet.cli", "serve", "--port", str(free_port()),
                  "--data-dir", str(tmp_path / "runs"), "--dataset", str(tiny_dataset)],

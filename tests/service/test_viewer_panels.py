@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from service_helpers import TINY_CNN, make_settings, receive
+from service_helpers import TINY_CNN, make_settings, receive, wait_for
 
 from glassnet.service.app import create_app
 
@@ -41,9 +41,11 @@ def test_heavy_frames_follow_the_panels_on_screen(tmp_path: Path, tiny_dataset: 
                 assert receive(ws)["type"] == "hello"
             charts.send_json({"type": "panels", "live": []})
             learned.send_json({"type": "panels", "live": ["activations", "kernels", "gradients"]})
-            time.sleep(0.3)
+            # The panels messages are handled (a fixed 0.3 s could end first on a slow machine).
+            want = {"activations": 2, "gradients": 2, "kernels": 2}  # learned and old
+            wait_for(lambda: client.get("/api/stats").json()["live_heavy"] == want, 15, 0.05, "the panels")
             stats = client.get("/api/stats").json()["live_heavy"]
-            assert stats == {"activations": 2, "gradients": 2, "kernels": 2}  # learned and old
+            assert stats == want
             seen = {
                 name: collect(ws, 2.5)
                 for name, ws in (("charts", charts), ("learned", learned), ("old", old))
