@@ -1,9 +1,10 @@
 // @ts-check
 /**
  * A table drawn again in place (the runs of the Runs and Class tables, the teacher's roster). The
- * Runs and Class tables repaint many times a second while a run trains (its progress, its place in the queue). Rebuilding every row replaced the buttons
- * under the pointer: a press and its release then landed on different elements, so the browser
- * sent the click to the table, not the button, and "Open" or "Stop" did nothing. Here each row is
+ * Runs and Class tables repaint many times a second while a run trains (its progress, its place
+ * in the queue). Rebuilding every row replaced the buttons under the pointer: a press and its
+ * release then landed on different elements, so the browser sent the click to the table, not
+ * the button, and "Open" or "Stop" did nothing. Here each row is
  * kept by its run's id, each cell is replaced only when its own HTML changed, and the buttons'
  * cell only when the buttons themselves changed (another set, another label): a button that is
  * still the same stays the same element, with its focus and its hover. The roster (a row per

@@ -250,13 +250,14 @@ def test_05_09_the_rate_in_use_beside_the_base_and_stacked_marks(server, browser
     assert "cosine schedule scales the base rate" in now
     # Pause, the new base rate and Resume are one or two steps apart: each label is drawn.
     page.locator("#train").scroll_into_view_if_needed()
+    labels = ["pause", "base lr 5·10⁻⁴", "resume"]
     page.wait_for_function(  # drawn once on screen (a fixed 0.5 s could end first on a slow machine)
         "(labels) => labels.every((l) => (document.querySelector('#loss-chart').__texts ?? []).includes(l))",
-        arg=["pause", "base lr 5·10⁻⁴", "resume"],
+        arg=labels,
         timeout=15000,
     )
     drawn = texts(page, "#loss-chart")
-    for label in ("pause", "base lr 5·10⁻⁴", "resume"):
+    for label in labels:
         assert label in drawn, (label, drawn)
     caption = page.get_by_test_id("loss-scale").inner_text()
     assert re.search(r"new base learning rate 5·10⁻⁴ at step [\d,]+", caption), caption
