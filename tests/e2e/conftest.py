@@ -87,6 +87,22 @@ def browser() -> Iterator[Browser]:
             b.close()
 
 
+@pytest.fixture(autouse=True)
+def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The pages (browser contexts) a test opened are closed after it, pass or fail. Left open, each
+    kept its socket and timers and drew the module's live runs: in CI's failed run of the class
+    tests, nine clients read /api/class at the fourth test, on a machine with a few cores."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser: Browser = request.getfixturevalue("browser")
+    before = {id(c) for c in browser.contexts}
+    yield
+    for context in browser.contexts:
+        if id(context) not in before:
+            context.close()
+
+
 class PageErrors:
     """Console errors and uncaught exceptions of a page: the dashboard must have none."""
 

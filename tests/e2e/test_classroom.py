@@ -337,6 +337,57 @@ def test_pages_stay_on_the_class_run_and_on_a_chosen_run_when_the_next_run_start
     teacher_errors.check()
 
 
+def test_a_pin_is_shown_at_once_and_a_late_answer_does_not_undo_it(class_server, browser) -> None:
+    """CI: the teacher's page still said "No class run pinned" 10 s after a pin. The line was drawn
+    only from the next read of /api/class, and a read the server answered before the pin could be
+    drawn after one that came after it. Now the socket's event draws the pin at once, and an answer
+    older than the pin is dropped. Every read is held here, then answered out of order."""
+    url = class_server.url
+    call(url, "/api/class/pinned", TEACHER, {"run": None}, method="PUT")
+    (ida,) = (s["token"] for s in call(url, "/api/class/students", TEACHER, {"names": ["ida"]}))
+    run = call(url, "/api/runs", ida, {**LONG, "name": "ida's run"})
+    call(url, f"/api/runs/{run['id']}/stop", TEACHER, {})
+    wait_api(url, run["id"], "stopped")
+    teacher, errors = open_page(browser, f"{url}/?token={TEACHER}")
+    line = teacher.get_by_test_id("class-pinned")
+    expect(teacher.locator(f'[data-testid="class-runs"] tr[data-run="{run["id"]}"]')).to_have_count(1)
+    expect(line).to_contain_text("No class run pinned")
+
+    held: list = []  # (route, the server's answer when the read reached it), none passed to the page yet
+    teacher.route("**/api/class", lambda route: held.append((route, route.fetch())))
+
+    def wait_held(n: int) -> None:
+        deadline = time.monotonic() + 15  # the page reads every 5 s, and 1.5 s after a change
+        while len(held) < n:
+            assert time.monotonic() < deadline, f"the page made {len(held)} reads of /api/class, not {n}"
+            teacher.wait_for_timeout(100)
+
+    wait_held(1)  # a read answered before the pin
+    call(url, "/api/class/pinned", TEACHER, {"run": run["id"]}, method="PUT")
+    # Drawn from the socket's event alone: no read of /api/class has been answered since.
+    expect(line).to_contain_text("ida's run", timeout=5000)
+    wait_held(2)  # a read after the pin (the page reads again 1.5 s after the event)
+    stale, fresh = held[0], held[1]
+    assert stale[1].json()["pinned"] is None and fresh[1].json()["pinned"] == run["id"]
+
+    def answer(route_and_response) -> None:
+        route, response = route_and_response
+        with teacher.expect_event("requestfinished", lambda r: r == route.request):
+            route.fulfill(response=response)
+        teacher.wait_for_timeout(500)  # the page reads the body and draws (a negative check: time)
+
+    answer(fresh)
+    expect(line).to_contain_text("ida's run")
+    answer(stale)  # the answer from before the pin, arriving last; later reads are still held
+    assert "ida's run" in (line.text_content() or ""), line.text_content()
+    teacher.unroute("**/api/class")
+    for route, response in held[2:]:
+        route.fulfill(response=response)
+    call(url, "/api/class/pinned", TEACHER, {"run": None}, method="PUT")
+    expect(line).to_contain_text("No class run pinned")
+    errors.check()
+
+
 def test_delete_asks_first_in_the_row(class_server, browser) -> None:
     """qa-ui2 #5: Delete in the Class section removed a run and its checkpoints at one click. It
     now asks in the row, naming the run and its owner (no window.confirm: nothing blocks the page);

@@ -42,6 +42,9 @@ export class ClassPanel {
     /** @type {Map<string, string>} student links the teacher made on this page (shown until a reload) */
     this.links = new Map();
     this.timer = 0;
+    /** reads of /api/class sent (refresh), and the newest whose answer is drawn (or made stale by a pin) */
+    this.seq = 0;
+    this.drawn = 0;
     this.root = /** @type {HTMLElement} */ (document.getElementById("class"));
     this.tbody = /** @type {HTMLElement} */ (this.root.querySelector('[data-testid="class-runs"] tbody'));
     for (const b of this.root.querySelectorAll("[data-mode]")) {
@@ -65,17 +68,30 @@ export class ClassPanel {
   }
 
   async refresh() {
+    // Reads overlap (every 5 s, and 1.5 s after each change) and may be answered out of order: an
+    // answer older than the one drawn (or than a pin heard since) is dropped, so an answer the
+    // server gave before a pin cannot arrive late and undo it. Not "only the latest read": on a
+    // slow server each answer would be overtaken by the next read and nothing would be drawn.
+    const seq = ++this.seq;
+    let view;
     try {
-      this.view = await api("/api/class");
+      view = await api("/api/class");
     } catch {
       return; // the status bar says when the server is down
     }
+    if (seq <= this.drawn) return;
+    this.drawn = seq;
+    this.view = view;
     this.render();
   }
 
-  /** @param {{pinned: string|null}} d */
+  /** The teacher pinned or unpinned the class run: said at once, the rest read again soon. @param {{pinned: string|null}} d */
   onClass(d) {
-    if (this.view) this.view.pinned = d.pinned;
+    this.drawn = this.seq; // the reads already on their way may predate the pin: their answers are dropped
+    if (this.view) {
+      this.view.pinned = d.pinned;
+      this.render();
+    }
     this.h.pinned(d.pinned); // the page follows the pin unless its person chose its run (follow.js)
     if (d.pinned) this.h.toast(t("class.pinned_toast"), "info");
     this.changed();

@@ -68,6 +68,7 @@ export class Learn {
     this.seq = 0;
     this.mapSeq = 0;
     this.poolSeq = 0;
+    this.infoSeq = 0; // loadMaps' read of another network's layers
     /** @type {any} */
     this.convInfo = null;
     /** @type {ReturnType<typeof setTimeout>|undefined} */
@@ -393,10 +394,14 @@ export class Learn {
     if (!this.convInfo || this.convInfo.model !== modelId || (own && this.convInfo.pin.step !== this.pin().step)) {
       const digit = this.digit();
       if (!digit) return;
+      // Another network chosen (or this one's step moved) while its layers were read: the late
+      // answer is not kept, or the cards would explain a network the page no longer names.
+      const seq = ++this.infoSeq;
       try {
         const info = own ? this.ex : await api.explain({ model: modelId, ...digit, layers: [] });
+        if (seq !== this.infoSeq) return;
         this.convInfo = { model: modelId, layers: info.layers, input: info.input.shape, pin: own ? this.pin() : info.step == null ? {} : { step: info.step } };
-      } catch (e) { $("learn-conv-note").textContent = t("learn.conv.cannot_read", { error: errText(e) }); return; }
+      } catch (e) { if (seq === this.infoSeq) $("learn-conv-note").textContent = t("learn.conv.cannot_read", { error: errText(e) }); return; }
       this.fillLayerSelect("learn-conv-layer", ["conv2d"]);
       this.fillLayerSelect("learn-pool-layer", ["maxpool2d", "avgpool2d"]);
     }
@@ -434,7 +439,11 @@ export class Learn {
     let e;
     try {
       e = await api.explainMap({ model: this.convInfo.model, ...this.convInfo.pin, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, kernel, channel });
-    } catch (err) { if (this.movedOn(err)) return; $("learn-conv-note").textContent = t("learn.conv.cannot_kernel", { error: errText(err) }); return; }
+    } catch (err) {
+      // A failure of a request since replaced is not said either (the answer to the latest is).
+      if (seq !== this.mapSeq || this.movedOn(err)) return;
+      $("learn-conv-note").textContent = t("learn.conv.cannot_kernel", { error: errText(err) }); return;
+    }
     if (seq !== this.mapSeq) return;
     const k = e.maps.kernel.shape[0], inH = e.maps.input.shape[0], outH = e.maps.output.shape[0];
     const params = C * k * k * F + F;
@@ -468,7 +477,7 @@ export class Learn {
       const p = await api.explainMap({ model: this.convInfo.model, ...this.convInfo.pin, ...digit, ...(this.target === null ? {} : { target: this.target }), layer, channel });
       if (seq !== this.poolSeq) return;
       this.pool.show(p);
-    } catch (err) { if (this.movedOn(err)) return; this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
+    } catch (err) { if (seq !== this.poolSeq || this.movedOn(err)) return; this.ctx.toast(t("learn.pool.failed", { error: errText(err) })); }
   }
 
   // -- steps ---------------------------------------------------------------------------------
