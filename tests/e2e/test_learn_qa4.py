@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import open_page
 from .test_dashboard import api
@@ -157,4 +159,53 @@ def test_the_wish_rule_names_the_layers_real_activation(server, browser) -> None
         wait_text(page, '[data-testid="inspector-backward"]', words)
         assert "σ′" not in backward.inner_text(), backward.inner_text()
     assert "σ′(z) × their wish" not in page.locator("#learn").inner_text()
+    errors.check()
+
+
+def test_the_conv_cards_keep_the_network_chosen_last(server, browser) -> None:
+    """With an mlp above, the conv cards explain a network chosen in their own list; its layers
+    are read first (an explain with no layers). A read for the network chosen before, answered
+    late, was kept: the cards then explained a network the list no longer named. Here that read is
+    held until the second choice is drawn, then answered."""
+    run = api(server, "/api/runs", {"spec": MEAN_POOL, "epochs": 1, "batch_size": 16, "name": "pool once"})
+    wait_run(server, run["id"], ("finished",))
+    page, errors = open_page(browser, server.url)
+    learn_on(page, "notes", "test")
+    note, params = page.locator("#learn-conv-note"), page.get_by_test_id("conv-params")
+    choose = page.locator("#learn-conv-model")
+    expect(page.locator("#learn-conv-model-wrap")).to_be_visible()
+    ids = [o.get_attribute("value") for o in choose.locator("option").all()]
+    late = next(
+        i for i in ids if i != "cnn" and i.startswith(run["id"])
+    )  # this run's weights: 104 parameters
+    expect(note).to_contain_text("cnn's")  # the bundled cnn, chosen first
+    expect(params).to_have_attribute("data-value", re.compile(r"\d+"))
+    bundled = params.get_attribute("data-value")
+    assert bundled != "104"
+
+    held: list = []
+
+    def hold(route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("model") == late and body.get("layers") == []:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/explain", hold)
+    choose.select_option(late)
+    deadline = time.monotonic() + 15
+    while not held:
+        assert time.monotonic() < deadline, "the cards did not read the chosen network's layers"
+        page.wait_for_timeout(100)
+    choose.select_option("cnn")  # changed one's mind before the answer came
+    expect(note).to_contain_text("cnn's")
+    expect(params).to_have_attribute("data-value", bundled)
+    with page.expect_event("requestfinished", lambda r: r == held[0].request):
+        held[0].continue_()  # the answer for the network chosen before, late
+    page.wait_for_timeout(1000)  # a negative check: time for the page to draw it (it must not)
+    assert choose.input_value() == "cnn"
+    assert "cnn's" in (note.text_content() or ""), note.text_content()
+    assert params.get_attribute("data-value") == bundled, "the cards explain the network chosen before"
+    page.unroute("**/api/explain")
     errors.check()

@@ -229,7 +229,11 @@ class RunManager:
             if problem is not None:  # e.g. the Ray cluster is unreachable: the runs wait, said why
                 self.wait_for_executor(problem)
                 return
-            self.launch(self.queue.popleft())
+            if not self.launch(self.queue.popleft()):
+                # The executor refused at the start although it named no problem (a Ray driver
+                # between two connections): the run is back in the queue and a look again is
+                # planned. Trying again here would spin on the event loop and stall the server.
+                return
 
     def wait_for_executor(self, problem: str) -> None:
         """Tell the waiting runs why they wait, and look again in a few seconds."""
@@ -247,7 +251,9 @@ class RunManager:
 
             self.retry = asyncio.get_running_loop().call_later(RETRY_EXECUTOR_S, again)
 
-    def launch(self, run_id: str) -> None:
+    def launch(self, run_id: str) -> bool:
+        """Start a run on the executor; False when the executor refused it for now (the run
+        waits in the queue again, and :meth:`schedule` looks again in ``RETRY_EXECUTOR_S``)."""
         run = self.get(run_id)
         s = self.settings
         job = {
@@ -279,10 +285,12 @@ class RunManager:
             self.queue.append(run_id, run.get("owner") or "")
             self.set_status(run_id, RunStatus.QUEUED, message=f"waiting for the executor: {exc}")
             self.wait_for_executor(str(exc))
+            return False
         except Exception as exc:  # could not even start a process (resources, permissions)
             log.exception("run %s: cannot start the training process", run_id)
             worker.exited.set()
             self.end(run_id, RunStatus.FAILED, f"cannot start the training process: {exc}")
+        return True
 
     def on_message(self, worker: RunHandle, message: dict[str, Any]) -> None:
         """A report from a training process (on the event loop)."""

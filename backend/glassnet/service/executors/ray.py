@@ -443,6 +443,8 @@ class RayExecutor(Executor):
     def problem(self) -> str | None:
         if self.driver is not None and self.driver.gone is not None:
             return f"{self.driver.gone}; a new one starts when the cluster at {self.address} answers"
+        if self.driver is None:  # no driver, no runs: never "no problem" (a start would refuse)
+            return self._problem or "the Ray driver is not running"
         return self._problem
 
     async def open(self) -> None:
@@ -482,6 +484,10 @@ class RayExecutor(Executor):
             await self._restart(self._problem)
 
     async def _restart(self, why: str | None = None) -> None:
+        # Until the new driver has joined, runs cannot start: said as a problem (/readyz, the
+        # waiting runs' message). Left as it was, a driver that Ray ended between two looks
+        # left the last look's "no problem" standing while there was no driver at all.
+        self._problem = f"starting a new Ray driver ({why or 'the last one ended'})"
         if self.driver is not None:
             await asyncio.to_thread(self.driver.close, 5.0, why or "the Ray driver was restarted")
             self.driver = None
