@@ -38,6 +38,26 @@ def test_remove_and_late_owner() -> None:
     assert len(q) == 3
 
 
+def test_a_run_put_back_keeps_its_place() -> None:
+    """A run taken to start but refused by the executor for now is first again, and the order is
+    the one before the take (it was appended at the end before: a refused run lost its turn)."""
+    q = FairQueue()
+    for run, owner in [("a1", "ann"), ("a2", "ann"), ("b1", "bob"), ("c1", "cy")]:
+        q.append(run, owner)
+    before = q.order()
+    for _ in range(3):  # refused three times in a row
+        taken = q.popleft()
+        assert taken == "a1"
+        q.putback(taken, "ann")
+        assert q.order() == before and q.position("a1") == 1
+    q.putback("b1", "bob")  # already waiting: nothing changes
+    assert q.order() == before and len(q) == 4
+    q.popleft()
+    taken = q.popleft()  # bob's turn, his only run: he leaves the line, and comes back first
+    q.putback(taken, "bob")
+    assert q.order() == ["b1", "c1", "a2"]
+
+
 def test_estimated_starts() -> None:
     # Two slots, one free; the other frees in 30 s. Runs of 10 s, 20 s, unknown, 5 s, 1 s wait:
     # the unknown one holds its slot for good, so the last start is unknown too.

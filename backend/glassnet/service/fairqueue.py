@@ -44,6 +44,16 @@ class FairQueue:
         self.owner_of[run_id] = owner
         self._order = None
 
+    def putback(self, run_id: str, owner: str) -> None:
+        """A run taken by :meth:`popleft` but not started (the executor refused it for now) gets
+        its place back: first in line, its owner's first; the order is as before the take."""
+        if run_id in self.owner_of:
+            return
+        self.by_owner.setdefault(owner, deque()).appendleft(run_id)
+        self.by_owner.move_to_end(owner, last=False)
+        self.owner_of[run_id] = owner
+        self._order = None
+
     def remove(self, run_id: str) -> bool:
         owner = self.owner_of.pop(run_id, None)
         if owner is None:

@@ -282,7 +282,7 @@ class RunManager:
             worker.start(self.on_message)
         except ExecutorUnavailableError as exc:  # it went away just now: wait again
             self.workers.pop(run_id, None)
-            self.queue.append(run_id, run.get("owner") or "")
+            self.queue.putback(run_id, run.get("owner") or "")  # its place in the line, not the end
             self.set_status(run_id, RunStatus.QUEUED, message=f"waiting for the executor: {exc}")
             self.wait_for_executor(str(exc))
             return False

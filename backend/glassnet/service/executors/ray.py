@@ -470,7 +470,7 @@ class RayExecutor(Executor):
             return
         driver = self.driver
         if driver is None or driver.gone is not None:
-            await self._restart()
+            await self._restart(None if driver is None else driver.gone)  # gone: why it ended
             return
         try:
             status = await asyncio.to_thread(driver.call, "status", 30.0)
@@ -487,7 +487,9 @@ class RayExecutor(Executor):
         # Until the new driver has joined, runs cannot start: said as a problem (/readyz, the
         # waiting runs' message). Left as it was, a driver that Ray ended between two looks
         # left the last look's "no problem" standing while there was no driver at all.
-        self._problem = f"starting a new Ray driver ({why or 'the last one ended'})"
+        self._problem = (
+            f"starting a new Ray driver ({why})" if why else f"joining the Ray cluster at {self.address}"
+        )
         if self.driver is not None:
             await asyncio.to_thread(self.driver.close, 5.0, why or "the Ray driver was restarted")
             self.driver = None
