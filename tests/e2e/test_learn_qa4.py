@@ -173,13 +173,13 @@ def test_the_conv_cards_keep_the_network_chosen_last(server, browser) -> None:
     learn_on(page, "notes", "test")
     note, params = page.locator("#learn-conv-note"), page.get_by_test_id("conv-params")
     choose = page.locator("#learn-conv-model")
-    expect(page.locator("#learn-conv-model-wrap")).to_be_visible()
+    expect(page.locator("#learn-conv-model-wrap")).to_be_visible(timeout=15000)
     ids = [o.get_attribute("value") for o in choose.locator("option").all()]
     late = next(
         i for i in ids if i != "cnn" and i.startswith(run["id"])
     )  # this run's weights: 104 parameters
-    expect(note).to_contain_text("cnn's")  # the bundled cnn, chosen first
-    expect(params).to_have_attribute("data-value", re.compile(r"\d+"))
+    expect(note).to_contain_text("cnn's", timeout=15000)  # the bundled cnn, chosen first
+    expect(params).to_have_attribute("data-value", re.compile(r"\d+"), timeout=15000)
     bundled = params.get_attribute("data-value")
     assert bundled != "104"
 
@@ -199,8 +199,8 @@ def test_the_conv_cards_keep_the_network_chosen_last(server, browser) -> None:
         assert time.monotonic() < deadline, "the cards did not read the chosen network's layers"
         page.wait_for_timeout(100)
     choose.select_option("cnn")  # changed one's mind before the answer came
-    expect(note).to_contain_text("cnn's")
-    expect(params).to_have_attribute("data-value", bundled)
+    expect(note).to_contain_text("cnn's", timeout=15000)
+    expect(params).to_have_attribute("data-value", bundled, timeout=15000)
     with page.expect_event("requestfinished", lambda r: r == held[0].request):
         held[0].continue_()  # the answer for the network chosen before, late
     page.wait_for_timeout(1000)  # a negative check: time for the page to draw it (it must not)
