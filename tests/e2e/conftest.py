@@ -103,6 +103,16 @@ def close_pages(request: pytest.FixtureRequest) -> Iterator[None]:
             context.close()
 
 
+def pump_until(page: Page, test, what: str, timeout: float = 15.0):
+    """Until ``test()`` is true (returned), letting the page's events run meanwhile (a route
+    handler runs only inside a Playwright call, so ``time.sleep`` would hold it back)."""
+    deadline = time.monotonic() + timeout
+    while not (seen := test()):
+        assert time.monotonic() < deadline, f"{what} within {timeout:g} s"
+        page.wait_for_timeout(100)
+    return seen
+
+
 class PageErrors:
     """Console errors and uncaught exceptions of a page: the dashboard must have none."""
 

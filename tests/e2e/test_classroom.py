@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from glassnet.service.devserver import ServeProcess, free_port
 from specs import TINY_MLP
 
-from .conftest import AXE, ROOT, PageErrors, axe, open_page, publish, shoot
+from .conftest import AXE, ROOT, PageErrors, axe, open_page, publish, pump_until, shoot
 
 pytestmark = pytest.mark.e2e
 
@@ -356,13 +356,8 @@ def test_a_pin_is_shown_at_once_and_a_late_answer_does_not_undo_it(class_server,
     held: list = []  # (route, the server's answer when the read reached it), none passed to the page yet
     teacher.route("**/api/class", lambda route: held.append((route, route.fetch())))
 
-    def wait_for_read() -> None:
-        deadline = time.monotonic() + 15  # the page reads every 5 s, and 1.5 s after a change
-        while not held:
-            assert time.monotonic() < deadline, "the page did not read /api/class"
-            teacher.wait_for_timeout(100)
-
-    wait_for_read()  # a read answered before the pin
+    # The page reads every 5 s, and 1.5 s after a change.
+    pump_until(teacher, lambda: held, "the page read /api/class")  # a read answered before the pin
     call(url, "/api/class/pinned", TEACHER, {"run": run["id"]}, method="PUT")
     # Drawn from the socket's event alone: no read of /api/class has been answered since.
     expect(line).to_contain_text("ida's run", timeout=10000)
@@ -370,11 +365,8 @@ def test_a_pin_is_shown_at_once_and_a_late_answer_does_not_undo_it(class_server,
     def after_pin() -> list:
         return [h for h in held if h[1].json()["pinned"] == run["id"]]
 
-    deadline = time.monotonic() + 15  # the page reads again 1.5 s after the event
-    while not after_pin():
-        assert time.monotonic() < deadline, "the page did not read /api/class again after the pin"
-        teacher.wait_for_timeout(100)
-    stale, fresh = held[0], after_pin()[0]
+    fresh = pump_until(teacher, after_pin, "the page read /api/class again after the pin")[0]
+    stale = held[0]
     assert stale[1].json()["pinned"] is None
 
     def answer(route_and_response) -> None:

@@ -19,7 +19,7 @@ from service_helpers import REPO
 # A real app and a real local executor whose starts refuse for a moment as the Ray executor's did
 # (its problem() said None). In a child process: before the fix the server's loop spun forever, and a
 # spinning loop cannot be stopped from the test (the TestClient would hang on leaving).
-REFUSED_ONCE = """
+REFUSED_AT_FIRST = """
 import sys, time
 from pathlib import Path
 from fastapi.testclient import TestClient
@@ -63,14 +63,7 @@ TESTS = str(REPO / "tests")
 def test_a_refused_start_waits_in_the_queue_and_starts_later(tmp_path, tiny_dataset) -> None:
     try:
         out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                REFUSED_ONCE,
-                str(tmp_path / "runs"),
-                str(tiny_dataset),
-                str(REPO / "tests"),
-            ],
+            [sys.executable, "-c", REFUSED_AT_FIRST, str(tmp_path / "runs"), str(tiny_dataset), TESTS],
             cwd=REPO,
             capture_output=True,
             text=True,
