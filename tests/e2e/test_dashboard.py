@@ -272,8 +272,15 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
     read_digit(page, DIGITS[7])
     assert page.evaluate("() => window.glassnet.S.prediction.model") == run["id"]
     server.stop()
-    page.wait_for_selector('[data-testid="connection"][data-state="reconnecting"]', timeout=10000)
-    assert "retrying" in page.get_by_test_id("connection").inner_text()
+    # The line alternates between "retrying in N s" (waiting) and "trying again (attempt n)" (an
+    # attempt in flight); the first wait is 0.5 s, so a slow machine may show either first. Wait for
+    # the countdown, which comes back before every attempt.
+    page.wait_for_function(
+        "() => /server unreachable, retrying in \\d+ s/"
+        ".test(document.querySelector('[data-testid=\"connection\"]').textContent)",
+        timeout=15000,
+    )
+    assert page.get_by_test_id("connection").get_attribute("data-state") == "reconnecting"
     server.start()
     page.wait_for_selector('[data-testid="connection"][data-state="open"]', timeout=30000)
     page.wait_for_function(
