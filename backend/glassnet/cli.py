@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import errno
 import json
+import logging
 import os
 import re
 import signal
@@ -574,6 +575,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .logs import configure
+    from .service import gctuning
     from .service.app import check_served_files, create_app, dataset_facts, shutdown_service
     from .service.connections import protocol_classes
     from .service.locks import LockedError, hold_data_dir
@@ -662,6 +664,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            frozen = gctuning.tune()  # the started app's objects out of the collector's walks
+            logging.getLogger("glassnet.serve").info("garbage collector: %d start-up objects frozen", frozen)
+
         async def shutdown(self, sockets: Any = None) -> None:
             await shutdown_service(app)  # 1001 to viewers, checkpoints, before uvicorn's 1012
             await super().shutdown(sockets)

@@ -145,6 +145,10 @@ def test_http_predictions_in_parallel(client: TestClient, digits: list) -> None:
         '{"pixels": 5}',
         '{"pixels": [[0, 1]], "extra": 1}',
         '{"pixels": [[0, 1]],}',
+        '{"pixels": [[0, 1], [01, 1]]}',  # not JSON: a leading zero
+        '{"pixels": [[0, 1.], [1, 1]]}',  # not JSON: no digit after the point
+        '{"pixels": [[0, 1], [1, 1],]}',  # not JSON: a trailing comma
+        '{"pixels": [[0, -Infinity]]}',
     ],
 )
 def test_fast_json_reading_agrees_with_the_full_validation(client: TestClient, body: str) -> None:
@@ -168,3 +172,21 @@ def test_fast_json_reading_agrees_with_the_full_validation(client: TestClient, b
         except ValueError:
             ok = False
         assert r.status_code == (200 if ok else 422), r.text
+
+
+def test_fast_json_reading_gives_the_numbers_json_loads_gives(digits: list) -> None:
+    """The fast path's parser (pydantic-core's) reads every number to the same float as
+    ``json.loads``: digits with up to 17 significant figures, exponents, negative zero."""
+    rng = np.random.default_rng(11)
+    grids = [
+        rng.random((28, 28)).tolist(),  # 16-17 significant figures
+        (rng.random((28, 28)) * 1e-7).tolist(),  # exponents
+        [[-0.0, 1e-300, 5e-324, 0.1, 1, 0, 1.0, 0.30000000000000004] * 3],
+        digits[0],
+    ]
+    for grid in grids:
+        body = json.dumps({"pixels": grid})
+        fast = predict_routes._plain_grid(body.encode())
+        assert fast is not None
+        expected = np.asarray(json.loads(body)["pixels"], dtype=np.float64)
+        assert fast.tobytes() == expected.tobytes()  # bit for bit, the sign of zero too

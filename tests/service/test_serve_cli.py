@@ -54,6 +54,9 @@ def test_predict_through_a_real_server_with_the_bundled_model(tmp_path: Path, ti
             server.url + "/api/predict", content=b"{", headers={"content-type": "application/json"}
         )
         assert r.status_code == 422
+        # The started app's objects were frozen out of the collector's walks (service/gctuning.py).
+        frozen = re.search(r"garbage collector: (\d+) start-up objects frozen", server.log_tail(100_000))
+        assert frozen and int(frozen.group(1)) > 10_000, server.log_tail()
     finally:
         server.stop()
     assert (tmp_path / "runs" / "runs.sqlite3").is_file()  # created on first start

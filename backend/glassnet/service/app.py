@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import inspect
 import logging
+import os
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -208,6 +210,22 @@ def check_served_files(settings: Settings) -> None:
         ) from None
 
 
+def _telemetry_options() -> dict[str, object]:
+    """FastAPI's own OpenTelemetry, off unless ``FASTAPI_OTEL_AUTO_CONFIGURE=true`` asks for it.
+
+    glassnet counts its requests itself (``/metrics``, service/metrics.py). FastAPI's native
+    telemetry (newer versions, with ``opentelemetry-api`` installed) looks the global providers
+    up on every request to see whether anyone listens: ~5% of the event loop under a class's
+    predictions. A deployment that exports spans sets the variable and gets FastAPI's defaults.
+    Older FastAPI versions have no ``telemetry`` argument: nothing to turn off there.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    if os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").lower() == "true":
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = ensure_token(settings or get_settings())
     # A damaged runs.sqlite3 is a ValueError naming it now (glassnet serve: one line, exit 2),
@@ -299,6 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served offline below, without a CDN or an inline script
         redoc_url=None,
+        **_telemetry_options(),  # type: ignore[arg-type]
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics(lambda: app.state)
@@ -310,14 +329,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside Guard: the requests it refuses (400, 401, 403) are counted with their status too.
     app.add_middleware(RequestMetrics, metrics=lambda: app.state.metrics, routes=app)
     app.add_middleware(KeepRawSend)  # outermost: the server's own send, for fastsend
+    # The router tries its routes in this order; /api/predict, the route a class calls most,
+    # comes first (its one exact path shadows no other route).
     for module in (
+        predict,
         health,
         runs,
         classroom,
         learned,
         catalog,
         ws,
-        predict,
         models,
         explain,
         mydigits,

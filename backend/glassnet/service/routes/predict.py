@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any
 
 import numpy as np
+import pydantic_core
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -180,12 +181,17 @@ def _plain_grid(body: bytes) -> np.ndarray | None:
     The bytes decide: two quote marks (the key's), one brace, no true/false/null — so every value
     is a number or a list, and NumPy's conversion is exact. It is the common case, and pydantic's
     element-by-element validation of 784 numbers cost more than the forward pass.
+
+    The parse is pydantic-core's JSON reader (Rust, strict JSON: no NaN/Infinity, no trailing
+    commas; correctly rounded floats, as ``json.loads``): ~70 µs for a 28x28 grid against ~240 µs
+    for ``json.loads``, which was a tenth of the event loop's time under 32 clients. Anything it
+    refuses takes the full path, whose ``json`` parse names the problem as for every other body.
     """
     if body.count(b'"') != 2 or body.count(b"{") != 1 or any(w in body for w in (b"true", b"false", b"null")):
         return None
     try:
-        data = loads_strict(body)
-    except HTTPException:
+        data = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError:
         return None  # bad JSON: the full path says why
     if type(data) is not dict or list(data) != ["pixels"]:
         return None
