@@ -13,8 +13,8 @@ class's predictions each request allocates dozens more (a JSON grid alone is 29 
 :func:`tune` moves everything alive after start-up to the permanent generation
 (``gc.freeze``), which collections no longer walk, and lets more allocations pass between young
 collections. Measured the same way (fresh servers with and without it, alternating, 3 rounds
-of 10 s): p99 161 → 73 ms and 531 → 600 requests/s (medians). Objects made later are collected as always; reference counting, which
-frees most objects, is untouched.
+of 10 s): p99 161 → 73 ms and 531 → 600 requests/s (medians). Objects made later are collected
+as always; reference counting, which frees most objects, is untouched.
 """
 
 from __future__ import annotations
