@@ -10,6 +10,9 @@ it with ``wrk`` (``apt-get install wrk``; a light C client, so the measurement i
 not the client's), POSTing 28x28 MNIST test digits as JSON from a Lua script; ``--repeats``
 runs give min and median of requests/s and of the latency percentiles. Without ``wrk`` it falls
 back to an in-process httpx load (which shares the cores with the server: lower figures).
+Each ``--predict-process`` setting gets a fresh server (``auto``: plain predictions read in a
+second process, service/predictprocess.py; ``off``: all in the server's own process) and the
+first is compared with the second; /metrics says which process answered.
 Bars (issue 11): >= 1,000 requests/s and p99 <= 100 ms with 32 clients on an otherwise idle
 2-core machine; one in-process prediction (cnn) <= 0.5 ms.
 """
@@ -33,6 +36,7 @@ import httpx
 import numpy as np
 
 from glassnet.data.mnist import read_idx
+from glassnet.service import gctuning
 from glassnet.service.devserver import ServeProcess
 from glassnet.service.inference import DigitQuery, ModelRegistry
 from glassnet.training.blas import blas_threads
@@ -51,20 +55,26 @@ def digits(n: int) -> list[list[list[float]]]:
 
 
 def bench_registry(model: str, pixels: list, n: int) -> None:
-    # As in the server, where predictions run on one BLAS thread (service/batching.py).
+    # As in the server, where predictions run on one BLAS thread (service/batching.py,
+    # service/predictchild.py); first with Python's collector as it comes, then tuned as the
+    # server's processes tune it once started (service/gctuning.py).
     with tempfile.TemporaryDirectory() as runs, blas_threads(1):
         registry = ModelRegistry(REPO / "models", Path(runs))
         registry.predict(pixels=pixels[0], model_id=model)  # load and warm up
-        for activations in (False, True):
-            times = []
-            for i in range(n):
-                t0 = time.perf_counter()
-                registry.predict(pixels=pixels[i % len(pixels)], model_id=model, activations=activations)
-                times.append((time.perf_counter() - t0) * 1e3)
-            print(
-                f"registry.predict {model} activations={activations!s:<5}: "
-                f"median {statistics.median(times):.2f} ms, p99 {percentile(times, 99):.2f} ms ({n} calls)"
-            )
+        for collector in ("default", "tuned as served"):
+            if collector != "default":
+                gctuning.tune()
+            for activations in (False, True):
+                times = []
+                for i in range(n):
+                    t0 = time.perf_counter()
+                    registry.predict(pixels=pixels[i % len(pixels)], model_id=model, activations=activations)
+                    times.append((time.perf_counter() - t0) * 1e3)
+                median, p99 = statistics.median(times), percentile(times, 99)
+                print(
+                    f"registry.predict {model} activations={activations!s:<5} (GC {collector}): "
+                    f"median {median:.2f} ms, p99 {p99:.2f} ms ({n} calls)"
+                )
         queries = [DigitQuery(pixels=p, model_id=model) for p in pixels[:32]]
         times = []
         for _ in range(max(3, n // 32)):
@@ -145,15 +155,30 @@ def run_wrk(url: str, bodies: list[dict], clients: int, seconds: float, folder: 
     return out
 
 
-def bench_wrk(args: argparse.Namespace, pixels: list) -> None:
+def lane_counts(base: str) -> str:
+    """Who answered (``glassnet_predict_lane_total`` of /metrics): the second process, the server's
+    own process, or the route."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    found = re.findall(r'^glassnet_predict_lane_total\{how="(\w+)"\} ([0-9.e+]+)$', text, re.M)
+    return ", ".join(f"{how} {float(n):,.0f}" for how, n in found) or "none counted"
+
+
+def bench_wrk(args: argparse.Namespace, pixels: list, setting: str) -> list[float]:
+    """wrk against a fresh server with GLASSNET_PREDICT_PROCESS=``setting``; the requests/s of
+    the runs without activations."""
     with tempfile.TemporaryDirectory(prefix="glassnet-bench-") as data_dir:
         folder = Path(data_dir)
-        server = ServeProcess(folder / "runs", cwd=REPO, args=["--log-level", "warning"]).start()
+        env = {"GLASSNET_PREDICT_PROCESS": setting}
+        server = ServeProcess(folder / "runs", cwd=REPO, env=env, args=["--log-level", "warning"]).start()
         try:
-            print(f"server: glassnet serve on {server.url} (1 process); load: wrk -t1 -c{args.clients}")
+            print(
+                f"server: glassnet serve on {server.url}, GLASSNET_PREDICT_PROCESS={setting}; "
+                f"load: wrk -t1 -c{args.clients}"
+            )
             bodies = [{"pixels": p} for p in pixels]
             url = f"{server.url}/api/predict?model={args.model}"
-            run_wrk(url, bodies, args.clients, 2, folder)  # warm-up
+            run_wrk(url, bodies, args.clients, 3, folder)  # warm-up (the second process starts here)
+            figures: list[float] = []
             for label, target in (("", url), (" with activations", url + "&activations=true")):
                 runs = [
                     run_wrk(target, bodies, args.clients, args.duration, folder) for _ in range(args.repeats)
@@ -161,6 +186,7 @@ def bench_wrk(args: argparse.Namespace, pixels: list) -> None:
                 rps = [r["rps"] for r in runs]
                 p99 = [r["p99"] for r in runs]
                 p50 = [r["p50"] for r in runs]
+                figures = figures or rps
                 print(
                     f"POST /api/predict{label}, {args.clients} clients, "
                     f"{args.repeats} x {args.duration:.0f} s: "
@@ -170,6 +196,8 @@ def bench_wrk(args: argparse.Namespace, pixels: list) -> None:
                     f"non-2xx {sum(r['non2xx'] for r in runs)} {runs[-1]['socket_errors']}",
                     flush=True,
                 )
+            print(f"  answered by: {lane_counts(server.url)}")
+            return figures
         finally:
             server.stop()
 
@@ -195,19 +223,30 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", default="cnn")
-    parser.add_argument("--calls", type=int, default=300, help="in-process predictions per setting")
+    parser.add_argument("--calls", type=int, default=1000, help="in-process predictions per setting")
     parser.add_argument("--requests", type=int, default=2000, help="HTTP requests (without activations)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--budget", type=float, default=90.0, help="seconds at most per HTTP phase")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3, help="wrk runs per setting")
+    parser.add_argument(
+        "--predict-process",
+        default="auto,off",
+        help="GLASSNET_PREDICT_PROCESS values to load in turn (the first against the second)",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} CPUs")
     print(f"start: load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     pixels = digits(100)
     bench_registry(args.model, pixels, args.calls)
     if shutil.which("wrk"):
-        bench_wrk(args, pixels)
+        results = {setting: bench_wrk(args, pixels, setting) for setting in args.predict_process.split(",")}
+        if len(results) > 1:
+            (a, ra), (b, rb) = list(results.items())[:2]
+            print(
+                f"requests/s, {a} / {b}: {statistics.median(ra) / statistics.median(rb):.2f}x (medians), "
+                f"{min(ra) / min(rb):.2f}x (minima)"
+            )
     else:
         print("wrk not found (apt-get install wrk): measuring with in-process httpx clients instead")
         asyncio.run(bench_http(args, pixels))

@@ -154,7 +154,7 @@ def test_http_predictions_in_parallel(client: TestClient, digits: list) -> None:
 def test_fast_json_reading_agrees_with_the_full_validation(client: TestClient, body: str) -> None:
     """Every body gets the same status as before the fast path, and the fast path only takes
     bodies that the full validation accepts."""
-    fast = predict_routes._plain_grid(body.encode())
+    fast = predict_routes.plain_grid(body.encode())
     r = client.post("/api/predict", content=body, headers={"content-type": "application/json"})
     try:
         full = predict_routes.PredictRequest.model_validate(json.loads(body))
@@ -186,7 +186,7 @@ def test_fast_json_reading_gives_the_numbers_json_loads_gives(digits: list) -> N
     ]
     for grid in grids:
         body = json.dumps({"pixels": grid})
-        fast = predict_routes._plain_grid(body.encode())
+        fast = predict_routes.plain_grid(body.encode())
         assert fast is not None
         expected = np.asarray(json.loads(body)["pixels"], dtype=np.float64)
         assert fast.tobytes() == expected.tobytes()  # bit for bit, the sign of zero too

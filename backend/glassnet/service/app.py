@@ -45,6 +45,8 @@ from .metrics import router as metrics_router
 from .mydigits import DigitStore
 from .owners import Classroom
 from .pool import HeavyPool
+from .predictlane import PredictLane
+from .predictprocess import PredictProcess, wanted
 from .quotas import Quotas
 from .recovery import recover, served_data
 from .routes import (
@@ -288,6 +290,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.manager = manager
         app.state.registry = registry
+        if wanted(settings.predict_process):  # started on the first plain prediction
+            app.state.predict_process = PredictProcess(
+                settings.models_dir, settings.data_dir, settings.default_model
+            )
         app.state.closing = False
         await asyncio.to_thread(_ready, app, settings)
         if app.state.validation is not None:  # the trainer's split: validation digits by index
@@ -303,6 +309,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             flusher.cancel()
             await shutdown_service(app)
+            if getattr(app.state, "predict_process", None) is not None:
+                await app.state.predict_process.close()
             await executor.close()
             classroom.close()
             app.state.pool.shutdown()
@@ -324,6 +332,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     document_errors(app, OPEN_PATHS)
     app.add_middleware(AllowedMethods, fastapi=app)
+    # Plain JSON digits are answered here, past the checks below and before FastAPI's routing.
+    app.add_middleware(PredictLane, fastapi=app)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes, fastapi=app)
     app.add_middleware(Guard, settings=settings)  # Host, token, Origin, headers
     # Outside Guard: the requests it refuses (400, 401, 403) are counted with their status too.

@@ -8,6 +8,10 @@ Each app has its own registry (several apps in one test process do not share cou
 * ``glassnet_training_samples_per_second`` (the latest report of each training run, by ``run``) and
   ``glassnet_training_samples_total`` — training throughput;
 * ``glassnet_checkpoint_writes_total``, ``glassnet_checkpoint_failures_total``;
+* ``glassnet_predict_lane_total{how}`` — plain JSON predictions answered by the express lane
+  (``how``: ``process``, the second process; ``here``, the server's own) or handed on to the
+  route (``route``), and ``glassnet_predict_process_starts_total`` (service/predictlane.py,
+  service/predictprocess.py);
 * ``glassnet_dropped_frames_total``, ``glassnet_published_frames_total``,
   ``glassnet_merged_metrics_frames_total``, ``glassnet_slow_viewers_disconnected_total`` — the
   hub's fan-out.
@@ -56,6 +60,22 @@ class _LiveState(Collector):
             )
             yield GaugeMetricFamily(
                 "glassnet_queued_runs", "Runs waiting for a training slot", len(manager.queue)
+            )
+        lane = getattr(state, "predict_lane", None)
+        if lane is not None:
+            family = CounterMetricFamily(
+                "glassnet_predict_lane",
+                "POST /api/predict requests the express lane answered (how: process, here) "
+                "or handed on (route)",
+                labels=["how"],
+            )
+            for how, count in lane.counts().items():
+                family.add_metric([how], count)
+            yield family
+        child = getattr(state, "predict_process", None)
+        if child is not None:
+            yield CounterMetricFamily(
+                "glassnet_predict_process_starts", "Second processes started for predictions", child.starts
             )
         if hub is not None:
             stats = hub.stats()

@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         64, ge=0, le=1000, description="jobs that may wait; one more is a 503 (a class's pages ask together)"
     )
 
+    predict_process: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="read plain JSON predictions in a second process, started on the first one, so "
+        "that a class's predictions use a second core (service/predictprocess.py); auto: where the "
+        "machine has more than one core",
+    )
+
     # Input caps.
     max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="largest request body (413 past it)")
     max_ws_message_bytes: int = Field(1024 * 1024, ge=1024, description="largest WebSocket message received")

@@ -21,7 +21,7 @@ from glassnet.nn.checkpoint import CheckpointError
 
 from ..batching import batcher_for
 from ..errors import body_cap
-from ..inference import IncompatibleModelError, PredictResult, UnknownModelError
+from ..inference import IncompatibleModelError, ModelRegistry, PredictResult, UnknownModelError
 from .bodies import (
     MULTIPART_OVERHEAD,
     PlainErrorRoute,
@@ -37,10 +37,13 @@ from .deps import AppState, Registry
 __all__ = [
     "MAX_JSON_BYTES",
     "PIXELS_HINT",
+    "PLAIN_GRID_BYTES",
     "PredictRequest",
+    "answer_json",
     "as_grid",
     "check_pixels",
     "check_predict",
+    "plain_grid",
     "router",
 ]
 
@@ -157,11 +160,11 @@ def check_pixels(pixels: Any) -> None:
 
 
 def parse_pixels(body: bytes) -> Any:
-    """The pixels of a JSON body, parsed in the heavy pool: a plain grid in C (:func:`_plain_grid`,
+    """The pixels of a JSON body, parsed in the heavy pool: a plain grid in C (:func:`plain_grid`,
     the common case), anything else checked number by number in Python so the 422 can name the
     bad one. Checking a MiB of numbers in Python holds the GIL for ~0.15 s in small steps; the C
     path is one parse and one conversion (~50 ms for a MiB)."""
-    grid = _plain_grid(body)
+    grid = plain_grid(body)
     if grid is not None:
         return grid
     try:
@@ -174,7 +177,7 @@ def parse_pixels(body: bytes) -> Any:
 PLAIN_GRID_BYTES = 64 * 1024  # larger bodies are parsed in the heavy pool, off the event loop
 
 
-def _plain_grid(body: bytes) -> np.ndarray | None:
+def plain_grid(body: bytes) -> np.ndarray | None:
     """The pixel grid of a body that can only be ``{"pixels": <numbers and lists>}``, read in C;
     None when anything else could be in it (the full validation then names the problem).
 
@@ -230,7 +233,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         if not body.strip():
             raise HTTPException(422, 'empty body: send {"pixels": [...]} or a multipart "image" file')
         if len(body) <= PLAIN_GRID_BYTES:  # a drawing's grid: read in C, on the spot
-            grid = _plain_grid(body)
+            grid = plain_grid(body)
             if grid is not None:
                 return {"pixels": grid}
         return {"pixels": await pool_of(request).run(parse_pixels, body)}
@@ -247,6 +250,23 @@ async def _inputs(request: Request) -> dict[str, Any]:
         f"unsupported content type {ctype or '(none)'!r}: send application/json "
         '{"pixels": [...]} or multipart/form-data with an "image" file',
     )
+
+
+async def answer_json(
+    state: Any, registry: ModelRegistry, model: str | None, activations: bool, inputs: dict[str, Any]
+) -> bytes:
+    """The answer's JSON for a digit's ``inputs`` (``pixels`` or ``image``): the route's work once
+    the request is read, shared with its express lane (service/predictlane.py). Raises what
+    :meth:`ModelRegistry.predict` raises."""
+    # A run that exists but has no weights yet (queued, just started) is answered by the
+    # default model, which the answer names; an id that is no run stays a 404.
+    manager = getattr(state, "manager", None)
+    fallback = bool(model) and manager is not None and manager.is_run(model)
+    # Concurrent requests share one forward pass in the batcher's thread (service/batching.py);
+    # the answer is serialised here directly (pydantic's JSON), not re-validated by FastAPI.
+    batcher = batcher_for(state, registry)
+    result = await batcher.predict(model_id=model, activations=activations, fallback=fallback, **inputs)
+    return result.model_dump_json().encode()
 
 
 @router.post(
@@ -310,16 +330,9 @@ async def predict(
     ink bright, fitted into 20x20, centred by mass). With ``?activations=true`` every layer's
     output too, each map as base64 uint8 with its min/max. No ink -> ``empty: true``, no digit."""
     kwargs = await _inputs(request)
-    # A run that exists but has no weights yet (queued, just started) is answered by the
-    # default model, which the answer names; an id that is no run stays a 404.
-    manager = getattr(state, "manager", None)
-    fallback = bool(model) and manager is not None and manager.is_run(model)
-    # Concurrent requests share one forward pass in the batcher's thread (service/batching.py);
-    # the answer is serialised here directly (pydantic's JSON), not re-validated by FastAPI.
-    batcher = batcher_for(state, registry)
     try:
-        result = await batcher.predict(model_id=model, activations=activations, fallback=fallback, **kwargs)
-        return Response(result.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+        answer = await answer_json(state, registry, model, activations, kwargs)
+        return Response(answer, media_type="application/json")  # type: ignore[return-value]
     except UnknownModelError as exc:
         raise HTTPException(404, str(exc)) from None
     except ImageError as exc:

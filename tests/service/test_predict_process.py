@@ -1,0 +1,244 @@
+"""The express lane of POST /api/predict and its second process: the same answers as the route,
+byte for byte, and nothing lost when the process dies (service/predictlane.py,
+service/predictprocess.py, service/predictchild.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from service_helpers import Server, wait_for
+
+from glassnet.data.mnist import read_idx
+from glassnet.service.predictchild import _whole_requests
+from glassnet.service.predictlane import _plain_query
+from glassnet.service.predictprocess import (
+    ANSWER,
+    OK,
+    PASS,
+    READY,
+    _Pipes,
+    answer_frame,
+    request_frame,
+    wanted,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def digits(n: int) -> list[list[list[float]]]:
+    images = read_idx(REPO / "data" / "mnist" / "t10k-images-idx3-ubyte.gz")[:n]
+    return [(img / 255.0).round(4).tolist() for img in images]
+
+
+def series(text: str, name: str, labels: str = "") -> float:
+    """A series' value in the Prometheus text (0 when absent)."""
+    match = re.search(rf"^{re.escape(name + labels)} ([0-9.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+# -- the frames -----------------------------------------------------------------------------------
+
+
+def test_request_frames_are_cut_whole_from_a_stream_however_it_arrives() -> None:
+    frames = [
+        request_frame(1, "cnn", Path("/m/cnn.npz"), False, b'{"pixels": [1]}'),
+        request_frame(2, "run:épochs", Path("/r/ä b/last.npz"), True, b"x" * 70_000),
+        request_frame(0xFFFFFFFF, "", Path(""), False, b""),
+    ]
+    stream = b"".join(frames)
+    want = [
+        (1, 0, "cnn", Path("/m/cnn.npz"), b'{"pixels": [1]}'),
+        (2, 1, "run:épochs", Path("/r/ä b/last.npz"), b"x" * 70_000),
+        (0xFFFFFFFF, 0, "", Path(""), b""),
+    ]
+    for cut in (1, 7, len(frames[0]), len(frames[0]) + 5, len(stream) - 1):
+        got, used = _whole_requests(bytearray(stream[:cut]))
+        whole = sum(1 for end in np.cumsum([len(f) for f in frames]) if end <= cut)
+        assert got == want[:whole] and used == sum(len(f) for f in frames[:whole])
+    got, used = _whole_requests(bytearray(stream))
+    assert got == want and used == len(stream)
+
+
+def test_answer_frames_are_cut_whole_from_the_child_however_they_arrive() -> None:
+    class Owner:
+        def __init__(self) -> None:
+            self.got: list[tuple[int, int, bytes]] = []
+
+        def _answered(self, req_id: int, status: int, payload: bytes) -> None:
+            self.got.append((req_id, status, payload))
+
+    sent = [(0, READY, b""), (5, OK, b'{"digit": 7}' * 300), (6, PASS, b""), (7, OK, b"{}")]
+    stream = b"".join(answer_frame(*a) for a in sent)
+    for step in (1, 3, ANSWER.size, 1000, len(stream)):
+        owner = Owner()
+        pipes = _Pipes(owner)  # type: ignore[arg-type]
+        for i in range(0, len(stream), step):
+            pipes.pipe_data_received(1, stream[i : i + step])
+        assert owner.got == sent and not pipes.buffer
+
+
+def test_the_lane_takes_only_a_plain_query() -> None:
+    assert _plain_query(b"") == (None, False)
+    assert _plain_query(b"model=mlp") == ("mlp", False)
+    assert _plain_query(b"model=run%3Aa&activations=true") == ("run:a", True)
+    assert _plain_query(b"activations=0&model=") == ("", False)
+    for odd in (
+        b"model=a&model=b",  # twice: FastAPI takes one, the route says which
+        b"activations=yes",  # FastAPI reads more spellings than the lane
+        b"activations=true&activations=false",
+        b"token=abc",
+        b"model=" + b"x" * 513,  # over the route's max_length: its 422
+    ):
+        assert _plain_query(odd) is None, odd
+
+
+def test_the_setting() -> None:
+    assert wanted("on") and not wanted("off")
+    assert wanted("auto") == ((os.cpu_count() or 1) > 1)
+
+
+# -- a real server ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Server:
+    root = tmp_path_factory.mktemp("lane")
+    srv = Server(root / "runs", tiny_dataset, env={"GLASSNET_PREDICT_PROCESS": "on"})
+    yield srv
+    srv.stop()
+
+
+def children(server: Server) -> list[int]:
+    found = []
+    for pid in server.child_pids():
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"glassnet.service.predictchild" in cmd:
+            found.append(pid)
+    return found
+
+
+def lane(http: httpx.Client, how: str) -> float:
+    return series(http.get("/metrics").text, "glassnet_predict_lane_total", f'{{how="{how}"}}')
+
+
+def warm(http: httpx.Client, body: dict) -> None:
+    """Predict until the second process answers (it starts on the first plain prediction)."""
+
+    def answered() -> bool:
+        assert http.post("/api/predict", json=body).status_code == 200
+        return lane(http, "process") > 0
+
+    wait_for(answered, 60, 0.1, "the second process to answer")
+
+
+def test_the_second_process_answers_what_the_route_answers_byte_for_byte(server: Server) -> None:
+    grids = digits(12)
+    flat = np.asarray(grids[0]).ravel().tolist()
+    big = np.kron(np.asarray(grids[1]), np.ones((2, 2))).tolist()  # 56x56, as the pad sends
+    blank = [[0.0] * 28 for _ in range(28)]
+    with server.http() as http:
+        warm(http, {"pixels": grids[0]})
+        cases = [(f"?model={m}", {"pixels": g}) for g in grids for m in ("cnn", "mlp")]
+        cases += [("", {"pixels": flat}), ("", {"pixels": big}), ("", {"pixels": blank})]
+        cases += [
+            ("?activations=true", {"pixels": grids[2]}),
+            ("?model=notes&activations=1", {"pixels": big}),
+        ]
+        by_process = lane(http, "process")
+        for query, body in cases:
+            text = json.dumps(body)
+            headers = {"content-type": "application/json"}
+            fast = http.post(f"/api/predict{query}", content=text, headers=headers)
+            # An unknown query parameter: FastAPI ignores it, the lane hands the request on.
+            sep = "&" if query else "?"
+            slow = http.post(f"/api/predict{query}{sep}via=route", content=text, headers=headers)
+            assert fast.status_code == slow.status_code == 200, (query, fast.text[:200])
+            assert fast.content == slow.content, query
+            assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+            assert fast.headers["x-content-type-options"] == "nosniff"  # Guard's headers on both
+        assert lane(http, "process") == by_process + len(cases)
+        assert lane(http, "route") >= len(cases)
+        answer = http.post("/api/predict", json={"pixels": grids[3]}).json()
+        assert answer["digit"] == 0 and answer["model"] == "cnn"  # MNIST test digit 3 is a 0
+
+
+def test_what_the_process_passes_back_the_route_names(server: Server) -> None:
+    grid = digits(1)[0]
+    with server.http() as http:
+        warm(http, {"pixels": grid})
+        before = lane(http, "route")
+        out_of_range = [row[:] for row in grid]
+        out_of_range[5][5] = 1.5
+        r = http.post("/api/predict", json={"pixels": out_of_range})
+        assert r.status_code == 422 and "[0, 1]" in r.json()["detail"]
+        r = http.post("/api/predict?model=nosuchmodel", json={"pixels": grid})
+        assert r.status_code == 404 and "nosuchmodel" in r.json()["detail"]
+        r = http.post(
+            "/api/predict",
+            content=b'{"pixels": [[0.5, 0.5], [0.5]]}',
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 422 and "equal length" in r.json()["detail"]
+        assert lane(http, "route") == before + 3
+
+
+def test_a_killed_process_loses_no_answer_and_comes_back(server: Server) -> None:
+    grids = digits(8)
+    with server.http() as http:
+        warm(http, {"pixels": grids[0]})
+        (pid,) = children(server)
+        starts = series(http.get("/metrics").text, "glassnet_predict_process_starts_total")
+        here, by_process = lane(http, "here"), lane(http, "process")
+        os.kill(pid, signal.SIGKILL)
+        # Every request meanwhile is answered, by the server itself until a new process is ready.
+        for i in range(40):
+            r = http.post("/api/predict", json={"pixels": grids[i % 8]})
+            assert r.status_code == 200 and r.json()["digit"] is not None
+        assert lane(http, "here") > here
+
+        def back() -> bool:
+            assert http.post("/api/predict", json={"pixels": grids[1]}).status_code == 200
+            return lane(http, "process") > by_process
+
+        wait_for(back, 60, 0.2, "a new second process to answer")
+        text = http.get("/metrics").text
+        assert series(text, "glassnet_predict_process_starts_total") == starts + 1
+        assert len(children(server)) == 1 and children(server) != [pid]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_the_process_ends_with_the_server(tmp_path: Path, tiny_dataset: Path, sig: int) -> None:
+    srv = Server(tmp_path / "runs", tiny_dataset, env={"GLASSNET_PREDICT_PROCESS": "on"})
+    try:
+        with srv.http() as http:
+            warm(http, {"pixels": digits(1)[0]})
+        (pid,) = children(srv)
+    finally:
+        srv.stop()
+    assert (
+        not Path(f"/proc/{pid}").exists() or b"predictchild" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
+
+
+def test_off_keeps_one_process(tmp_path: Path, tiny_dataset: Path) -> None:
+    srv = Server(tmp_path / "runs", tiny_dataset, env={"GLASSNET_PREDICT_PROCESS": "off"})
+    try:
+        with srv.http() as http:
+            for grid in digits(3):
+                assert http.post("/api/predict", json={"pixels": grid}).status_code == 200
+            text = http.get("/metrics").text
+            assert series(text, "glassnet_predict_lane_total", '{how="here"}') == 3
+            assert "glassnet_predict_process_starts_total" not in text
+        assert children(srv) == []
+    finally:
+        srv.stop()
