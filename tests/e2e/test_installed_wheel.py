@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -68,6 +69,11 @@ class InstalledServer(ServeProcess):
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
+
+
+def _text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()
 
 
 def _post(url: str, body: dict) -> dict:
@@ -179,6 +185,20 @@ def test_installed_server_serves_the_full_app(server: InstalledServer, installed
     read = [_post(server.url + "/api/predict", {"pixels": (im / 255.0).tolist()})["digit"] for im in images]
     assert read == labels
     print(f"installed wheel from {server.cwd}: ten test digits read {read} (labels {labels})")
+    # The second process for predictions (started by the first one where there are 2+ cores, as
+    # GLASSNET_PREDICT_PROCESS=auto says) runs the installed code too.
+    if (os.cpu_count() or 1) > 1:
+        deadline = time.monotonic() + 60
+        while True:
+            found = re.search(
+                r'predict_lane_total\{how="process"\} ([0-9.e+]+)', _text(server.url + "/metrics")
+            )
+            assert found is not None, "no glassnet_predict_lane_total in /metrics"
+            if float(found.group(1)) > 0:
+                break
+            assert time.monotonic() < deadline, "the second process never answered a prediction"
+            assert _post(server.url + "/api/predict", {"pixels": (images[0] / 255.0).tolist()})["digit"] == 7
+            time.sleep(0.2)
 
     run = _post(server.url + "/api/runs", {"preset": "mlp", "epochs": 1})
     deadline = time.monotonic() + 180

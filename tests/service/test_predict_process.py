@@ -4,10 +4,12 @@ service/predictprocess.py, service/predictchild.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +25,7 @@ from glassnet.service.predictprocess import (
     OK,
     PASS,
     READY,
+    STALL_S,
     _Pipes,
     answer_frame,
     request_frame,
@@ -131,12 +134,13 @@ def lane(http: httpx.Client, how: str) -> float:
     return series(http.get("/metrics").text, "glassnet_predict_lane_total", f'{{how="{how}"}}')
 
 
-def warm(http: httpx.Client, body: dict) -> None:
-    """Predict until the second process answers (it starts on the first plain prediction)."""
+def warm(http: httpx.Client, body: dict, since: float = 0) -> None:
+    """Predict until the second process has answered more than ``since`` (it starts on the first
+    plain prediction, and again after it died)."""
 
     def answered() -> bool:
         assert http.post("/api/predict", json=body).status_code == 200
-        return lane(http, "process") > 0
+        return lane(http, "process") > since
 
     wait_for(answered, 60, 0.1, "the second process to answer")
 
@@ -214,6 +218,34 @@ def test_a_killed_process_loses_no_answer_and_comes_back(server: Server) -> None
         text = http.get("/metrics").text
         assert series(text, "glassnet_predict_process_starts_total") == starts + 1
         assert len(children(server)) == 1 and children(server) != [pid]
+
+
+def test_a_stuck_process_is_killed_and_its_requests_answered_here(server: Server) -> None:
+    grid = digits(1)[0]
+    with server.http() as http:
+        warm(http, {"pixels": grid})
+        (pid,) = children(server)
+        here, by_process = lane(http, "here"), lane(http, "process")
+        os.kill(pid, signal.SIGSTOP)  # alive, holding its pipes, answering nothing
+        try:
+            started = time.monotonic()
+            r = http.post("/api/predict", json={"pixels": grid})
+            waited = time.monotonic() - started
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        assert r.status_code == 200 and r.json()["digit"] == 7
+        assert STALL_S <= waited < STALL_S + 5  # the watchdog's second, then answered here
+        assert lane(http, "here") == here + 1
+        wait_for(
+            lambda: (
+                not Path(f"/proc/{pid}/cmdline").exists() or not Path(f"/proc/{pid}/cmdline").read_bytes()
+            ),
+            10,
+            0.1,
+            "the stuck process to be gone",
+        )
+        warm(http, {"pixels": grid}, since=by_process)  # and a new one answers
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])

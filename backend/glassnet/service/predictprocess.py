@@ -25,8 +25,9 @@ answers with the same code as the route (``predict_batch`` and the result's JSON
 bytes. Everything the child passes on, and everything while it starts, after it died or when it
 is off, is answered in the server's own process as before — a dead child costs speed, never an
 answer. It is started on the first plain prediction (a server nobody asks stays one process),
-again at most every :data:`RESTART_S` seconds after it died, and it ends with the server (its
-stdin closes; a server killed outright closes it too).
+again at most every :data:`RESTART_S` seconds after it died (or after it was killed for leaving
+a request unanswered :data:`STALL_S` seconds), and it ends with the server (its stdin closes; a
+server killed outright closes it too).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ ACTIVATIONS = 1
 RESTART_S = 5.0
 #: seconds the child gets to finish when the server stops, before it is killed
 STOP_S = 3.0
+#: a request unanswered this long means the child is stuck: it is killed (and its requests are
+#: answered in the server's own process); a batch takes milliseconds, even with activations
+STALL_S = 10.0
 
 
 def request_frame(req_id: int, model_id: str, path: Path, activations: bool, body: bytes) -> bytes:
@@ -111,6 +115,8 @@ class PredictProcess:
         self._closed = False
         self._last_start = -RESTART_S
         self._pending: dict[int, asyncio.Future[bytes | None]] = {}
+        self._sent: dict[int, float] = {}  # when each pending request was sent (the watchdog)
+        self._watchdog: asyncio.TimerHandle | None = None
         self._next_id = 1
         self._outbox: list[bytes] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,6 +136,7 @@ class PredictProcess:
         self._next_id = req_id + 1 if req_id < 0xFFFFFFFF else 1
         future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
+        self._sent[req_id] = time.monotonic()
         if not self._outbox:  # the frames of one turn of the loop go in one write
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(request_frame(req_id, model_id, path, activations, body))
@@ -148,6 +155,7 @@ class PredictProcess:
             log.info("predictions: a second process (pid %s) reads plain digits", self.pid)
             return
         future = self._pending.pop(req_id, None)
+        self._sent.pop(req_id, None)
         if future is None or future.done():
             return  # the request's client went away meanwhile
         if status == OK:
@@ -191,6 +199,20 @@ class PredictProcess:
             return
         self.transport, self.pid = transport, transport.get_pid()
         self.starts += 1
+        self._watchdog = loop.call_later(1.0, self._watch)
+
+    def _watch(self) -> None:
+        """Every second while a child runs: kill it if its oldest request waited over STALL_S."""
+        self._watchdog = None
+        if self.transport is None:
+            return
+        oldest = min(self._sent.values(), default=None)  # dicts keep order, but ids may wrap
+        if oldest is not None and time.monotonic() - oldest > STALL_S:
+            log.warning("predictions: the second process (pid %s) stopped answering; killing it", self.pid)
+            with contextlib.suppress(ProcessLookupError):
+                self.transport.kill()
+            return  # process_exited() follows: its requests are answered here
+        self._watchdog = asyncio.get_running_loop().call_later(1.0, self._watch)
 
     def _exited(self) -> None:
         if self.ready and not self._closed:
@@ -202,10 +224,14 @@ class PredictProcess:
                 code,
             )
         self.ready = False
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if self.transport is not None:
             self.transport.close()
         self.transport = None
         self._outbox.clear()
+        self._sent.clear()
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
