@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import pytest
 from service_helpers import Server, wait_for
 
 from glassnet.data.mnist import read_idx
-from glassnet.service.predictchild import _whole_requests
+from glassnet.service.inference import ModelRegistry
+from glassnet.service.predictchild import _whole_requests, serve
 from glassnet.service.predictlane import _plain_query
 from glassnet.service.predictprocess import (
     ANSWER,
@@ -31,6 +33,7 @@ from glassnet.service.predictprocess import (
     request_frame,
     wanted,
 )
+from glassnet.training.blas import blas_threads
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,6 +88,63 @@ def test_answer_frames_are_cut_whole_from_the_child_however_they_arrive() -> Non
         for i in range(0, len(stream), step):
             pipes.pipe_data_received(1, stream[i : i + step])
         assert owner.got == sent and not pipes.buffer
+
+
+def test_the_child_answers_a_batch_as_the_registry_does(tmp_path: Path) -> None:
+    """serve() over real pipes: every request of one batch answered (OK with the registry's JSON,
+    or PASS), READY first, and the child ends when its input ends."""
+    models = REPO / "models"
+    grids = digits(3)
+    body = json.dumps({"pixels": grids[0]}).encode()
+    other = tmp_path / "cnn-copy.npz"
+    other.write_bytes((models / "cnn.npz").read_bytes())
+    requests = [
+        request_frame(1, "cnn", models / "cnn.npz", False, body),
+        request_frame(2, "mlp", models / "mlp.npz", True, json.dumps({"pixels": grids[1]}).encode()),
+        request_frame(3, "cnn", models / "cnn.npz", False, b'{"pixels": "no"}'),  # not a plain grid
+        request_frame(4, "cnn", other, False, body),  # the same id, another file, in one batch
+        request_frame(5, "gone", tmp_path / "gone.npz", False, body),  # a file deleted meanwhile
+        request_frame(
+            6, "cnn", models / "cnn.npz", False, json.dumps({"pixels": [[2.0] * 28] * 28}).encode()
+        ),
+    ]
+    r_in, w_in = os.pipe()
+    r_out, w_out = os.pipe()
+    os.write(w_in, b"".join(requests))  # all waiting in the pipe: one batch
+    os.close(w_in)
+    got = bytearray()
+
+    def collect() -> None:
+        while chunk := os.read(r_out, 1 << 16):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=collect)
+    reader.start()
+    serve(models, tmp_path, "cnn", r_in, w_out)  # returns when its input ends
+    os.close(w_out)
+    reader.join(30)
+    assert not reader.is_alive()
+    answers = []
+    at = 0
+    while at < len(got):
+        req_id, status, size = ANSWER.unpack_from(got, at)
+        answers.append((req_id, status, bytes(got[at + ANSWER.size : at + ANSWER.size + size])))
+        at += ANSWER.size + size
+    assert answers[0] == (0, READY, b"")
+    by_id = {req_id: (status, payload) for req_id, status, payload in answers[1:]}
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6]
+    assert {i for i, (status, _) in by_id.items() if status == PASS} == {3, 4, 5, 6}
+    registry = ModelRegistry(models, tmp_path)
+    for req_id, grid, model, activations in ((1, grids[0], "cnn", False), (2, grids[1], "mlp", True)):
+        with blas_threads(1):  # as the child reads (a product split over threads sums in other blocks)
+            want = registry.predict(pixels=np.asarray(grid), model_id=model, activations=activations)
+        got_answer = json.loads(by_id[req_id][1])
+        assert got_answer["digit"] == want.digit and got_answer["model"] == model
+        assert got_answer["message"] == want.message
+        np.testing.assert_allclose(got_answer["probabilities"], want.probabilities, rtol=1e-6)
+        assert (got_answer["activations"] is not None) == activations
+    os.close(r_out)
+    os.close(r_in)
 
 
 def test_the_lane_takes_only_a_plain_query() -> None:

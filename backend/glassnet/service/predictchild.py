@@ -36,7 +36,6 @@ def serve(models_dir: Path, runs_dir: Path, default_id: str, fd_in: int = 0, fd_
     # back and the server names the problem).
     with contextlib.suppress(Exception):
         registry.load(default_id)
-    gctuning.tune()
     write(fd_out, answer_frame(0, READY))
     buf = bytearray()
     with blas_threads(1):
@@ -51,14 +50,17 @@ def serve(models_dir: Path, runs_dir: Path, default_id: str, fd_in: int = 0, fd_
             del buf[:used]
             out = []
             queries, ids = [], []
+            paths: dict[str, Path] = {}  # one file per id in a batch (the registry maps id -> file)
             for req_id, flags, model_id, path, body in batch:
                 grid = plain_grid(body) if len(body) <= PLAIN_GRID_BYTES else None
-                if grid is None:
+                # A run's id whose file changed between two requests of one batch: the later one is
+                # passed back (rare; the route reads it), the earlier keeps its file.
+                if grid is None or paths.setdefault(model_id, path) != path:
                     out.append(answer_frame(req_id, PASS))
                     continue
                 try:
                     registry.register(model_id, path)
-                except ValueError:
+                except ValueError:  # an id the registry refuses: the route names the problem
                     out.append(answer_frame(req_id, PASS))
                     continue
                 activations = bool(flags & ACTIVATIONS)
@@ -66,7 +68,7 @@ def serve(models_dir: Path, runs_dir: Path, default_id: str, fd_in: int = 0, fd_
                 ids.append(req_id)
             try:
                 results = registry.predict_batch(queries) if queries else []
-            except Exception:
+            except Exception:  # a fault of this batch: the route answers each request instead
                 results = [None] * len(queries)
             for req_id, result in zip(ids, results, strict=True):
                 if result is None or isinstance(result, Exception):
@@ -108,6 +110,7 @@ def main(argv: list[str]) -> int:
     # Ctrl+C in the server's terminal reaches the whole process group: the server stops the
     # child by closing its stdin, after the answers in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gctuning.tune()  # the imports' objects out of the collector's walks, as in the server
     try:
         serve(Path(argv[0]), Path(argv[1]), argv[2])
     except BrokenPipeError:  # the server is gone

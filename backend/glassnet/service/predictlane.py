@@ -107,7 +107,7 @@ async def _answer(state: Any, body: bytes, model: str | None, activations: bool)
         return None
     try:
         return await answer_json(state, registry, model, activations, {"pixels": grid})
-    except Exception:
+    except Exception:  # whatever it was, the route repeats the request and names the problem
         return None
 
 
