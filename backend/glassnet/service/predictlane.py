@@ -33,7 +33,8 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .inference import UnknownModelError
-from .routes.predict import PLAIN_GRID_BYTES, answer_json, plain_grid
+from .routes.bodies import media_type_of
+from .routes.predict import MAX_MODEL_ID, PLAIN_GRID_BYTES, answer_json, plain_grid
 
 PATH = "/api/predict"
 _BOOLS = {"true": True, "false": False, "1": True, "0": False}
@@ -119,7 +120,7 @@ def _plain_query(raw: bytes) -> tuple[str | None, bool] | None:
     model: str | None = None
     activations: bool | None = None
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        if key == "model" and model is None and len(value) <= 512:
+        if key == "model" and model is None and len(value) <= MAX_MODEL_ID:
             model = value
         elif key == "activations" and activations is None and value in _BOOLS:
             activations = _BOOLS[value]
@@ -129,10 +130,10 @@ def _plain_query(raw: bytes) -> tuple[str | None, bool] | None:
 
 
 def _is_json(scope: Scope) -> bool:
-    """Whether the request's Content-Type is application/json (parameters aside, any case)."""
+    """Whether the request's (first) Content-Type is application/json, as the route reads it."""
     for name, value in scope["headers"]:
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return media_type_of(value.decode("latin-1")) == "application/json"
     return False
 
 

@@ -114,16 +114,15 @@ class PredictProcess:
         self._starting = False
         self._closed = False
         self._last_start = -RESTART_S
-        self._pending: dict[int, asyncio.Future[bytes | None]] = {}
-        self._sent: dict[int, float] = {}  # when each pending request was sent (the watchdog)
+        # each request in flight: its future and when it was sent (in sending order: the watchdog
+        # reads the oldest first)
+        self._pending: dict[int, tuple[asyncio.Future[bytes | None], float]] = {}
         self._watchdog: asyncio.TimerHandle | None = None
         self._next_id = 1
         self._outbox: list[bytes] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        #: children started, answers received (OK), requests passed back: for tests and benches
+        #: children started and answers received (OK), for /metrics
         self.starts = 0
         self.answered = 0
-        self.passed = 0
 
     # -- asking ----------------------------------------------------------------------------
     async def answer(self, model_id: str, path: Path, activations: bool, body: bytes) -> bytes | None:
@@ -135,8 +134,7 @@ class PredictProcess:
         req_id = self._next_id
         self._next_id = req_id + 1 if req_id < 0xFFFFFFFF else 1
         future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = future
-        self._sent[req_id] = time.monotonic()
+        self._pending[req_id] = (future, time.monotonic())
         if not self._outbox:  # the frames of one turn of the loop go in one write
             asyncio.get_running_loop().call_soon(self._flush)
         self._outbox.append(request_frame(req_id, model_id, path, activations, body))
@@ -154,16 +152,12 @@ class PredictProcess:
             self.ready = True
             log.info("predictions: a second process (pid %s) reads plain digits", self.pid)
             return
-        future = self._pending.pop(req_id, None)
-        self._sent.pop(req_id, None)
+        future, _ = self._pending.pop(req_id, (None, 0.0))
         if future is None or future.done():
             return  # the request's client went away meanwhile
         if status == OK:
             self.answered += 1
-            future.set_result(payload)
-        else:
-            self.passed += 1
-            future.set_result(None)
+        future.set_result(payload if status == OK else None)
 
     # -- starting and stopping ---------------------------------------------------------------
     def _start_soon(self) -> None:
@@ -206,8 +200,8 @@ class PredictProcess:
         self._watchdog = None
         if self.transport is None:
             return
-        oldest = min(self._sent.values(), default=None)  # dicts keep order, but ids may wrap
-        if oldest is not None and time.monotonic() - oldest > STALL_S:
+        oldest = next(iter(self._pending.values()), None)
+        if oldest is not None and time.monotonic() - oldest[1] > STALL_S:
             log.warning("predictions: the second process (pid %s) stopped answering; killing it", self.pid)
             with contextlib.suppress(ProcessLookupError):
                 self.transport.kill()
@@ -231,9 +225,8 @@ class PredictProcess:
             self.transport.close()
         self.transport = None
         self._outbox.clear()
-        self._sent.clear()
         pending, self._pending = self._pending, {}
-        for future in pending.values():
+        for future, _ in pending.values():
             if not future.done():
                 future.set_result(None)  # answered in the server's own process instead
 

@@ -26,6 +26,7 @@ __all__ = [
     "json_problem",
     "loads_strict",
     "media_type",
+    "media_type_of",
     "not_a_file",
     "pool_of",
     "read_body",
@@ -38,7 +39,12 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around an uploaded
 
 def media_type(request: Request) -> str:
     """``"application/json; charset=utf-8"`` -> ``"application/json"`` ('' when absent)."""
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type_of(request.headers.get("content-type", ""))
+
+
+def media_type_of(content_type: str) -> str:
+    """A Content-Type header's media type, parameters dropped, lower case (:func:`media_type`)."""
+    return content_type.split(";", 1)[0].strip().lower()
 
 
 async def read_body(request: Request, limit: int, what: str = "request body") -> bytes:

@@ -36,6 +36,7 @@ from .deps import AppState, Registry
 
 __all__ = [
     "MAX_JSON_BYTES",
+    "MAX_MODEL_ID",
     "PIXELS_HINT",
     "PLAIN_GRID_BYTES",
     "PredictRequest",
@@ -54,6 +55,8 @@ __all__ = [
 # for its whole body (~30 ms per MiB here, 0.13 s for the 4 MiB this once allowed, during which
 # the event loop could not run), so the body's size bounds the longest stall.
 MAX_JSON_BYTES = 1024 * 1024
+#: the longest ``?model=`` the route takes (the express lane hands longer ones to it for its 422)
+MAX_MODEL_ID = 512
 # Each error is an ErrorBody {"detail", "code"} (errors.document_errors adds the schema).
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
@@ -318,7 +321,7 @@ async def predict(
     model: Annotated[
         str | None,
         Query(
-            max_length=512,
+            max_length=MAX_MODEL_ID,
             description="A model id from GET /api/models or a run id; default: cnn. A run that has "
             "no weights yet is answered by the default model: the answer's `model` names the network "
             "that answered (and its `message` says so).",
