@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .photo import clean_photo, dark_ink, looks_photographed
+from .resample import lanczos_resize
 
 __all__ = [
     "FILE_MAX_IMAGE_BYTES",
@@ -60,6 +61,7 @@ WORK_SIDE = 1024
 SIZE = 28  # the network's input field, SIZE x SIZE
 FIT = 20  # MNIST fitted each digit into a FIT x FIT box inside the field
 CENTRE = SIZE / 2  # (14, 14) in array-index coordinates: MNIST's mean centre of mass
+_POSITIONS = np.arange(FIT, dtype=np.float64)  # row / column indices of a fitted digit
 
 # Pillow formats accepted for uploads: the common raster formats, nothing exotic (a smaller
 # attack surface for bytes that arrive over HTTP).
@@ -284,10 +286,10 @@ def _median(x: np.ndarray) -> np.ndarray:
 
 def _centre_of_mass(x: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted mean (row, col) of a non-negative (H, W) array with positive sum."""
+    h, w = x.shape
     total = x.sum()
-    rows = np.arange(x.shape[0], dtype=np.float64)
-    cols = np.arange(x.shape[1], dtype=np.float64)
-    return float(x.sum(axis=1) @ rows / total), float(x.sum(axis=0) @ cols / total)
+    positions = _POSITIONS if max(h, w) <= FIT else np.arange(max(h, w), dtype=np.float64)
+    return float(x.sum(axis=1) @ positions[:h] / total), float(x.sum(axis=0) @ positions[:w] / total)
 
 
 def prepare_digit(image: np.ndarray) -> np.ndarray | None:
@@ -345,8 +347,9 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     flip = median > 0.5
     if flip.any():
         x = np.where(flip[:, None, None], 1.0 - x, x)
-    # (c) background removal and ink detection (the flipped border's median is 1 - median).
-    background = np.where(flip, 1.0 - median, median)
+    # (c) background removal and ink detection (the flipped border's median is 1 - median:
+    # whichever of the two is the darker, as a flip happens exactly when median > 0.5).
+    background = np.minimum(median, 1.0 - median)
     x = np.maximum(x - background[:, None, None], 0.0)
     peak = x.max(axis=(1, 2))
     present = peak >= _MIN_CONTRAST
@@ -403,10 +406,10 @@ def _fit_and_centre(x: np.ndarray) -> np.ndarray | None:
     scale = FIT / max(h, w)
     new_h = max(1, min(FIT, round(h * scale)))
     new_w = max(1, min(FIT, round(w * scale)))
-    fitted_img = Image.fromarray(x.astype(np.float32))  # float32 -> mode "F"
-    fitted_img = fitted_img.resize((new_w, new_h), resample=Image.Resampling.LANCZOS)
-    # np.minimum/maximum: np.clip's Python wrapper costs more than the clipping of 400 pixels.
-    fitted = np.minimum(np.maximum(np.asarray(fitted_img, dtype=np.float64), 0.0), 1.0)
+    # Lanczos as Pillow computes it, as two matrix products (resample.py: Pillow's round trip
+    # cost more than the rest of a drawn digit's preparation). np.minimum/maximum: np.clip's
+    # Python wrapper costs more than the clipping of 400 pixels.
+    fitted = np.minimum(np.maximum(lanczos_resize(x, new_h, new_w), 0.0), 1.0)
     top_value = float(fitted.max())
     if top_value <= 0.0:
         return None  # cannot happen for real ink, but never divide by zero

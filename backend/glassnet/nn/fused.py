@@ -198,17 +198,19 @@ class _Tournament:
     def _value(node: _Tournament | tuple[Any, Any]) -> Any:
         return node[0] if isinstance(node, tuple) else node.out
 
-    def forward(self) -> None:
-        """Fill ``out`` with the maxima (and the left-won maps)."""
+    def forward(self, winners: bool = True) -> None:
+        """Fill ``out`` with the maxima, and with ``winners`` the left-won maps that
+        :meth:`backward` needs (a prediction, which has no backward pass, skips them)."""
         xp = self.xp
         if self.left is None:
             xp.copyto(self.out, self.leaf_view)
             return
         for child in (self.left, self.right):
             if isinstance(child, _Tournament):
-                child.forward()
+                child.forward(winners)
         a, b = self._value(self.left), self._value(self.right)
-        xp.greater_equal(a, b, out=self.left_won)  # ties: the lower offset wins
+        if winners:
+            xp.greater_equal(a, b, out=self.left_won)  # ties: the lower offset wins
         xp.maximum(a, b, out=self.out)
 
     def backward(self, g: Any) -> None:
@@ -355,16 +357,17 @@ class ConvBlock:
             self.xp.copyto(interior, x)
         self.xp.copyto(dst, windows)
 
-    def forward(self, wb: Any) -> Any:
+    def forward(self, wb: Any, winners: bool = True) -> Any:
         """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
-        weights."""
+        weights; ``winners``: keep the pooling's winners for :meth:`backward` (False: a
+        prediction's forward pass only)."""
         self._im2col()
         if self.chunks > 1:
             self.xp.matmul(wb, self._cols_chunks, out=self._z_chunks)
         else:
             self.xp.matmul(wb, self.cols, out=self.z)
         if self.pool is not None:
-            self.pool.forward()
+            self.pool.forward(winners)
         else:
             self.xp.copyto(self.out, self.z.reshape(self.out.shape))
         self.act.forward(self.out)
@@ -569,8 +572,10 @@ class FusedNetwork:
         self.x_in = first[:-1] if isinstance(self.blocks[0], DenseBlock) else first
         self.rows = xp.arange(n)
 
-    def forward(self, x: Any) -> Any:
-        """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it)."""
+    def forward(self, x: Any, winners: bool = True) -> Any:
+        """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it).
+        ``winners=False`` for a forward pass with no backward after it (pooling's winners
+        are not kept)."""
         if isinstance(self.blocks[0], DenseBlock):
             self.xp.copyto(self.x_in, x.reshape(self.n, -1).T)
         else:
@@ -580,7 +585,7 @@ class FusedNetwork:
             if isinstance(block, DenseBlock):
                 a = block.forward(self.inputs[b], self.weights[b])
             else:
-                a = block.forward(self.weights[b])
+                a = block.forward(self.weights[b], winners)
         return a
 
     def run(self, x: Any, y: Any, scale: float) -> StepStats:
@@ -662,7 +667,7 @@ class FastForward:
         x = pack.xp.asarray(x, dtype=pack.data.dtype)
         if n < size:
             x = pack.xp.concatenate([x, pack.xp.zeros((size - n, *x.shape[1:]), dtype=x.dtype)])
-        return net.forward(x)[:, :n].T.copy()
+        return net.forward(x, winners=False)[:, :n].T.copy()
 
 
 def supported(model: Sequential) -> tuple[bool, str]:
