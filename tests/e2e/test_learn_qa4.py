@@ -31,6 +31,16 @@ MEAN_POOL = {
 WEIGHTS = '[data-testid="learn-weights"]'
 
 
+@pytest.fixture(autouse=True)
+def stop_runs_left(server):
+    """A test that fails midway leaves its run paused or training: stop it, so the next test's
+    run is not queued behind it (the server trains one run at a time)."""
+    yield
+    for run in api(server, "/api/runs"):
+        if run["status"] in ("queued", "running", "paused"):
+            api(server, f"/api/runs/{run['id']}/stop", {})
+
+
 def shown_step(page) -> int:
     return int(page.locator(WEIGHTS).get_attribute("data-step"))
 

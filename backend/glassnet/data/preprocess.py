@@ -457,7 +457,9 @@ def prepare_pixel_batch(batch: Sequence[Any]) -> list[np.ndarray | ValueError | 
             continue
         groups.setdefault(grid.shape, []).append((i, grid))
     for members in groups.values():
-        digits = prepare_digits(np.stack([grid for _, grid in members]))
+        # one grid (a drawing pad's usual request): a view, not np.stack's copy and its overhead
+        stacked = members[0][1][None] if len(members) == 1 else np.stack([grid for _, grid in members])
+        digits = prepare_digits(stacked)
         for (i, _), digit in zip(members, digits, strict=True):
             out[i] = digit
     return out

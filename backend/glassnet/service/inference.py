@@ -415,13 +415,15 @@ class ModelRegistry:
             q = queries[members[0]]
             model_id, loaded, note = nets[(q.model_id or self.default_id, q.fallback)]  # type: ignore[misc]
             model = loaded.model
-            x = np.stack([digits[i] for i in members]).reshape(len(members), *model.input_shape)
+            ready = [digits[i] for i in members]
+            x = ready[0][None] if len(ready) == 1 else np.stack(ready)  # one digit: a view
+            x = x.reshape(len(ready), *model.input_shape)
             record = any(queries[i].activations for i in members)
             with loaded.lock:  # layers and buffers are per network: one forward pass at a time
                 if record:  # the same forward pass, keeping every layer's output
-                    scores, acts = model.forward_record(x.astype(np.float32))
+                    scores, acts = model.forward_record(x.astype(np.float32, copy=False))
                 else:
-                    scores, acts = loaded.fast.scores(x.astype(np.float32)), []
+                    scores, acts = loaded.fast.scores(x.astype(np.float32, copy=False)), []
                 probs = to_host(probabilities(model.loss, scores)).astype(np.float64)
             wanted = [row for row, i in enumerate(members) if queries[i].activations]
             encoded: dict[int, list[dict[str, Any]]] = {}

@@ -18,6 +18,11 @@ import { ConvStepper, PoolView } from "./convsteps.js";
 import { StepView, BatchView } from "./stepper.js";
 import { STATUS } from "../protocol.js";
 
+/** How long after following a paused run's step Learn checks the step reached the screen (ms). */
+const FOLLOW_CHECK_MS = 2000;
+/** How many times Learn asks again for a step followed that did not arrive. */
+const FOLLOW_TRIES = 3;
+
 const WATCHED = "@watched"; // the model option "the run you watch (latest weights)"
 
 /**
@@ -61,6 +66,8 @@ export class Learn {
     this.scratch = null;
     /** @type {number|null} the run's step Learn last followed by itself (once per step) */
     this.followed = null;
+    /** @type {ReturnType<typeof setTimeout>|undefined} the check that the step followed arrived */
+    this.followTimer = undefined;
     /** @type {{model: string, step: number}|null} the weights a new digit or target is read with (null: the latest) */
     this.kept = null;
     /** @type {any} */
@@ -345,11 +352,7 @@ export class Learn {
    */
   showWeights() {
     const el = this.$("learn-weights"), button = this.$("learn-refresh");
-    const step = this.shownStep();
-    const runId = this.followedRun();
-    const info = runId ? this.ctx.run(runId) : null;
-    const run = info ? { step: info.step, training: info.status === STATUS.RUNNING } : null;
-    const state = weightsState(step, run, !!this.scratch);
+    const { step, info, state } = this.weights();
     el.hidden = state === "none";
     button.classList.toggle("due", state === "behind");
     if (state === "none" || step == null) { el.textContent = ""; delete el.dataset.state; return; }
@@ -362,7 +365,34 @@ export class Learn {
     if (state === "follow" && this.followed !== now) {
       this.followed = now;
       this.latest();
+      this.checkFollow(now, FOLLOW_TRIES);
     }
+  }
+
+  /** The step on the screen, the run followed (or null) and the weights line's state. */
+  weights() {
+    const step = this.shownStep();
+    const runId = this.followedRun();
+    const info = runId ? this.ctx.run(runId) : null;
+    const run = info ? { step: info.step, training: info.status === STATUS.RUNNING } : null;
+    return { step, info, state: weightsState(step, run, !!this.scratch) };
+  }
+
+  /**
+   * A moment after following a paused run to step `now`, check that step reached the screen; if
+   * not (the answer was overtaken by another question, failed, or came from older weights), ask
+   * again, at most `tries` times. Without this one lost answer left the line "has trained on"
+   * until the next step. @param {number} now @param {number} tries
+   */
+  checkFollow(now, tries) {
+    clearTimeout(this.followTimer);
+    this.followTimer = setTimeout(() => {
+      if (tries <= 0 || this.followed !== now || !this.ex) return;
+      const { step, state } = this.weights();
+      if (state !== "follow" || (step ?? -1) >= now) return; // arrived, or the run trains again
+      this.latest();
+      this.checkFollow(now, tries - 1);
+    }, FOLLOW_CHECK_MS);
   }
 
   /** A run's step or status changed (its metrics, its status): the weights line follows. @param {string|null} runId */
