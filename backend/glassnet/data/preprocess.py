@@ -62,6 +62,7 @@ SIZE = 28  # the network's input field, SIZE x SIZE
 FIT = 20  # MNIST fitted each digit into a FIT x FIT box inside the field
 CENTRE = SIZE / 2  # (14, 14) in array-index coordinates: MNIST's mean centre of mass
 _POSITIONS = np.arange(FIT, dtype=np.float64)  # row / column indices of a fitted digit
+_EXPECTED_GRID = f"pixels must be {SIZE * SIZE} numbers or a {SIZE}x{SIZE} grid"
 
 # Pillow formats accepted for uploads: the common raster formats, nothing exotic (a smaller
 # attack surface for bytes that arrive over HTTP).
@@ -337,7 +338,7 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
         B entries: a (28, 28) float32 digit, or None where there is no ink.
     """
     x = images
-    b, h, w = x.shape
+    h, w = x.shape[1:]
     # The border, sorted: its median is the background's level (steps b and c), and its spread
     # tells a photo (grain, uneven light) from a flat image — the pad, a scan, MNIST.
     edge = np.sort(_border(x), axis=1)
@@ -358,7 +359,7 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     min_ink = _min_ink(h, w)
     counts = ink.sum(axis=(1, 2))
     present &= counts >= min_ink
-    x[~ink] = 0.0
+    x *= ink  # the background to 0 (x >= 0 here: one call, not a mask and an assignment)
     # A photo is cleaned first (photo.py); the flat images go on through the steps below. So
     # is an image whose "ink" is a third of it or more while the bulk of the picture is light
     # (a sheet on a dark table: its flat dark border made the paper the ink).
@@ -371,13 +372,16 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     top, bottom = rows.argmax(axis=1), h - 1 - rows[:, ::-1].argmax(axis=1)
     left, right = cols.argmax(axis=1), w - 1 - cols[:, ::-1].argmax(axis=1)
     out: list[np.ndarray | None] = []
-    for i in range(b):
-        if photographed[i]:
+    # Python lists for the loop: indexing an array element by element costs more
+    boxes = zip(top.tolist(), bottom.tolist(), left.tolist(), right.tolist(), strict=True)
+    flags = zip(photographed.tolist(), present.tolist(), boxes, strict=True)
+    for i, (photo, has_ink, (t, bm, lt, rt)) in enumerate(flags):
+        if photo:
             out.append(_prepare_photo(images[i]))
-        elif not present[i]:
+        elif not has_ink:
             out.append(None)
         else:
-            out.append(_fit_and_centre(x[i, top[i] : bottom[i] + 1, left[i] : right[i] + 1]))
+            out.append(_fit_and_centre(x[i, t : bm + 1, lt : rt + 1]))
     return out
 
 
@@ -467,7 +471,7 @@ def prepare_pixel_batch(batch: Sequence[Any]) -> list[np.ndarray | ValueError | 
 
 def pixel_grid(pixels: Sequence[float] | Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     """The validated (H, W) float64 grid of :func:`prepare_pixels` (its ValueErrors)."""
-    expected = f"pixels must be {SIZE * SIZE} numbers or a {SIZE}x{SIZE} grid"
+    expected = _EXPECTED_GRID
     try:
         arr = np.asarray(pixels)
     except ValueError as exc:  # ragged nested lists

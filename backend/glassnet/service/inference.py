@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import stat
 import threading
 import zipfile
 from collections import OrderedDict
@@ -133,6 +134,24 @@ def _run_figures(meta: dict[str, Any], epochs: Any, val_accuracy: Any) -> tuple[
     return epochs, val_accuracy
 
 
+#: a checkpoint file's cache key: (path, mtime in ns, size, inode)
+_Key = tuple[str, int, int, int]
+
+
+def _stat_key(path: Path, st: os.stat_result) -> _Key:
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _file_key(path: Path) -> _Key | None:
+    """The cache key of a regular file, or None where ``path`` is not one (missing, a folder,
+    unreadable): ``Path.is_file()`` and the key from one ``stat``."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in a resolver's path, as is_file() says False
+        return None
+    return _stat_key(path, st) if stat.S_ISREG(st.st_mode) else None
+
+
 class ModelRegistry:
     """Finds, loads, caches and runs the networks that answer predictions.
 
@@ -199,32 +218,41 @@ class ModelRegistry:
         Raises:
             UnknownModelError: no such model.
         """
+        return self._locate(model_id)[0]
+
+    def _locate(self, model_id: str | None) -> tuple[Path, _Key]:
+        """:meth:`path_of`'s file and its cache key (:meth:`_key`), from one ``stat`` of it: a
+        prediction's lookup stat'ed the file twice (``is_file``, then for the key).
+
+        Raises:
+            UnknownModelError: no such model.
+        """
         model_id = model_id or self.default_id
         with self._lock:
             registered = self._registered.get(model_id)
             resolver = self._resolver
         if registered is not None:
-            if registered.is_file():
-                return registered
+            if (key := _file_key(registered)) is not None:
+                return registered, key
             raise UnknownModelError(model_id)
         if len(model_id) <= MAX_ID:
             segments = model_id.split(":")
             if all(_SEGMENT.fullmatch(s) for s in segments):
                 if len(segments) == 1:
                     bundled = self.models_dir / f"{model_id}.npz"
-                    if bundled.is_file():
-                        return bundled
+                    if (key := _file_key(bundled)) is not None:
+                        return bundled, key
                 run = self.runs_dir.joinpath(*segments[:-1], f"{segments[-1]}.npz")
-                if run.is_file():
-                    return run
+                if (key := _file_key(run)) is not None:
+                    return run, key
             if resolver is not None:
                 try:
                     found = resolver(model_id)
                 except (LookupError, ValueError, OSError) as exc:  # the resolver's "no such run"
                     log.debug("run resolver refused %r: %s", model_id, exc)
                     found = None
-                if found is not None and Path(found).is_file():
-                    return Path(found)
+                if found is not None and (key := _file_key(Path(found))) is not None:
+                    return Path(found), key
         raise UnknownModelError(model_id)
 
     def _files(self) -> list[tuple[str, Path]]:
@@ -247,12 +275,11 @@ class ModelRegistry:
 
     # -- loading -----------------------------------------------------------------------------
     @staticmethod
-    def _key(path: Path) -> tuple[str, int, int, int]:
+    def _key(path: Path) -> _Key:
         """(path, mtime, size, inode): a file rewritten or replaced is another key. The path as
         given (ids map to one path each), not resolved: resolving lstat'ed every folder of it,
-        ~40 µs of every prediction."""
-        st = os.stat(path)
-        return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+        ~40 µs of every prediction. Raises FileNotFoundError for a file that is gone."""
+        return _stat_key(path, os.stat(path))
 
     def load(self, model_id: str | None = None) -> tuple[str, Sequential, threading.Lock]:
         """(id, network, its lock) for an id, from the cache or freshly read and validated.
@@ -267,11 +294,7 @@ class ModelRegistry:
 
     def _load(self, model_id: str | None) -> tuple[str, _Loaded]:
         model_id = model_id or self.default_id
-        path = self.path_of(model_id)
-        try:
-            key = self._key(path)
-        except FileNotFoundError:  # removed between lookup and stat
-            raise UnknownModelError(model_id) from None
+        path, key = self._locate(model_id)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
