@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from .conftest import open_page, pump_until
 from .test_dashboard import api
 from .test_learn import learn_on, wait_status, wait_text
-from .test_truthful_panels import done, wait_run, watch
+from .test_truthful_panels import done, stop_all, wait_run, watch
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,7 @@ def stop_runs_left(server):
     """A test that fails midway leaves its run paused or training: stop it, so the next test's
     run is not queued behind it (the server trains one run at a time)."""
     yield
-    for run in api(server, "/api/runs"):
-        if run["status"] in ("queued", "running", "paused"):
-            api(server, f"/api/runs/{run['id']}/stop", {})
+    stop_all(server)
 
 
 def shown_step(page) -> int:
@@ -152,6 +150,49 @@ def test_one_screen_reads_one_step_says_which_and_follows_a_paused_run(server, b
     wait_text(page, '[data-testid="grad-caption"]', "over the ten probe digits")
     assert "mini-batch" not in page.get_by_test_id("grad-caption").inner_text()
     done(server, page, errors)
+
+
+def test_a_paused_runs_step_whose_read_is_lost_is_read_again(server, browser) -> None:
+    """Following a paused run, the page reads the run's latest weights once per step. When that
+    read is lost (here the first one after the step fails in the browser), it asks again a moment
+    later, so the weights line still reaches the step; it used to say "has trained on" until the
+    next step (CI at 580edeb)."""
+    run = api(server, "/api/runs", {"spec": MEAN_POOL, "epochs": 1000, "batch_size": 16, "name": "lost read"})
+    page, errors = open_page(browser, server.url)
+    watch(page, run["id"])
+    page.wait_for_function("(id) => window.glassnet.S.runs.get(id)?.step > 0", arg=run["id"], timeout=30000)
+    learn_on(page, "@watched", "test")
+    wait_status(page, "lost read")
+    api(server, f"/api/runs/{run['id']}/pause", {})
+    wait_run(server, run["id"], ("paused",))
+    followed = (
+        f"(id) => document.querySelector('{WEIGHTS}').dataset.step"
+        " === String(window.glassnet.S.runs.get(id).step)"
+    )
+    page.wait_for_function(followed, arg=run["id"], timeout=20000)  # the pause itself is followed
+    lost: list[dict] = []
+
+    def lose_the_first_latest_read(route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if not lost and "step" not in body and "layers" not in body:  # a read of the latest weights
+            lost.append(body)
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/explain", lose_the_first_latest_read)
+    before = run_step(page, run["id"])
+    api(server, f"/api/runs/{run['id']}/step", {})
+    page.wait_for_function("([id, s]) => window.glassnet.S.runs.get(id).step > s", arg=[run["id"], before])
+    now = run_step(page, run["id"])
+    page.wait_for_function(
+        f"(s) => document.querySelector('{WEIGHTS}').dataset.step === String(s)", arg=now, timeout=20000
+    )
+    wait_text(page, WEIGHTS, f"at step {now}: the run's latest.")
+    assert lost and lost[0]["model"] == run["id"], lost  # the first read was made, and lost
+    stop_all(server)
+    errors.check(allow=("net::ERR_FAILED",))  # the lost request's own line in the console
+    page.close()
 
 
 def test_the_wish_rule_names_the_layers_real_activation(server, browser) -> None:
