@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from glassnet.data.resample import CACHED_SIDE, lanczos_resize, weights
+from glassnet.data.resample import CACHED_ENTRIES, lanczos_resize, weights
 
 # float32 rounding of values up to 1 (each pass stores float32, as Pillow's mode "F" does)
 TOLERANCE = 2.5e-7
@@ -39,7 +39,7 @@ def test_large_shrinks_and_one_unchanged_axis_as_pillow() -> None:
     for (h, w), (out_h, out_w) in [
         ((320, 200), (20, 13)),  # a photo's work image to a digit's fit
         ((20, 640), (20, 1)),  # only the width changes: Pillow skips the vertical pass
-        ((1500, 20), (20, 20)),  # a side over CACHED_SIDE: weights made per call
+        ((1700, 20), (20, 20)),  # 1,700 x 20 weights: over CACHED_ENTRIES, made per call
         ((5, 5), (5, 5)),  # nothing to do: the input as float32
     ]:
         x = rng.random((h, w))
@@ -61,7 +61,9 @@ def test_cached_weights_are_read_only_and_large_ones_not_kept() -> None:
     assert small is weights(25, 20)  # the same array: cached
     with pytest.raises(ValueError):
         small[0, 0] = 1.0  # shared between calls, so no caller can change it
-    assert weights(CACHED_SIDE + 1, 20) is not weights(CACHED_SIDE + 1, 20)
+    assert weights(1024, 20) is weights(1024, 20)  # a digit's largest crop to its fit
+    large = CACHED_ENTRIES // 20 + 1
+    assert weights(large, 20) is not weights(large, 20)  # made per call: no cache grows with sizes
 
 
 @pytest.mark.parametrize(

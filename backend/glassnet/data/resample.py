@@ -29,9 +29,10 @@ import numpy as np
 
 #: half-width of the Lanczos kernel in (output) pixels: Lanczos-3
 SUPPORT = 3.0
-#: weight matrices for input sides up to this are kept (a digit's crop, a photo's reduced
-#: work image); larger ones are made per call, so no cache grows with hostile sizes
-CACHED_SIDE = 1024
+#: weight matrices of at most this many entries are kept: a digit's crop of up to 1,024 px to
+#: its 20 px fit is 20,480. Larger ones are made per call, so whatever sizes a caller asks
+#: for, the cache (256 matrices) stays under 64 MiB.
+CACHED_ENTRIES = 32 * 1024
 
 
 def _lanczos(t: np.ndarray) -> np.ndarray:
@@ -66,7 +67,7 @@ def _cached_weights(in_size: int, out_size: int) -> np.ndarray:
 
 def weights(in_size: int, out_size: int) -> np.ndarray:
     """:func:`_weights`, cached for the small sizes every digit meets."""
-    if in_size <= CACHED_SIDE and out_size <= CACHED_SIDE:
+    if in_size * out_size <= CACHED_ENTRIES:
         return _cached_weights(in_size, out_size)
     return _weights(in_size, out_size)
 
