@@ -16,57 +16,15 @@ from glassnet.nn import Sequential, compute_loss, make_optimizer
 from glassnet.nn.fused import (
     CHUNK_COLUMNS,
     CHUNK_MAX_ROWS,
-    FastForward,
     UnsupportedNetworkError,
     column_chunks,
     plan_network,
 )
 from glassnet.presets import PRESETS, load_preset
 from glassnet.training.step import TrainStep
+from specs import FUSED_SPECS, batch_for
 
 TOL = 2e-6  # relative to the largest gradient entry: float32 sums in another order
-
-CONV_SPECS = {
-    "stride-same-padding": {
-        "input_shape": [2, 11, 11],
-        "layers": [
-            {"type": "conv2d", "filters": 3, "kernel": 3, "padding": "same"},
-            {"type": "relu"},
-            {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": "same"},
-            {"type": "maxpool2d", "size": 2},
-            {"type": "relu"},
-            {"type": "flatten"},
-            {"type": "dense", "units": 5},
-        ],
-    },
-    "pool-remainder-3x3": {
-        "input_shape": [1, 14, 14],
-        "layers": [
-            {"type": "conv2d", "filters": 4, "kernel": 3},
-            {"type": "relu"},
-            {"type": "maxpool2d", "size": 3},
-            {"type": "conv2d", "filters": 2, "kernel": 2},
-            {"type": "relu"},
-            {"type": "maxpool2d", "size": 2},
-            {"type": "flatten"},
-            {"type": "dense", "units": 6},
-            {"type": "tanh"},
-            {"type": "dense", "units": 3},
-        ],
-    },
-    "sigmoid-mse-no-pool": {
-        "input_shape": [1, 8, 8],
-        "layers": [
-            {"type": "conv2d", "filters": 3, "kernel": 3},
-            {"type": "sigmoid"},
-            {"type": "conv2d", "filters": 2, "kernel": 3, "stride": 2},
-            {"type": "flatten"},
-            {"type": "dense", "units": 4},
-            {"type": "sigmoid"},
-        ],
-        "loss": "mse",
-    },
-}
 
 
 def _pair(spec: dict, seed: int = 0) -> tuple[Sequential, Sequential]:
@@ -74,16 +32,6 @@ def _pair(spec: dict, seed: int = 0) -> tuple[Sequential, Sequential]:
         Sequential.from_spec(spec, np.random.default_rng(seed)),
         Sequential.from_spec(spec, np.random.default_rng(seed)),
     )
-
-
-def _batch(spec: dict, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    shape = tuple(spec.get("input_shape", [1, 28, 28]))
-    x = rng.random((n, *shape)).astype(np.float32)
-    x[: n // 2, :, : shape[1] // 3] = 0  # blank rows: exact ties inside pooling windows
-    x[n // 2 :, :, :, :2] = 0.5
-    k = Sequential.from_spec(spec).output_shape[0]
-    return x, rng.integers(0, k, n)
 
 
 def _layer_by_layer(model: Sequential, x: np.ndarray, y: np.ndarray) -> float:
@@ -100,7 +48,7 @@ def _assert_same_gradients(fast: Sequential, ref: Sequential) -> None:
         assert err < TOL, f"{name}: relative gradient error {err:.2e}"
 
 
-SPECS = {**{name: load_preset(name) for name in PRESETS}, **CONV_SPECS}
+SPECS = {**{name: load_preset(name) for name in PRESETS}, **FUSED_SPECS}
 
 
 @pytest.mark.parametrize(
@@ -111,7 +59,7 @@ def test_fused_step_equals_layer_by_layer(name: str, threads: int, processes: bo
     """Shares in helper processes (the default) or in threads."""
     spec = SPECS[name]
     fast, ref = _pair(spec)
-    x, y = _batch(spec, 37)  # an odd batch: shares of unequal size
+    x, y = batch_for(spec, 37)  # an odd batch: shares of unequal size
     step = TrainStep(fast, threads=threads, processes=processes)
     assert step.fused, step.reason
     result = step(x, y)
@@ -152,7 +100,7 @@ def test_training_with_the_fused_path_follows_the_layer_path() -> None:
     opt_fast, opt_ref = make_optimizer("adam", 0.002), make_optimizer("adam", 0.002)
     step = TrainStep(fast, threads=2)
     for i in range(20):
-        x, y = _batch(spec, 32, seed=10 + i)
+        x, y = batch_for(spec, 32, seed=10 + i)
         step(x, y)
         opt_fast.step(fast.pack())
         _layer_by_layer(ref, x, y)
@@ -180,7 +128,7 @@ def test_same_seed_same_weights_bit_for_bit(threads: int, processes: bool) -> No
         opt = make_optimizer("adam", 0.002)
         step = TrainStep(model, threads=threads, processes=processes)
         for i in range(5):
-            x, y = _batch(spec, 64, seed=i)
+            x, y = batch_for(spec, 64, seed=i)
             step(x, y)
             opt.step(model.pack())
         runs.append(model.pack().data.copy())
@@ -222,7 +170,7 @@ def test_unfused_networks_say_why_and_train_layer_by_layer(layers: list, needle:
     fast, ref = _pair(spec)
     step = TrainStep(fast)
     assert not step.fused and needle in step.describe(8)
-    x, y = _batch(spec, 8)
+    x, y = batch_for(spec, 8)
     for layer in (*fast.layers, *ref.layers):  # the same dropout masks on both sides
         if hasattr(layer, "rng"):
             layer.rng = np.random.default_rng(7)
@@ -230,36 +178,6 @@ def test_unfused_networks_say_why_and_train_layer_by_layer(layers: list, needle:
     loss = _layer_by_layer(ref, x, y)
     assert result.loss == pytest.approx(loss)
     _assert_same_gradients(fast, ref)
-
-
-@pytest.mark.parametrize("n", [1, 3, 8, 11])
-@pytest.mark.parametrize("name", ["cnn", "mlp", "stride-same-padding"])
-def test_fast_forward_equals_the_layers(name: str, n: int) -> None:
-    """The prediction-mode fused pass (padded up to 1, 2, 4 or 8 digits) gives the layers'
-    outputs; larger batches go through the layers themselves."""
-    spec = SPECS[name]
-    model = Sequential.from_spec(spec, np.random.default_rng(0))
-    x, _ = _batch(spec, n)
-    fast = FastForward(model)
-    assert fast.plan is not None
-    got = fast.scores(x)
-    assert got.shape == (n, model.output_shape[0])
-    np.testing.assert_allclose(got, model.forward(x), rtol=1e-5, atol=1e-5)
-    again = fast.scores(x[::-1].copy())  # buffers are reused, answers are not
-    np.testing.assert_allclose(again, model.forward(x[::-1].copy()), rtol=1e-5, atol=1e-5)
-
-
-def test_fast_forward_falls_back_for_networks_it_does_not_fuse() -> None:
-    spec = {
-        "input_shape": [1, 12, 12],
-        "layers": [{"type": "flatten"}, {"type": "dense", "units": 3}, {"type": "softmax"}],
-        "loss": "mse",
-    }
-    model = Sequential.from_spec(spec)
-    x, _ = _batch(spec, 2)
-    fast = FastForward(model)
-    assert fast.plan is None
-    np.testing.assert_array_equal(fast.scores(x), model.forward(x))
 
 
 def test_column_chunks_divide_evenly_and_stay_long() -> None:
@@ -277,7 +195,7 @@ def test_short_patches_run_in_chunks_and_give_the_same_gradients() -> None:
     equals the one-product one."""
     spec = load_preset("cnn")
     fast, ref = _pair(spec)
-    x, y = _batch(spec, 64)
+    x, y = batch_for(spec, 64)
     step = TrainStep(fast, threads=1)
     step(x, y)
     net = next(iter(step._nets.values()))
@@ -299,7 +217,7 @@ def test_the_input_error_in_row_groups_equals_one_product(monkeypatch: pytest.Mo
 
     for name in ("cnn", "stride-same-padding"):
         spec = SPECS[name]
-        x, y = _batch(spec, 9)
+        x, y = batch_for(spec, 9)
         results = []
         for rows in (1000, 2, 1):  # 1000: one product for all rows
             monkeypatch.setattr(fused, "ROWS_PER_PRODUCT", rows)

@@ -108,6 +108,12 @@ def device_of(a: Any) -> str:
     return "cpu" if array_module(a) is np else "cuda"
 
 
+def views_of(view: Any, base: Any) -> bool:
+    """Whether ``view`` shares ``base``'s memory (a reshape that had to copy would not)."""
+    shares = getattr(array_module(base), "shares_memory", None)
+    return True if shares is None else bool(shares(view, base))
+
+
 def to_host(a: Any) -> np.ndarray:
     """A NumPy array with the same values (no copy when ``a`` already is one)."""
     if isinstance(a, np.ndarray):

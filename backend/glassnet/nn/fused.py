@@ -5,9 +5,9 @@ It computes exactly what the layers compute one by one (``Sequential.forward`` /
 with :mod:`.losses`; the tests hold the two equal within float rounding) and leaves the same
 gradients in the layers' ``grads``. The layers stay the reference and stay in use wherever one
 layer's output matters on its own — the dashboard's per-layer activations
-(``forward_record``), predictions, gradient checks. This module only serves training, where
-nobody looks at the intermediate maps, and where the time goes. What it does differently, and
-why each thing pays:
+(``forward_record``), gradient checks. This module only serves training, where nobody looks
+at the intermediate maps, and where the time goes (predictions have a layout of their own,
+batch first: :mod:`.fastforward`). What it does differently, and why each thing pays:
 
 * **Blocks.** A convolution with its activation and max-pooling is one :class:`ConvBlock`; a
   dense layer with its activation one :class:`DenseBlock`; flatten is free. Max-pooling is done
@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import array_module, to_host
+from .backend import to_host, views_of
 from .layers import Conv2D, Dense, Layer, MaxPool2D
 from .model import Sequential
 from .params import ParamPack
@@ -198,19 +198,17 @@ class _Tournament:
     def _value(node: _Tournament | tuple[Any, Any]) -> Any:
         return node[0] if isinstance(node, tuple) else node.out
 
-    def forward(self, winners: bool = True) -> None:
-        """Fill ``out`` with the maxima, and with ``winners`` the left-won maps that
-        :meth:`backward` needs (a prediction, which has no backward pass, skips them)."""
+    def forward(self) -> None:
+        """Fill ``out`` with the maxima (and the left-won maps)."""
         xp = self.xp
         if self.left is None:
             xp.copyto(self.out, self.leaf_view)
             return
         for child in (self.left, self.right):
             if isinstance(child, _Tournament):
-                child.forward(winners)
+                child.forward()
         a, b = self._value(self.left), self._value(self.right)
-        if winners:
-            xp.greater_equal(a, b, out=self.left_won)  # ties: the lower offset wins
+        xp.greater_equal(a, b, out=self.left_won)  # ties: the lower offset wins
         xp.maximum(a, b, out=self.out)
 
     def backward(self, g: Any) -> None:
@@ -357,17 +355,16 @@ class ConvBlock:
             self.xp.copyto(interior, x)
         self.xp.copyto(dst, windows)
 
-    def forward(self, wb: Any, winners: bool = True) -> Any:
+    def forward(self, wb: Any) -> Any:
         """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
-        weights; ``winners``: keep the pooling's winners for :meth:`backward` (False: a
-        prediction's forward pass only)."""
+        weights."""
         self._im2col()
         if self.chunks > 1:
             self.xp.matmul(wb, self._cols_chunks, out=self._z_chunks)
         else:
             self.xp.matmul(wb, self.cols, out=self.z)
         if self.pool is not None:
-            self.pool.forward(winners)
+            self.pool.forward()
         else:
             self.xp.copyto(self.out, self.z.reshape(self.out.shape))
         self.act.forward(self.out)
@@ -419,7 +416,7 @@ class ConvBlock:
             i0, i1 = min(reach), max(reach) + 1
             b = shifted[i0:i1, :, h0:h1].reshape((i1 - i0) * f, (h1 - h0) * ow * n)
             o = out[:, h0:h1].reshape(k * c, (h1 - h0) * ow * n)
-            assert _views_of(b, self.dz_shifted) and _views_of(o, self.bands)  # no copies to miss
+            assert views_of(b, self.dz_shifted) and views_of(o, self.bands)  # no copies to miss
             self._products.append((w_cols[:, i0 * f : i1 * f], b, o))
 
     def _input_error(self, wb: Any) -> Any:
@@ -471,12 +468,6 @@ ROWS_PER_PRODUCT = 2
 def _row_groups(rows: int) -> list[tuple[int, int]]:
     """[start, stop) ranges of ROWS_PER_PRODUCT rows covering ``rows``."""
     return [(h, min(h + ROWS_PER_PRODUCT, rows)) for h in range(0, rows, ROWS_PER_PRODUCT)]
-
-
-def _views_of(view: Any, base: Any) -> bool:
-    """Whether ``view`` shares ``base``'s memory (a reshape that had to copy would not)."""
-    shares = getattr(array_module(base), "shares_memory", None)
-    return True if shares is None else bool(shares(view, base))
 
 
 class DenseBlock:
@@ -572,10 +563,8 @@ class FusedNetwork:
         self.x_in = first[:-1] if isinstance(self.blocks[0], DenseBlock) else first
         self.rows = xp.arange(n)
 
-    def forward(self, x: Any, winners: bool = True) -> Any:
-        """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it).
-        ``winners=False`` for a forward pass with no backward after it (pooling's winners
-        are not kept)."""
+    def forward(self, x: Any) -> Any:
+        """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it)."""
         if isinstance(self.blocks[0], DenseBlock):
             self.xp.copyto(self.x_in, x.reshape(self.n, -1).T)
         else:
@@ -585,7 +574,7 @@ class FusedNetwork:
             if isinstance(block, DenseBlock):
                 a = block.forward(self.inputs[b], self.weights[b])
             else:
-                a = block.forward(self.weights[b], winners)
+                a = block.forward(self.weights[b])
         return a
 
     def run(self, x: Any, y: Any, scale: float) -> StepStats:
@@ -633,43 +622,6 @@ class FusedNetwork:
         return loss_sum, diff
 
 
-class FastForward:
-    """Prediction-mode forward passes of a network through the fused blocks, for the small
-    batches a prediction service sees (1, 2, 4 or 8 digits; a smaller batch is padded up):
-    the same numbers as ``model.forward`` within float rounding, without its per-layer Python
-    overhead, which is most of the cost of reading one digit. Larger batches, and networks
-    that do not fuse, go through ``model.forward``. One thread at a time, like ``forward``.
-    """
-
-    SIZES = (1, 2, 4, 8)
-
-    def __init__(self, model: Sequential) -> None:
-        self.model = model
-        try:
-            self.plan: NetworkPlan | None = plan_network(model)
-        except UnsupportedNetworkError:
-            self.plan = None
-        self._nets: dict[int, FusedNetwork] = {}
-        self._pack: ParamPack | None = None
-
-    def scores(self, x: Any) -> Any:
-        """x (n, *input_shape) -> the network's outputs (n, K), on the model's device."""
-        n = x.shape[0]
-        size = next((s for s in self.SIZES if s >= n), None)
-        if self.plan is None or size is None:
-            return self.model.forward(x)
-        pack = self.model.pack()
-        if pack is not self._pack:
-            self._pack, self._nets = pack, {}
-        net = self._nets.get(size)
-        if net is None:
-            net = self._nets[size] = FusedNetwork(self.model, self.plan, pack, size, pack.zeros())
-        x = pack.xp.asarray(x, dtype=pack.data.dtype)
-        if n < size:
-            x = pack.xp.concatenate([x, pack.xp.zeros((size - n, *x.shape[1:]), dtype=x.dtype)])
-        return net.forward(x, winners=False)[:, :n].T.copy()
-
-
 def supported(model: Sequential) -> tuple[bool, str]:
     """(True, "") when :func:`plan_network` can fuse the model, else (False, why not)."""
     try:
@@ -683,7 +635,6 @@ __all__ = [
     "BlockSpec",
     "ConvBlock",
     "DenseBlock",
-    "FastForward",
     "FusedNetwork",
     "NetworkPlan",
     "StepStats",

@@ -52,7 +52,7 @@ from glassnet.nn.checkpoint import (
     read_checkpoint,
     read_checkpoint_info,
 )
-from glassnet.nn.fused import FastForward
+from glassnet.nn.fastforward import FastForward
 from glassnet.nn.losses import probabilities, readout
 from glassnet.nn.model import Sequential
 from glassnet.numbers import cut_percent
@@ -115,7 +115,7 @@ class _Loaded:
     model: Sequential
     lock: threading.Lock
     classes: tuple[str, ...]
-    fast: FastForward  # the fused forward pass for small batches (nn/fused.py)
+    fast: FastForward  # the forward pass for predictions, without per-layer Python (nn/fastforward.py)
     step: int | None = None  # the training step the weights were saved at (checkpoint meta)
 
 
