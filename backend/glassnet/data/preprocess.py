@@ -339,50 +339,59 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     """
     x = images
     h, w = x.shape[1:]
+    # Per-image numbers are read into Python lists: one digit's decisions in NumPy were a dozen
+    # calls on one-element arrays, each costing more than the arithmetic (_per_image).
     # The border, sorted: its median is the background's level (steps b and c), and its spread
     # tells a photo (grain, uneven light) from a flat image — the pad, a scan, MNIST.
     edge = np.sort(_border(x), axis=1)
     m = edge.shape[1]
     median = (edge[:, (m - 1) // 2] + edge[:, m // 2]) / 2
+    medians: list[float] = median.tolist()
     # (b) polarity, per image.
-    flip = median > 0.5
-    if flip.any():
-        x = np.where(flip[:, None, None], 1.0 - x, x)
+    if any(level > 0.5 for level in medians):
+        x = np.where((median > 0.5)[:, None, None], 1.0 - x, x)
     # (c) background removal and ink detection (the flipped border's median is 1 - median:
     # whichever of the two is the darker, as a flip happens exactly when median > 0.5).
-    background = np.minimum(median, 1.0 - median)
-    x = np.maximum(x - background[:, None, None], 0.0)
-    peak = x.max(axis=(1, 2))
-    present = peak >= _MIN_CONTRAST
-    x /= np.where(present, peak, 1.0)[:, None, None]
+    x = np.maximum(x - _per_image([min(level, 1.0 - level) for level in medians]), 0.0)
+    peaks: list[float] = x.max(axis=(1, 2)).tolist()
+    present = [peak >= _MIN_CONTRAST for peak in peaks]
+    x /= _per_image([peak if ok else 1.0 for peak, ok in zip(peaks, present, strict=True)])
     ink = x > _INK_THRESHOLD
+    counts: list[int] = ink.sum(axis=(1, 2)).tolist()
     min_ink = _min_ink(h, w)
-    counts = ink.sum(axis=(1, 2))
-    present &= counts >= min_ink
     x *= ink  # the background to 0 (x >= 0 here: one call, not a mask and an assignment)
     # A photo is cleaned first (photo.py); the flat images go on through the steps below. So
     # is an image whose "ink" is a third of it or more while the bulk of the picture is light
     # (a sheet on a dark table: its flat dark border made the paper the ink).
-    photographed = looks_photographed(edge, median)
-    crowded = counts > 0.3 * h * w
-    if crowded.any():  # the tails' rule only for the crowded ones (a batch's bold 0 or 8)
-        photographed[crowded] |= dark_ink(images[crowded])
+    photographed: list[bool] = looks_photographed(edge, median).tolist()
+    crowded = [i for i, count in enumerate(counts) if count > 0.3 * h * w]
+    if crowded:  # the tails' rule only for the crowded ones (a batch's bold 0 or 8)
+        for i, dark in zip(crowded, dark_ink(images[crowded]).tolist(), strict=True):
+            photographed[i] = photographed[i] or dark
     # (d) the bounding box of the ink: first and last rows / columns holding any.
-    rows, cols = ink.any(axis=2), ink.any(axis=1)
-    top, bottom = rows.argmax(axis=1), h - 1 - rows[:, ::-1].argmax(axis=1)
-    left, right = cols.argmax(axis=1), w - 1 - cols[:, ::-1].argmax(axis=1)
+    rows: list[list[bool]] = ink.any(axis=2).tolist()
+    cols: list[list[bool]] = ink.any(axis=1).tolist()
     out: list[np.ndarray | None] = []
-    # Python lists for the loop: indexing an array element by element costs more
-    boxes = zip(top.tolist(), bottom.tolist(), left.tolist(), right.tolist(), strict=True)
-    flags = zip(photographed.tolist(), present.tolist(), boxes, strict=True)
-    for i, (photo, has_ink, (t, bm, lt, rt)) in enumerate(flags):
+    for i, photo in enumerate(photographed):
         if photo:
             out.append(_prepare_photo(images[i]))
-        elif not has_ink:
+        elif not (present[i] and counts[i] >= min_ink):
             out.append(None)
         else:
+            (t, bm), (lt, rt) = _span(rows[i]), _span(cols[i])
             out.append(_fit_and_centre(x[i, t : bm + 1, lt : rt + 1]))
     return out
+
+
+def _per_image(values: list[float]) -> float | np.ndarray:
+    """One number per image, shaped to broadcast against (B, H, W): for one image the plain
+    float (the same arithmetic as a one-element array, without making one)."""
+    return values[0] if len(values) == 1 else np.array(values)[:, None, None]
+
+
+def _span(flags: list[bool]) -> tuple[int, int]:
+    """The first and the last index holding True (there is one)."""
+    return flags.index(True), len(flags) - 1 - flags[::-1].index(True)
 
 
 def _min_ink(h: int, w: int) -> int:
@@ -411,10 +420,13 @@ def _fit_and_centre(x: np.ndarray) -> np.ndarray | None:
     new_h = max(1, min(FIT, round(h * scale)))
     new_w = max(1, min(FIT, round(w * scale)))
     # Lanczos as Pillow computes it, as two matrix products (resample.py: Pillow's round trip
-    # cost more than the rest of a drawn digit's preparation). np.minimum/maximum: np.clip's
-    # Python wrapper costs more than the clipping of 400 pixels.
-    fitted = np.minimum(np.maximum(lanczos_resize(x, new_h, new_w), 0.0), 1.0)
+    # cost more than the rest of a drawn digit's preparation); its ringing clipped to [0, 1].
+    fitted = lanczos_resize(x, new_h, new_w)
+    np.maximum(fitted, 0.0, out=fitted)
     top_value = float(fitted.max())
+    if top_value > 1.0:  # only then is there anything above 1 to clip (and the top is 1)
+        np.minimum(fitted, 1.0, out=fitted)
+        top_value = 1.0
     if top_value <= 0.0:
         return None  # cannot happen for real ink, but never divide by zero
     fitted /= top_value

@@ -92,10 +92,11 @@ def lanczos_resize(x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
             f"lanczos_resize: needs a non-empty (H, W) image and sizes >= 1, "
             f"got {x.shape} -> {(out_h, out_w)}"
         )
-    y = x.astype(np.float32).astype(np.float64)
+    # float32 @ float64 weights: NumPy casts the float32 values (exactly) and sums in float64
+    y = x.astype(np.float32)
     h, w = x.shape
     if out_w != w:
-        y = (y @ weights(w, out_w).T).astype(np.float32).astype(np.float64)
+        y = (y @ weights(w, out_w).T).astype(np.float32)
     if out_h != h:
-        y = (weights(h, out_h) @ y).astype(np.float32).astype(np.float64)
-    return y
+        y = (weights(h, out_h) @ y).astype(np.float32)
+    return y.astype(np.float64)

@@ -138,11 +138,11 @@ def _run_figures(meta: dict[str, Any], epochs: Any, val_accuracy: Any) -> tuple[
 _Key = tuple[str, int, int, int]
 
 
-def _stat_key(path: Path, st: os.stat_result) -> _Key:
+def _stat_key(path: Path | str, st: os.stat_result) -> _Key:
     return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _file_key(path: Path) -> _Key | None:
+def _file_key(path: Path | str) -> _Key | None:
     """The cache key of a regular file, or None where ``path`` is not one (missing, a folder,
     unreadable): ``Path.is_file()`` and the key from one ``stat``."""
     try:
@@ -150,6 +150,10 @@ def _file_key(path: Path) -> _Key | None:
     except (OSError, ValueError):  # ValueError: a NUL in a resolver's path, as is_file() says False
         return None
     return _stat_key(path, st) if stat.S_ISREG(st.st_mode) else None
+
+
+#: Ids whose candidate files :meth:`ModelRegistry._locate` remembers (then it starts afresh).
+CANDIDATES_KEPT = 1024
 
 
 class ModelRegistry:
@@ -178,6 +182,9 @@ class ModelRegistry:
         self._names: dict[int, tuple[str, ...]] = {}  # id(model) -> class names, set on each load
         self._steps: dict[int, int | None] = {}  # id(model) -> the training step of its weights
         self._resolver: Callable[[str], Path | None] | None = None
+        # id -> the files a plain id may name, bundled then run, as (Path, str) pairs: checking
+        # the id and joining the paths cost more than the stat itself on every prediction
+        self._candidates: dict[str, tuple[tuple[Path, str], ...]] = {}
 
     # -- ids and paths ---------------------------------------------------------------------
     def register(self, model_id: str, path: Path) -> None:
@@ -236,15 +243,9 @@ class ModelRegistry:
                 return registered, key
             raise UnknownModelError(model_id)
         if len(model_id) <= MAX_ID:
-            segments = model_id.split(":")
-            if all(_SEGMENT.fullmatch(s) for s in segments):
-                if len(segments) == 1:
-                    bundled = self.models_dir / f"{model_id}.npz"
-                    if (key := _file_key(bundled)) is not None:
-                        return bundled, key
-                run = self.runs_dir.joinpath(*segments[:-1], f"{segments[-1]}.npz")
-                if (key := _file_key(run)) is not None:
-                    return run, key
+            for path, name in self._candidate_files(model_id):
+                if (key := _file_key(name)) is not None:
+                    return path, key
             if resolver is not None:
                 try:
                     found = resolver(model_id)
@@ -254,6 +255,25 @@ class ModelRegistry:
                 if found is not None and (key := _file_key(Path(found))) is not None:
                     return Path(found), key
         raise UnknownModelError(model_id)
+
+    def _candidate_files(self, model_id: str) -> tuple[tuple[Path, str], ...]:
+        """The files a plain id names, in the order they answer to it: ``models/<id>.npz``
+        (a one-segment id), then ``runs/<a>/<b>.npz`` for ``a:b``; none for an id that is not
+        plain segments."""
+        found = self._candidates.get(model_id)
+        if found is None:
+            segments = model_id.split(":")
+            paths: list[Path] = []
+            if all(_SEGMENT.fullmatch(s) for s in segments):
+                if len(segments) == 1:
+                    paths.append(self.models_dir / f"{model_id}.npz")
+                paths.append(self.runs_dir.joinpath(*segments[:-1], f"{segments[-1]}.npz"))
+            found = tuple((p, str(p)) for p in paths)
+            with self._lock:
+                if len(self._candidates) >= CANDIDATES_KEPT:
+                    self._candidates.clear()
+                self._candidates[model_id] = found
+        return found
 
     def _files(self) -> list[tuple[str, Path]]:
         """(id, path) of every checkpoint: bundled, then runs (uploads included), then registered."""
