@@ -288,9 +288,11 @@ def _median(x: np.ndarray) -> np.ndarray:
 def _centre_of_mass(x: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted mean (row, col) of a non-negative (H, W) array with positive sum."""
     h, w = x.shape
-    total = x.sum()
+    # np.add.reduce is what .sum() runs, without its Python wrapper (a prediction's hot path)
+    total = np.add.reduce(x, axis=None)
     positions = _POSITIONS if max(h, w) <= FIT else np.arange(max(h, w), dtype=np.float64)
-    return float(x.sum(axis=1) @ positions[:h] / total), float(x.sum(axis=0) @ positions[:w] / total)
+    rows, cols = np.add.reduce(x, axis=1), np.add.reduce(x, axis=0)
+    return float(rows @ positions[:h] / total), float(cols @ positions[:w] / total)
 
 
 def prepare_digit(image: np.ndarray) -> np.ndarray | None:
@@ -353,11 +355,11 @@ def prepare_digits(images: np.ndarray) -> list[np.ndarray | None]:
     # (c) background removal and ink detection (the flipped border's median is 1 - median:
     # whichever of the two is the darker, as a flip happens exactly when median > 0.5).
     x = np.maximum(x - _per_image([min(level, 1.0 - level) for level in medians]), 0.0)
-    peaks: list[float] = x.max(axis=(1, 2)).tolist()
+    peaks: list[float] = np.maximum.reduce(x, axis=(1, 2)).tolist()  # .max() without its wrapper
     present = [peak >= _MIN_CONTRAST for peak in peaks]
     x /= _per_image([peak if ok else 1.0 for peak, ok in zip(peaks, present, strict=True)])
     ink = x > _INK_THRESHOLD
-    counts: list[int] = ink.sum(axis=(1, 2)).tolist()
+    counts: list[int] = np.add.reduce(ink, axis=(1, 2)).tolist()  # counted as integers
     min_ink = _min_ink(h, w)
     x *= ink  # the background to 0 (x >= 0 here: one call, not a mask and an assignment)
     # A photo is cleaned first (photo.py); the flat images go on through the steps below. So
@@ -423,7 +425,7 @@ def _fit_and_centre(x: np.ndarray) -> np.ndarray | None:
     # cost more than the rest of a drawn digit's preparation); its ringing clipped to [0, 1].
     fitted = lanczos_resize(x, new_h, new_w)
     np.maximum(fitted, 0.0, out=fitted)
-    top_value = float(fitted.max())
+    top_value = float(np.maximum.reduce(fitted, axis=None))
     if top_value > 1.0:  # only then is there anything above 1 to clip (and the top is 1)
         np.minimum(fitted, 1.0, out=fitted)
         top_value = 1.0
@@ -515,7 +517,8 @@ def pixel_grid(pixels: Sequence[float] | Sequence[Sequence[float]] | np.ndarray)
     if arr.size > MAX_IMAGE_PIXELS:
         raise ValueError(f"pixels: {arr.size} values is over the limit of {MAX_IMAGE_PIXELS}")
     arr = arr.astype(np.float64)  # 0/1 integers are activations here, not 0..255 pixels
-    lo, hi = float(arr.min()), float(arr.max())  # NaN anywhere makes one of them NaN
+    # NaN anywhere makes both NaN (min and max, as .min() and .max() run them: no wrappers)
+    lo, hi = float(np.minimum.reduce(arr, axis=None)), float(np.maximum.reduce(arr, axis=None))
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("pixels contain NaN or Infinity")
     if lo < 0.0 or hi > 1.0:

@@ -191,12 +191,14 @@ def encode_image28(x: np.ndarray) -> dict[str, Any]:
     Returns:
         ``{"shape": [28, 28], "min": [0.0], "max": [1.0], "data": <784 bytes, base64>}``.
     """
-    img = np.asarray(x, dtype=np.float64)
-    if img.ndim != 2:
-        raise ValueError(f"encode_image28: expected a 2-D image (28, 28), got shape {img.shape}")
-    # fmax(NaN, 0) = 0 and fmax(-inf, 0) = 0, then +inf -> 1: clip(nan_to_num(img)) in two calls
-    img = np.minimum(np.fmax(img, 0.0), 1.0)
-    q = np.rint(img * 255.0).astype(np.uint8)
+    if np.ndim(x) != 2:
+        raise ValueError(f"encode_image28: expected a 2-D image (28, 28), got shape {np.shape(x)}")
+    # In float64, scaled first (the same as clipping first: 255 · [0, 1] is [0, 255]); fmax(NaN,
+    # 0) = 0 and fmax(-inf, 0) = 0, then +inf -> 255; rounded straight into the bytes.
+    img = np.multiply(x, 255.0, dtype=np.float64)
+    np.fmax(img, 0.0, out=img)
+    np.minimum(img, 255.0, out=img)
+    q = np.rint(img, out=np.empty(img.shape, dtype=np.uint8), casting="unsafe")
     return {"shape": list(img.shape), "min": [0.0], "max": [1.0], "data": _b64(q)}
 
 
