@@ -214,6 +214,31 @@ def test_cache_reuses_and_reloads_a_rewritten_checkpoint(predict_env: PredictEnv
     assert reg.cached_count() <= reg.cache_size
 
 
+def test_a_checkpoint_that_appears_or_goes_is_seen_at_the_next_lookup(
+    predict_env: PredictEnv, tmp_path: Path
+) -> None:
+    """Each id's candidate files are remembered, never whether they exist: a run's checkpoint
+    written after a first lookup answers the next one; one deleted is unknown again; a bundled
+    model placed beside a run of the same name takes precedence from then on."""
+    reg = ModelRegistry(tmp_path / "models", tmp_path / "runs")
+    (tmp_path / "models").mkdir()
+    with pytest.raises(UnknownModelError):
+        reg.path_of("run-9:epoch-1")
+    run = tmp_path / "runs" / "run-9" / "epoch-1.npz"
+    run.parent.mkdir(parents=True)
+    shutil.copy(predict_env.models_dir / "cnn.npz", run)
+    assert reg.path_of("run-9:epoch-1") == run
+    assert reg.load("run-9:epoch-1")[0] == "run-9:epoch-1"
+    run.unlink()
+    with pytest.raises(UnknownModelError):
+        reg.path_of("run-9:epoch-1")
+    plain = tmp_path / "runs" / "twin.npz"
+    shutil.copy(predict_env.models_dir / "cnn.npz", plain)
+    assert reg.path_of("twin") == plain
+    shutil.copy(predict_env.models_dir / "cnn.npz", tmp_path / "models" / "twin.npz")
+    assert reg.path_of("twin") == tmp_path / "models" / "twin.npz"
+
+
 def test_concurrent_predictions_agree(predict_env: PredictEnv, mnist_test_digits) -> None:
     images, _ = mnist_test_digits
     reg = predict_env.registry
