@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from glassnet.nn import Sequential
+from glassnet.presets import PRESETS, load_preset
 
 # One dense layer of 7.8e9 weights: over the parameter cap before anything is allocated.
 HUGE_DENSE = {
@@ -102,6 +103,10 @@ FUSED_SPECS = {
         "loss": "mse",
     },
 }
+
+
+#: Every network the fused paths are held to the layers on: the presets, then FUSED_SPECS.
+FUSED_NETWORKS = {**{name: load_preset(name) for name in PRESETS}, **FUSED_SPECS}
 
 
 def batch_for(spec: dict, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -12,10 +12,9 @@ import pytest
 
 from glassnet.nn import Sequential, fastforward
 from glassnet.nn.fastforward import SIZES, FastForward
-from glassnet.presets import PRESETS, load_preset
-from specs import FUSED_SPECS, batch_for
+from specs import FUSED_NETWORKS, batch_for
 
-SPECS = {**{name: load_preset(name) for name in PRESETS}, **FUSED_SPECS}
+SPECS = FUSED_NETWORKS
 
 
 def _close(got: np.ndarray, want: np.ndarray) -> None:

@@ -20,9 +20,9 @@ from glassnet.nn.fused import (
     column_chunks,
     plan_network,
 )
-from glassnet.presets import PRESETS, load_preset
+from glassnet.presets import load_preset
 from glassnet.training.step import TrainStep
-from specs import FUSED_SPECS, batch_for
+from specs import FUSED_NETWORKS, batch_for
 
 TOL = 2e-6  # relative to the largest gradient entry: float32 sums in another order
 
@@ -48,7 +48,7 @@ def _assert_same_gradients(fast: Sequential, ref: Sequential) -> None:
         assert err < TOL, f"{name}: relative gradient error {err:.2e}"
 
 
-SPECS = {**{name: load_preset(name) for name in PRESETS}, **FUSED_SPECS}
+SPECS = FUSED_NETWORKS
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .backend import array_module, views_of
-from .fused import NetworkPlan, UnsupportedNetworkError, plan_network
+from .fused import BlockSpec, NetworkPlan, UnsupportedNetworkError, plan_network
 from .layers import Conv2D, Dense, Layer, MaxPool2D
 from .model import Sequential
 
@@ -75,9 +75,9 @@ class FastForward:
 
     def scores(self, x: Any) -> Any:
         """x (n, *input_shape) -> the network's outputs (n, K)."""
-        pack = self.model.pack()
         if self.plan is None:
             return self.model.forward(x)
+        pack = self.model.pack()
         xp = pack.xp
         if pack is not self._pack:  # new (or re-made) parameters: re-lay the weights
             self._pack = pack
@@ -107,7 +107,7 @@ def channels_last_weights(model: Sequential, plan: NetworkPlan) -> list[Any]:
     a conv2d's (k·k·C + 1, F), rows in (row, column, channel) order; a dense layer's
     (D + 1, U), its rows in (h, w, c) order when it reads a flattened convolution's maps."""
     out: list[Any] = []
-    previous: Layer | None = None
+    previous: BlockSpec | None = None
     for spec in plan.blocks:
         layer = model.layers[spec.main]
         w, b = layer.params["W"], layer.params["b"]
@@ -117,23 +117,13 @@ def channels_last_weights(model: Sequential, plan: NetworkPlan) -> list[Any]:
             rows = w.transpose(2, 3, 1, 0).reshape(-1, f)
         else:
             rows = w  # W (D, U)
-            if isinstance(previous, Conv2D):  # flattened (C, H, W) maps, read as (H, W, C)
-                assert previous.out_shape is not None and spec.main > 0
-                c, h, wd = _pooled_shape(model, plan, previous)
+            if previous is not None and model.layers[previous.main].kind == "conv2d":
+                # flattened (C, H, W) maps — the conv block's last layer's output — read as (H, W, C)
+                c, h, wd = model.layers[previous.covers[-1]].out_shape  # type: ignore[misc]
                 rows = w.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(w.shape)
         out.append(xp.ascontiguousarray(xp.concatenate([rows, b[None]], axis=0)))
-        previous = layer
+        previous = spec
     return out
-
-
-def _pooled_shape(model: Sequential, plan: NetworkPlan, conv: Conv2D) -> tuple[int, int, int]:
-    """(C, H, W) of a conv block's output after its pooling."""
-    spec = next(s for s in plan.blocks if model.layers[s.main] is conv)
-    assert conv.out_shape is not None
-    f, oh, ow = conv.out_shape
-    pool = model.layers[spec.pool] if spec.pool is not None else None
-    p = pool.size if isinstance(pool, MaxPool2D) else 1
-    return f, oh // p, ow // p
 
 
 class _Program:
@@ -229,9 +219,9 @@ class _Program:
             if kind == "relu" and not start:
                 self.calls.append((xp.maximum, (dest, 0.0), {"out": dest}))
             elif kind not in (None, "relu"):
-                self.calls.append((_apply, (act, dest), {}))
+                self.calls.append((_apply, (act, dest, dest), {}))
         else:
-            self.calls.append((_apply_to, (act, maps[0], dest), {}))
+            self.calls.append((_apply, (act, maps[0], dest), {}))
 
     def _dense(self, act: Layer | None, h: Any, wb: Any, dest: Any) -> None:
         """Calls for dense [+ activation]: h (n, D + 1) -> dest (n, U) = act(h @ Wb)."""
@@ -241,7 +231,7 @@ class _Program:
             if act.kind == "relu":
                 self.calls.append((xp.maximum, (dest, 0.0), {"out": dest}))
             else:
-                self.calls.append((_apply, (act, dest), {}))
+                self.calls.append((_apply, (act, dest, dest), {}))
 
     def run(self, x: Any) -> Any:
         """x (m, *input_shape), m <= n -> outputs (m, K) (a new array)."""
@@ -257,12 +247,8 @@ class _Program:
         return self.out[:m].copy()
 
 
-def _apply(act: Layer, a: Any) -> None:
-    """An activation other than relu, in place (sigmoid, tanh)."""
-    a[...] = act.f(a)  # type: ignore[attr-defined]
-
-
-def _apply_to(act: Layer, z: Any, dest: Any) -> None:
+def _apply(act: Layer, z: Any, dest: Any) -> None:
+    """An activation other than relu (sigmoid, tanh) of ``z`` into ``dest`` (may be ``z``)."""
     dest[...] = act.f(z)  # type: ignore[attr-defined]
 
 
