@@ -317,3 +317,38 @@ def test_reconnects_after_a_server_restart_and_resumes_the_run(server, browser) 
     # While the server was down the browser itself logs failed socket attempts; nothing else.
     errors.check(allow=("WebSocket connection to", "ERR_CONNECTION_REFUSED"))
     page.close()
+
+
+def test_a_preset_chosen_after_a_run_starts_with_its_own_settings(server, browser) -> None:
+    """The form shows the watched run's settings when it has ended; choosing a preset there fills
+    in the preset's, the learning rate included, and Start trains with them (QA: the watched run's
+    rate used to be painted back over the preset's, and the new run took it)."""
+    presets = api(server, "/api/presets")
+    ended = api(server, "/api/runs", {"preset": "mlp", "epochs": 1, "lr": 0.0007, "name": "slow rate"})
+    api(server, f"/api/runs/{ended['id']}/stop", {})
+    page, errors = open_page(browser, server.url)
+    # The newest run is the one the page watches (opened from the runs table when others came later).
+    page.locator("#runs").scroll_into_view_if_needed()
+    page.wait_for_function("() => window.glassnet.S.watched !== null", timeout=15000)
+    if page.evaluate("() => window.glassnet.S.watched") != ended["id"]:
+        page.get_by_test_id("runs").get_by_role("button", name="Open slow rate").click()
+    page.wait_for_function(f"() => window.glassnet.S.watched === {json.dumps(ended['id'])}")
+    page.locator("#train").scroll_into_view_if_needed()
+    lr_field = page.locator("#hyper input[name=lr]")
+    expect(lr_field).to_have_value("0.0007")
+    for name in ("notes", "cnn"):
+        page.select_option("#preset", name)
+        # Painting goes on after the change (the run's status frames repaint the controls too).
+        page.wait_for_timeout(300)
+        expect(lr_field).to_have_value(str(presets[name]["train"]["lr"]))
+        optimizer = page.locator("#hyper select[name=optimizer]").input_value()
+        assert optimizer == presets[name]["train"]["optimizer"]
+    page.locator("#hyper input[name=epochs]").fill("1")
+    page.get_by_test_id("start").click()
+    page.wait_for_function(f"() => ![null, {json.dumps(ended['id'])}].includes(window.glassnet.S.watched)")
+    started = api(server, "/api/runs/" + page.evaluate("() => window.glassnet.S.watched"))
+    assert started["lr"] == presets["cnn"]["train"]["lr"]
+    assert started["preset"] == "cnn"
+    api(server, f"/api/runs/{started['id']}/stop", {})
+    errors.check()
+    page.close()

@@ -30,7 +30,8 @@ export class Editor {
   /**
    * @param {{table: HTMLTableElement, total: HTMLElement, error: HTMLElement, preset: HTMLSelectElement, desc: HTMLElement,
    *   addType: HTMLSelectElement, addButton: HTMLButtonElement, form: HTMLFormElement}} els
-   * @param {{check: (spec: any) => Promise<any>, onValidity: (ok: boolean) => void}} hooks
+   * @param {{check: (spec: any) => Promise<any>, onValidity: (ok: boolean) => void, onEdit?: () => void}} hooks
+   *   onEdit: the person changed the network or chose a preset (not called when a run or preset is shown by code)
    */
   constructor(els, hooks) {
     this.els = els;
@@ -47,7 +48,10 @@ export class Editor {
     this.checkTimer = 0;
     this.checkSeq = 0;
     els.form.addEventListener("change", () => this.showScheduleOptions());
-    els.preset.addEventListener("change", () => { if (els.preset.value !== "custom") this.loadPreset(/** @type {any} */ (els.preset.value)); });
+    els.preset.addEventListener("change", () => {
+      if (els.preset.value !== "custom") this.loadPreset(/** @type {any} */ (els.preset.value));
+      this.hooks.onEdit?.();
+    });
     els.addButton.addEventListener("click", () => {
       if (!this.cat) return;
       const layers = this.spec.layers.slice();
@@ -146,6 +150,7 @@ export class Editor {
 
   edited() {
     if (this.presetName !== "custom") { this.presetName = "custom"; this.els.preset.value = "custom"; this.els.desc.textContent = t("editor.your_own"); }
+    this.hooks.onEdit?.();
   }
 
   build() {

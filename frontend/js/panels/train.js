@@ -31,9 +31,11 @@ export class TrainPanel {
     }, {
       check: (spec) => api.checkArchitecture(spec),
       onValidity: (ok) => { S.archOk = ok; markDirty("controls"); },
+      onEdit: () => this.edited(),
     });
     $("hyper").addEventListener("change", (/** @type {Event} */ e) => { if (/** @type {HTMLInputElement} */ (e.target).name === "loss") this.editor.update(); });
     $("hyper").addEventListener("submit", (/** @type {Event} */ e) => e.preventDefault());
+    $("hyper").addEventListener("input", () => this.edited());
     $("start").addEventListener("click", () => this.start());
     $("new-run").addEventListener("click", () => this.newRun());
     for (const action of /** @type {const} */ (["pause", "resume", "step", "stop"])) {
@@ -56,6 +58,15 @@ export class TrainPanel {
     }
     this.editor.setReadOnly(this.mode === "run" && isLive(watchedRun()));
     markDirty("controls");
+  }
+
+  /**
+   * A setting changed by hand, a layer edited or a preset chosen while the form shows an ended run:
+   * the form now holds the next run's settings, which paint() must no longer overwrite with the
+   * shown run's rate (a chosen preset's own rate was lost that way, and Start sent the old one).
+   */
+  edited() {
+    if (this.mode === "run" && !this.editor.readOnly) { this.mode = "new"; markDirty("controls"); }
   }
 
   /** Unlock a copy of the shown settings for the next run. */
