@@ -509,7 +509,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if "error" in r:
                 print(f"glassnet predict: error: {r['error']}", file=sys.stderr)
             elif r["empty"]:
-                print(f"{r['image']}: empty (no ink found), nothing to read")
+                print(f"{r['image']}: empty (too little ink to read), nothing guessed")
             else:
                 top = r["probabilities"][r["digit"]]
                 print(f"{r['image']}: {r['label']}  ({cut_percent(top)})")

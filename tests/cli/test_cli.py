@@ -121,7 +121,7 @@ def test_predict_reads_digit_images(tmp_path: Path, capsys) -> None:
         (["evaluate", "nope.npz"], "nope.npz: no such file"),
         (["predict", "models/cnn.npz", "missing.png"], "missing.png"),
         (["train", "--spec", "missing.json"], "missing.json"),
-        (["train", "--preset", "mlp", "--lr", "-1"], "learning rate must be in (0, 10]"),
+        (["train", "--preset", "mlp", "--lr", "-1"], "learning rate must be in [1e-08, 10]"),
         (["train", "--preset", "mlp", "--dataset", "/nonexistent"], "/nonexistent"),
     ],
 )

@@ -287,7 +287,7 @@ def test_mini_batch_gradient_is_the_average(client: TestClient) -> None:
         ("", {"model": "notes", "pixels": [[0.5, 0.2], [0.1]]}, 422, "equal length"),
         ("", {"model": "notes", "pixels": [0.5] * 17}, 422, "784 numbers"),
         ("", {"model": "notes", "pixels": [[0.5] * 784]}, 422, "a 1x784 grid"),
-        ("", {"model": "notes", "pixels": [0.0] * 784}, 422, "no ink"),
+        ("", {"model": "notes", "pixels": [0.0] * 784}, 422, "too little ink"),
         ("", {"model": "notes", "pixels": [2.0] * 784}, 422, "[0, 1]"),
         ("", {"model": "notes", "test_index": 0, "target": 10}, 422, "target must be in 0..9"),
         ("", {"model": "notes", "test_index": 0, "target": -1}, 422, "target"),

@@ -169,7 +169,7 @@ def test_malformed_json_imports(client: TestClient, body: dict, words: str) -> N
     ("body", "status", "words"),
     [
         ({"label": 10, "pixels": drawing(1)}, 422, "label"),
-        ({"label": 3, "pixels": np.zeros((56, 56)).tolist()}, 422, "no ink"),
+        ({"label": 3, "pixels": np.zeros((56, 56)).tolist()}, 422, "too little ink"),
         ({"label": 3, "pixels": [0.5] * 10}, 422, "784"),
         ({"label": 1, "pixels": [[0.5] * 784]}, 422, "a 1x784 grid"),
         ({"label": "3", "pixels": drawing(3)}, 422, "label"),

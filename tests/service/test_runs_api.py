@@ -173,6 +173,41 @@ def test_bad_requests_do_not_change_a_run(client: TestClient) -> None:
     client.post(f"/api/runs/{rid}/stop")
 
 
+def test_names_and_rates_that_cannot_work_are_refused_by_name(client: TestClient) -> None:
+    """A run's name with a control or invisible character (NUL, a newline, a right-to-left
+    override, a zero-width space) and a learning rate too small to move a float32 weight (a
+    subnormal one included) are 422s that say which; the run keeps its name and rate."""
+    run = start(client, spec=TINY_MLP, epochs=300, batch_size=20, name="kept")
+    rid = run["id"]
+    client.post(f"/api/runs/{rid}/pause")
+    for name, code in (
+        ("a\u0000b", "U+0000"),
+        ("x\ny", "U+000A"),
+        ("\u202emlp", "U+202E"),
+        ("a\u200bb", "U+200B"),
+    ):
+        for r in (
+            client.post("/api/runs", json={"spec": TINY_MLP, "name": name}),
+            client.patch(f"/api/runs/{rid}", json={"name": name}),
+        ):
+            assert r.status_code == 422 and code in r.text and "name" in r.text, r.text
+    for lr in (1e-320, 1e-9):
+        for r in (
+            client.post("/api/runs", json={"spec": TINY_MLP, "lr": lr}),
+            client.patch(f"/api/runs/{rid}", json={"lr": lr}),
+        ):
+            assert r.status_code == 422 and "lr" in r.text, r.text
+    after = client.get(f"/api/runs/{rid}").json()
+    assert (after["name"], after["lr"]) == ("kept", run["lr"])
+    # What stays allowed: letters of any script, emoji joined by a zero-width joiner, the smallest rate.
+    family = "👩\u200d👩\u200d👧"
+    assert client.patch(f"/api/runs/{rid}", json={"name": f"学习 {family}", "lr": 1e-8}).status_code == 200
+    after = client.get(f"/api/runs/{rid}").json()
+    assert (after["name"], after["lr"]) == (f"学习 {family}", 1e-8)
+    assert len(client.get("/api/runs").json()) == 1  # no refused create made a run
+    client.post(f"/api/runs/{rid}/stop")
+
+
 def test_two_runs_at_once_when_the_setting_allows(tmp_path: Path, tiny_dataset: Path) -> None:
     settings = make_settings(tmp_path / "runs", tiny_dataset, max_active_runs=2)
     with TestClient(create_app(settings)) as client:

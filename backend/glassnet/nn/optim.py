@@ -41,8 +41,12 @@ HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
     "adam": ("lr", "beta1", "beta2", "weight_decay"),
 }
 DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.0}
+#: The learning rate's range. A smaller rate trains nothing: float32 rounds an update lr · g away
+#: from any weight above |lr · g| / 6e-8 (at lr = 1e-8 and a gradient of 0.01, every weight over
+#: 0.002), and a subnormal rate (1e-320 used to be accepted) makes each update ~100× slower.
+LR_MIN, LR_MAX = 1e-8, 10.0
 _RANGES = {  # name: (words, low, high, low inclusive); all upper bounds are exclusive but lr's
-    "lr": ("learning rate", 0.0, 10.0, False),
+    "lr": ("learning rate", LR_MIN, LR_MAX, True),
     "momentum": ("momentum", 0.0, 1.0, True),
     "beta1": ("beta1", 0.0, 1.0, True),
     "beta2": ("beta2", 0.0, 1.0, True),

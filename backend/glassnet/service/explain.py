@@ -177,7 +177,7 @@ class DigitBank:
         if kind == "pixels":
             prepared = prepare_pixels(source["pixels"])
             if prepared is None:
-                raise ValueError("the pixels hold no ink: draw a digit first")
+                raise ValueError("the pixels hold too little ink to read: draw a bigger digit")
             return Digit(prepared[None], "pixels", None, None)
         if kind == "probe":
             x, label, _ = self.probe(int(source["probe"]))

@@ -450,7 +450,7 @@ class ModelRegistry:
                     probabilities=None,
                     prepared=None,
                     empty=True,
-                    message=f"{note}no ink found: draw or upload a digit (nothing was guessed)",
+                    message=f"{note}too little ink to read: draw or upload a bigger digit (none guessed)",
                 )
             else:
                 by_net.setdefault(id(loaded), []).append(i)

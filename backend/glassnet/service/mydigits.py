@@ -127,7 +127,7 @@ class DigitStore:
         label = _check_label(label)
         prepared = prepare_pixels(pixels)
         if prepared is None:
-            raise ValueError("the drawing holds no ink: draw the digit first")
+            raise ValueError("the drawing holds too little ink to read: draw a bigger digit")
         image = np.round(prepared * 255).astype(np.uint8)
         stroke_json = check_strokes(strokes, pad)
         with self._lock:

@@ -3,11 +3,13 @@ goes, NaN/Infinity, out-of-range values and unknown keys are all 422s naming the
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ..nn.model import MAX_LAYERS, MAX_PARAMS
+from ..nn.optim import LR_MAX, LR_MIN
 from ..training.config import MAX_BATCH, MAX_EPOCHS
 from .protocol import ErrorCode, RunSummary
 
@@ -131,15 +133,33 @@ class TeachRequest(_Request):
     )
 
 
+#: Invisible characters a name may hold: the zero-width (non-)joiners that some scripts and emoji
+#: need. Every other control or format character is refused (see :func:`_visible_name`).
+_NAME_JOINERS = {"\u200c", "\u200d"}
+
+
+def _visible_name(name: str) -> str:
+    """A run's name holds no control characters (NUL, newline, tab) and no invisible format
+    characters (text-direction overrides, zero-width spaces): they would show in every list that
+    names the run as something other than what they are, or reorder the text around them."""
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _NAME_JOINERS:
+            raise ValueError(f"a run's name cannot hold control or invisible characters, got U+{ord(ch):04X}")
+    return name
+
+
+RunName = Annotated[str, AfterValidator(_visible_name)]
+
+
 class RunCreate(_Request):
     """Start a run: a ``preset`` (default ``cnn``) or a ``spec``, and any training setting to
     override the preset's (or the defaults'). Bounds match :class:`TrainConfig`."""
 
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: RunName | None = Field(None, min_length=1, max_length=100)
     preset: Literal["cnn", "mlp", "notes"] | None = None
     spec: ModelSpec | None = None
     optimizer: Literal["sgd", "momentum", "adam"] | None = None
-    lr: float | None = Field(None, gt=0, le=10, description="learning rate")
+    lr: float | None = Field(None, ge=LR_MIN, le=LR_MAX, description="learning rate")
     momentum: float | None = Field(None, ge=0, lt=1, description="SGD with momentum only")
     beta1: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.9)")
     beta2: float | None = Field(None, ge=0, lt=1, description="Adam only (default 0.999)")
@@ -169,8 +189,8 @@ class RunPatch(_Request):
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"minProperties": 1}
     )
-    name: str = Field(None, min_length=1, max_length=100, validate_default=False)  # type: ignore[assignment]
-    lr: float = Field(None, gt=0, le=10, validate_default=False)  # type: ignore[assignment]
+    name: RunName = Field(None, min_length=1, max_length=100, validate_default=False)  # type: ignore[assignment]
+    lr: float = Field(None, ge=LR_MIN, le=LR_MAX, validate_default=False)  # type: ignore[assignment]
     momentum: float = Field(None, ge=0, lt=1, description="SGD with momentum only", validate_default=False)  # type: ignore[assignment]
     beta1: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]
     beta2: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]
