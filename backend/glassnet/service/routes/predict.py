@@ -251,7 +251,8 @@ async def _inputs(request: Request) -> dict[str, Any]:
     raise HTTPException(
         415,
         f"unsupported content type {ctype or '(none)'!r}: send application/json "
-        '{"pixels": [...]} or multipart/form-data with an "image" file',
+        '{"pixels": [...]}, multipart/form-data with an "image" file, or the image itself as the '
+        "body (image/png, image/jpeg, image/gif, image/bmp or image/webp)",
     )
 
 
