@@ -45,6 +45,16 @@ def test_label_review_relabel_delete(client: TestClient) -> None:
     assert client.delete(f"/api/mydigits/{first['id']}").status_code == 204
     assert client.delete(f"/api/mydigits/{first['id']}").status_code == 404
     assert client.patch(f"/api/mydigits/{first['id']}", json={"label": 2}).status_code == 404
+    # An id that cannot be one names the problem (a negative one was a bare 405: no route took it).
+    for method in ("DELETE", "PATCH"):
+        r = client.request(method, "/api/mydigits/-1", json={"label": 2})
+        assert r.status_code == 422 and "digit_id" in r.text, r.text
+        for bad in ("abc", "1.5"):
+            r = client.request(method, f"/api/mydigits/{bad}", json={"label": 2})
+            assert r.status_code == 404 and "no API path" in r.text, r.text
+    r = client.request("PUT", f"/api/mydigits/{second['id']}", json={"label": 2})
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"PATCH", "DELETE"}
+    assert client.patch("/api/mydigits/json", json={"label": 2}).status_code == 405  # a path of its own
     assert [d["label"] for d in client.get("/api/mydigits").json()["digits"]] == [1]
 
 

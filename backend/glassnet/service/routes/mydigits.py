@@ -117,7 +117,7 @@ async def list_digits(
     return {"count": len(digits), "limit": MAX_DIGITS, "digits": digits}
 
 
-@router.patch("/{digit_id:int}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
+@router.patch("/{digit_id}", response_model=MyDigit, responses=ERRORS, summary="Relabel a digit")
 async def relabel(digit_id: DigitId, body: DigitPatch, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
     digit = await pool.run(store.relabel, digit_id, body.label, owner)
     if digit is None:
@@ -125,7 +125,7 @@ async def relabel(digit_id: DigitId, body: DigitPatch, store: Digits, pool: Pool
     return digit
 
 
-@router.delete("/{digit_id:int}", status_code=204, responses=ERRORS, summary="Delete a digit")
+@router.delete("/{digit_id}", status_code=204, responses=ERRORS, summary="Delete a digit")
 async def delete(digit_id: DigitId, store: Digits, pool: Pool, owner: DigitsOwner) -> Response:
     if not await pool.run(store.delete, digit_id, owner):
         raise HTTPException(404, f"no digit {digit_id} among my digits")
