@@ -37,6 +37,21 @@ def test_each_route_cap_at_its_boundary(client: TestClient, path: str, cap: int,
     assert f"limit of {cap} bytes" in over.json()["detail"]
 
 
+def test_a_prediction_body_is_capped_by_its_kind_whatever_its_size(client: TestClient) -> None:
+    """/api/predict takes JSON (1 MiB) and images (2 MiB, and the form around one): a JSON body
+    just over 1 MiB and one of 3 MiB get the same 413 naming the JSON cap (the larger one named
+    the images' cap, a number a JSON client could not use), and a 1.5 MiB image body is read."""
+    for size in (MAX_JSON_BYTES + 1, 3 * MIB):
+        r = client.post(
+            "/api/predict", content=padded_json(size), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413 and f"limit of {MAX_JSON_BYTES} bytes" in r.json()["detail"], r.text[:200]
+        r = client.post("/api/predict", content=padded_json(size), headers={"content-type": "text/x.a+json"})
+        assert r.status_code == 413 and f"limit of {MAX_JSON_BYTES} bytes" in r.json()["detail"], r.text[:200]
+    image = client.post("/api/predict", content=b"\0" * (3 * MIB // 2), headers={"content-type": "image/png"})
+    assert image.status_code == 422, image.text[:200]  # read, then refused for what it holds
+
+
 def test_model_upload_caps(client: TestClient) -> None:
     """The file may be 64 MiB (the route says so); the body around it, 64 KiB of form more."""
     raw = {"content-type": "application/octet-stream"}

@@ -264,10 +264,18 @@ async def send_error(
 BODY_CAP_ATTR = "glassnet_body_cap"
 
 
+def media_type_of(content_type: str) -> str:
+    """A Content-Type header's media type, parameters dropped, lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def body_cap(cap: Any) -> Any:
     """Decorator: this route's body may be up to ``cap`` bytes — an int, or a function of the app's
     state (``lambda state: state.registry.max_upload_bytes + …``) — instead of the server-wide
-    ``max_body_bytes``. Its OpenAPI description should say the same number."""
+    ``max_body_bytes``. ``cap`` may also be a dict of those by media type, ``"*"`` for the others
+    (``{"application/json": 1 MiB, "*": 2 MiB}``), for a route that takes bodies of several kinds:
+    the 413 then names the cap of the kind sent, whatever the size. Its OpenAPI description
+    should say the same numbers."""
 
     def mark(endpoint: Any) -> Any:
         setattr(endpoint, BODY_CAP_ATTR, cap)
@@ -313,6 +321,11 @@ class BodySizeLimit:
         """The cap of the route this request goes to."""
         for methods, pattern, cap in self.caps():
             if scope["method"] in methods and pattern.match(scope["path"]):
+                if isinstance(cap, dict):
+                    ctype = media_type_of(
+                        dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1")
+                    )
+                    cap = cap.get("application/json" if ctype.endswith("+json") else ctype, cap["*"])
                 return int(cap(self.fastapi.state) if callable(cap) else cap)
         return self.default
 

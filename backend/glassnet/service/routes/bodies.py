@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.types import Message
 
-from ..errors import JSONConstantError, coded, json_problem, strict_loads
+from ..errors import JSONConstantError, coded, json_problem, media_type_of, strict_loads
 from ..pool import HeavyPool
 from ..protocol import ErrorCode
 
@@ -40,11 +40,6 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around an uploaded
 def media_type(request: Request) -> str:
     """``"application/json; charset=utf-8"`` -> ``"application/json"`` ('' when absent)."""
     return media_type_of(request.headers.get("content-type", ""))
-
-
-def media_type_of(content_type: str) -> str:
-    """A Content-Type header's media type, parameters dropped, lower case (:func:`media_type`)."""
-    return content_type.split(";", 1)[0].strip().lower()
 
 
 async def read_body(request: Request, limit: int, what: str = "request body") -> bytes:

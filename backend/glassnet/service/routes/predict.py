@@ -314,7 +314,7 @@ async def answer_json(
 )
 # The route's cap is the largest body it takes (an image in a form); _inputs caps each kind when
 # it reads it: JSON 1 MiB, an image 2 MiB.
-@body_cap(MAX_IMAGE_BYTES + MULTIPART_OVERHEAD)
+@body_cap({"application/json": MAX_JSON_BYTES, "*": MAX_IMAGE_BYTES + MULTIPART_OVERHEAD})
 async def predict(
     request: Request,
     registry: Registry,
