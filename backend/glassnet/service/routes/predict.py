@@ -312,8 +312,8 @@ async def answer_json(
         }
     },
 )
-# The route's cap is the largest body it takes (an image in a form); _inputs caps each kind when
-# it reads it: JSON 1 MiB, an image 2 MiB.
+# The route's caps by the kind of body: JSON 1 MiB; anything else (an image, in a form or as the
+# body itself) 2 MiB and the form around it. _inputs caps each kind again as it reads it.
 @body_cap({"application/json": MAX_JSON_BYTES, "*": MAX_IMAGE_BYTES + MULTIPART_OVERHEAD})
 async def predict(
     request: Request,
