@@ -191,6 +191,12 @@ def test_names_and_rates_that_cannot_work_are_refused_by_name(client: TestClient
             client.patch(f"/api/runs/{rid}", json={"name": name}),
         ):
             assert r.status_code == 422 and code in r.text and "name" in r.text, r.text
+    for name in ("   ", "\u200d", " \u200c "):  # blank: on create too, as on rename
+        for r in (
+            client.post("/api/runs", json={"spec": TINY_MLP, "name": name}),
+            client.patch(f"/api/runs/{rid}", json={"name": name}),
+        ):
+            assert r.status_code == 422 and "blank" in r.text, r.text
     for lr in (1e-320, 1e-9):
         for r in (
             client.post("/api/runs", json={"spec": TINY_MLP, "lr": lr}),
@@ -205,6 +211,9 @@ def test_names_and_rates_that_cannot_work_are_refused_by_name(client: TestClient
     after = client.get(f"/api/runs/{rid}").json()
     assert (after["name"], after["lr"]) == (f"学习 {family}", 1e-8)
     assert len(client.get("/api/runs").json()) == 1  # no refused create made a run
+    padded = start(client, spec=TINY_MLP, epochs=1, name="  padded  ")  # trimmed, as a rename is
+    assert padded["name"] == "padded"
+    client.post(f"/api/runs/{padded['id']}/stop")
     client.post(f"/api/runs/{rid}/stop")
 
 

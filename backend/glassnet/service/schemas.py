@@ -139,13 +139,16 @@ _NAME_JOINERS = {"\u200c", "\u200d"}
 
 
 def _visible_name(name: str) -> str:
-    """A run's name holds no control characters (NUL, newline, tab) and no invisible format
-    characters (text-direction overrides, zero-width spaces): they would show in every list that
-    names the run as something other than what they are, or reorder the text around them."""
+    """A run's name, trimmed: it holds no control characters (NUL, newline, tab) and no invisible
+    format characters (text-direction overrides, zero-width spaces), which would show in every
+    list that names the run as something other than what they are, or reorder the text around
+    them; and something visible (not only spaces or joiners: a blank name, as a rename refuses)."""
     for ch in name:
         if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _NAME_JOINERS:
             raise ValueError(f"a run's name cannot hold control or invisible characters, got U+{ord(ch):04X}")
-    return name
+    if all(ch.isspace() or ch in _NAME_JOINERS for ch in name):
+        raise ValueError("a run's name cannot be blank")
+    return name.strip()
 
 
 RunName = Annotated[str, AfterValidator(_visible_name)]
