@@ -413,15 +413,13 @@ async def patch_run(run_id: RunId, body: RunPatch, request: Request, manager: Ma
     if not values:
         raise HTTPException(422, "nothing to change: give name, lr, weight_decay, momentum or beta1/beta2")
     run = _owned(manager, request, run_id, "change")
-    name = values.pop("name", None)
-    if name is not None and not name.strip():
-        raise HTTPException(422, "name: a run's name cannot be blank")
+    name = values.pop("name", None)  # already trimmed, visible and not blank (schemas.RunName)
     with _answers():
         try:
             if values:
                 run = await manager.patch(run_id, values)
             if name is not None:
-                run = await manager.rename(run_id, name.strip())
+                run = await manager.rename(run_id, name)
         except ValueError as exc:  # not a setting of this run's optimizer
             raise RunConflictError(str(exc)) from None
     return detail(manager, run)
