@@ -142,8 +142,18 @@ def validation_code(errors: list[dict[str, Any]]) -> ErrorCode:
 NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
 
 
+def media_type_of(content_type: str) -> str:
+    """A Content-Type header's media type, parameters dropped, lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_json_type(media_type: str) -> bool:
+    """Whether a media type (:func:`media_type_of`) is JSON: ``application/json`` or ``…+json``."""
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type_of(request.headers.get("content-type", ""))
 
 
 def _not_json(request: Request, exc: RequestValidationError) -> str | None:
@@ -151,7 +161,7 @@ def _not_json(request: Request, exc: RequestValidationError) -> str | None:
     a form): FastAPI then hands the raw bytes to the model, whose complaint ("Input should be a
     valid dictionary ...") hides the real problem. The same 415 the hand-read routes give."""
     ctype = _media_type(request)
-    if ctype == "application/json" or ctype.endswith("+json") or not getattr(exc, "body", None):
+    if is_json_type(ctype) or not getattr(exc, "body", None):
         return None
     if not isinstance(exc.body, bytes | str):
         return None
@@ -264,11 +274,6 @@ async def send_error(
 BODY_CAP_ATTR = "glassnet_body_cap"
 
 
-def media_type_of(content_type: str) -> str:
-    """A Content-Type header's media type, parameters dropped, lower case."""
-    return content_type.split(";", 1)[0].strip().lower()
-
-
 def body_cap(cap: Any) -> Any:
     """Decorator: this route's body may be up to ``cap`` bytes — an int, or a function of the app's
     state (``lambda state: state.registry.max_upload_bytes + …``) — instead of the server-wide
@@ -325,7 +330,7 @@ class BodySizeLimit:
                     ctype = media_type_of(
                         dict(scope.get("headers") or []).get(b"content-type", b"").decode("latin-1")
                     )
-                    cap = cap.get("application/json" if ctype.endswith("+json") else ctype, cap["*"])
+                    cap = cap.get("application/json" if is_json_type(ctype) else ctype, cap["*"])
                 return int(cap(self.fastapi.state) if callable(cap) else cap)
         return self.default
 

@@ -20,7 +20,7 @@ from glassnet.data.preprocess import MAX_IMAGE_BYTES, SIZE, ImageError
 from glassnet.nn.checkpoint import CheckpointError
 
 from ..batching import batcher_for
-from ..errors import body_cap
+from ..errors import body_cap, is_json_type
 from ..inference import IncompatibleModelError, ModelRegistry, PredictResult, UnknownModelError
 from .bodies import (
     MULTIPART_OVERHEAD,
@@ -231,7 +231,7 @@ def as_grid(pixels: Any) -> np.ndarray | None:
 async def _inputs(request: Request) -> dict[str, Any]:
     """Keyword arguments for ``ModelRegistry.predict`` from whichever body was sent."""
     ctype = media_type(request)
-    if ctype == "application/json" or ctype.endswith("+json"):
+    if is_json_type(ctype):
         body = await read_body(request, MAX_JSON_BYTES, "JSON body")
         if not body.strip():
             raise HTTPException(422, 'empty body: send {"pixels": [...]} or a multipart "image" file')
