@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from glassnet.service.runstate import RunAction, RunStatus, allowed, machine_schema, next_status
+from glassnet.service.runstate import RunAction, RunStatus, allowed, machine_schema, next_status, refusal
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
@@ -51,6 +51,10 @@ def test_the_machine() -> None:
     assert not allowed(RunStatus.STOPPED, RunAction.RESUME, has_checkpoint=False)
     assert not allowed(RunStatus.FINISHED, RunAction.RESUME)
     assert not allowed(RunStatus.RUNNING, RunAction.STEP)
+    step = RunAction.STEP
+    assert refusal("r", RunStatus.RUNNING, step) == "cannot step run r: it is running; pause it first"
+    assert refusal("r", RunStatus.QUEUED, step) == "cannot step run r: it is queued"  # cannot pause: no hint
+    assert "start a new run" in str(refusal("r", RunStatus.FINISHED, RunAction.STEP))
     schema = machine_schema()
     assert set(schema["transitions"]) == {s.value for s in RunStatus}
     assert schema["transitions"]["paused"]["step"] == "paused"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import datetime as dt
 import errno
 import json
@@ -47,7 +46,7 @@ from .numbers import cut_percent
 from .paths import default_model_path, resolve_model, writable_dir, writable_file
 from .presets import PRESETS, fit_classes, load_preset, load_spec_file
 from .progress import MetricsWriter, PipeSafe, Progress, quiet_broken_pipe
-from .training.config import TrainConfig
+from .training.config import TrainConfig, check_spec_keys
 from .training.trainer import DivergedError, Trainer, evaluate, predict_probabilities
 
 DESCRIPTION = """\
@@ -164,36 +163,6 @@ class _StopOnInterrupt:
         return 128 + int(self.signal)
 
 
-# What a spec file may hold (a preset's keys): a key outside these, or a training setting outside
-# TrainConfig's, would be ignored without a word, and the run would train with a default instead
-# of the number the user wrote ("lr" at the top level, "learning_rate" in "train").
-SPEC_FILE_KEYS = ("name", "description", "input_shape", "layers", "loss", "train")
-
-
-def _check_spec_file_keys(spec: dict[str, Any], path: str) -> None:
-    """Raise ``ValueError`` naming every key of a ``--spec`` file that nothing would read."""
-    settings = sorted(f.name for f in dataclasses.fields(TrainConfig))
-    unknown = sorted(set(spec) - set(SPEC_FILE_KEYS))
-    if unknown:
-        misplaced = [key for key in unknown if key in settings]
-        where = (
-            f'; training settings go inside "train": {{...}} ({", ".join(misplaced)})' if misplaced else ""
-        )
-        raise ValueError(
-            f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; a spec holds "
-            f"{', '.join(SPEC_FILE_KEYS)}{where}"
-        )
-    train = spec.get("train", {})
-    if not isinstance(train, dict):
-        raise ValueError(f'{path}: "train" must be an object of training settings')
-    unknown = sorted(set(train) - set(settings))
-    if unknown:
-        raise ValueError(
-            f'{path}: unknown training setting(s) {", ".join(map(repr, unknown))} in "train"; '
-            f"the settings are {', '.join(settings)}"
-        )
-
-
 def _joined(names: Any) -> str | None:
     """Class names recorded in a checkpoint, as the --classes option takes them."""
     return ",".join(map(str, names)) if isinstance(names, list) and names else None
@@ -224,7 +193,7 @@ def _train_setup(args: argparse.Namespace) -> dict[str, Any]:
     else:
         if args.spec:
             spec = load_spec_file(args.spec)
-            _check_spec_file_keys(spec, args.spec)
+            check_spec_keys(spec, args.spec)
             name = str(spec.get("name", Path(args.spec).stem))
         else:
             spec, name = load_preset(args.preset), args.preset

@@ -97,6 +97,17 @@ def test_json_export_import_round_trip(client: TestClient) -> None:
     r = client.post("/api/mydigits/json", json=doc)
     assert r.status_code == 201 and r.json() == {"added": 1, "skipped": 0}
     assert client.get("/api/mydigits/json").json() == doc
+    # The exported file as a form's file (curl -F file=@my-digits.json) is the same import.
+    r = client.post("/api/mydigits/json", files={"file": ("my-digits.json", json.dumps(doc).encode())})
+    assert r.status_code == 201 and r.json() == {"added": 0, "skipped": 1}, r.text
+    # Any other content type is a 415 that says how to send it, and imports nothing.
+    for ctype in ("text/plain", "image/png", "application/x-www-form-urlencoded"):
+        r = client.post("/api/mydigits/json", content=json.dumps(doc), headers={"content-type": ctype})
+        assert r.status_code == 415 and "application/json" in r.json()["detail"], r.text
+        assert "'file'" in r.json()["detail"]
+    r = client.post("/api/mydigits/json", files={"doc": ("d.json", b"{}")})
+    assert r.status_code == 422 and "'file'" in r.json()["detail"], r.text
+    assert client.get("/api/mydigits").json()["count"] == 1
 
 
 def test_importing_again_adds_nothing_twice(client: TestClient) -> None:

@@ -83,6 +83,8 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     assert client.post(f"/api/runs/{rid}/pause").json()["status"] == "paused"  # idempotent
     resumed = client.post(f"/api/runs/{rid}/resume").json()
     assert resumed["status"] == "running"
+    again = client.post(f"/api/runs/{rid}/resume")  # a repeated click: 200, nothing changes
+    assert again.status_code == 200 and again.json()["status"] == "running"
     wait_for(lambda: client.get(f"/api/runs/{rid}").json()["step"] > s0 + 5, what="training again")
     client.patch(f"/api/runs/{rid}", json={"lr": 0.02})  # while it runs
     wait_for(
@@ -94,6 +96,8 @@ def test_pause_step_patch_resume_stop(client: TestClient, settings) -> None:
     assert ckpt.meta["trainer"]["step"] == stopped["step"]
     assert ckpt.meta["trainer"]["hyperparameters"] == {"lr": 0.02, "weight_decay": 0.0}
     assert client.post(f"/api/runs/{rid}/stop").status_code == 409
+    step = client.post(f"/api/runs/{rid}/step")  # a stopped run is not told to pause first
+    assert step.status_code == 409 and step.json()["detail"].endswith("it is stopped"), step.text
     assert client.get("/healthz").json()["active_runs"] == 0
 
 
@@ -213,8 +217,47 @@ def test_names_and_rates_that_cannot_work_are_refused_by_name(client: TestClient
     assert len(client.get("/api/runs").json()) == 1  # no refused create made a run
     padded = start(client, spec=TINY_MLP, epochs=1, name="  padded  ")  # trimmed, as a rename is
     assert padded["name"] == "padded"
+    # 1-100 characters as sent, on create and rename alike (spaces count before the trim).
+    for name, words in ((" " * 3 + "a" * 100, "at most 100"), ("", "at least 1")):
+        for r in (
+            client.post("/api/runs", json={"spec": TINY_MLP, "name": name}),
+            client.patch(f"/api/runs/{rid}", json={"name": name}),
+        ):
+            assert r.status_code == 422 and words in r.text, r.text
     client.post(f"/api/runs/{padded['id']}/stop")
     client.post(f"/api/runs/{rid}/stop")
+
+
+def test_a_spec_trains_with_its_own_settings_and_refuses_keys_nothing_reads(client: TestClient) -> None:
+    """A preset copied and edited is a spec: its "train" settings are the run's, the request's own
+    override them, its name names the run; "lr" beside "layers" or "learning_rate" inside
+    "train" is a 422 naming the key (as ``glassnet train --spec`` says), and makes no run."""
+    spec = {
+        **TINY_MLP,
+        "name": "my net",
+        "train": {"optimizer": "sgd", "lr": 0.05, "batch_size": 20, "epochs": 300, "weight_decay": 0.01},
+    }
+    run = start(client, spec=spec, epochs=200)
+    assert run["name"].startswith("my net")
+    config = client.get(f"/api/runs/{run['id']}").json()["config"]
+    assert (config["optimizer"], config["lr"], config["batch_size"], config["weight_decay"]) == (
+        "sgd",
+        0.05,
+        20,
+        0.01,
+    )
+    assert config["epochs"] == 200  # the request's own setting wins
+    client.post(f"/api/runs/{run['id']}/stop")
+    for bad, words in (
+        ({**spec, "lr": 0.5}, ["'lr'", 'inside "train"']),
+        ({**spec, "train": {"learning_rate": 0.5}}, ["'learning_rate'", "the settings are"]),
+        ({**spec, "train": {"lr": "fast"}}, ["learning rate", "'fast'"]),
+        ({**spec, "train": ["sgd"]}, ['"train" must be an object']),
+    ):
+        r = client.post("/api/runs", json={"spec": bad})
+        assert r.status_code == 422 and all(w in r.json()["detail"] for w in words), r.text
+        assert r.json()["detail"].startswith("spec"), r.text
+    assert [r["id"] for r in client.get("/api/runs").json()] == [run["id"]]
 
 
 def test_two_runs_at_once_when_the_setting_allows(tmp_path: Path, tiny_dataset: Path) -> None:

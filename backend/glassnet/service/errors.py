@@ -167,7 +167,13 @@ def _not_json(request: Request, exc: RequestValidationError) -> str | None:
         return None
     if not any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in NOT_AN_OBJECT for e in exc.errors()):
         return None
-    return f"unsupported content type {ctype or '(none)'!r}: send the body as application/json"
+    return not_json_message(ctype)
+
+
+def not_json_message(ctype: str, also: str = "") -> str:
+    """The 415's words for a body that should have been JSON (``also``: another way a route
+    takes it, e.g. "or the export as the multipart file 'file'")."""
+    return f"unsupported content type {ctype or '(none)'!r}: send the body as application/json{also}"
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -103,7 +103,12 @@ WHY_NOT: dict[RunStatus, str] = {
 }
 
 
-HINTS: dict[RunAction, str] = {A.STEP: "; pause it first", A.DELETE: "; stop it first"}
+#: What to do first, for an action that applies after another: said only where that other action
+#: applies (a finished run is not told to pause).
+HINTS: dict[RunAction, tuple[RunAction, str]] = {
+    A.STEP: (A.PAUSE, "; pause it first"),
+    A.DELETE: (A.STOP, "; stop it first"),
+}
 
 
 def allowed(status: str, action: str, has_checkpoint: bool = True) -> bool:
@@ -130,7 +135,9 @@ def refusal(run_id: str, status: str, action: str, has_checkpoint: bool = True) 
     status = RunStatus(status)
     if RunAction(action) in TRANSITIONS[status]:  # it applies, but needs a checkpoint
         return f"cannot {action} run {run_id}: {WHY_NOT[status]}"
-    hint = HINTS.get(RunAction(action), "")
+    first, hint = HINTS.get(RunAction(action), (None, ""))
+    if first is None or first not in TRANSITIONS[status]:
+        hint = f"; {WHY_NOT[status]}" if status == S.FINISHED else ""
     return f"cannot {action} run {run_id}: it is {status}{hint}"
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from ..nn.model import MAX_LAYERS, MAX_PARAMS
 from ..nn.optim import LR_MAX, LR_MIN
-from ..training.config import MAX_BATCH, MAX_EPOCHS
+from ..training.config import MAX_BATCH, MAX_EPOCHS, TrainConfig, check_spec_keys
 from .protocol import ErrorCode, RunSummary
 
 
@@ -76,19 +76,64 @@ LayerSpec = Annotated[
 ]
 
 
+#: Invisible characters a name may hold: the zero-width (non-)joiners that some scripts and emoji
+#: need. Every other control or format character is refused (see :func:`_visible_name`).
+_NAME_JOINERS = {"\u200c", "\u200d"}
+
+
+def _visible_name(name: str) -> str:
+    """A run's name, trimmed: it holds no control characters (NUL, newline, tab) and no invisible
+    format characters (text-direction overrides, zero-width spaces), which would show in every
+    list that names the run as something other than what they are, or reorder the text around
+    them; and something visible (not only spaces or joiners: a blank name, as a rename refuses)."""
+    for ch in name:
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _NAME_JOINERS:
+            raise ValueError(f"a run's name cannot hold control or invisible characters, got U+{ord(ch):04X}")
+    if all(ch.isspace() or ch in _NAME_JOINERS for ch in name):
+        raise ValueError("a run's name cannot be blank")
+    return name.strip()
+
+
+#: A run's name: 1–100 characters as sent (create and rename alike), then checked and trimmed.
+RunName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_visible_name)]
+
+
 class ModelSpec(_Request):
     """A network: ``{"input_shape": [1, 28, 28], "layers": [{"type": "conv2d", ...}, ...],
-    "loss": "cross_entropy"}`` — the format of the presets (``name``, ``description`` and
-    ``train`` may ride along and are ignored here). A spec the schema allows can still not fit
-    (a kernel larger than its input, too many parameters): 422 naming the layer."""
+    "loss": "cross_entropy"}`` — the format of the presets, so a preset copied from
+    ``GET /api/presets`` and edited is a spec: its ``train`` settings are the run's (a request's
+    own settings override them), ``name`` names the run, and a key nothing would read ("lr"
+    beside "layers", "learning_rate" in "train") is a 422 naming it, as ``glassnet train --spec``
+    says it. A spec the schema allows can still not fit (a kernel larger than its input, too many
+    parameters): 422 naming the layer."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+    name: RunName | None = None
+    description: str | None = Field(None, max_length=2000)
     input_shape: list[Side] = Field(default_factory=lambda: [1, 28, 28], min_length=1, max_length=3)
     layers: list[LayerSpec] = Field(min_length=1, max_length=MAX_LAYERS)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    train: dict[str, Any] | None = Field(
+        None, description="training settings, as in a preset (optimizer, lr, epochs, ...)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):  # the CLI's words for the same mistakes
+            check_spec_keys(data)
+        return data
+
+    @model_validator(mode="after")
+    def _trainable(self) -> ModelSpec:
+        if self.train:  # each setting checked as a run's would be (a ValueError naming it)
+            TrainConfig.merged(self.train, {})
+        return self
 
     def spec(self) -> dict[str, Any]:
+        """The network's spec as a run stores it (its name and description kept; not ``train``)."""
+        named = {k: v for k, v in (("name", self.name), ("description", self.description)) if v is not None}
         return {
+            **named,
             "input_shape": self.input_shape,
             "layers": [layer.spec() for layer in self.layers],
             "loss": self.loss,
@@ -133,32 +178,11 @@ class TeachRequest(_Request):
     )
 
 
-#: Invisible characters a name may hold: the zero-width (non-)joiners that some scripts and emoji
-#: need. Every other control or format character is refused (see :func:`_visible_name`).
-_NAME_JOINERS = {"\u200c", "\u200d"}
-
-
-def _visible_name(name: str) -> str:
-    """A run's name, trimmed: it holds no control characters (NUL, newline, tab) and no invisible
-    format characters (text-direction overrides, zero-width spaces), which would show in every
-    list that names the run as something other than what they are, or reorder the text around
-    them; and something visible (not only spaces or joiners: a blank name, as a rename refuses)."""
-    for ch in name:
-        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _NAME_JOINERS:
-            raise ValueError(f"a run's name cannot hold control or invisible characters, got U+{ord(ch):04X}")
-    if all(ch.isspace() or ch in _NAME_JOINERS for ch in name):
-        raise ValueError("a run's name cannot be blank")
-    return name.strip()
-
-
-RunName = Annotated[str, AfterValidator(_visible_name)]
-
-
 class RunCreate(_Request):
     """Start a run: a ``preset`` (default ``cnn``) or a ``spec``, and any training setting to
     override the preset's (or the defaults'). Bounds match :class:`TrainConfig`."""
 
-    name: RunName | None = Field(None, min_length=1, max_length=100)
+    name: RunName | None = None
     preset: Literal["cnn", "mlp", "notes"] | None = None
     spec: ModelSpec | None = None
     optimizer: Literal["sgd", "momentum", "adam"] | None = None
@@ -192,7 +216,7 @@ class RunPatch(_Request):
     model_config = ConfigDict(
         strict=True, extra="forbid", allow_inf_nan=False, json_schema_extra={"minProperties": 1}
     )
-    name: RunName = Field(None, min_length=1, max_length=100, validate_default=False)  # type: ignore[assignment]
+    name: RunName = Field(None, validate_default=False)  # type: ignore[assignment]
     lr: float = Field(None, ge=LR_MIN, le=LR_MAX, validate_default=False)  # type: ignore[assignment]
     momentum: float = Field(None, ge=0, lt=1, description="SGD with momentum only", validate_default=False)  # type: ignore[assignment]
     beta1: float = Field(None, ge=0, lt=1, description="Adam only", validate_default=False)  # type: ignore[assignment]

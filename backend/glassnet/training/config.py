@@ -117,3 +117,34 @@ class TrainConfig:
 
 
 OPTIONAL = ("momentum", "beta1", "beta2")  # settings only some optimizers have
+
+
+# What a spec may hold (a preset's keys): a key outside these, or a training setting outside
+# TrainConfig's, would be ignored without a word, and the run would train with a default instead
+# of the number the user wrote ("lr" at the top level, "learning_rate" in "train").
+SPEC_KEYS = ("name", "description", "input_shape", "layers", "loss", "train")
+
+
+def check_spec_keys(spec: dict[str, Any], where: str = "") -> None:
+    """Raise ``ValueError`` naming every key of a spec (a ``--spec`` file, the ``spec`` of
+    ``POST /api/runs``) that nothing would read; ``where`` (a file's path) starts the message."""
+    at = f"{where}: " if where else ""
+    settings = sorted(f.name for f in fields(TrainConfig))
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        misplaced = [key for key in unknown if key in settings]
+        inside = ""
+        if misplaced:
+            inside = f'; training settings go inside "train": {{...}} ({", ".join(misplaced)})'
+        raise ValueError(
+            f"{at}unknown key(s) {', '.join(map(repr, unknown))}; a spec holds {', '.join(SPEC_KEYS)}{inside}"
+        )
+    train = spec.get("train", {})
+    if not isinstance(train, dict):
+        raise ValueError(f'{at}"train" must be an object of training settings')
+    unknown = sorted(set(train) - set(settings))
+    if unknown:
+        raise ValueError(
+            f'{at}unknown training setting(s) {", ".join(map(repr, unknown))} in "train"; '
+            f"the settings are {', '.join(settings)}"
+        )

@@ -4,7 +4,8 @@
 * ``GET /api/mydigits`` (``?label=``) — the gallery; ``PATCH``/``DELETE /api/mydigits/{id}``;
 * ``GET /api/mydigits/idx/images`` and ``/idx/labels`` — the IDX files, as MNIST's;
   ``POST /api/mydigits/idx`` (multipart ``images`` + ``labels``, raw or gzip) — import;
-* ``GET /api/mydigits/json`` / ``POST /api/mydigits/json`` — strokes and images as JSON;
+* ``GET /api/mydigits/json`` / ``POST /api/mydigits/json`` — strokes and images as JSON (the import:
+  the body, or the multipart file ``file``);
   an import answers ``{added, skipped}``: digits already there (same image and label) are skipped;
 * ``POST /api/mydigits/evaluate`` ``{model}`` — accuracy and confusion matrix on my digits.
 
@@ -22,10 +23,11 @@ from starlette.datastructures import UploadFile
 
 from ...data.mnist import IdxFormatError
 from ...nn.checkpoint import CheckpointError
+from ..errors import is_json_type, not_json_message
 from ..inference import IncompatibleModelError, UnknownModelError
 from ..mydigits import MAX_DIGITS, evaluate
 from ..schemas import ErrorBody
-from .bodies import loads_strict, media_type, read_body, read_form
+from .bodies import loads_strict, media_type, read_body, read_form, read_form_file
 from .deps import Digits, DigitsOwner, Pool, Registry
 from .predict import check_pixels
 
@@ -208,10 +210,43 @@ async def export_json(store: Digits, pool: Pool, owner: DigitsOwner) -> Response
 
 
 @router.post(
-    "/json", status_code=201, response_model=Imported, responses=ERRORS, summary="Import a JSON export"
+    "/json",
+    status_code=201,
+    response_model=Imported,
+    responses={**ERRORS, 415: {"model": ErrorBody, "description": "neither JSON nor multipart/form-data"}},
+    summary="Import a JSON export",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": "the document GET /api/mydigits/json gives"}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                        "additionalProperties": False,
+                    }
+                },
+            },
+        }
+    },
 )
 async def import_json(request: Request, store: Digits, pool: Pool, owner: DigitsOwner) -> Any:
-    doc = loads_strict(await read_body(request, MAX_IMPORT_BYTES, "JSON body"))
+    """The export of ``GET /api/mydigits/json`` back: as the body (application/json), or as the
+    file ``file`` of a multipart form (``curl -F file=@my-digits.json``), up to 2 MiB."""
+    ctype = media_type(request)
+    if is_json_type(ctype):
+        body = await read_body(request, MAX_IMPORT_BYTES, "JSON body")
+    elif ctype == "multipart/form-data":
+        body, _ = await read_form_file(request, "file", MAX_IMPORT_BYTES)
+        if len(body) > MAX_IMPORT_BYTES:
+            raise HTTPException(413, f"file is over the limit of {MAX_IMPORT_BYTES} bytes (2 MiB)")
+    else:
+        raise HTTPException(415, not_json_message(ctype, ", or the export as the multipart file 'file'"))
+    doc = loads_strict(body)
     try:
         return await pool.run(store.import_json, doc, owner)
     except ValueError as exc:

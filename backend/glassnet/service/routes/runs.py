@@ -188,7 +188,7 @@ async def create_run(
         full_spec, preset, settings = teach.spec, None, dict(FINE_TUNE)
     elif body.spec is not None:
         full_spec: dict[str, Any] = body.spec.spec()
-        preset, settings = None, {}
+        preset, settings = None, dict(body.spec.train or {})  # a copied preset's own settings
     else:
         preset = body.preset or "cnn"
         full_spec = load_preset(preset)
