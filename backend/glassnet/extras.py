@@ -30,7 +30,8 @@ AUTO: Final = "auto"  # install_hint's checkout: the one glassnet runs from, if 
 def install_hint(extra: str, checkout: Path | str | None = AUTO) -> str:
     """The command that installs ``extra`` into this glassnet, for a message: in a checkout
     (``checkout``: its root; by default the one glassnet runs from) its editable install with the
-    extra, by the venv's own pip; else ``pip install 'dist/glassnet-….whl[EXTRA]'`` and the pipx form."""
+    extra, by the venv's own pip; else ``pip install 'glassnet-….whl[EXTRA]'`` in the wheel's folder and
+    the pipx form."""
     root = checkout_root() if checkout == AUTO else checkout
     if root is not None:
         root = Path(root)
@@ -39,7 +40,7 @@ def install_hint(extra: str, checkout: Path | str | None = AUTO) -> str:
         else:
             command = f"{sys.executable} -m pip install -e '{root}[{extra}]'"
         return f"{command}: the checkout's editable install with its {extra} extra; then start glassnet again"
-    return (
-        f"pip install 'dist/{WHEEL}[{extra}]' (the glassnet wheel with its {extra} extra), "
-        f"or after pipx install: pipx inject glassnet {EXTRA_PACKAGES[extra]}"
+    return (  # the wheel's folder is wherever the person keeps it: dist/ only where it was built
+        f"pip install '{WHEEL}[{extra}]' in the folder of the glassnet wheel you installed (dist/ "
+        f"after python -m build), or after pipx install: pipx inject glassnet {EXTRA_PACKAGES[extra]}"
     )

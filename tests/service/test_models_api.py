@@ -213,6 +213,14 @@ def test_oversize_upload_is_413(models_api_env: ModelsEnv) -> None:
     assert tree(env.runs_dir) == before
 
 
+def test_a_refused_upload_is_named_as_it_was_sent(models_api_env: ModelsEnv) -> None:
+    client = models_api_env.client
+    r = client.post("/api/models", files={"file": ("d0_7.png", b"\x89PNG\r\n\x1a\n" + bytes(64))})
+    assert assert_4xx(r, 422).startswith("d0_7.png: "), r.text
+    r = client.post("/api/models", content=b"junk", headers={"content-type": "application/octet-stream"})
+    assert assert_4xx(r, 422).startswith("upload: "), r.text
+
+
 def test_upload_wrong_shape_of_request(models_api_env: ModelsEnv) -> None:
     client = models_api_env.client
     assert_4xx(client.post("/api/models", content=b"{}", headers={"content-type": "application/json"}), 415)

@@ -68,3 +68,8 @@ def test_the_real_server_answers_401_and_403(tmp_path: Path, tiny_dataset: Path)
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
     finally:
         server.stop()
+    # A refusal is the client's answer, not the server's fault: no ERROR line for either
+    # (uvicorn logged "returned without completing handshake" for each; security.py quiets it).
+    log = server.log_tail(10**6)
+    assert '"WebSocket /ws" 403' in log and '"WebSocket /ws" 401' in log, log[-2000:]
+    assert "without completing handshake" not in log and " ERROR " not in log, log[-2000:]

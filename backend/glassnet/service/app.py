@@ -65,7 +65,7 @@ from .routes import (
 )
 from .runlog import RunObserver
 from .schemas import Readiness
-from .security import OPEN_PATHS, Guard, ensure_token
+from .security import OPEN_PATHS, Guard, ensure_token, quiet_refused_handshakes
 from .settings import Settings, get_settings
 from .store import RunStore, check_database
 from .worker import RUN_ID, RunManager, run_checkpoint
@@ -233,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A damaged runs.sqlite3 is a ValueError naming it now (glassnet serve: one line, exit 2),
     # not a traceback from the lifespan inside uvicorn.
     check_database(settings.database_path)
+    quiet_refused_handshakes()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

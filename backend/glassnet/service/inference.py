@@ -608,7 +608,8 @@ class ModelRegistry:
             )
         if not data:
             raise CheckpointError(f"{filename or 'upload'}: empty file")
-        where = slug(filename) + ".npz"
+        # Messages name the file as the person sent it (printable characters, cut), not its slug.
+        where = "".join(ch for ch in filename or "" if ch.isprintable())[:100] or "upload"
         checkpoint = read_checkpoint(io.BytesIO(data), name=where)
         check_compatible(checkpoint.model, where, checkpoint.meta)
         folder = self.runs_dir / UPLOADS

@@ -158,7 +158,12 @@ async def recover(manager: RunManager, served: dict[str, Any] | None, problem: s
         manager.queue.append(run_id, run.get("owner") or "")
         manager.set_status(run_id, RunStatus.QUEUED, message=message)
     if first or then:
-        log.info("after the restart: %d runs continue, %d wait in the queue", len(first), len(then))
+        go, wait = len(first), len(then)  # "1 run continues, 2 wait in the queue"
+        log.info(
+            "after the restart: %d run%s %s, %d %s in the queue",
+            *(go, "" if go == 1 else "s", "continues" if go == 1 else "continue"),
+            *(wait, "waits" if wait == 1 else "wait"),
+        )
     manager.schedule()
 
 

@@ -34,8 +34,10 @@ nothing changes for a local user.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import ipaddress
+import logging
 import os
 import secrets
 import socket
@@ -451,6 +453,7 @@ class Guard:
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             if "websocket.http.response" in scope.get("extensions", {}):
+                _REFUSED_SOCKET.set(True)  # see QuietRefusedHandshakes
                 await send_error(send, status, detail, extra + SECURITY_HEADERS, prefix="websocket.")
                 return
             await send({"type": "websocket.close", "code": 1008, "reason": detail[:120]})
@@ -519,3 +522,26 @@ def quota_client(scope_or_request: Any) -> str:
     machine cannot mint names to get past it), the teacher and anyone else by address."""
     identity = identity_of(scope_or_request)
     return client_of(scope_or_request) if identity.teacher else f"student {identity.owner}"
+
+
+#: Set in the connection's task when :meth:`refuse` answered a socket with an HTTP response.
+_REFUSED_SOCKET: contextvars.ContextVar[bool] = contextvars.ContextVar("refused_socket", default=False)
+UNFINISHED_HANDSHAKE = "ASGI callable returned without completing handshake."
+
+
+class QuietRefusedHandshakes(logging.Filter):
+    """Drops uvicorn's "returned without completing handshake" ERROR for a socket glassnet refused
+    on purpose. uvicorn 0.54's websockets-sansio protocol sends the denial response (the 401 or
+    403 the client reads) but does not count it as the handshake's end, so every foreign origin
+    or missing token wrote an ERROR line. The mark is a context variable of the connection's task,
+    so the same line for any other socket (a real fault) still reaches the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == UNFINISHED_HANDSHAKE and _REFUSED_SOCKET.get())
+
+
+def quiet_refused_handshakes() -> None:
+    """Install :class:`QuietRefusedHandshakes` on uvicorn's error logger (once)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, QuietRefusedHandshakes) for f in logger.filters):
+        logger.addFilter(QuietRefusedHandshakes())
