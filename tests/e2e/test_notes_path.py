@@ -107,3 +107,32 @@ def test_deep_link_back_and_exit(server, browser) -> None:
     page.get_by_test_id("notes-card").wait_for()
     errors.check()
     context.close()
+
+
+@pytest.mark.parametrize("width", [390, 800, 1366])
+def test_step_one_fits_beside_or_under_the_pad(server, browser, width: int) -> None:
+    """Step 1 puts its card among the Draw cards. Below 1100 px the step's own placement rules
+    came after the narrow-screen ones and won: on a phone the pad was painted over the card, on a
+    tablet the card was 63 px wide and 7,000 px tall. Now: no overlap, a readable width, no
+    sideways scrolling, at a phone's, a tablet's and a laptop's width."""
+    context, page, errors = open_in(browser, server, "en-US", width=width, height=844)
+    page.goto(server.url + "/#/notes/1")
+    card = page.get_by_test_id("notes-card")
+    card.wait_for()
+    page.wait_for_function("() => document.querySelector('[data-testid=\"notes-step-title\"]')?.textContent")
+    boxes = page.evaluate(
+        """() => Object.fromEntries(['.notes-card', '.pad-card', '.seen-card', '.predict-card'].map((s) => {
+            const r = document.querySelector(s).getBoundingClientRect();
+            return [s, [r.left, r.top, r.right, r.bottom]];
+        }))"""
+    )
+    c = boxes[".notes-card"]
+    for other in (".pad-card", ".seen-card", ".predict-card"):
+        o = boxes[other]
+        apart = c[2] <= o[0] + 1 or o[2] <= c[0] + 1 or c[3] <= o[1] + 1 or o[3] <= c[1] + 1
+        assert apart, f"{width} px: the notes card {c} overlaps {other} {o}"
+    assert c[2] - c[0] >= min(300, width - 60), f"{width} px: the card is {c[2] - c[0]:.0f} px wide"
+    assert c[3] - c[1] < 1500, f"{width} px: the card is {c[3] - c[1]:.0f} px tall"
+    assert page.evaluate("() => document.scrollingElement.scrollWidth <= window.innerWidth + 1")
+    errors.check()
+    context.close()
