@@ -86,6 +86,9 @@ const draw = new DrawPanel(socket, { padChanged: () => learn.padChanged() });
 const mine = new MyDigitsView({
   pad: () => draw.drawing(),
   clearPad: () => draw.pad.clear(),
+  padVersion: () => draw.pad.version,
+  padSnapshot: () => draw.pad.snapshot(),
+  restorePad: (/** @type {any} */ kept) => { draw.pad.restore(kept); draw.pad.h.onChange(true); },
   toast: (m, kind) => toast(m, kind),
   watch: (id) => watch(id),
   readWith: (id) => {

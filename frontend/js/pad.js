@@ -31,7 +31,9 @@ export class Pad {
     this.brush = BRUSH; // pad units: a marker (MNIST strokes are ~2–3 px of a 20 px digit)
     /** @type {number[][]|null} a picture on the pad instead of strokes (rows in [0, 1]) */
     this.image = null;
-    this.h = handlers;
+    /** Counts every change of the ink, so a caller can tell whether the pad still holds what it read. */
+    this.version = 0;
+    this.h = { onChange: (/** @type {boolean} */ final) => { this.version++; handlers.onChange(final); } };
     this.raf = 0;
     canvas.addEventListener("pointerdown", (e) => this.down(e));
     canvas.addEventListener("pointermove", (e) => this.move(e));
@@ -113,6 +115,7 @@ export class Pad {
     this.strokes = image ? [] : strokes;
     this.image = image;
     this.current = null;
+    this.version++;
     this.redraw();
   }
 

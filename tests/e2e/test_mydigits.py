@@ -190,3 +190,44 @@ def test_import_again_and_all_read_right_by_a_run(server, browser) -> None:
         assert run["id"] not in line.inner_text()
         errors.check()
         page.close()
+
+
+SLOW_SAVES = """() => {
+  const real = window.fetch;
+  window.fetch = async (url, init) => {
+    if (String(url).endsWith('/api/mydigits') && init?.method === 'POST') await new Promise((r) => setTimeout(r, 1500));
+    return real(url, init);
+  };
+}"""
+
+
+def test_a_slow_save_keeps_the_next_drawing_and_a_double_press_keeps_one(server, browser) -> None:
+    """Labelling cleared the pad when the server's answer came back, whatever was on it by then:
+    a digit drawn meanwhile was wiped (seen as a lost 9th of 12 labelled in a row), and a second
+    press while the first was on its way kept the drawing twice. Now the pad is cleared at the
+    press. With the save slowed to 1.5 s: press 7 twice, draw a 4 at once; one 7 is kept, and the
+    4 stays on the pad and is read. A refused save puts its drawing back on the untouched pad."""
+    page, errors = open_page(browser, server.url)
+    before = tiles(page)
+    page.evaluate(SLOW_SAVES)
+    draw(page, DIGITS[7])
+    page.get_by_test_id("label-7").click()
+    page.get_by_test_id("label-7").click()
+    draw(page, DIGITS[4])
+    wait_tiles(page, before + 1)
+    page.wait_for_timeout(2500)  # a second save, had the double press made one, has landed by now
+    assert tiles(page) == before + 1
+    expect(page.get_by_test_id("prediction")).to_have_text("4", timeout=15000)
+    page.route(
+        "**/api/mydigits",
+        lambda route: route.fulfill(
+            status=507, content_type="application/json", body='{"detail": "the disk is full"}'
+        )
+        if route.request.method == "POST"
+        else route.continue_(),
+    )
+    page.get_by_test_id("label-4").click()
+    expect(page.locator(".toast").last).to_contain_text("the disk is full", timeout=15000)
+    expect(page.get_by_test_id("prediction")).to_have_text("4", timeout=15000)  # back on the pad
+    assert tiles(page) == before + 1
+    errors.check(allow=("507",))

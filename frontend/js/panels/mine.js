@@ -23,7 +23,7 @@ const NEW_PREFIX = "new:";
 
 /**
  * @typedef {{id: number, label: number, image: string, strokes: boolean, created: number}} MyDigit
- * @typedef {{pad: () => {pixels: number[][], strokes: number[][][], size: number}|null, clearPad: () => void,
+ * @typedef {{pad: () => {pixels: number[][], strokes: number[][][], size: number}|null, clearPad: () => void, padVersion: () => number, padSnapshot: () => any, restorePad: (kept: any) => void,
  *   toast: (m: string, kind?: "error"|"info") => void, watch: (runId: string) => void,
  *   readWith: (modelId: string) => void}} MineContext
  */
@@ -32,6 +32,7 @@ export class MyDigitsView {
   /** @param {MineContext} ctx */
   constructor(ctx) {
     this.ctx = ctx;
+    this.labelledAt = -Infinity; // when a drawing was last labelled (performance.now())
     const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
     this.$ = $;
     /** @type {MyDigit[]} */
@@ -131,19 +132,35 @@ export class MyDigitsView {
     this.$("teach-status").innerHTML = `<p class="${error ? "err" : ""}">${esc(text)}</p>`;
   }
 
-  /** @param {number} d */
+  /**
+   * Keep the drawing on the pad as a digit ``d``. The pad is cleared at once, so the next digit
+   * can be drawn while this one is on its way (before, it was cleared when the server answered,
+   * wiping whatever had been drawn meanwhile); if the server refuses it, the drawing comes back
+   * unless the pad has been drawn on since. A second press right after (a double click) finds the
+   * pad empty and keeps nothing twice.
+   * @param {number} d
+   */
   async label(d) {
     const drawing = this.ctx.pad();
-    if (!drawing) { this.ctx.toast(t("mine.draw_first")); return; }
+    if (!drawing) {
+      if (performance.now() - this.labelledAt > 1000) this.ctx.toast(t("mine.draw_first"));
+      return;
+    }
+    const kept = this.ctx.padSnapshot();
+    this.labelledAt = performance.now();
+    this.ctx.clearPad();
+    const cleared = this.ctx.padVersion();
     try {
       const saved = await api.addMyDigit({ label: d, pixels: drawing.pixels, strokes: drawing.strokes, pad: drawing.size });
       this.digits.push(saved);
       this.stale();
-      this.ctx.clearPad();
       this.render();
       const k = this.digits.filter((x) => x.label === d).length;
       this.ctx.toast(t(this.digits.length === 1 ? "mine.kept_first" : k === 1 ? "mine.kept_one" : "mine.kept", { digit: aDigit(d), n: this.digits.length, k, d }), "info");
-    } catch (e) { this.ctx.toast(t("mine.cannot_keep", { error: errText(e) })); }
+    } catch (e) {
+      if (this.ctx.padVersion() === cleared) this.ctx.restorePad(kept);
+      this.ctx.toast(t("mine.cannot_keep", { error: errText(e) }));
+    }
   }
 
   async load() {
