@@ -195,7 +195,8 @@ def test_import_again_and_all_read_right_by_a_run(server, browser) -> None:
 SLOW_SAVES = """() => {
   const real = window.fetch;
   window.fetch = async (url, init) => {
-    if (String(url).endsWith('/api/mydigits') && init?.method === 'POST') await new Promise((r) => setTimeout(r, 1500));
+    const save = String(url).endsWith('/api/mydigits') && init?.method === 'POST';
+    if (save) await new Promise((r) => setTimeout(r, 1500));
     return real(url, init);
   };
 }"""
