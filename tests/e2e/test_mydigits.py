@@ -221,11 +221,11 @@ def test_a_slow_save_keeps_the_next_drawing_and_a_double_press_keeps_one(server,
     expect(page.get_by_test_id("prediction")).to_have_text("4", timeout=15000)
     page.route(
         "**/api/mydigits",
-        lambda route: route.fulfill(
-            status=507, content_type="application/json", body='{"detail": "the disk is full"}'
-        )
-        if route.request.method == "POST"
-        else route.continue_(),
+        lambda route: (
+            route.fulfill(status=507, content_type="application/json", body='{"detail": "the disk is full"}')
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
     )
     page.get_by_test_id("label-4").click()
     expect(page.locator(".toast").last).to_contain_text("the disk is full", timeout=15000)
