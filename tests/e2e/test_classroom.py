@@ -134,6 +134,12 @@ def test_students_and_the_teacher_on_the_page(class_server, browser) -> None:
     expect(student.get_by_test_id("class-pinned")).to_contain_text(
         "Class run: bob's run (bob)", timeout=10000
     )
+    # ann's page watches the class run, bob's: its Train controls are off, and the form says why
+    # (they were on, and each press was a 403 in English on the 中文 page).
+    student.wait_for_function("(id) => window.glassnet.S.watched === id", arg=bobs["id"], timeout=10000)
+    for control in ("pause", "stop", "step", "apply-lr"):
+        expect(student.locator(f"#{control}")).to_be_disabled()
+    expect(student.get_by_test_id("form-banner")).to_contain_text("belongs to bob", timeout=10000)
 
     # Panels: the teacher's page shows the Runs section (no heavy panel); the student's page
     # scrolled to the Learned section now receives activations and gradients live, and scrolled

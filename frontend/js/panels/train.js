@@ -12,6 +12,7 @@ import * as api from "../api.js";
 import { markDirty } from "../scheduler.js";
 import { can, STATUS, RUN_MACHINE } from "../protocol.js";
 import { t, statusWord, whyNot } from "../i18n.js";
+import { mayControl } from "../classview.js";
 import { Editor } from "./editor.js";
 import { fmt } from "../learnmath.js";
 
@@ -153,14 +154,17 @@ export class TrainPanel {
     const run = watchedRun();
     const live = isLive(run);
     const editing = this.mode === "new" || !run;
-    $("pause").disabled = !can(run, "pause") || S.stale;
-    $("resume").disabled = !can(run, "resume") || S.stale;
+    // Another student's run (a class): watched, not controlled, as the Runs table shows it.
+    const mine = !run || mayControl(S.you, run);
+    const off = (/** @type {"pause" | "resume" | "step" | "stop" | "patch"} */ action) => !mine || !can(run, action) || S.stale;
+    $("pause").disabled = off("pause");
+    $("resume").disabled = off("resume");
     // One name for "go on after Pause" (Resume, greyed while it trains); "Continue" only for a run that
     // has ended and goes on from its checkpoint (its resume queues it again).
     $("resume").textContent = run && /** @type {Record<string, Record<string, string|null>>} */ (RUN_MACHINE.transitions)[run.status]?.resume === STATUS.QUEUED ? t("runs.continue") : t("runs.resume");
-    $("step").disabled = !can(run, "step") || S.stale;
-    $("stop").disabled = !can(run, "stop") || S.stale;
-    $("apply-lr").disabled = !can(run, "patch") || S.stale;
+    $("step").disabled = off("step");
+    $("stop").disabled = off("stop");
+    $("apply-lr").disabled = off("patch");
     if (run && document.activeElement !== $("live-lr")) $("live-lr").value = String(run.lr);
     // The form shows the run's base rate now (a rate changed while it trains included), not the one it
     // started with: one base rate on the card, and the rate the last step used said beside it.
@@ -186,6 +190,7 @@ export class TrainPanel {
     let words;
     if (!run) words = t("train.banner.next");
     else if (editing) words = live ? t("train.banner.will_wait", { name: run.name }) : t("train.banner.new_from", { name: run.name, status });
+    else if (live && !mine) words = t("train.banner.not_yours", { name: run.name, owner: run.owner ?? "" });
     else if (live) words = t("train.banner.read_only", { name: run.name, status });
     else words = t("train.banner.ended", { name: run.name, status }) + (why ? t("train.banner.why", { why }) : "");
     // The banner is a live region and this paint runs with every training step: writing the same
