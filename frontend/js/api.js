@@ -120,7 +120,8 @@ export const evaluateMyDigits = (model) => api("/api/mydigits/evaluate", { metho
  */
 export async function upload(path, files) {
   const form = new FormData();
-  for (const [name, blob] of Object.entries(files)) form.append(name, blob, name);
+  // A chosen file keeps its own name (the server's messages name it); other data is named by its field.
+  for (const [name, blob] of Object.entries(files)) form.append(name, blob, blob instanceof File ? blob.name : name);
   let res;
   try { res = await fetch(path, { method: "POST", body: form }); } catch (e) {
     throw new ApiError(`cannot reach the server (POST ${path}): ${/** @type {Error} */ (e).message}`, 0, "unreachable");

@@ -105,6 +105,8 @@ def test_json_export_import_round_trip(client: TestClient) -> None:
         r = client.post("/api/mydigits/json", content=json.dumps(doc), headers={"content-type": ctype})
         assert r.status_code == 415 and "application/json" in r.json()["detail"], r.text
         assert "'file'" in r.json()["detail"]
+    r = client.post("/api/mydigits/json", files={"file": ("d0_7.png", b"\x89PNG\r\n\x1a\n\x00")})
+    assert r.status_code == 422 and r.json()["detail"].startswith("the file d0_7.png is not"), r.text
     r = client.post("/api/mydigits/json", files={"doc": ("d.json", b"{}")})
     assert r.status_code == 422 and "'file'" in r.json()["detail"], r.text
     assert client.get("/api/mydigits").json()["count"] == 1

@@ -268,7 +268,9 @@ export class MyDigitsView {
       /** @type {{added: number, skipped: number}} */
       let r;
       if (json) {
-        r = await api.api("/api/mydigits/json", { method: "POST", body: JSON.parse(await json.text()) });
+        // The file as it is: the server reads it, and names what is wrong with one that is not
+        // JSON (parsed here, a PNG gave the browser's own "Unexpected token" sentence).
+        r = await api.upload("/api/mydigits/json", { file: json });
       } else if (images && labels) {
         r = await api.upload("/api/mydigits/idx", { images, labels });
       } else { this.ctx.toast(t("mine.choose_files")); return; }

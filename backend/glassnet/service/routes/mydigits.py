@@ -239,14 +239,15 @@ async def import_json(request: Request, store: Digits, pool: Pool, owner: Digits
     file ``file`` of a multipart form (``curl -F file=@my-digits.json``), up to 2 MiB."""
     ctype = media_type(request)
     if is_json_type(ctype):
-        body = await read_body(request, MAX_IMPORT_BYTES, "JSON body")
+        body, what = await read_body(request, MAX_IMPORT_BYTES, "JSON body"), "the body"
     elif ctype == "multipart/form-data":
-        body, _ = await read_form_file(request, "file", MAX_IMPORT_BYTES)
+        body, name = await read_form_file(request, "file", MAX_IMPORT_BYTES)
         if len(body) > MAX_IMPORT_BYTES:
             raise HTTPException(413, f"file is over the limit of {MAX_IMPORT_BYTES} bytes (2 MiB)")
+        what = "the file " + "".join(ch for ch in name or "" if ch.isprintable())[:100]
     else:
         raise HTTPException(415, not_json_message(ctype, ", or the export as the multipart file 'file'"))
-    doc = loads_strict(body)
+    doc = loads_strict(body, what=what.strip())
     try:
         return await pool.run(store.import_json, doc, owner)
     except ValueError as exc:
