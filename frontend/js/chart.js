@@ -5,7 +5,7 @@
  * the chart says so), and hover to read values. Long series are decimated per pixel column
  * (chartmath.decimate), so tens of thousands of points cost no more to draw than a few hundred.
  */
-import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop, tickLabels, yAxisLeft } from "./chartmath.js";
+import { Column, decimate, extent, padRange, makeScale, invertScale, niceTicks, logTicks, nearestIndex, formatNumber, clipTop, tickLabels, yAxisLeft, markLabelAt } from "./chartmath.js";
 import { t } from "./i18n.js";
 
 /** @typedef {{x: number, label: string, color: string}} Mark */
@@ -148,7 +148,12 @@ export class LineChart {
       if (g && X - g.X < 60) { g.labels.push(m.label); g.colors.push(m.color); } else groups.push({ X, labels: [m.label], colors: [m.color] });
     }
     // Labels at the plot's top (under the clip note's line), away from the x axis' tick numbers.
-    for (const g of groups) g.labels.forEach((label, i) => { ctx.fillStyle = cssVar(g.colors[i]); ctx.fillText(label, g.X + 3, T + 16 + i * 12); });
+    const right = sx(x1);
+    for (const g of groups) {
+      const at = markLabelAt(g.X, Math.max(...g.labels.map((label) => ctx.measureText(label).width)), right);
+      ctx.textAlign = at.align;
+      g.labels.forEach((label, i) => { ctx.fillStyle = cssVar(g.colors[i]); ctx.fillText(label, at.x, T + 16 + i * 12); });
+    }
     ctx.restore();
   }
 

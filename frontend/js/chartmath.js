@@ -321,3 +321,15 @@ export function steadyRate(readings, now) {
   const recent = readings.filter((r) => r.at >= now - ETA_STEADY_MS);
   return recent.every((r) => Math.abs(r.rate - latest) <= ETA_STEADY * latest) ? latest : null;
 }
+
+/**
+ * Where a mark's label goes: just right of its line, or just left of it (right-aligned) where it
+ * would run past the plot's right edge — marks at the newest step (a pause, a new rate) sit at
+ * that edge, and their labels were cut to "pa" and "ba".
+ * @param {number} X the mark's line, px @param {number} width the widest of its labels, px
+ * @param {number} right the plot's right edge, px @param {number} [gap] px between line and text
+ * @returns {{x: number, align: "left"|"right"}}
+ */
+export function markLabelAt(X, width, right, gap = 3) {
+  return X + gap + width <= right ? { x: X + gap, align: "left" } : { x: X - gap, align: "right" };
+}

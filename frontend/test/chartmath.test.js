@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent, steadyRate } from "../js/chartmath.js";
+import { makeScale, invertScale, niceTicks, logTicks, smooth, Smoother, decimate, nearestIndex, extent, padRange, Column, formatDuration, formatNumber, accuracyPercent, steadyRate, markLabelAt } from "../js/chartmath.js";
 
 test("linear and log scales map and invert", () => {
   const s = makeScale(0, 10, 0, 100);
@@ -133,4 +133,12 @@ test("no time left until the speed is measured well enough (QA4: a first 1 h 34 
   // Still settling (the last 5 s went 400 → 860): nothing yet.
   assert.equal(steadyRate(at([[0, 90], [7000, 400], [12000, 860]]), 12000), null);
   assert.equal(steadyRate([], 60000), null);
+});
+
+test("a mark's label stays inside the plot: right of its line, or left of it at the right edge", () => {
+  assert.deepEqual(markLabelAt(100, 40, 500), { x: 103, align: "left" });
+  // the newest step's mark sits at the edge: its label turns to the line's left, whole
+  assert.deepEqual(markLabelAt(498, 40, 500), { x: 495, align: "right" });
+  assert.deepEqual(markLabelAt(457, 40, 500), { x: 460, align: "left" }); // just fits
+  assert.deepEqual(markLabelAt(458, 40, 500), { x: 455, align: "right" });
 });
