@@ -623,7 +623,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.join_code:
         print(
             f"glassnet serve: students open {elsewhere or here} and join there with the "
-            f"code {settings.join_code!r} (the join page; scripts: POST /api/join); the token above "
+            f"code {settings.join_code!r} (the join page; scripts: POST /api/join)"
+            + (
+                ""
+                if others
+                else f", on this machine only: bound to {settings.host}, other machines cannot reach it "
+                "(--host 0.0.0.0 for a class)"
+            )
+            + "; the token above "
             f"is the teacher's. At most {settings.quota_names_per_hour} new names an hour join from one "
             "address: for a class behind one address (a school NAT, a proxy), set "
             "GLASSNET_QUOTA_NAMES_PER_HOUR to the class size before the lesson",
@@ -659,8 +666,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # requests that arrive too slowly
         **protocol_classes(settings.slow_request_s),
     )
+    # With a token the plain address opens the join page or a sign-in refusal: point at the link.
+    opening = f"ready at {here}; open the token link above" if settings.token else f"open {here}"
     print(
-        f"glassnet serve: open {here} (runs in {settings.data_dir})"
+        f"glassnet serve: {opening} (runs in {settings.data_dir})"
         + (f"; from other machines: {elsewhere}" if others else ""),
         flush=True,
     )

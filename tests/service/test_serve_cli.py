@@ -79,7 +79,9 @@ def test_binding_beyond_localhost_prints_and_requires_a_token(tmp_path: Path, ti
     assert "binding 0.0.0.0: every request needs the token (generated now and kept in " in err
     token = err.split("?token=")[1].split()[0]
     assert len(token) >= 24
-    assert f"open http://127.0.0.1:{port}/" in out
+    assert f"open http://127.0.0.1:{port}/?token={token}" in err  # the link that signs in
+    # stdout's line points at it: the plain address opens nothing but a sign-in refusal
+    assert f"ready at http://127.0.0.1:{port}/; open the token link above" in out
 
 
 @pytest.mark.slow
