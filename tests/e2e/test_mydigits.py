@@ -78,9 +78,13 @@ def test_label_review_and_read_my_digits(server, browser) -> None:
     strip.first.wait_for()
     assert strip.count() == 9
     # delete the 7: the first press asks, and leaving the button keeps the digit; two presses delete
-    seven = page.locator('[data-testid="mine-gallery"] .mine').last.locator("button")
+    tile = page.locator('[data-testid="mine-gallery"] .mine').last
+    seven = tile.locator("button")
+    height = tile.bounding_box()["height"]
     seven.click()
     expect(seven).to_have_text("Delete?")
+    # asking, the tile keeps its height: it grew 30 px, and a click meant for Import below it missed
+    assert abs(tile.bounding_box()["height"] - height) < 1
     expect(seven).to_have_attribute("aria-label", "press again to delete this 7 for good")
     page.keyboard.press("Shift+Tab")
     expect(seven).to_have_text("✕")

@@ -52,7 +52,23 @@ export class NotesPath {
     if (pad) pad.after(this.card); else view.before(this.card);
     document.body.classList.add("notes-mode");
     (pad ?? this.card).scrollIntoView({ block: "start" });
+    if (pad) this.bringTitleIntoSight(pad);
     this.card.focus({ preventScroll: true });
+  }
+
+  /**
+   * Under the pad (a narrow screen), the card's title can fall just below the fold: scroll down
+   * enough to show it, as long as the pad's canvas stays under the header (on a 390 × 844 phone
+   * the title sat 40 px below the fold).
+   * @param {Element} pad the pad's card, scrolled to the top
+   */
+  bringTitleIntoSight(pad) {
+    const canvas = pad.querySelector("canvas") ?? pad;
+    const title = this.card.querySelector("h3") ?? this.card;
+    const head = document.querySelector("header")?.getBoundingClientRect().bottom ?? 0;
+    const below = title.getBoundingClientRect().bottom - window.innerHeight + 8;
+    const room = canvas.getBoundingClientRect().top - head - 4;
+    if (below > 0 && room > 0) window.scrollBy({ top: Math.min(below, room), behavior: "instant" });
   }
 
   /** Back to the free dashboard. */
