@@ -74,7 +74,7 @@ from .modelinfo import (
     clip_text,
     finite_fraction,
 )
-from .uploads import UPLOADS, slug, write_new
+from .uploads import UPLOADS, shown_name, slug, write_new
 from .wire import EncodedArray, LayerActivation, PredictResult
 
 __all__ = [
@@ -601,15 +601,13 @@ class ModelRegistry:
             CheckpointError: not a valid glassnet checkpoint (pickle refused).
             IncompatibleModelError: valid, but not a 784 -> 10 digit reader.
         """
+        where = shown_name(filename, "upload")  # messages name the file as sent, not its slug
         if len(data) > self.max_upload_bytes:
             raise UploadTooLargeError(
-                f"{filename or 'upload'}: {len(data)} bytes is over the upload limit "
-                f"of {self.max_upload_bytes} bytes"
+                f"{where}: {len(data)} bytes is over the upload limit of {self.max_upload_bytes} bytes"
             )
         if not data:
-            raise CheckpointError(f"{filename or 'upload'}: empty file")
-        # Messages name the file as the person sent it (printable characters, cut), not its slug.
-        where = "".join(ch for ch in filename or "" if ch.isprintable())[:100] or "upload"
+            raise CheckpointError(f"{where}: empty file")
         checkpoint = read_checkpoint(io.BytesIO(data), name=where)
         check_compatible(checkpoint.model, where, checkpoint.meta)
         folder = self.runs_dir / UPLOADS

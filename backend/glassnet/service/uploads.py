@@ -1,4 +1,5 @@
-"""Uploaded checkpoints on disk: a safe file name from what the client called it, and a write
+"""Uploaded checkpoints on disk: a safe file name from what the client called it (and the name to
+show in messages), and a write
 that never replaces an existing file (``runs_dir/uploads/<slug>-<random>.npz``). The registry
 validates the bytes first (:meth:`.inference.ModelRegistry.add_uploaded`)."""
 
@@ -19,6 +20,12 @@ def slug(filename: str | None) -> str:
     stem = stem[:-4] if stem.lower().endswith(".npz") else stem
     slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40].strip("-")
     return slug or "model"
+
+
+def shown_name(filename: str | None, default: str) -> str:
+    """An uploaded file's name as the person sent it, for a message: printable characters only (no
+    newline or terminal escape in a log line), at most 100; ``default`` when nothing is left."""
+    return "".join(ch for ch in filename or "" if ch.isprintable())[:100] or default
 
 
 def write_new(folder: Path, stem: str, data: bytes) -> Path:

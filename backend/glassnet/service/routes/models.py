@@ -32,6 +32,7 @@ from .bodies import (
     MULTIPART_OVERHEAD,
     PlainErrorRoute,
     media_type,
+    multipart_files,
     read_body,
     read_form_file,
 )
@@ -215,14 +216,7 @@ def upload_cap(state: Any) -> int:
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "required": ["file"],
-                        "additionalProperties": False,  # extra form fields are refused (400)
-                    }
-                },
+                "multipart/form-data": multipart_files("file"),  # extra form fields are refused (400)
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             },
         }

@@ -27,7 +27,8 @@ from ..errors import is_json_type, not_json_message
 from ..inference import IncompatibleModelError, UnknownModelError
 from ..mydigits import MAX_DIGITS, evaluate
 from ..schemas import ErrorBody
-from .bodies import loads_strict, media_type, read_body, read_form, read_form_file
+from ..uploads import shown_name
+from .bodies import loads_strict, media_type, multipart_files, read_body, read_form, read_form_file
 from .deps import Digits, DigitsOwner, Pool, Registry
 from .predict import check_pixels
 
@@ -162,19 +163,7 @@ async def export_idx(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "images": {"type": "string", "format": "binary"},
-                            "labels": {"type": "string", "format": "binary"},
-                        },
-                        "required": ["images", "labels"],
-                        "additionalProperties": False,
-                    }
-                }
-            },
+            "content": {"multipart/form-data": multipart_files("images", "labels")},
         }
     },
 )
@@ -222,14 +211,7 @@ async def export_json(store: Digits, pool: Pool, owner: DigitsOwner) -> Response
                 "application/json": {
                     "schema": {"type": "object", "description": "the document GET /api/mydigits/json gives"}
                 },
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "required": ["file"],
-                        "additionalProperties": False,
-                    }
-                },
+                "multipart/form-data": multipart_files("file"),
             },
         }
     },
@@ -244,7 +226,7 @@ async def import_json(request: Request, store: Digits, pool: Pool, owner: Digits
         body, name = await read_form_file(request, "file", MAX_IMPORT_BYTES)
         if len(body) > MAX_IMPORT_BYTES:
             raise HTTPException(413, f"file is over the limit of {MAX_IMPORT_BYTES} bytes (2 MiB)")
-        what = "the file " + "".join(ch for ch in name or "" if ch.isprintable())[:100]
+        what = "the file " + shown_name(name, "")
     else:
         raise HTTPException(415, not_json_message(ctype, ", or the export as the multipart file 'file'"))
     doc = loads_strict(body, what=what.strip())
