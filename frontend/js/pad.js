@@ -103,10 +103,11 @@ export class Pad {
 
   /**
    * Put back what :meth:`snapshot` gave, if it is well-formed (anything else leaves the pad
-   * empty); redraws without announcing a change: the page reads the pad once it is connected.
-   * @param {any} kept
+   * empty). After a reload it redraws without announcing a change (the page reads the pad once it
+   * is connected); ``announce`` reads it at once, as a stroke would (a refused label's drawing).
+   * @param {any} kept @param {boolean} [announce]
    */
-  restore(kept) {
+  restore(kept, announce = false) {
     const point = (/** @type {any} */ p) => p && Number.isFinite(p.x) && Number.isFinite(p.y);
     const strokes = Array.isArray(kept?.strokes) && kept.strokes.every((/** @type {any} */ s) => Array.isArray(s) && s.length && s.every(point))
       ? kept.strokes : [];
@@ -115,8 +116,8 @@ export class Pad {
     this.strokes = image ? [] : strokes;
     this.image = image;
     this.current = null;
-    this.version++;
     this.redraw();
+    if (announce) this.h.onChange(true); else this.version++;
   }
 
   /** A picture instead of strokes (the keyboard's way to give the pad a digit). @param {number[][]} rows in [0, 1] */
