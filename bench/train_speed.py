@@ -114,7 +114,7 @@ def numpy_runner(
         for start in range(0, n, batch):
             idx = order[start : start + batch]
             result = step(x[idx], y[idx])
-            opt.step(model.pack())
+            step.update(opt)
             total += result.loss
             batches += 1
         return total / batches
@@ -299,7 +299,7 @@ def _profile_numpy(
             idx = rng.integers(0, len(x), batch)
             step(x[idx], y[idx])
             t0 = CLOCK()
-            opt.step(model.pack())
+            step.update(opt)
             opt_time += CLOCK() - t0
         total = CLOCK() - started
     finally:

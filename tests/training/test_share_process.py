@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from glassnet.nn import Sequential, make_optimizer
 from glassnet.presets import load_preset
 from glassnet.training import share_process
 from glassnet.training.step import PROCESSES_ENV, TrainStep
+from processes import gone
 
 
 def _batches(count: int, n: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -46,20 +46,6 @@ def _train(
             for pid in step.helper_pids():
                 os.kill(pid, signal.SIGKILL)
     return model.pack().data.copy(), results, step
-
-
-def _gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
-            if state == "Z":
-                return True
-        except (ProcessLookupError, FileNotFoundError):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_processes_give_the_threads_numbers_bit_for_bit() -> None:
@@ -146,7 +132,7 @@ def test_a_helper_that_stops_answering_is_given_up(monkeypatch: pytest.MonkeyPat
             assert time.monotonic() - started < 20
     assert np.array_equal(model.pack().data, expected)
     assert "stopped answering" in step.process_error and step.helper_pids() == []
-    assert all(_gone(pid) for pid in frozen)
+    assert all(gone(pid) for pid in frozen)
     step.close()
     reference.close()
 
@@ -156,7 +142,7 @@ def test_helpers_end_with_close_and_with_their_trainer() -> None:
     pids = step.helper_pids()
     assert pids
     step.close()
-    assert all(_gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)
     # A trainer killed outright: its helpers see their pipe close and exit.
     script = textwrap.dedent(
         """
@@ -175,7 +161,7 @@ def test_helpers_end_with_close_and_with_their_trainer() -> None:
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     orphans = [int(p) for p in proc.stdout.split()]
     assert orphans
-    assert all(_gone(pid) for pid in orphans)
+    assert all(gone(pid) for pid in orphans)
 
 
 def test_without_memfd_the_shares_run_in_threads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +223,7 @@ def test_an_interrupt_while_answers_are_pending_costs_the_helpers_not_the_run(
     monkeypatch.setattr(share_process.SharePool, "finish", interrupted)
     with pytest.raises(KeyboardInterrupt):
         step(*batches[1])
-    assert step.helper_pids() == [] and all(_gone(pid) for pid in first)
+    assert step.helper_pids() == [] and all(gone(pid) for pid in first)
     monkeypatch.setattr(share_process.SharePool, "finish", real_finish)
     for x, y in batches[1:]:  # the interrupted step again, then the next
         step(x, y)

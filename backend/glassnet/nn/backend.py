@@ -84,6 +84,8 @@ def module_for(device: str) -> ModuleType:
 
 def array_module(*arrays: Any) -> ModuleType:
     """NumPy, or CuPy when any argument is a CuPy array (CuPy's ``get_array_module`` rule)."""
+    if len(arrays) == 1 and type(arrays[0]) is np.ndarray:  # the common case, asked every step
+        return np
     cupy = _cupy_if_loaded()
     if cupy is not None:
         for a in arrays:

@@ -472,9 +472,18 @@ def _row_groups(rows: int) -> list[tuple[int, int]]:
 
 class DenseBlock:
     """dense [+ activation] on h (D + 1, N) (last row ones) -> y (U, N), with a ones row below
-    when another dense layer follows."""
+    when another dense layer follows.
 
-    def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool) -> None:
+    ``rows``: for a large first layer (:func:`split_rows`), where its products are cut between
+    input rows [0, rows) and [rows, D + 1): ``W^T h`` as the sum of the two parts' products, and
+    dW as the two parts' rows. ``helper`` (set per step, training/layer_split.py): another process
+    that computes the second part's products meanwhile, into ``part`` and dWb's rows; without one
+    this block computes them itself, in the same operations (the same numbers either way).
+    """
+
+    def __init__(
+        self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool, rows: int | None = None
+    ) -> None:
         dense = layers[spec.main]
         assert isinstance(dense, Dense) and dense.in_shape is not None
         self.dense, self.xp, self.n = dense, xp, n
@@ -487,21 +496,67 @@ class DenseBlock:
         self.dh = xp.empty((d, n), dtype=dtype) if dense.needs_input_grad else None
         act = layers[spec.act] if spec.act is not None else None
         self.act = _Activation(act, xp, self.out.shape)
+        self.rows = rows
+        self.part = xp.empty((u, n), dtype=dtype) if rows is not None else None
+        self.helper: Any = None
 
     def forward(self, h: Any, wb: Any) -> Any:
         """h (D + 1, N) -> out (U, N) = act(Wb^T h)."""
-        self.xp.matmul(wb.T, h, out=self.out)
+        xp, r, helper = self.xp, self.rows, self.helper
+        if r is None:
+            xp.matmul(wb.T, h, out=self.out)
+        else:
+            if helper is not None:
+                helper.forward(self.n)  # it computes wb[r:]^T h[r:] into self.part meanwhile
+            else:
+                xp.matmul(wb[r:].T, h[r:], out=self.part)
+            xp.matmul(wb[:r].T, h[:r], out=self.out)
+            if helper is not None:
+                helper.wait()
+            self.out += self.part
         self.act.forward(self.out)
         return self.out
 
     def backward(self, h: Any, g: Any, wb: Any, dwb: Any) -> Any:
         """g (U, N), the error of ``out`` (overwritten) -> the error of h's first D rows (D, N)
         or None for a first layer; writes dWb (D + 1, U) into ``dwb``."""
+        xp, r, helper = self.xp, self.rows, self.helper
         self.act.backward(self.out, g)
-        self.xp.matmul(h, g.T, out=dwb)
+        if r is None:
+            xp.matmul(h, g.T, out=dwb)
+        else:
+            if helper is not None:
+                helper.backward(g)  # it computes dwb[r:] = h[r:] g^T meanwhile
+            else:
+                xp.matmul(h[r:], g.T, out=dwb[r:])
+            xp.matmul(h[:r], g.T, out=dwb[:r])
+            if helper is not None:
+                helper.wait()
         if self.dh is None:
             return None
-        return self.xp.matmul(wb[: self.d], g, out=self.dh)
+        return xp.matmul(wb[: self.d], g, out=self.dh)
+
+
+#: A first dense layer with at least this many weights (and biases) has its products cut in two
+#: by input rows (:func:`split_rows`): the mlp's 785 × 128; not the notes' 785 × 16, whose
+#: products are too small for a second process to pay.
+SPLIT_MIN_WEIGHTS = 65_536
+
+
+def split_rows(model: Sequential, plan: NetworkPlan) -> int | None:
+    """Where a large first dense layer's input rows are cut (:class:`DenseBlock`), or None.
+
+    Why: on two cores a helper process computes the second part (training/layer_split.py). The
+    cut is a property of the network, not of the cores or of whether a helper runs, so a seed
+    gives the same numbers on any machine and whichever process computed them. Near the middle,
+    on a multiple of 8 rows."""
+    first = model.layers[plan.blocks[0].main]
+    if not isinstance(first, Dense) or first.in_shape is None:
+        return None
+    d = first.in_shape[0] + 1
+    if d * first.units < SPLIT_MIN_WEIGHTS or d < 16:
+        return None
+    return d // 2 // 8 * 8
 
 
 # -- a whole network on one share of a batch --------------------------------------------------
@@ -526,9 +581,19 @@ class FusedNetwork:
     """
 
     def __init__(
-        self, model: Sequential, plan: NetworkPlan, pack: ParamPack, n: int, grad: Any, params: Any = None
+        self,
+        model: Sequential,
+        plan: NetworkPlan,
+        pack: ParamPack,
+        n: int,
+        grad: Any,
+        params: Any = None,
+        buffers: dict[str, Any] | None = None,
     ) -> None:
+        """``buffers``: where the first dense block's input (``"input"``, (D + 1, n)) and its
+        split part (``"part"``, (U, n)) are kept (memory a helper process shares), or None."""
         self.model, self.plan, self.pack, self.n = model, plan, pack, n
+        rows = split_rows(model, plan)
         xp = self.xp = pack.xp
         layers = model.layers
         self.blocks: list[ConvBlock | DenseBlock] = []
@@ -545,7 +610,7 @@ class FusedNetwork:
                 x = prev.out_buf.reshape(-1, n) if main.kind == "dense" else prev.out
             elif main.kind == "dense":
                 assert main.in_shape is not None
-                x = xp.empty((main.in_shape[0] + 1, n), dtype=dtype)
+                x = buffers["input"] if buffers else xp.empty((main.in_shape[0] + 1, n), dtype=dtype)
                 x[-1] = 1
             else:
                 assert main.in_shape is not None
@@ -554,11 +619,17 @@ class FusedNetwork:
             if main.kind == "conv2d":
                 self.blocks.append(ConvBlock(layers, spec, n, xp, ones_row, x))
             else:
-                self.blocks.append(DenseBlock(layers, spec, n, xp, ones_row))
+                block = DenseBlock(layers, spec, n, xp, ones_row, rows if b == 0 else None)
+                if b == 0 and buffers:
+                    block.part = buffers["part"]
+                self.blocks.append(block)
         source = pack.data if params is None else params
         self.weights = [pack.packed(source, spec.main) for spec in plan.blocks]
         self.grads = [pack.packed(grad, spec.main) for spec in plan.blocks]
         first = self.inputs[0]
+        # A shared input buffer is also another batch size's (its rows lie elsewhere in the same
+        # memory): its row of ones is written again at every step.
+        self.ones_each_step = bool(buffers)
         # where the batch (n, *input_shape) is copied in, batch last
         self.x_in = first[:-1] if isinstance(self.blocks[0], DenseBlock) else first
         self.rows = xp.arange(n)
@@ -567,6 +638,8 @@ class FusedNetwork:
         """x (n, *input_shape) -> the last block's output (K, n) (a buffer: copy to keep it)."""
         if isinstance(self.blocks[0], DenseBlock):
             self.xp.copyto(self.x_in, x.reshape(self.n, -1).T)
+            if self.ones_each_step:
+                self.inputs[0][-1] = 1
         else:
             self.xp.copyto(self.x_in, x.transpose(1, 2, 3, 0))
         a = None
@@ -642,5 +715,6 @@ __all__ = [
     "column_chunks",
     "multiply_adds",
     "plan_network",
+    "split_rows",
     "supported",
 ]

@@ -124,23 +124,69 @@ class Optimizer:
         for name, value in values.items():
             setattr(self, name, float(value))
 
-    def step(self, params: Iterable[ParamTriple] | ParamPack, lr: float | None = None) -> None:
-        """One update of every parameter; ``lr`` overrides ``self.lr`` (the schedule's rate)."""
+    def step(
+        self,
+        params: Iterable[ParamTriple] | ParamPack,
+        lr: float | None = None,
+        skip: tuple[int, int] | None = None,
+    ) -> None:
+        """One update of every parameter; ``lr`` overrides ``self.lr`` (the schedule's rate).
+        ``skip`` (a pack only): the range [start, stop) of the flat vector that another process
+        updates at the same time, with :meth:`update_slice` (training/layer_split.py)."""
         rate = float(self.lr if lr is None else lr)
         self.steps += 1
         if isinstance(params, ParamPack):
-            g = params.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * params.decay_mask * params.data
-            self._update_flat(params, g, rate)
+            states = {kind: self._flat_state(params, kind) for kind in self.state_kinds}
+            scratch = self._scratch_for(params)
+            if skip is None:
+                g = params.grad
+                if self.weight_decay:
+                    g = g + self.weight_decay * params.decay_mask * params.data
+                self._update_vectors(params.data, g, states, scratch, self._mask, rate)
+                return
+            for lo, hi in ((0, skip[0]), (skip[1], params.size)):  # elementwise: the same numbers
+                if hi > lo:  # whichever pieces the vector is cut in
+                    part = {kind: v[lo:hi] for kind, v in states.items()}
+                    work = [w[lo:hi] for w in scratch]
+                    g = params.grad[lo:hi]
+                    if self.weight_decay:
+                        g = g + self.weight_decay * params.decay_mask[lo:hi] * params.data[lo:hi]
+                    self._update_vectors(params.data[lo:hi], g, part, work, self._mask[lo:hi], rate)
             return
         for name, p, g in params:
             self._update(name, p, _decayed(name, p, g, self.weight_decay), rate)
 
+    def update_slice(
+        self,
+        p: Any,
+        g: Any,
+        states: dict[str, Any],
+        decay_mask: Any,
+        scratch: list[Any],
+        mask: Any,
+        lr: float,
+    ) -> None:
+        """The update of one slice of the flat vectors, as :meth:`step` makes it, for a process that
+        holds only that slice: the parameters ``p``, gradients ``g``, ``states`` (kind -> the same
+        slice of that state), the decay mask's slice and work vectors of that length (two floats,
+        one bool). ``self.steps`` must be the step's number (counted as :meth:`step` does)."""
+        if self.weight_decay:
+            g = g + self.weight_decay * decay_mask * p
+        self._update_vectors(p, g, states, scratch, mask, float(lr))
+
+    @property
+    def state_kinds(self) -> tuple[str, ...]:
+        """The flat state vectors the update uses now (``"velocity"``; ``"m"``, ``"v"``)."""
+        return ()
+
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
 
-    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
+    def _update_vectors(
+        self, p: Any, g: Any, states: dict[str, Any], scratch: list[Any], mask: Any, lr: float
+    ) -> None:
+        """The update of flat vectors (or equal slices of them): parameters ``p`` in place, with
+        gradients ``g``, the state vectors by kind, two work vectors and a bool one."""
         raise NotImplementedError
 
     def _scratch_for(self, pack: ParamPack) -> list[Any]:
@@ -150,6 +196,22 @@ class Optimizer:
             self._scratch = [pack.zeros(), pack.zeros()]
             self._mask = pack.xp.zeros(pack.data.shape, dtype=bool)
         return self._scratch
+
+    def flat_state(self, pack: ParamPack, kind: str) -> Any:
+        """The flat vector of one kind of state (made on first use)."""
+        return self._flat_state(pack, kind)
+
+    def place_state(self, pack: ParamPack, kind: str, vector: Any) -> None:
+        """Keep one kind of state in ``vector`` (a flat vector of the pack's layout, e.g. in memory
+        a helper process shares) from now on: its values are copied there and the named views
+        (``self.state``, what checkpoints save) re-made."""
+        flat = self._flat_state(pack, kind)
+        if flat is vector:
+            return
+        vector[...] = flat
+        self._flat[kind] = vector
+        for name, view in pack.named_views(vector):
+            self.state[f"{name}.{kind}"] = view
 
     def _flat_state(self, pack: ParamPack, kind: str) -> Any:
         """The flat vector of one kind of state; its named views are ``self.state``'s entries."""
@@ -201,19 +263,26 @@ class SGD(Optimizer):
             flush_tiny(v)
         p += v
 
-    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
-        step = self._scratch_for(pack)[0]
+    @property
+    def state_kinds(self) -> tuple[str, ...]:
+        return ("velocity",) if self.momentum else ()
+
+    def _update_vectors(
+        self, p: Any, g: Any, states: dict[str, Any], scratch: list[Any], mask: Any, lr: float
+    ) -> None:
+        xp = array_module(p)
+        step = scratch[0]
         if self.momentum == 0:
-            pack.xp.multiply(g, lr, out=step)
-            pack.data -= step
+            xp.multiply(g, lr, out=step)
+            p -= step
             return
-        v = self._flat_state(pack, "velocity")
+        v = states["velocity"]
         v *= self.momentum
-        pack.xp.multiply(g, lr, out=step)
+        xp.multiply(g, lr, out=step)
         v -= step
         if self.steps % flush_period(self.momentum) == 0:
-            flush_tiny(v, step, self._mask)
-        pack.data += v
+            flush_tiny(v, step, mask)
+        p += v
 
 
 class Adam(Optimizer):
@@ -255,12 +324,18 @@ class Adam(Optimizer):
             flush_tiny(v)
         p -= self._step_size(lr) * m / (xp.sqrt(v) + self.eps)
 
-    def _update_flat(self, pack: ParamPack, g: Any, lr: float) -> None:
+    @property
+    def state_kinds(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def _update_vectors(
+        self, p: Any, g: Any, states: dict[str, Any], scratch: list[Any], mask: Any, lr: float
+    ) -> None:
         # The per-parameter update above, operation for operation, over the whole vector.
-        xp = pack.xp
+        xp = array_module(p)
         b1, b2 = self.beta1, self.beta2
-        m, v = self._flat_state(pack, "m"), self._flat_state(pack, "v")
-        t1, t2 = self._scratch_for(pack)
+        m, v = states["m"], states["v"]
+        t1, t2 = scratch
         m *= b1
         xp.multiply(g, 1 - b1, out=t1)
         m += t1
@@ -269,13 +344,13 @@ class Adam(Optimizer):
         t1 *= 1 - b2
         v += t1
         if self.steps % flush_period(min(b1, b2)) == 0:
-            flush_tiny(m, t1, self._mask)
-            flush_tiny(v, t1, self._mask)
+            flush_tiny(m, t1, mask)
+            flush_tiny(v, t1, mask)
         xp.sqrt(v, out=t1)
         t1 += self.eps
         xp.multiply(m, self._step_size(lr), out=t2)
         t2 /= t1
-        pack.data -= t2
+        p -= t2
 
 
 def check_names(kind: str, values: dict[str, object]) -> None:

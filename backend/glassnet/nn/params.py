@@ -67,7 +67,27 @@ class ParamPack:
                 values[key][...] = p
             layer.params = values
             layer.grads = self.layer_views(i, self.grad)
+        self._remember_views()
+
+    def move_to(self, data: Any, grad: Any) -> None:
+        """Keep the parameters and gradients in ``data`` and ``grad`` from now on (flat vectors of
+        this size and dtype, e.g. in memory a helper process shares: training/layer_split.py):
+        their values are copied there and every layer's views re-made. Views taken before
+        (a fused network's weights) see the old vectors: make them again."""
+        for new, old in ((data, self.data), (grad, self.grad)):
+            if new.shape != old.shape or new.dtype != old.dtype:
+                raise ValueError(f"a vector of {new.shape} {new.dtype} for {old.shape} {old.dtype}")
+            new[...] = old
+        self.data, self.grad = data, grad
+        for i, layer in enumerate(self.layers):
+            if layer.params:
+                layer.params = self.layer_views(i, data)
+                layer.grads = self.layer_views(i, grad)
+        self._remember_views()
+
+    def _remember_views(self) -> None:
         # (layer, name, its parameter view, its gradient view): what is_current() checks, each step
+        owners = [layer for layer in self.layers if layer.params]
         self._checks = [(layer, k, layer.params[k], layer.grads[k]) for layer in owners for k in layer.params]
 
     # -- layout ----------------------------------------------------------------------------

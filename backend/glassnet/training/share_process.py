@@ -12,7 +12,8 @@ thread in the trainer's lock-step: a third of the second core went to the lock.
 
 How: each helper is a fresh interpreter (``python -m glassnet.training.share_process``,
 started once per :class:`SharePool`) that builds the same network from its spec (JSON) and
-waits for work. The numbers cross through one shared memory block (a Linux ``memfd``, mapped by
+waits for work (:mod:`.layer_split`'s helper is started, and answers, the same way). The
+numbers cross through one shared memory block (a Linux ``memfd``, mapped by
 both sides; nothing is pickled): the parameters, and for each helper its share of the batch
 and the gradient it leaves behind. Each step the trainer copies the parameters in, writes the
 helpers' inputs, sends each a 17-byte command on its stdin, runs share 0 itself, reads each
@@ -85,7 +86,7 @@ class ShareProcessError(RuntimeError):
     """A helper process could not start, or stopped answering."""
 
 
-def _aligned(offset: int) -> int:
+def aligned(offset: int) -> int:
     return (offset + _ALIGN - 1) // _ALIGN * _ALIGN
 
 
@@ -95,17 +96,17 @@ def shared_layout(size: int, share: int, input_shape: tuple[int, ...], dtype: np
     (``share`` × input) and labels (``share`` int64)."""
     item = np.dtype(dtype).itemsize
     bells = 0
-    offset = _aligned(helpers * _ALIGN)
+    offset = aligned(helpers * _ALIGN)
     params = offset
-    offset = _aligned(offset + size * item)
+    offset = aligned(offset + size * item)
     blocks = []
     for _ in range(helpers):
         grad = offset
-        offset = _aligned(offset + size * item)
+        offset = aligned(offset + size * item)
         x = offset
-        offset = _aligned(offset + share * math.prod(input_shape) * item)
+        offset = aligned(offset + share * math.prod(input_shape) * item)
         y = offset
-        offset = _aligned(offset + share * 8)
+        offset = aligned(offset + share * 8)
         blocks.append({"grad": grad, "x": x, "y": y})
     return {"bells": bells, "params": params, "helpers": blocks, "nbytes": max(offset, _ALIGN)}
 
@@ -127,7 +128,7 @@ def shared_views(buf: Any, header: dict, index: int | None) -> dict[str, np.ndar
     return views
 
 
-def _read_exact(stream: Any, n: int, timeout: float | None = None) -> bytes:
+def read_exact(stream: Any, n: int, timeout: float | None = None) -> bytes:
     """``n`` bytes from a pipe; EOFError when it closes first, TimeoutError after ``timeout``
     seconds without data (None: wait as long as it takes)."""
     data = b""
@@ -155,10 +156,75 @@ def wait_for_bell(bell: np.ndarray, which: int, count: int, spin: float | None =
     return False
 
 
-def _write_all(stream: Any, data: bytes) -> None:
+def write_all(stream: Any, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[stream.write(view) :]
+
+
+def start_helper(module: str, header: dict, fd: int) -> subprocess.Popen:
+    """Start ``python -m module`` with the shared block's ``fd`` and send it ``header`` (one
+    JSON line); :func:`wait_for_ready` then waits for its first words."""
+    header = {**header, "fd": fd}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        bufsize=0,  # raw pipes: select() sees every byte that has not been read
+        pass_fds=(fd,),
+        env=helper_environment(),
+    )
+    assert proc.stdin is not None
+    try:
+        write_all(proc.stdin, json.dumps(header).encode() + b"\n")
+    except OSError as exc:
+        proc.kill()
+        proc.wait()
+        raise ShareProcessError(f"a helper process did not start ({exc})") from exc
+    return proc
+
+
+def wait_ready(proc: subprocess.Popen) -> None:
+    """Wait for a helper's :data:`READY` (at most START_TIMEOUT_S)."""
+    assert proc.stdout is not None
+    try:
+        line = read_exact(proc.stdout, len(READY), START_TIMEOUT_S)
+    except (EOFError, TimeoutError, OSError) as exc:
+        proc.kill()
+        code = proc.wait()
+        raise ShareProcessError(f"a helper process did not start ({exc}; exit code {code})") from exc
+    if line != READY:
+        raise ShareProcessError(f"a helper process answered {line!r} instead of {READY!r}")
+
+
+def read_error(stream: Any) -> str:
+    """The message after an answer whose status says error (a length, then UTF-8 text)."""
+    (length,) = ERROR_LENGTH.unpack(read_exact(stream, ERROR_LENGTH.size, STEP_TIMEOUT_S))
+    if length > MAX_ERROR:
+        raise OSError(f"an error message of {length} bytes")
+    return read_exact(stream, length, STEP_TIMEOUT_S).decode("utf-8", "replace")
+
+
+def error_bytes(exc: BaseException) -> bytes:
+    """An exception as the helper reports it: length, then "TypeName: text" in UTF-8."""
+    message = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[:MAX_ERROR]
+    return ERROR_LENGTH.pack(len(message)) + message
+
+
+def close_helpers(procs: list[subprocess.Popen], wait: float) -> None:
+    """Close each helper's pipe (it exits when it sees that); kill any still there after ``wait`` s."""
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+    for proc in procs:
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 class SharePool:
@@ -188,39 +254,15 @@ class SharePool:
             self.buf = mmap.mmap(fd, nbytes)
             self.params = shared_views(self.buf, header, None)["params"]
             self.views = [shared_views(self.buf, header, i) for i in range(helpers)]
-            header["fd"] = fd
-            env = _helper_environment()
             for i in range(helpers):
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "glassnet.training.share_process"],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    bufsize=0,  # raw pipes: select() sees every byte that has not been read
-                    pass_fds=(fd,),
-                    env=env,
-                )
-                self.procs.append(proc)
-                assert proc.stdin is not None
-                _write_all(proc.stdin, json.dumps({**header, "index": i}).encode() + b"\n")
+                self.procs.append(start_helper("glassnet.training.share_process", {**header, "index": i}, fd))
             for proc in self.procs:
-                self._wait_ready(proc)
+                wait_ready(proc)
         except BaseException:
             self.close()
             raise
         finally:
             os.close(fd)  # the mapping and the helpers keep the block alive
-
-    @staticmethod
-    def _wait_ready(proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        try:
-            line = _read_exact(proc.stdout, len(READY), START_TIMEOUT_S)
-        except (EOFError, TimeoutError, OSError) as exc:
-            proc.kill()
-            code = proc.wait()
-            raise ShareProcessError(f"a helper process did not start ({exc}; exit code {code})") from exc
-        if line != READY:
-            raise ShareProcessError(f"a helper process answered {line!r} instead of {READY!r}")
 
     def start(self, index: int, x: np.ndarray, y: np.ndarray, scale: float) -> None:
         """Hand helper ``index`` its share (call :meth:`load_params` first)."""
@@ -231,7 +273,7 @@ class SharePool:
         proc = self.procs[index]
         assert proc.stdin is not None
         try:
-            _write_all(proc.stdin, COMMAND.pack(n, scale))
+            write_all(proc.stdin, COMMAND.pack(n, scale))
         except OSError as exc:
             raise ShareProcessError(f"helper process {index + 1} has stopped ({exc})") from exc
         self.sent[index] += 1
@@ -250,19 +292,16 @@ class SharePool:
         # The bell rang: the answer is in the pipe, and reading it needs no select() first.
         rang = wait_for_bell(self.views[index]["bell"], ANSWERS, self.sent[index])
         try:
-            answer = _read_exact(proc.stdout, ANSWER.size, None if rang else STEP_TIMEOUT_S)
+            answer = read_exact(proc.stdout, ANSWER.size, None if rang else STEP_TIMEOUT_S)
             loss_sum, correct, finite, status = ANSWER.unpack(answer)
             message = ""
             if status:
-                (length,) = ERROR_LENGTH.unpack(_read_exact(proc.stdout, ERROR_LENGTH.size, STEP_TIMEOUT_S))
-                if length > MAX_ERROR:
-                    raise OSError(f"an error message of {length} bytes")
-                message = _read_exact(proc.stdout, length, STEP_TIMEOUT_S).decode("utf-8", "replace")
+                message = read_error(proc.stdout)
         except (EOFError, TimeoutError, OSError) as exc:
             raise ShareProcessError(f"helper process {index + 1} stopped answering ({exc})") from exc
         if status:
             kind, _, text = message.partition(": ")
-            raise _rebuilt_error(kind, text)
+            raise rebuilt_error(kind, text)
         return StepStats(loss_sum, int(correct), bool(finite))
 
     def grad(self, index: int) -> np.ndarray:
@@ -271,22 +310,11 @@ class SharePool:
     def close(self, wait: float = 5.0) -> None:
         """Ask every helper to exit (closing its pipe does); kill any still there after ``wait``
         seconds."""
-        for proc in self.procs:
-            with contextlib.suppress(OSError):
-                if proc.stdin is not None:
-                    proc.stdin.close()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+        close_helpers(self.procs, wait)
         self.procs = []
 
 
-def _rebuilt_error(kind: str, text: str) -> BaseException:
+def rebuilt_error(kind: str, text: str) -> BaseException:
     """The helper's exception as the same built-in type where there is one."""
     import builtins
 
@@ -297,7 +325,7 @@ def _rebuilt_error(kind: str, text: str) -> BaseException:
     return RuntimeError(f"{kind}: {text} (in a helper process)")
 
 
-def _helper_environment() -> dict[str, str]:
+def helper_environment() -> dict[str, str]:
     """The parent's environment, with BLAS at one thread (the helpers are the parallelism) and
     the folder holding this ``glassnet`` first on the path (a checkout run without installing)."""
     env = dict(os.environ)
@@ -334,7 +362,7 @@ def serve(stdin: Any, stdout: Any) -> None:
     while True:
         wait_for_bell(bell, COMMANDS, done + 1)
         try:
-            n, scale = COMMAND.unpack(_read_exact(stdin, COMMAND.size))
+            n, scale = COMMAND.unpack(read_exact(stdin, COMMAND.size))
         except EOFError:
             return
         if n <= 0:
@@ -349,8 +377,7 @@ def serve(stdin: Any, stdout: Any) -> None:
                 stats = net.run(views["x"][:n], views["y"][:n], scale)
             answer = ANSWER.pack(stats.loss_sum, stats.correct, stats.finite, 0)
         except Exception as exc:  # reported to the trainer, which raises it there
-            message = f"{type(exc).__name__}: {exc}".encode("utf-8", "replace")[:MAX_ERROR]
-            answer = ANSWER.pack(0.0, 0, 0, 1) + ERROR_LENGTH.pack(len(message)) + message
+            answer = ANSWER.pack(0.0, 0, 0, 1) + error_bytes(exc)
         stdout.write(answer)
         stdout.flush()
         done += 1

@@ -46,10 +46,13 @@ from ..nn.fused import (
     UnsupportedNetworkError,
     multiply_adds,
     plan_network,
+    split_rows,
 )
 from ..nn.losses import compute_loss
 from ..nn.model import Sequential
+from ..nn.optim import Optimizer
 from .blas import blas_controls, blas_threads
+from .layer_split import FasterOfTwo, LayerSplit
 from .share_process import SharePool, ShareProcessError
 
 log = logging.getLogger(__name__)
@@ -174,6 +177,15 @@ class TrainStep:
         self._pool_finalizer: weakref.finalize | None = None
         self._counts: dict[int, int] = {}  # batch size -> shares, re-read every RECOUNT_S
         self._counted = 0.0
+        # A large first dense layer: a helper process for half of it (.layer_split), on 2+ cores.
+        self.splits = self.plan is not None and split_rows(model, self.plan) is not None
+        self._split: LayerSplit | None = None
+        self._split_finalizer: weakref.finalize | None = None
+        self._chooser = FasterOfTwo()
+        self._helped = False  # whether the last step used the helper (then so does its update)
+        self._timed = False  # whether the last step's time goes to the chooser
+        self._started = 0.0  # when the last step started
+        self._cores = usable_cores()  # re-read with the share counts, every RECOUNT_S
 
     @property
     def fused(self) -> bool:
@@ -187,11 +199,17 @@ class TrainStep:
         n = self._share_count(batch) if self.model.device == "cpu" else 1
         if n > 1 and self.use_processes:
             return f"fused, {n} processes"
+        if n == 1 and self._may_split():
+            return "fused, first layer in 2 processes"
         return f"fused, {n} thread{'s' if n != 1 else ''}"
 
     def helper_pids(self) -> list[int]:
-        """The process ids of the running helper processes (none before the first step)."""
-        return [proc.pid for proc in self._pool.procs] if self._pool is not None else []
+        """The process ids of the running helper processes: the shares' and the first layer's
+        (none before the first step)."""
+        pids = [proc.pid for proc in self._pool.procs] if self._pool is not None else []
+        if self._split is not None and self._split.alive:
+            pids.append(self._split.proc.pid)
+        return pids
 
     def close(self) -> None:
         """Stop the worker threads and helper processes (also done when the step object is
@@ -202,6 +220,7 @@ class TrainStep:
         if self._pool_finalizer is not None:
             self._pool_finalizer()
         self._pool = None
+        self._close_split()
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> StepResult:
         """x (N, *input_shape) float32, y (N,) labels -> the batch's cost; gradients in the model."""
@@ -211,9 +230,16 @@ class TrainStep:
         if pack is not self._pack:  # first step, or the parameters were re-made (astype, to)
             self._pack, self._nets, self._grads = pack, {}, {}
             self._close_pool()  # the helpers built their networks for the old ones
+            self._close_split()
         x, y = pack.xp.asarray(x), pack.xp.asarray(y)
         n = x.shape[0]
         count = self._share_count(n) if pack.xp is np else 1
+        now = time.perf_counter()
+        if self._timed:  # the last step's time, from its start to this one's
+            self._chooser.record(now - self._started, now)
+        chosen = count == 1 and self._may_split()
+        self._helped = chosen and self._use_split(n, now)
+        self._timed, self._started = chosen, now
         bounds = [n * t // count for t in range(count + 1)]
         shares = [(bounds[t], bounds[t + 1]) for t in range(count)]
         scale = 1.0 / n
@@ -235,12 +261,58 @@ class TrainStep:
             finite=all(s.finite for s in done),
         )
 
+    def update(self, optimizer: Optimizer, lr: float | None = None) -> None:
+        """The optimizer's step after this step's gradients: ``optimizer.step(pack, lr)``, with
+        the first layer's helper updating its half meanwhile when it took part in the step."""
+        pack = self.model.pack()
+        split = self._split
+        if self._helped and split is not None and split.alive and split.pack is pack:
+            split.update(optimizer, lr)
+        else:
+            optimizer.step(pack, lr)
+
+    def _may_split(self) -> bool:
+        """Whether a helper may take half of the first layer: the network has one to split,
+        on the CPU, in processes, with two cores or more, and none has failed."""
+        return (
+            self.splits
+            and self.use_processes
+            and (self._pack if self._pack is not None else self.model.pack()).xp is np  # the CPU
+            and self._cores >= 2
+            and not (self._split is not None and not self._split.alive)
+        )
+
+    def _use_split(self, n: int, now: float) -> bool:
+        """Whether this step of ``n`` samples runs with the first layer's helper (started on
+        first use; :class:`~.layer_split.FasterOfTwo` decides, from how fast each way runs)."""
+        split = self._split
+        if split is None or split.n_max < n:
+            self._close_split()
+            assert self.plan is not None
+            try:
+                split = LayerSplit(self.model, self.plan, max(n, 64))
+            except (ShareProcessError, OSError) as exc:
+                log.warning("the first layer stays in this process: %s", exc)
+                self.splits = False
+                return False
+            self._split = split
+            self._split_finalizer = weakref.finalize(self, split.close)
+            self._nets = {}  # the parameters moved, and the networks' buffers are in the block now
+            self._grads = {}
+        return self._chooser.pick(now) and split.alive
+
+    def _close_split(self) -> None:
+        if self._split_finalizer is not None:
+            self._split_finalizer()
+        self._split = None
+        self._split_finalizer = None
+
     def _share_count(self, n: int) -> int:
         """:func:`thread_count` for a batch of ``n``, looked up again at most every RECOUNT_S (it
         reads the environment and asks the kernel for the process's cores: not every step)."""
         now = time.monotonic()
         if now - self._counted > RECOUNT_S:
-            self._counts, self._counted = {}, now
+            self._counts, self._counted, self._cores = {}, now, usable_cores()
         count = self._counts.get(n)
         if count is None:
             count = self._counts[n] = thread_count(n, self.requested, self.work)
@@ -364,8 +436,12 @@ class TrainStep:
             assert self.plan is not None
             if t not in self._grads:
                 self._grads[t] = self._pack.grad if t == 0 else self._pack.zeros()
-            net = FusedNetwork(self.model, self.plan, self._pack, x.shape[0], self._grads[t])
+            split = self._split if t == 0 else None
+            buffers = split.buffers(x.shape[0]) if split is not None else None
+            net = FusedNetwork(self.model, self.plan, self._pack, x.shape[0], self._grads[t], buffers=buffers)
             self._nets[key] = net
+        if t == 0 and self.splits:
+            net.blocks[0].helper = self._split if self._helped else None  # type: ignore[union-attr]
         # Overflow is not an error here: the trainer reports a diverging run from the cost.
         with np.errstate(over="ignore", invalid="ignore"):
             return net.run(x, y, scale)

@@ -204,7 +204,7 @@ class Trainer:
         if not math.isfinite(loss) or not result.finite:
             raise DivergedError(f"the cost became {loss} at step {self.step}; lower the learning rate")
         lr = self.current_lr()
-        self.optimizer.step(self.model.pack(), lr)
+        self.step_fn.update(self.optimizer, lr)
         correct = result.correct
         self.last_batch = (x, y)
         self.step += 1
