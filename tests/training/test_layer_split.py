@@ -13,7 +13,9 @@ import pytest
 from glassnet.nn import Sequential, make_optimizer
 from glassnet.nn.fused import plan_network, split_rows
 from glassnet.presets import load_preset
+from glassnet.training import layer_split
 from glassnet.training.layer_split import FasterOfTwo
+from glassnet.training.share_process import ShareProcessError
 from glassnet.training.step import TrainStep
 from processes import gone
 
@@ -108,6 +110,43 @@ def test_a_helper_that_dies_loses_nothing() -> None:
         assert step.helper_pids() == []
         assert np.array_equal(killed.pack().data, kept.pack().data) and loss_killed == loss_kept
         assert step.describe(64) == "fused, 1 thread"  # from then on, this process alone
+    finally:
+        step.close()
+        step_kept.close()
+
+
+def test_a_helper_that_cannot_start_loses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch larger than the shared block makes a new block (the parameters move again) and a
+    new helper; when that helper cannot start, training goes on in this process, reading the
+    parameters where they now are."""
+    rng = np.random.default_rng(6)
+    big = (rng.random((100, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 100))
+    batches = [*_batches(4), big, *_batches(3)]
+
+    def train(refuse_after: int | None) -> tuple[np.ndarray, list[float], TrainStep]:
+        model = Sequential.from_spec(load_preset("mlp"), np.random.default_rng(2))
+        opt = make_optimizer("adam", 0.002)
+        step = TrainStep(model)
+        step._cores = max(step._cores, 2)
+        step._chooser = _Always(True)  # type: ignore[assignment]
+        losses = []
+        for i, (x, y) in enumerate(batches):
+            if i == refuse_after:
+                monkeypatch.setattr(layer_split, "start_helper", refuse)
+            losses.append(step(x, y).loss)
+            step.update(opt)
+        return model.pack().data.copy(), losses, step
+
+    def refuse(*args: object) -> None:
+        raise ShareProcessError("a helper process did not start (refused here)")
+
+    kept, loss_kept, step_kept = train(None)
+    monkeypatch.undo()
+    refused, loss_refused, step = train(4)
+    try:
+        assert step_kept._split is not None and step_kept._split.n_max == 100
+        assert step._split is None and not step.splits and step.describe(64) == "fused, 1 thread"
+        assert np.array_equal(refused, kept) and loss_refused == loss_kept
     finally:
         step.close()
         step_kept.close()

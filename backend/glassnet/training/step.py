@@ -288,6 +288,9 @@ class TrainStep:
         split = self._split
         if split is None or split.n_max < n:
             self._close_split()
+            # The networks read the old parameter vectors and buffers: made again, whether or
+            # not the helper starts (the parameters may have moved before it failed).
+            self._nets, self._grads = {}, {}
             assert self.plan is not None
             try:
                 split = LayerSplit(self.model, self.plan, max(n, 64))
@@ -297,8 +300,6 @@ class TrainStep:
                 return False
             self._split = split
             self._split_finalizer = weakref.finalize(self, split.close)
-            self._nets = {}  # the parameters moved, and the networks' buffers are in the block now
-            self._grads = {}
         return self._chooser.pick(now) and split.alive
 
     def _close_split(self) -> None:
