@@ -16,8 +16,8 @@ from glassnet.presets import load_preset
 from glassnet.training import layer_split
 from glassnet.training.layer_split import FasterOfTwo
 from glassnet.training.share_process import ShareProcessError
-from glassnet.training.step import TrainStep
-from processes import gone
+from glassnet.training.step import PROCESSES_ENV, TrainStep
+from processes import gone, helpers_of_a_killed_trainer
 
 
 class _Always:
@@ -184,3 +184,17 @@ def test_the_faster_way_is_kept_and_the_other_tried_again() -> None:
     cost[True] = 1.0  # and given back: after its next turn the helper is used again
     run(300)
     assert ways[-100:].count(False) <= 10 and ways[-1] is True
+
+
+def test_the_helper_ends_with_a_killed_trainer() -> None:
+    orphans = helpers_of_a_killed_trainer("mlp", "step = TrainStep(model); step._cores = 2", 64)
+    assert len(orphans) == 1 and gone(orphans[0])
+
+
+def test_the_environment_keeps_the_first_layer_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROCESSES_ENV, "0")
+    step = TrainStep(Sequential.from_spec(load_preset("mlp")))
+    step._cores = max(step._cores, 2)
+    for x, y in _batches(2):
+        step(x, y)
+    assert step._split is None and step.helper_pids() == [] and step.describe(64) == "fused, 1 thread"

@@ -6,9 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
@@ -18,7 +15,7 @@ from glassnet.nn import Sequential, make_optimizer
 from glassnet.presets import load_preset
 from glassnet.training import share_process
 from glassnet.training.step import PROCESSES_ENV, TrainStep
-from processes import gone
+from processes import gone, helpers_of_a_killed_trainer
 
 
 def _batches(count: int, n: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -144,22 +141,7 @@ def test_helpers_end_with_close_and_with_their_trainer() -> None:
     step.close()
     assert all(gone(pid) for pid in pids)
     # A trainer killed outright: its helpers see their pipe close and exit.
-    script = textwrap.dedent(
-        """
-        import os, signal, sys
-        import numpy as np
-        from glassnet.nn import Sequential
-        from glassnet.presets import load_preset
-        from glassnet.training.step import TrainStep
-        step = TrainStep(Sequential.from_spec(load_preset("cnn")), threads=2)
-        step(np.zeros((32, 1, 28, 28), np.float32), np.zeros(32, np.int64))
-        print(*step.helper_pids(), flush=True)
-        os.kill(os.getpid(), signal.SIGKILL)
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    orphans = [int(p) for p in proc.stdout.split()]
+    orphans = helpers_of_a_killed_trainer("cnn", "step = TrainStep(model, threads=2)", 32)
     assert orphans
     assert all(gone(pid) for pid in orphans)
 
