@@ -14,10 +14,18 @@ from glassnet.nn import Sequential, make_optimizer
 from glassnet.nn.fused import plan_network, split_rows
 from glassnet.presets import load_preset
 from glassnet.training import layer_split
+from glassnet.training import step as step_module
 from glassnet.training.layer_split import FasterOfTwo
 from glassnet.training.share_process import ShareProcessError
 from glassnet.training.step import PROCESSES_ENV, TrainStep
 from processes import gone, helpers_of_a_killed_trainer
+
+
+@pytest.fixture(autouse=True)
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two cores or more, where the helper is used (on a one-core machine too)."""
+    real = step_module.usable_cores()
+    monkeypatch.setattr(step_module, "usable_cores", lambda: max(real, 2))
 
 
 class _Always:
@@ -52,7 +60,6 @@ def _train(
     lr = 0.002 if kind == "adam" else 0.05
     opt = make_optimizer(kind, lr, 0.9 if kind == "momentum" else None, weight_decay=0.001)
     step = TrainStep(model, processes=processes)
-    step._cores = max(step._cores, 2)  # two cores or more: where the helper is used
     if way is not None:
         step._chooser = _Always(way)  # type: ignore[assignment]
     losses = []
@@ -127,7 +134,6 @@ def test_a_helper_that_cannot_start_loses_nothing(monkeypatch: pytest.MonkeyPatc
         model = Sequential.from_spec(load_preset("mlp"), np.random.default_rng(2))
         opt = make_optimizer("adam", 0.002)
         step = TrainStep(model)
-        step._cores = max(step._cores, 2)
         step._chooser = _Always(True)  # type: ignore[assignment]
         losses = []
         for i, (x, y) in enumerate(batches):
@@ -141,7 +147,6 @@ def test_a_helper_that_cannot_start_loses_nothing(monkeypatch: pytest.MonkeyPatc
         raise ShareProcessError("a helper process did not start (refused here)")
 
     kept, loss_kept, step_kept = train(None)
-    monkeypatch.undo()
     refused, loss_refused, step = train(4)
     try:
         assert step_kept._split is not None and step_kept._split.n_max == 100
@@ -187,14 +192,14 @@ def test_the_faster_way_is_kept_and_the_other_tried_again() -> None:
 
 
 def test_the_helper_ends_with_a_killed_trainer() -> None:
-    orphans = helpers_of_a_killed_trainer("mlp", "step = TrainStep(model); step._cores = 2", 64)
+    two_cores = "import glassnet.training.step as s; s.usable_cores = lambda: 2; step = TrainStep(model)"
+    orphans = helpers_of_a_killed_trainer("mlp", two_cores, 64)
     assert len(orphans) == 1 and gone(orphans[0])
 
 
 def test_the_environment_keeps_the_first_layer_here(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROCESSES_ENV, "0")
     step = TrainStep(Sequential.from_spec(load_preset("mlp")))
-    step._cores = max(step._cores, 2)
     for x, y in _batches(2):
         step(x, y)
     assert step._split is None and step.helper_pids() == [] and step.describe(64) == "fused, 1 thread"
