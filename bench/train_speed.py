@@ -460,7 +460,7 @@ def main() -> None:
         " min and median s/epoch"
     )
     print(
-        f"{'network':<8} {'batch':>5} {'glassnet path':<18} {'epochs':>6} {'numpy min':>9} {'median':>7}"
+        f"{'network':<8} {'batch':>5} {'glassnet path':<33} {'epochs':>6} {'numpy min':>9} {'median':>7}"
         f" {'torch min':>9} {'median':>7} {'ratio min':>9} {'(median)':>8}"
     )
     for name in names:
@@ -480,7 +480,7 @@ def main() -> None:
                 ratios.append(np_s / t_s)
         path = step.describe(batch) if step.fused else "layer by layer"
         line = (
-            f"{name:<8} {batch:>5} {path:<18} {len(np_times):>6}"
+            f"{name:<8} {batch:>5} {path:<33} {len(np_times):>6}"
             f" {min(np_times):>9.2f} {statistics.median(np_times):>7.2f}"
         )
         if torch_times:
