@@ -203,3 +203,32 @@ def test_the_environment_keeps_the_first_layer_here(monkeypatch: pytest.MonkeyPa
     for x, y in _batches(2):
         step(x, y)
     assert step._split is None and step.helper_pids() == [] and step.describe(64) == "fused, 1 thread"
+
+
+def test_a_batch_large_enough_to_share_out_leaves_the_helper_idle() -> None:
+    """A batch of 256 is split into shares across the cores (the helper's block holds 64): the
+    same numbers as without the helper, and the next batch of 64 uses the helper again."""
+    rng = np.random.default_rng(7)
+    big = (rng.random((256, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 256))
+    batches = [*_batches(2), big, *_batches(2)]
+
+    def train(processes: bool) -> tuple[np.ndarray, list[float], list[bool], TrainStep]:
+        model = Sequential.from_spec(load_preset("mlp"), np.random.default_rng(2))
+        opt = make_optimizer("momentum", 0.05, 0.9)
+        step = TrainStep(model, processes=processes)
+        step._chooser = _Always(True)  # type: ignore[assignment]
+        losses, helped = [], []
+        for x, y in batches:
+            losses.append(step(x, y).loss)
+            helped.append(step._helped)
+            step.update(opt)
+        return model.pack().data.copy(), losses, helped, step
+
+    with_helper, loss_with, helped, step = train(True)
+    threads, loss_threads, _, step_threads = train(False)
+    try:
+        assert helped == [True, True, False, True, True]
+        assert np.array_equal(with_helper, threads) and loss_with == loss_threads
+    finally:
+        step.close()
+        step_threads.close()

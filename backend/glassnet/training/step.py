@@ -22,6 +22,11 @@ thread in every share (``blas.py``): the parallelism is ours, not BLAS's, so the
 spin-waiting BLAS pool to suffer when other programs load the machine, and elementwise work
 (pooling, im2col) runs in parallel too. ``GLASSNET_TRAIN_THREADS`` overrides the number of
 shares (1 = one share, e.g. for comparisons).
+
+A batch too small to share out (the mlp's 64: below MIN_SHARE_WORK) with a large first dense
+layer gets the second core another way: a helper process owns half of that layer's input rows,
+their products and their optimizer update (:mod:`.layer_split`; the optimizer's step is
+:meth:`TrainStep.update`), whenever that is faster than one process (timed, now and then).
 """
 
 from __future__ import annotations
@@ -438,7 +443,10 @@ class TrainStep:
             if t not in self._grads:
                 self._grads[t] = self._pack.grad if t == 0 else self._pack.zeros()
             split = self._split if t == 0 else None
-            buffers = split.buffers(x.shape[0]) if split is not None else None
+            # Share 0 of a batch shared out across the cores can be larger than the block (and
+            # runs without the helper): it keeps buffers of its own then.
+            fits = split is not None and x.shape[0] <= split.n_max
+            buffers = split.buffers(x.shape[0]) if fits else None
             net = FusedNetwork(self.model, self.plan, self._pack, x.shape[0], self._grads[t], buffers=buffers)
             self._nets[key] = net
         if t == 0 and self.splits:
