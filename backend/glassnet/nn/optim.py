@@ -138,20 +138,15 @@ class Optimizer:
         if isinstance(params, ParamPack):
             states = {kind: self._flat_state(params, kind) for kind in self.state_kinds}
             scratch = self._scratch_for(params)
+            data, grad, decay, mask = params.data, params.grad, params.decay_mask, self._mask
             if skip is None:
-                g = params.grad
-                if self.weight_decay:
-                    g = g + self.weight_decay * params.decay_mask * params.data
-                self._update_vectors(params.data, g, states, scratch, self._mask, rate)
+                self.update_slice(data, grad, states, decay, scratch, mask, rate)
                 return
             for lo, hi in ((0, skip[0]), (skip[1], params.size)):  # elementwise: the same numbers
                 if hi > lo:  # whichever pieces the vector is cut in
                     part = {kind: v[lo:hi] for kind, v in states.items()}
                     work = [w[lo:hi] for w in scratch]
-                    g = params.grad[lo:hi]
-                    if self.weight_decay:
-                        g = g + self.weight_decay * params.decay_mask[lo:hi] * params.data[lo:hi]
-                    self._update_vectors(params.data[lo:hi], g, part, work, self._mask[lo:hi], rate)
+                    self.update_slice(data[lo:hi], grad[lo:hi], part, decay[lo:hi], work, mask[lo:hi], rate)
             return
         for name, p, g in params:
             self._update(name, p, _decayed(name, p, g, self.weight_decay), rate)
@@ -166,10 +161,11 @@ class Optimizer:
         mask: Any,
         lr: float,
     ) -> None:
-        """The update of one slice of the flat vectors, as :meth:`step` makes it, for a process that
-        holds only that slice: the parameters ``p``, gradients ``g``, ``states`` (kind -> the same
-        slice of that state), the decay mask's slice and work vectors of that length (two floats,
-        one bool). ``self.steps`` must be the step's number (counted as :meth:`step` does)."""
+        """The update of one slice of the flat vectors (or of all of them), as :meth:`step` makes
+        it — and for a process that holds only that slice: the parameters ``p``, gradients ``g``,
+        ``states`` (kind -> the same slice of that state), the decay mask's slice and work vectors
+        of that length (two floats, one bool). ``self.steps`` must be the step's number (counted
+        as :meth:`step` does)."""
         if self.weight_decay:
             g = g + self.weight_decay * decay_mask * p
         self._update_vectors(p, g, states, scratch, mask, float(lr))
