@@ -478,11 +478,19 @@ class DenseBlock:
     input rows [0, rows) and [rows, D + 1): ``W^T h`` as the sum of the two parts' products, and
     dW as the two parts' rows. ``helper`` (set per step, training/layer_split.py): another process
     that computes the second part's products meanwhile, into ``part`` and dWb's rows; without one
-    this block computes them itself, in the same operations (the same numbers either way).
+    (or when it fails) this block computes them itself, in the same operations (the same numbers
+    either way). ``part``: that part's (U, N) buffer (made here when not given).
     """
 
     def __init__(
-        self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool, rows: int | None = None
+        self,
+        layers: list[Layer],
+        spec: BlockSpec,
+        n: int,
+        xp: Any,
+        ones_row: bool,
+        rows: int | None = None,
+        part: Any = None,
     ) -> None:
         dense = layers[spec.main]
         assert isinstance(dense, Dense) and dense.in_shape is not None
@@ -497,7 +505,9 @@ class DenseBlock:
         act = layers[spec.act] if spec.act is not None else None
         self.act = _Activation(act, xp, self.out.shape)
         self.rows = rows
-        self.part = xp.empty((u, n), dtype=dtype) if rows is not None else None
+        if rows is not None and part is None:
+            part = xp.empty((u, n), dtype=dtype)
+        self.part = part
         self.helper: Any = None
 
     def forward(self, h: Any, wb: Any) -> Any:
@@ -506,13 +516,13 @@ class DenseBlock:
         if r is None:
             xp.matmul(wb.T, h, out=self.out)
         else:
-            if helper is not None:
-                helper.forward(self.n)  # it computes wb[r:]^T h[r:] into self.part meanwhile
-            else:
+            # The helper computes wb[r:]^T h[r:] into self.part meanwhile, or this block does.
+            helped = helper is not None and helper.forward(self.n)
+            if not helped:
                 xp.matmul(wb[r:].T, h[r:], out=self.part)
             xp.matmul(wb[:r].T, h[:r], out=self.out)
-            if helper is not None:
-                helper.wait()
+            if helped and not helper.wait():  # it failed: its part is made here
+                xp.matmul(wb[r:].T, h[r:], out=self.part)
             self.out += self.part
         self.act.forward(self.out)
         return self.out
@@ -525,13 +535,12 @@ class DenseBlock:
         if r is None:
             xp.matmul(h, g.T, out=dwb)
         else:
-            if helper is not None:
-                helper.backward(g)  # it computes dwb[r:] = h[r:] g^T meanwhile
-            else:
+            helped = helper is not None and helper.backward(g)  # dwb[r:] = h[r:] g^T meanwhile
+            if not helped:
                 xp.matmul(h[r:], g.T, out=dwb[r:])
             xp.matmul(h[:r], g.T, out=dwb[:r])
-            if helper is not None:
-                helper.wait()
+            if helped and not helper.wait():
+                xp.matmul(h[r:], g.T, out=dwb[r:])
         if self.dh is None:
             return None
         return xp.matmul(wb[: self.d], g, out=self.dh)
@@ -619,10 +628,9 @@ class FusedNetwork:
             if main.kind == "conv2d":
                 self.blocks.append(ConvBlock(layers, spec, n, xp, ones_row, x))
             else:
-                block = DenseBlock(layers, spec, n, xp, ones_row, rows if b == 0 else None)
-                if b == 0 and buffers:
-                    block.part = buffers["part"]
-                self.blocks.append(block)
+                first = b == 0
+                part = buffers["part"] if first and buffers else None
+                self.blocks.append(DenseBlock(layers, spec, n, xp, ones_row, rows if first else None, part))
         source = pack.data if params is None else params
         self.weights = [pack.packed(source, spec.main) for spec in plan.blocks]
         self.grads = [pack.packed(grad, spec.main) for spec in plan.blocks]

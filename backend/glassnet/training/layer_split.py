@@ -79,12 +79,13 @@ ANSWER_TIMEOUT_S = 30.0
 STATE_SLOTS = 2  # Adam's m and v; SGD with momentum uses one
 
 
-def optimizer_code(optimizer: Optimizer) -> int:
-    """How the helper updates: 0 plain SGD, 1 SGD with momentum, 2 Adam."""
+def optimizer_settings(optimizer: Optimizer) -> tuple[int, float, float, float]:
+    """What the helper needs to update as ``optimizer`` does: how (0 plain SGD, 1 SGD with
+    momentum, 2 Adam), and momentum or beta1, beta2, eps."""
     if isinstance(optimizer, Adam):
-        return 2
+        return 2, optimizer.beta1, optimizer.beta2, optimizer.eps
     if isinstance(optimizer, SGD):
-        return 1 if optimizer.momentum else 0
+        return (1 if optimizer.momentum else 0), optimizer.momentum, 0.0, 0.0
     raise ValueError(f"no helper update for {type(optimizer).__name__}")
 
 
@@ -143,7 +144,6 @@ class LayerSplit:
         self.lo, self.hi = offset + rows * u, offset + d * u
         self.rows, self.d, self.u, self.n_max = rows, d, u, n_max
         self.lost = ""  # why the helper was given up, once it was
-        self.pending = 0  # the phase whose answer is awaited (0: none)
         dtype = pack.data.dtype
         self.header: dict[str, Any] = {
             "dtype": dtype.str,
@@ -196,15 +196,17 @@ class LayerSplit:
         return not self.lost
 
     # -- the steps' hand-overs ------------------------------------------------------------
-    def forward(self, n: int) -> None:
-        """Ask for the part ``W[rows:]^T h[rows:]`` of a batch of ``n`` (the input is in place)."""
-        self._send(FORWARD, n)
+    def forward(self, n: int) -> bool:
+        """Ask for the part ``W[rows:]^T h[rows:]`` of a batch of ``n`` (the input is in place);
+        False when there is no helper to ask (the caller makes the part)."""
+        return self._send(FORWARD, n)
 
-    def backward(self, g: Any) -> None:
-        """Ask for dW's rows [rows, d) = ``h[rows:] g^T``, given the layer's error g (U, n)."""
+    def backward(self, g: Any) -> bool:
+        """Ask for dW's rows [rows, d) = ``h[rows:] g^T``, given the layer's error g (U, n);
+        False when there is no helper to ask."""
         n = g.shape[1]
         np.copyto(self.views(n)["error"], g)
-        self._send(BACKWARD, n)
+        return self._send(BACKWARD, n)
 
     def update(self, optimizer: Optimizer, lr: float | None = None) -> None:
         """One optimizer step: the helper updates its slice while this process does the rest
@@ -214,14 +216,10 @@ class LayerSplit:
         for i, kind in enumerate(optimizer.state_kinds):
             optimizer.place_state(pack, kind, whole[f"state{i}"])
         rate = float(optimizer.lr if lr is None else lr)
-        if isinstance(optimizer, Adam):
-            a, b, eps = optimizer.beta1, optimizer.beta2, optimizer.eps
-        else:
-            a, b, eps = getattr(optimizer, "momentum", 0.0), 0.0, 0.0
-        code = optimizer_code(optimizer)
-        self._send(UPDATE, 0, (code, optimizer.steps + 1, rate, optimizer.weight_decay, a, b, eps))
+        code, a, b, eps = optimizer_settings(optimizer)
+        sent = self._send(UPDATE, 0, (code, optimizer.steps + 1, rate, optimizer.weight_decay, a, b, eps))
         optimizer.step(pack, rate, skip=(self.lo, self.hi))
-        if not self.wait():  # the helper is gone: its slice is updated here, in the same numbers
+        if not (sent and self.wait()):  # the helper is gone: its slice is updated here, alike
             lo, hi = self.lo, self.hi
             states = {kind: optimizer.flat_state(pack, kind)[lo:hi] for kind in optimizer.state_kinds}
             work = [np.empty(hi - lo, dtype=pack.data.dtype) for _ in range(2)]
@@ -230,42 +228,33 @@ class LayerSplit:
                 pack.data[lo:hi], pack.grad[lo:hi], states, pack.decay_mask[lo:hi], work, mask, rate
             )
 
-    def _send(self, phase: int, n: int, settings: tuple = (0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)) -> None:
-        self.pending, self._n = phase, n
+    def _send(self, phase: int, n: int, settings: tuple = (0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)) -> bool:
+        """Send one command; False when the helper is gone (then nothing is awaited)."""
         if self.lost:
-            return
+            return False
         code, steps, lr, wd, a, b, eps = settings
         try:
             assert self.proc.stdin is not None
             write_all(self.proc.stdin, COMMAND.pack(phase, code, n, steps, lr, wd, a, b, eps))
         except OSError as exc:
             self._lose(f"the helper process has stopped ({exc})")
-            return
+            return False
         self.sent += 1
         self.bell[COMMANDS] = self.sent  # after the write: the bytes are there
+        return True
 
     def wait(self) -> bool:
-        """Wait for the pending answer; True when the helper did its part. When it did not (it
-        failed, died or stopped answering), it is given up and a FORWARD or BACKWARD part is made
-        here instead (an UPDATE: False, and :meth:`update` makes it)."""
-        phase, self.pending = self.pending, 0
-        if not self.lost:
-            try:
-                self._answer()
-                return True
-            except ShareProcessError as exc:
-                self._lose(str(exc))
-            except Exception as exc:  # the helper's own error: give it up, do its part here
-                self._lose(f"the helper process failed: {exc}")
-        views = self.views(self._n) if phase in (FORWARD, BACKWARD) else None
-        if views is not None:
-            w = self.pack.data[self.lo : self.hi].reshape(-1, self.u)
-            h = views["input"][self.rows :]
-            if phase == FORWARD:
-                np.matmul(w.T, h, out=views["part"])
-            else:
-                np.matmul(h, views["error"].T, out=self.pack.grad[self.lo : self.hi].reshape(-1, self.u))
-        return phase != UPDATE
+        """Wait for the answer to the command sent; True when the helper did its part. When it
+        did not (it failed, died or stopped answering), it is given up and False says the
+        caller must make the part itself."""
+        try:
+            self._answer()
+            return True
+        except ShareProcessError as exc:
+            self._lose(str(exc))
+        except Exception as exc:  # the helper's own error
+            self._lose(f"the helper process failed: {exc}")
+        return False
 
     def _answer(self) -> None:
         proc = self.proc
