@@ -208,29 +208,32 @@ def test_short_patches_run_in_chunks_and_give_the_same_gradients() -> None:
     assert np.allclose(first.dwt, whole, rtol=1e-5, atol=1e-6 * float(np.abs(whole).max()))
 
 
-def test_the_input_error_in_row_groups_equals_one_product(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The input error skips, per group of input rows, the row offsets that cannot reach them:
-    the products it leaves out are zeros, so the result is that of one product over every
-    offset, within float rounding (the kernels BLAS picks for the smaller products may add in
-    another order), for the cnn and a strided, padded network."""
-    from glassnet.nn import fused
+@pytest.mark.parametrize("name", list(SPECS))
+def test_the_input_error_per_input_row_equals_the_layers(name: str) -> None:
+    """A convolution's input error, one product per input row over only the kernel rows that
+    reach it, is the layer's own (the full convolution of the error with the kernels rotated
+    180°) for the same error, within float rounding — strides and 'same' padding included — and
+    those products multiply each (input row, kernel row) pair that meets exactly once."""
+    from glassnet.nn.fused import ConvBlock
 
-    for name in ("cnn", "stride-same-padding"):
-        spec = SPECS[name]
-        x, y = batch_for(spec, 9)
-        results = []
-        for rows in (1000, 2, 1):  # 1000: one product for all rows
-            monkeypatch.setattr(fused, "ROWS_PER_PRODUCT", rows)
-            model = Sequential.from_spec(spec, np.random.default_rng(5))
-            step = TrainStep(model, threads=1)
-            step(x, y)
-            net = next(iter(step._nets.values()))
-            errors = [b.dx.copy() for b in net.blocks if getattr(b, "dx", None) is not None]
-            assert errors
-            if name == "cnn":  # 12 input rows: one product, or one per group of rows
-                assert len(net.blocks[1]._products) == (1 if rows == 1000 else -(-12 // rows))
-            results.append((errors, model.pack().grad.copy()))
-        for errors, grad in results[1:]:
-            for a, b in zip(errors, results[0][0], strict=True):
-                assert float(np.abs(a - b).max()) <= 1e-6 * float(np.abs(b).max())
-            assert float(np.abs(grad - results[0][1]).max()) <= 1e-6 * float(np.abs(results[0][1]).max())
+    spec = SPECS[name]
+    x, y = batch_for(spec, 9)
+    model = Sequential.from_spec(spec, np.random.default_rng(5))
+    step = TrainStep(model, threads=1)
+    step(x, y)
+    net = next(iter(step._nets.values()))
+    blocks = [(b, k) for b, k in enumerate(net.blocks) if isinstance(k, ConvBlock) and k.dx is not None]
+    for b, block in blocks:
+        layer = block.conv
+        layer.forward(np.ascontiguousarray(net.inputs[b].transpose(3, 0, 1, 2)), train=True)
+        dz = block.dz.reshape(block.f, block.oh, block.ow, block.n).transpose(3, 0, 1, 2)
+        expected = layer.backward(np.ascontiguousarray(dz))
+        got = block._input_error(net.weights[b]).transpose(3, 0, 1, 2)  # again: the step's was consumed
+        assert float(np.abs(got - expected).max()) <= 1e-5 * max(float(np.abs(expected).max()), 1e-6)
+        rows = (block.dxp if block.dxp is not None else block.dx).shape[1]
+        s, oh = block.s, block.oh
+        meets = sum((h - i) % s == 0 and 0 <= (h - i) // s < oh for h in range(rows) for i in range(block.k))
+        assert sum(a.shape[1] for a, _, _ in block._products) == meets * block.f
+    if name == "cnn":  # 12 input rows, each reached by 1, 2, 3, 4, 5, 5, 5, 5, 4, 3, 2, 1 kernel rows
+        reached = [a.shape[1] // 32 for a, _, _ in blocks[0][1]._products]
+        assert reached == [1, 2, 3, 4, 5, 5, 5, 5, 4, 3, 2, 1]

@@ -30,7 +30,8 @@ batch first: :mod:`.fastforward`). What it does differently, and why each thing 
   the others keep the plain order that their input error reads.
 * **dW as patches @ errors^T** (then transposed, a small copy): the orientation OpenBLAS runs
   fastest for these long, thin products.
-* **The input's error by column bands**, not col2im, one product per pair of input rows: see
+* **The input's error by column bands**, not col2im, one product per input row over only the
+  kernel rows that reach it, reading one copy of the error laid out output row first: see
   :meth:`ConvBlock._input_error`.
 * **Short patches in column chunks.** A convolution whose patches are short (a first layer on
   one channel: 26 rows for 5×5) has products of a long, thin shape — (16 × 26) @ (26 × 36,864)
@@ -394,52 +395,55 @@ class ConvBlock:
         """Buffers and views for :meth:`_input_error` (see there)."""
         xp, k, s, c, f, n, oh, ow = self.xp, self.k, self.s, self.c, self.f, self.n, self.oh, self.ow
         dst = self.dxp if self.dxp is not None else self.dx
-        hp = dst.shape[1]
-        # dz shifted down by each row offset i (stride s apart), zeros elsewhere: (k, F, Hp, OW, N)
-        self.dz_shifted = xp.zeros((k, f, hp, ow, n), dtype=dtype)
-        self._shift_views = [self.dz_shifted[i][:, i : i + s * oh : s] for i in range(k)]
-        self.w_cols = xp.empty((k, c, k, f), dtype=dtype)  # W regrouped: [j, c, i, f]
+        hp, m = dst.shape[1], ow * n
+        # dz again, output row first: (OH, F, OW·N). The output rows that reach one input row are
+        # then consecutive rows here, and their errors one contiguous (rows · F, OW·N) block.
+        self.dz_rows = xp.empty((oh, f, m), dtype=dtype)
+        # Kernel rows in the order those blocks read them: by residue mod s, each descending
+        # (input row h reads output row (h - i) / s through kernel row i: i down, row up).
+        order = [i for rho in range(s) for i in range(k - 1, -1, -1) if i % s == rho]
+        self._kernel_rows = xp.asarray(order)
+        self.w_cols = xp.empty((k, c, k, f), dtype=dtype)  # W regrouped: [j, c, i in that order, f]
         # zeros: rows that no output reaches (padding, strides) are never written
-        self.bands = xp.zeros((k * c, hp * ow * n), dtype=dtype)
+        self.bands = xp.zeros((k * c, hp * m), dtype=dtype)
         bands = self.bands.reshape(k, c, hp, ow, n)
         self._band_views = [(dst[:, :, j : j + s * ow : s], bands[j]) for j in range(k)]
-        # One product per group of input rows, over only the row offsets i that reach them.
+        # One product per input row h, over only the kernel rows that reach it.
         w_cols = self.w_cols.reshape(k * c, k * f)
-        shifted = self.dz_shifted.reshape(k, f, hp, ow * n)
-        out = self.bands.reshape(k * c, hp, ow * n)
+        errors = self.dz_rows.reshape(oh * f, m)
+        out = self.bands.reshape(k * c, hp, m)
         self._products = []
-        # (On a GPU one large product beats six small launches: the groups are for the CPU.)
-        for h0, h1 in _row_groups(hp) if xp is np else [(0, hp)]:
-            reach = [i for i in range(k) for h in range(h0, h1) if (h - i) % s == 0 and 0 <= h - i < s * oh]
+        for h in range(hp):
+            reach = [i for i in order if (h - i) % s == 0 and 0 <= (h - i) // s < oh]
             if not reach:
                 continue
-            i0, i1 = min(reach), max(reach) + 1
-            b = shifted[i0:i1, :, h0:h1].reshape((i1 - i0) * f, (h1 - h0) * ow * n)
-            o = out[:, h0:h1].reshape(k * c, (h1 - h0) * ow * n)
-            assert views_of(b, self.dz_shifted) and views_of(o, self.bands)  # no copies to miss
-            self._products.append((w_cols[:, i0 * f : i1 * f], b, o))
+            q0, r0, count = order.index(reach[0]), (h - reach[0]) // s, len(reach)
+            # the kernel rows that reach h are consecutive in `order`, their output rows too
+            assert order[q0 : q0 + count] == reach
+            assert [(h - i) // s for i in reach] == list(range(r0, r0 + count))
+            a, b, o = w_cols[:, q0 * f : (q0 + count) * f], errors[r0 * f : (r0 + count) * f], out[:, h]
+            assert views_of(b, self.dz_rows) and views_of(o, self.bands)  # no copies to miss
+            self._products.append((a, b, o))
 
     def _input_error(self, wb: Any) -> Any:
         """dC/dx (C, H, W, N): the notes' full convolution of the error with the kernels rotated
         180°, i.e. every input pixel gathers W[f, c, i, j] · dz[f, oh, ow] from each position it
-        fed. Done by columns: with dz shifted down by each row offset i and stacked, a product
-        with the kernels regrouped by column offset j, ``(k·C, k·F) @ (k·F, H·OW·N)``, gives for
-        every j a whole band of input columns; k additions of bands put them in place. (The plain
-        way — patch errors ``W^T @ dz``, then k² scatter-adds of short strided runs (col2im) —
-        took about a third longer: strided additions are slow in NumPy, copies are not.)
+        fed. Done by columns: for input row h, the error rows it fed (output rows (h - i) / s, one
+        per kernel row i) are one contiguous block of ``dz_rows``, and a product with the kernels
+        regrouped by column offset j, ``(k·C, rows·F) @ (rows·F, OW·N)``, gives every j's band of
+        input columns for that row; k additions of bands put them in place. (The plain way —
+        patch errors ``W^T @ dz``, then k² scatter-adds of short strided runs (col2im) — took
+        about a third longer: strided additions are slow in NumPy, copies are not.)
 
-        A third of that product multiplies the zeros around the shifted copies (an input row is
-        reached by at most k of the H row offsets' copies, the first and last rows by one). So
-        it runs as one product per group of two input rows, over only the row offsets that
-        reach them (:func:`_row_groups`): 57.7 instead of 78.6 million multiply-adds for the
-        cnn's second layer, its whole input error 1.61 → 1.42 ms. The skipped products were
-        zeros: the numbers are those of one product within float rounding (tested), bit for bit
-        at the cnn's batch of 64."""
+        One product per input row, over only the kernel rows that reach it: the first and last
+        rows are reached by one, the middle ones by k — 57.7 million multiply-adds for the cnn's
+        second layer, not the 78.6 million of one product over a zero-padded error. The blocks
+        are views of one copy of dz (output row first), not k shifted copies of it: the whole
+        input error 1.27 → 1.01 ms (the products and copies alone, one core)."""
         xp, k, c, f = self.xp, self.k, self.c, self.f
-        dz = self.dz.reshape(f, self.oh, self.ow, self.n)
-        for view in self._shift_views:
-            xp.copyto(view, dz)
-        xp.copyto(self.w_cols, wb[:, : self.kk].reshape(f, c, k, k).transpose(3, 1, 2, 0))
+        xp.copyto(self.dz_rows, self.dz.reshape(f, self.oh, -1).transpose(1, 0, 2))
+        kernels = wb[:, : self.kk].reshape(f, c, k, k).transpose(3, 1, 2, 0)  # [j, c, i, f]
+        xp.copyto(self.w_cols, kernels[:, :, self._kernel_rows])
         for a, b, o in self._products:
             xp.matmul(a, b, out=o)
         dst = self.dxp if self.dxp is not None else self.dx
@@ -457,17 +461,6 @@ class ConvBlock:
             h, w = self.dx.shape[1], self.dx.shape[2]
             xp.copyto(self.dx, self.dxp[:, top : top + h, left : left + w])
         return self.dx
-
-
-#: Input rows per product in a convolution's input error (ConvBlock._input_error). Measured on
-#: the cnn's second layer (12 input rows): 1, 2 or 4 rows a product within noise of each other
-#: (1.36–1.42 ms for the whole input error), one product for all rows 1.61 ms.
-ROWS_PER_PRODUCT = 2
-
-
-def _row_groups(rows: int) -> list[tuple[int, int]]:
-    """[start, stop) ranges of ROWS_PER_PRODUCT rows covering ``rows``."""
-    return [(h, min(h + ROWS_PER_PRODUCT, rows)) for h in range(0, rows, ROWS_PER_PRODUCT)]
 
 
 class DenseBlock:
