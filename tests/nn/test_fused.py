@@ -226,7 +226,7 @@ def test_the_input_error_per_input_row_equals_the_layers(name: str) -> None:
     for b, block in blocks:
         layer = block.conv
         layer.forward(np.ascontiguousarray(net.inputs[b].transpose(3, 0, 1, 2)), train=True)
-        dz = block.dz.reshape(block.f, block.oh, block.ow, block.n).transpose(3, 0, 1, 2)
+        dz = block._z_as_out(block.dz).transpose(3, 0, 1, 2)  # (N, F, OH, OW)
         expected = layer.backward(np.ascontiguousarray(dz))
         got = block._input_error(net.weights[b]).transpose(3, 0, 1, 2)  # again: the step's was consumed
         assert float(np.abs(got - expected).max()) <= 1e-5 * max(float(np.abs(expected).max()), 1e-6)

@@ -30,6 +30,14 @@ batch first: :mod:`.fastforward`). What it does differently, and why each thing 
   the others keep the plain order that their input error reads.
 * **dW as patches @ errors^T** (then transposed, a small copy): the orientation OpenBLAS runs
   fastest for these long, thin products.
+* **Later convolutions by output rows**, not im2col: the input copied k times (shifted by each
+  kernel column) instead of k² times, each output row one product with the k input rows it
+  reads — one contiguous block — and z, dz laid out output row first, the layout the input
+  error reads (:class:`ConvBlock`, :meth:`ConvBlock._row_buffers`). For the cnn's second layer
+  the im2col copy and its product took 1.58 ms, the k copies and the row products 1.32 ms
+  (OpenBLAS packs the (401 × 4,096) patch matrix for W @ patches about as slowly as it
+  multiplies it); dW from the same blocks as fast as from the patches; the one-core step
+  7.24–7.59 → 6.57–6.65 ms with the input error below (interleaved, one process each).
 * **The input's error by column bands**, not col2im, one product per input row over only the
   kernel rows that reach it, reading one copy of the error laid out output row first: see
   :meth:`ConvBlock._input_error`.
@@ -260,10 +268,22 @@ class _Activation:
 class ConvBlock:
     """conv2d [+ max-pool] [+ activation] on (C, H, W, N) -> (F, PH, PW, N).
 
-    Forward: patches (C·k·k + 1, L) with a row of ones, ``z = Wb @ patches`` (F, L), pooling
-    into ``out``, activation in place. Backward: activation derivative, the error routed to
-    the pool winners (dz), ``dWb = (patches @ dz^T)^T``, and — unless this is the first layer —
-    the input's error (:meth:`_input_error`).
+    Two ways to multiply, by what the layer is:
+
+    * **A first layer** (no input error needed; one or a few channels, so short patches):
+      patches (C·k·k + 1, L) with a row of ones, ``z = Wb @ patches`` (F, L) — im2col, in
+      pool-offset-major order and column chunks — and ``dWb = (patches @ dz^T)^T``.
+    * **Any later layer** (many channels): by output rows (:meth:`_row_buffers`). The input is
+      copied k times, shifted by each kernel column j, into ``rows`` (H, k·C + 1, OW·N): the k
+      input rows that output row r reads are then one contiguous (k·(k·C + 1), OW·N) block, and
+      ``z[r] = W_rows @ block`` (F, OW·N): one stacked product for all output rows, z laid out
+      (OH, F, OW·N). k copies of the input instead of the k² of im2col; dW is the same blocks
+      times each row's error, summed over rows; and that layout of dz is the one the input error
+      reads (:meth:`_input_error`).
+
+    Then pooling into ``out``, activation in place. Backward: activation derivative, the error
+    routed to the pool winners (dz), dWb, and — unless this is the first layer — the input's
+    error.
     """
 
     def __init__(self, layers: list[Layer], spec: BlockSpec, n: int, xp: Any, ones_row: bool, x: Any) -> None:
@@ -285,32 +305,64 @@ class ConvBlock:
         self.p = p = pool.size if isinstance(pool, MaxPool2D) else 1
         ph, pw = oh // p, ow // p
         self.oh, self.ow, self.ph, self.pw = oh, ow, ph, pw
+        #: products by output rows (a later layer) or over im2col patches (a first layer)
+        self.by_rows = conv.needs_input_grad
         # Pool-offset-major patch order for a first layer (see the module docstring).
-        self.pool_major = p > 1 and not conv.needs_input_grad
-        positions = p * p * ph * pw if self.pool_major else oh * ow
+        self.pool_major = p > 1 and not self.by_rows
         self.padded = (
             xp.zeros((c, h + top + bottom, w + left + right, n), dtype=dtype) if any(conv.pad) else None
         )
-        self.cols = xp.empty((self.kk + 1, positions * n), dtype=dtype)
-        self.cols[self.kk] = 1  # the row of ones that multiplies the bias
-        self.z = xp.zeros((f, positions * n), dtype=dtype)  # zeros: unpooled rows/cols get no error
-        self.dz = xp.zeros_like(self.z)
+        src = x
+        self._interior = None
+        if self.padded is not None:
+            self._interior = self.padded[:, top : top + h, left : left + w]
+            src = self.padded
+        self._x = x
         out_size = f * ph * pw * n
         self.out_buf = xp.empty(out_size + (n if ones_row else 0), dtype=dtype)
         self.out_buf[out_size:] = 1  # the next dense layer's row of ones
         self.out = self.out_buf[:out_size].reshape(f, ph, pw, n)
-        self.dwt = xp.empty((self.kk + 1, f), dtype=dtype)
+        self.chunks = 1
+        if self.by_rows:
+            self._row_buffers(src, dtype)
+        else:
+            self._patch_buffers(src, dtype)
         self.dx = xp.empty((c, h, w, n), dtype=dtype) if conv.needs_input_grad else None
         self.dxp = self.padded.copy() if self.padded is not None and conv.needs_input_grad else None
         act = layers[spec.act] if spec.act is not None else None
         self.act = _Activation(act, xp, self.out.shape)
+        # The pooled output and its error in the maps' order: (F, PH, PW, N) for patches,
+        # (PH, F, PW, N) by rows (a transposed view: the maxima are written straight into out).
+        self._out_maps = self.out.transpose(1, 0, 2, 3) if self.by_rows else self.out
         if p > 1:
-            self.pool = _Tournament(xp, self._offset_maps(self.z), self._offset_maps(self.dz), self.out)
+            self.pool = _Tournament(xp, self._offset_maps(self.z), self._offset_maps(self.dz), self._out_maps)
         else:
             self.pool = None
-        self._patches = self._patch_views(x)
         if conv.needs_input_grad:
             self._input_error_buffers(dtype)
+
+    # -- a first layer: im2col patches ------------------------------------------------------------
+
+    def _patch_buffers(self, src: Any, dtype: Any) -> None:
+        """cols (C·k·k + 1, L), z and dz (F, L), the views that copy every k×k window of ``src``
+        into cols (im2col is one copy), and the column chunks of short patches."""
+        xp, k, s, c, f, n = self.xp, self.k, self.s, self.c, self.f, self.n
+        p, ph, pw = self.p, self.ph, self.pw
+        positions = p * p * ph * pw if self.pool_major else self.oh * self.ow
+        self.cols = xp.empty((self.kk + 1, positions * n), dtype=dtype)
+        self.cols[self.kk] = 1  # the row of ones that multiplies the bias
+        self.z = xp.zeros((f, positions * n), dtype=dtype)  # zeros: unpooled rows/cols get no error
+        self.dz = xp.zeros_like(self.z)
+        self.dwt = xp.empty((self.kk + 1, f), dtype=dtype)
+        win = xp.lib.stride_tricks.sliding_window_view(src, (k, k), axis=(1, 2))[:, ::s, ::s]
+        win = win[:, : self.oh, : self.ow]  # (C, OH, OW, N, k, k), a view: nothing copied yet
+        if self.pool_major:
+            win = win[:, : ph * p, : pw * p].reshape(c, ph, p, pw, p, n, k, k)
+            dst = self.cols[: self.kk].reshape(c, k, k, p, p, ph, pw, n)
+            self._windows = (win.transpose(0, 6, 7, 2, 4, 1, 3, 5), dst)
+        else:
+            dst = self.cols[: self.kk].reshape(c, k, k, self.oh, self.ow, n)
+            self._windows = (win.transpose(0, 4, 5, 1, 2, 3), dst)
         self.chunks = column_chunks(self.cols.shape[1]) if xp is np and self.kk + 1 <= CHUNK_MAX_ROWS else 1
         if self.chunks > 1:  # (chunks, rows, columns of a chunk) views of cols, z and dz^T
             nb, rows, cc = self.chunks, self.kk + 1, self.cols.shape[1] // self.chunks
@@ -319,55 +371,104 @@ class ConvBlock:
             self._dz_chunks = self.dz.reshape(f, nb, cc).transpose(1, 2, 0)
             self._dwt_parts = xp.empty((nb, rows, f), dtype=dtype)  # each chunk's share of dW^T
 
-    def _offset_maps(self, z: Any) -> list[Any]:
-        """For each window offset (a, b), the (F, PH, PW, N) map of that pixel of every window."""
-        f, p, ph, pw, n = self.f, self.p, self.ph, self.pw, self.n
-        if self.pool_major:
-            z8 = z.reshape(f, p, p, ph, pw, n)
-            return [z8[:, a, b] for a in range(p) for b in range(p)]
-        z4 = z.reshape(f, self.oh, self.ow, n)[:, : ph * p, : pw * p]
-        z6 = z4.reshape(f, ph, p, pw, p, n)
-        return [z6[:, :, a, :, b] for a in range(p) for b in range(p)]
-
-    def _patch_views(self, x: Any) -> tuple[Any, Any, Any, Any]:
-        """(padded interior, x, every k×k window of the (padded) input arranged in the patch
-        matrix's order, the patch matrix seen with the same shape): im2col is one copy."""
-        xp, k, s, c, n = self.xp, self.k, self.s, self.c, self.n
-        interior = None
-        src = x
-        if self.padded is not None:
-            top, _, left, _ = self.pad
-            interior = self.padded[:, top : top + x.shape[1], left : left + x.shape[2]]
-            src = self.padded
-        win = xp.lib.stride_tricks.sliding_window_view(src, (k, k), axis=(1, 2))[:, ::s, ::s]
-        win = win[:, : self.oh, : self.ow]  # (C, OH, OW, N, k, k), a view: nothing copied yet
-        if self.pool_major:
-            p, ph, pw = self.p, self.ph, self.pw
-            win = win[:, : ph * p, : pw * p].reshape(c, ph, p, pw, p, n, k, k)
-            dst = self.cols[: self.kk].reshape(c, k, k, p, p, ph, pw, n)
-            return interior, x, win.transpose(0, 6, 7, 2, 4, 1, 3, 5), dst
-        dst = self.cols[: self.kk].reshape(c, k, k, self.oh, self.ow, n)
-        return interior, x, win.transpose(0, 4, 5, 1, 2, 3), dst
-
-    def _im2col(self) -> None:
-        """Copy every k×k patch of the input into a column of ``cols`` (one strided copy)."""
-        interior, x, windows, dst = self._patches
-        if interior is not None:
-            self.xp.copyto(interior, x)
+    def _patch_forward(self, wb: Any) -> None:
+        windows, dst = self._windows
         self.xp.copyto(dst, windows)
-
-    def forward(self, wb: Any) -> Any:
-        """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
-        weights."""
-        self._im2col()
         if self.chunks > 1:
             self.xp.matmul(wb, self._cols_chunks, out=self._z_chunks)
         else:
             self.xp.matmul(wb, self.cols, out=self.z)
+
+    def _patch_weight_gradient(self, dwb: Any) -> None:
+        # dC/dWb: every patch times the error at its position, summed (the bias row sums dz).
+        xp = self.xp
+        if self.chunks > 1:  # summed per chunk, then the chunks' sums added
+            xp.matmul(self._cols_chunks, self._dz_chunks, out=self._dwt_parts)
+            xp.sum(self._dwt_parts, axis=0, out=self.dwt)
+        else:
+            xp.matmul(self.cols, self.dz.T, out=self.dwt)
+        xp.copyto(dwb, self.dwt.T)
+
+    # -- a later layer: by output rows ----------------------------------------------------------
+
+    def _row_buffers(self, src: Any, dtype: Any) -> None:
+        """rows (Hp, k·C + 1, OW·N): for every (padded) input row, its k shifted copies (one per
+        kernel column j, strided by s) and a row of ones; the weights regrouped to match,
+        W_rows (F, k, k·C + 1) = [f, i, (j, c) and the bias]; z and dz (OH, F, OW·N)."""
+        xp, k, s, c, f, n, oh, ow = self.xp, self.k, self.s, self.c, self.f, self.n, self.oh, self.ow
+        hp, m, width = src.shape[1], ow * n, k * c + 1
+        self.rows = xp.empty((hp, width, m), dtype=dtype)
+        self.rows[:, k * c] = 1  # the row of ones: with i = 0 it multiplies the bias
+        shifted = self.rows[:, : k * c].reshape(hp, k, c, ow, n)
+        self._shifts = [
+            (shifted[:, j], src[:, :, j : j + s * ow : s].transpose(1, 0, 2, 3)) for j in range(k)
+        ]
+        # Output row r reads input rows s·r .. s·r + k - 1: consecutive rows of `rows`, so one
+        # (k·width, OW·N) block, and the blocks of all output rows one strided view (no copy).
+        item = self.rows.itemsize
+        self._row_blocks = xp.lib.stride_tricks.as_strided(
+            self.rows, (oh, k * width, m), (s * width * m * item, m * item, item), writeable=False
+        )
+        # zeros: the ones-row columns of i > 0 stay 0 (the bias is counted once, with i = 0)
+        self.w_rows = xp.zeros((f, k, width), dtype=dtype)
+        self._w_rows_kernels = self.w_rows[:, :, : k * c].reshape(f, k, k, c)  # [f, i, j, c]
+        self.z = xp.zeros((oh, f, m), dtype=dtype)  # zeros: unpooled rows/cols get no error
+        self.dz = xp.zeros_like(self.z)
+        self._dwt_parts = xp.empty((oh, k * width, f), dtype=dtype)  # each output row's share of dW^T
+        self.dwt = xp.empty((k * width, f), dtype=dtype)
+
+    def _row_forward(self, wb: Any) -> None:
+        xp, k, c, f = self.xp, self.k, self.c, self.f
+        for dst, shifted in self._shifts:
+            xp.copyto(dst, shifted)
+        xp.copyto(self._w_rows_kernels, wb[:, : self.kk].reshape(f, c, k, k).transpose(0, 2, 3, 1))
+        xp.copyto(self.w_rows[:, 0, k * c], wb[:, self.kk])
+        xp.matmul(self.w_rows.reshape(f, -1), self._row_blocks, out=self.z)
+
+    def _row_weight_gradient(self, dwb: Any) -> None:
+        # dC/dW_rows: every output row's block times that row's error, summed over the rows.
+        xp, k, c, f = self.xp, self.k, self.c, self.f
+        xp.matmul(self._row_blocks, self.dz.transpose(0, 2, 1), out=self._dwt_parts)
+        xp.sum(self._dwt_parts, axis=0, out=self.dwt)
+        per_i = self.dwt.reshape(k, k * c + 1, f)  # [i, (j, c) and the ones, f]
+        xp.copyto(
+            dwb[:, : self.kk].reshape(f, c, k, k), per_i[:, : k * c].reshape(k, k, c, f).transpose(3, 2, 0, 1)
+        )
+        xp.copyto(dwb[:, self.kk], per_i[0, k * c])  # the bias: i = 0's row of ones (sums dz)
+
+    # -- both -------------------------------------------------------------------------------------
+
+    def _offset_maps(self, z: Any) -> list[Any]:
+        """For each window offset (a, b), the map of that pixel of every window: (F, PH, PW, N)
+        from patches, (PH, F, PW, N) by rows."""
+        f, p, ph, pw, n, oh, ow = self.f, self.p, self.ph, self.pw, self.n, self.oh, self.ow
+        if self.pool_major:
+            z8 = z.reshape(f, p, p, ph, pw, n)
+            return [z8[:, a, b] for a in range(p) for b in range(p)]
+        if self.by_rows:
+            z6 = z.reshape(oh, f, ow, n)[: ph * p, :, : pw * p].reshape(ph, p, f, pw, p, n)
+            return [z6[:, a, :, :, b] for a in range(p) for b in range(p)]
+        z6 = z.reshape(f, oh, ow, n)[:, : ph * p, : pw * p].reshape(f, ph, p, pw, p, n)
+        return [z6[:, :, a, :, b] for a in range(p) for b in range(p)]
+
+    def _z_as_out(self, z: Any) -> Any:
+        """z (or dz) seen as (F, OH, OW, N), for a block without pooling."""
+        f, oh, ow, n = self.f, self.oh, self.ow, self.n
+        return z.reshape(oh, f, ow, n).transpose(1, 0, 2, 3) if self.by_rows else z.reshape(f, oh, ow, n)
+
+    def forward(self, wb: Any) -> Any:
+        """The input buffer (C, H, W, N) -> out (F, PH, PW, N); ``wb``: the packed (F, C·k·k + 1)
+        weights."""
+        if self._interior is not None:
+            self.xp.copyto(self._interior, self._x)
+        if self.by_rows:
+            self._row_forward(wb)
+        else:
+            self._patch_forward(wb)
         if self.pool is not None:
             self.pool.forward()
         else:
-            self.xp.copyto(self.out, self.z.reshape(self.out.shape))
+            self.xp.copyto(self.out, self._z_as_out(self.z))
         self.act.forward(self.out)
         return self.out
 
@@ -377,16 +478,13 @@ class ConvBlock:
         xp = self.xp
         self.act.backward(self.out, g)
         if self.pool is not None:
-            self.pool.backward(g)
+            self.pool.backward(g.transpose(1, 0, 2, 3) if self.by_rows else g)
         else:
-            xp.copyto(self.dz.reshape(g.shape), g)
-        # dC/dWb: every patch times the error at its position, summed (the bias row sums dz).
-        if self.chunks > 1:  # summed per chunk, then the chunks' sums added
-            xp.matmul(self._cols_chunks, self._dz_chunks, out=self._dwt_parts)
-            xp.sum(self._dwt_parts, axis=0, out=self.dwt)
+            xp.copyto(self._z_as_out(self.dz), g)
+        if self.by_rows:
+            self._row_weight_gradient(dwb)
         else:
-            xp.matmul(self.cols, self.dz.T, out=self.dwt)
-        xp.copyto(dwb, self.dwt.T)
+            self._patch_weight_gradient(dwb)
         if self.dx is None:
             return None  # a first layer: nobody needs the input's error
         return self._input_error(wb)
@@ -396,9 +494,8 @@ class ConvBlock:
         xp, k, s, c, f, n, oh, ow = self.xp, self.k, self.s, self.c, self.f, self.n, self.oh, self.ow
         dst = self.dxp if self.dxp is not None else self.dx
         hp, m = dst.shape[1], ow * n
-        # dz again, output row first: (OH, F, OW·N). The output rows that reach one input row are
-        # then consecutive rows here, and their errors one contiguous (rows · F, OW·N) block.
-        self.dz_rows = xp.empty((oh, f, m), dtype=dtype)
+        # dz is laid out output row first, (OH, F, OW·N): the output rows that reach one input
+        # row are consecutive rows of it, and their errors one contiguous (rows · F, OW·N) block.
         # Kernel rows in the order those blocks read them: by residue mod s, each descending
         # (input row h reads output row (h - i) / s through kernel row i: i down, row up).
         order = [i for rho in range(s) for i in range(k - 1, -1, -1) if i % s == rho]
@@ -410,7 +507,7 @@ class ConvBlock:
         self._band_views = [(dst[:, :, j : j + s * ow : s], bands[j]) for j in range(k)]
         # One product per input row h, over only the kernel rows that reach it.
         w_cols = self.w_cols.reshape(k * c, k * f)
-        errors = self.dz_rows.reshape(oh * f, m)
+        errors = self.dz.reshape(oh * f, m)
         out = self.bands.reshape(k * c, hp, m)
         self._products = []
         for h in range(hp):
@@ -422,26 +519,27 @@ class ConvBlock:
             assert order[q0 : q0 + count] == reach
             assert [(h - i) // s for i in reach] == list(range(r0, r0 + count))
             a, b, o = w_cols[:, q0 * f : (q0 + count) * f], errors[r0 * f : (r0 + count) * f], out[:, h]
-            assert views_of(b, self.dz_rows) and views_of(o, self.bands)  # no copies to miss
+            assert views_of(b, self.dz) and views_of(o, self.bands)  # no copies to miss
             self._products.append((a, b, o))
 
     def _input_error(self, wb: Any) -> Any:
         """dC/dx (C, H, W, N): the notes' full convolution of the error with the kernels rotated
         180°, i.e. every input pixel gathers W[f, c, i, j] · dz[f, oh, ow] from each position it
         fed. Done by columns: for input row h, the error rows it fed (output rows (h - i) / s, one
-        per kernel row i) are one contiguous block of ``dz_rows``, and a product with the kernels
-        regrouped by column offset j, ``(k·C, rows·F) @ (rows·F, OW·N)``, gives every j's band of
-        input columns for that row; k additions of bands put them in place. (The plain way —
-        patch errors ``W^T @ dz``, then k² scatter-adds of short strided runs (col2im) — took
-        about a third longer: strided additions are slow in NumPy, copies are not.)
+        per kernel row i) are one contiguous block of ``dz`` (laid out output row first), and a
+        product with the kernels regrouped by column offset j, ``(k·C, rows·F) @ (rows·F, OW·N)``,
+        gives every j's band of input columns for that row; k additions of bands put them in
+        place. (The plain way — patch errors ``W^T @ dz``, then k² scatter-adds of short strided
+        runs (col2im) — took about a third longer: strided additions are slow in NumPy, copies
+        are not.)
 
-        One product per input row, over only the kernel rows that reach it: the first and last
-        rows are reached by one, the middle ones by k — 57.7 million multiply-adds for the cnn's
-        second layer, not the 78.6 million of one product over a zero-padded error. The blocks
-        are views of one copy of dz (output row first), not k shifted copies of it: the whole
-        input error 1.27 → 1.01 ms (the products and copies alone, one core)."""
+        One product per input row, over only the kernel rows that reach it (the first and last
+        rows are reached by one, the middle ones by k): 52.4 million multiply-adds for the cnn's
+        second layer, as many as its forward product, not the 78.6 million of one product over
+        k shifted, zero-padded copies of the error (which this did until 2026-11-30; the products
+        and copies 1.27 → 1.01 ms on one core, and no copy of dz at all since dz is laid out
+        output row first)."""
         xp, k, c, f = self.xp, self.k, self.c, self.f
-        xp.copyto(self.dz_rows, self.dz.reshape(f, self.oh, -1).transpose(1, 0, 2))
         kernels = wb[:, : self.kk].reshape(f, c, k, k).transpose(3, 1, 2, 0)  # [j, c, i, f]
         xp.copyto(self.w_cols, kernels[:, :, self._kernel_rows])
         for a, b, o in self._products:
