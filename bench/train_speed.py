@@ -21,8 +21,9 @@ its preset trains).
 
 ``--profile`` first prints, per layer and phase, where one epoch's time goes in glassnet and
 in PyTorch, both on one thread (CPU time of the thread, so other programs on the machine do
-not inflate it): forward and backward per block, split into im2col, matrix products, pooling,
-activations, col2im; the cost; the optimizer step.
+not inflate it): forward and backward per block, split into im2col (a first convolution) or
+shifted copies (a later one, by output rows), matrix products, pooling, activations, the input
+error's copies and band sums, the weight gradient's sums; the cost; the optimizer step.
 
 Usage::
 
@@ -257,7 +258,10 @@ def profile_numpy(name: str, x: np.ndarray, y: np.ndarray, steps: int) -> dict[s
         (fused.ConvBlock, "backward", "backward", "other"),
         (fused.DenseBlock, "forward", "forward", "other"),
         (fused.DenseBlock, "backward", "backward", "other"),
-        (fused.ConvBlock, "_im2col", None, "im2col"),
+        (fused.ConvBlock, "_patch_forward", None, "im2col"),
+        (fused.ConvBlock, "_row_forward", None, "shifted copies"),
+        (fused.ConvBlock, "_patch_weight_gradient", None, "dW sums"),
+        (fused.ConvBlock, "_row_weight_gradient", None, "dW sums"),
         (fused.ConvBlock, "_input_error", None, "input error"),
         (fused._Tournament, "forward", None, "pooling"),
         (fused._Tournament, "backward", None, "pooling"),

@@ -405,10 +405,9 @@ class ConvBlock:
         ]
         # Output row r reads input rows s·r .. s·r + k - 1: consecutive rows of `rows`, so one
         # (k·width, OW·N) block, and the blocks of all output rows one strided view (no copy).
-        item = self.rows.itemsize
-        self._row_blocks = xp.lib.stride_tricks.as_strided(
-            self.rows, (oh, k * width, m), (s * width * m * item, m * item, item), writeable=False
-        )
+        windows = xp.lib.stride_tricks.sliding_window_view(self.rows.reshape(hp, -1), k, axis=0)[::s][:oh]
+        self._row_blocks = windows.transpose(0, 2, 1).reshape(oh, k * width, m)  # (OH, k·width, OW·N)
+        assert views_of(self._row_blocks, self.rows)  # a view: the copies above are what it reads
         # zeros: the ones-row columns of i > 0 stay 0 (the bias is counted once, with i = 0)
         self.w_rows = xp.zeros((f, k, width), dtype=dtype)
         self._w_rows_kernels = self.w_rows[:, :, : k * c].reshape(f, k, k, c)  # [f, i, j, c]
