@@ -297,6 +297,7 @@ def test_mini_batch_gradient_is_the_average(client: TestClient) -> None:
         ("", {"model": "notes", "test_index": 1, "layers": [40]}, 422, "no layer 40"),
         ("", {"model": "notes", "test_index": 1, "colour": "red"}, 422, "colour"),
         ("", {"model": "no-such-model", "test_index": 1}, 404, "unknown model"),
+        ("", {"model": "", "test_index": 1}, 422, "model"),  # empty: named, not the default
         ("", {"model": "scratch:feedface", "test_index": 1}, 404, "scratch"),
         ("/conv", {"model": "cnn", "test_index": 1, "layer": 1}, 422, "relu layer"),
         ("/conv", {"model": "cnn", "test_index": 1, "layer": 40}, 422, "no layer 40"),

@@ -229,6 +229,8 @@ def test_any_model_is_evaluated_on_my_digits(client: TestClient) -> None:
     assert e["accuracy"] == pytest.approx(correct / 4)
     assert all(0 <= d["probability"] <= 1 for d in e["digits"])
     assert client.post("/api/mydigits/evaluate", json={"model": "nope"}).status_code == 404
+    r = client.post("/api/mydigits/evaluate", json={"model": ""})  # empty: named, not the default
+    assert r.status_code == 422 and "model" in r.json()["detail"]
 
 
 def test_import_over_the_body_limit_is_413(client: TestClient) -> None:

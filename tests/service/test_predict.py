@@ -363,6 +363,11 @@ def test_bad_images_are_4xx(predict_env: PredictEnv, mnist_test_digits) -> None:
     assert_4xx(client.post("/api/predict", data={"image": "iVBORw0KGgo="}, files=files), 422)
     # Raw image bodies that are not images.
     assert_4xx(client.post("/api/predict", content=b"GIF89a", headers={"content-type": "image/gif"}), 422)
+    # A file name with a terminal escape is named as sent, printable characters only.
+    odd = "bad\x1b[31mname.png"
+    r = client.post("/api/predict", files={"image": (odd, b"not an image", "image/png")})
+    detail = assert_4xx(r, 422)
+    assert "bad[31mname.png" in detail and "\x1b" not in detail
 
 
 def test_json_grids_are_capped_at_one_mebibyte(predict_env: PredictEnv) -> None:

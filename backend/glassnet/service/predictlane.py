@@ -120,7 +120,7 @@ def _plain_query(raw: bytes) -> tuple[str | None, bool] | None:
     model: str | None = None
     activations: bool | None = None
     for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
-        if key == "model" and model is None and len(value) <= MAX_MODEL_ID:
+        if key == "model" and model is None and 0 < len(value) <= MAX_MODEL_ID:
             model = value
         elif key == "activations" and activations is None and value in _BOOLS:
             activations = _BOOLS[value]

@@ -52,6 +52,7 @@ ModelId = Annotated[
     str | None,
     Field(
         None,
+        min_length=1,
         max_length=512,
         description="Any id /api/predict takes (bundled, a run's latest weights, a run checkpoint), "
         "or a scratch network from /api/explain/step; default: the bundled cnn.",

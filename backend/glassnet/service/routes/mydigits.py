@@ -69,7 +69,9 @@ class DigitPatch(_Body):
 
 
 class EvaluateRequest(_Body):
-    model: str | None = Field(None, max_length=512, description="Any model id /api/predict takes.")
+    model: str | None = Field(
+        None, min_length=1, max_length=512, description="Any model id /api/predict takes (left out: cnn)."
+    )
 
 
 class MyDigit(BaseModel):

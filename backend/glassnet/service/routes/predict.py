@@ -22,6 +22,7 @@ from glassnet.nn.checkpoint import CheckpointError
 from ..batching import batcher_for
 from ..errors import body_cap, is_json_type
 from ..inference import IncompatibleModelError, ModelRegistry, PredictResult, UnknownModelError
+from ..uploads import shown_name
 from .bodies import (
     MULTIPART_OVERHEAD,
     PlainErrorRoute,
@@ -244,7 +245,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
         data, filename = await read_form_file(request, "image", MAX_IMAGE_BYTES)
         if len(data) > MAX_IMAGE_BYTES:
             raise HTTPException(413, f"image is over the limit of {MAX_IMAGE_BYTES} bytes (2 MiB)")
-        return {"image": data, "image_name": (filename or "image")[:100]}
+        return {"image": data, "image_name": shown_name(filename, "image")}  # printable, ≤ 100
     if ctype.startswith("image/"):
         data = await read_body(request, MAX_IMAGE_BYTES, "image")
         return {"image": data}
@@ -322,10 +323,11 @@ async def predict(
     model: Annotated[
         str | None,
         Query(
+            min_length=1,
             max_length=MAX_MODEL_ID,
-            description="A model id from GET /api/models or a run id; default: cnn. A run that has "
-            "no weights yet is answered by the default model: the answer's `model` names the network "
-            "that answered (and its `message` says so).",
+            description="A model id from GET /api/models or a run id; left out: cnn. A run that "
+            "has no weights yet is answered by the default model: the answer's `model` names the "
+            "network that answered (and its `message` says so).",
         ),
     ] = None,
     activations: Annotated[bool, Query(description="Also return every layer's output.")] = False,
