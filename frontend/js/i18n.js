@@ -131,6 +131,8 @@ export function checkpointName(name) {
 
 /** An optimizer's name ("sgd", "momentum", "adam"). @param {string} name */
 export const optimizerName = (name) => (has(`optimizer.${name}`) ? t(`optimizer.${name}`) : name);
+/** A layer type as the page names it (catalogue: editor.type.<type>; 中文 uses the notes' terms). @param {string} type */
+export const layerTypeName = (type) => (has(`editor.type.${type}`) ? t(`editor.type.${type}`) : type);
 
 /** Save a language and draw the page again in it. @param {string} l */
 export function setLanguage(l) {

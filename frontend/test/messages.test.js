@@ -27,7 +27,7 @@ test("compareCatalogues finds each kind of gap", () => {
 test("the Chinese catalogue is Chinese: every message with words has Chinese characters", () => {
   const zh = read("zh-CN");
   // Messages that are names or codes in both languages (layer types, optimizers, list separators).
-  const same = new Set(["editor.type.conv2d", "editor.type.dropout", "editor.type.leaky_relu", "editor.type.relu", "editor.type.sigmoid",
+  const same = new Set(["editor.type.dropout", "editor.type.leaky_relu", "editor.type.relu", "editor.type.sigmoid",
     "editor.type.softmax", "editor.type.tanh", "train.adam", "train.adam_2", "train.adam_3", "train.sgd", "runs.button.label", "optimizer.adam",
     "optimizer.sgd"]);
   const latin = Object.entries(zh).filter(([k, v]) => !same.has(k) && !k.endsWith(".formula") && /[A-Za-z]{3,}/.test(v.replace(/<[^>]+>|\{\w+\}/g, "")) && !/[\u4e00-\u9fff]/.test(v));

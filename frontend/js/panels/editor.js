@@ -8,14 +8,12 @@
  */
 import { inferShapes, presetSpec, newLayer, moveLayer, shapeLabel } from "../arch.js";
 import { esc } from "../heatmap.js";
-import { t, has, presetDescription, archMessage, errText } from "../i18n.js";
+import { t, presetDescription, archMessage, errText, layerTypeName } from "../i18n.js";
 
 /** @typedef {import("../arch.js").Catalog} Catalog @typedef {import("../arch.js").Presets} Presets */
 
 let ACT = /** @type {string[]} */ ([]);
 const POOL = ["maxpool2d", "avgpool2d"];
-/** A layer type as the editor names it (catalogue: editor.type.<type>). @param {string} type */
-const typeName = (type) => (has(`editor.type.${type}`) ? t(`editor.type.${type}`) : type);
 /** Options each type shows: [key, label (catalogue: editor.field.<label>), kind]. */
 const FIELDS = /** @type {Record<string, [string, string, string][]>} */ ({
   conv2d: [["filters", "kernels", "int"], ["kernel", "size", "int"], ["stride", "stride", "int"], ["padding", "padding", "pad"]],
@@ -74,7 +72,7 @@ export class Editor {
     sel.replaceChildren(...Object.values(presets).map((p) => new Option(p.name, p.name)), new Option(t("editor.custom_edited"), "custom"));
     if (keep && keep in presets) sel.value = keep;
     const add = this.els.addType;
-    add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(typeName(l.type), l.type)));
+    add.replaceChildren(...cat.layers.filter((l) => l.type !== "softmax").map((l) => new Option(layerTypeName(l.type), l.type)));
     if (!this.spec.layers.length) this.loadPreset("cnn" in presets ? "cnn" : Object.keys(presets)[0]);
   }
 
@@ -166,14 +164,14 @@ export class Editor {
       if (group) {
         const sel = document.createElement("select");
         sel.setAttribute("aria-label", t("editor.layer_type", { i }));
-        for (const t of group) sel.add(new Option(typeName(t), t, false, t === layer.type));
+        for (const t of group) sel.add(new Option(layerTypeName(t), t, false, t === layer.type));
         sel.addEventListener("change", () => {
           const keep = POOL.includes(sel.value) ? { size: layer.size, stride: layer.stride } : {};
           this.spec.layers[i] = { ...newLayer(cat, sel.value), ...keep };
           this.edited(); this.build();
         });
         typeCell.append(sel);
-      } else typeCell.textContent = typeName(layer.type);
+      } else typeCell.textContent = layerTypeName(layer.type);
       const opts = document.createElement("td");
       const box = document.createElement("div");
       box.className = "opts";

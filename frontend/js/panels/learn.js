@@ -8,7 +8,7 @@
  */
 import * as api from "../api.js";
 import { fmt, percent, weightsState } from "../learnmath.js";
-import { t, aDigit, errText, checkpointName } from "../i18n.js";
+import { t, aDigit, errText, checkpointName, layerTypeName } from "../i18n.js";
 import { modelLabel, titleOptions } from "../models.js";
 import { drawGrid } from "../numgrid.js";
 import { WishesView } from "./wishes.js";
@@ -446,7 +446,7 @@ export class Learn {
     const sel = this.$(id);
     const keep = sel.value;
     const layers = this.convInfo.layers.filter((/** @type {any} */ l) => types.includes(l.type));
-    sel.replaceChildren(...layers.map((/** @type {any} */ l) => new Option(t("learn.layer_option", { i: l.index, type: l.type, shape: l.shape.join("×") }), String(l.index))));
+    sel.replaceChildren(...layers.map((/** @type {any} */ l) => new Option(t("learn.layer_option", { i: l.index, type: layerTypeName(l.type), shape: l.shape.join("×") }), String(l.index))));
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
   }
 

@@ -11,7 +11,7 @@ import { mapValue, neuronValues, sharedRange, exactAt } from "../layerdata.js";
 import { formatNumber } from "../chartmath.js";
 import { fmt, wholePercent } from "../learnmath.js";
 import { legend } from "../numgrid.js";
-import { t } from "../i18n.js";
+import { t, layerTypeName } from "../i18n.js";
 
 /** @typedef {import("../layerdata.js").LayerView} LayerView */
 
@@ -96,10 +96,10 @@ export class NetworkView {
       meta.className = "meta";
       const maps = l.shape.length === 3 ? l.shape[0] : 1;
       const what = l.kind === "maps" ? t(maps === 1 ? "layer.maps_of_one" : "layer.maps_of", { n: maps, size: l.shape.slice(-2).join("×") }) : t("layer.neurons", { n: l.shape[0] });
-      meta.innerHTML = `<b>${l.index} · ${esc(l.type)}</b><br>${what}<br><span>${esc(CAPTIONED.includes(l.type) ? t(`layer.caption.${l.type}`) : "")}</span>`;
+      meta.innerHTML = `<b>${l.index} · ${esc(layerTypeName(l.type))}</b><br>${what}<br><span>${esc(CAPTIONED.includes(l.type) ? t(`layer.caption.${l.type}`) : "")}</span>`;
       const canvas = document.createElement("canvas");
       canvas.setAttribute("role", "img");
-      canvas.setAttribute("aria-label", t("layer.canvas.label", { i: l.index, type: l.type, shape: l.shape.join("×") }));
+      canvas.setAttribute("aria-label", t("layer.canvas.label", { i: l.index, type: layerTypeName(l.type), shape: l.shape.join("×") }));
       canvas.dataset.layer = String(l.index);
       canvas.addEventListener("pointermove", (e) => this.hover(i, e));
       canvas.addEventListener("pointerleave", () => { this.hovered = null; hideTip(); });
@@ -177,13 +177,13 @@ export class NetworkView {
     let html;
     if (l.kind === "maps") {
       const v = x ? `<b>${fmt(x.value)}</b>` : `${approx}<b>${formatNumber(mapValue(l.set, hit.map, hit.y, hit.x))}</b>`;
-      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.feature_map", { m: hit.map, n: l.set.maps }))}<br>` +
+      html = `<b>${esc(t("tip.layer", { i: l.index, type: layerTypeName(l.type) }))}</b> · ${esc(t("tip.feature_map", { m: hit.map, n: l.set.maps }))}<br>` +
         `${esc(t("tip.position", { row: hit.y, col: hit.x, size: `${l.set.mapH}×${l.set.mapW}` }))}<br>` +
         `${esc(t("tip.activation"))} ${v}${note}<br>${esc(t("tip.shape", { shape: l.shape.join(", ") }))}`;
     } else {
       const unit = hit.map;
       const n = neuronValues(this.layers, i, unit);
-      html = `<b>${esc(t("tip.layer", { i: l.index, type: l.type }))}</b> · ${esc(t("tip.neuron", { u: unit, n: l.set.maps }))}<br>`;
+      html = `<b>${esc(t("tip.layer", { i: l.index, type: layerTypeName(l.type) }))}</b> · ${esc(t("tip.neuron", { u: unit, n: l.set.maps }))}<br>`;
       if (n) {
         const z = x?.z ?? null, b = x?.bias ?? null, a = x?.activation ?? null;
         html += `${esc(t("tip.weighted_sum"))} z = Σw·a + b = ${z !== null ? `<b>${fmt(z)}</b>` : `${approx}${formatNumber(n.z)}`}<br>`;
