@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -78,10 +79,23 @@ def wait_run(server, run_id: str, statuses: tuple[str, ...], timeout: float = 12
         time.sleep(0.2)
 
 
-def stop_all(server) -> None:
+LIVE = ("queued", "running", "paused")
+
+
+def stop_all(server, timeout: float = 30.0) -> None:
+    """Stop every live run and wait until each has ended: a stop is a request to the run's worker,
+    and a run started while another still stops races that run's last status (a page that opened
+    meanwhile shows the stopping run, and follows a new one only after its own has ended)."""
+    asked = set()
     for run in api(server, "/api/runs"):
-        if run["status"] in ("queued", "running", "paused"):
+        if run["status"] in LIVE:
             api(server, f"/api/runs/{run['id']}/stop", {})
+            asked.add(run["id"])
+    deadline = time.monotonic() + timeout
+    while asked:
+        asked &= {run["id"] for run in api(server, "/api/runs") if run["status"] in LIVE}
+        assert time.monotonic() < deadline or not asked, f"runs still live {timeout} s after stop: {asked}"
+        time.sleep(0.1)
 
 
 def closed(page, errors) -> None:
