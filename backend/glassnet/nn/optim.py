@@ -136,20 +136,22 @@ class Optimizer:
         rate = float(self.lr if lr is None else lr)
         self.steps += 1
         if isinstance(params, ParamPack):
-            states = {kind: self._flat_state(params, kind) for kind in self.state_kinds}
-            scratch = self._scratch_for(params)
-            data, grad, decay, mask = params.data, params.grad, params.decay_mask, self._mask
-            if skip is None:
-                self.update_slice(data, grad, states, decay, scratch, mask, rate)
-                return
-            for lo, hi in ((0, skip[0]), (skip[1], params.size)):  # elementwise: the same numbers
-                if hi > lo:  # whichever pieces the vector is cut in
-                    part = {kind: v[lo:hi] for kind, v in states.items()}
-                    work = [w[lo:hi] for w in scratch]
-                    self.update_slice(data[lo:hi], grad[lo:hi], part, decay[lo:hi], work, mask[lo:hi], rate)
+            pieces = [(0, params.size)] if skip is None else [(0, skip[0]), (skip[1], params.size)]
+            for lo, hi in pieces:  # elementwise: the same numbers whichever pieces it is cut in
+                if hi > lo:
+                    self.update_range(params, lo, hi, rate)
             return
         for name, p, g in params:
             self._update(name, p, _decayed(name, p, g, self.weight_decay), rate)
+
+    def update_range(self, pack: ParamPack, lo: int, hi: int, lr: float) -> None:
+        """The update of the flat vectors' range [lo, hi), as :meth:`step` makes it (the step
+        already counted in ``self.steps``): the pieces of a step, and a helper's slice that the
+        helper could not update (training/layer_split.py)."""
+        states = {kind: self._flat_state(pack, kind)[lo:hi] for kind in self.state_kinds}
+        work = [w[lo:hi] for w in self._scratch_for(pack)]
+        data, grad, decay = pack.data[lo:hi], pack.grad[lo:hi], pack.decay_mask[lo:hi]
+        self.update_slice(data, grad, states, decay, work, self._mask[lo:hi], lr)
 
     def update_slice(
         self,
@@ -192,10 +194,6 @@ class Optimizer:
             self._scratch = [pack.zeros(), pack.zeros()]
             self._mask = pack.xp.zeros(pack.data.shape, dtype=bool)
         return self._scratch
-
-    def flat_state(self, pack: ParamPack, kind: str) -> Any:
-        """The flat vector of one kind of state (made on first use)."""
-        return self._flat_state(pack, kind)
 
     def place_state(self, pack: ParamPack, kind: str, vector: Any) -> None:
         """Keep one kind of state in ``vector`` (a flat vector of the pack's layout, e.g. in memory

@@ -220,13 +220,7 @@ class LayerSplit:
         sent = self._send(UPDATE, 0, (code, optimizer.steps + 1, rate, optimizer.weight_decay, a, b, eps))
         optimizer.step(pack, rate, skip=(self.lo, self.hi))
         if not (sent and self.wait()):  # the helper is gone: its slice is updated here, alike
-            lo, hi = self.lo, self.hi
-            states = {kind: optimizer.flat_state(pack, kind)[lo:hi] for kind in optimizer.state_kinds}
-            work = [np.empty(hi - lo, dtype=pack.data.dtype) for _ in range(2)]
-            mask = np.empty(hi - lo, dtype=bool)
-            optimizer.update_slice(
-                pack.data[lo:hi], pack.grad[lo:hi], states, pack.decay_mask[lo:hi], work, mask, rate
-            )
+            optimizer.update_range(pack, self.lo, self.hi, rate)
 
     def _send(self, phase: int, n: int, settings: tuple = (0, 0, 0.0, 0.0, 0.0, 0.0, 0.0)) -> bool:
         """Send one command; False when the helper is gone (then nothing is awaited)."""
