@@ -39,8 +39,8 @@ batch first: :mod:`.fastforward`). What it does differently, and why each thing 
   multiplies it); dW from the same blocks as fast as from the patches; the one-core step
   7.24–7.59 → 6.57–6.65 ms with the input error below (interleaved, one process each).
 * **The input's error by column bands**, not col2im, one product per input row over only the
-  kernel rows that reach it, reading one copy of the error laid out output row first: see
-  :meth:`ConvBlock._input_error`.
+  kernel rows that reach it, reading the error where it lies (dz is laid out output row first):
+  see :meth:`ConvBlock._input_error`.
 * **Short patches in column chunks.** A convolution whose patches are short (a first layer on
   one channel: 26 rows for 5×5) has products of a long, thin shape — (16 × 26) @ (26 × 36,864)
   — that OpenBLAS runs at a third of its speed on square ones. Handed to ``matmul`` as a stack
@@ -372,6 +372,7 @@ class ConvBlock:
             self._dwt_parts = xp.empty((nb, rows, f), dtype=dtype)  # each chunk's share of dW^T
 
     def _patch_forward(self, wb: Any) -> None:
+        """im2col into cols, then z (F, L) = Wb (F, C·k·k + 1) @ cols (in column chunks)."""
         windows, dst = self._windows
         self.xp.copyto(dst, windows)
         if self.chunks > 1:
@@ -380,7 +381,8 @@ class ConvBlock:
             self.xp.matmul(wb, self.cols, out=self.z)
 
     def _patch_weight_gradient(self, dwb: Any) -> None:
-        # dC/dWb: every patch times the error at its position, summed (the bias row sums dz).
+        """dWb (F, C·k·k + 1): every patch times the error at its position, summed (the bias row
+        sums dz), into ``dwb``."""
         xp = self.xp
         if self.chunks > 1:  # summed per chunk, then the chunks' sums added
             xp.matmul(self._cols_chunks, self._dz_chunks, out=self._dwt_parts)
@@ -417,6 +419,8 @@ class ConvBlock:
         self.dwt = xp.empty((k * width, f), dtype=dtype)
 
     def _row_forward(self, wb: Any) -> None:
+        """The k shifted copies into rows, Wb regrouped into W_rows, then z (OH, F, OW·N): one
+        stacked product, W_rows (F, k·(k·C + 1)) @ each output row's block."""
         xp, k, c, f = self.xp, self.k, self.c, self.f
         for dst, shifted in self._shifts:
             xp.copyto(dst, shifted)
@@ -425,7 +429,8 @@ class ConvBlock:
         xp.matmul(self.w_rows.reshape(f, -1), self._row_blocks, out=self.z)
 
     def _row_weight_gradient(self, dwb: Any) -> None:
-        # dC/dW_rows: every output row's block times that row's error, summed over the rows.
+        """dWb (F, C·k·k + 1) into ``dwb``: every output row's block times that row's error,
+        summed over the rows (dW_rows), regrouped back to the layer's [f, c, i, j] order."""
         xp, k, c, f = self.xp, self.k, self.c, self.f
         xp.matmul(self._row_blocks, self.dz.transpose(0, 2, 1), out=self._dwt_parts)
         xp.sum(self._dwt_parts, axis=0, out=self.dwt)
@@ -535,9 +540,9 @@ class ConvBlock:
         One product per input row, over only the kernel rows that reach it (the first and last
         rows are reached by one, the middle ones by k): 52.4 million multiply-adds for the cnn's
         second layer, as many as its forward product, not the 78.6 million of one product over
-        k shifted, zero-padded copies of the error (which this did until 2026-11-30; the products
-        and copies 1.27 → 1.01 ms on one core, and no copy of dz at all since dz is laid out
-        output row first)."""
+        k shifted, zero-padded copies of the error (nor the 57.7 million of one product per pair
+        of rows over those copies, as until 2026-11-30: the products and copies 1.27 → 1.01 ms on
+        one core). No copy of dz at all: it is laid out output row first."""
         xp, k, c, f = self.xp, self.k, self.c, self.f
         kernels = wb[:, : self.kk].reshape(f, c, k, k).transpose(3, 1, 2, 0)  # [j, c, i, f]
         xp.copyto(self.w_cols, kernels[:, :, self._kernel_rows])
