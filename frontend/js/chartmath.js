@@ -54,6 +54,9 @@ export function invertScale(d0, d1, r0, r1, log = false) {
   return (p) => d0 + ((p - r0) / (r1 - r0 || 1)) * (d1 - d0);
 }
 
+/** Relative width under which a range is one value (a few thousand rounding errors of a double). */
+const FLAT = 1e-12;
+
 /**
  * Round tick values ("nice numbers": 1, 2, 5 × 10^k) covering [lo, hi].
  * @param {number} lo @param {number} hi @param {number} [count] about how many
@@ -62,13 +65,20 @@ export function invertScale(d0, d1, r0, r1, log = false) {
 export function niceTicks(lo, hi, count = 5) {
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [];
   if (hi < lo) [lo, hi] = [hi, lo];
-  if (hi === lo) return [lo];
+  // A range within rounding of one value has one tick: a step below the values' own precision
+  // would never move `v` (adding it gives `v` back), and the loop would grow without end.
+  if (hi - lo <= (Math.abs(lo) + Math.abs(hi)) * FLAT) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
   const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+  // Counted, not stepped by addition: at most about count + 1 ticks, whatever the rounding.
+  const first = Math.ceil(lo / step), last = Math.floor(hi / step + 1e-9);
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : +v.toPrecision(12));
+  for (let i = first; i <= last && out.length <= 2 * count + 2; i++) {
+    const v = i * step;
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : +v.toPrecision(12));
+  }
   return out;
 }
 
@@ -219,7 +229,10 @@ export function padRange(lo, hi, log = false) {
     lo = Math.max(lo, 1e-6); hi = Math.max(hi, lo * 1.0001);
     return [lo / 1.2, hi * 1.2];
   }
-  if (hi === lo) { const d = Math.abs(lo) * 0.1 || 0.5; return [lo - d, hi + d]; }
+  // Values a few rounding errors apart (a smoothed curve of equal losses: 0.5 and
+  // 0.5000000000000001) are one value: padding their width would leave an axis too narrow for
+  // any tick, and a person could not read a difference of 10⁻¹⁶ anyway.
+  if (hi - lo <= (Math.abs(lo) + Math.abs(hi)) * FLAT) { const d = Math.abs(lo) * 0.1 || 0.5; return [lo - d, hi + d]; }
   const d = (hi - lo) * 0.06;
   return [lo - d, hi + d];
 }

@@ -289,7 +289,9 @@ async function watch(id, force = false, how = "chosen") {
   for (const n of ["runs", "status", "controls"]) markDirty(n);
   const [detail, history] = await Promise.all([attempt(api.getRun(id), t("load.run")), attempt(api.getMetrics(id), t("load.metrics"))]);
   if (S.watched !== id) return;
-  if (detail) { S.detail = detail; updateRun(detail); train.sync(); }
+  // The detail's summary may be older than a status event that came while it was fetched (the
+  // run stopped meanwhile): the newer one is kept in both.
+  if (detail) { updateRun(detail); S.detail = { ...detail, ...pickSummary(S.runs.get(id)) }; train.sync(); }
   if (history) {
     charts.load(history);
     for (const e of history.epochs) mine.onEpoch(id, e); // a teach run's before/after, if it is one

@@ -64,6 +64,17 @@ export const ACTIVE_STATUSES = RUN_MACHINE.active;
 export const LIVE_STATUSES = RUN_MACHINE.live;
 
 /**
+ * Whether a run's summary is older than the one the page holds: every change the server stores
+ * stamps the run's `updated` (Unix time), and a summary read before a change that has since
+ * arrived (a run's detail fetched as it stopped, answered after the "stopped" status event) must
+ * not undo it — the page would show a stopped run training, for good.
+ * @param {{updated?: number}|null|undefined} held @param {{updated?: number}} incoming
+ */
+export function olderSummary(held, incoming) {
+  return typeof held?.updated === "number" && typeof incoming.updated === "number" && incoming.updated < held.updated;
+}
+
+/**
  * Whether a person's action applies to a run now. `resume` also needs a checkpoint for some
  * statuses: the server says so in the run's `resumable`.
  * @param {{status: string, resumable?: boolean}|null|undefined} run @param {"pause"|"resume"|"step"|"stop"|"patch"|"delete"} action

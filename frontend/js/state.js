@@ -7,7 +7,7 @@
  */
 import { FrameHistory } from "./history.js";
 import { esc } from "./heatmap.js";
-import { LIVE_STATUSES, ACTIVE_STATUSES } from "./protocol.js";
+import { LIVE_STATUSES, ACTIVE_STATUSES, olderSummary } from "./protocol.js";
 import { t, errText, checkpointName } from "./i18n.js";
 
 /** @param {string} id */
@@ -99,10 +99,12 @@ export const onRunChange = (fn) => { listeners.push(fn); };
 
 /**
  * Merge a run's new summary in (from a status event or a control's answer, whichever comes
- * first) and tell the listeners what changed. @param {any} r
+ * first) and tell the listeners what changed; a summary older than the one held is dropped.
+ * @param {any} r
  */
 export function updateRun(r) {
   const prev = S.runs.get(r.id);
+  if (olderSummary(prev, r)) return; // read before a change the page already has
   const next = { ...(prev ?? {}), ...pickSummary(r) };
   S.runs.set(r.id, next);
   if (prev) for (const fn of listeners) fn(prev, next);

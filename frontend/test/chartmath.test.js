@@ -142,3 +142,19 @@ test("a mark's label stays inside the plot: right of its line, or left of it at 
   assert.deepEqual(markLabelAt(457, 40, 500), { x: 460, align: "left" }); // just fits
   assert.deepEqual(markLabelAt(458, 40, 500), { x: 455, align: "right" });
 });
+
+test("a range a rounding error wide is one value: one tick, and padded like a flat line", () => {
+  // 0.5 and the next double up: a step of 10⁻¹⁷ would never move the tick loop (a page's
+  // "Invalid array length" on the loss chart after a resume).
+  const lo = 0.5, hi = 0.5000000000000001;
+  assert.deepEqual(niceTicks(lo, hi, 5), [lo]);
+  const [a, b] = padRange(lo, hi);
+  assert.ok(Math.abs(a - 0.45) < 1e-12 && Math.abs(b - 0.55) < 1e-12, `${a}, ${b}`);
+  assert.deepEqual(niceTicks(a, b, 5), [0.46, 0.48, 0.5, 0.52, 0.54]);
+  // Every count of ticks stays bounded, even for ranges near the edge of a double's precision.
+  for (const w of [1e-15, 1e-13, 1e-11, 1e-9]) {
+    const ticks = niceTicks(2.302585, 2.302585 * (1 + w), 4);
+    assert.ok(ticks.length >= 1 && ticks.length <= 10, `${w}: ${ticks.length}`);
+    assert.ok(ticks.every(Number.isFinite));
+  }
+});

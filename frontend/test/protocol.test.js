@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseMessage, SeqTracker, EVENT_TYPES, EVENT_FIELDS, REQUIRED_FIELDS, predictMessage, PROTOCOL_VERSION } from "../js/protocol.js";
+import { parseMessage, SeqTracker, EVENT_TYPES, EVENT_FIELDS, REQUIRED_FIELDS, predictMessage, PROTOCOL_VERSION, olderSummary } from "../js/protocol.js";
 
 test("every event type has its field list and required fields inside it", () => {
   for (const t of EVENT_TYPES) {
@@ -59,4 +59,13 @@ test("the buttons follow the state machine (issue 9: one source of truth)", () =
   assert.equal(whyNot({ name: "cnn #2", status: STATUS.STOPPED, resumable: false }, "resume"), "cnn #2 cannot continue: it was stopped before its first checkpoint");
   assert.match(whyNot({ name: "x", status: STATUS.FINISHED }, "resume"), /it is finished/);
   assert.ok(!can(null, "stop"));
+});
+
+test("a run's summary read before the change the page holds is older; the same or a later one is not", () => {
+  const stopped = { status: "stopped", updated: 1700000010.25 };
+  assert.equal(olderSummary(stopped, { status: "running", updated: 1700000009.5 }), true);
+  assert.equal(olderSummary(stopped, { status: "stopped", updated: 1700000010.25 }), false);
+  assert.equal(olderSummary(stopped, { status: "running", updated: 1700000011 }), false);
+  assert.equal(olderSummary(undefined, { status: "running", updated: 1 }), false); // nothing held yet
+  assert.equal(olderSummary({ status: "running" }, { status: "stopped", updated: 1 }), false); // no stamp held
 });

@@ -47,24 +47,49 @@ def run_step(page, run_id: str) -> int:
     return page.evaluate("(id) => window.glassnet.S.runs.get(id).step", run_id)
 
 
+def record_answers(page) -> list[tuple[str, dict, dict, int]]:
+    """Every answer to an explain question the page asks from now on, as it arrives: (route, body,
+    answer, the question's place in the order they were asked)."""
+    asked: list = []
+    answers: list[tuple[str, dict, dict, int]] = []
+
+    def ask(request) -> None:
+        if "/api/explain" in request.url and request.method == "POST":
+            asked.append(request)
+
+    def record(response) -> None:
+        if "/api/explain" in response.url and response.request.method == "POST" and response.ok:
+            request = response.request
+            order = next((i for i, r in enumerate(asked) if r is request), -1)
+            route = response.url.rsplit("/api/", 1)[1]
+            answers.append((route, json.loads(request.post_data), response.json(), order))
+
+    page.on("request", ask)
+    page.on("response", record)
+    return answers
+
+
 def screen(page, answers: list) -> tuple[list, list]:
-    """The answers the screen shows now: the last explain answer and the two cards' (conv, pool)
-    for its network that followed it, once no answer has come for a second. (A card's answer for
-    the network shown before can come back late; the page does not draw it.)"""
+    """The answers the screen shows now: the answer to the explain question asked last and the two
+    cards' (conv, pool) for its network asked after it, once no answer has come for a second. In
+    the order the questions were asked, not answered: the page keeps only its latest question's
+    answer, and an earlier one can come back later (a slow read on a busy server: CI saw the
+    answer of step 1,008 arrive after step 1,260's); so can a card's for the network shown before."""
     deadline, count, quiet = time.monotonic() + 20, -1, 0
     while time.monotonic() < deadline:
         page.wait_for_timeout(250)
         quiet = quiet + 1 if len(answers) == count else 0
         count = len(answers)
-        last = max((i for i, a in enumerate(answers) if a[0] == "explain"), default=None)
-        model = None if last is None else answers[last][1].get("model")
+        asked = sorted(answers, key=lambda a: a[3])
+        last = max((i for i, a in enumerate(asked) if a[0] == "explain"), default=None)
+        model = None if last is None else asked[last][1].get("model")
         maps = (
             []
             if last is None
-            else [a for a in answers[last:] if a[0] == "explain/conv" and a[1].get("model") == model]
+            else [a for a in asked[last:] if a[0] == "explain/conv" and a[1].get("model") == model]
         )
         if len(maps) >= 2 and quiet >= 4:
-            return [answers[last]], maps
+            return [asked[last]], maps
     raise AssertionError(f"the cards did not answer: {[(a[0], a[2].get('step')) for a in answers]}")
 
 
@@ -76,15 +101,7 @@ def test_one_screen_reads_one_step_says_which_and_follows_a_paused_run(server, b
     page, errors = open_page(browser, server.url)
     watch(page, run["id"])
     page.wait_for_function("(id) => window.glassnet.S.runs.get(id)?.step > 0", arg=run["id"], timeout=30000)
-    answers: list[tuple[str, dict, dict]] = []
-
-    def record(response) -> None:
-        if "/api/explain" in response.url and response.request.method == "POST" and response.ok:
-            answers.append(
-                (response.url.rsplit("/api/", 1)[1], json.loads(response.request.post_data), response.json())
-            )
-
-    page.on("response", record)
+    answers = record_answers(page)
     learn_on(page, "@watched", "test")
     wait_status(page, "mean pool")
     page.wait_for_function(
