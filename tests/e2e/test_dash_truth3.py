@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from glassnet import numbers
 
-from .conftest import open_page
+from .conftest import open_page, pump_until
 from .digits import DIGITS, draw
 from .test_dashboard import api
 from .test_learn import learn_on, wait_text
@@ -210,6 +210,30 @@ def test_note_the_runs_row_and_the_status_bar_agree_on_the_epoch(server, browser
     # (QA3 smoke #2: it stayed on "live · step 860").
     page.wait_for_function("() => window.glassnet.learned.mode === 'checkpoints'", timeout=15000)
     expect(page.get_by_test_id("learned-source")).to_contain_text("checkpoint")
+    closed(page, errors)
+
+
+def test_note_a_runs_detail_read_before_it_stopped_does_not_undo_the_stop(server, browser) -> None:
+    """A page that opens as its run stops: the run's detail, read while it still trained, comes
+    back after the "stopped" event. The page keeps the stop (it showed the run training for good:
+    CI, test_note_the_runs_row_and_the_status_bar_agree_on_the_epoch)."""
+    stop_all(server)  # nothing left running by a test before
+    run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "batch_size": 8})
+    held = []
+    page.route(f"**/api/runs/{run['id']}", lambda route: held.append(route))
+    page.reload()  # the page watches the run again: its detail is asked for, and held here
+    pump_until(page, lambda: held, "the page asks for the run's detail")
+    stale = held[0].fetch()  # read now, while the run trains
+    assert stale.json()["status"] == "running"
+    api(server, f"/api/runs/{run['id']}/stop", {})
+    wait_run(server, run["id"], ("stopped",))
+    page.wait_for_function(f"() => ({STATE})() === 'stopped'", timeout=15000)  # the status event came
+    held[0].fulfill(response=stale)
+    page.wait_for_function("(id) => window.glassnet.S.detail?.id === id", arg=run["id"])
+    page.wait_for_timeout(500)  # a frame or two to paint what the detail changed
+    assert page.evaluate(f"({STATE})") == "stopped"
+    assert page.evaluate("() => window.glassnet.S.detail.status") == "stopped"
+    assert "running" not in page.get_by_test_id("run-status").inner_text()
     closed(page, errors)
 
 
