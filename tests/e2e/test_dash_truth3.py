@@ -220,7 +220,8 @@ def test_note_a_runs_detail_read_before_it_stopped_does_not_undo_the_stop(server
     stop_all(server)  # nothing left running by a test before
     run, page, errors = start_and_open(server, browser, {"preset": "mlp", "epochs": 1000, "batch_size": 8})
     held = []
-    page.route(f"**/api/runs/{run['id']}", lambda route: held.append(route))
+    # The first ask is held (the page's watch of the run); any later one goes through.
+    page.route(f"**/api/runs/{run['id']}", lambda route: route.continue_() if held else held.append(route))
     page.reload()  # the page watches the run again: its detail is asked for, and held here
     pump_until(page, lambda: held, "the page asks for the run's detail")
     stale = held[0].fetch()  # read now, while the run trains
