@@ -54,8 +54,12 @@ export function invertScale(d0, d1, r0, r1, log = false) {
   return (p) => d0 + ((p - r0) / (r1 - r0 || 1)) * (d1 - d0);
 }
 
-/** Relative width under which a range is one value (a few thousand rounding errors of a double). */
-const FLAT = 1e-12;
+/**
+ * Whether [lo, hi] is one value: narrower than 10⁻¹² of its size, a few thousand rounding errors
+ * of a double (a smoothed point beside its raw one: 0.5 and 0.5000000000000001).
+ * @param {number} lo @param {number} hi
+ */
+const isFlat = (lo, hi) => hi - lo <= (Math.abs(lo) + Math.abs(hi)) * 1e-12;
 
 /**
  * Round tick values ("nice numbers": 1, 2, 5 × 10^k) covering [lo, hi].
@@ -67,7 +71,7 @@ export function niceTicks(lo, hi, count = 5) {
   if (hi < lo) [lo, hi] = [hi, lo];
   // A range within rounding of one value has one tick: a step below the values' own precision
   // would never move `v` (adding it gives `v` back), and the loop would grow without end.
-  if (hi - lo <= (Math.abs(lo) + Math.abs(hi)) * FLAT) return [lo];
+  if (isFlat(lo, hi)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const norm = raw / mag;
@@ -232,7 +236,7 @@ export function padRange(lo, hi, log = false) {
   // Values a few rounding errors apart (a smoothed curve of equal losses: 0.5 and
   // 0.5000000000000001) are one value: padding their width would leave an axis too narrow for
   // any tick, and a person could not read a difference of 10⁻¹⁶ anyway.
-  if (hi - lo <= (Math.abs(lo) + Math.abs(hi)) * FLAT) { const d = Math.abs(lo) * 0.1 || 0.5; return [lo - d, hi + d]; }
+  if (isFlat(lo, hi)) { const d = Math.abs(lo) * 0.1 || 0.5; return [lo - d, hi + d]; }
   const d = (hi - lo) * 0.06;
   return [lo - d, hi + d];
 }

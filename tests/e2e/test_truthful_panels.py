@@ -13,9 +13,12 @@ import math
 import os
 import re
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
+
+from glassnet.service.runstate import ENDED_STATUSES, LIVE_STATUSES
 
 from .conftest import AXE, Server, axe, open_page, publish, shoot
 from .digits import DIGITS, draw
@@ -67,7 +70,7 @@ def number(text: str) -> float:
     return float(text)
 
 
-def wait_run(server, run_id: str, statuses: tuple[str, ...], timeout: float = 120) -> dict:
+def wait_run(server, run_id: str, statuses: Collection[str], timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         run = api(server, f"/api/runs/{run_id}")
@@ -77,21 +80,17 @@ def wait_run(server, run_id: str, statuses: tuple[str, ...], timeout: float = 12
         time.sleep(0.2)
 
 
-LIVE = ("queued", "running", "paused")
-ENDED = ("finished", "stopped", "diverged", "interrupted", "failed")
-
-
 def stop_all(server, timeout: float = 30.0) -> None:
     """Stop every live run and wait (at most ``timeout`` s in all) until each has ended: a stop is
     a request to the run's worker, and a run started while another still stops races that run's
     last status (a page that opened meanwhile shows the stopping run, and follows a new one only
     after its own has ended)."""
-    live = [run["id"] for run in api(server, "/api/runs") if run["status"] in LIVE]
+    live = [run["id"] for run in api(server, "/api/runs") if run["status"] in LIVE_STATUSES]
     for run_id in live:
         api(server, f"/api/runs/{run_id}/stop", {})
     deadline = time.monotonic() + timeout
     for run_id in live:
-        wait_run(server, run_id, ENDED, max(0.0, deadline - time.monotonic()))
+        wait_run(server, run_id, ENDED_STATUSES, max(0.0, deadline - time.monotonic()))
 
 
 def closed(page, errors) -> None:
